@@ -1,0 +1,587 @@
+//! The consent state machine: pure code, inputs in, effects out.
+//!
+//! ```text
+//!            Propose (set == present)                all present hold tokens
+//!   Idle ───────────────────────────► Collecting ───────────────────────────► Active{writing}
+//!    ▲                                  │  decline / withdraw / newcomer /         │   ▲
+//!    │                                  │  recorder left / window over             │   │ newcomer
+//!    └──────────────────────────────────┘                                          │   │ signs the
+//!    ▲                                                                  newcomer  ▼   │ extension
+//!    │        withdraw / decline / recorder left / window over     Active{paused} ─┘
+//!    └───────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! Every client runs the same machine over the same (end-to-end signed) messages, so everyone
+//! shows the same state; only the recorder acts on the writing effects. The invariant, checked
+//! exhaustively in `tests/consent_model.rs`: **while writing, every participant present holds a
+//! valid token for an epoch whose set contains them, and every present participant is in the
+//! current epoch's set.**
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConsentError, ConsentToken, NoticeKind, Proposal, SignedNotice, check_chain};
+use crate::identity::{IdentityKey, PublicIdentity};
+use crate::{CallId, Timestamp};
+
+/// What happens to the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A new recording proposal (epoch 0) from its proposer, local or remote.
+    Propose(Proposal),
+    /// The state of a recording in progress, sent by the recorder to a newcomer.
+    Sync {
+        epochs: Vec<Proposal>,
+        tokens: Vec<ConsentToken>,
+    },
+    Token(ConsentToken),
+    Notice(SignedNotice),
+    /// Someone is now present in the call (their directory-verified bundle).
+    Joined(PublicIdentity),
+    Left(IdentityKey),
+    /// Time passes (checks the proposal's window).
+    Tick,
+}
+
+/// Why a proposal or recording ended.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EndReason {
+    Declined(IdentityKey),
+    Withdrawn(IdentityKey),
+    /// Someone joined while consent was being collected: the set changed, propose again.
+    ParticipantJoined(IdentityKey),
+    RecorderLeft,
+    WindowEnded,
+}
+
+/// What the edge must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Show the consent dialog for this proposal (the local user is in its set and has not signed).
+    AskConsent(Proposal),
+    StartWriting {
+        epoch: u32,
+    },
+    PauseWriting,
+    ResumeWriting {
+        epoch: u32,
+    },
+    /// Finish the recording (the writer closes the manifest).
+    StopWriting(EndReason),
+    /// A proposal ended before any recording started.
+    ProposalEnded(EndReason),
+    /// An input was refused; nothing changed.
+    Rejected(ConsentError),
+}
+
+/// The epochs of one recording and the tokens collected for them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Session {
+    epochs: Vec<Proposal>,
+    tokens: BTreeMap<IdentityKey, ConsentToken>,
+}
+
+impl Session {
+    fn new(first: Proposal) -> Session {
+        Session {
+            epochs: vec![first],
+            tokens: BTreeMap::new(),
+        }
+    }
+
+    pub fn epochs(&self) -> &[Proposal] {
+        &self.epochs
+    }
+
+    pub fn tokens(&self) -> impl Iterator<Item = &ConsentToken> {
+        self.tokens.values()
+    }
+
+    pub fn has_token(&self, key: &IdentityKey) -> bool {
+        self.tokens.contains_key(key)
+    }
+
+    /// The latest epoch (sessions always hold at least one).
+    pub fn current(&self) -> &Proposal {
+        &self.epochs[self.epochs.len() - 1]
+    }
+
+    fn epoch(&self, n: u32) -> &Proposal {
+        self.epochs
+            .get(n as usize)
+            .unwrap_or_else(|| self.current())
+    }
+
+    /// Verify and keep a token (for any epoch of this recording whose set holds the signer).
+    fn accept(&mut self, token: ConsentToken, now: Timestamp) -> Result<(), ConsentError> {
+        token.verify(self.epoch(token.body.epoch))?;
+        if !self.current().terms.window_contains(now) {
+            return Err(ConsentError::OutsideWindow);
+        }
+        if self.tokens.contains_key(&token.signer()) {
+            return Err(ConsentError::Duplicate);
+        }
+        self.tokens.insert(token.signer(), token);
+        Ok(())
+    }
+
+    /// Every present participant is in the current set and holds a token.
+    pub fn covers<'a>(&self, present: impl IntoIterator<Item = &'a IdentityKey>) -> bool {
+        present
+            .into_iter()
+            .all(|k| self.current().is_member(k) && self.tokens.contains_key(k))
+    }
+}
+
+/// The machine's phase.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    Idle,
+    Collecting(Session),
+    Active { session: Session, writing: bool },
+}
+
+/// A summary for the UI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Status {
+    pub kind: StatusKind,
+    /// Present participants who hold a token.
+    pub agreed: Vec<IdentityKey>,
+    /// Present participants the recording waits for.
+    pub waiting_for: Vec<IdentityKey>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusKind {
+    Idle,
+    Collecting,
+    Recording,
+    Paused,
+}
+
+/// One client's consent machine for one call.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ConsentMachine {
+    me: IdentityKey,
+    call_id: CallId,
+    present: BTreeMap<IdentityKey, PublicIdentity>,
+    phase: Phase,
+}
+
+impl ConsentMachine {
+    /// A machine for `me` (present from the start) in call `call_id`.
+    pub fn new(me: PublicIdentity, call_id: CallId) -> ConsentMachine {
+        let mut present = BTreeMap::new();
+        present.insert(me.signing, me.clone());
+        ConsentMachine {
+            me: me.signing,
+            call_id,
+            present,
+            phase: Phase::Idle,
+        }
+    }
+
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    pub fn present(&self) -> impl Iterator<Item = &IdentityKey> {
+        self.present.keys()
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        match &self.phase {
+            Phase::Idle => None,
+            Phase::Collecting(s) | Phase::Active { session: s, .. } => Some(s),
+        }
+    }
+
+    pub fn is_writing(&self) -> bool {
+        matches!(self.phase, Phase::Active { writing: true, .. })
+    }
+
+    pub fn status(&self) -> Status {
+        let kind = match &self.phase {
+            Phase::Idle => StatusKind::Idle,
+            Phase::Collecting(_) => StatusKind::Collecting,
+            Phase::Active { writing: true, .. } => StatusKind::Recording,
+            Phase::Active { writing: false, .. } => StatusKind::Paused,
+        };
+        let (agreed, waiting_for) = match self.session() {
+            None => (vec![], vec![]),
+            Some(s) => self.present.keys().partition(|k| s.has_token(k)),
+        };
+        Status {
+            kind,
+            agreed,
+            waiting_for,
+        }
+    }
+
+    /// Handle one input at time `now`; return what the edge must do.
+    pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if let Err(e) = self.step(now, input, &mut fx) {
+            fx.push(Effect::Rejected(e));
+        }
+        fx
+    }
+
+    fn step(
+        &mut self,
+        now: Timestamp,
+        input: Input,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), ConsentError> {
+        match input {
+            Input::Propose(p) => self.propose(now, p, fx),
+            Input::Sync { epochs, tokens } => self.sync(now, epochs, tokens, fx),
+            Input::Token(t) => self.token(now, t, fx),
+            Input::Notice(n) => self.notice(n, fx),
+            Input::Joined(id) => self.joined(id, fx),
+            Input::Left(key) => {
+                self.left(key, fx);
+                Ok(())
+            }
+            Input::Tick => {
+                self.tick(now, fx);
+                Ok(())
+            }
+        }
+    }
+
+    fn ask_if_needed(&self, session: &Session, fx: &mut Vec<Effect>) {
+        if session.current().is_member(&self.me) && !session.has_token(&self.me) {
+            fx.push(Effect::AskConsent(session.current().clone()));
+        }
+    }
+
+    fn propose(
+        &mut self,
+        now: Timestamp,
+        p: Proposal,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), ConsentError> {
+        if !matches!(self.phase, Phase::Idle) {
+            return Err(ConsentError::Busy);
+        }
+        p.validate()?;
+        if p.epoch != 0 {
+            return Err(ConsentError::BrokenChain);
+        }
+        if p.terms.call_id != self.call_id {
+            return Err(ConsentError::WrongCall);
+        }
+        if !p.terms.window_contains(now) {
+            return Err(ConsentError::OutsideWindow);
+        }
+        let same_set = p.participants.len() == self.present.len()
+            && p.participants
+                .iter()
+                .all(|m| self.present.get(&m.signing) == Some(m));
+        if !same_set {
+            return Err(ConsentError::WrongParticipantSet);
+        }
+        let session = Session::new(p);
+        self.ask_if_needed(&session, fx);
+        self.phase = Phase::Collecting(session);
+        Ok(())
+    }
+
+    fn sync(
+        &mut self,
+        now: Timestamp,
+        epochs: Vec<Proposal>,
+        tokens: Vec<ConsentToken>,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), ConsentError> {
+        if !matches!(self.phase, Phase::Idle) {
+            return Err(ConsentError::Busy);
+        }
+        check_chain(&epochs)?;
+        let mut iter = epochs.into_iter();
+        let mut session = Session::new(iter.next().ok_or(ConsentError::BrokenChain)?);
+        session.epochs.extend(iter);
+        if session.current().terms.call_id != self.call_id {
+            return Err(ConsentError::WrongCall);
+        }
+        if !session.current().is_member(&self.me) {
+            return Err(ConsentError::WrongParticipantSet);
+        }
+        for t in tokens {
+            session.accept(t, now)?;
+        }
+        // Someone must have agreed already, or this is not a recording in progress.
+        if session.tokens.is_empty() {
+            return Err(ConsentError::NoProposal);
+        }
+        self.ask_if_needed(&session, fx);
+        let writing = session.covers(self.present.keys());
+        self.phase = Phase::Active { session, writing };
+        Ok(())
+    }
+
+    fn token(
+        &mut self,
+        now: Timestamp,
+        t: ConsentToken,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), ConsentError> {
+        match &mut self.phase {
+            Phase::Idle => Err(ConsentError::NoProposal),
+            Phase::Collecting(s) => {
+                s.accept(t, now)?;
+                if s.covers(self.present.keys()) {
+                    let session = s.clone();
+                    self.phase = Phase::Active {
+                        session,
+                        writing: true,
+                    };
+                    fx.push(Effect::StartWriting { epoch: 0 });
+                }
+                Ok(())
+            }
+            Phase::Active { session, writing } => {
+                session.accept(t, now)?;
+                if !*writing && session.covers(self.present.keys()) {
+                    *writing = true;
+                    fx.push(Effect::ResumeWriting {
+                        epoch: session.current().epoch,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn notice(&mut self, n: SignedNotice, fx: &mut Vec<Effect>) -> Result<(), ConsentError> {
+        let by = n.body.signer;
+        let reason = match n.body.kind {
+            NoticeKind::Decline => EndReason::Declined(by),
+            NoticeKind::Withdraw => EndReason::Withdrawn(by),
+        };
+        match &self.phase {
+            Phase::Idle => return Err(ConsentError::NoProposal),
+            Phase::Collecting(s) => {
+                n.verify(s.epoch(n.body.epoch))?;
+                fx.push(Effect::ProposalEnded(reason));
+            }
+            Phase::Active { session, .. } => {
+                n.verify(session.epoch(n.body.epoch))?;
+                fx.push(Effect::StopWriting(reason));
+            }
+        }
+        self.phase = Phase::Idle;
+        Ok(())
+    }
+
+    fn joined(&mut self, id: PublicIdentity, fx: &mut Vec<Effect>) -> Result<(), ConsentError> {
+        id.verify().map_err(|_| ConsentError::BadSignature)?;
+        if let Some(known) = self.present.get(&id.signing) {
+            // Same identity key with another bundle: refuse rather than silently accept a change.
+            return if known == &id {
+                Ok(())
+            } else {
+                Err(ConsentError::WrongParticipantSet)
+            };
+        }
+        let key = id.signing;
+        self.present.insert(key, id.clone());
+        match &mut self.phase {
+            Phase::Idle => {}
+            Phase::Collecting(s) => {
+                if !s.current().is_member(&key) {
+                    fx.push(Effect::ProposalEnded(EndReason::ParticipantJoined(key)));
+                    self.phase = Phase::Idle;
+                }
+            }
+            Phase::Active { session, writing } => {
+                if !session.current().is_member(&key) {
+                    let next = session.current().extend(&id);
+                    session.epochs.push(next);
+                }
+                if *writing && !session.covers(self.present.keys()) {
+                    *writing = false;
+                    fx.push(Effect::PauseWriting);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn left(&mut self, key: IdentityKey, fx: &mut Vec<Effect>) {
+        if key == self.me || self.present.remove(&key).is_none() {
+            return;
+        }
+        let recorder_left = self
+            .session()
+            .is_some_and(|s| s.current().terms.proposer == key);
+        match &mut self.phase {
+            Phase::Idle => {}
+            Phase::Collecting(_) if recorder_left => {
+                fx.push(Effect::ProposalEnded(EndReason::RecorderLeft));
+                self.phase = Phase::Idle;
+            }
+            Phase::Active { .. } if recorder_left => {
+                fx.push(Effect::StopWriting(EndReason::RecorderLeft));
+                self.phase = Phase::Idle;
+            }
+            Phase::Collecting(s) => {
+                if s.covers(self.present.keys()) {
+                    let session = s.clone();
+                    self.phase = Phase::Active {
+                        session,
+                        writing: true,
+                    };
+                    fx.push(Effect::StartWriting { epoch: 0 });
+                }
+            }
+            Phase::Active { session, writing } => {
+                if !*writing && session.covers(self.present.keys()) {
+                    *writing = true;
+                    fx.push(Effect::ResumeWriting {
+                        epoch: session.current().epoch,
+                    });
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp, fx: &mut Vec<Effect>) {
+        let over = self
+            .session()
+            .is_some_and(|s| now > s.current().terms.not_after);
+        if !over {
+            return;
+        }
+        match self.phase {
+            Phase::Idle => {}
+            Phase::Collecting(_) => fx.push(Effect::ProposalEnded(EndReason::WindowEnded)),
+            Phase::Active { .. } => fx.push(Effect::StopWriting(EndReason::WindowEnded)),
+        }
+        self.phase = Phase::Idle;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::*;
+    use super::super::{NoticeKind, SignedNotice};
+    use super::*;
+
+    fn machine_with(ids: &[crate::SecretIdentity]) -> ConsentMachine {
+        let mut m = ConsentMachine::new(ids[0].public().clone(), terms(&ids[0]).call_id);
+        for id in &ids[1..] {
+            assert_eq!(m.handle(T0, Input::Joined(id.public().clone())), vec![]);
+        }
+        m
+    }
+
+    #[test]
+    fn starts_only_with_every_token_then_pauses_for_a_newcomer() {
+        let all = identities(4);
+        let ids = &all[..3];
+        let mut m = machine_with(ids);
+        let p = proposal(ids);
+        let now = T0.plus_millis(5);
+        assert_eq!(
+            m.handle(now, Input::Propose(p.clone())),
+            vec![Effect::AskConsent(p.clone())]
+        );
+        assert!(
+            m.handle(now, Input::Token(ConsentToken::sign(&ids[0], &p, now)))
+                .is_empty()
+        );
+        assert!(
+            m.handle(now, Input::Token(ConsentToken::sign(&ids[1], &p, now)))
+                .is_empty()
+        );
+        assert_eq!(m.status().waiting_for, vec![ids[2].key()]);
+        assert!(!m.is_writing());
+        let dup = m.handle(now, Input::Token(ConsentToken::sign(&ids[1], &p, now)));
+        assert_eq!(dup, vec![Effect::Rejected(ConsentError::Duplicate)]);
+        let fx = m.handle(now, Input::Token(ConsentToken::sign(&ids[2], &p, now)));
+        assert_eq!(fx, vec![Effect::StartWriting { epoch: 0 }]);
+
+        // A newcomer pauses it, signs the extension, and it resumes.
+        let fx = m.handle(now, Input::Joined(all[3].public().clone()));
+        assert_eq!(fx, vec![Effect::PauseWriting]);
+        let ext = m.session().unwrap().current().clone();
+        assert_eq!(ext.epoch, 1);
+        assert!(ext.is_member(&all[3].key()));
+        // A token for the old set is refused.
+        let stale = m.handle(now, Input::Token(ConsentToken::sign(&all[3], &p, now)));
+        assert_eq!(stale, vec![Effect::Rejected(ConsentError::UnknownSigner)]);
+        let fx = m.handle(now, Input::Token(ConsentToken::sign(&all[3], &ext, now)));
+        assert_eq!(fx, vec![Effect::ResumeWriting { epoch: 1 }]);
+
+        // Someone leaving does not stop it; a withdrawal does.
+        assert!(m.handle(now, Input::Left(ids[1].key())).is_empty());
+        assert!(m.is_writing());
+        let w = SignedNotice::sign(&ids[2], NoticeKind::Withdraw, &p, now);
+        assert_eq!(
+            m.handle(now, Input::Notice(w)),
+            vec![Effect::StopWriting(EndReason::Withdrawn(ids[2].key()))]
+        );
+        assert_eq!(m.phase(), &Phase::Idle);
+    }
+
+    #[test]
+    fn proposal_must_name_exactly_who_is_present() {
+        let ids = identities(3);
+        let mut m = machine_with(&ids);
+        let p = proposal(&ids[..2]);
+        assert_eq!(
+            m.handle(T0, Input::Propose(p)),
+            vec![Effect::Rejected(ConsentError::WrongParticipantSet)]
+        );
+    }
+
+    #[test]
+    fn decline_ends_the_proposal_and_window_expiry_stops() {
+        let ids = identities(2);
+        let mut m = machine_with(&ids);
+        let p = proposal(&ids);
+        m.handle(T0, Input::Propose(p.clone()));
+        let d = SignedNotice::sign(&ids[1], NoticeKind::Decline, &p, T0);
+        assert_eq!(
+            m.handle(T0, Input::Notice(d)),
+            vec![Effect::ProposalEnded(EndReason::Declined(ids[1].key()))]
+        );
+
+        m.handle(T0, Input::Propose(p.clone()));
+        m.handle(T0, Input::Token(ConsentToken::sign(&ids[0], &p, T0)));
+        m.handle(T0, Input::Token(ConsentToken::sign(&ids[1], &p, T0)));
+        assert!(m.is_writing());
+        assert!(m.handle(p.terms.not_after, Input::Tick).is_empty());
+        assert_eq!(
+            m.handle(p.terms.not_after.plus_millis(1), Input::Tick),
+            vec![Effect::StopWriting(EndReason::WindowEnded)]
+        );
+    }
+
+    #[test]
+    fn newcomer_syncs_and_is_asked() {
+        let ids = identities(3);
+        let mut rec = machine_with(&ids[..2]);
+        let p = proposal(&ids[..2]);
+        rec.handle(T0, Input::Propose(p.clone()));
+        rec.handle(T0, Input::Token(ConsentToken::sign(&ids[0], &p, T0)));
+        rec.handle(T0, Input::Token(ConsentToken::sign(&ids[1], &p, T0)));
+        rec.handle(T0, Input::Joined(ids[2].public().clone()));
+        let s = rec.session().unwrap();
+        let mut newcomer = ConsentMachine::new(ids[2].public().clone(), p.terms.call_id);
+        newcomer.handle(T0, Input::Joined(ids[0].public().clone()));
+        newcomer.handle(T0, Input::Joined(ids[1].public().clone()));
+        let fx = newcomer.handle(
+            T0,
+            Input::Sync {
+                epochs: s.epochs().to_vec(),
+                tokens: s.tokens().cloned().collect(),
+            },
+        );
+        assert_eq!(fx, vec![Effect::AskConsent(s.current().clone())]);
+        assert_eq!(newcomer.status().kind, StatusKind::Paused);
+    }
+}

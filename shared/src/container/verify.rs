@@ -1,0 +1,300 @@
+//! The reader's side: check a recording without decrypting it, and say exactly what is wrong.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{
+    ContainerError, MANIFEST_NAME, MAX_SEGMENT_BYTES, Manifest, Store, chain_link,
+    parse_segment_name, parse_signed,
+};
+use crate::consent::{ConsentError, ConsentToken, check_chain};
+use crate::identity::IdentityKey;
+use crate::{Digest, Timestamp};
+
+/// Something that makes the recording untrustworthy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The manifest is validly signed, but not by the recorder the proposal names.
+    WrongSigner {
+        signer: IdentityKey,
+        recorder: Option<IdentityKey>,
+    },
+    /// The manifest's ids disagree with its proposals.
+    IdsMismatch,
+    /// The consent epochs do not form a valid chain.
+    Epochs(ConsentError),
+    /// A token does not verify against the epoch it names (foreign, swapped, forged…).
+    Token {
+        signer: IdentityKey,
+        error: ConsentError,
+    },
+    /// Two tokens from one signer.
+    DuplicateToken {
+        signer: IdentityKey,
+    },
+    /// A segment was recorded while a present participant had not consented.
+    MissingConsent {
+        segment: u32,
+        participant: IdentityKey,
+    },
+    /// A segment names an epoch the manifest does not have.
+    UnknownEpoch {
+        segment: u32,
+    },
+    /// A segment lies outside the consented time window.
+    OutsideWindow {
+        segment: u32,
+    },
+    /// Entries are not numbered 0, 1, 2, …
+    BadIndex {
+        position: usize,
+        index: u32,
+    },
+    /// An entry's chain link does not follow from the entries before it.
+    ChainBroken {
+        segment: u32,
+    },
+    SegmentMissing {
+        segment: u32,
+    },
+    SegmentTruncated {
+        segment: u32,
+        expected: u64,
+        actual: u64,
+    },
+    SegmentTooLong {
+        segment: u32,
+        expected: u64,
+        actual: u64,
+    },
+    /// Same size, other bytes: a bit flip or a substitution.
+    SegmentCorrupt {
+        segment: u32,
+    },
+    /// The file holds the bytes of another segment: reordered.
+    SegmentOutOfPlace {
+        segment: u32,
+        holds: u32,
+    },
+    /// A file the manifest does not list.
+    ExtraFile {
+        name: String,
+    },
+}
+
+/// Something worth saying that is not an integrity failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// The manifest has no end: the recorder crashed or is still recording.
+    Incomplete,
+    /// The segment being written when the recorder stopped (not listed, so not verifiable).
+    UnlistedTrailingSegment { name: String },
+    /// A leftover temporary file from an interrupted write.
+    TemporaryFile { name: String },
+}
+
+/// The verdict on one recording.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub manifest: Manifest,
+    pub signer: IdentityKey,
+    pub problems: Vec<Problem>,
+    pub notes: Vec<Note>,
+}
+
+impl Report {
+    /// No problems (an incomplete recording can be intact).
+    pub fn is_intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.manifest.ended.is_some()
+    }
+
+    /// Who consented, to which epoch, when: the tokens that verified.
+    pub fn consents(&self) -> Vec<(IdentityKey, u32, Timestamp)> {
+        let bad: BTreeSet<IdentityKey> = self
+            .problems
+            .iter()
+            .filter_map(|p| match p {
+                Problem::Token { signer, .. } | Problem::DuplicateToken { signer } => Some(*signer),
+                _ => None,
+            })
+            .collect();
+        self.manifest
+            .tokens
+            .iter()
+            .filter(|t| !bad.contains(&t.signer()))
+            .map(|t| (t.signer(), t.body.epoch, t.body.signed_at))
+            .collect()
+    }
+}
+
+/// Read and check the signature of a store's manifest.
+pub fn read_manifest(store: &impl Store) -> Result<(Manifest, IdentityKey), ContainerError> {
+    let bytes = match store.get(MANIFEST_NAME, super::MAX_MANIFEST_BYTES as u64) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ContainerError::NoManifest);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    parse_signed(&bytes)
+}
+
+/// Verify a whole recording. An unreadable or unsigned manifest is an error (nothing in it can be
+/// trusted); everything else is reported as problems and notes.
+pub fn verify(store: &impl Store) -> Result<Report, ContainerError> {
+    let (manifest, signer) = read_manifest(store)?;
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+
+    let recorder = manifest.recorder();
+    if recorder != Some(signer) {
+        problems.push(Problem::WrongSigner { signer, recorder });
+    }
+    check_consent(&manifest, &mut problems);
+    check_segments(store, &manifest, &mut problems, &mut notes)?;
+    if manifest.ended.is_none() {
+        notes.insert(0, Note::Incomplete);
+    }
+    Ok(Report {
+        manifest,
+        signer,
+        problems,
+        notes,
+    })
+}
+
+fn check_consent(m: &Manifest, problems: &mut Vec<Problem>) {
+    if let Err(e) = check_chain(&m.epochs) {
+        problems.push(Problem::Epochs(e));
+    }
+    if m.epochs
+        .iter()
+        .any(|p| p.terms.recording_id != m.recording_id || p.terms.call_id != m.call_id)
+    {
+        problems.push(Problem::IdsMismatch);
+    }
+    // Valid tokens by signer.
+    let mut valid: BTreeMap<IdentityKey, &ConsentToken> = BTreeMap::new();
+    for t in &m.tokens {
+        let result = match m.epochs.get(t.body.epoch as usize).or(m.epochs.last()) {
+            Some(epoch) => t.verify(epoch),
+            None => Err(ConsentError::NoProposal),
+        };
+        match result {
+            Err(error) => problems.push(Problem::Token {
+                signer: t.signer(),
+                error,
+            }),
+            Ok(()) if valid.contains_key(&t.signer()) => {
+                problems.push(Problem::DuplicateToken { signer: t.signer() })
+            }
+            Ok(()) => {
+                valid.insert(t.signer(), t);
+            }
+        }
+    }
+    let mut chain = m.chain_seed();
+    for (position, s) in m.segments.iter().enumerate() {
+        if s.index as usize != position {
+            problems.push(Problem::BadIndex {
+                position,
+                index: s.index,
+            });
+        }
+        if chain_link(&chain, s) != s.chain {
+            problems.push(Problem::ChainBroken { segment: s.index });
+        }
+        chain = s.chain;
+        let Some(epoch) = m.epochs.get(s.epoch as usize) else {
+            problems.push(Problem::UnknownEpoch { segment: s.index });
+            continue;
+        };
+        let start = m.started_at.plus_millis(s.start_ms);
+        let end = start.plus_millis(u64::from(s.duration_ms));
+        if !epoch.terms.window_contains(start) || !epoch.terms.window_contains(end) {
+            problems.push(Problem::OutsideWindow { segment: s.index });
+        }
+        for key in &s.present {
+            let covered =
+                epoch.is_member(key) && valid.get(key).is_some_and(|t| t.body.epoch <= s.epoch);
+            if !covered {
+                problems.push(Problem::MissingConsent {
+                    segment: s.index,
+                    participant: *key,
+                });
+            }
+        }
+    }
+}
+
+fn check_segments(
+    store: &impl Store,
+    m: &Manifest,
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<Note>,
+) -> Result<(), ContainerError> {
+    let by_hash: BTreeMap<Digest, u32> = m.segments.iter().map(|s| (s.sha256, s.index)).collect();
+    let names = store.list()?;
+    let listed = m.segments.len();
+    for name in &names {
+        if name == MANIFEST_NAME {
+            continue;
+        }
+        if name.ends_with(".tmp") {
+            notes.push(Note::TemporaryFile { name: name.clone() });
+            continue;
+        }
+        match parse_segment_name(name) {
+            Some(i) if (i as usize) < listed => {}
+            Some(i) if i as usize == listed && m.ended.is_none() => {
+                notes.push(Note::UnlistedTrailingSegment { name: name.clone() })
+            }
+            _ => problems.push(Problem::ExtraFile { name: name.clone() }),
+        }
+    }
+    for s in &m.segments {
+        let name = super::segment_name(s.index);
+        if !names.contains(&name) {
+            problems.push(Problem::SegmentMissing { segment: s.index });
+            continue;
+        }
+        let bytes = match store.get(&name, MAX_SEGMENT_BYTES) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                problems.push(Problem::SegmentTooLong {
+                    segment: s.index,
+                    expected: s.size,
+                    actual: MAX_SEGMENT_BYTES,
+                });
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let actual = bytes.len() as u64;
+        let hash = Digest::sha256(&bytes);
+        if hash == s.sha256 {
+            continue;
+        }
+        match by_hash.get(&hash) {
+            Some(&holds) => problems.push(Problem::SegmentOutOfPlace {
+                segment: s.index,
+                holds,
+            }),
+            None if actual < s.size => problems.push(Problem::SegmentTruncated {
+                segment: s.index,
+                expected: s.size,
+                actual,
+            }),
+            None if actual > s.size => problems.push(Problem::SegmentTooLong {
+                segment: s.index,
+                expected: s.size,
+                actual,
+            }),
+            None => problems.push(Problem::SegmentCorrupt { segment: s.index }),
+        }
+    }
+    Ok(())
+}
