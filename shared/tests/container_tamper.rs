@@ -1,0 +1,425 @@
+//! The tamper matrix: one test per attack on a recording, each asserting the exact verdict.
+
+mod common;
+
+use assent_shared::consent::fixtures::{T0, identities, proposal};
+use assent_shared::consent::{ConsentError, ConsentToken};
+use assent_shared::container::{
+    self, ContainerError, MANIFEST_NAME, MemStore, Note, Problem, Store, Track, decrypt_segment,
+    read_manifest, segment_name, verify,
+};
+use assent_shared::{RecordingId, SecretIdentity};
+use common::{fixture, plaintext};
+
+fn finished(n: u32) -> (common::Fixture, MemStore) {
+    let f = fixture();
+    let store = MemStore::new();
+    f.record_finished(&store, n);
+    (f, store)
+}
+
+/// Replace the manifest with a modified one signed by `signer`.
+fn resign(
+    store: &MemStore,
+    signer: &SecretIdentity,
+    change: impl FnOnce(&mut container::Manifest),
+) {
+    let (mut m, _) = read_manifest(store).unwrap();
+    change(&mut m);
+    store.put(MANIFEST_NAME, &m.sign(signer)).unwrap();
+}
+
+#[test]
+fn intact_recording_verifies_and_every_participant_decrypts() {
+    let (f, store) = finished(4);
+    let r = verify(&store).unwrap();
+    assert_eq!(r.problems, vec![]);
+    assert_eq!(r.notes, vec![]);
+    assert!(r.is_complete());
+    assert_eq!(r.consents().len(), 3);
+    for id in &f.ids[..3] {
+        let age_id = id.age_identity().unwrap();
+        for i in 0..4 {
+            let pt = decrypt_segment(&store, &r.manifest, i, &age_id).unwrap();
+            assert_eq!(*pt, plaintext(i));
+        }
+    }
+    let outsider = f.ids[3].age_identity().unwrap();
+    assert!(matches!(
+        decrypt_segment(&store, &r.manifest, 0, &outsider),
+        Err(ContainerError::Decrypt)
+    ));
+}
+
+#[test]
+fn no_plaintext_reaches_the_store() {
+    let (_f, store) = finished(3);
+    for name in store.list().unwrap() {
+        let bytes = store.get(&name, u64::MAX).unwrap();
+        assert!(
+            !bytes.windows(4).any(|w| w == [0x1A, 0x45, 0xDF, 0xA3]),
+            "{name} holds media magic"
+        );
+    }
+}
+
+#[test]
+fn bit_flip_in_a_segment() {
+    let (_f, store) = finished(3);
+    store.modify(&segment_name(1), |b| {
+        let mid = b.len() / 2;
+        b[mid] ^= 0x01
+    });
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![Problem::SegmentCorrupt { segment: 1 }]
+    );
+}
+
+#[test]
+fn truncated_segment() {
+    let (_f, store) = finished(3);
+    let mut expected = 0;
+    store.modify(&segment_name(2), |b| {
+        expected = b.len() as u64;
+        b.truncate(100)
+    });
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![Problem::SegmentTruncated {
+            segment: 2,
+            expected,
+            actual: 100
+        }]
+    );
+}
+
+#[test]
+fn reordered_segments() {
+    let (_f, store) = finished(3);
+    let a = store.get(&segment_name(0), u64::MAX).unwrap();
+    let b = store.get(&segment_name(1), u64::MAX).unwrap();
+    store.put(&segment_name(0), &b).unwrap();
+    store.put(&segment_name(1), &a).unwrap();
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![
+            Problem::SegmentOutOfPlace {
+                segment: 0,
+                holds: 1
+            },
+            Problem::SegmentOutOfPlace {
+                segment: 1,
+                holds: 0
+            }
+        ]
+    );
+}
+
+#[test]
+fn missing_segment() {
+    let (_f, store) = finished(3);
+    store.remove(&segment_name(1));
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![Problem::SegmentMissing { segment: 1 }]
+    );
+}
+
+#[test]
+fn extra_segment() {
+    let (_f, store) = finished(3);
+    let copy = store.get(&segment_name(0), u64::MAX).unwrap();
+    store.put(&segment_name(3), &copy).unwrap();
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![Problem::ExtraFile {
+            name: segment_name(3)
+        }]
+    );
+}
+
+#[test]
+fn bit_flip_in_the_manifest() {
+    let (_f, store) = finished(2);
+    store.modify(MANIFEST_NAME, |b| b[40] ^= 0x80);
+    assert!(matches!(
+        verify(&store),
+        Err(ContainerError::BadManifestSignature)
+    ));
+    store.modify(MANIFEST_NAME, |b| {
+        b[40] ^= 0x80;
+        b[0] ^= 0x01
+    });
+    assert!(matches!(verify(&store), Err(ContainerError::NotAManifest)));
+}
+
+#[test]
+fn truncated_manifest() {
+    let (_f, store) = finished(2);
+    store.modify(MANIFEST_NAME, |b| b.truncate(b.len() - 10));
+    assert!(matches!(
+        verify(&store),
+        Err(ContainerError::BadManifestSignature)
+    ));
+    store.modify(MANIFEST_NAME, |b| b.truncate(50));
+    assert!(matches!(verify(&store), Err(ContainerError::Codec(_))));
+    store.remove(MANIFEST_NAME);
+    assert!(matches!(verify(&store), Err(ContainerError::NoManifest)));
+}
+
+#[test]
+fn rolled_back_manifest_shows_unlisted_segments() {
+    let f = fixture();
+    let store = MemStore::new();
+    let mut w = f.record(&store, 2);
+    let old = store.get(MANIFEST_NAME, u64::MAX).unwrap();
+    for i in 2..4 {
+        w.write_segment(
+            Track::Media,
+            &plaintext(i),
+            &f.present(),
+            u64::from(i) * 2000,
+            2000,
+        )
+        .unwrap();
+    }
+    w.finish(T0.plus_millis(9000), None, None).unwrap();
+    store.put(MANIFEST_NAME, &old).unwrap();
+    let r = verify(&store).unwrap();
+    assert_eq!(
+        r.problems,
+        vec![Problem::ExtraFile {
+            name: segment_name(3)
+        }]
+    );
+    assert_eq!(
+        r.notes,
+        vec![
+            Note::Incomplete,
+            Note::UnlistedTrailingSegment {
+                name: segment_name(2)
+            }
+        ]
+    );
+}
+
+#[test]
+fn foreign_token_swapped_in() {
+    let (f, store) = finished(2);
+    // A dishonest recorder replaces participant 3's token with one they signed for another
+    // recording, and re-signs the manifest with the recorder's own key.
+    let plain = identities(3);
+    let mut other = proposal(&plain);
+    other.terms.recording_id = RecordingId([0x77; 16]);
+    let foreign = ConsentToken::sign(&plain[2], &other, T0.plus_millis(100));
+    resign(&store, &f.ids[0], |m| m.tokens[2] = foreign);
+    let r = verify(&store).unwrap();
+    let c = f.ids[2].key();
+    assert_eq!(
+        r.problems,
+        vec![
+            Problem::Token {
+                signer: c,
+                error: ConsentError::WrongRecording
+            },
+            Problem::MissingConsent {
+                segment: 0,
+                participant: c
+            },
+            Problem::MissingConsent {
+                segment: 1,
+                participant: c
+            },
+        ]
+    );
+    assert_eq!(r.consents().len(), 2);
+}
+
+#[test]
+fn token_for_another_participant_set() {
+    let (f, store) = finished(1);
+    let plain = identities(3);
+    let pair = proposal(&plain[..2]);
+    let t = ConsentToken::sign(&plain[1], &pair, T0.plus_millis(100));
+    resign(&store, &f.ids[0], |m| m.tokens[1] = t);
+    let b = f.ids[1].key();
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![
+            Problem::Token {
+                signer: b,
+                error: ConsentError::WrongParticipantSet
+            },
+            Problem::MissingConsent {
+                segment: 0,
+                participant: b
+            },
+        ]
+    );
+}
+
+#[test]
+fn manifest_signed_by_someone_else() {
+    let (f, store) = finished(1);
+    resign(&store, &f.ids[1], |_| {});
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![Problem::WrongSigner {
+            signer: f.ids[1].key(),
+            recorder: Some(f.ids[0].key())
+        }]
+    );
+}
+
+#[test]
+fn edited_segment_entry_breaks_the_chain() {
+    let (f, store) = finished(3);
+    resign(&store, &f.ids[0], |m| m.segments[1].duration_ms = 1);
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![Problem::ChainBroken { segment: 1 }]
+    );
+}
+
+#[test]
+fn dropped_entry_breaks_the_chain() {
+    let (f, store) = finished(3);
+    resign(&store, &f.ids[0], |m| {
+        m.segments.remove(1);
+    });
+    let r = verify(&store).unwrap();
+    assert!(r.problems.contains(&Problem::BadIndex {
+        position: 1,
+        index: 2
+    }));
+    assert!(r.problems.contains(&Problem::ChainBroken { segment: 2 }));
+}
+
+#[test]
+fn crashed_writer_leaves_an_incomplete_but_intact_recording() {
+    let f = fixture();
+    let store = MemStore::new();
+    let w = f.record(&store, 3);
+    drop(w); // the process dies here: no finish
+    // The segment being written at the time, and a leftover temporary file.
+    store.put(&segment_name(3), b"half a segm").unwrap();
+    store.put("segment-000004.age.tmp", b"x").unwrap();
+    let r = verify(&store).unwrap();
+    assert_eq!(r.problems, vec![]);
+    assert!(!r.is_complete());
+    assert_eq!(
+        r.notes,
+        vec![
+            Note::Incomplete,
+            Note::UnlistedTrailingSegment {
+                name: segment_name(3)
+            },
+            Note::TemporaryFile {
+                name: "segment-000004.age.tmp".into()
+            },
+        ]
+    );
+    let id = f.ids[1].age_identity().unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            *decrypt_segment(&store, &r.manifest, i, &id).unwrap(),
+            plaintext(i)
+        );
+    }
+}
+
+#[test]
+fn writer_refuses_unconsented_presence_and_writes_nothing() {
+    let f = fixture();
+    let store = MemStore::new();
+    let mut w = f.record(&store, 1);
+    let before = store.list().unwrap();
+    let mut present = f.present();
+    present.push(f.ids[3].key());
+    let err = w
+        .write_segment(Track::Media, b"secret", &present, 2000, 2000)
+        .unwrap_err();
+    assert!(matches!(err, ContainerError::NotConsented(k) if k == f.ids[3].key()));
+    assert_eq!(store.list().unwrap(), before);
+}
+
+#[test]
+fn newcomer_epoch_extends_recipients() {
+    let f = fixture();
+    let store = MemStore::new();
+    let mut w = f.record(&store, 1);
+    let newcomer = &f.ids[3];
+    let ext = f.epochs[0].extend(newcomer.public());
+    let epochs = vec![f.epochs[0].clone(), ext.clone()];
+    let mut tokens = f.tokens.clone();
+    // Before the newcomer signs, their presence blocks writing.
+    w.update_consent(&epochs, &tokens).unwrap();
+    let mut present = f.present();
+    present.push(newcomer.key());
+    assert!(
+        w.write_segment(Track::Media, b"x", &present, 2000, 2000)
+            .is_err()
+    );
+    tokens.push(ConsentToken::sign(newcomer, &ext, T0.plus_millis(2500)));
+    w.update_consent(&epochs, &tokens).unwrap();
+    w.write_segment(Track::Media, &plaintext(1), &present, 3000, 2000)
+        .unwrap();
+    w.write_segment(
+        Track::Chat,
+        b"{\"from\":\"a\",\"text\":\"hi\"}",
+        &present,
+        3000,
+        0,
+    )
+    .unwrap();
+    let m = w.finish(T0.plus_millis(6000), None, None).unwrap();
+    let r = verify(&store).unwrap();
+    assert_eq!(r.problems, vec![]);
+    assert_eq!(m.segments[1].epoch, 1);
+    let nid = newcomer.age_identity().unwrap();
+    // The newcomer can read what was recorded after they agreed, not before.
+    assert!(decrypt_segment(&store, &m, 0, &nid).is_err());
+    assert_eq!(*decrypt_segment(&store, &m, 1, &nid).unwrap(), plaintext(1));
+    assert_eq!(
+        &decrypt_segment(&store, &m, 2, &nid).unwrap()[..],
+        b"{\"from\":\"a\",\"text\":\"hi\"}"
+    );
+}
+
+#[test]
+fn writer_checks_its_inputs() {
+    let f = fixture();
+    // Not the proposer.
+    let err = container::RecordingWriter::create(
+        MemStore::new(),
+        f.ids[1].clone(),
+        &f.epochs,
+        &f.tokens,
+        T0,
+    )
+    .unwrap_err();
+    assert!(matches!(err, ContainerError::NotRecorder));
+    // A bad token.
+    let mut tokens = f.tokens.clone();
+    tokens[1].body.signed_at = T0.plus_millis(1);
+    let err = container::RecordingWriter::create(
+        MemStore::new(),
+        f.ids[0].clone(),
+        &f.epochs,
+        &tokens,
+        T0,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        ContainerError::Consent(ConsentError::BadSignature)
+    ));
+    // Twice in one place.
+    let store = MemStore::new();
+    f.record_finished(&store, 1);
+    let err =
+        container::RecordingWriter::create(&store, f.ids[0].clone(), &f.epochs, &f.tokens, T0)
+            .unwrap_err();
+    assert!(matches!(err, ContainerError::AlreadyExists));
+}
