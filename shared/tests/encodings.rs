@@ -246,10 +246,10 @@ proptest! {
         let mut m = sample_manifest(&ids);
         m.segments.truncate(0);
         let mut prev = m.chain_seed();
-        for i in 0..segments {
+        for (i, &size) in sizes.iter().enumerate().take(segments) {
             let mut e = SegmentEntry {
                 index: i as u32, track: Track::Media, epoch: 0, present: vec![ids[0].key()],
-                start_ms: i as u64, duration_ms: 1, size: sizes[i], sha256: Digest([i as u8; 32]),
+                start_ms: i as u64, duration_ms: 1, size, sha256: Digest([i as u8; 32]),
                 chain: Digest([0; 32]),
             };
             e.chain = chain_link(&prev, &e);

@@ -1,1 +1,44 @@
-//! Harness for end-to-end tests.
+//! Harness for Assent's end-to-end tests: locating the real binaries, running them, and (as the
+//! later issues add them) starting the real server, S3, TURN and SMTP, each stopped by a guard's
+//! `Drop` even when a test fails.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The path of a workspace binary (`assent`, `assent-rendezvous`) built alongside the tests.
+///
+/// `cargo nextest run --workspace` (what `cargo xtask test` runs) builds every binary of the
+/// workspace into the same directory as the test executables' parent.
+pub fn bin(name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(format!(
+        "ASSENT_BIN_{}",
+        name.to_uppercase().replace('-', "_")
+    )) {
+        return p.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: build the workspace first (cargo xtask test does)",
+        path.display()
+    );
+    path
+}
+
+/// Run a binary to completion with arguments.
+pub fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(bin(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"))
+}
+
+/// Text of stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}

@@ -1,1 +1,42 @@
-fn main() {}
+//! Project tasks. `cargo xtask <task>`:
+//!
+//! - `setup [--for run|test]`: install the Debian packages and cargo tools the task needs
+//!   (idempotent: what is already there is skipped).
+//! - `run`: set up, build, and run the product on its embedded defaults.
+//! - `test`: set up, then every check and test: formatting, clippy, fuzz smoke runs, and the
+//!   whole nextest suite (unit, property, golden, model check, integration, end to end).
+//! - `fuzz [TARGET] [--seconds N]`: run fuzz targets longer.
+//! - `bench`: criterion benchmarks, plus the stock `rage` timed on the same data; results to
+//!   `target/bench-results/`.
+
+mod setup;
+mod tasks;
+
+use anyhow::bail;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = &args[args.len().min(1)..];
+    match args.first().map(String::as_str) {
+        Some("setup") => {
+            let purpose = match rest {
+                [flag, p] if flag == "--for" => setup::Purpose::parse(p)?,
+                [] => setup::Purpose::Test,
+                _ => bail!("usage: cargo xtask setup [--for run|test]"),
+            };
+            setup::ensure(purpose)
+        }
+        Some("run") => tasks::run(rest),
+        Some("test") => tasks::test(),
+        Some("fuzz") => tasks::fuzz(rest),
+        Some("bench") => tasks::bench(),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|run|test|fuzz|bench>");
+            eprintln!(
+                "  run    build and run Assent on its embedded defaults (headless demo without a display)"
+            );
+            eprintln!("  test   install what tests need, then run every check and test");
+            std::process::exit(2);
+        }
+    }
+}

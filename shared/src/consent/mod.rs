@@ -547,7 +547,10 @@ mod tests {
             check_chain(&[p0.clone(), p2.clone()]),
             Err(ConsentError::BrokenChain)
         );
-        assert_eq!(check_chain(&[p1.clone()]), Err(ConsentError::BrokenChain));
+        assert_eq!(
+            check_chain(std::slice::from_ref(&p1)),
+            Err(ConsentError::BrokenChain)
+        );
         let mut tampered = p1.clone();
         tampered.terms.scope = Scope::Local;
         assert_eq!(

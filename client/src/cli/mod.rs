@@ -1,0 +1,4 @@
+//! Headless subcommands.
+
+pub(crate) mod demo;
+pub(crate) mod recordings;

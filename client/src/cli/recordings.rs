@@ -1,0 +1,244 @@
+//! `assent recordings verify|export`: check a recording offline, and decrypt it on request.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use assent_shared::container::{DirStore, Note, Report, Track, decrypt_segment, verify};
+use assent_shared::identity::IdentityKey;
+use clap::{Subcommand, ValueEnum};
+use serde_json::json;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RecordingsCommand {
+    /// Check a recording's manifest, consent and every segment, without decrypting anything.
+    /// Exit status 0: intact (complete or incomplete); 1: problems found.
+    Verify {
+        /// The recording's directory.
+        dir: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decrypt one track to a plain file. The result is unprotected: keep it safe.
+    Export {
+        dir: PathBuf,
+        /// A file holding your age identity (AGE-SECRET-KEY-1…).
+        #[arg(long)]
+        identity: PathBuf,
+        /// Where to write the plaintext (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = TrackArg::Media)]
+        track: TrackArg,
+        /// Export even if verification found problems.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum TrackArg {
+    Media,
+    Chat,
+}
+
+pub(crate) fn run(cmd: RecordingsCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        RecordingsCommand::Verify { dir, json } => {
+            let report = open(&dir)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
+            } else {
+                print!("{}", describe(&report));
+            }
+            Ok(if report.is_intact() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        RecordingsCommand::Export {
+            dir,
+            identity,
+            out,
+            track,
+            force,
+        } => {
+            export(&dir, &identity, &out, track, force)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open(dir: &Path) -> anyhow::Result<Report> {
+    if !dir.is_dir() {
+        bail!("{} is not a directory", dir.display());
+    }
+    let store = DirStore::open(dir)?;
+    verify(&store).with_context(|| format!("cannot read the recording in {}", dir.display()))
+}
+
+fn hex(k: &IdentityKey) -> String {
+    k.0.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Human-readable report.
+pub(crate) fn describe(r: &Report) -> String {
+    let m = &r.manifest;
+    let mut s = String::new();
+    let first = m.epochs.first();
+    let title = first.map(|p| p.terms.title.as_str()).unwrap_or("");
+    s += &format!("Recording {}  \"{}\"\n", m.recording_id, title);
+    s += &format!("  call {}\n", m.call_id);
+    if let Some(p) = first {
+        s += &format!(
+            "  scope {:?}, retention {} days, window {} to {}\n",
+            p.terms.scope,
+            p.terms.retention_days,
+            p.terms.not_before.to_rfc3339(),
+            p.terms.not_after.to_rfc3339()
+        );
+    }
+    s += &format!(
+        "  recorder {} (manifest signed by {})\n",
+        m.recorder().map(|k| hex(&k)).unwrap_or_default(),
+        hex(&r.signer)
+    );
+    s += &format!("  started {}\n", m.started_at.to_rfc3339());
+    match &m.ended {
+        Some(e) => s += &format!("  ended   {} ({:?})\n", e.at.to_rfc3339(), e.reason),
+        None => s += "  ended   never: INCOMPLETE (the recorder stopped without closing it)\n",
+    }
+    s += &format!("  consent epochs: {}\n", m.epochs.len());
+    for (key, epoch, at) in r.consents() {
+        s += &format!(
+            "    consented: {} to epoch {} at {}\n",
+            hex(&key),
+            epoch,
+            at.to_rfc3339()
+        );
+    }
+    let media = m
+        .segments
+        .iter()
+        .filter(|x| x.track == Track::Media)
+        .count();
+    let bytes: u64 = m.segments.iter().map(|x| x.size).sum();
+    s += &format!(
+        "  segments: {} ({} media, {} chat), {} bytes of ciphertext\n",
+        m.segments.len(),
+        media,
+        m.segments.len() - media,
+        bytes
+    );
+    for n in &r.notes {
+        match n {
+            Note::Incomplete => {}
+            other => s += &format!("  note: {other:?}\n"),
+        }
+    }
+    if r.is_intact() {
+        s += "VERDICT: intact: every consent token and every segment verifies\n";
+    } else {
+        for p in &r.problems {
+            s += &format!("  PROBLEM: {p:?}\n");
+        }
+        s += &format!("VERDICT: NOT INTACT: {} problem(s)\n", r.problems.len());
+    }
+    s
+}
+
+fn report_json(r: &Report) -> serde_json::Value {
+    let m = &r.manifest;
+    json!({
+        "recording_id": m.recording_id.to_string(),
+        "call_id": m.call_id.to_string(),
+        "title": m.epochs.first().map(|p| p.terms.title.clone()),
+        "recorder": m.recorder().map(|k| hex(&k)),
+        "signer": hex(&r.signer),
+        "started_at": m.started_at.to_rfc3339(),
+        "ended_at": m.ended.as_ref().map(|e| e.at.to_rfc3339()),
+        "complete": r.is_complete(),
+        "intact": r.is_intact(),
+        "epochs": m.epochs.len(),
+        "consents": r.consents().iter().map(|(k, e, at)| json!({"signer": hex(k), "epoch": e, "at": at.to_rfc3339()})).collect::<Vec<_>>(),
+        "segments": m.segments.len(),
+        "ciphertext_bytes": m.segments.iter().map(|x| x.size).sum::<u64>(),
+        "problems": r.problems.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>(),
+        "notes": r.notes.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>(),
+    })
+}
+
+fn read_identity(path: &Path) -> anyhow::Result<age::x25519::Identity> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+    );
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .context("no AGE-SECRET-KEY-1… line in the identity file")?;
+    line.parse()
+        .map_err(|e| anyhow::anyhow!("invalid age identity: {e}"))
+}
+
+fn export(
+    dir: &Path,
+    identity: &Path,
+    out: &Path,
+    track: TrackArg,
+    force: bool,
+) -> anyhow::Result<()> {
+    let report = open(dir)?;
+    if !report.is_intact() && !force {
+        bail!(
+            "the recording does not verify ({} problem(s)); run `assent recordings verify` or pass --force",
+            report.problems.len()
+        );
+    }
+    let id = read_identity(identity)?;
+    let want = match track {
+        TrackArg::Media => Track::Media,
+        TrackArg::Chat => Track::Chat,
+    };
+    let store = DirStore::open(dir)?;
+    if out.exists() {
+        bail!("{} already exists; choose another name", out.display());
+    }
+    // Decrypt into a side file and rename at the end: a failure leaves no half-written export.
+    let partial = out.with_extension("partial");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    eprintln!(
+        "warning: writing DECRYPTED content to {}; anyone who can read that file can watch it",
+        out.display()
+    );
+    let mut written = 0u64;
+    let result = (|| -> anyhow::Result<()> {
+        for seg in report.manifest.segments.iter().filter(|s| s.track == want) {
+            let pt =
+                decrypt_segment(&store, &report.manifest, seg.index, &id).with_context(|| {
+                    format!(
+                        "segment {} cannot be decrypted with this identity",
+                        seg.index
+                    )
+                })?;
+            file.write_all(&pt)?;
+            written += pt.len() as u64;
+        }
+        file.sync_all()?;
+        std::fs::rename(&partial, out)?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result?;
+    eprintln!("exported {written} bytes");
+    Ok(())
+}

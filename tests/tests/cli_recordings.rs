@@ -1,0 +1,108 @@
+//! The `assent` binary end to end: the headless demo records, `recordings verify` checks,
+//! `recordings export` decrypts, and tampering is reported with a failing exit status.
+
+use assent_e2e::{run, stdout};
+
+fn demo(dir: &std::path::Path) {
+    let out = run("assent", &["demo", "--dir", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("VERDICT: intact"));
+}
+
+#[test]
+fn demo_recording_verifies_and_exports_for_a_participant() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let rec = dir.path().join("recording");
+    let out = run(
+        "assent",
+        &["recordings", "verify", "--json", rec.to_str().unwrap()],
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["intact"], true);
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["consents"].as_array().unwrap().len(), 4);
+    assert_eq!(v["epochs"], 2);
+    assert!(v["segments"].as_u64().unwrap() >= 4);
+
+    let exported = dir.path().join("bob.media");
+    let key = dir.path().join("keys/bob.agekey");
+    let out = run(
+        "assent",
+        &[
+            "recordings",
+            "export",
+            rec.to_str().unwrap(),
+            "--identity",
+            key.to_str().unwrap(),
+            "--out",
+            exported.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DECRYPTED"));
+    let media = std::fs::read_to_string(&exported).unwrap();
+    assert!(media.starts_with("[2 s of encoded audio and video, segment 0]"));
+
+    // Dave joined later: he cannot decrypt what was recorded before he agreed, and the failed
+    // export leaves nothing behind.
+    let dave = dir.path().join("keys/dave.agekey");
+    let dave_out = dir.path().join("dave.media");
+    let out = run(
+        "assent",
+        &[
+            "recordings",
+            "export",
+            rec.to_str().unwrap(),
+            "--identity",
+            dave.to_str().unwrap(),
+            "--out",
+            dave_out.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be decrypted"));
+    assert!(!dave_out.exists());
+    assert!(!dave_out.with_extension("partial").exists());
+}
+
+#[test]
+fn tampering_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    demo(dir.path());
+    let rec = dir.path().join("recording");
+    let seg = rec.join("segment-000001.age");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&seg, bytes).unwrap();
+    let out = run("assent", &["recordings", "verify", rec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("SegmentCorrupt { segment: 1 }"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("NOT INTACT"));
+
+    let out = run(
+        "assent",
+        &[
+            "recordings",
+            "verify",
+            dir.path().join("missing").to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+}

@@ -1,0 +1,252 @@
+//! The tasks themselves.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::setup::{self, Purpose};
+
+/// The workspace root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The cargo target directory: `CARGO_TARGET_DIR` if set; under CI, a stable directory outside
+/// the fresh clone so builds are reused between runs; otherwise the workspace's `target/`.
+fn target_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return d.into();
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/tmp".into());
+        return home.join(".cache/assent/target");
+    }
+    root().join("target")
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root()).env("CARGO_TARGET_DIR", target_dir());
+    // Tools installed by `cargo install` must be found by the commands below.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![setup::cargo_bin_dir()];
+    dirs.extend(std::env::split_paths(&path));
+    if let Ok(p) = std::env::join_paths(dirs) {
+        c.env("PATH", p);
+    }
+    c
+}
+
+fn step(name: &str, mut cmd: Command) -> anyhow::Result<()> {
+    eprintln!("xtask: {name}");
+    let st = cmd
+        .status()
+        .with_context(|| format!("cannot start: {name}"))?;
+    if !st.success() {
+        bail!("{name} failed ({st})");
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
+    setup::ensure(Purpose::Run)?;
+    let mut build = cargo();
+    build.args(["build", "--bin", "assent", "--bin", "assent-rendezvous"]);
+    step("build", build)?;
+    let bin = target_dir().join("debug");
+    // The rendezvous server and the desktop window arrive with their issues; until then the
+    // product is the headless walk-through of consented, encrypted recording.
+    let mut demo = Command::new(bin.join("assent"));
+    demo.arg("demo").args(args);
+    step("assent demo", demo)
+}
+
+pub(crate) const FUZZ_TARGETS: &[&str] = &["manifest", "consent", "segment", "identity"];
+
+fn fuzz_target(target: &str, seconds: u32) -> anyhow::Result<()> {
+    let fuzz_dir = root().join("shared/fuzz");
+    let corpus = target_dir().join("fuzz-corpus").join(target);
+    std::fs::create_dir_all(&corpus)?;
+    let mut c = cargo();
+    c.current_dir(&fuzz_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .args(["fuzz", "run", "--sanitizer", "none", "--target-dir"]);
+    c.arg(target_dir().join("fuzz"))
+        .arg(target)
+        .arg(&corpus)
+        .arg(root().join("shared/tests/golden"));
+    c.args([
+        "--",
+        &format!("-max_total_time={seconds}"),
+        "-print_final_stats=0",
+    ]);
+    step(&format!("fuzz {target} for {seconds} s"), c)
+}
+
+pub(crate) fn fuzz(args: &[String]) -> anyhow::Result<()> {
+    setup::ensure(Purpose::Test)?;
+    let mut seconds = 300;
+    let mut targets = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--seconds" => seconds = it.next().context("--seconds N")?.parse()?,
+            t if FUZZ_TARGETS.contains(&t) => targets.push(t),
+            other => bail!(
+                "unknown fuzz target or option {other:?} (targets: {})",
+                FUZZ_TARGETS.join(", ")
+            ),
+        }
+    }
+    if targets.is_empty() {
+        targets = FUZZ_TARGETS.to_vec();
+    }
+    for t in targets {
+        fuzz_target(t, seconds)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn test() -> anyhow::Result<()> {
+    setup::ensure(Purpose::Test)?;
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    step("cargo fmt --check", fmt)?;
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    step("cargo clippy", clippy)?;
+    for t in FUZZ_TARGETS {
+        fuzz_target(t, 10)?;
+    }
+    // Last, so its summary is the final line.
+    let mut nextest = cargo();
+    nextest.args(["nextest", "run", "--workspace", "--profile", "ci"]);
+    step("cargo nextest run --workspace", nextest)
+}
+
+pub(crate) fn bench() -> anyhow::Result<()> {
+    setup::ensure(Purpose::Test)?;
+    let mut b = cargo();
+    b.args(["bench", "-p", "assent-shared", "--bench", "segment"]);
+    step("criterion: segment encryption", b)?;
+    rage_comparison()
+}
+
+/// Time the stock `rage` CLI on the same 256 MiB with three recipients, and compare with the
+/// criterion estimates; write both to `target/bench-results/segment.txt`.
+pub(crate) fn rage_comparison() -> anyhow::Result<()> {
+    let rage = setup::cargo_bin_dir().join("rage");
+    let keygen = setup::cargo_bin_dir().join("rage-keygen");
+    let work = tempdir()?;
+    let mut recipients = Vec::new();
+    for i in 0..3 {
+        let key = work.join(format!("k{i}.txt"));
+        step("rage-keygen", {
+            let mut c = Command::new(&keygen);
+            c.arg("-o").arg(&key);
+            c
+        })?;
+        let text = std::fs::read_to_string(&key)?;
+        let r = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .context("no public key")?;
+        recipients.push(r.to_string());
+    }
+    let input = work.join("in.bin");
+    let data: Vec<u8> = (0..256u32 * 1024 * 1024)
+        .map(|i| i.wrapping_mul(2_654_435_761) as u8)
+        .collect();
+    std::fs::write(&input, &data)?;
+    drop(data);
+    let enc = work.join("in.age");
+    let mut enc_times = Vec::new();
+    let mut dec_times = Vec::new();
+    for _ in 0..5 {
+        let _ = std::fs::remove_file(&enc);
+        let t = std::time::Instant::now();
+        let mut c = Command::new(&rage);
+        c.arg("-e");
+        for r in &recipients {
+            c.arg("-r").arg(r);
+        }
+        c.arg("-o").arg(&enc).arg(&input);
+        step("rage -e", c)?;
+        enc_times.push(t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        let mut c = Command::new(&rage);
+        c.arg("-d")
+            .arg("-i")
+            .arg(work.join("k1.txt"))
+            .arg("-o")
+            .arg("/dev/null")
+            .arg(&enc);
+        step("rage -d", c)?;
+        dec_times.push(t.elapsed().as_secs_f64());
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mib = 256.0;
+    let rage_enc = mib / median(&mut enc_times);
+    let rage_dec = mib / median(&mut dec_times);
+    let crit = |name: &str| -> anyhow::Result<f64> {
+        let p = target_dir().join(format!("criterion/segment/{name}/new/estimates.json"));
+        let text = std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?;
+        let median_ns = text
+            .split("\"median\":")
+            .nth(1)
+            .and_then(|s| s.split("\"point_estimate\":").nth(1))
+            .and_then(|s| s.split([',', '}']).next())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .context("no median in criterion estimates")?;
+        Ok(mib / (median_ns / 1e9))
+    };
+    let ours_enc = crit("encrypt_256MiB")?;
+    let ours_dec = crit("decrypt_256MiB")?;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let report = format!(
+        "segment encryption, 256 MiB, 3 recipients ({} cores, {cpu})\n\
+         encrypt: assent {ours_enc:.0} MiB/s, rage CLI {rage_enc:.0} MiB/s, ratio {:.2}\n\
+         decrypt: assent {ours_dec:.0} MiB/s, rage CLI {rage_dec:.0} MiB/s, ratio {:.2}\n\
+         (rage timings include process start and file I/O to tmpfs/disk; assent's are in memory)\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        ours_enc / rage_enc,
+        ours_dec / rage_dec,
+    );
+    print!("{report}");
+    let out = target_dir().join("bench-results");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("segment.txt"), report)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn tempdir() -> anyhow::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("assent-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
