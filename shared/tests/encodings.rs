@@ -288,6 +288,16 @@ proptest! {
     }
 
     #[test]
+    fn identities_round_trip(seed in any::<[u8; 32]>(), created in any::<u64>()) {
+        let id = SecretIdentity::from_seed(seed, Timestamp(created));
+        prop_assert_eq!(&PublicIdentity::from_bytes(&id.public().to_bytes()).unwrap(), id.public());
+        let secret = SecretIdentity::from_bytes(&id.to_bytes()).unwrap();
+        prop_assert_eq!(secret.public(), id.public());
+        let json = serde_json::to_string(id.public()).unwrap();
+        prop_assert_eq!(&serde_json::from_str::<PublicIdentity>(&json).unwrap(), id.public());
+    }
+
+    #[test]
     fn safety_numbers_are_symmetric(a in any::<[u8; 32]>(), b in any::<[u8; 32]>()) {
         let x = SecretIdentity::from_seed(a, Timestamp(0));
         let y = SecretIdentity::from_seed(b, Timestamp(0));
@@ -295,6 +305,25 @@ proptest! {
             assent_shared::identity::safety_number(x.public(), y.public()),
             assent_shared::identity::safety_number(y.public(), x.public())
         );
+    }
+}
+
+proptest! {
+    // Argon2id at OWASP's minimum costs tens of milliseconds a case.
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    #[test]
+    fn key_backup_round_trip(seed in any::<[u8; 32]>(), password in "[\\PC]{1,40}", salt in any::<[u8; 16]>()) {
+        let id = SecretIdentity::from_seed(seed, Timestamp(1));
+        let keys = PasswordKeys::derive(&password, &Salt(salt), KdfParams::OWASP_MIN).unwrap();
+        let code = RecoveryCode::generate();
+        let b = KeyBackup::create(&id, &keys, KdfParams::OWASP_MIN, Salt(salt), &code);
+        let back = KeyBackup::from_bytes(&b.to_bytes()).unwrap();
+        prop_assert_eq!(&back, &b);
+        let by_password = back.open_with_password(&keys).unwrap();
+        prop_assert_eq!(by_password.public(), id.public());
+        let by_code = back.open_with_recovery(&RecoveryCode::parse(&code.display()).unwrap()).unwrap();
+        prop_assert_eq!(by_code.public(), id.public());
     }
 }
 
