@@ -184,7 +184,7 @@ fn rolled_back_manifest_shows_unlisted_segments() {
         )
         .unwrap();
     }
-    w.finish(T0.plus_millis(9000), None, None).unwrap();
+    w.finish(T0.plus_millis(9000), None).unwrap();
     store.put(MANIFEST_NAME, &old).unwrap();
     let r = verify(&store).unwrap();
     assert_eq!(
@@ -269,6 +269,26 @@ fn manifest_signed_by_someone_else() {
             signer: f.ids[1].key(),
             recorder: Some(f.ids[0].key())
         }]
+    );
+}
+
+#[test]
+fn forged_withdrawal_in_the_ending() {
+    use assent_shared::consent::{EndReason, NoticeKind, SignedNotice};
+    let (f, store) = finished(1);
+    let mut notice = SignedNotice::sign(
+        &f.ids[1],
+        NoticeKind::Withdraw,
+        &f.epochs[0],
+        T0.plus_millis(900),
+    );
+    notice.body.signer = f.ids[2].key(); // claims Carol withdrew; Bob signed
+    resign(&store, &f.ids[0], |m| {
+        m.ended.as_mut().unwrap().reason = Some(EndReason::Withdrawn(notice))
+    });
+    assert_eq!(
+        verify(&store).unwrap().problems,
+        vec![Problem::BadEndingNotice(ConsentError::BadSignature)]
     );
 }
 
@@ -373,7 +393,7 @@ fn newcomer_epoch_extends_recipients() {
         0,
     )
     .unwrap();
-    let m = w.finish(T0.plus_millis(6000), None, None).unwrap();
+    let m = w.finish(T0.plus_millis(6000), None).unwrap();
     let r = verify(&store).unwrap();
     assert_eq!(r.problems, vec![]);
     assert_eq!(m.segments[1].epoch, 1);

@@ -84,8 +84,7 @@ fn sample_manifest(ids: &[SecretIdentity]) -> Manifest {
     );
     m.ended = Some(Ending {
         at: T0.plus_millis(7000),
-        reason: Some(EndReason::Withdrawn(ids[1].key())),
-        notice: Some(notice),
+        reason: Some(EndReason::Withdrawn(notice)),
     });
     m
 }

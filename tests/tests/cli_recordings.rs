@@ -29,6 +29,13 @@ fn demo_recording_verifies_and_exports_for_a_participant() {
     assert_eq!(v["complete"], true);
     assert_eq!(v["consents"].as_array().unwrap().len(), 4);
     assert_eq!(v["epochs"], 2);
+    assert!(
+        v["ending"]
+            .as_str()
+            .unwrap()
+            .starts_with("consent withdrawn by "),
+        "{v}"
+    );
     assert!(v["segments"].as_u64().unwrap() >= 4);
 
     let exported = dir.path().join("bob.media");

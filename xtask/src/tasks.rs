@@ -131,6 +131,10 @@ pub(crate) fn test() -> anyhow::Result<()> {
     for t in FUZZ_TARGETS {
         fuzz_target(t, 10)?;
     }
+    // The end-to-end tests run the real binaries; nextest builds only test targets.
+    let mut bins = cargo();
+    bins.args(["build", "--workspace", "--bins"]);
+    step("cargo build --bins", bins)?;
     // Last, so its summary is the final line.
     let mut nextest = cargo();
     nextest.args(["nextest", "run", "--workspace", "--profile", "ci"]);

@@ -110,9 +110,12 @@ impl Demo {
                         .update_consent(&epochs, &tokens)?;
                 }
                 Effect::StopWriting(reason) if recorder => {
-                    println!("  recorder: STOP ({reason:?})");
+                    println!(
+                        "  recorder: STOP ({})",
+                        super::recordings::ending(Some(&reason))
+                    );
                     if let Some(w) = self.writer.take() {
-                        w.finish(self.now, Some(reason), None)?;
+                        w.finish(self.now, Some(reason))?;
                     }
                 }
                 _ => {}

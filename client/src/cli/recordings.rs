@@ -1,11 +1,11 @@
 //! `assent recordings verify|export`: check a recording offline, and decrypt it on request.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use assent_shared::container::{DirStore, Note, Report, Track, decrypt_segment, verify};
+use assent_shared::consent::EndReason;
+use assent_shared::container::{DirStore, Note, Report, Track, decrypt_segment_to, verify};
 use assent_shared::identity::IdentityKey;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
@@ -108,7 +108,13 @@ pub(crate) fn describe(r: &Report) -> String {
     );
     s += &format!("  started {}\n", m.started_at.to_rfc3339());
     match &m.ended {
-        Some(e) => s += &format!("  ended   {} ({:?})\n", e.at.to_rfc3339(), e.reason),
+        Some(e) => {
+            s += &format!(
+                "  ended   {} ({})\n",
+                e.at.to_rfc3339(),
+                ending(e.reason.as_ref())
+            )
+        }
         None => s += "  ended   never: INCOMPLETE (the recorder stopped without closing it)\n",
     }
     s += &format!("  consent epochs: {}\n", m.epochs.len());
@@ -150,6 +156,20 @@ pub(crate) fn describe(r: &Report) -> String {
     s
 }
 
+/// How a recording ended, in words.
+pub(crate) fn ending(reason: Option<&EndReason>) -> String {
+    match reason {
+        None => "stopped by the recorder".into(),
+        Some(EndReason::Withdrawn(n)) => format!("consent withdrawn by {}", hex(&n.body.signer)),
+        Some(EndReason::Declined(n)) => format!("declined by {}", hex(&n.body.signer)),
+        Some(EndReason::ParticipantJoined(k)) => {
+            format!("{} joined before consent was complete", hex(k))
+        }
+        Some(EndReason::RecorderLeft) => "the recorder left the call".into(),
+        Some(EndReason::WindowEnded) => "the consented time window ended".into(),
+    }
+}
+
 fn report_json(r: &Report) -> serde_json::Value {
     let m = &r.manifest;
     json!({
@@ -160,6 +180,7 @@ fn report_json(r: &Report) -> serde_json::Value {
         "signer": hex(&r.signer),
         "started_at": m.started_at.to_rfc3339(),
         "ended_at": m.ended.as_ref().map(|e| e.at.to_rfc3339()),
+        "ending": m.ended.as_ref().map(|e| ending(e.reason.as_ref())),
         "complete": r.is_complete(),
         "intact": r.is_intact(),
         "epochs": m.epochs.len(),
@@ -221,15 +242,13 @@ fn export(
     let mut written = 0u64;
     let result = (|| -> anyhow::Result<()> {
         for seg in report.manifest.segments.iter().filter(|s| s.track == want) {
-            let pt =
-                decrypt_segment(&store, &report.manifest, seg.index, &id).with_context(|| {
+            written += decrypt_segment_to(&store, &report.manifest, seg.index, &id, &mut file)
+                .with_context(|| {
                     format!(
                         "segment {} cannot be decrypted with this identity",
                         seg.index
                     )
                 })?;
-            file.write_all(&pt)?;
-            written += pt.len() as u64;
         }
         file.sync_all()?;
         std::fs::rename(&partial, out)?;

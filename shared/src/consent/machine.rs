@@ -47,12 +47,25 @@ pub enum Input {
 /// Why a proposal or recording ended.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EndReason {
-    Declined(IdentityKey),
-    Withdrawn(IdentityKey),
+    /// The signed decline that ended it.
+    Declined(SignedNotice),
+    /// The signed withdrawal that ended it.
+    Withdrawn(SignedNotice),
     /// Someone joined while consent was being collected: the set changed, propose again.
     ParticipantJoined(IdentityKey),
     RecorderLeft,
     WindowEnded,
+}
+
+impl EndReason {
+    /// Who ended it, when a person did.
+    pub fn by(&self) -> Option<IdentityKey> {
+        match self {
+            EndReason::Declined(n) | EndReason::Withdrawn(n) => Some(n.body.signer),
+            EndReason::ParticipantJoined(k) => Some(*k),
+            EndReason::RecorderLeft | EndReason::WindowEnded => None,
+        }
+    }
 }
 
 /// What the edge must do.
@@ -356,10 +369,9 @@ impl ConsentMachine {
     }
 
     fn notice(&mut self, n: SignedNotice, fx: &mut Vec<Effect>) -> Result<(), ConsentError> {
-        let by = n.body.signer;
         let reason = match n.body.kind {
-            NoticeKind::Decline => EndReason::Declined(by),
-            NoticeKind::Withdraw => EndReason::Withdrawn(by),
+            NoticeKind::Decline => EndReason::Declined(n.clone()),
+            NoticeKind::Withdraw => EndReason::Withdrawn(n.clone()),
         };
         match &self.phase {
             Phase::Idle => return Err(ConsentError::NoProposal),
@@ -521,8 +533,8 @@ mod tests {
         assert!(m.is_writing());
         let w = SignedNotice::sign(&ids[2], NoticeKind::Withdraw, &p, now);
         assert_eq!(
-            m.handle(now, Input::Notice(w)),
-            vec![Effect::StopWriting(EndReason::Withdrawn(ids[2].key()))]
+            m.handle(now, Input::Notice(w.clone())),
+            vec![Effect::StopWriting(EndReason::Withdrawn(w))]
         );
         assert_eq!(m.phase(), &Phase::Idle);
     }
@@ -546,8 +558,8 @@ mod tests {
         m.handle(T0, Input::Propose(p.clone()));
         let d = SignedNotice::sign(&ids[1], NoticeKind::Decline, &p, T0);
         assert_eq!(
-            m.handle(T0, Input::Notice(d)),
-            vec![Effect::ProposalEnded(EndReason::Declined(ids[1].key()))]
+            m.handle(T0, Input::Notice(d.clone())),
+            vec![Effect::ProposalEnded(EndReason::Declined(d))]
         );
 
         m.handle(T0, Input::Propose(p.clone()));

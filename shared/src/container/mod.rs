@@ -26,7 +26,7 @@ pub use writer::RecordingWriter;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, CodecError};
-use crate::consent::{ConsentToken, EndReason, Proposal, SignedNotice};
+use crate::consent::{ConsentToken, EndReason, Proposal};
 use crate::identity::IdentityKey;
 use crate::sign::{Context, Signature};
 use crate::{CallId, Digest, RecordingId, Timestamp};
@@ -84,9 +84,8 @@ pub struct SegmentEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Ending {
     pub at: Timestamp,
+    /// Why, with the signed withdrawal or decline when one ended it.
     pub reason: Option<EndReason>,
-    /// The signed withdrawal or decline that ended it, if one did.
-    pub notice: Option<SignedNotice>,
 }
 
 /// The recording's manifest.
@@ -231,6 +230,28 @@ pub fn decrypt_segment(
     index: u32,
     identity: &age::x25519::Identity,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, ContainerError> {
+    let bytes = checked_segment(store, manifest, index)?;
+    segment::decrypt(identity, &bytes)
+}
+
+/// Like [`decrypt_segment`], streaming the plaintext into `sink`; returns its length.
+pub fn decrypt_segment_to(
+    store: &impl Store,
+    manifest: &Manifest,
+    index: u32,
+    identity: &age::x25519::Identity,
+    sink: impl std::io::Write,
+) -> Result<u64, ContainerError> {
+    let bytes = checked_segment(store, manifest, index)?;
+    segment::decrypt_to(identity, &bytes, sink)
+}
+
+/// Read segment `index` and check its size and hash against the manifest.
+fn checked_segment(
+    store: &impl Store,
+    manifest: &Manifest,
+    index: u32,
+) -> Result<Vec<u8>, ContainerError> {
     let entry = manifest
         .segments
         .get(index as usize)
@@ -239,5 +260,5 @@ pub fn decrypt_segment(
     if bytes.len() as u64 != entry.size || Digest::sha256(&bytes) != entry.sha256 {
         return Err(ContainerError::Decrypt);
     }
-    segment::decrypt(identity, &bytes)
+    Ok(bytes)
 }

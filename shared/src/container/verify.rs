@@ -79,6 +79,8 @@ pub enum Problem {
     ExtraFile {
         name: String,
     },
+    /// The withdrawal or decline recorded as the ending does not verify.
+    BadEndingNotice(ConsentError),
 }
 
 /// Something worth saying that is not an integrity failure.
@@ -194,6 +196,17 @@ fn check_consent(m: &Manifest, problems: &mut Vec<Problem>) {
             Ok(()) => {
                 valid.insert(t.signer(), t);
             }
+        }
+    }
+    if let Some(crate::consent::EndReason::Declined(n) | crate::consent::EndReason::Withdrawn(n)) =
+        m.ended.as_ref().and_then(|e| e.reason.as_ref())
+    {
+        let result = match m.epochs.get(n.body.epoch as usize) {
+            Some(epoch) => n.verify(epoch),
+            None => Err(ConsentError::TermsMismatch),
+        };
+        if let Err(e) = result {
+            problems.push(Problem::BadEndingNotice(e));
         }
     }
     let mut chain = m.chain_seed();

@@ -10,7 +10,7 @@ use super::{
     ContainerError, Ending, MANIFEST_NAME, MANIFEST_VERSION, Manifest, SegmentEntry, Store, Track,
     chain_link, segment, segment_name,
 };
-use crate::consent::{ConsentToken, EndReason, Proposal, SignedNotice, check_chain};
+use crate::consent::{ConsentToken, EndReason, Proposal, check_chain};
 use crate::identity::{EncryptionKey, IdentityKey};
 use crate::{Digest, SecretIdentity, Timestamp};
 
@@ -20,6 +20,8 @@ pub struct RecordingWriter<S: Store> {
     recorder: Arc<SecretIdentity>,
     manifest: Manifest,
     chain_head: Digest,
+    /// Reused for every segment's ciphertext.
+    buffer: Vec<u8>,
 }
 
 impl<S: Store> std::fmt::Debug for RecordingWriter<S> {
@@ -68,6 +70,7 @@ impl<S: Store> RecordingWriter<S> {
             recorder,
             manifest,
             chain_head,
+            buffer: Vec::new(),
         };
         w.persist()?;
         Ok(w)
@@ -137,7 +140,9 @@ impl<S: Store> RecordingWriter<S> {
             }
         }
         let epoch = current.epoch;
-        let ciphertext = segment::encrypt(&self.recipients(), plaintext)?;
+        let recipients = self.recipients();
+        segment::encrypt_into(&recipients, plaintext, &mut self.buffer)?;
+        let ciphertext = &self.buffer;
         let index =
             u32::try_from(self.manifest.segments.len()).map_err(|_| ContainerError::TooLarge)?;
         let mut entry = SegmentEntry {
@@ -148,11 +153,11 @@ impl<S: Store> RecordingWriter<S> {
             start_ms,
             duration_ms,
             size: ciphertext.len() as u64,
-            sha256: Digest::sha256(&ciphertext),
+            sha256: Digest::sha256(ciphertext),
             chain: Digest([0; 32]),
         };
         entry.chain = chain_link(&self.chain_head, &entry);
-        self.store.put(&segment_name(index), &ciphertext)?;
+        self.store.put(&segment_name(index), ciphertext)?;
         self.chain_head = entry.chain;
         self.manifest.segments.push(entry);
         self.persist()?;
@@ -164,10 +169,9 @@ impl<S: Store> RecordingWriter<S> {
         mut self,
         at: Timestamp,
         reason: Option<EndReason>,
-        notice: Option<SignedNotice>,
     ) -> Result<Manifest, ContainerError> {
         self.ensure_open()?;
-        self.manifest.ended = Some(Ending { at, reason, notice });
+        self.manifest.ended = Some(Ending { at, reason });
         self.persist()?;
         Ok(self.manifest)
     }

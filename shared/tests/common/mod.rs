@@ -61,7 +61,7 @@ impl Fixture {
     /// Write `n` segments and finish the recording.
     pub fn record_finished<S: Store>(&self, store: S, n: u32) {
         let w = self.record(store, n);
-        w.finish(Timestamp(T0.0 + 200 + u64::from(n) * 2000), None, None)
+        w.finish(Timestamp(T0.0 + 200 + u64::from(n) * 2000), None)
             .unwrap();
     }
 }
