@@ -17,6 +17,7 @@ pub mod consent;
 pub mod container;
 pub mod identity;
 pub mod ids;
+pub mod password;
 pub mod sign;
 pub mod time;
 

@@ -1,0 +1,133 @@
+//! The password policy, after NIST SP 800-63B: 8 to 128 characters, anything allowed (spaces,
+//! any script), no composition rules, but common, repetitive or personal passwords are refused.
+//!
+//! Assent derives the authentication secret from the password on the client, so the server never
+//! sees the password and cannot check it: the policy is enforced here, by every client, and shown
+//! live in the UI. (A modified client could choose a weak password for its own account; it only
+//! weakens that user's own protection.)
+
+use serde::{Deserialize, Serialize};
+
+pub const MIN_CHARS: usize = 8;
+pub const MAX_CHARS: usize = 128;
+
+/// The shipped blocklist: one lowercase password a line, `#` lines are comments.
+const COMMON: &str = include_str!("../data/common-passwords.txt");
+
+/// One rule a password breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Fewer than 8 characters.
+    TooShort,
+    /// More than 128 characters.
+    TooLong,
+    /// On the list of commonly used passwords.
+    Common,
+    /// One character repeated, or a run like `12345678` / `abcdefgh`.
+    Repetitive,
+    /// Contains the email address's name or the display name.
+    Personal,
+}
+
+impl Rule {
+    /// What the UI shows.
+    pub fn message(self) -> &'static str {
+        match self {
+            Rule::TooShort => "Use at least 8 characters.",
+            Rule::TooLong => "Use at most 128 characters.",
+            Rule::Common => "This password is too common; choose another.",
+            Rule::Repetitive => "Avoid repeated characters and simple runs like 12345678.",
+            Rule::Personal => "Don't use your name or email address.",
+        }
+    }
+}
+
+fn is_common(lower: &str) -> bool {
+    COMMON.lines().any(|l| !l.starts_with('#') && l == lower)
+}
+
+fn is_repetitive(chars: &[char]) -> bool {
+    if chars.len() < 2 {
+        return false;
+    }
+    let same = chars.windows(2).all(|w| w[0] == w[1]);
+    let step = |d: i64| {
+        chars
+            .windows(2)
+            .all(|w| i64::from(u32::from(w[1])) - i64::from(u32::from(w[0])) == d)
+    };
+    same || step(1) || step(-1)
+}
+
+/// Every rule `password` breaks (empty: acceptable). `personal` are the user's email address
+/// and display name.
+pub fn check(password: &str, personal: &[&str]) -> Vec<Rule> {
+    let chars: Vec<char> = password.chars().collect();
+    let mut broken = Vec::new();
+    if chars.len() < MIN_CHARS {
+        broken.push(Rule::TooShort);
+    }
+    if chars.len() > MAX_CHARS {
+        broken.push(Rule::TooLong);
+    }
+    let lower = password.to_lowercase();
+    if is_common(&lower) {
+        broken.push(Rule::Common);
+    }
+    if is_repetitive(&chars) {
+        broken.push(Rule::Repetitive);
+    }
+    let personal_hit = personal.iter().any(|p| {
+        let p = p.to_lowercase();
+        let name = p.split('@').next().unwrap_or("");
+        [p.as_str(), name]
+            .iter()
+            .any(|w| w.chars().count() >= 4 && lower.contains(w))
+    });
+    if personal_hit {
+        broken.push(Rule::Personal);
+    }
+    broken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert_eq!(check("short", &[]), vec![Rule::TooShort]);
+        assert_eq!(
+            check(&"x".repeat(129), &[]),
+            vec![Rule::TooLong, Rule::Repetitive]
+        );
+        assert_eq!(check("Password1", &[]), vec![Rule::Common]);
+        assert_eq!(check("12345678", &[]), vec![Rule::Common, Rule::Repetitive]);
+        assert_eq!(check("hgfedcba", &[]), vec![Rule::Repetitive]);
+        assert_eq!(
+            check(
+                "alice-in-the-garden",
+                &["alice.smith@example.org", "Alice Smith"]
+            ),
+            vec![]
+        );
+        assert_eq!(
+            check("my alice.smith pass", &["alice.smith@example.org"]),
+            vec![Rule::Personal]
+        );
+        assert_eq!(check("correct horse battery staple", &[]), vec![]);
+        assert_eq!(check("пароль-надёжный", &[]), vec![]);
+    }
+
+    #[test]
+    fn blocklist_is_loaded() {
+        assert!(COMMON.lines().filter(|l| !l.starts_with('#')).count() > 500);
+        assert!(
+            COMMON
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .all(|l| l == l.to_lowercase() && l.chars().count() >= 8)
+        );
+    }
+}
