@@ -70,7 +70,7 @@ impl Default for KdfParams {
 }
 
 /// A per-account random salt for the password derivation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Salt(pub [u8; 16]);
 
 impl Salt {

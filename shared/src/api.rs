@@ -1,0 +1,271 @@
+//! The rendezvous server's HTTP API: request and response bodies (JSON), shared by the server
+//! and the client. Unknown fields are refused. Byte strings are unpadded base64url.
+
+use serde::{Deserialize, Serialize};
+
+use crate::backup::{KdfParams, Salt};
+use crate::identity::PublicIdentity;
+use crate::ids::UserId;
+use crate::password::Rule;
+
+/// A variable-length byte string, base64url in JSON.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct B64(pub Vec<u8>);
+
+impl std::fmt::Debug for B64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "B64({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for B64 {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&data_encoding::BASE64URL_NOPAD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for B64 {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        data_encoding::BASE64URL_NOPAD
+            .decode(s.as_bytes())
+            .map(B64)
+            .map_err(|_| serde::de::Error::custom("expected unpadded base64url"))
+    }
+}
+
+/// 32 secret bytes (the client-derived authentication secret), base64url in JSON.
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct AuthSecret(pub [u8; 32]);
+crate::bytes::serde_fixed!(AuthSecret, 32);
+
+impl std::fmt::Debug for AuthSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthSecret(..)")
+    }
+}
+
+crate::bytes::serde_fixed!(Salt, 16);
+
+/// `POST /v1/accounts`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    pub display_name: String,
+    pub auth_secret: AuthSecret,
+    pub salt: Salt,
+    pub kdf: KdfParams,
+    /// The sealed [`crate::backup::KeyBackup`] bytes.
+    pub key_backup: B64,
+    pub identity: PublicIdentity,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignupResponse {
+    pub user_id: UserId,
+}
+
+/// `POST /v1/accounts/verify`, `POST /v1/recovery/verify`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailCode {
+    pub email: String,
+    pub code: String,
+}
+
+/// `POST /v1/accounts/verify/resend`, `POST /v1/recovery`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailOnly {
+    pub email: String,
+}
+
+/// `GET /v1/prelogin?email=…`: what the client needs to derive its keys. An unknown address
+/// gets a stable made-up salt, so this does not reveal which accounts exist.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prelogin {
+    pub salt: Salt,
+    pub kdf: KdfParams,
+}
+
+/// `POST /v1/sessions`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigninRequest {
+    pub email: String,
+    pub auth_secret: AuthSecret,
+    #[serde(default)]
+    pub totp: Option<String>,
+    /// A name for this device, shown in the session list.
+    pub device: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigninResponse {
+    pub token: String,
+    pub session_id: String,
+    pub user_id: UserId,
+    pub expires_at: u64,
+}
+
+impl std::fmt::Debug for SigninResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigninResponse({}, token: ..)", self.user_id)
+    }
+}
+
+/// One entry of `GET /v1/sessions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionInfo {
+    pub id: String,
+    pub device: String,
+    pub created_at: u64,
+    pub last_used_at: u64,
+    pub expires_at: u64,
+    pub current: bool,
+}
+
+/// `GET /v1/me`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Me {
+    pub user_id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub totp_enabled: bool,
+    pub created_at: u64,
+}
+
+/// `DELETE /v1/me`: deleting an account needs the current authentication secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirm {
+    pub auth_secret: AuthSecret,
+}
+
+/// `PUT /v1/me/password`: the client re-sealed its key backup under the new password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub auth_secret: AuthSecret,
+    pub new_auth_secret: AuthSecret,
+    pub new_salt: Salt,
+    pub new_kdf: KdfParams,
+    pub new_key_backup: B64,
+}
+
+/// `GET /v1/me/key-backup`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBackupBody {
+    pub key_backup: Option<B64>,
+}
+
+/// `POST /v1/me/totp`: a new, not yet enabled, TOTP secret.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpEnrolment {
+    /// Base32 secret for manual entry.
+    pub secret: String,
+    /// `otpauth://totp/…` for a QR code.
+    pub uri: String,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrolment(..)")
+    }
+}
+
+/// `POST /v1/me/totp/confirm`, `DELETE /v1/me/totp`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    pub code: String,
+}
+
+/// `POST /v1/recovery/verify` response: a short-lived ticket and the sealed backup, which the
+/// recovery code (never sent) opens on the client.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryTicket {
+    pub ticket: String,
+    pub key_backup: Option<B64>,
+}
+
+impl std::fmt::Debug for RecoveryTicket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecoveryTicket(..)")
+    }
+}
+
+/// `POST /v1/recovery/complete`. With the recovery code, the client re-wraps the old backup
+/// (`identity` absent: keys kept). Without it, the old keys are gone: the client sends a new
+/// identity and a new backup, and contacts will see a key change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryComplete {
+    pub ticket: String,
+    pub new_auth_secret: AuthSecret,
+    pub new_salt: Salt,
+    pub new_kdf: KdfParams,
+    pub new_key_backup: B64,
+    #[serde(default)]
+    pub identity: Option<PublicIdentity>,
+}
+
+/// `PUT /v1/me/identity`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishIdentity {
+    pub identity: PublicIdentity,
+}
+
+/// One published key of a user, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyHistoryEntry {
+    pub seq: u64,
+    pub identity: PublicIdentity,
+    pub published_at: u64,
+}
+
+/// `GET /v1/directory/{user_id}`, `GET /v1/directory?email=…`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryEntry {
+    pub user_id: UserId,
+    pub display_name: String,
+    pub identity: PublicIdentity,
+    /// Every key this user ever published (append-only), so clients can warn on changes.
+    pub history: Vec<KeyHistoryEntry>,
+}
+
+/// `GET /v1/password-policy`: the rules clients enforce (the server never sees passwords).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordPolicy {
+    pub min_chars: usize,
+    pub max_chars: usize,
+    pub rules: Vec<Rule>,
+}
+
+/// Every error body: `{"error": {...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+}
