@@ -1,19 +1,109 @@
-//! `assent-rendezvous`: the server. Accounts, signaling, the key directory and the recordings
-//! registry arrive with the rendezvous issue; for now the binary reports its version.
+//! `assent-rendezvous`: run the server, or check its configuration.
 
-fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("--version") | Some("-V") => {
-            println!("assent-rendezvous {}", env!("CARGO_PKG_VERSION"));
-            std::process::ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!(
-                "assent-rendezvous {}: the server is not built yet (only --version works)",
-                env!("CARGO_PKG_VERSION")
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use assent_rendezvous::{build_state, clock::SystemClock, config::Config, router};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "assent-rendezvous",
+    version,
+    about = "Assent's rendezvous server"
+)]
+struct Args {
+    /// Configuration file (TOML). Without one, the embedded defaults: SQLite and an email
+    /// outbox under ./assent-data, listening on 127.0.0.1:7800.
+    #[arg(long, global = true, env = "ASSENT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Override the listen address.
+    #[arg(long, global = true)]
+    listen: Option<std::net::SocketAddr>,
+    /// Override the data directory.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Load and validate the configuration, then exit.
+    CheckConfig,
+}
+
+fn load(args: &Args) -> anyhow::Result<Config> {
+    let mut c = Config::load(args.config.as_deref())?;
+    if let Some(l) = args.listen {
+        c.listen = l;
+    }
+    if let Some(d) = &args.data_dir {
+        c.data_dir = d.clone();
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = load(&args)?;
+    match args.command.unwrap_or(Command::Serve) {
+        Command::CheckConfig => {
+            println!(
+                "configuration OK: listen {}, data {}",
+                config.listen,
+                config.data_dir.display()
             );
-            std::process::ExitCode::from(2)
+            Ok(())
         }
+        Command::Serve => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(serve(config))
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = build_state(config, Arc::new(SystemClock))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    println!("listening on {}", listener.local_addr()?);
+    tracing::info!(addr = %listener.local_addr()?, "assent-rendezvous started");
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
     }
 }

@@ -53,7 +53,27 @@ macro_rules! id_type {
             }
         }
 
-        $crate::bytes::serde_fixed!($name, 16);
+        // Binary formats: 16 raw bytes. JSON: the same 32 hex digits as `Display`.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.collect_str(self)
+                } else {
+                    s.serialize_bytes(&self.0)
+                }
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                    s.parse().map_err(serde::de::Error::custom)
+                } else {
+                    $crate::bytes::deserialize::<D, 16>(d).map(Self)
+                }
+            }
+        }
     };
 }
 
@@ -87,6 +107,21 @@ mod tests {
         let id = RecordingId::random();
         assert_eq!(id.to_string().parse::<RecordingId>(), Ok(id));
         assert_eq!(id.to_string().to_uppercase().parse::<RecordingId>(), Ok(id));
+    }
+
+    #[test]
+    fn json_uses_hex_binary_uses_bytes() {
+        let id = CallId([0xab; 16]);
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            format!("\"{}\"", "ab".repeat(16))
+        );
+        assert_eq!(
+            serde_json::from_str::<CallId>(&serde_json::to_string(&id).unwrap()).unwrap(),
+            id
+        );
+        assert!(serde_json::from_str::<CallId>("\"xyz\"").is_err());
+        assert_eq!(crate::codec::encode(&id).len(), 17);
     }
 
     #[test]

@@ -42,3 +42,5 @@ pub fn run(name: &str, args: &[&str]) -> Output {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+pub mod smtp;

@@ -1,0 +1,572 @@
+//! Accounts: sign-up, email verification codes, the profile, password change, account deletion
+//! and recovery. The server stores an Argon2id verifier of the client-derived authentication
+//! secret and the sealed key backup; it never sees the password or any private key.
+
+use std::net::IpAddr;
+
+use assent_shared::api::{
+    AuthSecret, B64, ChangePassword, Confirm, EmailCode, EmailOnly, KeyBackupBody, Me, Prelogin,
+    RecoveryComplete, RecoveryTicket, SignupRequest, SignupResponse,
+};
+use assent_shared::backup::{KdfParams, KeyBackup, Salt};
+use assent_shared::ids::UserId;
+use assent_shared::{PublicIdentity, Timestamp};
+use axum::http::StatusCode;
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::Sha256;
+
+use crate::error::{ApiError, ApiResult};
+use crate::secrets;
+use crate::state::AppState;
+
+pub const CODE_TTL_MS: u64 = 15 * 60_000;
+pub const CODE_MAX_ATTEMPTS: i64 = 5;
+pub const CODE_RESEND_MS: u64 = 60_000;
+pub const CODE_MAX_PER_DAY: i64 = 10;
+pub const TICKET_TTL_MS: u64 = 15 * 60_000;
+
+pub const PURPOSE_VERIFY: &str = "verify";
+pub const PURPOSE_RECOVERY: &str = "recovery";
+
+/// A stored account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: UserId,
+    pub email: String,
+    pub display_name: String,
+    pub verifier: String,
+    pub salt: Salt,
+    pub kdf: KdfParams,
+    pub email_verified: bool,
+    pub totp_secret: Option<Vec<u8>>,
+    pub totp_enabled: bool,
+    pub totp_last_step: u64,
+    pub role: String,
+    pub disabled: bool,
+    pub created_at: u64,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, \
+     email_verified, totp_secret, totp_enabled, totp_last_step, role, disabled, created_at";
+
+fn row_to_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    let id: Vec<u8> = r.get(0)?;
+    let salt: Vec<u8> = r.get(4)?;
+    Ok(Account {
+        id: UserId(id.try_into().unwrap_or([0; 16])),
+        email: r.get(1)?,
+        display_name: r.get(2)?,
+        verifier: r.get(3)?,
+        salt: Salt(salt.try_into().unwrap_or([0; 16])),
+        kdf: KdfParams {
+            memory_kib: r.get(5)?,
+            iterations: r.get(6)?,
+            lanes: r.get(7)?,
+        },
+        email_verified: r.get(8)?,
+        totp_secret: r.get(9)?,
+        totp_enabled: r.get(10)?,
+        totp_last_step: r.get::<_, i64>(11)? as u64,
+        role: r.get(12)?,
+        disabled: r.get(13)?,
+        created_at: r.get::<_, i64>(14)? as u64,
+    })
+}
+
+pub fn by_email(c: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
+    c.query_row(
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE email = ?1"),
+        [email.trim()],
+        row_to_account,
+    )
+    .optional()
+}
+
+pub fn by_id(c: &Connection, id: &UserId) -> rusqlite::Result<Option<Account>> {
+    c.query_row(
+        &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1"),
+        [&id.0[..]],
+        row_to_account,
+    )
+    .optional()
+}
+
+/// Validation of what a client sends.
+pub fn check_email(email: &str) -> ApiResult<String> {
+    let e = email.trim();
+    let ok =
+        e.len() <= 254 && e.parse::<lettre::Address>().is_ok() && !e.contains(char::is_whitespace);
+    if ok {
+        Ok(e.to_string())
+    } else {
+        Err(ApiError::field(
+            "invalid_email",
+            "not a valid email address",
+        ))
+    }
+}
+
+pub fn check_display_name(name: &str) -> ApiResult<String> {
+    let n = name.trim();
+    let count = n.chars().count();
+    if count == 0 || count > 64 || n.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "invalid_display_name",
+            "a display name has 1 to 64 characters, no control characters",
+        ));
+    }
+    Ok(n.to_string())
+}
+
+fn check_kdf(kdf: KdfParams) -> ApiResult<KdfParams> {
+    kdf.check().map_err(|_| {
+        ApiError::field(
+            "weak_kdf",
+            "key derivation parameters below the minimum or out of range",
+        )
+    })
+}
+
+fn check_backup(bytes: &[u8], salt: Salt, kdf: KdfParams) -> ApiResult<()> {
+    let b = KeyBackup::from_bytes(bytes)
+        .map_err(|_| ApiError::field("invalid_key_backup", "the key backup does not parse"))?;
+    if b.salt != salt || b.kdf != kdf {
+        return Err(ApiError::field(
+            "invalid_key_backup",
+            "the key backup was made with another salt or parameters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_identity(identity: &PublicIdentity) -> ApiResult<()> {
+    identity
+        .verify()
+        .map_err(|_| ApiError::field("invalid_identity", "the identity bundle does not verify"))
+}
+
+async fn hash(secret: &AuthSecret) -> ApiResult<String> {
+    let s = secret.0;
+    tokio::task::spawn_blocking(move || secrets::hash_verifier(&s))
+        .await
+        .map_err(|_| ApiError::Internal("hash task".into()))?
+}
+
+/// Check `secret` against `verifier` (or a dummy, so timing does not reveal unknown accounts).
+pub async fn verify_secret(verifier: Option<String>, secret: &AuthSecret) -> bool {
+    let s = secret.0;
+    tokio::task::spawn_blocking(move || match verifier {
+        Some(v) => secrets::check_verifier(&v, &s),
+        None => {
+            secrets::check_verifier(secrets::dummy_verifier(), &s);
+            false
+        }
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Store a fresh code for (user, purpose), respecting the resend limits; returns the code.
+fn issue_code(
+    c: &Connection,
+    user: &UserId,
+    purpose: &str,
+    now: Timestamp,
+) -> ApiResult<Option<String>> {
+    let prev: Option<(i64, i64)> = c
+        .query_row(
+            "SELECT sent_at, sent_today FROM email_codes WHERE user_id = ?1 AND purpose = ?2",
+            params![&user.0[..], purpose],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let mut sent_today = 1;
+    if let Some((sent_at, count)) = prev {
+        let since = now.millis_since(Timestamp(sent_at as u64));
+        if since < CODE_RESEND_MS {
+            return Ok(None);
+        }
+        sent_today = if since < 24 * 3_600_000 { count + 1 } else { 1 };
+        if sent_today > CODE_MAX_PER_DAY {
+            return Ok(None);
+        }
+    }
+    let code = secrets::new_code();
+    c.execute(
+        "INSERT INTO email_codes (user_id, purpose, code_hash, expires_at, attempts, sent_at, sent_today)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
+         ON CONFLICT (user_id, purpose) DO UPDATE SET code_hash = ?3, expires_at = ?4, attempts = 0, sent_at = ?5, sent_today = ?6",
+        params![&user.0[..], purpose, secrets::code_hash(&user.0, purpose, &code), now.plus_millis(CODE_TTL_MS).0 as i64, now.0 as i64, sent_today],
+    )?;
+    Ok(Some(code))
+}
+
+/// Consume a code: right, unexpired, fewer than five tries. A wrong try counts; a right one
+/// deletes the code (single use).
+fn consume_code(
+    c: &Connection,
+    user: &UserId,
+    purpose: &str,
+    code: &str,
+    now: Timestamp,
+) -> ApiResult<()> {
+    let row: Option<(Vec<u8>, i64, i64)> = c
+        .query_row(
+            "SELECT code_hash, expires_at, attempts FROM email_codes WHERE user_id = ?1 AND purpose = ?2",
+            params![&user.0[..], purpose],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((hash, expires_at, attempts)) = row else {
+        return Err(ApiError::invalid_code());
+    };
+    if now.0 as i64 > expires_at || attempts >= CODE_MAX_ATTEMPTS {
+        return Err(ApiError::invalid_code());
+    }
+    let given = secrets::code_hash(&user.0, purpose, code.trim());
+    if !subtle_eq(&given, &hash) {
+        c.execute(
+            "UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?1 AND purpose = ?2",
+            params![&user.0[..], purpose],
+        )?;
+        return Err(ApiError::invalid_code());
+    }
+    // Keep the row (for resend limits) but void the code.
+    c.execute(
+        "UPDATE email_codes SET attempts = ?3, expires_at = 0 WHERE user_id = ?1 AND purpose = ?2",
+        params![&user.0[..], purpose, CODE_MAX_ATTEMPTS],
+    )?;
+    Ok(())
+}
+
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn send_code(state: &AppState, to: &str, purpose: &str, code: &str) {
+    let (subject, what) = match purpose {
+        PURPOSE_RECOVERY => ("Your Assent account recovery code", "recover your account"),
+        _ => ("Your Assent verification code", "verify your email address"),
+    };
+    let text = format!(
+        "Your code to {what} is {code}\n\nIt expires in 15 minutes and works once. If you did not ask for it, ignore this message.\n\n{}\n",
+        state.config.public_url
+    );
+    if let Err(e) = state.mailer.send(to, subject, &text, &[]).await {
+        tracing::warn!(error = %e, purpose, "could not send an email code");
+    }
+}
+
+/// `POST /v1/accounts`
+pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<SignupResponse> {
+    let email = check_email(&req.email)?;
+    let display_name = check_display_name(&req.display_name)?;
+    let kdf = check_kdf(req.kdf)?;
+    check_backup(&req.key_backup.0, req.salt, kdf)?;
+    check_identity(&req.identity)?;
+    let verifier = hash(&req.auth_secret).await?;
+    let now = state.now();
+    let id = UserId::random();
+    let identity = req.identity.to_bytes();
+    let salt = req.salt;
+    let backup = req.key_backup.0;
+    let to = email.clone();
+    let code = state
+        .db
+        .run(move |c| -> ApiResult<Option<String>> {
+            let tx = c.transaction()?;
+            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [&email], |r| r.get(0))?;
+            if exists {
+                return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email address exists"));
+            }
+            tx.execute(
+                "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, key_backup, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![&id.0[..], email, display_name, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup, now.0 as i64],
+            )?;
+            tx.execute(
+                "INSERT INTO identities (user_id, seq, bundle, published_at) VALUES (?1, 1, ?2, ?3)",
+                params![&id.0[..], identity, now.0 as i64],
+            )?;
+            let code = issue_code(&tx, &id, PURPOSE_VERIFY, now)?;
+            tx.commit()?;
+            Ok(code)
+        })
+        .await?;
+    if let Some(code) = code {
+        send_code(state, &to, PURPOSE_VERIFY, &code).await;
+    }
+    tracing::info!(user = %id, "account created");
+    Ok(SignupResponse { user_id: id })
+}
+
+/// Throttle-check an email-code attempt.
+fn code_throttle(state: &AppState, scope: &str, email: &str, ip: IpAddr) -> ApiResult<()> {
+    state
+        .throttle
+        .check(scope, email, ip, state.now())
+        .map_err(|retry_after_secs| ApiError::SlowDown { retry_after_secs })
+}
+
+/// `POST /v1/accounts/verify`
+pub async fn verify_email(state: &AppState, ip: IpAddr, req: EmailCode) -> ApiResult<()> {
+    code_throttle(state, "verify", &req.email, ip)?;
+    let now = state.now();
+    let email = req.email.clone();
+    let result = state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            let acct = by_email(c, &email)?.ok_or_else(ApiError::invalid_code)?;
+            if acct.email_verified {
+                return Ok(());
+            }
+            consume_code(c, &acct.id, PURPOSE_VERIFY, &req.code, now)?;
+            c.execute(
+                "UPDATE users SET email_verified = 1 WHERE id = ?1",
+                [&acct.id.0[..]],
+            )?;
+            Ok(())
+        })
+        .await;
+    if result.is_err() {
+        state.throttle.failure("verify", &req.email, ip, now);
+    }
+    result
+}
+
+/// `POST /v1/accounts/verify/resend`: always 202 (does not reveal whether the account exists).
+pub async fn resend_verification(state: &AppState, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
+    code_throttle(state, "resend", &req.email, ip)?;
+    let now = state.now();
+    state.throttle.failure("resend", &req.email, ip, now);
+    let email = req.email.clone();
+    let code = state
+        .db
+        .run(move |c| -> ApiResult<Option<(String, String)>> {
+            let Some(acct) = by_email(c, &email)? else {
+                return Ok(None);
+            };
+            if acct.email_verified {
+                return Ok(None);
+            }
+            Ok(issue_code(c, &acct.id, PURPOSE_VERIFY, now)?.map(|code| (acct.email, code)))
+        })
+        .await?;
+    if let Some((to, code)) = code {
+        send_code(state, &to, PURPOSE_VERIFY, &code).await;
+    }
+    Ok(())
+}
+
+/// `GET /v1/prelogin?email=`
+pub async fn prelogin(state: &AppState, email: String) -> ApiResult<Prelogin> {
+    let lookup = email.clone();
+    let found = state
+        .db
+        .run(move |c| -> ApiResult<Option<Account>> { Ok(by_email(c, &lookup)?) })
+        .await?;
+    Ok(match found {
+        Some(a) => Prelogin {
+            salt: a.salt,
+            kdf: a.kdf,
+        },
+        None => {
+            // A stable made-up salt, so unknown and known addresses look alike.
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.secret.as_ref())
+                .map_err(|_| ApiError::Internal("hmac key".into()))?;
+            mac.update(b"assent/v1/fake-salt");
+            mac.update(email.trim().to_lowercase().as_bytes());
+            let out = mac.finalize().into_bytes();
+            let mut salt = [0u8; 16];
+            salt.copy_from_slice(&out[..16]);
+            Prelogin {
+                salt: Salt(salt),
+                kdf: KdfParams::DEFAULT,
+            }
+        }
+    })
+}
+
+pub fn me(a: &Account) -> Me {
+    Me {
+        user_id: a.id,
+        email: a.email.clone(),
+        display_name: a.display_name.clone(),
+        role: a.role.clone(),
+        totp_enabled: a.totp_enabled,
+        created_at: a.created_at,
+    }
+}
+
+/// `DELETE /v1/me`: needs the current authentication secret.
+pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> ApiResult<()> {
+    let acct = state
+        .db
+        .run(move |c| -> ApiResult<Option<Account>> { Ok(by_id(c, &user)?) })
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    if !verify_secret(Some(acct.verifier), &req.auth_secret).await {
+        return Err(ApiError::invalid_credentials());
+    }
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            c.execute("DELETE FROM users WHERE id = ?1", [&user.0[..]])
+                .map(|_| ())
+                .map_err(Into::into)
+        })
+        .await?;
+    tracing::info!(%user, "account deleted");
+    Ok(())
+}
+
+/// `PUT /v1/me/password`: new verifier, salt, parameters and re-sealed backup; every other
+/// session is signed out.
+pub async fn change_password(
+    state: &AppState,
+    user: UserId,
+    session: Vec<u8>,
+    req: ChangePassword,
+) -> ApiResult<()> {
+    let kdf = check_kdf(req.new_kdf)?;
+    check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
+    let acct = state
+        .db
+        .run(move |c| -> ApiResult<Option<Account>> { Ok(by_id(c, &user)?) })
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    if !verify_secret(Some(acct.verifier), &req.auth_secret).await {
+        return Err(ApiError::invalid_credentials());
+    }
+    let verifier = hash(&req.new_auth_secret).await?;
+    let salt = req.new_salt;
+    let backup = req.new_key_backup.0;
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7 WHERE id = ?1",
+                params![&user.0[..], verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup],
+            )?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1 AND id != ?2", params![&user.0[..], session])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+}
+
+/// `GET /v1/me/key-backup`
+pub async fn key_backup(state: &AppState, user: UserId) -> ApiResult<KeyBackupBody> {
+    state
+        .db
+        .run(move |c| -> ApiResult<KeyBackupBody> {
+            let b: Option<Vec<u8>> = c.query_row(
+                "SELECT key_backup FROM users WHERE id = ?1",
+                [&user.0[..]],
+                |r| r.get(0),
+            )?;
+            Ok(KeyBackupBody {
+                key_backup: b.map(B64),
+            })
+        })
+        .await
+}
+
+/// `POST /v1/recovery`: send a recovery code to a verified account; always 202.
+pub async fn start_recovery(state: &AppState, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
+    code_throttle(state, "recovery-start", &req.email, ip)?;
+    let now = state.now();
+    state
+        .throttle
+        .failure("recovery-start", &req.email, ip, now);
+    let email = req.email.clone();
+    let code = state
+        .db
+        .run(move |c| -> ApiResult<Option<(String, String)>> {
+            let Some(acct) = by_email(c, &email)? else {
+                return Ok(None);
+            };
+            if !acct.email_verified || acct.disabled {
+                return Ok(None);
+            }
+            Ok(issue_code(c, &acct.id, PURPOSE_RECOVERY, now)?.map(|code| (acct.email, code)))
+        })
+        .await?;
+    if let Some((to, code)) = code {
+        send_code(state, &to, PURPOSE_RECOVERY, &code).await;
+    }
+    Ok(())
+}
+
+/// `POST /v1/recovery/verify`: the email code buys a short-lived ticket and the sealed backup.
+pub async fn verify_recovery(
+    state: &AppState,
+    ip: IpAddr,
+    req: EmailCode,
+) -> ApiResult<RecoveryTicket> {
+    code_throttle(state, "recovery", &req.email, ip)?;
+    let now = state.now();
+    let email = req.email.clone();
+    let result = state
+        .db
+        .run(move |c| -> ApiResult<RecoveryTicket> {
+            let acct = by_email(c, &email)?.ok_or_else(ApiError::invalid_code)?;
+            consume_code(c, &acct.id, PURPOSE_RECOVERY, &req.code, now)?;
+            let (ticket, hash) = secrets::new_token();
+            c.execute(
+                "INSERT INTO recovery_tickets (ticket_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![hash, &acct.id.0[..], now.plus_millis(TICKET_TTL_MS).0 as i64],
+            )?;
+            let b: Option<Vec<u8>> = c.query_row("SELECT key_backup FROM users WHERE id = ?1", [&acct.id.0[..]], |r| r.get(0))?;
+            Ok(RecoveryTicket { ticket, key_backup: b.map(B64) })
+        })
+        .await;
+    if result.is_err() {
+        state.throttle.failure("recovery", &req.email, ip, now);
+    }
+    result
+}
+
+/// `POST /v1/recovery/complete`: set the new password (and, if the old keys are lost, publish
+/// the new identity); every session is signed out. Returns whether the keys were replaced.
+pub async fn complete_recovery(state: &AppState, req: RecoveryComplete) -> ApiResult<bool> {
+    let kdf = check_kdf(req.new_kdf)?;
+    check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
+    if let Some(id) = &req.identity {
+        check_identity(id)?;
+    }
+    let verifier = hash(&req.new_auth_secret).await?;
+    let now = state.now();
+    let hash = secrets::token_hash(&req.ticket);
+    let salt = req.new_salt;
+    let backup = req.new_key_backup.0;
+    let identity = req.identity.map(|i| i.to_bytes());
+    let replaced = identity.is_some();
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            let tx = c.transaction()?;
+            let user: Option<(Vec<u8>, i64)> = tx
+                .query_row("SELECT user_id, expires_at FROM recovery_tickets WHERE ticket_hash = ?1", [&hash], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((user, expires_at)) = user.filter(|(_, e)| now.0 as i64 <= *e) else {
+                return Err(ApiError::invalid_code());
+            };
+            let _ = expires_at;
+            tx.execute("DELETE FROM recovery_tickets WHERE ticket_hash = ?1", [&hash])?;
+            tx.execute(
+                "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7 WHERE id = ?1",
+                params![user, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup],
+            )?;
+            if let Some(bundle) = identity {
+                crate::directory::append_identity(&tx, &user, &bundle, now)?;
+            }
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&user])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(replaced)
+}

@@ -1,0 +1,193 @@
+//! Configuration: a TOML file, then environment variables, then command-line flags.
+//!
+//! ```toml
+//! listen = "127.0.0.1:7800"
+//! data_dir = "/var/lib/assent"
+//! public_url = "https://assent.example.org"
+//!
+//! [mail]                      # or leave out: mail goes to <data_dir>/outbox/*.eml
+//! smtp_url = "smtp://127.0.0.1:25"   # smtps:// for TLS, smtp://…?tls=required for STARTTLS
+//! from = "Assent <no-reply@example.org>"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the database (and the outbox, when mail is not configured) live.
+    pub data_dir: PathBuf,
+    /// The server's public base URL, used in emails.
+    pub public_url: String,
+    pub mail: MailConfig,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `smtp://host:port` (plain, for a local relay), `smtp://host:port?tls=required`
+    /// (STARTTLS) or `smtps://host:port`; credentials as `smtp://user:pass@host`. None: outbox.
+    pub smtp_url: Option<String>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Session lifetime, days.
+    pub session_days: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7800)),
+            data_dir: PathBuf::from("assent-data"),
+            public_url: "http://127.0.0.1:7800".into(),
+            mail: MailConfig::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            smtp_url: None,
+            from: "Assent <no-reply@assent.invalid>".into(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 64 * 1024,
+            session_days: 30,
+        }
+    }
+}
+
+/// Why a configuration is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {name}: {message}")]
+    Env { name: &'static str, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Load `path` (if given), then apply `ASSENT_*` environment overrides.
+    pub fn load(path: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        let mut c = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    message: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        c.apply_env(|k| std::env::var(k).ok())?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = get("ASSENT_LISTEN") {
+            self.listen = v
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Env {
+                    name: "ASSENT_LISTEN",
+                    message: e.to_string(),
+                })?;
+        }
+        if let Some(v) = get("ASSENT_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("ASSENT_PUBLIC_URL") {
+            self.public_url = v;
+        }
+        if let Some(v) = get("ASSENT_SMTP_URL") {
+            self.mail.smtp_url = Some(v);
+        }
+        if let Some(v) = get("ASSENT_MAIL_FROM") {
+            self.mail.from = v;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid(
+                "public_url must start with http:// or https://".into(),
+            ));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "mail.from is not a valid address: {}",
+                self.mail.from
+            )));
+        }
+        if let Some(url) = &self.mail.smtp_url {
+            crate::mail::transport_from_url(url)
+                .map_err(|e| ConfigError::Invalid(format!("mail.smtp_url: {e}")))?;
+        }
+        if self.limits.max_body_bytes < 1024 || self.limits.session_days == 0 {
+            return Err(ConfigError::Invalid("limits are out of range".into()));
+        }
+        Ok(())
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("assent.sqlite3")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_file_and_env() {
+        let c: Config =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[mail]\nfrom = \"A <a@b.c>\"\n").unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert!(
+            toml::from_str::<Config>("lisen = 1").is_err(),
+            "unknown keys are refused"
+        );
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "ASSENT_LISTEN").then(|| "127.0.0.1:9100".to_string()))
+            .unwrap();
+        assert_eq!(c.listen.port(), 9100);
+        let mut c = Config::default();
+        assert!(
+            c.apply_env(|k| (k == "ASSENT_LISTEN").then(|| "nonsense".to_string()))
+                .is_err()
+        );
+        let mut bad = Config::default();
+        bad.mail.smtp_url = Some("ftp://x".into());
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! SQLite storage: one connection, WAL, foreign keys, schema migrations by `user_version`.
+//! Queries run on tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+/// Schema migrations, in order. Never edit a shipped one: append.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, sessions, email codes, identity directory.
+    r#"
+    CREATE TABLE users (
+        id BLOB PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        display_name TEXT NOT NULL,
+        verifier TEXT NOT NULL,
+        salt BLOB NOT NULL,
+        kdf_memory_kib INTEGER NOT NULL,
+        kdf_iterations INTEGER NOT NULL,
+        kdf_lanes INTEGER NOT NULL,
+        key_backup BLOB,
+        email_verified INTEGER NOT NULL DEFAULT 0,
+        totp_secret BLOB,
+        totp_enabled INTEGER NOT NULL DEFAULT 0,
+        totp_last_step INTEGER NOT NULL DEFAULT 0,
+        role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE sessions (
+        id BLOB PRIMARY KEY,
+        user_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        token_hash BLOB NOT NULL UNIQUE,
+        device TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_id);
+    CREATE TABLE email_codes (
+        user_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        code_hash BLOB NOT NULL,
+        expires_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        sent_at INTEGER NOT NULL,
+        sent_today INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (user_id, purpose)
+    );
+    CREATE TABLE identities (
+        user_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        bundle BLOB NOT NULL,
+        published_at INTEGER NOT NULL,
+        PRIMARY KEY (user_id, seq)
+    );
+    CREATE TABLE recovery_tickets (
+        ticket_hash BLOB PRIMARY KEY,
+        user_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// Storage errors (details stay in the logs, never in responses).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database task failed")]
+    Join,
+    #[error("database schema {found} is newer than this server ({known})")]
+    TooNew { found: i64, known: i64 },
+}
+
+/// The database handle.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Db")
+    }
+}
+
+impl Db {
+    /// Open (creating) the database file and bring its schema up to date.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Run `f` with the connection on the blocking pool.
+    pub async fn run<T: Send + 'static, E: From<DbError> + Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| E::from(DbError::Join))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(DbError::TooNew {
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database migrated");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        drop(Db::open(&path).unwrap());
+        drop(Db::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        c.pragma_update(None, "user_version", 999).unwrap();
+        drop(c);
+        assert!(matches!(Db::open(&path), Err(DbError::TooNew { .. })));
+    }
+}

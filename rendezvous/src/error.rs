@@ -1,0 +1,167 @@
+//! API errors: a stable, documented code per failure, a human message, and an HTTP status.
+//! Responses are `{"error": {"code": "...", "message": "..."}}`; internals are only logged.
+//!
+//! | code | status | meaning |
+//! |---|---|---|
+//! | `malformed_json` | 400 | the body is not JSON (or not UTF-8) |
+//! | `invalid_body` | 422 | JSON of the wrong shape: missing, unknown or mistyped fields |
+//! | `unsupported_media_type` | 415 | the body is not `application/json` |
+//! | `payload_too_large` | 413 | the body exceeds the limit |
+//! | `invalid_email`, `invalid_display_name`, `invalid_auth_secret`, `weak_kdf`, `invalid_salt`, `invalid_identity`, `invalid_key_backup`, `invalid_device` | 422 | a field's value is not acceptable |
+//! | `email_taken` | 409 | an account with this email exists |
+//! | `invalid_code` | 400 | the email code is wrong, expired or used (after 5 tries it is void) |
+//! | `invalid_credentials` | 401 | wrong email or password |
+//! | `email_unverified` | 403 | sign-in before the email address was verified |
+//! | `totp_required` | 401 | the account has two-factor sign-in: send `totp` |
+//! | `invalid_totp` | 401 | the TOTP code is wrong or was already used |
+//! | `totp_not_enabled`, `totp_already_enabled` | 409 | two-factor is not / already on |
+//! | `unauthenticated` | 401 | no valid session token |
+//! | `forbidden` | 403 | the session's user may not do this |
+//! | `not_found` | 404 | no such resource (or not visible to you) |
+//! | `slow_down` | 429 | too many attempts: retry after `retry_after` seconds |
+//! | `account_disabled` | 403 | an administrator disabled the account |
+//! | `internal` | 500 | a server fault (logged; nothing was changed) |
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    Invalid {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    #[error("too many attempts")]
+    SlowDown { retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn field(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+    }
+    pub fn forbidden() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you may not do this")
+    }
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+    pub fn invalid_code() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+            "the code is wrong, expired or already used",
+        )
+    }
+    pub fn invalid_credentials() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong email or password",
+        )
+    }
+
+    /// The stable code (for tests and logs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Invalid { code, .. } => code,
+            ApiError::SlowDown { .. } => "slow_down",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApiError::Internal(format!("database: {e}"))
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let status = r.status();
+        let (code, message) = match &r {
+            JsonRejection::JsonDataError(e) => ("invalid_body", e.body_text()),
+            JsonRejection::JsonSyntaxError(_) => {
+                ("malformed_json", "the body is not valid JSON".to_string())
+            }
+            JsonRejection::MissingJsonContentType(_) => (
+                "unsupported_media_type",
+                "send Content-Type: application/json".to_string(),
+            ),
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
+                ("payload_too_large", "the body is too large".to_string())
+            }
+            _ => ("malformed_json", "the body could not be read".to_string()),
+        };
+        ApiError::new(status, code, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Invalid {
+                status,
+                code,
+                message,
+            } => (
+                status,
+                Json(json!({"error": {"code": code, "message": message}})),
+            )
+                .into_response(),
+            ApiError::SlowDown { retry_after_secs } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({"error": {"code": "slow_down", "message": "too many attempts; try again later", "retry_after": retry_after_secs}})),
+                )
+                    .into_response();
+                if let Ok(v) = retry_after_secs.to_string().parse() {
+                    r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                }
+                r
+            }
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(
+                        json!({"error": {"code": "internal", "message": "internal server error"}}),
+                    ),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// A JSON body whose rejections are [`ApiError`]s.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);

@@ -1,0 +1,263 @@
+//! The HTTP edge: routes, extractors and status codes. Handlers stay thin; the logic lives in
+//! the domain modules.
+
+use std::net::{IpAddr, SocketAddr};
+
+use assent_shared::api::{
+    ChangePassword, Confirm, DirectoryEntry, EmailCode, EmailOnly, KeyBackupBody, Me,
+    PasswordPolicy, Prelogin, PublishIdentity, RecoveryComplete, RecoveryTicket, SessionInfo,
+    SigninRequest, SigninResponse, SignupRequest, SignupResponse, TotpCode, TotpEnrolment,
+};
+use assent_shared::ids::UserId;
+use assent_shared::password::{self, Rule};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::sessions::{self, AuthUser};
+use crate::state::AppState;
+use crate::{accounts, directory, totp};
+
+/// The client's IP address (the TCP peer; absent in in-process tests, which use loopback).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(ClientIp(ip))
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.limits.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/password-policy", get(policy))
+        .route("/v1/accounts", post(signup))
+        .route("/v1/accounts/verify", post(verify_email))
+        .route("/v1/accounts/verify/resend", post(resend))
+        .route("/v1/prelogin", get(prelogin))
+        .route("/v1/sessions", post(signin).get(list_sessions))
+        .route("/v1/sessions/{id}", delete(revoke_session))
+        .route("/v1/me", get(me).delete(delete_me))
+        .route("/v1/me/password", put(change_password))
+        .route("/v1/me/key-backup", get(key_backup))
+        .route("/v1/me/identity", put(publish_identity))
+        .route("/v1/me/totp", post(totp_enrol).delete(totp_disable))
+        .route("/v1/me/totp/confirm", post(totp_confirm))
+        .route("/v1/recovery", post(recovery_start))
+        .route("/v1/recovery/verify", post(recovery_verify))
+        .route("/v1/recovery/complete", post(recovery_complete))
+        .route("/v1/directory", get(directory_by_email))
+        .route("/v1/directory/{user_id}", get(directory_by_id))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    state
+        .db
+        .run(|c| -> ApiResult<()> {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(
+        json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
+    ))
+}
+
+async fn policy() -> Json<PasswordPolicy> {
+    Json(PasswordPolicy {
+        min_chars: password::MIN_CHARS,
+        max_chars: password::MAX_CHARS,
+        rules: vec![
+            Rule::TooShort,
+            Rule::TooLong,
+            Rule::Common,
+            Rule::Repetitive,
+            Rule::Personal,
+        ],
+    })
+}
+
+async fn signup(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
+    Ok((StatusCode::CREATED, Json(accounts::signup(&s, req).await?)))
+}
+
+async fn verify_email(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<EmailCode>,
+) -> ApiResult<StatusCode> {
+    accounts::verify_email(&s, ip, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn resend(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<EmailOnly>,
+) -> ApiResult<StatusCode> {
+    accounts::resend_verification(&s, ip, req).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EmailQuery {
+    email: String,
+}
+
+async fn prelogin(
+    State(s): State<AppState>,
+    q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Prelogin>> {
+    let Query(q) = q.map_err(|_| ApiError::field("invalid_email", "pass ?email="))?;
+    Ok(Json(accounts::prelogin(&s, q.email).await?))
+}
+
+async fn signin(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<SigninRequest>,
+) -> ApiResult<(StatusCode, Json<SigninResponse>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(sessions::signin(&s, ip, req).await?),
+    ))
+}
+
+async fn list_sessions(
+    State(s): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<Vec<SessionInfo>>> {
+    Ok(Json(sessions::list(&s, &user).await?))
+}
+
+async fn revoke_session(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    sessions::revoke(&s, &user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Me>> {
+    Ok(Json(accounts::me(&totp::account(&s, user.id).await?)))
+}
+
+async fn delete_me(
+    State(s): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<Confirm>,
+) -> ApiResult<StatusCode> {
+    accounts::delete_account(&s, user.id, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn change_password(
+    State(s): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ChangePassword>,
+) -> ApiResult<StatusCode> {
+    accounts::change_password(&s, user.id, user.session, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn key_backup(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<KeyBackupBody>> {
+    Ok(Json(accounts::key_backup(&s, user.id).await?))
+}
+
+async fn publish_identity(
+    State(s): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<PublishIdentity>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let changed = directory::publish(&s, user.id, req.identity).await?;
+    Ok(Json(json!({"changed": changed})))
+}
+
+async fn totp_enrol(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<TotpEnrolment>> {
+    Ok(Json(
+        totp::enrol(&s, totp::account(&s, user.id).await?).await?,
+    ))
+}
+
+async fn totp_confirm(
+    State(s): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<TotpCode>,
+) -> ApiResult<StatusCode> {
+    totp::confirm(&s, totp::account(&s, user.id).await?, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn totp_disable(
+    State(s): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<TotpCode>,
+) -> ApiResult<StatusCode> {
+    totp::disable(&s, totp::account(&s, user.id).await?, req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn recovery_start(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<EmailOnly>,
+) -> ApiResult<StatusCode> {
+    accounts::start_recovery(&s, ip, req).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn recovery_verify(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<EmailCode>,
+) -> ApiResult<Json<RecoveryTicket>> {
+    Ok(Json(accounts::verify_recovery(&s, ip, req).await?))
+}
+
+async fn recovery_complete(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<RecoveryComplete>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let replaced = accounts::complete_recovery(&s, req).await?;
+    Ok(Json(json!({"keys_replaced": replaced})))
+}
+
+async fn directory_by_id(
+    State(s): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DirectoryEntry>> {
+    let id: UserId = id.parse().map_err(|_| ApiError::not_found())?;
+    Ok(Json(directory::by_id(&s, id).await?))
+}
+
+async fn directory_by_email(
+    State(s): State<AppState>,
+    _user: AuthUser,
+    q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<DirectoryEntry>> {
+    let Query(q) = q.map_err(|_| ApiError::field("invalid_email", "pass ?email="))?;
+    Ok(Json(directory::by_email(&s, q.email).await?))
+}

@@ -1,0 +1,36 @@
+//! `assent-rendezvous`: accounts, the key directory, meetings and signaling for Assent. It never
+//! sees media, chat, recording plaintext or private keys.
+
+pub mod accounts;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod directory;
+pub mod error;
+pub mod http;
+pub mod mail;
+pub mod secrets;
+pub mod sessions;
+pub mod state;
+pub mod throttle;
+pub mod totp;
+
+use std::sync::Arc;
+
+pub use http::router;
+pub use state::AppState;
+
+/// Build the server's state from a configuration: database, mailer, secret.
+pub fn build_state(
+    config: config::Config,
+    clock: Arc<dyn clock::Clock>,
+) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = db::Db::open(&config.database_path())?;
+    let mailer = match &config.mail.smtp_url {
+        Some(url) => mail::Mailer::smtp(url, &config.mail.from)?,
+        None => mail::Mailer::outbox(config.data_dir.join("outbox"), &config.mail.from)?,
+    };
+    let secret = state::load_or_create_secret(&config.data_dir.join("server.key"))?;
+    Ok(AppState::new(db, mailer, clock, config, secret))
+}

@@ -1,0 +1,249 @@
+//! Sign-in, session tokens (random, stored hashed, revocable) and the authenticated-user
+//! extractor.
+
+use std::net::IpAddr;
+
+use assent_shared::api::{SessionInfo, SigninRequest, SigninResponse};
+use assent_shared::ids::UserId;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use rusqlite::{OptionalExtension, params};
+
+use crate::accounts::{self, Account};
+use crate::error::{ApiError, ApiResult};
+use crate::secrets;
+use crate::state::AppState;
+use crate::totp;
+
+/// Update `last_used_at` at most this often.
+const TOUCH_EVERY_MS: u64 = 60_000;
+
+/// `POST /v1/sessions`
+pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResult<SigninResponse> {
+    let device = req.device.trim().to_string();
+    if device.is_empty() || device.chars().count() > 64 || device.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "invalid_device",
+            "a device name has 1 to 64 characters",
+        ));
+    }
+    state
+        .throttle
+        .check("signin", &req.email, ip, state.now())
+        .map_err(|retry_after_secs| ApiError::SlowDown { retry_after_secs })?;
+    let email = req.email.clone();
+    let acct = state
+        .db
+        .run(move |c| -> ApiResult<Option<Account>> { Ok(accounts::by_email(c, &email)?) })
+        .await?;
+    let ok =
+        accounts::verify_secret(acct.as_ref().map(|a| a.verifier.clone()), &req.auth_secret).await;
+    let now = state.now();
+    let acct = match acct {
+        Some(a) if ok => a,
+        _ => {
+            state.throttle.failure("signin", &req.email, ip, now);
+            return Err(ApiError::invalid_credentials());
+        }
+    };
+    if acct.disabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account_disabled",
+            "an administrator disabled this account",
+        ));
+    }
+    if !acct.email_verified {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "email_unverified",
+            "verify your email address first",
+        ));
+    }
+    if acct.totp_enabled {
+        let Some(code) = req.totp.as_deref() else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "totp_required",
+                "enter the code from your authenticator app",
+            ));
+        };
+        let secret = acct.totp_secret.clone().unwrap_or_default();
+        let Some(step) = totp::check(&secret, code, now, acct.totp_last_step) else {
+            state.throttle.failure("signin", &req.email, ip, now);
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_totp",
+                "the code is wrong or was already used",
+            ));
+        };
+        let id = acct.id;
+        state
+            .db
+            .run(move |c| -> ApiResult<()> {
+                c.execute(
+                    "UPDATE users SET totp_last_step = ?2 WHERE id = ?1",
+                    params![&id.0[..], step as i64],
+                )?;
+                Ok(())
+            })
+            .await?;
+    }
+    state.throttle.success("signin", &req.email, ip);
+    let (token, hash) = secrets::new_token();
+    let session_id = UserId::random();
+    let expires_at = now.plus_millis(state.config.limits.session_days * 24 * 3_600_000);
+    let user = acct.id;
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            c.execute(
+                "INSERT INTO sessions (id, user_id, token_hash, device, created_at, last_used_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+                params![&session_id.0[..], &user.0[..], hash, device, now.0 as i64, expires_at.0 as i64],
+            )?;
+            Ok(())
+        })
+        .await?;
+    tracing::info!(%user, "signed in");
+    Ok(SigninResponse {
+        token,
+        session_id: session_id.to_string(),
+        user_id: user,
+        expires_at: expires_at.0,
+    })
+}
+
+/// The user behind a valid `Authorization: Bearer <token>`.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: UserId,
+    pub session: Vec<u8>,
+    pub role: String,
+}
+
+impl AuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthenticated)?;
+        authenticate(state, token).await
+    }
+}
+
+/// session id, user id, expires_at, last_used_at, role, disabled
+type SessionRow = (Vec<u8>, Vec<u8>, i64, i64, String, bool);
+
+/// Resolve a session token (also used by the signaling socket).
+pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> {
+    if token.len() > 128 {
+        return Err(ApiError::unauthenticated());
+    }
+    let hash = secrets::token_hash(token);
+    let now = state.now();
+    state
+        .db
+        .run(move |c| -> ApiResult<AuthUser> {
+            let row: Option<SessionRow> = c
+                .query_row(
+                    "SELECT s.id, s.user_id, s.expires_at, s.last_used_at, u.role, u.disabled
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
+                    [&hash],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((session, user, expires_at, last_used, role, disabled)) = row else {
+                return Err(ApiError::unauthenticated());
+            };
+            if disabled || now.0 as i64 > expires_at {
+                return Err(ApiError::unauthenticated());
+            }
+            if now.0 as i64 - last_used > TOUCH_EVERY_MS as i64 {
+                c.execute(
+                    "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
+                    params![session, now.0 as i64],
+                )?;
+            }
+            let id = UserId(
+                user.try_into()
+                    .map_err(|_| ApiError::Internal("bad user id".into()))?,
+            );
+            Ok(AuthUser { id, session, role })
+        })
+        .await
+}
+
+/// `GET /v1/sessions`
+pub async fn list(state: &AppState, user: &AuthUser) -> ApiResult<Vec<SessionInfo>> {
+    let (id, current) = (user.id, user.session.clone());
+    state
+        .db
+        .run(move |c| -> ApiResult<Vec<SessionInfo>> {
+            let mut st = c.prepare(
+                "SELECT id, device, created_at, last_used_at, expires_at FROM sessions WHERE user_id = ?1 ORDER BY created_at",
+            )?;
+            let rows = st.query_map([&id.0[..]], |r| {
+                let sid: Vec<u8> = r.get(0)?;
+                Ok(SessionInfo {
+                    id: data_encoding::HEXLOWER.encode(&sid),
+                    current: sid == current,
+                    device: r.get(1)?,
+                    created_at: r.get::<_, i64>(2)? as u64,
+                    last_used_at: r.get::<_, i64>(3)? as u64,
+                    expires_at: r.get::<_, i64>(4)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+}
+
+/// `DELETE /v1/sessions/{id}` (`current` for this one): only the user's own sessions.
+pub async fn revoke(state: &AppState, user: &AuthUser, which: &str) -> ApiResult<()> {
+    let target = if which == "current" {
+        user.session.clone()
+    } else {
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(which.as_bytes())
+            .map_err(|_| ApiError::not_found())?
+    };
+    let id = user.id;
+    let n = state
+        .db
+        .run(move |c| -> ApiResult<usize> {
+            Ok(c.execute(
+                "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2",
+                params![target, &id.0[..]],
+            )?)
+        })
+        .await?;
+    if n == 0 {
+        Err(ApiError::not_found())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,84 @@
+//! Shared server state.
+
+use std::sync::Arc;
+
+use assent_shared::Timestamp;
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Db;
+use crate::mail::Mailer;
+use crate::throttle::Throttle;
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+pub struct Inner {
+    pub db: Db,
+    pub mailer: Mailer,
+    pub clock: Arc<dyn Clock>,
+    pub throttle: Throttle,
+    pub config: Config,
+    /// Server-side secret for derived values that must not reveal whether an account exists.
+    pub secret: Zeroizing<[u8; 32]>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        db: Db,
+        mailer: Mailer,
+        clock: Arc<dyn Clock>,
+        config: Config,
+        secret: [u8; 32],
+    ) -> AppState {
+        AppState(Arc::new(Inner {
+            db,
+            mailer,
+            clock,
+            throttle: Throttle::default(),
+            config,
+            secret: Zeroizing::new(secret),
+        }))
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Load the server secret from `path`, creating it (mode 0600) on first start.
+pub fn load_or_create_secret(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read(path) {
+        Ok(b) => b.try_into().map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "server secret file is not 32 bytes",
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut s = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut s);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?;
+            f.write_all(&s)?;
+            f.sync_all()?;
+            Ok(s)
+        }
+        Err(e) => Err(e),
+    }
+}

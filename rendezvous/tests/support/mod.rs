@@ -1,0 +1,246 @@
+//! An in-process server (the real router over a real SQLite file), a real SMTP listener, a
+//! manual clock, and a client that does what the desktop app does: derive keys from the
+//! password, seal the key backup, sign up, verify, sign in.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use assent_e2e::smtp::SmtpSink;
+use assent_rendezvous::clock::ManualClock;
+use assent_rendezvous::config::Config;
+use assent_rendezvous::{AppState, build_state, router};
+use assent_shared::SecretIdentity;
+use assent_shared::Timestamp;
+use assent_shared::api::{AuthSecret, B64, SignupRequest};
+use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, Salt};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const T0: Timestamp = Timestamp(1_795_266_300_000);
+
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub smtp: SmtpSink,
+    pub clock: ManualClock,
+    pub state: AppState,
+    pub app: Router,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start().await;
+        let clock = ManualClock::at(T0);
+        let (state, app) = Self::build(dir.path(), &smtp, &clock);
+        TestServer {
+            dir,
+            smtp,
+            clock,
+            state,
+            app,
+        }
+    }
+
+    fn build(dir: &std::path::Path, smtp: &SmtpSink, clock: &ManualClock) -> (AppState, Router) {
+        let mut config = Config {
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        config.mail.smtp_url = Some(smtp.url());
+        let state = build_state(config, Arc::new(clock.clone())).unwrap();
+        let app = router(state.clone());
+        (state, app)
+    }
+
+    /// Stop and start the server over the same data directory.
+    pub fn restart(&mut self) {
+        let (state, app) = Self::build(self.dir.path(), &self.smtp, &self.clock);
+        self.state = state;
+        self.app = app;
+    }
+
+    /// A request with a raw body, from `ip`.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+        ip: [u8; 4],
+    ) -> (StatusCode, Value) {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        let mut req = b.body(Body::from(body)).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        (status, v)
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_from(method, path, token, body, [127, 0, 0, 1])
+            .await
+    }
+
+    pub async fn call_from(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        ip: [u8; 4],
+    ) -> (StatusCode, Value) {
+        match body {
+            Some(v) => {
+                self.raw(
+                    method,
+                    path,
+                    token,
+                    Some("application/json"),
+                    serde_json::to_vec(&v).unwrap(),
+                    ip,
+                )
+                .await
+            }
+            None => self.raw(method, path, token, None, vec![], ip).await,
+        }
+    }
+
+    pub async fn mail_code(&self, to: &str, nth: usize) -> String {
+        self.smtp
+            .wait_for(to, nth, Duration::from_secs(10))
+            .await
+            .code()
+            .expect("a code in the mail")
+    }
+
+    pub async fn user_count(&self) -> i64 {
+        self.state
+            .db
+            .run(|c| -> Result<i64, assent_rendezvous::db::DbError> {
+                Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?)
+            })
+            .await
+            .unwrap()
+    }
+}
+
+/// What a client holds for one account.
+pub struct Client {
+    pub email: String,
+    pub password: String,
+    pub identity: SecretIdentity,
+    pub salt: Salt,
+    pub keys: PasswordKeys,
+    pub recovery: RecoveryCode,
+    pub backup: KeyBackup,
+    pub token: Option<String>,
+}
+
+pub const KDF: KdfParams = KdfParams::OWASP_MIN;
+
+pub fn auth(keys: &PasswordKeys) -> Value {
+    serde_json::to_value(AuthSecret(*keys.auth_secret())).unwrap()
+}
+
+impl Client {
+    pub fn new(email: &str, password: &str) -> Client {
+        let identity = SecretIdentity::generate(T0);
+        let salt = Salt::random();
+        let keys = PasswordKeys::derive(password, &salt, KDF).unwrap();
+        let recovery = RecoveryCode::generate();
+        let backup = KeyBackup::create(&identity, &keys, KDF, salt, &recovery);
+        Client {
+            email: email.into(),
+            password: password.into(),
+            identity,
+            salt,
+            keys,
+            recovery,
+            backup,
+            token: None,
+        }
+    }
+
+    pub fn signup_body(&self) -> Value {
+        serde_json::to_value(SignupRequest {
+            email: self.email.clone(),
+            display_name: self.email.split('@').next().unwrap().into(),
+            auth_secret: AuthSecret(*self.keys.auth_secret()),
+            salt: self.salt,
+            kdf: KDF,
+            key_backup: B64(self.backup.to_bytes()),
+            identity: self.identity.public().clone(),
+        })
+        .unwrap()
+    }
+
+    pub fn signin_body(&self) -> Value {
+        json!({"email": self.email, "auth_secret": auth(&self.keys), "device": "test laptop"})
+    }
+
+    /// Sign up, read the code from the mail, verify, sign in.
+    pub async fn register(email: &str, s: &TestServer) -> Client {
+        let mut c = Client::new(email, "a long enough passphrase");
+        let (st, v) = s
+            .call(Method::POST, "/v1/accounts", None, Some(c.signup_body()))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        let code = s.mail_code(email, 0).await;
+        let (st, v) = s
+            .call(
+                Method::POST,
+                "/v1/accounts/verify",
+                None,
+                Some(json!({"email": email, "code": code})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+        c.signin(s).await;
+        c
+    }
+
+    pub async fn signin(&mut self, s: &TestServer) {
+        let (st, v) = s
+            .call(Method::POST, "/v1/sessions", None, Some(self.signin_body()))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        self.token = Some(v["token"].as_str().unwrap().to_string());
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+/// The error code of an error response.
+pub fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
