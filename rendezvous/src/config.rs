@@ -44,6 +44,8 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Session lifetime, days.
     pub session_days: u64,
+    /// How long a dropped signaling connection keeps its seat, seconds.
+    pub reconnect_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 64 * 1024,
             session_days: 30,
+            reconnect_grace_secs: 15,
         }
     }
 }

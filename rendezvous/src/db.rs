@@ -61,6 +61,47 @@ const MIGRATIONS: &[&str] = &[
         expires_at INTEGER NOT NULL
     );
     "#,
+    // 2: meetings, members, invitees, calls and their participants (history).
+    r#"
+    CREATE TABLE meetings (
+        id BLOB PRIMARY KEY,
+        code TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('instant', 'scheduled', 'personal')),
+        title TEXT NOT NULL,
+        host_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        starts_at INTEGER,
+        duration_min INTEGER,
+        locked INTEGER NOT NULL DEFAULT 0,
+        ended_at INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX meetings_personal ON meetings(host_id) WHERE kind = 'personal';
+    CREATE TABLE meeting_members (
+        meeting_id BLOB NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+        user_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('host', 'cohost', 'participant')),
+        removed INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (meeting_id, user_id)
+    );
+    CREATE TABLE meeting_invitees (
+        meeting_id BLOB NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+        email TEXT NOT NULL COLLATE NOCASE,
+        PRIMARY KEY (meeting_id, email)
+    );
+    CREATE TABLE calls (
+        id BLOB PRIMARY KEY,
+        meeting_id BLOB NOT NULL REFERENCES meetings(id) ON DELETE CASCADE,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER
+    );
+    CREATE TABLE call_participants (
+        call_id BLOB NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+        user_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        joined_at INTEGER NOT NULL,
+        left_at INTEGER
+    );
+    CREATE INDEX call_participants_user ON call_participants(user_id);
+    "#,
 ];
 
 /// Storage errors (details stay in the logs, never in responses).

@@ -4,8 +4,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use assent_shared::api::{
-    ChangePassword, Confirm, DirectoryEntry, EmailCode, EmailOnly, KeyBackupBody, Me,
-    PasswordPolicy, Prelogin, PublishIdentity, RecoveryComplete, RecoveryTicket, SessionInfo,
+    AdminUser, CallHistory, ChangePassword, Confirm, CreateMeeting, DirectoryEntry, EmailCode,
+    EmailOnly, KeyBackupBody, LockMeeting, Me, Meeting, MemberRef, PasswordPolicy, Prelogin,
+    PublishIdentity, RecoveryComplete, RecoveryTicket, SessionInfo, SetDisabled, SetRole,
     SigninRequest, SigninResponse, SignupRequest, SignupResponse, TotpCode, TotpEnrolment,
 };
 use assent_shared::ids::UserId;
@@ -21,7 +22,7 @@ use serde_json::json;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::sessions::{self, AuthUser};
 use crate::state::AppState;
-use crate::{accounts, directory, totp};
+use crate::{accounts, admin, directory, history, meetings, totp};
 
 /// The client's IP address (the TCP peer; absent in in-process tests, which use loopback).
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +63,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/recovery/complete", post(recovery_complete))
         .route("/v1/directory", get(directory_by_email))
         .route("/v1/directory/{user_id}", get(directory_by_id))
+        .route("/v1/meetings", post(create_meeting))
+        .route("/v1/meetings/personal", get(personal_room))
+        .route("/v1/meetings/upcoming", get(upcoming))
+        .route("/v1/meetings/{code}", get(get_meeting))
+        .route("/v1/meetings/{code}/join", post(join_meeting))
+        .route("/v1/meetings/{code}/lock", post(lock_meeting))
+        .route("/v1/meetings/{code}/remove", post(remove_member))
+        .route("/v1/meetings/{code}/role", post(set_role))
+        .route("/v1/meetings/{code}/end", post(end_meeting))
+        .route("/v1/history", get(history))
+        .route("/v1/admin/users", get(admin_users))
+        .route("/v1/admin/users/{id}/disabled", post(admin_disable))
+        .route("/v1/signal", get(crate::signaling::ws::upgrade))
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -260,4 +274,100 @@ async fn directory_by_email(
 ) -> ApiResult<Json<DirectoryEntry>> {
     let Query(q) = q.map_err(|_| ApiError::field("invalid_email", "pass ?email="))?;
     Ok(Json(directory::by_email(&s, q.email).await?))
+}
+
+async fn create_meeting(
+    State(s): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<CreateMeeting>,
+) -> ApiResult<(StatusCode, Json<Meeting>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(meetings::create(&s, user.id, req).await?),
+    ))
+}
+
+async fn personal_room(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Meeting>> {
+    Ok(Json(meetings::personal(&s, user.id).await?))
+}
+
+async fn upcoming(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Vec<Meeting>>> {
+    Ok(Json(meetings::upcoming(&s, user.id).await?))
+}
+
+async fn get_meeting(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Meeting>> {
+    Ok(Json(meetings::get(&s, user.id, code).await?))
+}
+
+async fn join_meeting(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Meeting>> {
+    Ok(Json(meetings::join(&s, user.id, code).await?))
+}
+
+async fn lock_meeting(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<LockMeeting>,
+) -> ApiResult<StatusCode> {
+    s.hub
+        .apply(meetings::lock(&s, user.id, code, req.locked).await?);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_member(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<MemberRef>,
+) -> ApiResult<StatusCode> {
+    s.hub
+        .apply(meetings::remove(&s, user.id, code, req.user_id).await?);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_role(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(code): Path<String>,
+    ApiJson(req): ApiJson<SetRole>,
+) -> ApiResult<StatusCode> {
+    s.hub
+        .apply(meetings::set_role(&s, user.id, code, req.user_id, req.role).await?);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn end_meeting(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(code): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.hub.apply(meetings::end(&s, user.id, code).await?);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn history(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Vec<CallHistory>>> {
+    Ok(Json(history::for_user(&s, user.id).await?))
+}
+
+async fn admin_users(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Vec<AdminUser>>> {
+    Ok(Json(admin::list(&s, &user).await?))
+}
+
+async fn admin_disable(
+    State(s): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SetDisabled>,
+) -> ApiResult<StatusCode> {
+    let id: UserId = id.parse().map_err(|_| ApiError::not_found())?;
+    admin::set_disabled(&s, &user, id, req.disabled).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -2,15 +2,19 @@
 //! sees media, chat, recording plaintext or private keys.
 
 pub mod accounts;
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod directory;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod mail;
+pub mod meetings;
 pub mod secrets;
 pub mod sessions;
+pub mod signaling;
 pub mod state;
 pub mod throttle;
 pub mod totp;
@@ -27,10 +31,17 @@ pub fn build_state(
 ) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)?;
     let db = db::Db::open(&config.database_path())?;
+    {
+        // Rooms live in memory: calls still open from a previous run ended with it.
+        let conn = rusqlite::Connection::open(config.database_path())?;
+        history::close_open_calls(&conn, clock.now())?;
+    }
+    let grace = std::time::Duration::from_secs(config.limits.reconnect_grace_secs);
+    let hub = signaling::spawn(db.clone(), clock.clone(), grace);
     let mailer = match &config.mail.smtp_url {
         Some(url) => mail::Mailer::smtp(url, &config.mail.from)?,
         None => mail::Mailer::outbox(config.data_dir.join("outbox"), &config.mail.from)?,
     };
     let secret = state::load_or_create_secret(&config.data_dir.join("server.key"))?;
-    Ok(AppState::new(db, mailer, clock, config, secret))
+    Ok(AppState::new(db, mailer, clock, config, hub, secret))
 }

@@ -34,6 +34,15 @@ enum Command {
     Serve,
     /// Load and validate the configuration, then exit.
     CheckConfig,
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Make an existing account an organisation administrator.
+    Promote { email: String },
 }
 
 fn load(args: &Args) -> anyhow::Result<Config> {
@@ -66,6 +75,17 @@ fn main() -> anyhow::Result<()> {
                 config.data_dir.display()
             );
             Ok(())
+        }
+        Command::Admin(AdminCommand::Promote { email }) => {
+            let db = rusqlite::Connection::open(config.database_path())
+                .with_context(|| format!("cannot open {}", config.database_path().display()))?;
+            match assent_rendezvous::admin::promote(&db, &email)? {
+                0 => anyhow::bail!("no account with the email address {email}"),
+                _ => {
+                    println!("{email} is now an organisation administrator");
+                    Ok(())
+                }
+            }
         }
         Command::Serve => {
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -22,6 +22,7 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub throttle: Throttle,
     pub config: Config,
+    pub hub: crate::signaling::HubHandle,
     /// Server-side secret for derived values that must not reveal whether an account exists.
     pub secret: Zeroizing<[u8; 32]>,
 }
@@ -39,6 +40,7 @@ impl AppState {
         mailer: Mailer,
         clock: Arc<dyn Clock>,
         config: Config,
+        hub: crate::signaling::HubHandle,
         secret: [u8; 32],
     ) -> AppState {
         AppState(Arc::new(Inner {
@@ -47,6 +49,7 @@ impl AppState {
             clock,
             throttle: Throttle::default(),
             config,
+            hub,
             secret: Zeroizing::new(secret),
         }))
     }

@@ -20,6 +20,7 @@ pub mod identity;
 pub mod ids;
 pub mod password;
 pub mod sign;
+pub mod signal;
 pub mod time;
 
 pub use identity::{IdentityKey, PublicIdentity, SecretIdentity};

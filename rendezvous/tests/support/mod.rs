@@ -244,3 +244,96 @@ impl Client {
 pub fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("")
 }
+
+/// A WebSocket signaling client for tests.
+pub struct Ws {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl TestServer {
+    /// Serve the router on a free loopback port (for WebSocket tests); the task ends with the test.
+    pub async fn listen(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = self
+            .app
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        addr
+    }
+}
+
+impl Ws {
+    pub async fn connect(
+        addr: SocketAddr,
+        token: Option<&str>,
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{addr}/v1/signal")
+            .into_client_request()
+            .unwrap();
+        if let Some(t) = token {
+            req.headers_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Ws { stream })
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_raw(&mut self, m: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        self.stream.send(m).await.unwrap();
+    }
+
+    /// The next text frame as JSON (fails the test after 10 s without one).
+    pub async fn recv(&mut self) -> Value {
+        use futures_util::StreamExt;
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("no frame within 10 s");
+            match next {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                    return serde_json::from_str(&t).unwrap();
+                }
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
+                    return json!({"type": "closed", "code": f.map(|f| u16::from(f.code))});
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return json!({"type": "closed", "error": e.to_string()}),
+                None => return json!({"type": "closed"}),
+            }
+        }
+    }
+
+    /// Receive until a frame of `kind` arrives (others are returned too, for inspection).
+    pub async fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self.recv().await;
+            if v["type"] == kind {
+                return v;
+            }
+            assert_ne!(v["type"], "closed", "closed while waiting for {kind}: {v}");
+        }
+    }
+
+    pub async fn join(&mut self, code: &str) -> Value {
+        self.send(json!({"type": "join", "meeting": code})).await;
+        self.until("joined").await
+    }
+}

@@ -1,0 +1,85 @@
+//! Organisation administration: list users, disable or re-enable them. An administrator can
+//! never decrypt anything: the server holds no keys.
+
+use assent_shared::api::AdminUser;
+use assent_shared::ids::UserId;
+use rusqlite::params;
+
+use crate::error::{ApiError, ApiResult};
+use crate::sessions::AuthUser;
+use crate::state::AppState;
+
+fn require_admin(user: &AuthUser) -> ApiResult<()> {
+    if user.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+/// `GET /v1/admin/users`
+pub async fn list(state: &AppState, user: &AuthUser) -> ApiResult<Vec<AdminUser>> {
+    require_admin(user)?;
+    state
+        .db
+        .run(|c| -> ApiResult<Vec<AdminUser>> {
+            let mut st = c.prepare(
+                "SELECT id, email, display_name, role, email_verified, disabled, created_at FROM users ORDER BY created_at",
+            )?;
+            let rows = st.query_map([], |r| {
+                let id: Vec<u8> = r.get(0)?;
+                Ok(AdminUser {
+                    user_id: UserId(id.try_into().unwrap_or([0; 16])),
+                    email: r.get(1)?,
+                    display_name: r.get(2)?,
+                    role: r.get(3)?,
+                    email_verified: r.get(4)?,
+                    disabled: r.get(5)?,
+                    created_at: r.get::<_, i64>(6)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+}
+
+/// `POST /v1/admin/users/{id}/disabled`: disabling also signs the user out everywhere.
+pub async fn set_disabled(
+    state: &AppState,
+    user: &AuthUser,
+    target: UserId,
+    disabled: bool,
+) -> ApiResult<()> {
+    require_admin(user)?;
+    if target == user.id {
+        return Err(ApiError::forbidden());
+    }
+    let n = state
+        .db
+        .run(move |c| -> ApiResult<usize> {
+            let tx = c.transaction()?;
+            let n = tx.execute(
+                "UPDATE users SET disabled = ?2 WHERE id = ?1",
+                params![&target.0[..], disabled],
+            )?;
+            if disabled {
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&target.0[..]])?;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
+        .await?;
+    if n == 0 {
+        Err(ApiError::not_found())
+    } else {
+        Ok(())
+    }
+}
+
+/// Make an existing account an organisation administrator (the `admin promote` command).
+pub fn promote(c: &rusqlite::Connection, email: &str) -> rusqlite::Result<usize> {
+    c.execute(
+        "UPDATE users SET role = 'admin' WHERE email = ?1",
+        [email.trim()],
+    )
+}

@@ -1,0 +1,654 @@
+//! Meetings: instant, scheduled (with emailed calendar invitations) and personal rooms; join by
+//! code; roles (host, co-host, participant); lock, remove, role changes and end. Every action
+//! checks the caller's role.
+
+use assent_shared::Timestamp;
+use assent_shared::api::{CreateMeeting, Meeting, MeetingKind, MeetingRole};
+use assent_shared::ids::UserId;
+use axum::http::StatusCode;
+use rand::Rng;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::accounts::{self, check_email};
+use crate::error::{ApiError, ApiResult};
+use crate::mail::MailAttachment;
+use crate::state::AppState;
+
+pub const MAX_INVITEES: usize = 100;
+pub const MAX_DURATION_MIN: u32 = 24 * 60;
+
+/// A meeting row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub id: UserId,
+    pub code: String,
+    pub kind: MeetingKind,
+    pub title: String,
+    pub host: UserId,
+    pub starts_at: Option<u64>,
+    pub duration_min: Option<u32>,
+    pub locked: bool,
+    pub ended_at: Option<u64>,
+}
+
+/// What the signaling hub must do after a host action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomEffect {
+    /// Disconnect this user from the meeting's room.
+    Kick { meeting: UserId, user: UserId },
+    /// Close the meeting's room for everyone.
+    Close { meeting: UserId },
+    /// A member's role changed.
+    Role {
+        meeting: UserId,
+        user: UserId,
+        role: MeetingRole,
+    },
+    /// Nothing for the room to do.
+    Nothing,
+}
+
+fn kind_str(k: MeetingKind) -> &'static str {
+    match k {
+        MeetingKind::Instant => "instant",
+        MeetingKind::Scheduled => "scheduled",
+        MeetingKind::Personal => "personal",
+    }
+}
+
+fn role_str(r: MeetingRole) -> &'static str {
+    match r {
+        MeetingRole::Host => "host",
+        MeetingRole::Cohost => "cohost",
+        MeetingRole::Participant => "participant",
+    }
+}
+
+fn parse_role(s: &str) -> MeetingRole {
+    match s {
+        "host" => MeetingRole::Host,
+        "cohost" => MeetingRole::Cohost,
+        _ => MeetingRole::Participant,
+    }
+}
+
+fn id_of(v: Vec<u8>) -> UserId {
+    UserId(v.try_into().unwrap_or([0; 16]))
+}
+
+const COLUMNS: &str = "id, code, kind, title, host_id, starts_at, duration_min, locked, ended_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let kind: String = r.get(2)?;
+    Ok(Row {
+        id: id_of(r.get(0)?),
+        code: r.get(1)?,
+        kind: match kind.as_str() {
+            "scheduled" => MeetingKind::Scheduled,
+            "personal" => MeetingKind::Personal,
+            _ => MeetingKind::Instant,
+        },
+        title: r.get(3)?,
+        host: id_of(r.get(4)?),
+        starts_at: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+        duration_min: r.get::<_, Option<i64>>(6)?.map(|v| v as u32),
+        locked: r.get(7)?,
+        ended_at: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+    })
+}
+
+pub fn by_code(c: &Connection, code: &str) -> rusqlite::Result<Option<Row>> {
+    let code = normalize_code(code);
+    c.query_row(
+        &format!("SELECT {COLUMNS} FROM meetings WHERE code = ?1"),
+        [code],
+        row,
+    )
+    .optional()
+}
+
+pub fn by_id(c: &Connection, id: &UserId) -> rusqlite::Result<Option<Row>> {
+    c.query_row(
+        &format!("SELECT {COLUMNS} FROM meetings WHERE id = ?1"),
+        [&id.0[..]],
+        row,
+    )
+    .optional()
+}
+
+/// Codes are shown as `abc-defg-hij`; users may type them with or without dashes, any case.
+pub fn normalize_code(code: &str) -> String {
+    let letters: String = code
+        .chars()
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if letters.len() == 10 {
+        format!("{}-{}-{}", &letters[..3], &letters[3..7], &letters[7..])
+    } else {
+        letters
+    }
+}
+
+fn new_code() -> String {
+    let mut rng = rand::rngs::OsRng;
+    let letters: String = (0..10)
+        .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
+        .collect();
+    normalize_code(&letters)
+}
+
+pub fn member_role(
+    c: &Connection,
+    meeting: &UserId,
+    user: &UserId,
+) -> rusqlite::Result<Option<(MeetingRole, bool)>> {
+    c.query_row(
+        "SELECT role, removed FROM meeting_members WHERE meeting_id = ?1 AND user_id = ?2",
+        params![&meeting.0[..], &user.0[..]],
+        |r| Ok((parse_role(&r.get::<_, String>(0)?), r.get::<_, bool>(1)?)),
+    )
+    .optional()
+}
+
+fn view(c: &Connection, m: &Row, user: &UserId) -> ApiResult<Meeting> {
+    let host_name = accounts::by_id(c, &m.host)?
+        .map(|a| a.display_name)
+        .unwrap_or_default();
+    let role = member_role(c, &m.id, user)?
+        .filter(|(_, removed)| !removed)
+        .map(|(r, _)| r);
+    Ok(Meeting {
+        id: m.id.to_string(),
+        code: m.code.clone(),
+        kind: m.kind,
+        title: m.title.clone(),
+        host: m.host,
+        host_name,
+        starts_at: m.starts_at,
+        duration_min: m.duration_min,
+        locked: m.locked,
+        ended: m.ended_at.is_some(),
+        role,
+    })
+}
+
+fn check_title(t: &str) -> ApiResult<String> {
+    let t = t.trim();
+    let n = t.chars().count();
+    if n == 0 || n > 200 || t.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "invalid_title",
+            "a title has 1 to 200 characters, no control characters",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+fn insert(
+    c: &Connection,
+    kind: MeetingKind,
+    title: &str,
+    host: &UserId,
+    starts_at: Option<u64>,
+    duration: Option<u32>,
+    now: Timestamp,
+) -> ApiResult<Row> {
+    let id = UserId::random();
+    // A fresh code; retry on the (astronomically rare) collision.
+    for _ in 0..8 {
+        let code = new_code();
+        let n = c.execute(
+            "INSERT OR IGNORE INTO meetings (id, code, kind, title, host_id, starts_at, duration_min, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![&id.0[..], code, kind_str(kind), title, &host.0[..], starts_at.map(|v| v as i64), duration.map(i64::from), now.0 as i64],
+        )?;
+        if n == 1 {
+            c.execute(
+                "INSERT INTO meeting_members (meeting_id, user_id, role) VALUES (?1, ?2, 'host')",
+                params![&id.0[..], &host.0[..]],
+            )?;
+            return by_id(c, &id)?.ok_or_else(|| ApiError::Internal("meeting vanished".into()));
+        }
+    }
+    Err(ApiError::Internal(
+        "could not allocate a meeting code".into(),
+    ))
+}
+
+/// `POST /v1/meetings`
+pub async fn create(state: &AppState, user: UserId, req: CreateMeeting) -> ApiResult<Meeting> {
+    let title = check_title(&req.title)?;
+    let now = state.now();
+    let (starts_at, duration, invitees) = match req.kind {
+        MeetingKind::Instant => (None, None, vec![]),
+        MeetingKind::Personal => {
+            return Err(ApiError::field(
+                "invalid_kind",
+                "a personal room is fetched with GET /v1/meetings/personal",
+            ));
+        }
+        MeetingKind::Scheduled => {
+            let start = req.starts_at.ok_or_else(|| {
+                ApiError::field("invalid_time", "a scheduled meeting needs starts_at")
+            })?;
+            let duration = req.duration_min.unwrap_or(60);
+            if duration == 0 || duration > MAX_DURATION_MIN {
+                return Err(ApiError::field(
+                    "invalid_time",
+                    "duration must be 1 to 1440 minutes",
+                ));
+            }
+            if start + u64::from(duration) * 60_000 < now.0 {
+                return Err(ApiError::field(
+                    "invalid_time",
+                    "the meeting would be over already",
+                ));
+            }
+            if req.invitees.len() > MAX_INVITEES {
+                return Err(ApiError::field("too_many_invitees", "at most 100 invitees"));
+            }
+            let mut emails = req
+                .invitees
+                .iter()
+                .map(|e| check_email(e))
+                .collect::<ApiResult<Vec<_>>>()?;
+            emails.sort_by_key(|e| e.to_lowercase());
+            emails.dedup_by_key(|e| e.to_lowercase());
+            (Some(start), Some(duration), emails)
+        }
+    };
+    let inv = invitees.clone();
+    let (meeting, host_name, host_email) = state
+        .db
+        .run(move |c| -> ApiResult<(Meeting, String, String)> {
+            let tx = c.transaction()?;
+            let m = insert(&tx, req.kind, &title, &user, starts_at, duration, now)?;
+            for e in &inv {
+                tx.execute(
+                    "INSERT OR IGNORE INTO meeting_invitees (meeting_id, email) VALUES (?1, ?2)",
+                    params![&m.id.0[..], e],
+                )?;
+            }
+            let host = accounts::by_id(&tx, &user)?.ok_or_else(ApiError::unauthenticated)?;
+            let v = view(&tx, &m, &user)?;
+            tx.commit()?;
+            Ok((v, host.display_name, host.email))
+        })
+        .await?;
+    for to in invitees {
+        send_invitation(state, &meeting, &host_name, &host_email, &to, now).await;
+    }
+    Ok(meeting)
+}
+
+async fn send_invitation(
+    state: &AppState,
+    m: &Meeting,
+    host_name: &str,
+    host_email: &str,
+    to: &str,
+    now: Timestamp,
+) {
+    let (Some(start), Some(duration)) = (m.starts_at, m.duration_min) else {
+        return;
+    };
+    let start_t = Timestamp(start);
+    let text = format!(
+        "{host_name} invites you to an Assent meeting.\n\n{}\n{} (UTC), {duration} minutes\n\nJoin with the code {} or open assent://join/{}\n\nCalls are end-to-end encrypted. Nothing is recorded unless every participant agrees.\n",
+        m.title,
+        start_t.to_rfc3339(),
+        m.code,
+        m.code
+    );
+    let ics = ics_invitation(m, host_name, host_email, to, &state.config.public_url, now);
+    let attachment = MailAttachment {
+        filename: "invite.ics".into(),
+        content_type: "text/calendar; method=REQUEST; charset=utf-8".into(),
+        body: ics.into_bytes(),
+    };
+    if let Err(e) = state
+        .mailer
+        .send(
+            to,
+            &format!("Invitation: {}", m.title),
+            &text,
+            &[attachment],
+        )
+        .await
+    {
+        tracing::warn!(error = %e, meeting = %m.id, "could not send an invitation");
+    }
+}
+
+fn ics_time(t: Timestamp) -> String {
+    // 2026-11-21T13:05:00.250Z → 20261121T130500Z
+    let s = t.to_rfc3339();
+    format!(
+        "{}{}{}T{}{}{}Z",
+        &s[0..4],
+        &s[5..7],
+        &s[8..10],
+        &s[11..13],
+        &s[14..16],
+        &s[17..19]
+    )
+}
+
+fn ics_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace(';', "\\;")
+        .replace(',', "\\,")
+        .replace('\n', "\\n")
+}
+
+/// Fold a content line to 75 octets (RFC 5545 §3.1), never splitting a character.
+fn ics_fold(line: &str) -> String {
+    let mut out = String::new();
+    let mut len = 0;
+    for ch in line.chars() {
+        let n = ch.len_utf8();
+        if len + n > 75 {
+            out.push_str("\r\n ");
+            len = 1;
+        }
+        out.push(ch);
+        len += n;
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// An iCalendar (RFC 5545) invitation for a scheduled meeting.
+pub fn ics_invitation(
+    m: &Meeting,
+    host_name: &str,
+    host_email: &str,
+    to: &str,
+    public_url: &str,
+    now: Timestamp,
+) -> String {
+    let start = Timestamp(m.starts_at.unwrap_or(0));
+    let end = start.plus_millis(u64::from(m.duration_min.unwrap_or(60)) * 60_000);
+    let lines = [
+        "BEGIN:VCALENDAR".to_string(),
+        "VERSION:2.0".into(),
+        "PRODID:-//Assent//Assent meetings//EN".into(),
+        "METHOD:REQUEST".into(),
+        "BEGIN:VEVENT".into(),
+        format!("UID:{}@assent", m.id),
+        format!("DTSTAMP:{}", ics_time(now)),
+        format!("DTSTART:{}", ics_time(start)),
+        format!("DTEND:{}", ics_time(end)),
+        format!("SUMMARY:{}", ics_escape(&m.title)),
+        format!(
+            "DESCRIPTION:{}",
+            ics_escape(&format!(
+                "Join: assent://join/{}\nCode: {}\nServer: {public_url}",
+                m.code, m.code
+            ))
+        ),
+        format!("LOCATION:assent://join/{}", m.code),
+        format!("ORGANIZER;CN={}:mailto:{host_email}", ics_escape(host_name)),
+        format!("ATTENDEE;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:{to}"),
+        "END:VEVENT".into(),
+        "END:VCALENDAR".into(),
+    ];
+    lines.iter().map(|l| ics_fold(l)).collect()
+}
+
+/// `GET /v1/meetings/personal`: the host's permanent room, created on first use.
+pub async fn personal(state: &AppState, user: UserId) -> ApiResult<Meeting> {
+    let now = state.now();
+    state
+        .db
+        .run(move |c| -> ApiResult<Meeting> {
+            let existing = c
+                .query_row(
+                    &format!(
+                        "SELECT {COLUMNS} FROM meetings WHERE host_id = ?1 AND kind = 'personal'"
+                    ),
+                    [&user.0[..]],
+                    row,
+                )
+                .optional()?;
+            let m = match existing {
+                Some(m) => m,
+                None => {
+                    let name = accounts::by_id(c, &user)?
+                        .map(|a| a.display_name)
+                        .unwrap_or_default();
+                    insert(
+                        c,
+                        MeetingKind::Personal,
+                        &format!("{name}'s room"),
+                        &user,
+                        None,
+                        None,
+                        now,
+                    )?
+                }
+            };
+            view(c, &m, &user)
+        })
+        .await
+}
+
+/// `GET /v1/meetings/{code}`
+pub async fn get(state: &AppState, user: UserId, code: String) -> ApiResult<Meeting> {
+    state
+        .db
+        .run(move |c| -> ApiResult<Meeting> {
+            let m = by_code(c, &code)?.ok_or_else(ApiError::not_found)?;
+            view(c, &m, &user)
+        })
+        .await
+}
+
+/// `GET /v1/meetings/upcoming`: scheduled meetings the user hosts or is invited to, not over.
+pub async fn upcoming(state: &AppState, user: UserId) -> ApiResult<Vec<Meeting>> {
+    let now = state.now();
+    state
+        .db
+        .run(move |c| -> ApiResult<Vec<Meeting>> {
+            let email = accounts::by_id(c, &user)?.map(|a| a.email).unwrap_or_default();
+            let mut st = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM meetings m WHERE kind = 'scheduled' AND ended_at IS NULL
+                   AND starts_at + duration_min * 60000 >= ?2
+                   AND (host_id = ?1
+                        OR EXISTS (SELECT 1 FROM meeting_members x WHERE x.meeting_id = m.id AND x.user_id = ?1 AND x.removed = 0)
+                        OR EXISTS (SELECT 1 FROM meeting_invitees i WHERE i.meeting_id = m.id AND i.email = ?3))
+                 ORDER BY starts_at LIMIT 200"
+            ))?;
+            let rows = st.query_map(params![&user.0[..], now.0 as i64, email], row)?.collect::<Result<Vec<_>, _>>()?;
+            rows.iter().map(|m| view(c, m, &user)).collect()
+        })
+        .await
+}
+
+/// Whether `user` may enter meeting `code` now; makes them a participant if they are not a
+/// member yet. Used by `POST /v1/meetings/{code}/join` and the signaling socket.
+pub fn admit(c: &Connection, user: &UserId, code: &str) -> ApiResult<(Row, MeetingRole)> {
+    let m = by_code(c, code)?.ok_or_else(ApiError::not_found)?;
+    if m.ended_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "meeting_ended",
+            "the host ended this meeting",
+        ));
+    }
+    match member_role(c, &m.id, user)? {
+        Some((_, true)) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "removed_from_meeting",
+            "the host removed you from this meeting",
+        )),
+        Some((role, false)) => Ok((m, role)),
+        None if m.locked => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "meeting_locked",
+            "the host locked this meeting",
+        )),
+        None => {
+            c.execute(
+                "INSERT INTO meeting_members (meeting_id, user_id, role) VALUES (?1, ?2, 'participant')",
+                params![&m.id.0[..], &user.0[..]],
+            )?;
+            Ok((m, MeetingRole::Participant))
+        }
+    }
+}
+
+/// `POST /v1/meetings/{code}/join`
+pub async fn join(state: &AppState, user: UserId, code: String) -> ApiResult<Meeting> {
+    state
+        .db
+        .run(move |c| -> ApiResult<Meeting> {
+            let (m, _) = admit(c, &user, &code)?;
+            view(c, &m, &user)
+        })
+        .await
+}
+
+/// Load the meeting and check that `user` holds at least `needed`.
+fn authorize(c: &Connection, user: &UserId, code: &str, needed: MeetingRole) -> ApiResult<Row> {
+    let m = by_code(c, code)?.ok_or_else(ApiError::not_found)?;
+    match member_role(c, &m.id, user)? {
+        Some((role, false)) if role >= needed => Ok(m),
+        _ => Err(ApiError::forbidden()),
+    }
+}
+
+/// `POST /v1/meetings/{code}/lock` (host or co-host)
+pub async fn lock(
+    state: &AppState,
+    user: UserId,
+    code: String,
+    locked: bool,
+) -> ApiResult<RoomEffect> {
+    state
+        .db
+        .run(move |c| -> ApiResult<RoomEffect> {
+            let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
+            c.execute(
+                "UPDATE meetings SET locked = ?2 WHERE id = ?1",
+                params![&m.id.0[..], locked],
+            )?;
+            Ok(RoomEffect::Nothing)
+        })
+        .await
+}
+
+/// `POST /v1/meetings/{code}/remove` (host or co-host; never the host)
+pub async fn remove(
+    state: &AppState,
+    user: UserId,
+    code: String,
+    target: UserId,
+) -> ApiResult<RoomEffect> {
+    state
+        .db
+        .run(move |c| -> ApiResult<RoomEffect> {
+            let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
+            if target == m.host {
+                return Err(ApiError::forbidden());
+            }
+            c.execute(
+                "INSERT INTO meeting_members (meeting_id, user_id, role, removed) VALUES (?1, ?2, 'participant', 1)
+                 ON CONFLICT (meeting_id, user_id) DO UPDATE SET removed = 1",
+                params![&m.id.0[..], &target.0[..]],
+            )?;
+            Ok(RoomEffect::Kick { meeting: m.id, user: target })
+        })
+        .await
+}
+
+/// `POST /v1/meetings/{code}/role` (host only; the host role is not transferable here)
+pub async fn set_role(
+    state: &AppState,
+    user: UserId,
+    code: String,
+    target: UserId,
+    role: MeetingRole,
+) -> ApiResult<RoomEffect> {
+    state
+        .db
+        .run(move |c| -> ApiResult<RoomEffect> {
+            let m = authorize(c, &user, &code, MeetingRole::Host)?;
+            if role == MeetingRole::Host || target == m.host {
+                return Err(ApiError::forbidden());
+            }
+            let n = c.execute(
+                "UPDATE meeting_members SET role = ?3 WHERE meeting_id = ?1 AND user_id = ?2 AND removed = 0",
+                params![&m.id.0[..], &target.0[..], role_str(role)],
+            )?;
+            if n == 0 {
+                return Err(ApiError::not_found());
+            }
+            Ok(RoomEffect::Role { meeting: m.id, user: target, role })
+        })
+        .await
+}
+
+/// `POST /v1/meetings/{code}/end` (host only). A personal room stays; its current call ends.
+pub async fn end(state: &AppState, user: UserId, code: String) -> ApiResult<RoomEffect> {
+    let now = state.now();
+    state
+        .db
+        .run(move |c| -> ApiResult<RoomEffect> {
+            let m = authorize(c, &user, &code, MeetingRole::Host)?;
+            if m.kind != MeetingKind::Personal {
+                c.execute(
+                    "UPDATE meetings SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
+                    params![&m.id.0[..], now.0 as i64],
+                )?;
+            }
+            Ok(RoomEffect::Close { meeting: m.id })
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        let c = new_code();
+        assert_eq!(c.len(), 12);
+        assert_eq!(normalize_code(&c.to_uppercase().replace('-', " ")), c);
+        assert_eq!(normalize_code("abc"), "abc");
+    }
+
+    #[test]
+    fn ics_is_folded_and_escaped() {
+        let m = Meeting {
+            id: "00".repeat(16),
+            code: "abc-defg-hij".into(),
+            kind: MeetingKind::Scheduled,
+            title: "Budget; Q3, draft — a long title that goes on and on and on past seventy-five octets".into(),
+            host: UserId([0; 16]),
+            host_name: "Ana".into(),
+            starts_at: Some(1_795_266_300_000),
+            duration_min: Some(30),
+            locked: false,
+            ended: false,
+            role: None,
+        };
+        let ics = ics_invitation(
+            &m,
+            "Ana",
+            "ana@example.org",
+            "bo@example.org",
+            "https://a.example",
+            Timestamp(1_795_266_000_000),
+        );
+        assert!(ics.contains("DTSTART:20261121T130500Z\r\n"));
+        assert!(ics.contains("DTEND:20261121T133500Z\r\n"));
+        assert!(ics.contains("SUMMARY:Budget\\; Q3\\, draft"));
+        assert!(
+            ics.lines().all(|l| l.trim_end_matches('\r').len() <= 75),
+            "{ics}"
+        );
+        assert!(ics.ends_with("END:VCALENDAR\r\n"));
+    }
+}

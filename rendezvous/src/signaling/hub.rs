@@ -1,0 +1,848 @@
+//! The signaling core: rooms, seats and routing, as a pure state machine. Inputs come from
+//! connections (join, send, leave, disconnect), from host actions (kick, close, role change)
+//! and from time (tick); outputs are frames for connections, connections to close, and call
+//! history to record. No sockets, no database: the edge (`ws.rs`) performs the outputs.
+//!
+//! ```text
+//!   join ──► seat(conn) ──disconnect──► seat(lost, buffering) ──resume token──► seat(conn)
+//!               │                              │ grace elapses
+//!               └──leave / kick──► gone ◄──────┘
+//! ```
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use assent_shared::api::MeetingRole;
+use assent_shared::ids::UserId;
+use assent_shared::signal::{LeaveReason, PROTOCOL_VERSION, PeerId, PeerInfo, ServerMsg};
+use assent_shared::{PublicIdentity, Timestamp};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// One connection (socket).
+pub type ConnId = u64;
+
+/// Most seats in one room.
+pub const MAX_ROOM: usize = 50;
+/// Messages kept for a seat whose connection dropped, until it resumes.
+pub const MAX_BUFFERED: usize = 256;
+
+/// A user the edge has admitted to a meeting (membership, lock and removal already checked).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    pub meeting: UserId,
+    pub user: UserId,
+    pub display_name: String,
+    pub role: MeetingRole,
+    pub identity: PublicIdentity,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Join {
+        conn: ConnId,
+        admitted: Admitted,
+        resume: Option<String>,
+    },
+    Send {
+        conn: ConnId,
+        to: Option<PeerId>,
+        payload: String,
+    },
+    Leave {
+        conn: ConnId,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+    Tick,
+    Kick {
+        meeting: UserId,
+        user: UserId,
+    },
+    Close {
+        meeting: UserId,
+    },
+    RoleChanged {
+        meeting: UserId,
+        user: UserId,
+        role: MeetingRole,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Send {
+        conn: ConnId,
+        msg: ServerMsg,
+    },
+    Close {
+        conn: ConnId,
+    },
+    CallStarted {
+        meeting: UserId,
+        call: UserId,
+        at: Timestamp,
+    },
+    CallEnded {
+        call: UserId,
+        at: Timestamp,
+    },
+    ParticipantJoined {
+        call: UserId,
+        user: UserId,
+        at: Timestamp,
+    },
+    ParticipantLeft {
+        call: UserId,
+        user: UserId,
+        at: Timestamp,
+    },
+}
+
+#[derive(Debug)]
+struct Seat {
+    info: PeerInfo,
+    conn: Option<ConnId>,
+    lost_at: Option<Timestamp>,
+    resume: [u8; 32],
+    buffer: VecDeque<ServerMsg>,
+}
+
+#[derive(Debug)]
+struct Room {
+    call: UserId,
+    seats: BTreeMap<PeerId, Seat>,
+}
+
+/// All rooms.
+#[derive(Debug)]
+pub struct Hub {
+    grace_ms: u64,
+    rooms: HashMap<UserId, Room>,
+    seated: HashMap<ConnId, (UserId, PeerId)>,
+}
+
+fn hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    data_encoding::BASE64URL_NOPAD.encode(&b)
+}
+
+impl Hub {
+    /// A hub whose dropped seats wait `grace_ms` for their owner to reconnect.
+    pub fn new(grace_ms: u64) -> Hub {
+        Hub {
+            grace_ms,
+            rooms: HashMap::new(),
+            seated: HashMap::new(),
+        }
+    }
+
+    pub fn room_size(&self, meeting: &UserId) -> usize {
+        self.rooms.get(meeting).map_or(0, |r| r.seats.len())
+    }
+
+    pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Join {
+                conn,
+                admitted,
+                resume,
+            } => self.join(now, conn, admitted, resume, &mut out),
+            Input::Send { conn, to, payload } => self.send(conn, to, payload, &mut out),
+            Input::Leave { conn } => {
+                if let Some((meeting, peer)) = self.seated.remove(&conn) {
+                    self.free(now, &meeting, peer, LeaveReason::Left, &mut out);
+                } else {
+                    out.push(Output::Send {
+                        conn,
+                        msg: ServerMsg::error("not_joined", "join a meeting first"),
+                    });
+                }
+            }
+            Input::Disconnected { conn } => {
+                if let Some((meeting, peer)) = self.seated.remove(&conn)
+                    && let Some(seat) = self
+                        .rooms
+                        .get_mut(&meeting)
+                        .and_then(|r| r.seats.get_mut(&peer))
+                {
+                    seat.conn = None;
+                    seat.lost_at = Some(now);
+                }
+            }
+            Input::Tick => self.expire(now, &mut out),
+            Input::Kick { meeting, user } => self.kick(now, meeting, user, &mut out),
+            Input::Close { meeting } => self.close(now, meeting, &mut out),
+            Input::RoleChanged {
+                meeting,
+                user,
+                role,
+            } => {
+                let mut updated = Vec::new();
+                if let Some(room) = self.rooms.get_mut(&meeting) {
+                    for seat in room.seats.values_mut().filter(|s| s.info.user_id == user) {
+                        seat.info.role = role;
+                        updated.push(seat.info.clone());
+                    }
+                }
+                for peer in updated {
+                    self.broadcast(&meeting, None, ServerMsg::PeerUpdated { peer }, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn deliver(seat: &mut Seat, msg: ServerMsg, out: &mut Vec<Output>) {
+        match seat.conn {
+            Some(conn) => out.push(Output::Send { conn, msg }),
+            None => {
+                if seat.buffer.len() >= MAX_BUFFERED {
+                    seat.buffer.pop_front();
+                }
+                seat.buffer.push_back(msg);
+            }
+        }
+    }
+
+    /// To every seat of the room except `except`.
+    fn broadcast(
+        &mut self,
+        meeting: &UserId,
+        except: Option<PeerId>,
+        msg: ServerMsg,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(room) = self.rooms.get_mut(meeting) {
+            for (id, seat) in room.seats.iter_mut() {
+                if Some(*id) != except {
+                    Self::deliver(seat, msg.clone(), out);
+                }
+            }
+        }
+    }
+
+    fn join(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        a: Admitted,
+        resume: Option<String>,
+        out: &mut Vec<Output>,
+    ) {
+        if self.seated.contains_key(&conn) {
+            out.push(Output::Send {
+                conn,
+                msg: ServerMsg::error("already_joined", "this connection is already in a room"),
+            });
+            return;
+        }
+        // Resume a dropped seat.
+        if let Some(token) = resume {
+            let h = hash(&token);
+            let found = self.rooms.get_mut(&a.meeting).and_then(|room| {
+                let call = room.call;
+                let peers: Vec<PeerInfo> = room.seats.values().map(|s| s.info.clone()).collect();
+                room.seats
+                    .values_mut()
+                    .find(|s| s.info.user_id == a.user && s.resume == h && s.conn.is_none())
+                    .map(|seat| (call, seat, peers))
+            });
+            if let Some((call, seat, peers)) = found {
+                seat.conn = Some(conn);
+                seat.lost_at = None;
+                let me = seat.info.peer_id;
+                out.push(Output::Send {
+                    conn,
+                    msg: ServerMsg::Joined {
+                        version: PROTOCOL_VERSION,
+                        meeting_id: a.meeting.to_string(),
+                        call_id: call.to_string(),
+                        peer_id: me,
+                        resume_token: token,
+                        role: seat.info.role,
+                        peers: peers.into_iter().filter(|p| p.peer_id != me).collect(),
+                        resumed: true,
+                    },
+                });
+                for msg in seat.buffer.drain(..) {
+                    out.push(Output::Send { conn, msg });
+                }
+                self.seated.insert(conn, (a.meeting, me));
+                return;
+            }
+        }
+        // The same user's dropped seats are freed now rather than lingering as ghosts.
+        let stale: Vec<PeerId> = self
+            .rooms
+            .get(&a.meeting)
+            .map(|r| {
+                r.seats
+                    .values()
+                    .filter(|s| s.info.user_id == a.user && s.conn.is_none())
+                    .map(|s| s.info.peer_id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for peer in stale {
+            self.free(now, &a.meeting, peer, LeaveReason::Lost, out);
+        }
+        if self.room_size(&a.meeting) >= MAX_ROOM {
+            out.push(Output::Send {
+                conn,
+                msg: ServerMsg::error("room_full", "this meeting is full"),
+            });
+            return;
+        }
+        let room = self.rooms.entry(a.meeting).or_insert_with(|| {
+            let call = UserId::random();
+            out.push(Output::CallStarted {
+                meeting: a.meeting,
+                call,
+                at: now,
+            });
+            Room {
+                call,
+                seats: BTreeMap::new(),
+            }
+        });
+        let mut peer = PeerId(rand::rngs::OsRng.next_u64());
+        while room.seats.contains_key(&peer) {
+            peer = PeerId(rand::rngs::OsRng.next_u64());
+        }
+        let token = random_token();
+        let info = PeerInfo {
+            peer_id: peer,
+            user_id: a.user,
+            display_name: a.display_name,
+            role: a.role,
+            identity: a.identity,
+        };
+        let others: Vec<PeerInfo> = room.seats.values().map(|s| s.info.clone()).collect();
+        let call = room.call;
+        room.seats.insert(
+            peer,
+            Seat {
+                info: info.clone(),
+                conn: Some(conn),
+                lost_at: None,
+                resume: hash(&token),
+                buffer: VecDeque::new(),
+            },
+        );
+        self.seated.insert(conn, (a.meeting, peer));
+        out.push(Output::ParticipantJoined {
+            call,
+            user: a.user,
+            at: now,
+        });
+        out.push(Output::Send {
+            conn,
+            msg: ServerMsg::Joined {
+                version: PROTOCOL_VERSION,
+                meeting_id: a.meeting.to_string(),
+                call_id: call.to_string(),
+                peer_id: peer,
+                resume_token: token,
+                role: info.role,
+                peers: others,
+                resumed: false,
+            },
+        });
+        self.broadcast(
+            &a.meeting,
+            Some(peer),
+            ServerMsg::PeerJoined { peer: info },
+            out,
+        );
+    }
+
+    fn send(&mut self, conn: ConnId, to: Option<PeerId>, payload: String, out: &mut Vec<Output>) {
+        let Some((meeting, from)) = self.seated.get(&conn).copied() else {
+            out.push(Output::Send {
+                conn,
+                msg: ServerMsg::error("not_joined", "join a meeting first"),
+            });
+            return;
+        };
+        let msg = ServerMsg::Message { from, payload };
+        match to {
+            None => self.broadcast(&meeting, Some(from), msg, out),
+            Some(target) => match self
+                .rooms
+                .get_mut(&meeting)
+                .and_then(|r| r.seats.get_mut(&target))
+            {
+                Some(seat) if target != from => Self::deliver(seat, msg, out),
+                _ => out.push(Output::Send {
+                    conn,
+                    msg: ServerMsg::error("unknown_peer", "no such peer in this room"),
+                }),
+            },
+        }
+    }
+
+    /// Remove a seat, tell the others, end the call if the room is empty.
+    fn free(
+        &mut self,
+        now: Timestamp,
+        meeting: &UserId,
+        peer: PeerId,
+        reason: LeaveReason,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(room) = self.rooms.get_mut(meeting) else {
+            return;
+        };
+        let Some(seat) = room.seats.remove(&peer) else {
+            return;
+        };
+        if let Some(conn) = seat.conn {
+            self.seated.remove(&conn);
+        }
+        let call = room.call;
+        out.push(Output::ParticipantLeft {
+            call,
+            user: seat.info.user_id,
+            at: now,
+        });
+        if room.seats.is_empty() {
+            self.rooms.remove(meeting);
+            out.push(Output::CallEnded { call, at: now });
+        } else {
+            self.broadcast(
+                meeting,
+                None,
+                ServerMsg::PeerLeft {
+                    peer_id: peer,
+                    reason,
+                },
+                out,
+            );
+        }
+    }
+
+    fn expire(&mut self, now: Timestamp, out: &mut Vec<Output>) {
+        let expired: Vec<(UserId, PeerId)> = self
+            .rooms
+            .iter()
+            .flat_map(|(m, r)| {
+                r.seats
+                    .values()
+                    .filter(|s| {
+                        s.lost_at
+                            .is_some_and(|t| now.millis_since(t) >= self.grace_ms)
+                    })
+                    .map(move |s| (*m, s.info.peer_id))
+            })
+            .collect();
+        for (meeting, peer) in expired {
+            self.free(now, &meeting, peer, LeaveReason::Lost, out);
+        }
+    }
+
+    fn kick(&mut self, now: Timestamp, meeting: UserId, user: UserId, out: &mut Vec<Output>) {
+        let seats: Vec<(PeerId, Option<ConnId>)> = self
+            .rooms
+            .get(&meeting)
+            .map(|r| {
+                r.seats
+                    .values()
+                    .filter(|s| s.info.user_id == user)
+                    .map(|s| (s.info.peer_id, s.conn))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (peer, conn) in seats {
+            if let Some(conn) = conn {
+                out.push(Output::Send {
+                    conn,
+                    msg: ServerMsg::Removed,
+                });
+                out.push(Output::Close { conn });
+            }
+            self.free(now, &meeting, peer, LeaveReason::Removed, out);
+        }
+    }
+
+    fn close(&mut self, now: Timestamp, meeting: UserId, out: &mut Vec<Output>) {
+        let Some(room) = self.rooms.remove(&meeting) else {
+            return;
+        };
+        for seat in room.seats.values() {
+            out.push(Output::ParticipantLeft {
+                call: room.call,
+                user: seat.info.user_id,
+                at: now,
+            });
+            if let Some(conn) = seat.conn {
+                self.seated.remove(&conn);
+                out.push(Output::Send {
+                    conn,
+                    msg: ServerMsg::Ended,
+                });
+                out.push(Output::Close { conn });
+            }
+        }
+        out.push(Output::CallEnded {
+            call: room.call,
+            at: now,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assent_shared::SecretIdentity;
+
+    fn admitted(meeting: UserId, n: u8) -> Admitted {
+        let id = SecretIdentity::from_seed([n; 32], Timestamp(0));
+        Admitted {
+            meeting,
+            user: UserId([n; 16]),
+            display_name: format!("user {n}"),
+            role: if n == 1 {
+                MeetingRole::Host
+            } else {
+                MeetingRole::Participant
+            },
+            identity: id.public().clone(),
+        }
+    }
+
+    fn sent_to(out: &[Output], conn: ConnId) -> Vec<ServerMsg> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { conn: c, msg } if *c == conn => Some(msg.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn joined(out: &[Output], conn: ConnId) -> (PeerId, String) {
+        match sent_to(out, conn).into_iter().next() {
+            Some(ServerMsg::Joined {
+                peer_id,
+                resume_token,
+                ..
+            }) => (peer_id, resume_token),
+            other => panic!("expected joined, got {other:?}"),
+        }
+    }
+
+    const T: Timestamp = Timestamp(1_000_000);
+
+    #[test]
+    fn join_route_leave_and_history() {
+        let m = UserId([9; 16]);
+        let mut hub = Hub::new(10_000);
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 1,
+                admitted: admitted(m, 1),
+                resume: None,
+            },
+        );
+        assert!(matches!(out[0], Output::CallStarted { .. }));
+        let (a, _) = joined(&out, 1);
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 2,
+                admitted: admitted(m, 2),
+                resume: None,
+            },
+        );
+        let (b, _) = joined(&out, 2);
+        assert!(
+            matches!(&sent_to(&out, 1)[0], ServerMsg::PeerJoined { peer } if peer.peer_id == b)
+        );
+        // Directed and broadcast payloads.
+        let out = hub.handle(
+            T,
+            Input::Send {
+                conn: 1,
+                to: Some(b),
+                payload: "offer".into(),
+            },
+        );
+        assert_eq!(
+            sent_to(&out, 2),
+            vec![ServerMsg::Message {
+                from: a,
+                payload: "offer".into()
+            }]
+        );
+        let out = hub.handle(
+            T,
+            Input::Send {
+                conn: 2,
+                to: None,
+                payload: "hello".into(),
+            },
+        );
+        assert_eq!(
+            sent_to(&out, 1),
+            vec![ServerMsg::Message {
+                from: b,
+                payload: "hello".into()
+            }]
+        );
+        assert!(sent_to(&out, 2).is_empty(), "no echo");
+        let out = hub.handle(
+            T,
+            Input::Send {
+                conn: 2,
+                to: Some(PeerId(7)),
+                payload: "x".into(),
+            },
+        );
+        assert!(
+            matches!(&sent_to(&out, 2)[0], ServerMsg::Error { code, .. } if code == "unknown_peer")
+        );
+        let out = hub.handle(
+            T,
+            Input::Send {
+                conn: 3,
+                to: None,
+                payload: "x".into(),
+            },
+        );
+        assert!(
+            matches!(&sent_to(&out, 3)[0], ServerMsg::Error { code, .. } if code == "not_joined")
+        );
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 1,
+                admitted: admitted(m, 1),
+                resume: None,
+            },
+        );
+        assert!(
+            matches!(&sent_to(&out, 1)[0], ServerMsg::Error { code, .. } if code == "already_joined")
+        );
+        // Leave; the last one out ends the call.
+        let out = hub.handle(T, Input::Leave { conn: 2 });
+        assert_eq!(
+            sent_to(&out, 1),
+            vec![ServerMsg::PeerLeft {
+                peer_id: b,
+                reason: LeaveReason::Left
+            }]
+        );
+        let out = hub.handle(T, Input::Leave { conn: 1 });
+        assert!(out.iter().any(|o| matches!(o, Output::CallEnded { .. })));
+        assert_eq!(hub.room_size(&m), 0);
+    }
+
+    #[test]
+    fn dropped_connection_resumes_its_seat_with_buffered_messages() {
+        let m = UserId([9; 16]);
+        let mut hub = Hub::new(10_000);
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 1,
+                admitted: admitted(m, 1),
+                resume: None,
+            },
+        );
+        let (a, _) = joined(&out, 1);
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 2,
+                admitted: admitted(m, 2),
+                resume: None,
+            },
+        );
+        let (b, token) = joined(&out, 2);
+        let out = hub.handle(T, Input::Disconnected { conn: 2 });
+        assert!(
+            out.is_empty(),
+            "nobody is told about a drop within the grace period"
+        );
+        hub.handle(
+            T,
+            Input::Send {
+                conn: 1,
+                to: Some(b),
+                payload: "while away".into(),
+            },
+        );
+        assert!(hub.handle(T.plus_millis(9_999), Input::Tick).is_empty());
+        let out = hub.handle(
+            T.plus_millis(9_999),
+            Input::Join {
+                conn: 5,
+                admitted: admitted(m, 2),
+                resume: Some(token),
+            },
+        );
+        let msgs = sent_to(&out, 5);
+        assert!(
+            matches!(&msgs[0], ServerMsg::Joined { peer_id, resumed: true, .. } if *peer_id == b)
+        );
+        assert_eq!(
+            msgs[1],
+            ServerMsg::Message {
+                from: a,
+                payload: "while away".into()
+            }
+        );
+        assert!(
+            sent_to(&out, 1).is_empty(),
+            "no ghost: the others saw no leave and no join"
+        );
+        assert_eq!(hub.room_size(&m), 2);
+    }
+
+    #[test]
+    fn grace_expiry_and_wrong_resume_token() {
+        let m = UserId([9; 16]);
+        let mut hub = Hub::new(10_000);
+        hub.handle(
+            T,
+            Input::Join {
+                conn: 1,
+                admitted: admitted(m, 1),
+                resume: None,
+            },
+        );
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 2,
+                admitted: admitted(m, 2),
+                resume: None,
+            },
+        );
+        let (b, _) = joined(&out, 2);
+        hub.handle(T, Input::Disconnected { conn: 2 });
+        // A wrong token gives a fresh seat, and the stale one is freed, not left as a ghost.
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 3,
+                admitted: admitted(m, 2),
+                resume: Some("forged".into()),
+            },
+        );
+        let (b2, _) = joined(&out, 3);
+        assert_ne!(b, b2);
+        assert!(sent_to(&out, 1).contains(&ServerMsg::PeerLeft {
+            peer_id: b,
+            reason: LeaveReason::Lost
+        }));
+        assert_eq!(hub.room_size(&m), 2);
+        hub.handle(T, Input::Disconnected { conn: 3 });
+        let out = hub.handle(T.plus_millis(10_000), Input::Tick);
+        assert_eq!(
+            sent_to(&out, 1),
+            vec![ServerMsg::PeerLeft {
+                peer_id: b2,
+                reason: LeaveReason::Lost
+            }]
+        );
+        assert_eq!(hub.room_size(&m), 1);
+    }
+
+    #[test]
+    fn kick_close_and_roles() {
+        let m = UserId([9; 16]);
+        let mut hub = Hub::new(10_000);
+        hub.handle(
+            T,
+            Input::Join {
+                conn: 1,
+                admitted: admitted(m, 1),
+                resume: None,
+            },
+        );
+        hub.handle(
+            T,
+            Input::Join {
+                conn: 2,
+                admitted: admitted(m, 2),
+                resume: None,
+            },
+        );
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 3,
+                admitted: admitted(m, 3),
+                resume: None,
+            },
+        );
+        let (c, _) = joined(&out, 3);
+        let out = hub.handle(
+            T,
+            Input::RoleChanged {
+                meeting: m,
+                user: UserId([2; 16]),
+                role: MeetingRole::Cohost,
+            },
+        );
+        assert!(
+            matches!(&sent_to(&out, 1)[0], ServerMsg::PeerUpdated { peer } if peer.role == MeetingRole::Cohost)
+        );
+        let out = hub.handle(
+            T,
+            Input::Kick {
+                meeting: m,
+                user: UserId([3; 16]),
+            },
+        );
+        assert_eq!(sent_to(&out, 3), vec![ServerMsg::Removed]);
+        assert!(out.contains(&Output::Close { conn: 3 }));
+        assert!(sent_to(&out, 1).contains(&ServerMsg::PeerLeft {
+            peer_id: c,
+            reason: LeaveReason::Removed
+        }));
+        let out = hub.handle(T, Input::Close { meeting: m });
+        assert_eq!(sent_to(&out, 1), vec![ServerMsg::Ended]);
+        assert_eq!(sent_to(&out, 2), vec![ServerMsg::Ended]);
+        assert!(out.iter().any(|o| matches!(o, Output::CallEnded { .. })));
+        assert_eq!(hub.room_size(&m), 0);
+    }
+
+    #[test]
+    fn room_limit() {
+        let m = UserId([9; 16]);
+        let mut hub = Hub::new(10_000);
+        for i in 0..MAX_ROOM as u64 {
+            let mut a = admitted(m, 2);
+            a.user = UserId([(i % 250) as u8 + 3; 16]);
+            a.user.0[0] = i as u8;
+            hub.handle(
+                T,
+                Input::Join {
+                    conn: i,
+                    admitted: a,
+                    resume: None,
+                },
+            );
+        }
+        let out = hub.handle(
+            T,
+            Input::Join {
+                conn: 999,
+                admitted: admitted(m, 1),
+                resume: None,
+            },
+        );
+        assert!(
+            matches!(&sent_to(&out, 999)[0], ServerMsg::Error { code, .. } if code == "room_full")
+        );
+    }
+}

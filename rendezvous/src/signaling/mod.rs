@@ -1,0 +1,152 @@
+//! Signaling: the pure hub ([`hub`]) and its edge ([`ws`]): one task owns the hub, connections
+//! talk to it over channels, history is written by a second task in order.
+
+pub mod hub;
+pub mod ws;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use assent_shared::signal::ServerMsg;
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::db::Db;
+use crate::meetings::RoomEffect;
+use hub::{ConnId, Hub, Input, Output};
+
+/// What a connection's writer receives.
+#[derive(Debug)]
+pub enum Outbound {
+    Msg(Box<ServerMsg>),
+    /// Send a close frame with this code and stop.
+    Close(u16),
+}
+
+/// Frames queued for one connection before it counts as too slow and is dropped.
+pub const OUTBOUND_QUEUE: usize = 512;
+
+enum Event {
+    Register {
+        conn: ConnId,
+        tx: mpsc::Sender<Outbound>,
+    },
+    Input(Box<Input>),
+}
+
+/// A handle to the hub task.
+#[derive(Clone, Debug)]
+pub struct HubHandle {
+    tx: mpsc::UnboundedSender<Event>,
+    /// Counts call-history records written (lets tests wait for them instead of sleeping).
+    history_written: tokio::sync::watch::Receiver<u64>,
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Event")
+    }
+}
+
+impl HubHandle {
+    pub fn register(&self, conn: ConnId, tx: mpsc::Sender<Outbound>) {
+        let _ = self.tx.send(Event::Register { conn, tx });
+    }
+
+    pub fn input(&self, input: Input) {
+        let _ = self.tx.send(Event::Input(Box::new(input)));
+    }
+
+    /// A receiver that changes each time a call-history record has been written.
+    pub fn history_written(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.history_written.clone()
+    }
+
+    /// Carry out a host action's effect on the room.
+    pub fn apply(&self, effect: RoomEffect) {
+        match effect {
+            RoomEffect::Kick { meeting, user } => self.input(Input::Kick { meeting, user }),
+            RoomEffect::Close { meeting } => self.input(Input::Close { meeting }),
+            RoomEffect::Role {
+                meeting,
+                user,
+                role,
+            } => self.input(Input::RoleChanged {
+                meeting,
+                user,
+                role,
+            }),
+            RoomEffect::Nothing => {}
+        }
+    }
+}
+
+/// Start the hub task (and its history writer); `grace` is how long a dropped seat is kept.
+pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let (history_tx, mut history_rx) = mpsc::unbounded_channel::<Output>();
+    let (written_tx, history_written) = tokio::sync::watch::channel(0u64);
+    tokio::spawn(async move {
+        while let Some(o) = history_rx.recv().await {
+            let r = db
+                .run(move |c| -> Result<(), crate::db::DbError> {
+                    Ok(crate::history::record(c, &o)?)
+                })
+                .await;
+            if let Err(e) = r {
+                tracing::error!(error = %e, "could not record call history");
+            }
+            written_tx.send_modify(|n| *n += 1);
+        }
+    });
+    tokio::spawn(async move {
+        let mut hub = Hub::new(grace.as_millis() as u64);
+        let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            let input = tokio::select! {
+                ev = rx.recv() => match ev {
+                    None => break,
+                    Some(Event::Register { conn, tx }) => { conns.insert(conn, tx); continue; }
+                    Some(Event::Input(i)) => *i,
+                },
+                _ = tick.tick() => Input::Tick,
+            };
+            if let Input::Disconnected { conn } = &input {
+                conns.remove(conn);
+            }
+            let mut pending = vec![input];
+            while let Some(input) = pending.pop() {
+                for out in hub.handle(clock.now(), input) {
+                    match out {
+                        Output::Send { conn, msg } => {
+                            let full = conns.get(&conn).is_some_and(|tx| {
+                                tx.try_send(Outbound::Msg(Box::new(msg))).is_err()
+                            });
+                            if full {
+                                // Too slow (or gone): drop it; its seat waits for a resume.
+                                tracing::warn!(conn, "dropping a connection that does not keep up");
+                                conns.remove(&conn);
+                                pending.push(Input::Disconnected { conn });
+                            }
+                        }
+                        Output::Close { conn } => {
+                            if let Some(tx) = conns.remove(&conn) {
+                                let _ = tx.try_send(Outbound::Close(1000));
+                            }
+                        }
+                        history => {
+                            let _ = history_tx.send(history);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    HubHandle {
+        tx,
+        history_written,
+    }
+}

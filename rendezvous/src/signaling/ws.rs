@@ -1,0 +1,202 @@
+//! The WebSocket edge: `GET /v1/signal` with `Authorization: Bearer <session token>`.
+//!
+//! Limits: frames up to 65 KiB (payloads 64 KiB), 50 messages a second per connection (bursts
+//! of 100), one room per connection. Malformed messages get an `error` frame and change
+//! nothing; frames that are not valid WebSocket text (invalid UTF-8) close the connection with
+//! code 1007, oversized ones with 1009.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use assent_shared::PublicIdentity;
+use assent_shared::signal::{ClientMsg, MAX_FRAME, MAX_PAYLOAD, ServerMsg};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+
+use super::hub::{Admitted, ConnId, Input};
+use super::{OUTBOUND_QUEUE, Outbound};
+use crate::error::{ApiError, ApiResult};
+use crate::sessions::AuthUser;
+use crate::state::AppState;
+use crate::{accounts, meetings};
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(MAX_FRAME)
+        .max_frame_size(MAX_FRAME)
+        .on_upgrade(move |socket| connection(state, user, socket))
+}
+
+/// A token bucket: `capacity` messages, refilled at `rate` a second.
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    const CAPACITY: f64 = 100.0;
+    const RATE: f64 = 50.0;
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * Self::RATE)
+            .min(Self::CAPACITY);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+async fn admit(
+    state: &AppState,
+    user: assent_shared::ids::UserId,
+    code: String,
+) -> ApiResult<Admitted> {
+    state
+        .db
+        .run(move |c| -> ApiResult<Admitted> {
+            let (m, role) = meetings::admit(c, &user, &code)?;
+            let acct = accounts::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
+            let bundle: Vec<u8> = c.query_row(
+                "SELECT bundle FROM identities WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
+                [&user.0[..]],
+                |r| r.get(0),
+            )?;
+            let identity = PublicIdentity::from_bytes(&bundle)
+                .map_err(|_| ApiError::Internal("stored identity".into()))?;
+            Ok(Admitted {
+                meeting: m.id,
+                user,
+                display_name: acct.display_name,
+                role,
+                identity,
+            })
+        })
+        .await
+}
+
+fn error_frame(e: &ApiError) -> ServerMsg {
+    match e {
+        ApiError::Invalid { code, message, .. } => ServerMsg::error(code, message),
+        ApiError::SlowDown { .. } => ServerMsg::error("slow_down", "too many attempts"),
+        ApiError::Internal(_) => ServerMsg::error("internal", "internal server error"),
+    }
+}
+
+async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
+    let conn: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
+    state.hub.register(conn, tx.clone());
+    let (mut sink, mut stream) = socket.split();
+    let writer = tokio::spawn(async move {
+        while let Some(o) = rx.recv().await {
+            match o {
+                Outbound::Msg(m) => {
+                    let Ok(text) = serde_json::to_string(&m) else {
+                        continue;
+                    };
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+                Outbound::Close(code) => {
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code,
+                            reason: "".into(),
+                        })))
+                        .await;
+                    break;
+                }
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let reply = |m: ServerMsg| {
+        let _ = tx.try_send(Outbound::Msg(Box::new(m)));
+    };
+    let mut bucket = Bucket {
+        tokens: Bucket::CAPACITY,
+        last: Instant::now(),
+    };
+    tracing::debug!(conn, user = %user.id, "signaling connected");
+    while let Some(frame) = stream.next().await {
+        let text = match frame {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Binary(_)) => {
+                reply(ServerMsg::error(
+                    "binary_not_supported",
+                    "send JSON text frames",
+                ));
+                continue;
+            }
+            Ok(Message::Close(_)) => break,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Err(e) => {
+                let text = e.to_string();
+                let code = if text.contains("UTF-8") || text.contains("utf-8") {
+                    1007
+                } else if text.contains("too long")
+                    || text.contains("Space limit")
+                    || text.contains("size")
+                {
+                    1009
+                } else {
+                    1002
+                };
+                let _ = tx.try_send(Outbound::Close(code));
+                break;
+            }
+        };
+        if !bucket.take() {
+            reply(ServerMsg::error(
+                "rate_limited",
+                "too many messages; slow down",
+            ));
+            continue;
+        }
+        match serde_json::from_str::<ClientMsg>(&text) {
+            Err(e) => reply(ServerMsg::error("malformed_message", &e.to_string())),
+            Ok(ClientMsg::Ping) => reply(ServerMsg::Pong),
+            Ok(ClientMsg::Leave) => state.hub.input(Input::Leave { conn }),
+            Ok(ClientMsg::Send { to, payload }) => {
+                if payload.len() > MAX_PAYLOAD {
+                    reply(ServerMsg::error(
+                        "payload_too_large",
+                        "payloads are at most 64 KiB",
+                    ));
+                } else {
+                    state.hub.input(Input::Send { conn, to, payload });
+                }
+            }
+            Ok(ClientMsg::Join { meeting, resume }) => {
+                match admit(&state, user.id, meeting).await {
+                    Ok(admitted) => state.hub.input(Input::Join {
+                        conn,
+                        admitted,
+                        resume,
+                    }),
+                    Err(e) => reply(error_frame(&e)),
+                }
+            }
+        }
+    }
+    state.hub.input(Input::Disconnected { conn });
+    drop(tx);
+    let _ = writer.await;
+    tracing::debug!(conn, "signaling disconnected");
+}

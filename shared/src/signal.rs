@@ -1,0 +1,184 @@
+//! The signaling protocol between clients and the rendezvous server: JSON text frames over a
+//! WebSocket authenticated with the session token. The server routes `payload`s without reading
+//! them: clients sign (and where needed encrypt) what they put there, end to end.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::MeetingRole;
+use crate::identity::PublicIdentity;
+use crate::ids::UserId;
+
+/// Protocol version, sent by the server in `joined`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest `payload`, in bytes.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+/// Largest frame the server reads.
+pub const MAX_FRAME: usize = MAX_PAYLOAD + 1024;
+
+/// A seat in a room: stable across a reconnect within the grace period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PeerId(pub u64);
+
+impl std::fmt::Display for PeerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl Serialize for PeerId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PeerId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        if s.len() != 16 {
+            return Err(serde::de::Error::custom("a peer id is 16 hex digits"));
+        }
+        u64::from_str_radix(&s, 16)
+            .map(PeerId)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// From client to server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// Enter a meeting's room (one room per connection). `resume` reclaims a seat after a
+    /// dropped connection, within the grace period.
+    Join {
+        meeting: String,
+        #[serde(default)]
+        resume: Option<String>,
+    },
+    /// Route an opaque payload to one peer, or to everyone else in the room (`to` absent).
+    Send {
+        #[serde(default)]
+        to: Option<PeerId>,
+        payload: String,
+    },
+    /// Leave the room (the seat is freed at once).
+    Leave,
+    Ping,
+}
+
+/// Someone in the room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerInfo {
+    pub peer_id: PeerId,
+    pub user_id: UserId,
+    pub display_name: String,
+    pub role: MeetingRole,
+    /// The directory's current identity bundle for this user.
+    pub identity: PublicIdentity,
+}
+
+/// Why a peer left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Left,
+    /// The connection dropped and was not resumed within the grace period.
+    Lost,
+    Removed,
+}
+
+/// From server to client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerMsg {
+    Joined {
+        version: u32,
+        meeting_id: String,
+        call_id: String,
+        peer_id: PeerId,
+        /// Present this to resume the seat after a reconnect.
+        resume_token: String,
+        role: MeetingRole,
+        /// Everyone else already in the room.
+        peers: Vec<PeerInfo>,
+        /// Whether this was a resumed seat.
+        resumed: bool,
+    },
+    PeerJoined {
+        peer: PeerInfo,
+    },
+    PeerLeft {
+        peer_id: PeerId,
+        reason: LeaveReason,
+    },
+    PeerUpdated {
+        peer: PeerInfo,
+    },
+    Message {
+        from: PeerId,
+        payload: String,
+    },
+    Pong,
+    /// The host removed you; the room is closed for this connection.
+    Removed,
+    /// The host ended the meeting.
+    Ended,
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+impl ServerMsg {
+    pub fn error(code: &str, message: &str) -> ServerMsg {
+        ServerMsg::Error {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_shapes() {
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"send","to":"00000000000000ff","payload":"x"}"#)
+                .unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::Send {
+                to: Some(PeerId(255)),
+                payload: "x".into()
+            }
+        );
+        let m: ClientMsg =
+            serde_json::from_str(r#"{"type":"join","meeting":"abc-defg-hij"}"#).unwrap();
+        assert_eq!(
+            m,
+            ClientMsg::Join {
+                meeting: "abc-defg-hij".into(),
+                resume: None
+            }
+        );
+        assert!(
+            serde_json::from_str::<ClientMsg>(r#"{"type":"join","meeting":"x","admin":true}"#)
+                .is_err()
+        );
+        assert!(
+            serde_json::from_str::<ClientMsg>(r#"{"type":"send","to":"zz","payload":"x"}"#)
+                .is_err()
+        );
+        let s = serde_json::to_string(&ServerMsg::PeerLeft {
+            peer_id: PeerId(1),
+            reason: LeaveReason::Lost,
+        })
+        .unwrap();
+        assert_eq!(
+            s,
+            r#"{"type":"peer_left","peer_id":"0000000000000001","reason":"lost"}"#
+        );
+    }
+}
