@@ -25,6 +25,7 @@ pub struct Config {
     /// The server's public base URL, used in emails.
     pub public_url: String,
     pub mail: MailConfig,
+    pub turn: crate::turn::TurnConfig,
     pub limits: Limits,
 }
 
@@ -55,6 +56,7 @@ impl Default for Config {
             data_dir: PathBuf::from("assent-data"),
             public_url: "http://127.0.0.1:7800".into(),
             mail: MailConfig::default(),
+            turn: crate::turn::TurnConfig::default(),
             limits: Limits::default(),
         }
     }
@@ -137,6 +139,21 @@ impl Config {
         if let Some(v) = get("ASSENT_MAIL_FROM") {
             self.mail.from = v;
         }
+        let list = |v: String| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+        };
+        if let Some(v) = get("ASSENT_STUN_URLS") {
+            self.turn.stun_urls = list(v);
+        }
+        if let Some(v) = get("ASSENT_TURN_URLS") {
+            self.turn.turn_urls = list(v);
+        }
+        if let Some(v) = get("ASSENT_TURN_SECRET") {
+            self.turn.secret = Some(v);
+        }
         Ok(())
     }
 
@@ -155,6 +172,28 @@ impl Config {
         if let Some(url) = &self.mail.smtp_url {
             crate::mail::transport_from_url(url)
                 .map_err(|e| ConfigError::Invalid(format!("mail.smtp_url: {e}")))?;
+        }
+        if !self.turn.turn_urls.is_empty()
+            && self.turn.secret.as_deref().is_none_or(|s| s.len() < 16)
+        {
+            return Err(ConfigError::Invalid(
+                "turn.secret (16+ characters) is needed with turn_urls".into(),
+            ));
+        }
+        let bad_url = self
+            .turn
+            .stun_urls
+            .iter()
+            .any(|u| !u.starts_with("stun:") && !u.starts_with("stuns:"))
+            || self
+                .turn
+                .turn_urls
+                .iter()
+                .any(|u| !u.starts_with("turn:") && !u.starts_with("turns:"));
+        if bad_url {
+            return Err(ConfigError::Invalid(
+                "ICE server URLs must start with stun:, stuns:, turn: or turns:".into(),
+            ));
         }
         if self.limits.max_body_bytes < 1024 || self.limits.session_days == 0 {
             return Err(ConfigError::Invalid("limits are out of range".into()));

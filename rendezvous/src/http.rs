@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/users", get(admin_users))
         .route("/v1/admin/users/{id}/disabled", post(admin_disable))
         .route("/v1/signal", get(crate::signaling::ws::upgrade))
+        .route("/v1/ice-servers", get(ice_servers))
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -370,4 +371,8 @@ async fn admin_disable(
     let id: UserId = id.parse().map_err(|_| ApiError::not_found())?;
     admin::set_disabled(&s, &user, id, req.disabled).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn ice_servers(State(s): State<AppState>, user: AuthUser) -> Json<crate::turn::IceServers> {
+    Json(s.config.turn.ice_servers(&user.id, s.now()))
 }

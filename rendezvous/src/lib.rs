@@ -18,6 +18,7 @@ pub mod signaling;
 pub mod state;
 pub mod throttle;
 pub mod totp;
+pub mod turn;
 
 use std::sync::Arc;
 

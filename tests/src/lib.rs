@@ -43,4 +43,6 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+pub mod coturn;
 pub mod smtp;
+pub mod stun;

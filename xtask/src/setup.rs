@@ -24,7 +24,7 @@ impl Purpose {
 /// Debian packages needed to build and run the product.
 const APT_RUN: &[&str] = &["pkg-config", "gcc", "libc6-dev"];
 /// Additional Debian packages the tests need.
-const APT_TEST: &[&str] = &[];
+const APT_TEST: &[&str] = &["coturn"];
 
 /// A tool from crates.io: (crate, version, binary, arguments that print its version).
 struct Tool {

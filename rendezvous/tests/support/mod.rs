@@ -59,6 +59,26 @@ impl TestServer {
         (state, app)
     }
 
+    /// Restart with TURN configured and the given clock.
+    pub fn set_turn(
+        &mut self,
+        turn_urls: Vec<String>,
+        secret: &str,
+        clock: Arc<dyn assent_rendezvous::clock::Clock>,
+    ) {
+        let mut config = Config {
+            data_dir: self.dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.mail.smtp_url = Some(self.smtp.url());
+        config.turn.turn_urls = turn_urls;
+        config.turn.secret = Some(secret.into());
+        config.turn.stun_urls = vec![];
+        let state = build_state(config, clock).unwrap();
+        self.app = router(state.clone());
+        self.state = state;
+    }
+
     /// Stop and start the server over the same data directory.
     pub fn restart(&mut self) {
         let (state, app) = Self::build(self.dir.path(), &self.smtp, &self.clock);
