@@ -119,7 +119,7 @@ pub fn binding(server: SocketAddr, wait: Duration) -> std::io::Result<()> {
     exchange_on(&socket(wait)?, server, &encode(BINDING, tid(), &[], None)).map(|_| ())
 }
 
-fn attr<'a>(m: &'a Msg, t: u16) -> Option<&'a [u8]> {
+fn attr(m: &Msg, t: u16) -> Option<&[u8]> {
     m.attrs
         .iter()
         .find(|(k, _)| *k == t)
