@@ -44,5 +44,6 @@ pub fn stdout(o: &Output) -> String {
 }
 
 pub mod coturn;
+pub mod rendezvous;
 pub mod smtp;
 pub mod stun;

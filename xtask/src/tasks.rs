@@ -56,15 +56,67 @@ fn step(name: &str, mut cmd: Command) -> anyhow::Result<()> {
 
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     setup::ensure(Purpose::Run)?;
+    let once = args.iter().any(|a| a == "--once");
+    let demo_args: Vec<&String> = args.iter().filter(|a| *a != "--once").collect();
     let mut build = cargo();
     build.args(["build", "--bin", "assent", "--bin", "assent-rendezvous"]);
     step("build", build)?;
     let bin = target_dir().join("debug");
-    // The rendezvous server and the desktop window arrive with their issues; until then the
-    // product is the headless walk-through of consented, encrypted recording.
+
+    // The server on its embedded defaults: SQLite and a mail outbox under the data directory.
+    let data = target_dir().join("run/server");
+    std::fs::create_dir_all(&data)?;
+    eprintln!(
+        "xtask: starting assent-rendezvous (data in {})",
+        data.display()
+    );
+    let mut server = Command::new(bin.join("assent-rendezvous"))
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot start assent-rendezvous")?;
+    let stdout = server.stdout.take().context("server stdout")?;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let addr = loop {
+        match lines.next() {
+            Some(Ok(l)) => {
+                if let Some(a) = l.strip_prefix("listening on ") {
+                    break a.trim().to_string();
+                }
+            }
+            _ => {
+                let st = server.wait()?;
+                bail!("assent-rendezvous stopped before listening ({st}); is port 7800 in use?");
+            }
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    eprintln!("xtask: server listening on http://{addr}");
+
+    // The desktop window arrives with the UI issue; until then, and whenever there is no
+    // display, the product runs headless: the consented-recording walk-through.
     let mut demo = Command::new(bin.join("assent"));
-    demo.arg("demo").args(args);
-    step("assent demo", demo)
+    demo.arg("demo").args(demo_args);
+    let demo_result = step("assent demo", demo);
+    if once || demo_result.is_err() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(server.id().to_string())
+            .status();
+        let _ = server.wait();
+        return demo_result;
+    }
+    eprintln!(
+        "\nThe server keeps running at http://{addr} (mail is written to {}). Ctrl-C stops it.",
+        data.join("outbox").display()
+    );
+    let st = server.wait()?;
+    if !st.success() {
+        bail!("assent-rendezvous exited with {st}");
+    }
+    Ok(())
 }
 
 pub(crate) const FUZZ_TARGETS: &[&str] = &["manifest", "consent", "segment", "identity"];

@@ -1,0 +1,138 @@
+//! The real `assent-rendezvous` binary: starts on its defaults, serves HTTP, sends mail over a
+//! real SMTP connection, shuts down gracefully on SIGTERM, and keeps its state across restarts.
+
+use assent_e2e::rendezvous::Rendezvous;
+use assent_e2e::smtp::SmtpSink;
+use assent_shared::SecretIdentity;
+use assent_shared::api::{AuthSecret, B64, SignupRequest};
+use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, Salt};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn sign_up_restart_sign_in() {
+    let smtp = SmtpSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("ASSENT_SMTP_URL", smtp.url())];
+    let server = Rendezvous::start(dir.path(), &env);
+    let http = reqwest::Client::new();
+    let health: Value = http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+
+    // A client: keys derived from the password, backup sealed, then sign-up.
+    let id = SecretIdentity::generate(assent_shared::Timestamp::now());
+    let salt = Salt::random();
+    let keys =
+        PasswordKeys::derive("a long enough passphrase", &salt, KdfParams::OWASP_MIN).unwrap();
+    let backup = KeyBackup::create(
+        &id,
+        &keys,
+        KdfParams::OWASP_MIN,
+        salt,
+        &RecoveryCode::generate(),
+    );
+    let req = SignupRequest {
+        email: "e2e@example.org".into(),
+        display_name: "E2E".into(),
+        auth_secret: AuthSecret(*keys.auth_secret()),
+        salt,
+        kdf: KdfParams::OWASP_MIN,
+        key_backup: B64(backup.to_bytes()),
+        identity: id.public().clone(),
+    };
+    let r = http
+        .post(server.url("/v1/accounts"))
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let code = smtp
+        .wait_for("e2e@example.org", 0, std::time::Duration::from_secs(10))
+        .await
+        .code()
+        .unwrap();
+    let r = http
+        .post(server.url("/v1/accounts/verify"))
+        .json(&json!({"email": "e2e@example.org", "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let signin = json!({"email": "e2e@example.org", "auth_secret": AuthSecret(*keys.auth_secret()), "device": "e2e"});
+    let s: Value = http
+        .post(server.url("/v1/sessions"))
+        .json(&signin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = s["token"].as_str().unwrap().to_string();
+
+    // Graceful shutdown on SIGTERM.
+    let status = server.stop();
+    assert!(status.success(), "{status:?}");
+
+    // Restart over the same data: the session and the account are still there.
+    let server = Rendezvous::start(dir.path(), &env);
+    let me = http
+        .get(server.url("/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["email"], "e2e@example.org");
+    let r = http
+        .post(server.url("/v1/sessions"))
+        .json(&signin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+#[test]
+fn check_config_reports_errors_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "listen = \"127.0.0.1:7999\"\n[mail]\nfrom = \"Assent <a@example.org>\"\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "listen = \"127.0.0.1:7999\"\nlisen = 3\n").unwrap();
+    let run = |cfg: &std::path::Path| {
+        assent_e2e::run(
+            "assent-rendezvous",
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--data-dir",
+                dir.path().to_str().unwrap(),
+                "check-config",
+            ],
+        )
+    };
+    let ok = run(&good);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(assent_e2e::stdout(&ok).contains("configuration OK"));
+    let fail = run(&bad);
+    assert!(!fail.status.success());
+    let err = String::from_utf8_lossy(&fail.stderr);
+    assert!(err.contains("lisen"), "{err}");
+}
