@@ -106,6 +106,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("listening on {}", listener.local_addr()?);
     tracing::info!(addr = %listener.local_addr()?, "assent-rendezvous started");
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Signaling frames are small and latency-sensitive: no Nagle delay.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;

@@ -297,3 +297,97 @@ async fn health_and_policy() {
     assert_eq!(p["max_chars"], 128);
     assert!(p["rules"].as_array().unwrap().contains(&json!("common")));
 }
+
+#[tokio::test]
+async fn every_json_endpoint_refuses_malformed_and_unknown_input() {
+    let s = TestServer::start().await;
+    let a = Client::register("every@example.org", &s).await;
+    let (_, m) = s
+        .call(
+            Method::POST,
+            "/v1/meetings",
+            a.token(),
+            Some(json!({"kind": "instant", "title": "t"})),
+        )
+        .await;
+    let code_ = m["code"].as_str().unwrap().to_string();
+    let endpoints: Vec<(Method, String, bool)> = vec![
+        (Method::POST, "/v1/accounts".into(), false),
+        (Method::POST, "/v1/accounts/verify".into(), false),
+        (Method::POST, "/v1/accounts/verify/resend".into(), false),
+        (Method::POST, "/v1/sessions".into(), false),
+        (Method::DELETE, "/v1/me".into(), true),
+        (Method::PUT, "/v1/me/password".into(), true),
+        (Method::PUT, "/v1/me/identity".into(), true),
+        (Method::POST, "/v1/me/totp/confirm".into(), true),
+        (Method::DELETE, "/v1/me/totp".into(), true),
+        (Method::POST, "/v1/recovery".into(), false),
+        (Method::POST, "/v1/recovery/verify".into(), false),
+        (Method::POST, "/v1/recovery/complete".into(), false),
+        (Method::POST, "/v1/meetings".into(), true),
+        (Method::POST, format!("/v1/meetings/{code_}/lock"), true),
+        (Method::POST, format!("/v1/meetings/{code_}/remove"), true),
+        (Method::POST, format!("/v1/meetings/{code_}/role"), true),
+        (
+            Method::POST,
+            "/v1/admin/users/00000000000000000000000000000000/disabled".into(),
+            true,
+        ),
+    ];
+    let before = s.user_count().await;
+    for (m, p, auth) in endpoints {
+        let token = if auth { a.token() } else { None };
+        let ip = [127, 0, 0, 2];
+        let (st, v) = s
+            .raw(
+                m.clone(),
+                &p,
+                token,
+                Some("application/json"),
+                b"{\"ema".to_vec(),
+                ip,
+            )
+            .await;
+        assert_eq!(
+            (st, code(&v)),
+            (StatusCode::BAD_REQUEST, "malformed_json"),
+            "{m} {p}"
+        );
+        let (st, v) = s
+            .raw(
+                m.clone(),
+                &p,
+                token,
+                Some("application/json"),
+                b"{\"unexpected\": 1}".to_vec(),
+                ip,
+            )
+            .await;
+        assert_eq!(
+            (st, code(&v)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+            "{m} {p}: {v}"
+        );
+        let (st, v) = s
+            .raw(
+                m.clone(),
+                &p,
+                token,
+                Some("application/json"),
+                vec![b'['; 80 * 1024],
+                ip,
+            )
+            .await;
+        assert_eq!(
+            (st, code(&v)),
+            (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            "{m} {p}"
+        );
+    }
+    assert_eq!(s.user_count().await, before);
+    // The account still works exactly as before.
+    assert_eq!(
+        s.call(Method::GET, "/v1/me", a.token(), None).await.0,
+        StatusCode::OK
+    );
+}

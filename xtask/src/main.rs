@@ -8,6 +8,8 @@
 //! - `fuzz [TARGET] [--seconds N]`: run fuzz targets longer.
 //! - `bench`: criterion benchmarks, plus the stock `rage` timed on the same data; results to
 //!   `target/bench-results/`.
+//! - `bench-signaling [-- --connections N --active N --seconds S]`: the signaling load
+//!   benchmark (server and load generator pinned to one core each).
 
 mod setup;
 mod tasks;
@@ -30,6 +32,7 @@ fn main() -> anyhow::Result<()> {
         Some("test") => tasks::test(),
         Some("fuzz") => tasks::fuzz(rest),
         Some("bench") => tasks::bench(),
+        Some("bench-signaling") => tasks::bench_signaling(rest),
         _ => {
             eprintln!("usage: cargo xtask <setup|run|test|fuzz|bench>");
             eprintln!(

@@ -306,3 +306,37 @@ fn tempdir() -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&d)?;
     Ok(d)
 }
+
+/// The signaling load benchmark: the release server pinned to core 0, the load generator to
+/// core 1, 20000 file descriptors each; results in `target/bench-results/signaling.json`.
+pub(crate) fn bench_signaling(args: &[String]) -> anyhow::Result<()> {
+    setup::ensure(Purpose::Test)?;
+    let mut build = cargo();
+    build.args([
+        "bench",
+        "-p",
+        "assent-rendezvous",
+        "--bench",
+        "signaling_load",
+        "--no-run",
+    ]);
+    step("build the signaling benchmark", build)?;
+    let out = target_dir().join("bench-results");
+    std::fs::create_dir_all(&out)?;
+    let mut c = Command::new("taskset");
+    c.args(["-c", "1", "prlimit", "--nofile=20000:20000"]);
+    c.arg(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root()).env("CARGO_TARGET_DIR", target_dir());
+    c.args([
+        "bench",
+        "-p",
+        "assent-rendezvous",
+        "--bench",
+        "signaling_load",
+        "--",
+        "--out",
+    ]);
+    c.arg(out.join("signaling.json"));
+    c.args(args);
+    step("signaling load benchmark", c)
+}

@@ -19,7 +19,8 @@ use hub::{ConnId, Hub, Input, Output};
 /// What a connection's writer receives.
 #[derive(Debug)]
 pub enum Outbound {
-    Msg(Box<ServerMsg>),
+    /// A serialized frame (shared by every recipient of a broadcast).
+    Text(Arc<str>),
     /// Send a close frame with this code and stop.
     Close(u16),
 }
@@ -103,6 +104,8 @@ pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
     tokio::spawn(async move {
         let mut hub = Hub::new(grace.as_millis() as u64);
         let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
+        // A broadcast yields the same message for several connections in a row: serialize once.
+        let mut last: Option<(ServerMsg, Arc<str>)> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -122,9 +125,18 @@ pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
                 for out in hub.handle(clock.now(), input) {
                     match out {
                         Output::Send { conn, msg } => {
-                            let full = conns.get(&conn).is_some_and(|tx| {
-                                tx.try_send(Outbound::Msg(Box::new(msg))).is_err()
-                            });
+                            let text = match &last {
+                                Some((m, t)) if *m == msg => t.clone(),
+                                _ => {
+                                    let t: Arc<str> =
+                                        serde_json::to_string(&msg).unwrap_or_default().into();
+                                    last = Some((msg, t.clone()));
+                                    t
+                                }
+                            };
+                            let full = conns
+                                .get(&conn)
+                                .is_some_and(|tx| tx.try_send(Outbound::Text(text)).is_err());
                             if full {
                                 // Too slow (or gone): drop it; its seat waits for a resume.
                                 tracing::warn!(conn, "dropping a connection that does not keep up");

@@ -31,7 +31,8 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Response {
     ws.read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(8 * 1024)
+        .max_write_buffer_size(1024 * 1024)
         .max_message_size(MAX_FRAME)
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| connection(state, user, socket))
@@ -103,31 +104,38 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
     state.hub.register(conn, tx.clone());
     let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
-        while let Some(o) = rx.recv().await {
-            match o {
-                Outbound::Msg(m) => {
-                    let Ok(text) = serde_json::to_string(&m) else {
-                        continue;
-                    };
-                    if sink.send(Message::Text(text.into())).await.is_err() {
-                        break;
+        // Queue every frame already waiting, then flush once: one write for a burst.
+        'outer: while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
+            while let Some(o) = next {
+                match o {
+                    Outbound::Text(t) => {
+                        if sink.feed(Message::Text(t.as_ref().into())).await.is_err() {
+                            break 'outer;
+                        }
+                    }
+                    Outbound::Close(code) => {
+                        let _ = sink
+                            .send(Message::Close(Some(CloseFrame {
+                                code,
+                                reason: "".into(),
+                            })))
+                            .await;
+                        break 'outer;
                     }
                 }
-                Outbound::Close(code) => {
-                    let _ = sink
-                        .send(Message::Close(Some(CloseFrame {
-                            code,
-                            reason: "".into(),
-                        })))
-                        .await;
-                    break;
-                }
+                next = rx.try_recv().ok();
+            }
+            if sink.flush().await.is_err() {
+                break;
             }
         }
         let _ = sink.close().await;
     });
     let reply = |m: ServerMsg| {
-        let _ = tx.try_send(Outbound::Msg(Box::new(m)));
+        let _ = tx.try_send(Outbound::Text(
+            serde_json::to_string(&m).unwrap_or_default().into(),
+        ));
     };
     let mut bucket = Bucket {
         tokens: Bucket::CAPACITY,
