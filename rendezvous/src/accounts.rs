@@ -335,28 +335,41 @@ pub async fn verify_email(state: &AppState, ip: IpAddr, req: EmailCode) -> ApiRe
     result
 }
 
-/// `POST /v1/accounts/verify/resend`: always 202 (does not reveal whether the account exists).
-pub async fn resend_verification(state: &AppState, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
-    code_throttle(state, "resend", &req.email, ip)?;
+/// Throttle, then issue and mail a fresh code to an eligible account. The response is the same
+/// whether or not anything was sent, so it reveals nothing about which accounts exist.
+async fn send_fresh_code(
+    state: &AppState,
+    ip: IpAddr,
+    scope: &'static str,
+    email: &str,
+    purpose: &'static str,
+    eligible: fn(&Account) -> bool,
+) -> ApiResult<()> {
+    code_throttle(state, scope, email, ip)?;
     let now = state.now();
-    state.throttle.failure("resend", &req.email, ip, now);
-    let email = req.email.clone();
+    state.throttle.failure(scope, email, ip, now);
+    let lookup = email.to_string();
     let code = state
         .db
         .run(move |c| -> ApiResult<Option<(String, String)>> {
-            let Some(acct) = by_email(c, &email)? else {
+            let Some(acct) = by_email(c, &lookup)?.filter(eligible) else {
                 return Ok(None);
             };
-            if acct.email_verified {
-                return Ok(None);
-            }
-            Ok(issue_code(c, &acct.id, PURPOSE_VERIFY, now)?.map(|code| (acct.email, code)))
+            Ok(issue_code(c, &acct.id, purpose, now)?.map(|code| (acct.email, code)))
         })
         .await?;
     if let Some((to, code)) = code {
-        send_code(state, &to, PURPOSE_VERIFY, &code).await;
+        send_code(state, &to, purpose, &code).await;
     }
     Ok(())
+}
+
+/// `POST /v1/accounts/verify/resend`: always 202 (does not reveal whether the account exists).
+pub async fn resend_verification(state: &AppState, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
+    send_fresh_code(state, ip, "resend", &req.email, PURPOSE_VERIFY, |a| {
+        !a.email_verified
+    })
+    .await
 }
 
 /// `GET /v1/prelogin?email=`
@@ -476,28 +489,15 @@ pub async fn key_backup(state: &AppState, user: UserId) -> ApiResult<KeyBackupBo
 
 /// `POST /v1/recovery`: send a recovery code to a verified account; always 202.
 pub async fn start_recovery(state: &AppState, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
-    code_throttle(state, "recovery-start", &req.email, ip)?;
-    let now = state.now();
-    state
-        .throttle
-        .failure("recovery-start", &req.email, ip, now);
-    let email = req.email.clone();
-    let code = state
-        .db
-        .run(move |c| -> ApiResult<Option<(String, String)>> {
-            let Some(acct) = by_email(c, &email)? else {
-                return Ok(None);
-            };
-            if !acct.email_verified || acct.disabled {
-                return Ok(None);
-            }
-            Ok(issue_code(c, &acct.id, PURPOSE_RECOVERY, now)?.map(|code| (acct.email, code)))
-        })
-        .await?;
-    if let Some((to, code)) = code {
-        send_code(state, &to, PURPOSE_RECOVERY, &code).await;
-    }
-    Ok(())
+    send_fresh_code(
+        state,
+        ip,
+        "recovery-start",
+        &req.email,
+        PURPOSE_RECOVERY,
+        |a| a.email_verified && !a.disabled,
+    )
+    .await
 }
 
 /// `POST /v1/recovery/verify`: the email code buys a short-lived ticket and the sealed backup.

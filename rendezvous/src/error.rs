@@ -73,6 +73,13 @@ impl ApiError {
             "the code is wrong, expired or already used",
         )
     }
+    pub fn invalid_totp() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_totp",
+            "the code is wrong or was already used",
+        )
+    }
     pub fn invalid_credentials() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

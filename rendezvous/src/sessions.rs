@@ -72,11 +72,7 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
         let secret = acct.totp_secret.clone().unwrap_or_default();
         let Some(step) = totp::check(&secret, code, now, acct.totp_last_step) else {
             state.throttle.failure("signin", &req.email, ip, now);
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_totp",
-                "the code is wrong or was already used",
-            ));
+            return Err(ApiError::invalid_totp());
         };
         let id = acct.id;
         state

@@ -59,14 +59,18 @@ fn constant_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
+fn already_enabled() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "totp_already_enabled",
+        "two-factor sign-in is already on",
+    )
+}
+
 /// `POST /v1/me/totp`: a new secret, not yet enabled.
 pub async fn enrol(state: &AppState, acct: Account) -> ApiResult<TotpEnrolment> {
     if acct.totp_enabled {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "totp_already_enabled",
-            "two-factor sign-in is already on",
-        ));
+        return Err(already_enabled());
     }
     let mut secret = vec![0u8; 20];
     rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -92,11 +96,7 @@ pub async fn enrol(state: &AppState, acct: Account) -> ApiResult<TotpEnrolment> 
 /// `POST /v1/me/totp/confirm`: a valid code from the new secret turns two-factor on.
 pub async fn confirm(state: &AppState, acct: Account, req: TotpCode) -> ApiResult<()> {
     if acct.totp_enabled {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "totp_already_enabled",
-            "two-factor sign-in is already on",
-        ));
+        return Err(already_enabled());
     }
     let secret = acct.totp_secret.clone().ok_or_else(|| {
         ApiError::new(
@@ -105,13 +105,8 @@ pub async fn confirm(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
             "start enrolment first",
         )
     })?;
-    let step = check(&secret, &req.code, state.now(), acct.totp_last_step).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_totp",
-            "the code is wrong or was already used",
-        )
-    })?;
+    let step = check(&secret, &req.code, state.now(), acct.totp_last_step)
+        .ok_or_else(ApiError::invalid_totp)?;
     let id = acct.id;
     state
         .db
@@ -135,13 +130,8 @@ pub async fn disable(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
         ));
     }
     let secret = acct.totp_secret.clone().unwrap_or_default();
-    check(&secret, &req.code, state.now(), acct.totp_last_step).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_totp",
-            "the code is wrong or was already used",
-        )
-    })?;
+    check(&secret, &req.code, state.now(), acct.totp_last_step)
+        .ok_or_else(ApiError::invalid_totp)?;
     let id = acct.id;
     state
         .db
