@@ -21,8 +21,20 @@ impl Purpose {
     }
 }
 
-/// Debian packages needed to build and run the product.
-const APT_RUN: &[&str] = &["pkg-config", "gcc", "libc6-dev"];
+/// Debian packages needed to build and run the product: the GStreamer libraries the client
+/// links (the WebRTC one comes from [`ensure_webrtc_dev`]) and the plugins a call uses
+/// (webrtcbin, DTLS and SRTP from `-bad`, VP8/VP9 from `-good`, Opus from `-base`, libnice).
+const APT_RUN: &[&str] = &[
+    "pkg-config",
+    "gcc",
+    "libc6-dev",
+    "libgstreamer1.0-dev",
+    "libgstreamer-plugins-base1.0-dev",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-nice",
+];
 /// Additional Debian packages the tests need.
 const APT_TEST: &[&str] = &["coturn"];
 
@@ -61,6 +73,7 @@ pub(crate) fn ensure(purpose: Purpose) -> anyhow::Result<()> {
         apt.extend_from_slice(APT_TEST);
     }
     ensure_apt(&apt)?;
+    ensure_webrtc_dev()?;
     if purpose == Purpose::Test {
         for tool in TOOLS_TEST {
             ensure_tool(tool)?;
@@ -159,4 +172,96 @@ fn ensure_tool(tool: &Tool) -> anyhow::Result<()> {
         bail!("cargo install {} failed", tool.krate);
     }
     Ok(())
+}
+
+/// The Rust WebRTC bindings link `libgstwebrtc-1.0` through pkg-config, whose `.pc` file ships
+/// in `libgstreamer-plugins-bad1.0-dev`; that package hard-depends on `libopencv-dev` (~570 MB)
+/// that nothing here uses. So take the `.pc` file, the headers and the link-time symlink from the
+/// package's archive into `/usr/local` (on pkg-config's default path), pointing at the runtime
+/// library that `gstreamer1.0-plugins-bad` already installed.
+fn ensure_webrtc_dev() -> anyhow::Result<()> {
+    let exists = Command::new("pkg-config")
+        .args(["--exists", "gstreamer-webrtc-1.0"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if exists {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the GStreamer WebRTC link files (without OpenCV)");
+    let multiarch = output(Command::new("gcc").arg("-print-multiarch"))?;
+    let work = std::env::temp_dir().join(format!("assent-webrtc-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let download = || {
+        let mut c = sudo_if_needed("apt-get");
+        c.args(["download", "-q", "libgstreamer-plugins-bad1.0-dev"])
+            .current_dir(&work);
+        run_ok(c, "apt-get download libgstreamer-plugins-bad1.0-dev")
+    };
+    if download().is_err() {
+        // Stale package lists: refresh once and retry.
+        let mut update = sudo_if_needed("apt-get");
+        update.args(["update", "-q"]);
+        run_ok(update, "apt-get update")?;
+        download()?;
+    }
+    let deb = std::fs::read_dir(&work)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .context("apt-get download left no .deb")?;
+    let tree = work.join("tree");
+    let mut extract = Command::new("dpkg-deb");
+    extract.arg("-x").arg(&deb).arg(&tree);
+    run_ok(extract, "dpkg-deb -x")?;
+
+    let pc = std::fs::read_to_string(tree.join(format!(
+        "usr/lib/{multiarch}/pkgconfig/gstreamer-webrtc-1.0.pc"
+    )))
+    .context("the archive has no gstreamer-webrtc-1.0.pc")?;
+    let pc = pc.replacen("prefix=/usr\n", "prefix=/usr/local\n", 1);
+    let local_lib = std::path::PathBuf::from(format!("/usr/local/lib/{multiarch}"));
+    let include = std::path::Path::new("/usr/local/include/gstreamer-1.0/gst");
+    let mut install = sudo_if_needed("sh");
+    install.arg("-c").arg(format!(
+        "set -e; mkdir -p {lib}/pkgconfig {inc}; \
+         cp -r {tree}/usr/include/gstreamer-1.0/gst/webrtc {inc}/; \
+         ln -sf /usr/lib/{multiarch}/libgstwebrtc-1.0.so.0 {lib}/libgstwebrtc-1.0.so; \
+         cat > {lib}/pkgconfig/gstreamer-webrtc-1.0.pc",
+        lib = local_lib.display(),
+        inc = include.display(),
+        tree = tree.display(),
+    ));
+    install.stdin(Stdio::piped());
+    let mut child = install.spawn().context("cannot run sh")?;
+    std::io::Write::write_all(&mut child.stdin.take().context("stdin")?, pc.as_bytes())?;
+    if !child.wait()?.success() {
+        bail!("installing the WebRTC link files failed");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn sudo_if_needed(program: &str) -> Command {
+    if is_root() {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg(program);
+        c
+    }
+}
+
+fn run_ok(mut cmd: Command, what: &str) -> anyhow::Result<()> {
+    let st = cmd.status().with_context(|| format!("cannot run {what}"))?;
+    if !st.success() {
+        bail!("{what} failed ({st})");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().context("cannot run a command")?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed");
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
