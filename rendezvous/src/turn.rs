@@ -4,9 +4,10 @@
 //! The relay only ever sees DTLS-SRTP ciphertext.
 
 use assent_shared::Timestamp;
+pub use assent_shared::api::{IceServer, IceServers};
 use assent_shared::ids::UserId;
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha1::Sha1;
 
 /// `[turn]` in the configuration.
@@ -21,31 +22,6 @@ pub struct TurnConfig {
     pub secret: Option<String>,
     /// Credential lifetime, seconds (default 1 hour).
     pub ttl_secs: Option<u64>,
-}
-
-/// One entry of `GET /v1/ice-servers`, in the WebRTC `RTCIceServer` shape.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IceServer {
-    pub urls: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential: Option<String>,
-}
-
-impl std::fmt::Debug for IceServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "IceServer({:?})", self.urls)
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IceServers {
-    pub ice_servers: Vec<IceServer>,
-    /// When the TURN credentials stop working (Unix ms).
-    pub expires_at: u64,
 }
 
 /// The TURN REST API credential for `user`, valid until `expires` (seconds).

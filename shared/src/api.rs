@@ -390,3 +390,28 @@ pub struct AdminUser {
 pub struct SetDisabled {
     pub disabled: bool,
 }
+
+/// One entry of `GET /v1/ice-servers`, in the WebRTC `RTCIceServer` shape.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl std::fmt::Debug for IceServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IceServer({:?})", self.urls)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceServers {
+    pub ice_servers: Vec<IceServer>,
+    /// When the TURN credentials stop working (Unix ms).
+    pub expires_at: u64,
+}

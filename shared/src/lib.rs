@@ -13,6 +13,7 @@
 pub mod api;
 pub mod backup;
 pub mod bytes;
+pub mod call;
 pub mod codec;
 pub mod consent;
 pub mod container;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::MeetingRole;
 use crate::identity::PublicIdentity;
-use crate::ids::UserId;
+use crate::ids::{CallId, UserId};
 
 /// Protocol version, sent by the server in `joined`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -94,7 +94,7 @@ pub enum ServerMsg {
     Joined {
         version: u32,
         meeting_id: String,
-        call_id: String,
+        call_id: CallId,
         peer_id: PeerId,
         /// Present this to resume the seat after a reconnect.
         resume_token: String,

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use assent_shared::api::MeetingRole;
-use assent_shared::ids::UserId;
+use assent_shared::ids::{CallId, UserId};
 use assent_shared::signal::{LeaveReason, PROTOCOL_VERSION, PeerId, PeerInfo, ServerMsg};
 use assent_shared::{PublicIdentity, Timestamp};
 use rand::RngCore;
@@ -80,20 +80,20 @@ pub enum Output {
     },
     CallStarted {
         meeting: UserId,
-        call: UserId,
+        call: CallId,
         at: Timestamp,
     },
     CallEnded {
-        call: UserId,
+        call: CallId,
         at: Timestamp,
     },
     ParticipantJoined {
-        call: UserId,
+        call: CallId,
         user: UserId,
         at: Timestamp,
     },
     ParticipantLeft {
-        call: UserId,
+        call: CallId,
         user: UserId,
         at: Timestamp,
     },
@@ -110,7 +110,7 @@ struct Seat {
 
 #[derive(Debug)]
 struct Room {
-    call: UserId,
+    call: CallId,
     seats: BTreeMap<PeerId, Seat>,
 }
 
@@ -263,7 +263,7 @@ impl Hub {
                     msg: ServerMsg::Joined {
                         version: PROTOCOL_VERSION,
                         meeting_id: a.meeting.to_string(),
-                        call_id: call.to_string(),
+                        call_id: call,
                         peer_id: me,
                         resume_token: token,
                         role: seat.info.role,
@@ -301,7 +301,7 @@ impl Hub {
             return;
         }
         let room = self.rooms.entry(a.meeting).or_insert_with(|| {
-            let call = UserId::random();
+            let call = CallId::random();
             out.push(Output::CallStarted {
                 meeting: a.meeting,
                 call,
@@ -347,7 +347,7 @@ impl Hub {
             msg: ServerMsg::Joined {
                 version: PROTOCOL_VERSION,
                 meeting_id: a.meeting.to_string(),
-                call_id: call.to_string(),
+                call_id: call,
                 peer_id: peer,
                 resume_token: token,
                 role: info.role,

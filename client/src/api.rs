@@ -1,0 +1,272 @@
+//! The rendezvous server's HTTP API, from the client side. Bodies are the shared wire types;
+//! errors keep the server's stable code so the UI can say precisely what went wrong.
+
+use std::time::Duration;
+
+use assent_shared::api::{
+    CreateMeeting, DirectoryEntry, EmailCode, EmailOnly, ErrorBody, IceServers, KeyBackupBody, Me,
+    Meeting, Prelogin, PublishIdentity, SigninRequest, SigninResponse, SignupRequest,
+    SignupResponse,
+};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+/// A failed API call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// The server answered with an error body.
+    #[error("{message} ({code})")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+        retry_after: Option<u64>,
+    },
+    #[error("cannot reach the server: {0}")]
+    Network(String),
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+impl ApiError {
+    /// The server's error code, if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Server { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// An API client for one server, optionally signed in.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<std::sync::Arc<Zeroizing<String>>>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Api({}, signed in: {})", self.base, self.token.is_some())
+    }
+}
+
+impl Api {
+    /// `server` is the base URL, e.g. `http://127.0.0.1:7800`.
+    pub fn new(server: &str) -> Result<Api> {
+        let base = server.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ApiError::Protocol(format!(
+                "the server URL must start with http:// or https://: {base}"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        Ok(Api {
+            http,
+            base,
+            token: None,
+        })
+    }
+
+    pub fn with_token(mut self, token: Zeroizing<String>) -> Api {
+        self.token = Some(std::sync::Arc::new(token));
+        self
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref().map(|t| t.as_str())
+    }
+
+    /// The WebSocket URL of the signaling endpoint.
+    pub fn signal_url(&self) -> String {
+        let rest = self
+            .base
+            .strip_prefix("https://")
+            .map(|r| format!("wss://{r}"))
+            .or_else(|| {
+                self.base
+                    .strip_prefix("http://")
+                    .map(|r| format!("ws://{r}"))
+            })
+            .unwrap_or_default();
+        format!("{rest}/v1/signal")
+    }
+
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<T>> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = self.token() {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            // reqwest's message names the URL, never the body or the token.
+            ApiError::Network(e.without_url().to_string())
+        })?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(b) => ApiError::Server {
+                    status: status.as_u16(),
+                    code: b.error.code,
+                    message: b.error.message,
+                    retry_after: b.error.retry_after,
+                },
+                Err(_) => ApiError::Protocol(format!("HTTP {status} without an error body")),
+            });
+        }
+        if status == StatusCode::NO_CONTENT || status == StatusCode::ACCEPTED || bytes.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ApiError::Protocol(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.send::<(), T>(Method::GET, path, None)
+            .await?
+            .ok_or_else(|| ApiError::Protocol(format!("empty answer to GET {path}")))
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        self.send::<B, T>(Method::POST, path, Some(body))
+            .await?
+            .ok_or_else(|| ApiError::Protocol(format!("empty answer to POST {path}")))
+    }
+
+    async fn post_empty<B: Serialize>(&self, path: &str, body: &B) -> Result<()> {
+        self.send::<B, serde_json::Value>(Method::POST, path, Some(body))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn prelogin(&self, email: &str) -> Result<Prelogin> {
+        let q: String = url_escape(email);
+        self.get(&format!("/v1/prelogin?email={q}")).await
+    }
+
+    pub async fn signup(&self, req: &SignupRequest) -> Result<SignupResponse> {
+        self.post("/v1/accounts", req).await
+    }
+
+    pub async fn verify_email(&self, email: &str, code: &str) -> Result<()> {
+        let body = EmailCode {
+            email: email.into(),
+            code: code.into(),
+        };
+        self.post_empty("/v1/accounts/verify", &body).await
+    }
+
+    pub async fn resend_code(&self, email: &str) -> Result<()> {
+        let body = EmailOnly {
+            email: email.into(),
+        };
+        self.post_empty("/v1/accounts/verify/resend", &body).await
+    }
+
+    pub async fn signin(&self, req: &SigninRequest) -> Result<SigninResponse> {
+        self.post("/v1/sessions", req).await
+    }
+
+    pub async fn signout(&self) -> Result<()> {
+        self.send::<(), serde_json::Value>(Method::DELETE, "/v1/sessions/current", None)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn me(&self) -> Result<Me> {
+        self.get("/v1/me").await
+    }
+
+    pub async fn key_backup(&self) -> Result<KeyBackupBody> {
+        self.get("/v1/me/key-backup").await
+    }
+
+    pub async fn publish_identity(&self, body: &PublishIdentity) -> Result<()> {
+        self.send::<_, serde_json::Value>(Method::PUT, "/v1/me/identity", Some(body))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn directory(&self, user: &assent_shared::ids::UserId) -> Result<DirectoryEntry> {
+        self.get(&format!("/v1/directory/{user}")).await
+    }
+
+    pub async fn create_meeting(&self, req: &CreateMeeting) -> Result<Meeting> {
+        self.post("/v1/meetings", req).await
+    }
+
+    pub async fn meeting(&self, code: &str) -> Result<Meeting> {
+        self.get(&format!("/v1/meetings/{}", url_escape(code)))
+            .await
+    }
+
+    /// The admission check before taking a seat (ended, locked, removed).
+    pub async fn join_meeting(&self, code: &str) -> Result<Meeting> {
+        self.post(
+            &format!("/v1/meetings/{}/join", url_escape(code)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn personal_room(&self) -> Result<Meeting> {
+        self.get("/v1/meetings/personal").await
+    }
+
+    pub async fn ice_servers(&self) -> Result<IceServers> {
+        self.get("/v1/ice-servers").await
+    }
+}
+
+/// Percent-encode a query or path component.
+fn url_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let api = Api::new("http://127.0.0.1:7800/").unwrap();
+        assert_eq!(api.signal_url(), "ws://127.0.0.1:7800/v1/signal");
+        let api = Api::new("https://assent.example").unwrap();
+        assert_eq!(api.signal_url(), "wss://assent.example/v1/signal");
+        assert!(Api::new("ftp://x").is_err());
+        assert_eq!(url_escape("a+b@c.d"), "a%2Bb%40c.d");
+    }
+}

@@ -1,0 +1,964 @@
+//! The call state machine: pure code, inputs in, effects out. The edge (`call::run`) feeds it
+//! signaling frames, WebRTC events and the user's commands, and performs what it returns.
+//!
+//! ```text
+//!  per remote peer          we joined after them            they joined after us
+//!                           Offering                        AwaitingOffer
+//!                              │ our offer is ready            │ their offer: envelope signed,
+//!                              ▼ (signed, sent)                ▼ DTLS binding verified
+//!                           AwaitingAnswer                  Answering
+//!                              │ their answer: verified        │ our answer is ready (sent)
+//!                              └──────────► Connecting ◄───────┘
+//!                                              │ DTLS: the certificate presented has the
+//!                                              ▼ fingerprint the peer signed for this call
+//!                                           Connected ── media and data channel open
+//!  any phase: bad signature or binding, certificate mismatch, no connection within the timeout
+//!  → failed (closed, never retried silently); peer left, or silent on the data channel for a few
+//!  seconds (killed, unplugged) → removed.
+//! ```
+//!
+//! The newcomer offers to everyone already present, so two peers never offer to each other.
+//! Media is opened towards a peer only once its certificate is verified: until then the edge
+//! keeps the send and receive valves closed and nothing is sent on the data channel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use assent_shared::call::{
+    Body, CALL_PROTOCOL_VERSION, CallError, DtlsFingerprint, Envelope, MAX_CHAT, MediaState, Party,
+    PeerMessage, SignedEnvelope, sign_dtls, verify_sdp_binding,
+};
+use assent_shared::ids::UserId;
+use assent_shared::signal::{LeaveReason, PeerId, PeerInfo};
+use assent_shared::{CallId, SecretIdentity, Timestamp};
+
+/// Messages held for a peer whose channel is not open (or not verified) yet.
+const MAX_QUEUED: usize = 256;
+
+/// Timing and network policy.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// A peer not connected and verified by then is given up.
+    pub connect_timeout_ms: u64,
+    /// A connected peer silent on the data channel this long is gone.
+    pub silence_timeout_ms: u64,
+    pub ping_interval_ms: u64,
+    pub candidates: CandidateFilter,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            connect_timeout_ms: 30_000,
+            silence_timeout_ms: 5_000,
+            ping_interval_ms: 1_000,
+            candidates: CandidateFilter::default(),
+        }
+    }
+}
+
+/// Which remote ICE candidates may be used: everything by default; in tests only loopback and
+/// the test's own namespaces, so no packet ever leaves for another host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CandidateFilter {
+    allow: Vec<(IpAddr, u8)>,
+}
+
+impl CandidateFilter {
+    /// Parse networks like `127.0.0.0/8` or `10.77.0.0/16` (an address alone is a /32 or /128).
+    pub fn parse(networks: &[String]) -> Result<CandidateFilter, String> {
+        let mut allow = Vec::new();
+        for n in networks {
+            let (addr, len) = match n.split_once('/') {
+                Some((a, l)) => (a, Some(l)),
+                None => (n.as_str(), None),
+            };
+            let ip: IpAddr = addr.parse().map_err(|_| format!("not a network: {n}"))?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let len = match len {
+                Some(l) => l.parse::<u8>().map_err(|_| format!("not a network: {n}"))?,
+                None => max,
+            };
+            if len > max {
+                return Err(format!("not a network: {n}"));
+            }
+            allow.push((ip, len));
+        }
+        Ok(CandidateFilter { allow })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.allow.is_empty()
+    }
+
+    fn allows_ip(&self, ip: IpAddr) -> bool {
+        self.allow.iter().any(|&(net, len)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether an SDP candidate line (`candidate:… <ip> <port> typ …`) may be used.
+    pub fn allows(&self, candidate: &str) -> bool {
+        if self.is_open() {
+            return true;
+        }
+        let line = candidate.strip_prefix("a=").unwrap_or(candidate);
+        // foundation component transport priority address port "typ" type …
+        line.split_whitespace()
+            .nth(4)
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .is_some_and(|ip| self.allows_ip(ip))
+    }
+}
+
+/// Which kind of session description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+/// WebRTC connection states the machine cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Connected,
+    Failed,
+}
+
+/// What happens to the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The server seated us. `peers` are those already present.
+    Joined {
+        call: CallId,
+        me: PeerId,
+        peers: Vec<PeerInfo>,
+        resumed: bool,
+    },
+    PeerJoined(PeerInfo),
+    PeerLeft {
+        peer: PeerId,
+        reason: LeaveReason,
+    },
+    /// A signaling payload relayed from `from`.
+    Signal {
+        from: PeerId,
+        payload: String,
+    },
+    /// The host removed us, or ended the meeting.
+    Removed,
+    Ended,
+    /// Our description for `peer` is set locally and ready to send.
+    LocalDescription {
+        peer: PeerId,
+        kind: SdpKind,
+        sdp: String,
+    },
+    LocalCandidate {
+        peer: PeerId,
+        mline: u32,
+        candidate: String,
+    },
+    Transport {
+        peer: PeerId,
+        state: Transport,
+    },
+    /// The DTLS handshake with `peer` presented a certificate with this fingerprint.
+    RemoteCertificate {
+        peer: PeerId,
+        fingerprint: DtlsFingerprint,
+    },
+    ChannelOpen {
+        peer: PeerId,
+    },
+    ChannelMessage {
+        peer: PeerId,
+        text: String,
+    },
+    /// The WebRTC edge could not do its part for `peer` (no offer made, description refused).
+    PeerError {
+        peer: PeerId,
+        reason: String,
+    },
+    /// The local user's commands.
+    SetMedia(MediaState),
+    SendChat {
+        text: String,
+    },
+    Leave,
+    /// Time passes (timeouts, heartbeats). Sent about every half second.
+    Tick,
+}
+
+/// What the edge must do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a signaling payload.
+    Signal {
+        to: PeerId,
+        payload: String,
+    },
+    /// Build the WebRTC connection to `peer`; as offerer, open the data channel and make an offer.
+    CreatePeer {
+        peer: PeerId,
+        offerer: bool,
+    },
+    /// Apply the peer's (verified) description; for an offer, then create and set an answer.
+    ApplyRemote {
+        peer: PeerId,
+        kind: SdpKind,
+        sdp: String,
+    },
+    AddCandidate {
+        peer: PeerId,
+        mline: u32,
+        candidate: String,
+    },
+    /// The peer is verified: open media both ways.
+    OpenMedia {
+        peer: PeerId,
+    },
+    ClosePeer {
+        peer: PeerId,
+    },
+    SendData {
+        peer: PeerId,
+        text: String,
+    },
+    /// Mute/unmute, camera, screen share as the local user set them.
+    ApplyLocalMedia(MediaState),
+    /// Leave the signaling room and stop.
+    Hangup,
+    Event(Event),
+}
+
+/// What the user interface (or the CLI) shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Joined {
+        call: CallId,
+        me: PeerId,
+        resumed: bool,
+    },
+    ParticipantJoined {
+        peer: PeerId,
+        user: UserId,
+        name: String,
+    },
+    ParticipantLeft {
+        peer: PeerId,
+        reason: LeaveReason,
+    },
+    /// End to end verified: media flows.
+    Connected {
+        peer: PeerId,
+    },
+    /// The connection to `peer` was refused or failed; `reason` says why, for the user.
+    PeerFailed {
+        peer: PeerId,
+        reason: String,
+    },
+    RemoteMedia {
+        peer: PeerId,
+        state: MediaState,
+    },
+    Chat {
+        from: PeerId,
+        id: u64,
+        text: String,
+        sent_at: u64,
+    },
+    ChatSent {
+        id: u64,
+        to: Vec<PeerId>,
+    },
+    ChatDelivered {
+        id: u64,
+        to: PeerId,
+    },
+    /// A message from a peer was refused (bad, replayed, unexpected).
+    Refused {
+        peer: PeerId,
+        error: String,
+    },
+    /// A local command could not be carried out.
+    CommandFailed {
+        reason: String,
+    },
+    Ended {
+        reason: EndReason,
+    },
+}
+
+/// Why the call ended for us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Left,
+    Removed,
+    MeetingEnded,
+}
+
+/// Where a connection to a peer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Offering,
+    AwaitingAnswer,
+    AwaitingOffer,
+    Answering,
+    Connecting,
+    Connected,
+}
+
+#[derive(Debug)]
+struct Peer {
+    info: PeerInfo,
+    phase: Phase,
+    since: Timestamp,
+    /// The fingerprint the peer signed (from its verified description).
+    expected: Option<DtlsFingerprint>,
+    /// A certificate seen before the description was verified.
+    presented: Option<DtlsFingerprint>,
+    /// Our description went out: local candidates may follow it.
+    described: bool,
+    held_candidates: Vec<(u32, String)>,
+    last_seq: u64,
+    channel_open: bool,
+    verified: bool,
+    last_heard: Timestamp,
+    last_ping: Timestamp,
+    inbox: Vec<String>,
+    outbox: Vec<PeerMessage>,
+    media: MediaState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CallPhase {
+    Joining,
+    InCall { call: CallId, me: PeerId },
+    Over,
+}
+
+/// One call, as one participant sees it.
+pub struct CallMachine {
+    identity: SecretIdentity,
+    user: UserId,
+    config: Config,
+    phase: CallPhase,
+    peers: BTreeMap<PeerId, Peer>,
+    seq: u64,
+    local: MediaState,
+    chat_seq: u64,
+    awaiting_ack: BTreeMap<u64, BTreeSet<PeerId>>,
+}
+
+impl CallMachine {
+    pub fn new(identity: SecretIdentity, user: UserId, local: MediaState, config: Config) -> Self {
+        CallMachine {
+            identity,
+            user,
+            config,
+            phase: CallPhase::Joining,
+            peers: BTreeMap::new(),
+            seq: 0,
+            local,
+            chat_seq: 0,
+            awaiting_ack: BTreeMap::new(),
+        }
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.phase == CallPhase::Over
+    }
+
+    pub fn local_media(&self) -> MediaState {
+        self.local
+    }
+
+    /// The connection phase of each remote peer.
+    pub fn peers(&self) -> impl Iterator<Item = (PeerId, Phase, &PeerInfo)> {
+        self.peers.iter().map(|(id, p)| (*id, p.phase, &p.info))
+    }
+
+    pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.phase == CallPhase::Over {
+            return fx;
+        }
+        match input {
+            Input::Joined {
+                call,
+                me,
+                peers,
+                resumed,
+            } => self.joined(now, call, me, peers, resumed, &mut fx),
+            Input::PeerJoined(info) => self.add_peer(now, info, false, &mut fx),
+            Input::PeerLeft { peer, reason } => self.remove(peer, reason, &mut fx),
+            Input::Signal { from, payload } => self.signal(now, from, &payload, &mut fx),
+            Input::Removed => self.end(EndReason::Removed, &mut fx),
+            Input::Ended => self.end(EndReason::MeetingEnded, &mut fx),
+            Input::LocalDescription { peer, kind, sdp } => {
+                self.local_description(now, peer, kind, sdp, &mut fx)
+            }
+            Input::LocalCandidate {
+                peer,
+                mline,
+                candidate,
+            } => self.local_candidate(peer, mline, candidate, &mut fx),
+            Input::Transport { peer, state } => self.transport(peer, state, &mut fx),
+            Input::RemoteCertificate { peer, fingerprint } => {
+                self.certificate(now, peer, fingerprint, &mut fx)
+            }
+            Input::ChannelOpen { peer } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.channel_open = true;
+                    p.last_heard = now;
+                }
+                self.flush(now, peer, &mut fx);
+            }
+            Input::ChannelMessage { peer, text } => self.channel_message(now, peer, text, &mut fx),
+            Input::PeerError { peer, reason } => self.fail(peer, reason, &mut fx),
+            Input::SetMedia(state) => {
+                self.local = state;
+                fx.push(Effect::ApplyLocalMedia(state));
+                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                for id in ids {
+                    self.send_data(now, id, PeerMessage::State { state }, &mut fx);
+                }
+            }
+            Input::SendChat { text } => self.send_chat(now, text, &mut fx),
+            Input::Leave => self.end(EndReason::Left, &mut fx),
+            Input::Tick => self.tick(now, &mut fx),
+        }
+        fx
+    }
+
+    fn joined(
+        &mut self,
+        now: Timestamp,
+        call: CallId,
+        me: PeerId,
+        peers: Vec<PeerInfo>,
+        resumed: bool,
+        fx: &mut Vec<Effect>,
+    ) {
+        let same_call =
+            matches!(self.phase, CallPhase::InCall { call: c, me: m } if c == call && m == me);
+        fx.push(Effect::Event(Event::Joined { call, me, resumed }));
+        if resumed && same_call {
+            // A resumed seat: connections are peer to peer and carried on. Reconcile who is here.
+            let present: BTreeSet<PeerId> = peers.iter().map(|p| p.peer_id).collect();
+            let gone: Vec<PeerId> = self
+                .peers
+                .keys()
+                .filter(|id| !present.contains(id))
+                .copied()
+                .collect();
+            for id in gone {
+                self.remove(id, LeaveReason::Left, fx);
+            }
+            for info in peers {
+                if !self.peers.contains_key(&info.peer_id) {
+                    self.add_peer(now, info, false, fx);
+                }
+            }
+            return;
+        }
+        // A fresh seat (also after a reconnect too late to resume): start over.
+        let old: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in old {
+            self.remove(id, LeaveReason::Lost, fx);
+        }
+        self.phase = CallPhase::InCall { call, me };
+        self.seq = 0;
+        for info in peers {
+            self.add_peer(now, info, true, fx);
+        }
+    }
+
+    fn add_peer(&mut self, now: Timestamp, info: PeerInfo, offerer: bool, fx: &mut Vec<Effect>) {
+        let CallPhase::InCall { me, .. } = self.phase else {
+            return;
+        };
+        let id = info.peer_id;
+        if id == me || self.peers.contains_key(&id) {
+            return;
+        }
+        fx.push(Effect::Event(Event::ParticipantJoined {
+            peer: id,
+            user: info.user_id,
+            name: info.display_name.clone(),
+        }));
+        if info.identity.verify().is_err() {
+            fx.push(Effect::Event(Event::PeerFailed {
+                peer: id,
+                reason: "their identity key bundle does not verify".into(),
+            }));
+            return;
+        }
+        self.peers.insert(
+            id,
+            Peer {
+                info,
+                phase: if offerer {
+                    Phase::Offering
+                } else {
+                    Phase::AwaitingOffer
+                },
+                since: now,
+                expected: None,
+                presented: None,
+                described: false,
+                held_candidates: Vec::new(),
+                last_seq: 0,
+                channel_open: false,
+                verified: false,
+                last_heard: now,
+                last_ping: now,
+                inbox: Vec::new(),
+                outbox: Vec::new(),
+                media: MediaState::default(),
+            },
+        );
+        fx.push(Effect::CreatePeer { peer: id, offerer });
+    }
+
+    fn remove(&mut self, peer: PeerId, reason: LeaveReason, fx: &mut Vec<Effect>) {
+        if self.peers.remove(&peer).is_some() {
+            fx.push(Effect::ClosePeer { peer });
+            fx.push(Effect::Event(Event::ParticipantLeft { peer, reason }));
+        }
+        for waiting in self.awaiting_ack.values_mut() {
+            waiting.remove(&peer);
+        }
+        self.awaiting_ack.retain(|_, w| !w.is_empty());
+    }
+
+    /// Give up on a peer: close the connection and say why. It stays gone until it rejoins.
+    fn fail(&mut self, peer: PeerId, reason: String, fx: &mut Vec<Effect>) {
+        if self.peers.remove(&peer).is_some() {
+            fx.push(Effect::ClosePeer { peer });
+            fx.push(Effect::Event(Event::PeerFailed { peer, reason }));
+        }
+    }
+
+    fn end(&mut self, reason: EndReason, fx: &mut Vec<Effect>) {
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for peer in ids {
+            fx.push(Effect::ClosePeer { peer });
+        }
+        self.peers.clear();
+        self.phase = CallPhase::Over;
+        fx.push(Effect::Hangup);
+        fx.push(Effect::Event(Event::Ended { reason }));
+    }
+
+    fn parties(&self, peer: &Peer) -> Option<(CallId, Party, Party)> {
+        let CallPhase::InCall { call, me } = self.phase else {
+            return None;
+        };
+        let mine = Party {
+            user: self.user,
+            peer: me,
+        };
+        let theirs = Party {
+            user: peer.info.user_id,
+            peer: peer.info.peer_id,
+        };
+        Some((call, mine, theirs))
+    }
+
+    fn seal(&mut self, to: PeerId, body: Body, fx: &mut Vec<Effect>) {
+        let CallPhase::InCall { call, me } = self.phase else {
+            return;
+        };
+        self.seq += 1;
+        let env = Envelope {
+            v: CALL_PROTOCOL_VERSION,
+            call,
+            from: me,
+            to: Some(to),
+            seq: self.seq,
+            body,
+        };
+        let payload = SignedEnvelope::seal(&self.identity, &env).to_payload();
+        fx.push(Effect::Signal { to, payload });
+    }
+
+    fn local_description(
+        &mut self,
+        now: Timestamp,
+        peer: PeerId,
+        kind: SdpKind,
+        sdp: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let Some((call, mine, theirs)) = self.parties(p) else {
+            return;
+        };
+        let fingerprint = match DtlsFingerprint::from_sdp(&sdp) {
+            Ok(f) => f,
+            Err(e) => return self.fail(peer, format!("our own description is unusable: {e}"), fx),
+        };
+        let dtls = sign_dtls(&self.identity, &call, mine, theirs, &fingerprint);
+        let body = match kind {
+            SdpKind::Offer => Body::Offer { sdp, dtls },
+            SdpKind::Answer => Body::Answer { sdp, dtls },
+        };
+        self.seal(peer, body, fx);
+        let held = match self.peers.get_mut(&peer) {
+            Some(p) => {
+                p.described = true;
+                p.phase = match (kind, p.phase) {
+                    (SdpKind::Offer, Phase::Offering) => Phase::AwaitingAnswer,
+                    (SdpKind::Answer, Phase::Answering) => Phase::Connecting,
+                    (_, phase) => phase,
+                };
+                p.since = now;
+                std::mem::take(&mut p.held_candidates)
+            }
+            None => Vec::new(),
+        };
+        for (mline, candidate) in held {
+            self.seal(peer, Body::Candidate { mline, candidate }, fx);
+        }
+    }
+
+    fn local_candidate(
+        &mut self,
+        peer: PeerId,
+        mline: u32,
+        candidate: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        // Our own candidates follow the same policy: in tests, only allowed networks leave.
+        if !self.config.candidates.allows(&candidate) {
+            return;
+        }
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if !p.described {
+            if p.held_candidates.len() < MAX_QUEUED {
+                p.held_candidates.push((mline, candidate));
+            }
+            return;
+        }
+        self.seal(peer, Body::Candidate { mline, candidate }, fx);
+    }
+
+    fn signal(&mut self, now: Timestamp, from: PeerId, payload: &str, fx: &mut Vec<Effect>) {
+        let CallPhase::InCall { call, me } = self.phase else {
+            return;
+        };
+        let Some(p) = self.peers.get(&from) else {
+            return;
+        };
+        let (phase, last_seq) = (p.phase, p.last_seq);
+        let env = match SignedEnvelope::open(payload, &p.info.identity.signing, from, &call, me) {
+            Ok(env) => env,
+            Err(e) => return self.refuse_signal(from, phase, e, fx),
+        };
+        if env.seq <= last_seq {
+            let e = CallError::Replayed {
+                seq: env.seq,
+                last: last_seq,
+            };
+            return self.refuse_signal(from, phase, e, fx);
+        }
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.last_seq = env.seq;
+        }
+        match env.body {
+            Body::Offer { sdp, dtls } => self.remote_sdp(now, from, SdpKind::Offer, sdp, dtls, fx),
+            Body::Answer { sdp, dtls } => {
+                self.remote_sdp(now, from, SdpKind::Answer, sdp, dtls, fx)
+            }
+            Body::Candidate { mline, candidate } => {
+                if self.config.candidates.allows(&candidate) {
+                    fx.push(Effect::AddCandidate {
+                        peer: from,
+                        mline,
+                        candidate,
+                    });
+                }
+            }
+        }
+    }
+
+    /// A refused signaling message. Before the peer is connected the connection cannot be
+    /// trusted to be set up correctly: fail it. Afterwards, refuse the message and carry on.
+    fn refuse_signal(&mut self, peer: PeerId, phase: Phase, e: CallError, fx: &mut Vec<Effect>) {
+        if phase == Phase::Connected {
+            fx.push(Effect::Event(Event::Refused {
+                peer,
+                error: e.to_string(),
+            }));
+        } else {
+            self.fail(peer, e.to_string(), fx);
+        }
+    }
+
+    fn remote_sdp(
+        &mut self,
+        now: Timestamp,
+        from: PeerId,
+        kind: SdpKind,
+        sdp: String,
+        dtls: assent_shared::sign::Signature,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(p) = self.peers.get(&from) else {
+            return;
+        };
+        let expected_phase = match kind {
+            SdpKind::Offer => Phase::AwaitingOffer,
+            SdpKind::Answer => Phase::AwaitingAnswer,
+        };
+        if p.phase != expected_phase {
+            let reason = format!("unexpected {kind:?} in phase {:?}", p.phase);
+            return self.refuse_signal(from, p.phase, CallError::Malformed(reason), fx);
+        }
+        let Some((call, mine, theirs)) = self.parties(p) else {
+            return;
+        };
+        // They signed from their seat to ours.
+        let fp =
+            match verify_sdp_binding(&p.info.identity.signing, &call, theirs, mine, &sdp, &dtls) {
+                Ok(fp) => fp,
+                Err(e) => return self.fail(from, e.to_string(), fx),
+            };
+        let Some(p) = self.peers.get_mut(&from) else {
+            return;
+        };
+        p.expected = Some(fp);
+        p.phase = match kind {
+            SdpKind::Offer => Phase::Answering,
+            SdpKind::Answer => Phase::Connecting,
+        };
+        p.since = now;
+        fx.push(Effect::ApplyRemote {
+            peer: from,
+            kind,
+            sdp,
+        });
+        if let Some(presented) = p.presented.take() {
+            self.certificate(now, from, presented, fx);
+        }
+    }
+
+    fn certificate(
+        &mut self,
+        now: Timestamp,
+        peer: PeerId,
+        fingerprint: DtlsFingerprint,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some(expected) = p.expected else {
+            p.presented = Some(fingerprint);
+            return;
+        };
+        if expected != fingerprint {
+            return self.fail(peer, CallError::CertificateMismatch.to_string(), fx);
+        }
+        if p.verified {
+            return;
+        }
+        p.verified = true;
+        p.phase = Phase::Connected;
+        p.since = now;
+        p.last_heard = now;
+        fx.push(Effect::OpenMedia { peer });
+        fx.push(Effect::Event(Event::Connected { peer }));
+        let state = self.local;
+        let inbox = self
+            .peers
+            .get_mut(&peer)
+            .map(|p| std::mem::take(&mut p.inbox))
+            .unwrap_or_default();
+        // Say who we are first, then what waited.
+        let mut outbox = vec![PeerMessage::State { state }];
+        if let Some(p) = self.peers.get_mut(&peer) {
+            outbox.append(&mut p.outbox);
+            p.outbox = outbox;
+        }
+        self.flush(now, peer, fx);
+        for text in inbox {
+            self.channel_message(now, peer, text, fx);
+        }
+    }
+
+    fn transport(&mut self, peer: PeerId, state: Transport, fx: &mut Vec<Effect>) {
+        if state == Transport::Failed && self.peers.contains_key(&peer) {
+            self.fail(
+                peer,
+                "no network path to them (ICE failed; a TURN server may be needed)".into(),
+                fx,
+            );
+        }
+    }
+
+    /// Send a data channel message now if the peer is verified and its channel open, or later.
+    fn send_data(&mut self, now: Timestamp, peer: PeerId, msg: PeerMessage, fx: &mut Vec<Effect>) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.verified && p.channel_open {
+            p.last_ping = now;
+            fx.push(Effect::SendData {
+                peer,
+                text: msg.to_text(),
+            });
+        } else if p.outbox.len() < MAX_QUEUED {
+            p.outbox.push(msg);
+        }
+    }
+
+    fn flush(&mut self, now: Timestamp, peer: PeerId, fx: &mut Vec<Effect>) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if !(p.verified && p.channel_open) {
+            return;
+        }
+        p.last_ping = now;
+        for msg in std::mem::take(&mut p.outbox) {
+            fx.push(Effect::SendData {
+                peer,
+                text: msg.to_text(),
+            });
+        }
+    }
+
+    fn channel_message(
+        &mut self,
+        now: Timestamp,
+        peer: PeerId,
+        text: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if !p.verified {
+            // The certificate check has not come through yet: keep it until it does.
+            if p.inbox.len() < MAX_QUEUED {
+                p.inbox.push(text);
+            }
+            return;
+        }
+        p.last_heard = now;
+        let msg = match PeerMessage::parse(&text) {
+            Ok(m) => m,
+            Err(e) => {
+                fx.push(Effect::Event(Event::Refused {
+                    peer,
+                    error: e.to_string(),
+                }));
+                return;
+            }
+        };
+        match msg {
+            PeerMessage::State { state } => {
+                if p.media != state {
+                    p.media = state;
+                    fx.push(Effect::Event(Event::RemoteMedia { peer, state }));
+                }
+            }
+            PeerMessage::Chat { id, text, sent_at } => {
+                fx.push(Effect::Event(Event::Chat {
+                    from: peer,
+                    id,
+                    text,
+                    sent_at,
+                }));
+                self.send_data(now, peer, PeerMessage::ChatAck { id }, fx);
+            }
+            PeerMessage::ChatAck { id } => {
+                if let Some(waiting) = self.awaiting_ack.get_mut(&id) {
+                    if waiting.remove(&peer) {
+                        fx.push(Effect::Event(Event::ChatDelivered { id, to: peer }));
+                    }
+                    if waiting.is_empty() {
+                        self.awaiting_ack.remove(&id);
+                    }
+                }
+            }
+            PeerMessage::Ping => {}
+        }
+    }
+
+    fn send_chat(&mut self, now: Timestamp, text: String, fx: &mut Vec<Effect>) {
+        let text = text.trim().to_string();
+        if text.is_empty() || text.len() > MAX_CHAT {
+            fx.push(Effect::Event(Event::CommandFailed {
+                reason: format!("a chat message has 1 to {MAX_CHAT} bytes"),
+            }));
+            return;
+        }
+        let to: Vec<PeerId> = self.peers.keys().copied().collect();
+        self.chat_seq += 1;
+        let id = self.chat_seq;
+        for &peer in &to {
+            let msg = PeerMessage::Chat {
+                id,
+                text: text.clone(),
+                sent_at: now.0,
+            };
+            self.send_data(now, peer, msg, fx);
+        }
+        if !to.is_empty() {
+            self.awaiting_ack.insert(id, to.iter().copied().collect());
+        }
+        fx.push(Effect::Event(Event::ChatSent { id, to }));
+    }
+
+    fn tick(&mut self, now: Timestamp, fx: &mut Vec<Effect>) {
+        let mut timed_out = Vec::new();
+        let mut silent = Vec::new();
+        let mut ping = Vec::new();
+        for (&id, p) in &self.peers {
+            if p.phase != Phase::Connected {
+                if now.millis_since(p.since) >= self.config.connect_timeout_ms {
+                    timed_out.push(id);
+                }
+            } else if p.channel_open {
+                if now.millis_since(p.last_heard) >= self.config.silence_timeout_ms {
+                    silent.push(id);
+                } else if now.millis_since(p.last_ping) >= self.config.ping_interval_ms {
+                    ping.push(id);
+                }
+            }
+        }
+        for id in timed_out {
+            self.fail(
+                id,
+                "could not connect in time (no network path, or they did not answer)".into(),
+                fx,
+            );
+        }
+        for id in silent {
+            self.remove(id, LeaveReason::Lost, fx);
+        }
+        for id in ping {
+            self.send_data(now, id, PeerMessage::Ping, fx);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

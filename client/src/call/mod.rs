@@ -1,0 +1,431 @@
+//! A call: the edge around the pure [`machine::CallMachine`]. It feeds the machine what the
+//! signaling connection, the WebRTC elements and the user produce, performs the effects the
+//! machine returns, and reports events to whoever drives it (the window or the CLI).
+
+pub mod machine;
+mod report;
+
+use std::time::Duration;
+
+use assent_shared::api::CreateMeeting;
+use assent_shared::call::MediaState;
+use assent_shared::identity::safety_number;
+use assent_shared::signal::{ClientMsg, PeerId, PeerInfo, ServerMsg};
+use assent_shared::{PublicIdentity, SecretIdentity, Timestamp};
+use gst::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::account::Account;
+use crate::api::{Api, ApiError};
+use crate::media::{IceOptions, Media, MediaError, MediaOptions, rate};
+use crate::signaling::{self, SignalEvent, Signaling};
+use crate::store::{CallRecord, KeySeen, Store};
+use machine::{CallMachine, Effect, Event, Input};
+pub use report::{CallStats, PeerStats};
+
+/// How to run a call.
+#[derive(Debug)]
+pub struct CallOptions {
+    /// The meeting's join code.
+    pub meeting: String,
+    pub media: MediaOptions,
+    /// Only TURN-relayed connections.
+    pub relay_only: bool,
+    /// Gather ICE candidates on these addresses only (empty: all interfaces).
+    pub local_addresses: Vec<std::net::IpAddr>,
+    /// Use the STUN/TURN servers the rendezvous server hands out.
+    pub server_ice: bool,
+    pub machine: machine::Config,
+    pub initial: MediaState,
+}
+
+/// What the driver hears.
+#[derive(Clone, Debug)]
+pub enum CallEvent {
+    /// Admitted to the meeting (before taking a seat).
+    Admitted {
+        title: String,
+        code: String,
+    },
+    Call(Event),
+    /// The directory key of someone in the call differs from the one pinned earlier.
+    KeyChanged {
+        peer: PeerId,
+        name: String,
+        safety_number: String,
+    },
+    Reconnecting {
+        attempt: u32,
+    },
+    /// The server's frame that is not part of the call protocol (errors, role changes).
+    Server(String),
+    MediaError(String),
+    /// The call is over for us; the last event.
+    Closed {
+        reason: String,
+    },
+}
+
+/// What the driver can ask.
+#[derive(Debug)]
+pub enum Command {
+    SetMedia(MediaState),
+    Chat(String),
+    Stats(oneshot::Sender<CallStats>),
+    Leave,
+}
+
+/// Drive a running call.
+#[derive(Clone)]
+pub struct CallHandle {
+    cmd: mpsc::UnboundedSender<Command>,
+    pub media: Media,
+}
+
+impl CallHandle {
+    pub fn send(&self, c: Command) {
+        let _ = self.cmd.send(c);
+    }
+
+    pub async fn stats(&self) -> Option<CallStats> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Stats(tx));
+        rx.await.ok()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+}
+
+/// Create an instant meeting and return its join code.
+pub async fn create_meeting(api: &Api, title: &str) -> Result<String, ApiError> {
+    let m = api
+        .create_meeting(&CreateMeeting {
+            kind: assent_shared::api::MeetingKind::Instant,
+            title: title.into(),
+            starts_at: None,
+            duration_min: None,
+            invitees: vec![],
+        })
+        .await?;
+    Ok(m.code)
+}
+
+/// Join a meeting: admission, ICE servers, media started, then the seat. Events arrive on the
+/// returned receiver until [`CallEvent::Closed`].
+pub async fn start(
+    api: Api,
+    account: Account,
+    identity: SecretIdentity,
+    store: Store,
+    mut opts: CallOptions,
+) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), CallError> {
+    let (events, events_rx) = mpsc::unbounded_channel();
+    let meeting = api.join_meeting(&opts.meeting).await?;
+    let _ = events.send(CallEvent::Admitted {
+        title: meeting.title.clone(),
+        code: meeting.code.clone(),
+    });
+    let servers = if opts.server_ice {
+        api.ice_servers().await?.ice_servers
+    } else {
+        Vec::new()
+    };
+    let ice = IceOptions {
+        servers,
+        relay_only: opts.relay_only,
+        local_addresses: std::mem::take(&mut opts.local_addresses),
+    };
+    let (inputs, inputs_rx) = mpsc::unbounded_channel();
+    let media_opts = std::mem::take(&mut opts.media);
+    let (start_kbps, min_kbps, max_kbps) = (
+        media_opts.start_kbps,
+        media_opts.min_kbps,
+        media_opts.max_kbps,
+    );
+    let media = Media::start(media_opts, ice, inputs)?;
+    media.apply_local(opts.initial);
+    let (signal_tx, signal_rx) = mpsc::unbounded_channel();
+    let signaling = signaling::spawn(api.clone(), meeting.code.clone(), signal_tx);
+    let (cmd, cmd_rx) = mpsc::unbounded_channel();
+    let public = identity.public().clone();
+    let machine = CallMachine::new(
+        identity,
+        account.user_id,
+        opts.initial,
+        opts.machine.clone(),
+    );
+    let call = Call {
+        machine,
+        media: media.clone(),
+        signaling,
+        events,
+        store,
+        public,
+        rate: rate::RateController::new(start_kbps, min_kbps, max_kbps),
+        report: report::Tracker::default(),
+        record: CallRecord {
+            call_id: String::new(),
+            meeting_code: meeting.code,
+            title: meeting.title,
+            started_at: Timestamp::now().0,
+            ended_at: None,
+            participants: Vec::new(),
+        },
+    };
+    tokio::spawn(call.run(inputs_rx, signal_rx, cmd_rx));
+    Ok((CallHandle { cmd, media }, events_rx))
+}
+
+struct Call {
+    machine: CallMachine,
+    media: Media,
+    signaling: Signaling,
+    events: mpsc::UnboundedSender<CallEvent>,
+    store: Store,
+    public: PublicIdentity,
+    rate: rate::RateController,
+    report: report::Tracker,
+    record: CallRecord,
+}
+
+impl Call {
+    async fn run(
+        mut self,
+        mut inputs: mpsc::UnboundedReceiver<Input>,
+        mut signals: mpsc::UnboundedReceiver<SignalEvent>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        let mut bus = self.media.pipeline().bus().map(|b| b.stream());
+        let mut closed = String::from("left the call");
+        while !self.machine.is_over() {
+            let input = tokio::select! {
+                Some(ev) = signals.recv() => match self.signal_event(ev) {
+                    Ok(Some(input)) => input,
+                    Ok(None) => continue,
+                    Err(why) => {
+                        closed = why;
+                        Input::Leave
+                    }
+                },
+                Some(input) = inputs.recv() => input,
+                Some(c) = commands.recv() => match c {
+                    Command::SetMedia(s) => Input::SetMedia(s),
+                    Command::Chat(text) => Input::SendChat { text },
+                    Command::Leave => Input::Leave,
+                    Command::Stats(reply) => {
+                        let _ = reply.send(self.stats().await);
+                        continue;
+                    }
+                },
+                Some(msg) = next_bus(&mut bus) => {
+                    self.bus_message(&msg);
+                    continue;
+                }
+                _ = tick.tick() => Input::Tick,
+                _ = second.tick() => {
+                    self.adapt().await;
+                    continue;
+                }
+            };
+            self.feed(input);
+        }
+        self.media.stop();
+        self.record.ended_at = Some(Timestamp::now().0);
+        if !self.record.call_id.is_empty()
+            && let Err(e) = self.store.record_call(&self.record)
+        {
+            tracing::warn!("cannot keep the call in the local history: {e}");
+        }
+        self.signaling.send(ClientMsg::Leave);
+        let _ = self.events.send(CallEvent::Closed { reason: closed });
+    }
+
+    fn feed(&mut self, input: Input) {
+        let mut queue = vec![input];
+        while let Some(input) = queue.pop() {
+            let now = Timestamp::now();
+            for effect in self.machine.handle(now, input) {
+                if let Some(next) = self.perform(effect) {
+                    queue.push(next);
+                }
+            }
+        }
+    }
+
+    /// Perform one effect; a failure comes back as an input for the machine.
+    fn perform(&mut self, effect: Effect) -> Option<Input> {
+        match effect {
+            Effect::Signal { to, payload } => self.signaling.send(ClientMsg::Send {
+                to: Some(to),
+                payload,
+            }),
+            Effect::CreatePeer { peer, offerer } => {
+                if let Err(e) = self.media.create_peer(peer, offerer) {
+                    return Some(Input::PeerError {
+                        peer,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+            Effect::ApplyRemote { peer, kind, sdp } => {
+                if let Err(e) = self.media.apply_remote(peer, kind, &sdp) {
+                    return Some(Input::PeerError {
+                        peer,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+            Effect::AddCandidate {
+                peer,
+                mline,
+                candidate,
+            } => self.media.add_candidate(peer, mline, &candidate),
+            Effect::OpenMedia { peer } => self.media.open_media(peer),
+            Effect::ClosePeer { peer } => self.media.close_peer(peer),
+            Effect::SendData { peer, text } => self.media.send_data(peer, &text),
+            Effect::ApplyLocalMedia(state) => self.media.apply_local(state),
+            Effect::Hangup => self.signaling.send(ClientMsg::Leave),
+            Effect::Event(e) => {
+                if let Event::ParticipantJoined { name, .. } = &e
+                    && !self.record.participants.contains(name)
+                {
+                    self.record.participants.push(name.clone());
+                }
+                let _ = self.events.send(CallEvent::Call(e));
+            }
+        }
+        None
+    }
+
+    /// Turn a signaling event into a machine input (or report it). `Err`: the call cannot go on.
+    fn signal_event(&mut self, ev: SignalEvent) -> Result<Option<Input>, String> {
+        let msg = match ev {
+            SignalEvent::Msg(m) => m,
+            SignalEvent::Reconnecting { attempt } => {
+                let _ = self.events.send(CallEvent::Reconnecting { attempt });
+                return Ok(None);
+            }
+            SignalEvent::Closed(why) => return Err(why),
+        };
+        Ok(match msg {
+            ServerMsg::Joined {
+                call_id,
+                peer_id,
+                peers,
+                resumed,
+                ..
+            } => {
+                for p in &peers {
+                    self.observe(p);
+                }
+                self.record.call_id = call_id.to_string();
+                Some(Input::Joined {
+                    call: call_id,
+                    me: peer_id,
+                    peers,
+                    resumed,
+                })
+            }
+            ServerMsg::PeerJoined { peer } => {
+                self.observe(&peer);
+                Some(Input::PeerJoined(peer))
+            }
+            ServerMsg::PeerLeft { peer_id, reason } => Some(Input::PeerLeft {
+                peer: peer_id,
+                reason,
+            }),
+            ServerMsg::Message { from, payload } => Some(Input::Signal { from, payload }),
+            ServerMsg::Removed => Some(Input::Removed),
+            ServerMsg::Ended => Some(Input::Ended),
+            ServerMsg::PeerUpdated { peer } => {
+                let _ = self.events.send(CallEvent::Server(format!(
+                    "{} is now {:?}",
+                    peer.display_name, peer.role
+                )));
+                None
+            }
+            ServerMsg::Error { code, message } => {
+                let _ = self
+                    .events
+                    .send(CallEvent::Server(format!("{message} ({code})")));
+                None
+            }
+            ServerMsg::Pong => None,
+        })
+    }
+
+    /// Pin the key of someone we meet; tell the user when it changed.
+    fn observe(&mut self, p: &PeerInfo) {
+        if p.identity.verify().is_err() {
+            return;
+        }
+        match self.store.observe_identity(
+            &p.user_id,
+            &p.display_name,
+            &p.identity,
+            Timestamp::now(),
+        ) {
+            Ok(KeySeen::Changed { .. }) => {
+                let _ = self.events.send(CallEvent::KeyChanged {
+                    peer: p.peer_id,
+                    name: p.display_name.clone(),
+                    safety_number: safety_number(&self.public, &p.identity),
+                });
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot pin a contact key: {e}"),
+        }
+    }
+
+    fn bus_message(&mut self, msg: &gst::Message) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            let from = msg
+                .src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_default();
+            let _ = self
+                .events
+                .send(CallEvent::MediaError(format!("{from}: {}", e.error())));
+        }
+    }
+
+    /// Once a second: bitrate adaptation from the receivers' reports.
+    async fn adapt(&mut self) {
+        let mut worst: Option<f64> = None;
+        for peer in self.media.peer_ids() {
+            if let Some(s) = self.media.webrtc_stats(peer).await {
+                let t = crate::media::stats::transport_from(&s);
+                self.report.transport.insert(peer, t.clone());
+                if let Some(f) = t.fraction_lost {
+                    worst = Some(worst.map_or(f, |w: f64| w.max(f)));
+                }
+            }
+        }
+        if let Some(kbps) = self.rate.update(rate::Report {
+            fraction_lost: worst,
+        }) {
+            self.media.set_video_kbps(kbps);
+        }
+    }
+
+    async fn stats(&mut self) -> CallStats {
+        self.adapt().await;
+        self.report.snapshot(&self.machine, &self.media)
+    }
+}
+
+async fn next_bus(bus: &mut Option<gst::bus::BusStream>) -> Option<gst::Message> {
+    use futures_util::StreamExt;
+    match bus {
+        Some(b) => b.next().await,
+        None => std::future::pending().await,
+    }
+}

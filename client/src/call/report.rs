@@ -1,0 +1,113 @@
+//! Call statistics: per peer, what arrived (frames, audio), at what rate since the last report,
+//! and what the transport says (round trip, loss).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use assent_shared::signal::PeerId;
+use serde::Serialize;
+
+use super::machine::{CallMachine, Phase};
+use crate::media::Media;
+use crate::media::stats::Transport;
+
+/// One remote peer, as `assent call --stats` prints it.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeerStats {
+    pub peer: String,
+    pub name: String,
+    pub user_id: String,
+    pub connected: bool,
+    pub video_frames: u64,
+    /// Decoded frames per second since the previous report.
+    pub fps: f64,
+    pub audio_ms: u64,
+    pub video_kbps: f64,
+    pub audio_kbps: f64,
+    /// Unix ms of the first decoded frame.
+    pub first_frame_at: Option<u64>,
+    #[serde(flatten)]
+    pub transport: Transport,
+    /// Frame-stamp latency (only with `--stamp-frames`), ms.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub latency_samples: usize,
+}
+
+/// The whole call.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallStats {
+    /// Unix ms.
+    pub at: u64,
+    pub video_target_kbps: u32,
+    pub peers: Vec<PeerStats>,
+}
+
+#[derive(Default)]
+pub(super) struct Tracker {
+    pub(super) transport: BTreeMap<PeerId, Transport>,
+    last: BTreeMap<PeerId, (Instant, u64, u64, u64)>,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    Some(sorted[i.min(sorted.len() - 1)] as f64 / 1000.0)
+}
+
+impl Tracker {
+    pub(super) fn snapshot(&mut self, machine: &CallMachine, media: &Media) -> CallStats {
+        let counters = media.stats().snapshot();
+        let now = Instant::now();
+        let mut peers = Vec::new();
+        for (id, phase, info) in machine.peers() {
+            let c = counters.get(&id);
+            let load = |f: fn(&crate::media::stats::PeerCounters) -> u64| c.map_or(0, |c| f(c));
+            let frames = load(|c| c.video_frames.load(Ordering::Relaxed));
+            let vbytes = load(|c| c.video_rtp_bytes.load(Ordering::Relaxed));
+            let abytes = load(|c| c.audio_rtp_bytes.load(Ordering::Relaxed));
+            let (fps, vk, ak) = match self.last.get(&id) {
+                Some(&(t, f, v, a)) => {
+                    let dt = now.duration_since(t).as_secs_f64().max(1e-3);
+                    (
+                        (frames.saturating_sub(f)) as f64 / dt,
+                        (vbytes.saturating_sub(v)) as f64 * 8.0 / 1000.0 / dt,
+                        (abytes.saturating_sub(a)) as f64 * 8.0 / 1000.0 / dt,
+                    )
+                }
+                None => (0.0, 0.0, 0.0),
+            };
+            self.last.insert(id, (now, frames, vbytes, abytes));
+            let mut lat: Vec<u64> = c
+                .and_then(|c| c.latencies_us.lock().ok().map(|l| l.clone()))
+                .unwrap_or_default();
+            lat.sort_unstable();
+            let first = load(|c| c.first_frame_at.load(Ordering::Relaxed));
+            peers.push(PeerStats {
+                peer: id.to_string(),
+                name: info.display_name.clone(),
+                user_id: info.user_id.to_string(),
+                connected: phase == Phase::Connected,
+                video_frames: frames,
+                fps: (fps * 10.0).round() / 10.0,
+                audio_ms: load(|c| c.audio_ms.load(Ordering::Relaxed)),
+                video_kbps: vk.round(),
+                audio_kbps: ak.round(),
+                first_frame_at: (first > 0).then_some(first),
+                transport: self.transport.get(&id).cloned().unwrap_or_default(),
+                latency_p50_ms: percentile(&lat, 0.5),
+                latency_p95_ms: percentile(&lat, 0.95),
+                latency_samples: lat.len(),
+            });
+        }
+        self.last.retain(|id, _| counters.contains_key(id));
+        CallStats {
+            at: assent_shared::Timestamp::now().0,
+            video_target_kbps: media.video_kbps(),
+            peers,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The Assent client engine: everything the desktop window and the headless command line share.
+//! It owns the IO (HTTP and WebSocket to the rendezvous server, GStreamer media, the keyring,
+//! the local store) around pure state machines (the call machine here, consent in `shared`).
+
+pub mod account;
+pub mod api;
+pub mod call;
+pub mod keyring;
+pub mod media;
+pub mod signaling;
+pub mod store;

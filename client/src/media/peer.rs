@@ -1,0 +1,693 @@
+//! One `webrtcbin` per remote peer: negotiation, ICE, the DTLS certificate hook, the data
+//! channel, and the send and receive branches with their valves.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use assent_shared::call::DtlsFingerprint;
+use assent_shared::signal::PeerId;
+use gst::glib;
+use gst::prelude::*;
+use gst_webrtc::{
+    WebRTCDataChannel, WebRTCPeerConnectionState, WebRTCSDPType, WebRTCSessionDescription,
+};
+
+use super::source::make;
+use super::{Media, MediaError, Output, Result, Shared, stamp, stats};
+use crate::call::machine::{Input, SdpKind, Transport};
+
+/// A decoded video frame for the window.
+#[derive(Clone)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    /// RGBA, `width * height * 4` bytes.
+    pub rgba: Arc<Vec<u8>>,
+    /// Increases with every new frame of this peer.
+    pub seq: u64,
+}
+
+/// The latest frame of each remote peer.
+#[derive(Clone, Default)]
+pub struct FrameSlots(Arc<Mutex<BTreeMap<PeerId, Frame>>>);
+
+impl FrameSlots {
+    pub fn latest(&self, peer: PeerId) -> Option<Frame> {
+        self.0.lock().ok()?.get(&peer).cloned()
+    }
+
+    fn put(&self, peer: PeerId, width: u32, height: u32, rgba: Vec<u8>) {
+        if let Ok(mut m) = self.0.lock() {
+            let seq = m.get(&peer).map_or(1, |f| f.seq + 1);
+            m.insert(
+                peer,
+                Frame {
+                    width,
+                    height,
+                    rgba: Arc::new(rgba),
+                    seq,
+                },
+            );
+        }
+    }
+
+    fn remove(&self, peer: PeerId) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(&peer);
+        }
+    }
+}
+
+struct SendBranch {
+    tee: gst::Element,
+    tee_pad: gst::Pad,
+    queue: gst::Element,
+    valve: gst::Element,
+}
+
+/// Everything that belongs to one remote peer.
+pub(crate) struct PeerLink {
+    webrtc: gst::Element,
+    send: Vec<SendBranch>,
+    /// Whether media may flow (the peer is verified).
+    open: Arc<AtomicBool>,
+    /// Receive valves and elements, added as the peer's streams arrive.
+    receive: Arc<Mutex<Vec<gst::Element>>>,
+    channel: Arc<Mutex<Option<WebRTCDataChannel>>>,
+}
+
+fn send_input(shared: &std::sync::Weak<Shared>, input: Input) {
+    if let Some(s) = shared.upgrade() {
+        let _ = s.inputs.send(input);
+    }
+}
+
+/// Percent-encode a TURN user name or credential for a `turn://user:pass@host` URI.
+fn escape(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `turn:host:port?transport=udp` (RFC 7065) as GStreamer wants it:
+/// `turn://user:pass@host:port?transport=udp`.
+fn turn_uri(url: &str, user: &str, pass: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once(':')?;
+    if scheme != "turn" && scheme != "turns" {
+        return None;
+    }
+    let rest = rest.trim_start_matches("//");
+    Some(format!(
+        "{scheme}://{}:{}@{rest}",
+        escape(user),
+        escape(pass)
+    ))
+}
+
+impl Media {
+    /// Build the connection to `peer`. As offerer, open the data channel and make the offer;
+    /// the description comes back as [`Input::LocalDescription`].
+    pub fn create_peer(&self, peer: PeerId, offerer: bool) -> Result<()> {
+        let shared = &self.shared;
+        let webrtc = gst::ElementFactory::make("webrtcbin")
+            .name(format!("peer-{peer}"))
+            .property_from_str("bundle-policy", "max-bundle")
+            .property("latency", shared.opts.latency_ms)
+            .build()
+            .map_err(|_| MediaError::MissingElement("webrtcbin".into()))?;
+        self.configure_ice(&webrtc);
+        let weak = Arc::downgrade(shared);
+
+        // Local ICE candidates.
+        let w = weak.clone();
+        webrtc.connect("on-ice-candidate", false, move |values| {
+            let mline = values.get(1).and_then(|v| v.get::<u32>().ok());
+            let candidate = values.get(2).and_then(|v| v.get::<String>().ok());
+            if let (Some(mline), Some(candidate)) = (mline, candidate) {
+                send_input(
+                    &w,
+                    Input::LocalCandidate {
+                        peer,
+                        mline,
+                        candidate,
+                    },
+                );
+            }
+            None
+        });
+        // Connection state: failures end the peer.
+        let w = weak.clone();
+        webrtc.connect_notify(Some("connection-state"), move |e, _| {
+            let state = e.property::<WebRTCPeerConnectionState>("connection-state");
+            let t = match state {
+                WebRTCPeerConnectionState::Failed => Transport::Failed,
+                WebRTCPeerConnectionState::Connected => Transport::Connected,
+                _ => return,
+            };
+            send_input(&w, Input::Transport { peer, state: t });
+        });
+        // The DTLS certificate the peer presents, as soon as the handshake shows it (before the
+        // SRTP keys exist). webrtcbin 1.22 does not compare it with the SDP fingerprint.
+        let w = weak.clone();
+        webrtc.connect("deep-element-added", false, move |values| {
+            let element = values.get(2).and_then(|v| v.get::<gst::Element>().ok())?;
+            let is_dtls = element.factory().is_some_and(|f| f.name() == "dtlssrtpdec");
+            if is_dtls {
+                let w = w.clone();
+                element.connect_notify(Some("peer-pem"), move |e, _| {
+                    let pem = e.property::<Option<String>>("peer-pem");
+                    let Some(pem) = pem else { return };
+                    match DtlsFingerprint::of_pem(&pem) {
+                        Ok(fingerprint) => {
+                            send_input(&w, Input::RemoteCertificate { peer, fingerprint })
+                        }
+                        Err(e) => send_input(
+                            &w,
+                            Input::PeerError {
+                                peer,
+                                reason: format!("unreadable DTLS certificate: {e}"),
+                            },
+                        ),
+                    }
+                });
+            }
+            None
+        });
+        // Remote streams.
+        let open = Arc::new(AtomicBool::new(false));
+        let receive = Arc::new(Mutex::new(Vec::new()));
+        {
+            let w = weak.clone();
+            let open = open.clone();
+            let receive = receive.clone();
+            webrtc.connect_pad_added(move |_, pad| {
+                if pad.direction() != gst::PadDirection::Src {
+                    return;
+                }
+                let Some(shared) = w.upgrade() else { return };
+                if let Err(e) = receive_branch(&shared, peer, pad, &open, &receive) {
+                    tracing::warn!(%peer, "cannot play a remote stream: {e}");
+                }
+            });
+        }
+        // Data channel.
+        let channel: Arc<Mutex<Option<WebRTCDataChannel>>> = Arc::new(Mutex::new(None));
+        {
+            let w = weak.clone();
+            let channel = channel.clone();
+            webrtc.connect("on-data-channel", false, move |values| {
+                let dc = values
+                    .get(1)
+                    .and_then(|v| v.get::<WebRTCDataChannel>().ok())?;
+                hook_channel(&w, peer, &dc);
+                if let Ok(mut c) = channel.lock() {
+                    *c = Some(dc);
+                }
+                None
+            });
+        }
+
+        shared.pipeline.add(&webrtc)?;
+        let mut send = Vec::new();
+        for s in [&shared.video, &shared.audio].into_iter().flatten() {
+            let queue = gst::ElementFactory::make("queue")
+                .property("max-size-buffers", 64u32)
+                .property("max-size-bytes", 0u32)
+                .property("max-size-time", 500_000_000u64)
+                .property_from_str("leaky", "downstream")
+                .build()?;
+            let valve = gst::ElementFactory::make("valve")
+                .property("drop", true)
+                .build()?;
+            shared.pipeline.add_many([&queue, &valve])?;
+            queue.link(&valve)?;
+            let sink = webrtc
+                .request_pad_simple("sink_%u")
+                .ok_or_else(|| MediaError::Pipeline("webrtcbin sink pad".into()))?;
+            valve
+                .static_pad("src")
+                .ok_or_else(|| MediaError::Pipeline("valve src".into()))?
+                .link(&sink)?;
+            if let Some(t) = sink.property::<Option<glib::Object>>("transceiver") {
+                t.set_property("do-nack", true);
+            }
+            let tee_pad = s
+                .tee
+                .request_pad_simple("src_%u")
+                .ok_or_else(|| MediaError::Pipeline("tee src pad".into()))?;
+            tee_pad.link(
+                &queue
+                    .static_pad("sink")
+                    .ok_or_else(|| MediaError::Pipeline("queue sink".into()))?,
+            )?;
+            queue.sync_state_with_parent()?;
+            valve.sync_state_with_parent()?;
+            send.push(SendBranch {
+                tee: s.tee.clone(),
+                tee_pad,
+                queue,
+                valve,
+            });
+        }
+        webrtc.sync_state_with_parent()?;
+
+        if offerer {
+            let dc = webrtc.emit_by_name::<Option<WebRTCDataChannel>>(
+                "create-data-channel",
+                &[&"assent", &None::<gst::Structure>],
+            );
+            let dc = dc.ok_or_else(|| MediaError::Pipeline("cannot open a data channel".into()))?;
+            hook_channel(&weak, peer, &dc);
+            if let Ok(mut c) = channel.lock() {
+                *c = Some(dc);
+            }
+        }
+        if let Ok(mut peers) = shared.peers.lock() {
+            peers.insert(
+                peer,
+                PeerLink {
+                    webrtc: webrtc.clone(),
+                    send,
+                    open,
+                    receive,
+                    channel,
+                },
+            );
+        }
+        shared.stats.add_peer(peer);
+        if offerer {
+            create_description(&webrtc, weak, peer, SdpKind::Offer);
+        }
+        Ok(())
+    }
+
+    fn configure_ice(&self, webrtc: &gst::Element) {
+        let ice = &self.shared.ice;
+        if ice.relay_only {
+            webrtc.set_property_from_str("ice-transport-policy", "relay");
+        }
+        for server in &ice.servers {
+            for url in &server.urls {
+                if let Some(rest) = url.strip_prefix("stun:") {
+                    webrtc.set_property(
+                        "stun-server",
+                        format!("stun://{}", rest.trim_start_matches("//")),
+                    );
+                } else if let (Some(u), Some(p)) = (&server.username, &server.credential)
+                    && let Some(uri) = turn_uri(url, u, p)
+                {
+                    let _ = webrtc.emit_by_name::<bool>("add-turn-server", &[&uri]);
+                }
+            }
+        }
+        let agent = webrtc.property::<glib::Object>("ice-agent");
+        for addr in &ice.local_addresses {
+            let _ = agent.emit_by_name::<bool>("add-local-ip-address", &[&addr.to_string()]);
+        }
+        // libnice would otherwise multicast UPnP discovery on every interface.
+        if agent.find_property("agent").is_some() {
+            let nice = agent.property::<glib::Object>("agent");
+            if nice.find_property("upnp").is_some() {
+                nice.set_property("upnp", false);
+            }
+        }
+    }
+
+    fn link(&self, peer: PeerId) -> Option<gst::Element> {
+        self.shared
+            .peers
+            .lock()
+            .ok()?
+            .get(&peer)
+            .map(|l| l.webrtc.clone())
+    }
+
+    /// Apply the peer's verified description; for an offer, answer it.
+    pub fn apply_remote(&self, peer: PeerId, kind: SdpKind, sdp: &str) -> Result<()> {
+        let webrtc = self
+            .link(peer)
+            .ok_or_else(|| MediaError::Pipeline(format!("no connection to {peer}")))?;
+        let msg = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes())
+            .map_err(|_| MediaError::Pipeline("unparsable session description".into()))?;
+        let type_ = match kind {
+            SdpKind::Offer => WebRTCSDPType::Offer,
+            SdpKind::Answer => WebRTCSDPType::Answer,
+        };
+        let desc = WebRTCSessionDescription::new(type_, msg);
+        let weak = Arc::downgrade(&self.shared);
+        let promise = match kind {
+            SdpKind::Answer => None,
+            SdpKind::Offer => {
+                let w = webrtc.downgrade();
+                Some(gst::Promise::with_change_func(move |reply| {
+                    if let Some(reason) = reply_error(reply) {
+                        return send_input(&weak, Input::PeerError { peer, reason });
+                    }
+                    if let Some(webrtc) = w.upgrade() {
+                        create_description(&webrtc, weak, peer, SdpKind::Answer);
+                    }
+                }))
+            }
+        };
+        webrtc.emit_by_name::<()>("set-remote-description", &[&desc, &promise]);
+        Ok(())
+    }
+
+    pub fn add_candidate(&self, peer: PeerId, mline: u32, candidate: &str) {
+        if let Some(webrtc) = self.link(peer) {
+            webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+        }
+    }
+
+    /// The peer is verified: let media flow both ways, starting with a key frame.
+    pub fn open_media(&self, peer: PeerId) {
+        let Ok(peers) = self.shared.peers.lock() else {
+            return;
+        };
+        let Some(link) = peers.get(&peer) else { return };
+        link.open.store(true, Ordering::SeqCst);
+        for b in &link.send {
+            b.valve.set_property("drop", false);
+        }
+        if let Ok(r) = link.receive.lock() {
+            for v in r.iter().filter(|e| is_valve(e)) {
+                v.set_property("drop", false);
+            }
+        }
+        drop(peers);
+        self.request_keyframe();
+    }
+
+    pub fn send_data(&self, peer: PeerId, text: &str) {
+        let channel = self
+            .shared
+            .peers
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&peer).and_then(|l| l.channel.lock().ok()?.clone()));
+        if let Some(dc) = channel
+            && let Err(e) = dc.send_string_full(Some(text))
+        {
+            tracing::debug!(%peer, "data channel send failed: {e}");
+        }
+    }
+
+    /// Tear down the connection to `peer` and everything that fed or played it.
+    pub fn close_peer(&self, peer: PeerId) {
+        let link = self
+            .shared
+            .peers
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&peer));
+        let Some(link) = link else { return };
+        link.open.store(false, Ordering::SeqCst);
+        let pipeline = &self.shared.pipeline;
+        for b in &link.send {
+            b.valve.set_property("drop", true);
+            unlink_from_tee(b);
+            let _ = b.queue.set_state(gst::State::Null);
+            let _ = b.valve.set_state(gst::State::Null);
+            let _ = pipeline.remove_many([&b.queue, &b.valve]);
+        }
+        if let Ok(mut c) = link.channel.lock()
+            && let Some(dc) = c.take()
+        {
+            dc.close();
+        }
+        let _ = link.webrtc.set_state(gst::State::Null);
+        let _ = pipeline.remove(&link.webrtc);
+        let receive: Vec<gst::Element> = link
+            .receive
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default();
+        for e in receive {
+            let _ = e.set_state(gst::State::Null);
+            let _ = pipeline.remove(&e);
+        }
+        self.shared.frames.remove(peer);
+        self.shared.stats.remove_peer(peer);
+    }
+
+    /// WebRTC statistics of the connection to `peer` (RTT, loss, bytes), when it has some.
+    pub async fn webrtc_stats(&self, peer: PeerId) -> Option<gst::Structure> {
+        let webrtc = self.link(peer)?;
+        let (promise, fut) = gst::Promise::new_future();
+        webrtc.emit_by_name::<()>("get-stats", &[&None::<gst::Pad>, &promise]);
+        let reply = tokio::time::timeout(Duration::from_secs(2), fut)
+            .await
+            .ok()?
+            .ok()??;
+        Some(reply.to_owned())
+    }
+}
+
+fn is_valve(e: &gst::Element) -> bool {
+    e.factory().is_some_and(|f| f.name() == "valve")
+}
+
+/// Release our branch's tee pad while no buffer is passing through it.
+fn unlink_from_tee(b: &SendBranch) {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let tee = b.tee.clone();
+    let queue_sink = b.queue.static_pad("sink");
+    let tx = Mutex::new(Some(tx));
+    b.tee_pad.add_probe(gst::PadProbeType::IDLE, move |pad, _| {
+        if let Some(sink) = &queue_sink {
+            let _ = pad.unlink(sink);
+        }
+        tee.release_request_pad(pad);
+        if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tx.send(());
+        }
+        gst::PadProbeReturn::Remove
+    });
+    // The probe runs at once when the pad is idle, or after the buffer in flight.
+    let _ = rx.recv_timeout(Duration::from_secs(1));
+}
+
+fn reply_error(
+    reply: std::result::Result<Option<&gst::StructureRef>, gst::PromiseError>,
+) -> Option<String> {
+    match reply {
+        Ok(Some(s)) => s
+            .get::<glib::Error>("error")
+            .ok()
+            .map(|e| e.message().to_string()),
+        Ok(None) => None,
+        Err(e) => Some(format!("{e:?}")),
+    }
+}
+
+/// Create an offer or answer, set it locally, and hand its SDP to the call machine.
+fn create_description(
+    webrtc: &gst::Element,
+    weak: std::sync::Weak<Shared>,
+    peer: PeerId,
+    kind: SdpKind,
+) {
+    let w = webrtc.downgrade();
+    let field = match kind {
+        SdpKind::Offer => "offer",
+        SdpKind::Answer => "answer",
+    };
+    let promise = gst::Promise::with_change_func(move |reply| {
+        let desc = match reply {
+            Ok(Some(s)) => s.get::<WebRTCSessionDescription>(field).ok(),
+            _ => None,
+        };
+        let Some(desc) = desc else {
+            let reason = reply_error(reply).unwrap_or_else(|| format!("no {field} was made"));
+            return send_input(&weak, Input::PeerError { peer, reason });
+        };
+        let Some(webrtc) = w.upgrade() else { return };
+        webrtc.emit_by_name::<()>("set-local-description", &[&desc, &None::<gst::Promise>]);
+        match desc.sdp().as_text() {
+            Ok(sdp) => send_input(&weak, Input::LocalDescription { peer, kind, sdp }),
+            Err(e) => send_input(
+                &weak,
+                Input::PeerError {
+                    peer,
+                    reason: format!("cannot write the {field}: {e}"),
+                },
+            ),
+        }
+    });
+    let signal = match kind {
+        SdpKind::Offer => "create-offer",
+        SdpKind::Answer => "create-answer",
+    };
+    webrtc.emit_by_name::<()>(signal, &[&None::<gst::Structure>, &promise]);
+}
+
+fn hook_channel(weak: &std::sync::Weak<Shared>, peer: PeerId, dc: &WebRTCDataChannel) {
+    let w = weak.clone();
+    dc.connect_on_open(move |_| send_input(&w, Input::ChannelOpen { peer }));
+    let w = weak.clone();
+    dc.connect_on_message_string(move |_, text| {
+        if let Some(text) = text {
+            send_input(
+                &w,
+                Input::ChannelMessage {
+                    peer,
+                    text: text.to_string(),
+                },
+            );
+        }
+    });
+    if dc.ready_state() == gst_webrtc::WebRTCDataChannelState::Open {
+        send_input(weak, Input::ChannelOpen { peer });
+    }
+}
+
+/// Play (or count) a stream arriving from `peer`: valve, depayloader, decoder, sink.
+fn receive_branch(
+    shared: &Arc<Shared>,
+    peer: PeerId,
+    pad: &gst::Pad,
+    open: &Arc<AtomicBool>,
+    receive: &Arc<Mutex<Vec<gst::Element>>>,
+) -> Result<()> {
+    let caps = pad
+        .current_caps()
+        .ok_or_else(|| MediaError::Pipeline("remote stream without caps".into()))?;
+    let s = caps
+        .structure(0)
+        .ok_or_else(|| MediaError::Pipeline("remote stream without caps".into()))?;
+    let media = s.get::<&str>("media").unwrap_or("");
+    let encoding = s
+        .get::<&str>("encoding-name")
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    let counters = shared.stats.counters(peer);
+    let valve = gst::ElementFactory::make("valve")
+        .property("drop", !open.load(Ordering::SeqCst))
+        .build()?;
+    let mut chain = vec![valve.clone()];
+    match (media, encoding.as_str()) {
+        ("video", "VP8") => {
+            let depay = gst::ElementFactory::make("rtpvp8depay")
+                .property("request-keyframe", true)
+                .build()?;
+            chain.push(depay);
+            chain.push(make("vp8dec")?);
+        }
+        ("audio", "OPUS") => {
+            chain.push(make("rtpopusdepay")?);
+            chain.push(
+                gst::ElementFactory::make("opusdec")
+                    .property("plc", true)
+                    .build()?,
+            );
+        }
+        _ => {
+            // Not ours to play (e.g. an unknown codec): drain it.
+            chain = vec![make("fakesink")?];
+        }
+    }
+    let video = media == "video";
+    let decoded_tail = chain.last().cloned();
+    let output = shared.opts.output;
+    if chain.len() > 1 {
+        match (video, output) {
+            (true, Output::Display) => {
+                chain.push(make("videoconvert")?);
+                let sink = gst_app::AppSink::builder()
+                    .caps(
+                        &gst::Caps::builder("video/x-raw")
+                            .field("format", "RGBA")
+                            .build(),
+                    )
+                    .max_buffers(1)
+                    .drop(true)
+                    .sync(false)
+                    .build();
+                let slots = shared.frames.clone();
+                sink.set_callbacks(
+                    gst_app::AppSinkCallbacks::builder()
+                        .new_sample(move |sink| {
+                            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                            if let (Some(buf), Some(caps)) = (sample.buffer(), sample.caps())
+                                && let Ok(info) = gst_video::VideoInfo::from_caps(caps)
+                                && let Ok(map) = buf.map_readable()
+                            {
+                                slots.put(peer, info.width(), info.height(), map.to_vec());
+                            }
+                            Ok(gst::FlowSuccess::Ok)
+                        })
+                        .build(),
+                );
+                chain.push(sink.upcast());
+            }
+            (false, Output::Display) => {
+                chain.push(make("audioconvert")?);
+                chain.push(make("audioresample")?);
+                chain.push(make("autoaudiosink")?);
+            }
+            (_, Output::Headless) => {
+                chain.push(
+                    gst::ElementFactory::make("fakesink")
+                        .property("sync", false)
+                        .property("async", false)
+                        .build()?,
+                );
+            }
+        }
+    }
+    shared.pipeline.add_many(&chain)?;
+    gst::Element::link_many(&chain)?;
+    // Count what the decoder delivers (and read frame stamps for the latency benchmark).
+    if let Some(dec) = decoded_tail.filter(|_| chain.len() > 1)
+        && let Some(src) = dec.static_pad("src")
+    {
+        stats::count_decoded(&src, counters.clone(), video);
+        if video && shared.opts.stamp_frames {
+            stamp::add_reader(&src, counters.clone());
+        }
+    }
+    stats::count_rtp(pad, counters, video);
+    let first = chain
+        .first()
+        .and_then(|e| e.static_pad("sink"))
+        .ok_or_else(|| MediaError::Pipeline("receive branch sink".into()))?;
+    for e in &chain {
+        e.sync_state_with_parent()?;
+    }
+    pad.link(&first)?;
+    if let Ok(mut r) = receive.lock() {
+        r.extend(chain);
+    }
+    // Verified while we were building: make sure the valve is open.
+    if open.load(Ordering::SeqCst) {
+        valve.set_property("drop", false);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_uris() {
+        assert_eq!(
+            turn_uri(
+                "turn:127.0.0.1:3478?transport=udp",
+                "1700000000:ab",
+                "x+y/z="
+            )
+            .as_deref(),
+            Some("turn://1700000000%3Aab:x%2By%2Fz%3D@127.0.0.1:3478?transport=udp")
+        );
+        assert_eq!(turn_uri("stun:127.0.0.1:3478", "u", "p"), None);
+    }
+}

@@ -1,0 +1,316 @@
+//! Capture sources behind one trait: each builds a GStreamer bin with one `src` pad giving raw
+//! video or raw audio. Cameras, microphones and the screen for people; test sources and media
+//! files for headless use and tests (no camera or microphone on a build machine).
+
+use std::path::PathBuf;
+
+use gst::prelude::*;
+
+use super::MediaError;
+
+/// What a source produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Video,
+    Audio,
+}
+
+/// A capture source. `build` makes a bin with a single `src` ghost pad of raw media.
+pub trait CaptureSource: std::fmt::Debug + Send + Sync {
+    fn kind(&self) -> Kind;
+    /// What the user sees in a device picker.
+    fn describe(&self) -> String;
+    fn build(&self) -> Result<gst::Element, MediaError>;
+}
+
+fn bin(description: &str) -> Result<gst::Element, MediaError> {
+    gst::parse::bin_from_description(description, true)
+        .map(|b| b.upcast())
+        .map_err(|e| MediaError::Pipeline(format!("{description}: {e}")))
+}
+
+/// A moving test picture (a bouncing ball over a pattern), live.
+#[derive(Debug, Clone)]
+pub struct TestVideo {
+    pub pattern: String,
+}
+
+impl Default for TestVideo {
+    fn default() -> Self {
+        TestVideo {
+            pattern: "ball".into(),
+        }
+    }
+}
+
+impl CaptureSource for TestVideo {
+    fn kind(&self) -> Kind {
+        Kind::Video
+    }
+    fn describe(&self) -> String {
+        format!("test picture ({})", self.pattern)
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        let pattern: String = self
+            .pattern
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        bin(&format!("videotestsrc is-live=true pattern={pattern}"))
+    }
+}
+
+/// A test tone, live.
+#[derive(Debug, Clone)]
+pub struct TestAudio {
+    pub freq: f64,
+}
+
+impl Default for TestAudio {
+    fn default() -> Self {
+        TestAudio { freq: 440.0 }
+    }
+}
+
+impl CaptureSource for TestAudio {
+    fn kind(&self) -> Kind {
+        Kind::Audio
+    }
+    fn describe(&self) -> String {
+        format!("test tone ({} Hz)", self.freq)
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        bin(&format!(
+            "audiotestsrc is-live=true wave=sine volume=0.2 freq={} samplesperbuffer=960",
+            self.freq
+        ))
+    }
+}
+
+/// The video or the audio of a media file, paced in real time.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    pub path: PathBuf,
+    pub kind: Kind,
+}
+
+impl CaptureSource for FileSource {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        if !self.path.is_file() {
+            return Err(MediaError::Source(format!(
+                "no such file: {}",
+                self.path.display()
+            )));
+        }
+        let caps = match self.kind {
+            Kind::Video => "video/x-raw",
+            Kind::Audio => "audio/x-raw",
+        };
+        let b = bin(&format!(
+            "filesrc name=file ! decodebin name=dec caps={caps} ! identity sync=true name=pace"
+        ))?;
+        // `location` set as a property: no quoting of arbitrary paths into a pipeline string.
+        if let Some(file) = b.downcast_ref::<gst::Bin>().and_then(|b| b.by_name("file")) {
+            file.set_property("location", self.path.to_string_lossy().to_string());
+        }
+        Ok(b)
+    }
+}
+
+/// A camera (Video4Linux), the default one or a device path.
+#[derive(Debug, Clone, Default)]
+pub struct Camera {
+    pub device: Option<String>,
+}
+
+impl CaptureSource for Camera {
+    fn kind(&self) -> Kind {
+        Kind::Video
+    }
+    fn describe(&self) -> String {
+        match &self.device {
+            Some(d) => format!("camera {d}"),
+            None => "default camera".into(),
+        }
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        let src = gst::ElementFactory::make("v4l2src")
+            .build()
+            .map_err(|_| MediaError::Source("no camera support (v4l2src is missing)".into()))?;
+        if let Some(d) = &self.device {
+            src.set_property("device", d);
+        }
+        let b = gst::Bin::new();
+        let conv = make("videoconvert")?;
+        b.add_many([&src, &conv])?;
+        src.link(&conv)?;
+        ghost_src(&b, &conv)?;
+        Ok(b.upcast())
+    }
+}
+
+/// A microphone: the sound server's default input, or a named device.
+#[derive(Debug, Clone, Default)]
+pub struct Microphone {
+    pub device: Option<String>,
+}
+
+impl CaptureSource for Microphone {
+    fn kind(&self) -> Kind {
+        Kind::Audio
+    }
+    fn describe(&self) -> String {
+        match &self.device {
+            Some(d) => format!("microphone {d}"),
+            None => "default microphone".into(),
+        }
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        let src = match &self.device {
+            Some(d) => {
+                let s = gst::ElementFactory::make("pulsesrc").build().map_err(|_| {
+                    MediaError::Source("no microphone support (pulsesrc is missing)".into())
+                })?;
+                s.set_property("device", d);
+                s
+            }
+            None => make("autoaudiosrc")?,
+        };
+        let b = gst::Bin::new();
+        let conv = make("audioconvert")?;
+        b.add_many([&src, &conv])?;
+        src.link(&conv)?;
+        ghost_src(&b, &conv)?;
+        Ok(b.upcast())
+    }
+}
+
+/// The screen: X11 (`ximagesrc`), or PipeWire (`pipewiresrc`) under Wayland when available.
+#[derive(Debug, Clone, Default)]
+pub struct Screen;
+
+impl CaptureSource for Screen {
+    fn kind(&self) -> Kind {
+        Kind::Video
+    }
+    fn describe(&self) -> String {
+        "screen".into()
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
+        let factory = if wayland && gst::ElementFactory::find("pipewiresrc").is_some() {
+            "pipewiresrc"
+        } else {
+            "ximagesrc"
+        };
+        let src = gst::ElementFactory::make(factory)
+            .build()
+            .map_err(|_| MediaError::Source(format!("no screen capture ({factory} is missing)")))?;
+        if factory == "ximagesrc" {
+            src.set_property("use-damage", false);
+            src.set_property("show-pointer", true);
+        }
+        let b = gst::Bin::new();
+        let conv = make("videoconvert")?;
+        b.add_many([&src, &conv])?;
+        src.link(&conv)?;
+        ghost_src(&b, &conv)?;
+        Ok(b.upcast())
+    }
+}
+
+pub(super) fn make(factory: &str) -> Result<gst::Element, MediaError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| MediaError::MissingElement(factory.into()))
+}
+
+fn ghost_src(b: &gst::Bin, last: &gst::Element) -> Result<(), MediaError> {
+    let pad = last
+        .static_pad("src")
+        .ok_or_else(|| MediaError::Pipeline("no src pad".into()))?;
+    let ghost = gst::GhostPad::with_target(&pad)?;
+    ghost.set_active(true)?;
+    b.add_pad(&ghost)?;
+    Ok(())
+}
+
+/// Parse a source description: `test`, `test:PATTERN` (video) or `test:HZ` (audio),
+/// `file:PATH`, `camera[:DEVICE]`, `mic[:DEVICE]`, `screen`, `none`.
+pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, String> {
+    let (head, arg) = match spec.split_once(':') {
+        Some((h, a)) => (h, Some(a)),
+        None => (spec, None),
+    };
+    let source: Box<dyn CaptureSource> = match (kind, head) {
+        (_, "none") => return Ok(None),
+        (Kind::Video, "test") => Box::new(TestVideo {
+            pattern: arg.unwrap_or("ball").into(),
+        }),
+        (Kind::Audio, "test") => Box::new(TestAudio {
+            freq: arg
+                .map(|a| {
+                    a.parse::<f64>()
+                        .map_err(|_| format!("not a frequency: {a}"))
+                })
+                .transpose()?
+                .unwrap_or(440.0),
+        }),
+        (_, "file") => Box::new(FileSource {
+            path: arg.ok_or("file:PATH")?.into(),
+            kind,
+        }),
+        (Kind::Video, "camera") => Box::new(Camera {
+            device: arg.map(str::to_string),
+        }),
+        (Kind::Video, "screen") => Box::new(Screen),
+        (Kind::Audio, "mic") => Box::new(Microphone {
+            device: arg.map(str::to_string),
+        }),
+        _ => {
+            return Err(match kind {
+                Kind::Video => format!(
+                    "unknown video source {spec:?}: use test[:PATTERN], file:PATH, camera[:DEVICE], screen or none"
+                ),
+                Kind::Audio => format!(
+                    "unknown audio source {spec:?}: use test[:HZ], file:PATH, mic[:DEVICE] or none"
+                ),
+            });
+        }
+    };
+    Ok(Some(source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_specs() {
+        assert_eq!(
+            parse(Kind::Video, "test").unwrap().unwrap().describe(),
+            "test picture (ball)"
+        );
+        assert_eq!(
+            parse(Kind::Audio, "test:300").unwrap().unwrap().describe(),
+            "test tone (300 Hz)"
+        );
+        assert!(parse(Kind::Audio, "none").unwrap().is_none());
+        assert!(parse(Kind::Audio, "screen").is_err());
+        assert!(parse(Kind::Video, "mic").is_err());
+        assert!(parse(Kind::Audio, "test:loud").is_err());
+        assert_eq!(
+            parse(Kind::Video, "file:/x y.webm")
+                .unwrap()
+                .unwrap()
+                .describe(),
+            "file /x y.webm"
+        );
+    }
+}

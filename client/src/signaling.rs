@@ -1,0 +1,209 @@
+//! The signaling connection: a WebSocket to the rendezvous server, authenticated with the session
+//! token, seated in one meeting's room. A dropped connection is re-established with the resume
+//! token, so the seat (and the peer-to-peer connections) survive a network blip; the server
+//! replays what was sent meanwhile.
+
+use std::time::Duration;
+
+use assent_shared::signal::{ClientMsg, ServerMsg};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::api::Api;
+
+/// What the signaling task reports.
+#[derive(Debug)]
+pub enum SignalEvent {
+    Msg(ServerMsg),
+    /// The connection dropped; reconnecting (the seat is kept for the server's grace period).
+    Reconnecting {
+        attempt: u32,
+    },
+    /// Cannot go on (refused admission, bad token, gave up): why, for the user.
+    Closed(String),
+}
+
+/// Handle to send frames; dropping it (or sending `Leave`) ends the task.
+#[derive(Clone)]
+pub struct Signaling {
+    tx: mpsc::UnboundedSender<ClientMsg>,
+}
+
+impl Signaling {
+    pub fn send(&self, msg: ClientMsg) {
+        let _ = self.tx.send(msg);
+    }
+}
+
+/// Error codes after which retrying cannot help.
+const FINAL_ERRORS: &[&str] = &[
+    "not_found",
+    "meeting_locked",
+    "meeting_ended",
+    "removed_from_meeting",
+    "room_full",
+    "unauthorized",
+];
+
+/// How long to keep trying to reconnect before giving up.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
+
+/// Connect and join `meeting`; events arrive on `events`.
+pub fn spawn(api: Api, meeting: String, events: mpsc::UnboundedSender<SignalEvent>) -> Signaling {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(api, meeting, rx, events));
+    Signaling { tx }
+}
+
+enum Outcome {
+    /// The user left (or the handle was dropped).
+    Done,
+    /// The connection dropped: try again.
+    Dropped,
+    /// The server refused for good.
+    Refused(String),
+}
+
+async fn run(
+    api: Api,
+    meeting: String,
+    mut rx: mpsc::UnboundedReceiver<ClientMsg>,
+    events: mpsc::UnboundedSender<SignalEvent>,
+) {
+    let mut resume: Option<String> = None;
+    let mut attempt = 0u32;
+    let mut lost_since: Option<tokio::time::Instant> = None;
+    loop {
+        let outcome = session(&api, &meeting, &mut resume, &mut rx, &events).await;
+        match outcome {
+            Ok(Outcome::Done) => return,
+            Ok(Outcome::Refused(why)) => {
+                let _ = events.send(SignalEvent::Closed(why));
+                return;
+            }
+            // It was connected: the outage starts now.
+            Ok(Outcome::Dropped) => {
+                attempt = 0;
+                lost_since = None;
+            }
+            Err(_) => {}
+        }
+        let since = *lost_since.get_or_insert_with(tokio::time::Instant::now);
+        if since.elapsed() > GIVE_UP_AFTER {
+            let _ = events.send(SignalEvent::Closed(
+                "lost the connection to the server".into(),
+            ));
+            return;
+        }
+        attempt += 1;
+        let _ = events.send(SignalEvent::Reconnecting { attempt });
+        let backoff = Duration::from_millis((250u64 << attempt.min(5)).min(5_000));
+        // Leave while waiting to reconnect: stop at once.
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            msg = rx.recv() => {
+                if matches!(msg, None | Some(ClientMsg::Leave)) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// One connection's life. `Err` is a failure to connect at all.
+async fn session(
+    api: &Api,
+    meeting: &str,
+    resume: &mut Option<String>,
+    rx: &mut mpsc::UnboundedReceiver<ClientMsg>,
+    events: &mpsc::UnboundedSender<SignalEvent>,
+) -> Result<Outcome, String> {
+    let mut req = api
+        .signal_url()
+        .into_client_request()
+        .map_err(|e| e.to_string())?;
+    if let Some(t) = api.token() {
+        let value = format!("Bearer {t}")
+            .parse()
+            .map_err(|_| "token".to_string())?;
+        req.headers_mut().insert("authorization", value);
+    }
+    let (ws, _) = match tokio_tungstenite::connect_async(req).await {
+        Ok(c) => c,
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
+            return Ok(Outcome::Refused(
+                "the server refused the session: sign in again".into(),
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let (mut sink, mut stream) = ws.split();
+    let join = ClientMsg::Join {
+        meeting: meeting.to_string(),
+        resume: resume.clone(),
+    };
+    let text = serde_json::to_string(&join).map_err(|e| e.to_string())?;
+    sink.send(Message::Text(text.into()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut ping = tokio::time::interval(Duration::from_secs(20));
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else {
+                    return Ok(Outcome::Dropped);
+                };
+                let text = match frame {
+                    Message::Text(t) => t,
+                    Message::Close(_) => return Ok(Outcome::Dropped),
+                    _ => continue,
+                };
+                let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
+                    tracing::warn!("unreadable frame from the server");
+                    continue;
+                };
+                match &msg {
+                    ServerMsg::Joined { resume_token, .. } => {
+                        *resume = Some(resume_token.clone());
+                    }
+                    ServerMsg::Error { code, message } if FINAL_ERRORS.contains(&code.as_str()) => {
+                        return Ok(Outcome::Refused(format!("{message} ({code})")));
+                    }
+                    ServerMsg::Removed | ServerMsg::Ended => {
+                        let _ = events.send(SignalEvent::Msg(msg));
+                        return Ok(Outcome::Done);
+                    }
+                    _ => {}
+                }
+                let _ = events.send(SignalEvent::Msg(msg));
+            }
+            out = rx.recv() => {
+                let Some(out) = out else {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return Ok(Outcome::Done);
+                };
+                let leaving = out == ClientMsg::Leave;
+                let text = serde_json::to_string(&out).map_err(|e| e.to_string())?;
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    if leaving {
+                        return Ok(Outcome::Done);
+                    }
+                    return Ok(Outcome::Dropped);
+                }
+                if leaving {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return Ok(Outcome::Done);
+                }
+            }
+            _ = ping.tick() => {
+                let text = serde_json::to_string(&ClientMsg::Ping).unwrap_or_default();
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    return Ok(Outcome::Dropped);
+                }
+            }
+        }
+    }
+}

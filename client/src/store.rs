@@ -1,0 +1,321 @@
+//! The client's local store (SQLite, one file per profile): settings, the contacts' pinned
+//! identity keys with every change seen, and a cache of call history.
+//!
+//! Nothing secret lives here: keys and the session token are in the keyring.
+
+use std::path::Path;
+
+use assent_shared::PublicIdentity;
+use assent_shared::Timestamp;
+use assent_shared::ids::UserId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("local store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("local store: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+const MIGRATIONS: &[&str] = &[
+    // 1
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     CREATE TABLE contacts (
+        user_id TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        identity BLOB NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE key_changes (
+        id INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        old_identity BLOB NOT NULL,
+        new_identity BLOB NOT NULL,
+        seen_at INTEGER NOT NULL,
+        acknowledged INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        meeting_code TEXT NOT NULL,
+        title TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        participants TEXT NOT NULL
+     );",
+];
+
+/// What a newly seen identity bundle means for a contact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySeen {
+    /// First time we meet this account: its key is pinned now.
+    New,
+    /// The pinned key.
+    Same,
+    /// A different key than the one pinned: the user must be told. The new key is pinned, and
+    /// the change kept until acknowledged.
+    Changed { old: Box<PublicIdentity> },
+}
+
+/// One past call, as this client saw it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CallRecord {
+    pub call_id: String,
+    pub meeting_code: String,
+    pub title: String,
+    pub started_at: u64,
+    pub ended_at: Option<u64>,
+    pub participants: Vec<String>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store(..)")
+    }
+}
+
+impl Store {
+    /// Open (creating and migrating) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Corrupt(format!(
+                "schema version {version} is newer than this app ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn remove_setting(&self, key: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM settings WHERE key = ?1", [key])?;
+        Ok(())
+    }
+
+    /// Record that `user` presented `identity` (already verified by the caller), and say how
+    /// it compares with the key pinned for them.
+    pub fn observe_identity(
+        &mut self,
+        user: &UserId,
+        display_name: &str,
+        identity: &PublicIdentity,
+        now: Timestamp,
+    ) -> Result<KeySeen> {
+        let id = user.to_string();
+        let bytes = identity.to_bytes();
+        let tx = self.conn.transaction()?;
+        let pinned: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT identity FROM contacts WHERE user_id = ?1",
+                [&id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let seen = match pinned {
+            None => {
+                tx.execute(
+                    "INSERT INTO contacts (user_id, display_name, identity, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?4)",
+                    params![id, display_name, bytes, now.0 as i64],
+                )?;
+                KeySeen::New
+            }
+            Some(old) if old == bytes => {
+                tx.execute(
+                    "UPDATE contacts SET display_name = ?2, last_seen = ?3 WHERE user_id = ?1",
+                    params![id, display_name, now.0 as i64],
+                )?;
+                KeySeen::Same
+            }
+            Some(old) => {
+                let old_identity = PublicIdentity::from_bytes(&old)
+                    .map_err(|e| StoreError::Corrupt(format!("pinned key of {id}: {e}")))?;
+                tx.execute(
+                    "INSERT INTO key_changes (user_id, old_identity, new_identity, seen_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![id, old, bytes, now.0 as i64],
+                )?;
+                tx.execute(
+                    "UPDATE contacts SET display_name = ?2, identity = ?3, last_seen = ?4,
+                     verified = 0 WHERE user_id = ?1",
+                    params![id, display_name, bytes, now.0 as i64],
+                )?;
+                KeySeen::Changed {
+                    old: Box::new(old_identity),
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(seen)
+    }
+
+    /// Mark a contact's current key as compared in person (safety number matched).
+    pub fn mark_verified(&self, user: &UserId) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE contacts SET verified = 1 WHERE user_id = ?1",
+            [user.to_string()],
+        )?;
+        self.conn.execute(
+            "UPDATE key_changes SET acknowledged = 1 WHERE user_id = ?1",
+            [user.to_string()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Key changes not yet acknowledged: (user, seen at).
+    pub fn unacknowledged_key_changes(&self) -> Result<Vec<(String, u64)>> {
+        let mut st = self.conn.prepare(
+            "SELECT user_id, seen_at FROM key_changes WHERE acknowledged = 0 ORDER BY seen_at",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn record_call(&self, call: &CallRecord) -> Result<()> {
+        let participants = serde_json::to_string(&call.participants)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO calls (call_id, meeting_code, title, started_at, ended_at, participants)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(call_id) DO UPDATE SET ended_at = excluded.ended_at,
+               participants = excluded.participants",
+            params![
+                call.call_id,
+                call.meeting_code,
+                call.title,
+                call.started_at as i64,
+                call.ended_at.map(|t| t as i64),
+                participants
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn calls(&self) -> Result<Vec<CallRecord>> {
+        let mut st = self.conn.prepare(
+            "SELECT call_id, meeting_code, title, started_at, ended_at, participants
+             FROM calls ORDER BY started_at DESC",
+        )?;
+        let rows = st.query_map([], |r| {
+            let participants: String = r.get(5)?;
+            Ok(CallRecord {
+                call_id: r.get(0)?,
+                meeting_code: r.get(1)?,
+                title: r.get(2)?,
+                started_at: r.get::<_, i64>(3)? as u64,
+                ended_at: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
+                participants: serde_json::from_str(&participants).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assent_shared::SecretIdentity;
+
+    #[test]
+    fn pins_keys_and_reports_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("profile.db");
+        let mut s = Store::open(&path).unwrap();
+        let user = UserId([1; 16]);
+        let a = SecretIdentity::from_seed([1; 32], Timestamp(0));
+        let b = SecretIdentity::from_seed([2; 32], Timestamp(0));
+        let t = Timestamp(1000);
+        assert_eq!(
+            s.observe_identity(&user, "Ann", a.public(), t).unwrap(),
+            KeySeen::New
+        );
+        assert_eq!(
+            s.observe_identity(&user, "Ann", a.public(), t).unwrap(),
+            KeySeen::Same
+        );
+        assert!(matches!(
+            s.observe_identity(&user, "Ann", b.public(), t).unwrap(),
+            KeySeen::Changed { old } if *old == *a.public()
+        ));
+        assert_eq!(s.unacknowledged_key_changes().unwrap().len(), 1);
+        // The change survives a restart until acknowledged.
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.unacknowledged_key_changes().unwrap().len(), 1);
+        assert!(s.mark_verified(&user).unwrap());
+        assert!(s.unacknowledged_key_changes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn settings_and_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("p.db")).unwrap();
+        assert_eq!(s.setting("server").unwrap(), None);
+        s.set_setting("server", "http://a").unwrap();
+        s.set_setting("server", "http://b").unwrap();
+        assert_eq!(s.setting("server").unwrap().as_deref(), Some("http://b"));
+        s.remove_setting("server").unwrap();
+        assert_eq!(s.setting("server").unwrap(), None);
+        let mut c = CallRecord {
+            call_id: "c1".into(),
+            meeting_code: "abc".into(),
+            title: "t".into(),
+            started_at: 5,
+            ended_at: None,
+            participants: vec!["Ann".into()],
+        };
+        s.record_call(&c).unwrap();
+        c.ended_at = Some(9);
+        c.participants.push("Bob".into());
+        s.record_call(&c).unwrap();
+        assert_eq!(s.calls().unwrap(), vec![c]);
+    }
+}
