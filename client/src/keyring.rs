@@ -98,13 +98,26 @@ impl Keyring {
     fn entry(&self, profile: &str, name: &str) -> Result<Entry, KeyringError> {
         self.store
             .build(SERVICE, &format!("{profile}/{name}"), None)
-            .map_err(|e| KeyringError::Failed(e.to_string()))
+            .map_err(|e| self.failed(e))
+    }
+
+    fn failed(&self, e: keyring_core::Error) -> KeyringError {
+        let mut why = e.to_string();
+        if self.backend == Backend::Keyutils && why.contains("AccessDenied") {
+            // Without a session keyring of its own (a service, a container shell), a process
+            // may not link keys into the persistent keyring.
+            why.push_str(
+                " (the kernel keyring needs a login session: run inside `keyctl session`, or \
+                 use the Secret Service)",
+            );
+        }
+        KeyringError::Failed(why)
     }
 
     pub fn put(&self, profile: &str, name: &str, secret: &[u8]) -> Result<(), KeyringError> {
         self.entry(profile, name)?
             .set_secret(secret)
-            .map_err(|e| KeyringError::Failed(e.to_string()))
+            .map_err(|e| self.failed(e))
     }
 
     /// The secret, or `None` when the keyring holds none under that name.
@@ -116,14 +129,14 @@ impl Keyring {
         match self.entry(profile, name)?.get_secret() {
             Ok(s) => Ok(Some(Zeroizing::new(s))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(KeyringError::Failed(e.to_string())),
+            Err(e) => Err(self.failed(e)),
         }
     }
 
     pub fn delete(&self, profile: &str, name: &str) -> Result<(), KeyringError> {
         match self.entry(profile, name)?.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(e) => Err(KeyringError::Failed(e.to_string())),
+            Err(e) => Err(self.failed(e)),
         }
     }
 }

@@ -14,6 +14,10 @@ use clap::{Parser, Subcommand};
     about = "End-to-end encrypted calls whose recordings need everyone's signed consent"
 )]
 struct Args {
+    /// The profile directory (account settings and local store; default $ASSENT_PROFILE or
+    /// ~/.local/share/assent). Secrets are in the system keyring, not here.
+    #[arg(long, global = true)]
+    profile: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -26,13 +30,36 @@ enum Command {
     /// Recordings on disk: verify, export.
     #[command(subcommand)]
     Recordings(cli::recordings::RecordingsCommand),
+    /// Your account: sign up, verify, sign in, sign out, show.
+    #[command(subcommand)]
+    Account(cli::account::AccountCommand),
+    /// Meetings: create one and get its join code.
+    #[command(subcommand)]
+    Meeting(cli::call::MeetingCommand),
+    /// Join a meeting headless (test, file or device media); JSON events on stdout, commands
+    /// on stdin.
+    Call(cli::call::CallArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ASSENT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let profile = args
+        .profile
+        .clone()
+        .unwrap_or_else(assent_client::account::Profile::default_dir);
     let result = match args.command {
         Some(Command::Demo(a)) => cli::demo::run(a),
         Some(Command::Recordings(c)) => cli::recordings::run(c),
+        Some(Command::Account(c)) => cli::account::run(&profile, c),
+        Some(Command::Meeting(c)) => cli::call::run_meeting(&profile, c),
+        Some(Command::Call(a)) => cli::call::run_call(&profile, a),
         None => {
             eprintln!(
                 "assent {}: the desktop window is not built yet; try `assent demo` or `assent --help`",

@@ -344,7 +344,7 @@ fn video_send(pipeline: &gst::Pipeline, src: &dyn CaptureSource, o: &MediaOption
         .name("video-encoder")
         .property("deadline", 1i64)
         .property("cpu-used", 8i32)
-        .property("threads", 2i32)
+        .property("threads", encoder_threads(o.width, o.height))
         .property("lag-in-frames", 0i32)
         .property_from_str("end-usage", "cbr")
         .property("target-bitrate", (o.start_kbps * 1000) as i32)
@@ -361,12 +361,14 @@ fn video_send(pipeline: &gst::Pipeline, src: &dyn CaptureSource, o: &MediaOption
         .property("mtu", 1200u32)
         .property_from_str("picture-id-mode", "15-bit")
         .build()?;
+    // Fixed RTP caps: webrtcbin builds its offer from what a caps query upstream answers.
+    let rtp_caps = rtp_caps("video", "VP8", 96, 90000)?;
     let tee = gst::ElementFactory::make("tee")
         .name("video-tee")
         .property("allow-not-linked", true)
         .build()?;
     let chain = [
-        &source, &scale, &rate, &convert, &caps, &mute, &queue, &encoder, &pay, &tee,
+        &source, &scale, &rate, &convert, &caps, &mute, &queue, &encoder, &pay, &rtp_caps, &tee,
     ];
     pipeline.add_many(chain)?;
     gst::Element::link_many(chain)?;
@@ -408,14 +410,41 @@ fn audio_send(pipeline: &gst::Pipeline, src: &dyn CaptureSource) -> Result<Send>
     let pay = gst::ElementFactory::make("rtpopuspay")
         .property("pt", 111u32)
         .build()?;
+    let rtp_caps = rtp_caps("audio", "OPUS", 111, 48000)?;
     let tee = gst::ElementFactory::make("tee")
         .name("audio-tee")
         .property("allow-not-linked", true)
         .build()?;
     let chain = [
-        &source, &convert, &resample, &caps, &mute, &encoder, &pay, &tee,
+        &source, &convert, &resample, &caps, &mute, &encoder, &pay, &rtp_caps, &tee,
     ];
     pipeline.add_many(chain)?;
     gst::Element::link_many(chain)?;
     Ok(Send { mute, encoder, tee })
+}
+
+fn rtp_caps(media: &str, encoding: &str, payload: i32, clock_rate: i32) -> Result<gst::Element> {
+    Ok(gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            gst::Caps::builder("application/x-rtp")
+                .field("media", media)
+                .field("encoding-name", encoding)
+                .field("payload", payload)
+                .field("clock-rate", clock_rate)
+                .build(),
+        )
+        .build()?)
+}
+
+/// libvpx's multithreaded VP8 encoder busy-waits between rows: on a small machine shared with
+/// decoders (and, in tests, other clients) extra threads burn a core spinning. One thread up to
+/// VGA, and for larger frames at most half the cores.
+fn encoder_threads(width: u32, height: u32) -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if width * height <= 640 * 480 || cores <= 2 {
+        1
+    } else {
+        (cores / 2).min(4) as i32
+    }
 }

@@ -414,17 +414,21 @@ impl Media {
         for b in &link.send {
             b.valve.set_property("drop", true);
             unlink_from_tee(b);
-            let _ = b.queue.set_state(gst::State::Null);
-            let _ = b.valve.set_state(gst::State::Null);
-            let _ = pipeline.remove_many([&b.queue, &b.valve]);
         }
         if let Ok(mut c) = link.channel.lock()
             && let Some(dc) = c.take()
         {
             dc.close();
         }
+        // Downstream first: a push blocked inside webrtcbin returns (flushing) once it stops,
+        // so stopping the queues that feed it cannot wait forever.
         let _ = link.webrtc.set_state(gst::State::Null);
         let _ = pipeline.remove(&link.webrtc);
+        for b in &link.send {
+            let _ = b.queue.set_state(gst::State::Null);
+            let _ = b.valve.set_state(gst::State::Null);
+            let _ = pipeline.remove_many([&b.queue, &b.valve]);
+        }
         let receive: Vec<gst::Element> = link
             .receive
             .lock()

@@ -1,0 +1,210 @@
+//! `assent account …`: sign up, verify the email, sign in and out, show the account.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use assent_client::account::{self, Profile};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AccountCommand {
+    /// Create an account: keys are made on this device; prints the recovery code once.
+    Signup {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        email: String,
+        /// The name others see.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Write the recovery code to this file (created, mode 600) instead of printing it.
+        #[arg(long)]
+        recovery_out: Option<PathBuf>,
+    },
+    /// Confirm the email address with the 6-digit code the server mailed.
+    Verify { code: String },
+    /// Mail a new verification code.
+    Resend,
+    /// Sign in on this device (restores the keys from the sealed backup if needed).
+    Signin {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// The current code of your authenticator app, when two-factor sign-in is on.
+        #[arg(long)]
+        totp: Option<String>,
+        /// A name for this device in your session list.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Sign out: the session is revoked; your keys stay on this device.
+    Signout,
+    /// Who this profile is signed in as, and the identity fingerprint to compare.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Where the password comes from (a prompt when none is given).
+#[derive(Args, Debug)]
+pub(crate) struct PasswordArgs {
+    /// Read the password from this environment variable.
+    #[arg(long, conflicts_with = "password_file")]
+    password_env: Option<String>,
+    /// Read the password from the first line of this file.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+impl PasswordArgs {
+    fn read(&self) -> anyhow::Result<Zeroizing<String>> {
+        if let Some(var) = &self.password_env {
+            return std::env::var(var)
+                .map(Zeroizing::new)
+                .with_context(|| format!("environment variable {var} is not set"));
+        }
+        if let Some(path) = &self.password_file {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            );
+            return Ok(Zeroizing::new(
+                text.lines().next().unwrap_or_default().to_string(),
+            ));
+        }
+        rpassword::prompt_password("Password: ")
+            .map(Zeroizing::new)
+            .context("cannot read the password")
+    }
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn device_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host = host.trim();
+    if host.is_empty() {
+        "assent".into()
+    } else {
+        format!("assent on {host}")
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let profile = Profile::open(profile_dir)?;
+    rt.block_on(async move {
+        match cmd {
+            AccountCommand::Signup {
+                server,
+                email,
+                name,
+                password,
+                recovery_out,
+            } => {
+                if let Some(p) = &recovery_out
+                    && p.exists()
+                {
+                    bail!("{} already exists", p.display());
+                }
+                let pw = password.read()?;
+                let done = account::signup(&profile, &server, &email, &name, &pw).await?;
+                match recovery_out {
+                    Some(p) => {
+                        write_private(&p, &format!("{}\n", done.recovery_code.as_str()))?;
+                        println!(
+                            "Account created. Your recovery code is in {}: keep it safe and \
+                             offline; with it a forgotten password does not cost your keys.",
+                            p.display()
+                        );
+                    }
+                    None => println!(
+                        "Account created.\n\nRecovery code (shown once, write it down and keep \
+                         it safe):\n\n    {}\n\nWith it, a forgotten password does not cost you \
+                         your keys or your recordings.",
+                        done.recovery_code.as_str()
+                    ),
+                }
+                println!("A 6-digit code was mailed to {email}: run `assent account verify CODE`.");
+            }
+            AccountCommand::Verify { code } => {
+                account::verify_email(&profile, &code).await?;
+                println!("Email verified: you can sign in.");
+            }
+            AccountCommand::Resend => {
+                let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;
+                assent_client::api::Api::new(&a.server)?
+                    .resend_code(&a.email)
+                    .await?;
+                println!("If the address still needs verifying, a new code is on its way.");
+            }
+            AccountCommand::Signin {
+                server,
+                email,
+                password,
+                totp,
+                device,
+            } => {
+                let pw = password.read()?;
+                let device = device.unwrap_or_else(device_name);
+                let a = account::signin(&profile, &server, &email, &pw, totp.as_deref(), &device)
+                    .await?;
+                println!("Signed in as {} <{}>.", a.display_name, a.email);
+            }
+            AccountCommand::Signout => {
+                account::signout(&profile).await?;
+                println!("Signed out.");
+            }
+            AccountCommand::Show { json } => {
+                let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;
+                let fp = profile.identity().map(|i| i.public().fingerprint()).ok();
+                let signed_in = profile.api().is_ok();
+                if json {
+                    let v = json!({
+                        "server": a.server, "email": a.email, "user_id": a.user_id.to_string(),
+                        "display_name": a.display_name, "fingerprint": fp, "signed_in": signed_in,
+                    });
+                    println!("{v}");
+                } else {
+                    println!("{} <{}> on {}", a.display_name, a.email, a.server);
+                    println!("user id      {}", a.user_id);
+                    println!(
+                        "fingerprint  {}",
+                        fp.as_deref().unwrap_or("(no keys on this device)")
+                    );
+                    println!("signed in    {}", if signed_in { "yes" } else { "no" });
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,348 @@
+//! `assent meeting create` and `assent call CODE`: a headless call with test, file or device
+//! media. Events are printed as JSON lines on standard output; commands are read as lines on
+//! standard input (`chat TEXT`, `mute`, `unmute`, `camera on|off`, `hand up|down`, `stats`,
+//! `leave`).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use assent_client::account::Profile;
+use assent_client::call::machine::{self, CandidateFilter, EndReason, Event};
+use assent_client::call::{self, CallEvent, CallOptions, Command};
+use assent_client::media::{self, Kind, MediaOptions, Output};
+use assent_client::store::Store;
+use assent_shared::call::MediaState;
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+
+use super::account::runtime;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum MeetingCommand {
+    /// Create an instant meeting and print its join code.
+    Create {
+        #[arg(long, default_value = "Meeting")]
+        title: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CallArgs {
+    /// The meeting's join code (or an assent://join/CODE link).
+    code: String,
+    /// Leave after this long (e.g. 30s, 5m); without it, stay until `leave` or end of input.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Video: test[:PATTERN], file:PATH, camera[:DEVICE], screen, none.
+    #[arg(long, default_value = "test")]
+    video: String,
+    /// Audio: test[:HZ], file:PATH, mic[:DEVICE], none.
+    #[arg(long, default_value = "test")]
+    audio: String,
+    /// Video size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "640x480")]
+    size: String,
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Start with the microphone muted.
+    #[arg(long)]
+    muted: bool,
+    /// Start with the camera off.
+    #[arg(long)]
+    camera_off: bool,
+    /// Receive jitter buffer, ms.
+    #[arg(long, default_value_t = 50)]
+    latency: u32,
+    /// Relay everything through TURN (ICE transport policy "relay").
+    #[arg(long)]
+    relay_only: bool,
+    /// Do not use the server's STUN/TURN servers.
+    #[arg(long)]
+    no_server_ice: bool,
+    /// Gather ICE candidates on this address only (repeatable). Tests use 127.0.0.1.
+    #[arg(long = "ice-address")]
+    ice_addresses: Vec<std::net::IpAddr>,
+    /// Use only remote candidates in these networks (repeatable, e.g. 127.0.0.0/8).
+    #[arg(long = "ice-allow")]
+    ice_allow: Vec<String>,
+    /// Print statistics every this many seconds (and always at the end).
+    #[arg(long)]
+    stats_every: Option<u64>,
+    /// Stamp frames with the capture time and measure latency at the receiver (benchmark).
+    #[arg(long)]
+    stamp_frames: bool,
+    /// Play remote audio on the sound device (default: decode and count only).
+    #[arg(long)]
+    play: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("not a duration: {s} (use 500ms, 30s, 5m)")),
+    };
+    if !(0.0..=86_400.0 * 7.0).contains(&secs) {
+        return Err(format!("duration out of range: {s}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A join code from a code or an `assent://join/CODE` link.
+fn meeting_code(s: &str) -> String {
+    s.trim()
+        .strip_prefix("assent://join/")
+        .unwrap_or(s.trim())
+        .to_string()
+}
+
+pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Result<ExitCode> {
+    let profile = Profile::open(profile_dir)?;
+    let (api, _) = profile.api()?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        match cmd {
+            MeetingCommand::Create { title, json } => {
+                let code = call::create_meeting(&api, &title).await?;
+                if json {
+                    println!(
+                        "{}",
+                        json!({"code": code, "link": format!("assent://join/{code}")})
+                    );
+                } else {
+                    println!("{code}");
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn emit(v: Value) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+fn event_json(e: &CallEvent) -> Value {
+    match e {
+        CallEvent::Admitted { title, code } => {
+            json!({"event": "admitted", "title": title, "code": code})
+        }
+        CallEvent::KeyChanged {
+            peer,
+            name,
+            safety_number,
+        } => json!({"event": "key_changed", "peer": peer.to_string(), "name": name,
+                    "safety_number": safety_number}),
+        CallEvent::Reconnecting { attempt } => json!({"event": "reconnecting", "attempt": attempt}),
+        CallEvent::Server(m) => json!({"event": "server", "message": m}),
+        CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
+        CallEvent::Closed { reason } => json!({"event": "closed", "reason": reason}),
+        CallEvent::Call(e) => match e {
+            Event::Joined { call, me, resumed } => json!({"event": "joined",
+                "call": call.to_string(), "peer": me.to_string(), "resumed": resumed}),
+            Event::ParticipantJoined { peer, user, name } => json!({"event": "participant_joined",
+                "peer": peer.to_string(), "user": user.to_string(), "name": name}),
+            Event::ParticipantLeft { peer, reason } => json!({"event": "participant_left",
+                "peer": peer.to_string(), "reason": format!("{reason:?}").to_lowercase()}),
+            Event::Connected { peer } => json!({"event": "connected", "peer": peer.to_string()}),
+            Event::PeerFailed { peer, reason } => json!({"event": "peer_failed",
+                "peer": peer.to_string(), "reason": reason}),
+            Event::RemoteMedia { peer, state } => json!({"event": "remote_media",
+                "peer": peer.to_string(), "audio": state.audio, "video": state.video,
+                "screen": state.screen, "hand": state.hand}),
+            Event::Chat {
+                from,
+                id,
+                text,
+                sent_at,
+            } => json!({"event": "chat", "from": from.to_string(), "id": id, "text": text,
+                        "sent_at": sent_at}),
+            Event::ChatSent { id, to } => json!({"event": "chat_sent", "id": id,
+                "to": to.iter().map(|p| p.to_string()).collect::<Vec<_>>()}),
+            Event::ChatDelivered { id, to } => json!({"event": "chat_delivered", "id": id,
+                "to": to.to_string()}),
+            Event::Refused { peer, error } => json!({"event": "refused",
+                "peer": peer.to_string(), "error": error}),
+            Event::CommandFailed { reason } => json!({"event": "command_failed", "reason": reason}),
+            Event::Ended { reason } => json!({"event": "ended", "reason": match reason {
+                EndReason::Left => "left",
+                EndReason::Removed => "removed",
+                EndReason::MeetingEnded => "meeting_ended",
+            }}),
+        },
+    }
+}
+
+fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s.split_once('x').context("--size WIDTHxHEIGHT")?;
+    let (w, h): (u32, u32) = (w.parse()?, h.parse()?);
+    if !(16..=3840).contains(&w) || !(16..=2160).contains(&h) {
+        bail!("video size out of range: {s}");
+    }
+    Ok((w, h))
+}
+
+pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<ExitCode> {
+    let profile = Profile::open(profile_dir)?;
+    let (api, account) = profile.api()?;
+    let identity = profile.identity()?;
+    let store = Store::open(&profile.dir().join("profile.db"))?;
+    let (width, height) = parse_size(&args.size)?;
+    let video = media::source::parse(Kind::Video, &args.video).map_err(anyhow::Error::msg)?;
+    let audio = media::source::parse(Kind::Audio, &args.audio).map_err(anyhow::Error::msg)?;
+    let candidates = CandidateFilter::parse(&args.ice_allow).map_err(anyhow::Error::msg)?;
+    let opts = CallOptions {
+        meeting: meeting_code(&args.code),
+        media: MediaOptions {
+            video,
+            audio,
+            width,
+            height,
+            fps: args.fps.clamp(1, 60),
+            latency_ms: args.latency,
+            output: if args.play {
+                Output::Display
+            } else {
+                Output::Headless
+            },
+            stamp_frames: args.stamp_frames,
+            ..MediaOptions::default()
+        },
+        relay_only: args.relay_only,
+        local_addresses: args.ice_addresses.clone(),
+        server_ice: !args.no_server_ice,
+        machine: machine::Config {
+            candidates,
+            ..machine::Config::default()
+        },
+        initial: MediaState {
+            audio: !args.muted,
+            video: !args.camera_off,
+            screen: args.video == "screen",
+            hand: false,
+        },
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (handle, mut events) = call::start(api, account, identity, store, opts).await?;
+        let mut state = MediaState {
+            audio: !args.muted,
+            video: !args.camera_off,
+            screen: args.video == "screen",
+            hand: false,
+        };
+        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        let mut stdin_open = true;
+        let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+        let mut stats_tick = args
+            .stats_every
+            .map(|s| tokio::time::interval(Duration::from_secs(s.max(1))));
+        let mut final_stats = None;
+        let mut left = false;
+        let code = loop {
+            tokio::select! {
+                ev = events.recv() => {
+                    let Some(ev) = ev else { break ExitCode::FAILURE };
+                    emit(event_json(&ev));
+                    if let CallEvent::Closed { reason } = &ev {
+                        break if left || reason == "left the call" {
+                            ExitCode::SUCCESS
+                        } else {
+                            ExitCode::FAILURE
+                        };
+                    }
+                }
+                line = stdin.next_line(), if stdin_open => {
+                    let Ok(Some(line)) = line else {
+                        // End of input is not a request to leave (scripts close stdin).
+                        stdin_open = false;
+                        continue;
+                    };
+                    let line = line.trim();
+                    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+                    match (verb, rest.trim()) {
+                        ("chat", text) => handle.send(Command::Chat(text.to_string())),
+                        ("mute", _) => { state.audio = false; handle.send(Command::SetMedia(state)) }
+                        ("unmute", _) => { state.audio = true; handle.send(Command::SetMedia(state)) }
+                        ("camera", "on") => { state.video = true; handle.send(Command::SetMedia(state)) }
+                        ("camera", "off") => { state.video = false; handle.send(Command::SetMedia(state)) }
+                        ("hand", "up") => { state.hand = true; handle.send(Command::SetMedia(state)) }
+                        ("hand", "down") => { state.hand = false; handle.send(Command::SetMedia(state)) }
+                        ("stats", _) => {
+                            if let Some(s) = handle.stats().await {
+                                emit(json!({"event": "stats", "stats": s}));
+                            }
+                        }
+                        ("leave", _) => {
+                            final_stats = handle.stats().await;
+                            left = true;
+                            handle.send(Command::Leave);
+                        }
+                        ("", _) => {}
+                        _ => emit(json!({"event": "command_failed",
+                                         "reason": format!("unknown command: {verb}")})),
+                    }
+                }
+                _ = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                }, if !left => {
+                    final_stats = handle.stats().await;
+                    left = true;
+                    handle.send(Command::Leave);
+                }
+                _ = async {
+                    match stats_tick.as_mut() {
+                        Some(t) => { t.tick().await; }
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some(s) = handle.stats().await {
+                        emit(json!({"event": "stats", "stats": s}));
+                    }
+                }
+            }
+        };
+        if let Some(s) = final_stats {
+            emit(json!({"event": "final_stats", "stats": s}));
+        }
+        Ok(code)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_codes() {
+        assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert_eq!(meeting_code("assent://join/abc-defg-hij"), "abc-defg-hij");
+        assert_eq!(meeting_code(" abc "), "abc");
+        assert!(parse_size("640x480").is_ok());
+        assert!(parse_size("640").is_err());
+        assert!(parse_size("99999x480").is_err());
+    }
+}
