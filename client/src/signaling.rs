@@ -50,10 +50,16 @@ const FINAL_ERRORS: &[&str] = &[
 /// How long to keep trying to reconnect before giving up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
-/// Connect and join `meeting`; events arrive on `events`.
-pub fn spawn(api: Api, meeting: String, events: mpsc::UnboundedSender<SignalEvent>) -> Signaling {
+/// Connect to `url` (the server's signaling endpoint, or a proxy in front of it) and join
+/// `meeting`; events arrive on `events`.
+pub fn spawn(
+    api: Api,
+    url: String,
+    meeting: String,
+    events: mpsc::UnboundedSender<SignalEvent>,
+) -> Signaling {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(api, meeting, rx, events));
+    tokio::spawn(run(api, url, meeting, rx, events));
     Signaling { tx }
 }
 
@@ -68,6 +74,7 @@ enum Outcome {
 
 async fn run(
     api: Api,
+    url: String,
     meeting: String,
     mut rx: mpsc::UnboundedReceiver<ClientMsg>,
     events: mpsc::UnboundedSender<SignalEvent>,
@@ -76,7 +83,7 @@ async fn run(
     let mut attempt = 0u32;
     let mut lost_since: Option<tokio::time::Instant> = None;
     loop {
-        let outcome = session(&api, &meeting, &mut resume, &mut rx, &events).await;
+        let outcome = session(&api, &url, &meeting, &mut resume, &mut rx, &events).await;
         match outcome {
             Ok(Outcome::Done) => return,
             Ok(Outcome::Refused(why)) => {
@@ -115,15 +122,13 @@ async fn run(
 /// One connection's life. `Err` is a failure to connect at all.
 async fn session(
     api: &Api,
+    url: &str,
     meeting: &str,
     resume: &mut Option<String>,
     rx: &mut mpsc::UnboundedReceiver<ClientMsg>,
     events: &mpsc::UnboundedSender<SignalEvent>,
 ) -> Result<Outcome, String> {
-    let mut req = api
-        .signal_url()
-        .into_client_request()
-        .map_err(|e| e.to_string())?;
+    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
     if let Some(t) = api.token() {
         let value = format!("Bearer {t}")
             .parse()

@@ -25,8 +25,26 @@ impl Rendezvous {
     /// Start the server over `data_dir` with extra environment (e.g. `ASSENT_SMTP_URL`), and wait
     /// for the line in which it reports its address.
     pub fn start(data_dir: &Path, env: &[(&str, String)]) -> Rendezvous {
-        let mut cmd = Command::new(crate::bin("assent-rendezvous"));
-        cmd.args(["--listen", "127.0.0.1:0", "--data-dir"])
+        Self::start_in(&[], "127.0.0.1:0", data_dir, env)
+    }
+
+    /// Start it behind a command prefix (e.g. `ip netns exec NS`, which execs, so the process
+    /// killed on drop is the server itself) listening on `listen`.
+    pub fn start_in(
+        prefix: &[String],
+        listen: &str,
+        data_dir: &Path,
+        env: &[(&str, String)],
+    ) -> Rendezvous {
+        let mut cmd = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(crate::bin("assent-rendezvous"));
+                c
+            }
+            None => Command::new(crate::bin("assent-rendezvous")),
+        };
+        cmd.args(["--listen", listen, "--data-dir"])
             .arg(data_dir)
             .arg("serve")
             .env("RUST_LOG", "warn")

@@ -37,6 +37,8 @@ pub struct CallOptions {
     pub server_ice: bool,
     pub machine: machine::Config,
     pub initial: MediaState,
+    /// Reach signaling through this WebSocket URL instead of the server's own (a proxy).
+    pub signal_url: Option<String>,
 }
 
 /// What the driver hears.
@@ -151,7 +153,8 @@ pub async fn start(
     let media = Media::start(media_opts, ice, inputs)?;
     media.apply_local(opts.initial);
     let (signal_tx, signal_rx) = mpsc::unbounded_channel();
-    let signaling = signaling::spawn(api.clone(), meeting.code.clone(), signal_tx);
+    let url = opts.signal_url.take().unwrap_or_else(|| api.signal_url());
+    let signaling = signaling::spawn(api.clone(), url, meeting.code.clone(), signal_tx);
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
     let public = identity.public().clone();
     let machine = CallMachine::new(

@@ -79,6 +79,9 @@ pub(crate) struct CallArgs {
     /// Play remote audio on the sound device (default: decode and count only).
     #[arg(long)]
     play: bool,
+    /// Reach signaling through this WebSocket URL (a proxy) instead of the server's.
+    #[arg(long)]
+    signal_url: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -130,8 +133,12 @@ pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Re
     })
 }
 
-fn emit(v: Value) {
+/// Print one event line, stamped with the time (Unix ms).
+fn emit(mut v: Value) {
     use std::io::Write;
+    if let Some(o) = v.as_object_mut() {
+        o.insert("at".into(), json!(assent_shared::Timestamp::now().0));
+    }
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{v}");
     let _ = out.flush();
@@ -236,9 +243,10 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
             screen: args.video == "screen",
             hand: false,
         },
+        signal_url: args.signal_url.clone(),
     };
     let rt = runtime()?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
         let (handle, mut events) = call::start(api, account, identity, store, opts).await?;
         let mut state = MediaState {
             audio: !args.muted,
@@ -324,7 +332,11 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
             emit(json!({"event": "final_stats", "stats": s}));
         }
         Ok(code)
-    })
+    });
+    // The stdin reader is a blocking thread that never returns while stdin stays open: do
+    // not wait for it.
+    rt.shutdown_background();
+    result
 }
 
 #[cfg(test)]

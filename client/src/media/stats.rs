@@ -119,6 +119,8 @@ pub struct Transport {
     /// Packets we lost of what the peer sent.
     pub packets_lost: Option<i64>,
     pub packets_received: Option<u64>,
+    /// Whether the selected ICE pair goes through a TURN relay.
+    pub relayed: Option<bool>,
 }
 
 /// Pick the numbers out of a `get-stats` reply.
@@ -152,8 +154,26 @@ pub fn transport_from(stats: &gst::StructureRef) -> Transport {
                     *t.packets_received.get_or_insert(0) += n;
                 }
             }
+            gst_webrtc::WebRTCStatsType::Transport => {
+                t.relayed = selected_pair_relayed(stats, &s).or(t.relayed);
+            }
             _ => {}
         }
     }
     t
+}
+
+/// Follow transport → selected candidate pair → its two candidates, and say whether either is
+/// a relay candidate. (GStreamer 1.22 swaps the local/remote names of candidate entries, so
+/// both ends are looked at.)
+fn selected_pair_relayed(stats: &gst::StructureRef, transport: &gst::Structure) -> Option<bool> {
+    let pair_id = transport.get::<&str>("selected-candidate-pair-id").ok()?;
+    let pair = stats.get::<gst::Structure>(pair_id).ok()?;
+    let mut relayed = false;
+    for key in ["local-candidate-id", "remote-candidate-id"] {
+        let id = pair.get::<&str>(key).ok()?;
+        let cand = stats.get::<gst::Structure>(id).ok()?;
+        relayed |= cand.get::<&str>("candidate-type").ok()? == "relay";
+    }
+    Some(relayed)
 }

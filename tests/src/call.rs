@@ -1,0 +1,405 @@
+//! Calls end to end: the real server (with a real SMTP listener, or its mail outbox), optional
+//! coturn, and headless `assent` clients, each in its own profile and kernel keyring session,
+//! driven through their JSON event lines and stdin commands. Every process is killed on drop.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::coturn::Coturn;
+use crate::rendezvous::Rendezvous;
+use crate::smtp::{Mail, SmtpSink};
+
+const PASSWORD: &str = "a long and private passphrase";
+
+/// Where the server runs and how mail reaches the test.
+pub struct ServerOptions {
+    /// Start coturn and hand out TURN credentials.
+    pub turn: bool,
+    /// Run the server (and the clients) inside network namespaces: the server in this one.
+    pub netns: Option<String>,
+    /// The address to listen on (loopback by default).
+    pub listen_ip: String,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            turn: false,
+            netns: None,
+            listen_ip: "127.0.0.1".into(),
+        }
+    }
+}
+
+pub struct Server {
+    pub rendezvous: Rendezvous,
+    /// The real SMTP listener (absent in a namespace: mail goes to the outbox).
+    pub smtp: Option<SmtpSink>,
+    pub coturn: Option<Coturn>,
+    pub base: String,
+    dir: tempfile::TempDir,
+}
+
+fn netns_prefix(ns: &Option<String>) -> Vec<String> {
+    match ns {
+        Some(n) => vec!["ip".into(), "netns".into(), "exec".into(), n.clone()],
+        None => vec![],
+    }
+}
+
+impl Server {
+    pub async fn start(opts: ServerOptions) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut env: Vec<(&str, String)> = Vec::new();
+        let smtp = match opts.netns {
+            None => Some(SmtpSink::start().await),
+            Some(_) => None,
+        };
+        if let Some(s) = &smtp {
+            env.push(("ASSENT_SMTP_URL", s.url()));
+        }
+        let coturn = opts.turn.then(|| Coturn::start("assent-e2e-turn-secret"));
+        if let Some(c) = &coturn {
+            env.push(("ASSENT_TURN_URLS", format!("turn:{}?transport=udp", c.addr)));
+            env.push(("ASSENT_TURN_SECRET", c.secret.clone()));
+            env.push(("ASSENT_STUN_URLS", format!("stun:{}", c.addr)));
+        }
+        let rendezvous = Rendezvous::start_in(
+            &netns_prefix(&opts.netns),
+            &format!("{}:0", opts.listen_ip),
+            &dir.path().join("server"),
+            &env,
+        );
+        let base = format!("http://{}", rendezvous.addr);
+        Server {
+            rendezvous,
+            smtp,
+            coturn,
+            base,
+            dir,
+        }
+    }
+
+    /// The verification code mailed to `email`.
+    async fn code_for(&self, email: &str) -> String {
+        if let Some(smtp) = &self.smtp {
+            return smtp
+                .wait_for(email, 0, Duration::from_secs(20))
+                .await
+                .code()
+                .expect("a code in the mail");
+        }
+        // The outbox: one .eml file a message.
+        let outbox = self.rendezvous.data_dir.join("outbox");
+        for _ in 0..200 {
+            if let Ok(entries) = std::fs::read_dir(&outbox) {
+                for e in entries.flatten() {
+                    let data = std::fs::read_to_string(e.path()).unwrap_or_default();
+                    if data.contains(email) {
+                        let mail = Mail {
+                            from: String::new(),
+                            to: vec![email.into()],
+                            data,
+                        };
+                        if let Some(code) = mail.code() {
+                            return code;
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no verification mail for {email} in {}", outbox.display());
+    }
+
+    /// A new account (signed up, verified, signed in) in its own profile directory; its
+    /// commands run in `netns` when given.
+    pub async fn user(&self, name: &str, netns: Option<String>) -> User {
+        let email = format!("{}@example.org", name.to_lowercase());
+        let profile = self
+            .dir
+            .path()
+            .join(format!("profile-{}", name.to_lowercase()));
+        let user = User {
+            name: name.into(),
+            email: email.clone(),
+            profile,
+            prefix: netns_prefix(&netns),
+        };
+        user.cli(&[
+            "account",
+            "signup",
+            "--server",
+            &self.base,
+            "--email",
+            &email,
+            "--name",
+            name,
+            "--password-env",
+            "ASSENT_TEST_PASSWORD",
+            "--recovery-out",
+            user.profile.with_extension("recovery").to_str().unwrap(),
+        ]);
+        let code = self.code_for(&email).await;
+        user.cli(&["account", "verify", &code]);
+        user.cli(&[
+            "account",
+            "signin",
+            "--server",
+            &self.base,
+            "--email",
+            &email,
+            "--password-env",
+            "ASSENT_TEST_PASSWORD",
+        ]);
+        user
+    }
+}
+
+/// One account with its profile.
+pub struct User {
+    pub name: String,
+    pub email: String,
+    pub profile: std::path::PathBuf,
+    prefix: Vec<String>,
+}
+
+impl User {
+    /// `[ip netns exec NS] keyctl session - assent --profile DIR`: a keyring session of its own,
+    /// whose keys persist through the user's persistent keyring. Both wrappers exec, so the
+    /// child's pid is the client's.
+    fn command(&self) -> Command {
+        let mut parts: Vec<String> = self.prefix.clone();
+        parts.extend(["keyctl", "session", "-"].map(String::from));
+        let mut c = Command::new(&parts[0]);
+        c.args(&parts[1..])
+            .arg(crate::bin("assent"))
+            .arg("--profile")
+            .arg(&self.profile)
+            .env("ASSENT_KEYRING", "keyutils")
+            .env("ASSENT_TEST_PASSWORD", PASSWORD)
+            .env("ASSENT_LOG", "warn");
+        c
+    }
+
+    /// Run a CLI command to completion; its stdout (fails the test on a non-zero exit).
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self
+            .command()
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run assent (is keyutils installed?): {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "assent {args:?} failed: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    pub fn create_meeting(&self, title: &str) -> String {
+        let out = self.cli(&["meeting", "create", "--title", title, "--json"]);
+        let v: Value = serde_json::from_str(out.trim()).expect("meeting JSON");
+        v["code"].as_str().expect("code").to_string()
+    }
+
+    /// Join `code` headless with test media; extra arguments are appended.
+    pub fn join(&self, code: &str, extra: &[&str]) -> Client {
+        let mut cmd = self.command();
+        cmd.args(["call", code]).args(extra);
+        Client::spawn(&self.name, cmd)
+    }
+}
+
+/// Arguments that keep ICE on loopback only (no packet to any other host).
+pub const LOOPBACK_ICE: &[&str] = &["--ice-address", "127.0.0.1", "--ice-allow", "127.0.0.0/8"];
+
+/// A running `assent call`.
+pub struct Client {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: mpsc::UnboundedReceiver<Value>,
+    /// Every event received so far.
+    pub seen: Vec<Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Client {
+    fn spawn(name: &str, mut cmd: Command) -> Client {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start assent call: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, events) = mpsc::unbounded_channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let err = child.stderr.take().expect("stderr");
+        let keep = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Ok(mut s) = keep.lock() {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            }
+        });
+        Client {
+            name: name.into(),
+            stdin: child.stdin.take(),
+            child,
+            events,
+            seen: Vec::new(),
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn context(&self) -> String {
+        let events: Vec<String> = self.seen.iter().map(|v| v.to_string()).collect();
+        format!(
+            "{}'s events:\n{}\nstderr:\n{}",
+            self.name,
+            events.join("\n"),
+            self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        )
+    }
+
+    /// Wait for the first new event that `pred` accepts (a timeout fails the test, showing
+    /// everything this client said).
+    pub async fn wait(
+        &mut self,
+        what: &str,
+        within: Duration,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(v)) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Ok(None) => panic!(
+                    "{} exited while waiting for {what}\n{}",
+                    self.name,
+                    self.context()
+                ),
+                Err(_) => panic!(
+                    "{} did not see {what} within {within:?}\n{}",
+                    self.name,
+                    self.context()
+                ),
+            }
+        }
+    }
+
+    /// Wait for an event of `kind`.
+    pub async fn event(&mut self, kind: &str, within: Duration) -> Value {
+        self.wait(kind, within, |v| v["event"] == kind).await
+    }
+
+    /// Events of `kind` seen so far.
+    pub fn seen(&self, kind: &str) -> Vec<&Value> {
+        self.seen.iter().filter(|v| v["event"] == kind).collect()
+    }
+
+    /// Send a command line (`chat hi`, `mute`, `stats`, `leave`).
+    pub fn command(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write to the client");
+        stdin.flush().expect("flush");
+    }
+
+    /// Current statistics.
+    pub async fn stats(&mut self) -> Value {
+        self.command("stats");
+        self.event("stats", Duration::from_secs(15)).await["stats"].clone()
+    }
+
+    /// This client's statistics about the peer named `name`.
+    pub async fn peer_stats(&mut self, name: &str) -> Option<Value> {
+        let s = self.stats().await;
+        s["peers"]
+            .as_array()?
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+    }
+
+    /// Wait until media from `name` has arrived: at least `frames` video frames and `audio_ms`
+    /// of audio. Returns the last statistics.
+    pub async fn wait_media(
+        &mut self,
+        name: &str,
+        frames: u64,
+        audio_ms: u64,
+        within: Duration,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let s = self.peer_stats(name).await;
+            if let Some(p) = &s
+                && p["video_frames"].as_u64().unwrap_or(0) >= frames
+                && p["audio_ms"].as_u64().unwrap_or(0) >= audio_ms
+            {
+                return p.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!(
+                    "{} did not receive {frames} frames and {audio_ms} ms of audio from {name} \
+                     within {within:?}: {s:?}\n{}",
+                    self.name,
+                    self.context()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Leave; the final statistics.
+    pub async fn leave(&mut self) -> Value {
+        self.command("leave");
+        let v = self.event("final_stats", Duration::from_secs(20)).await;
+        let status = self.child.wait().expect("wait");
+        assert!(
+            status.success(),
+            "{} exited with {status}\n{}",
+            self.name,
+            self.context()
+        );
+        v["stats"].clone()
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
