@@ -131,6 +131,8 @@ fn tamper(text: &str, mode: &Mode, state: &Mutex<State>) -> String {
     }
 }
 
+// The handshake callback's error type is tungstenite's, not ours.
+#[allow(clippy::result_large_err)]
 async fn proxy(
     sock: tokio::net::TcpStream,
     upstream: String,
