@@ -45,6 +45,7 @@ pub fn stdout(o: &Output) -> String {
 
 pub mod call;
 pub mod coturn;
+pub mod netem;
 pub mod relay;
 pub mod rendezvous;
 pub mod smtp;

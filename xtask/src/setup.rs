@@ -36,7 +36,7 @@ const APT_RUN: &[&str] = &[
     "gstreamer1.0-nice",
 ];
 /// Additional Debian packages the tests need.
-const APT_TEST: &[&str] = &["coturn", "keyutils"];
+const APT_TEST: &[&str] = &["coturn", "keyutils", "iproute2"];
 
 /// A tool from crates.io: (crate, version, binary, arguments that print its version).
 struct Tool {

@@ -1,0 +1,177 @@
+//! Two network namespaces joined by an impaired link, for calls over a bad network.
+//!
+//! This kernel has no `netem` queueing discipline, so the link is emulated in user space: a TUN
+//! device in each namespace (created here, then moved in), and a forwarder thread per direction
+//! that drops packets at random and delivers the rest after a fixed delay. Only addresses the
+//! test assigns inside its own namespaces are used.
+
+use std::collections::VecDeque;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use tun_rs::{DeviceBuilder, InterruptEvent, SyncDevice};
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ip (iproute2): {e}"));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A network namespace, deleted on drop (with the devices inside it).
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    pub fn new(name: &str) -> Netns {
+        // A leftover from a killed run would make `add` fail.
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        ip(&["netns", "add", name]);
+        ip(&["-n", name, "link", "set", "lo", "up"]);
+        Netns { name: name.into() }
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// Impairment of one direction.
+#[derive(Clone, Copy, Debug)]
+pub struct Impairment {
+    /// Probability that a packet is dropped.
+    pub loss: f64,
+    pub delay: Duration,
+}
+
+/// `a` (10.77.0.1) and `b` (10.77.0.2), each in its namespace, joined by an impaired link.
+pub struct LossyLink {
+    pub a: Netns,
+    pub b: Netns,
+    stop: Arc<InterruptEvent>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// Packets forwarded and dropped, both directions.
+    pub forwarded: Arc<AtomicU64>,
+    pub dropped: Arc<AtomicU64>,
+}
+
+pub const ADDR_A: &str = "10.77.0.1";
+pub const ADDR_B: &str = "10.77.0.2";
+pub const NETWORK: &str = "10.77.0.0/24";
+
+impl Drop for LossyLink {
+    fn drop(&mut self) {
+        let _ = self.stop.trigger();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl LossyLink {
+    /// `tag` keeps names unique between concurrent tests.
+    pub fn new(tag: &str, each_way: Impairment, seed: u64) -> LossyLink {
+        let pid = std::process::id();
+        let a = Netns::new(&format!("asnt{pid}{tag}a"));
+        let b = Netns::new(&format!("asnt{pid}{tag}b"));
+        let dev = |name: &str| -> Arc<SyncDevice> {
+            let d = DeviceBuilder::new()
+                .name(name)
+                .mtu(1500)
+                .build_sync()
+                .unwrap_or_else(|e| panic!("cannot create TUN device {name} (root needed): {e}"));
+            d.set_nonblocking(true).expect("non-blocking TUN");
+            Arc::new(d)
+        };
+        let (ta, tb) = (format!("ta{pid}{tag}"), format!("tb{pid}{tag}"));
+        let (da, db) = (dev(&ta), dev(&tb));
+        for (t, ns, addr) in [(&ta, &a, ADDR_A), (&tb, &b, ADDR_B)] {
+            ip(&["link", "set", t, "netns", &ns.name]);
+            ip(&[
+                "-n",
+                &ns.name,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                t,
+            ]);
+            ip(&["-n", &ns.name, "link", "set", t, "up"]);
+        }
+        let stop = Arc::new(InterruptEvent::new().expect("interrupt event"));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let mut threads = Vec::new();
+        for (i, (from, to)) in [(da.clone(), db.clone()), (db, da)].into_iter().enumerate() {
+            let (stop, fwd, drp) = (stop.clone(), forwarded.clone(), dropped.clone());
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed + i as u64);
+            threads.push(std::thread::spawn(move || {
+                forward(&from, &to, each_way, &stop, &mut rng, &fwd, &drp)
+            }));
+        }
+        LossyLink {
+            a,
+            b,
+            stop,
+            threads,
+            forwarded,
+            dropped,
+        }
+    }
+}
+
+/// Read from `from`, drop or delay, write to `to`, until stopped.
+fn forward(
+    from: &SyncDevice,
+    to: &SyncDevice,
+    imp: Impairment,
+    stop: &InterruptEvent,
+    rng: &mut impl Rng,
+    forwarded: &AtomicU64,
+    dropped: &AtomicU64,
+) {
+    let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        // Deliver what is due.
+        let now = Instant::now();
+        while queue.front().is_some_and(|(due, _)| *due <= now) {
+            if let Some((_, p)) = queue.pop_front() {
+                let _ = to.send(&p);
+                forwarded.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let wait = queue
+            .front()
+            .map(|(due, _)| due.saturating_duration_since(now))
+            .unwrap_or(Duration::from_millis(100))
+            .max(Duration::from_micros(200));
+        match from.recv_intr_timeout(&mut buf, stop, Some(wait)) {
+            Ok(n) => {
+                if rng.gen_bool(imp.loss) {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    queue.push_back((Instant::now() + imp.delay, buf[..n].to_vec()));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return,
+        }
+    }
+}
