@@ -16,7 +16,7 @@ use crate::api::Api;
 /// What the signaling task reports.
 #[derive(Debug)]
 pub enum SignalEvent {
-    Msg(ServerMsg),
+    Msg(Box<ServerMsg>),
     /// The connection dropped; reconnecting (the seat is kept for the server's grace period).
     Reconnecting {
         attempt: u32,
@@ -56,10 +56,11 @@ pub fn spawn(
     api: Api,
     url: String,
     meeting: String,
+    codecs: Vec<String>,
     events: mpsc::UnboundedSender<SignalEvent>,
 ) -> Signaling {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(api, url, meeting, rx, events));
+    tokio::spawn(run(api, url, meeting, codecs, rx, events));
     Signaling { tx }
 }
 
@@ -76,6 +77,7 @@ async fn run(
     api: Api,
     url: String,
     meeting: String,
+    codecs: Vec<String>,
     mut rx: mpsc::UnboundedReceiver<ClientMsg>,
     events: mpsc::UnboundedSender<SignalEvent>,
 ) {
@@ -83,7 +85,7 @@ async fn run(
     let mut attempt = 0u32;
     let mut lost_since: Option<tokio::time::Instant> = None;
     loop {
-        let outcome = session(&api, &url, &meeting, &mut resume, &mut rx, &events).await;
+        let outcome = session(&api, &url, &meeting, &codecs, &mut resume, &mut rx, &events).await;
         match outcome {
             Ok(Outcome::Done) => return,
             Ok(Outcome::Refused(why)) => {
@@ -124,6 +126,7 @@ async fn session(
     api: &Api,
     url: &str,
     meeting: &str,
+    codecs: &[String],
     resume: &mut Option<String>,
     rx: &mut mpsc::UnboundedReceiver<ClientMsg>,
     events: &mpsc::UnboundedSender<SignalEvent>,
@@ -148,6 +151,7 @@ async fn session(
     let join = ClientMsg::Join {
         meeting: meeting.to_string(),
         resume: resume.clone(),
+        codecs: codecs.to_vec(),
     };
     let text = serde_json::to_string(&join).map_err(|e| e.to_string())?;
     sink.send(Message::Text(text.into()))
@@ -178,12 +182,12 @@ async fn session(
                         return Ok(Outcome::Refused(format!("{message} ({code})")));
                     }
                     ServerMsg::Removed | ServerMsg::Ended => {
-                        let _ = events.send(SignalEvent::Msg(msg));
+                        let _ = events.send(SignalEvent::Msg(Box::new(msg)));
                         return Ok(Outcome::Done);
                     }
                     _ => {}
                 }
-                let _ = events.send(SignalEvent::Msg(msg));
+                let _ = events.send(SignalEvent::Msg(Box::new(msg)));
             }
             out = rx.recv() => {
                 let Some(out) = out else {

@@ -14,6 +14,18 @@ pub const PROTOCOL_VERSION: u32 = 1;
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// Largest frame the server reads.
 pub const MAX_FRAME: usize = MAX_PAYLOAD + 1024;
+/// At most this many codec names in a `join`.
+pub const MAX_CODECS: usize = 8;
+
+/// Codec names a client may announce: 1 to 16 of `a-z`, `0-9`, `-`, at most [`MAX_CODECS`].
+pub fn codecs_valid(codecs: &[String]) -> bool {
+    codecs.len() <= MAX_CODECS
+        && codecs.iter().all(|c| {
+            (1..=16).contains(&c.len())
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
 
 /// A seat in a room: stable across a reconnect within the grace period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,6 +65,10 @@ pub enum ClientMsg {
         meeting: String,
         #[serde(default)]
         resume: Option<String>,
+        /// The video codecs this client can send and receive, most preferred first, so peers
+        /// pick a common one before negotiating.
+        #[serde(default)]
+        codecs: Vec<String>,
     },
     /// Route an opaque payload to one peer, or to everyone else in the room (`to` absent).
     Send {
@@ -75,6 +91,9 @@ pub struct PeerInfo {
     pub role: MeetingRole,
     /// The directory's current identity bundle for this user.
     pub identity: PublicIdentity,
+    /// The video codecs the client announced when joining.
+    #[serde(default)]
+    pub codecs: Vec<String>,
 }
 
 /// Why a peer left.
@@ -160,7 +179,8 @@ mod tests {
             m,
             ClientMsg::Join {
                 meeting: "abc-defg-hij".into(),
-                resume: None
+                resume: None,
+                codecs: vec![],
             }
         );
         assert!(
@@ -171,6 +191,10 @@ mod tests {
             serde_json::from_str::<ClientMsg>(r#"{"type":"send","to":"zz","payload":"x"}"#)
                 .is_err()
         );
+        assert!(codecs_valid(&["vp8".into(), "h264".into()]));
+        assert!(!codecs_valid(&["VP8".into()]));
+        assert!(!codecs_valid(&["".into()]));
+        assert!(!codecs_valid(&vec!["vp8".to_string(); 9]));
         let s = serde_json::to_string(&ServerMsg::PeerLeft {
             peer_id: PeerId(1),
             reason: LeaveReason::Lost,

@@ -168,3 +168,80 @@ async fn killed_peer_is_removed_within_seconds_and_the_call_goes_on() {
     let s = a.stats().await;
     assert_eq!(s["peers"].as_array().unwrap().len(), 1, "{s}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codecs_are_negotiated_per_pair() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let cat = server.user("Cat", None).await;
+    let code = ann.create_meeting("Codecs");
+    let with = |codecs: &'static str| -> Vec<&'static str> {
+        let mut v = LOOPBACK_ICE.to_vec();
+        v.extend(["--codecs", codecs]);
+        v
+    };
+    let mut a = ann.join(&code, &with("vp9,h264,vp8"));
+    a.event("joined", CONNECT).await;
+    // Bob prefers H.264 and has VP9: the newcomer's preference decides.
+    let mut b = bob.join(&code, &with("h264,vp9"));
+    connected(&mut b, 1).await;
+    // Cat only has VP8.
+    let mut c = cat.join(&code, &with("vp8"));
+    connected(&mut c, 2).await;
+    connected(&mut a, 2).await;
+    let ab = a.wait_media("Bob", 30, 500, MEDIA).await;
+    let ba = b.wait_media("Ann", 30, 500, MEDIA).await;
+    assert_eq!(ab["codec"], "h264", "{ab}");
+    assert_eq!(ba["codec"], "h264", "{ba}");
+    for (x, others) in [
+        (&mut a, &["Cat"][..]),
+        (&mut b, &["Cat"]),
+        (&mut c, &["Ann", "Bob"]),
+    ] {
+        for o in others {
+            let s = x.wait_media(o, 30, 500, MEDIA).await;
+            assert_eq!(s["codec"], "vp8", "{} ← {o}: {s}", x.name);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_share_starts_and_stops_and_everyone_sees_it() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Screen");
+    let mut args = LOOPBACK_ICE.to_vec();
+    args.extend(["--screen", "test:snow"]);
+    let mut a = ann.join(&code, &args);
+    a.event("joined", CONNECT).await;
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    connected(&mut a, 1).await;
+    connected(&mut b, 1).await;
+    b.wait_media("Ann", 30, 500, MEDIA).await;
+    a.command("screen on");
+    b.wait("Ann sharing", MEDIA, |v| {
+        v["event"] == "remote_media" && v["screen"] == true
+    })
+    .await;
+    let before = b.peer_stats("Ann").await.unwrap()["video_frames"]
+        .as_u64()
+        .unwrap();
+    b.wait_media("Ann", before + 30, 0, MEDIA).await;
+    // Stopping the share goes back to the camera; the camera off stops video altogether.
+    a.command("screen off");
+    b.wait("Ann stopped sharing", MEDIA, |v| {
+        v["event"] == "remote_media" && v["screen"] == false
+    })
+    .await;
+    let before = b.peer_stats("Ann").await.unwrap()["video_frames"]
+        .as_u64()
+        .unwrap();
+    b.wait_media("Ann", before + 30, 0, MEDIA).await;
+    assert!(
+        a.seen("media_error").is_empty(),
+        "{:?}",
+        a.seen("media_error")
+    );
+}

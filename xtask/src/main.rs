@@ -10,6 +10,8 @@
 //!   `target/bench-results/`.
 //! - `bench-signaling [-- --connections N --active N --seconds S]`: the signaling load
 //!   benchmark (server and load generator pinned to one core each).
+//! - `bench-calls [--setup-calls N --seconds S --max-mesh N]`: call setup time, glass-to-glass
+//!   latency, CPU per call and the largest mesh, with release binaries.
 
 mod setup;
 mod tasks;
@@ -33,8 +35,9 @@ fn main() -> anyhow::Result<()> {
         Some("fuzz") => tasks::fuzz(rest),
         Some("bench") => tasks::bench(),
         Some("bench-signaling") => tasks::bench_signaling(rest),
+        Some("bench-calls") => tasks::bench_calls(rest),
         _ => {
-            eprintln!("usage: cargo xtask <setup|run|test|fuzz|bench>");
+            eprintln!("usage: cargo xtask <setup|run|test|fuzz|bench|bench-signaling|bench-calls>");
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"
             );

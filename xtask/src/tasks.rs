@@ -340,3 +340,31 @@ pub(crate) fn bench_signaling(args: &[String]) -> anyhow::Result<()> {
     c.args(args);
     step("signaling load benchmark", c)
 }
+
+/// The call benchmark against release binaries; results in `target/bench-results/calls.json`.
+pub(crate) fn bench_calls(args: &[String]) -> anyhow::Result<()> {
+    setup::ensure(Purpose::Test)?;
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--release",
+        "--bin",
+        "assent",
+        "--bin",
+        "assent-rendezvous",
+    ]);
+    step("build release binaries", build)?;
+    let out = target_dir().join("bench-results");
+    std::fs::create_dir_all(&out)?;
+    let release = target_dir().join("release");
+    let mut c = cargo();
+    c.args(["bench", "-p", "assent-e2e", "--bench", "calls", "--"])
+        .args(args)
+        .env("ASSENT_BIN_ASSENT", release.join("assent"))
+        .env(
+            "ASSENT_BIN_ASSENT_RENDEZVOUS",
+            release.join("assent-rendezvous"),
+        )
+        .env("ASSENT_BENCH_OUT", out.join("calls.json"));
+    step("call benchmark", c)
+}

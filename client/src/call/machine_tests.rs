@@ -67,6 +67,7 @@ impl Side {
             display_name: format!("user{}", self.n),
             role: MeetingRole::Participant,
             identity: self.identity.public().clone(),
+            codecs: vec![],
         }
     }
 

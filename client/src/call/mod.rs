@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::account::Account;
 use crate::api::{Api, ApiError};
-use crate::media::{IceOptions, Media, MediaError, MediaOptions, rate};
+use crate::media::{IceOptions, Media, MediaError, MediaOptions, codec, rate};
 use crate::signaling::{self, SignalEvent, Signaling};
 use crate::store::{CallRecord, KeySeen, Store};
 use machine::{CallMachine, Effect, Event, Input};
@@ -151,10 +151,18 @@ pub async fn start(
         media_opts.max_kbps,
     );
     let media = Media::start(media_opts, ice, inputs)?;
-    media.apply_local(opts.initial);
+    if let Err(e) = media.apply_local(opts.initial) {
+        let _ = events.send(CallEvent::MediaError(e.to_string()));
+    }
     let (signal_tx, signal_rx) = mpsc::unbounded_channel();
     let url = opts.signal_url.take().unwrap_or_else(|| api.signal_url());
-    let signaling = signaling::spawn(api.clone(), url, meeting.code.clone(), signal_tx);
+    let signaling = signaling::spawn(
+        api.clone(),
+        url,
+        meeting.code.clone(),
+        media.codecs(),
+        signal_tx,
+    );
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
     let public = identity.public().clone();
     let machine = CallMachine::new(
@@ -172,6 +180,7 @@ pub async fn start(
         public,
         rate: rate::RateController::new(start_kbps, min_kbps, max_kbps),
         report: report::Tracker::default(),
+        codecs: std::collections::BTreeMap::new(),
         record: CallRecord {
             call_id: String::new(),
             meeting_code: meeting.code,
@@ -194,6 +203,8 @@ struct Call {
     public: PublicIdentity,
     rate: rate::RateController,
     report: report::Tracker,
+    /// The video codecs each peer announced.
+    codecs: std::collections::BTreeMap<PeerId, Vec<String>>,
     record: CallRecord,
 }
 
@@ -271,7 +282,15 @@ impl Call {
                 payload,
             }),
             Effect::CreatePeer { peer, offerer } => {
-                if let Err(e) = self.media.create_peer(peer, offerer) {
+                // The newcomer's preference decides; both sides compute the same codec.
+                let mine = self.media.codecs();
+                let theirs = self.codecs.get(&peer).cloned().unwrap_or_default();
+                let codec = if offerer {
+                    codec::choose(&mine, &theirs)
+                } else {
+                    codec::choose(&theirs, &mine)
+                };
+                if let Err(e) = self.media.create_peer(peer, offerer, codec) {
                     return Some(Input::PeerError {
                         peer,
                         reason: e.to_string(),
@@ -294,7 +313,11 @@ impl Call {
             Effect::OpenMedia { peer } => self.media.open_media(peer),
             Effect::ClosePeer { peer } => self.media.close_peer(peer),
             Effect::SendData { peer, text } => self.media.send_data(peer, &text),
-            Effect::ApplyLocalMedia(state) => self.media.apply_local(state),
+            Effect::ApplyLocalMedia(state) => {
+                if let Err(e) = self.media.apply_local(state) {
+                    let _ = self.events.send(CallEvent::MediaError(e.to_string()));
+                }
+            }
             Effect::Hangup => self.signaling.send(ClientMsg::Leave),
             Effect::Event(e) => {
                 if let Event::ParticipantJoined { name, .. } = &e
@@ -311,7 +334,7 @@ impl Call {
     /// Turn a signaling event into a machine input (or report it). `Err`: the call cannot go on.
     fn signal_event(&mut self, ev: SignalEvent) -> Result<Option<Input>, String> {
         let msg = match ev {
-            SignalEvent::Msg(m) => m,
+            SignalEvent::Msg(m) => *m,
             SignalEvent::Reconnecting { attempt } => {
                 let _ = self.events.send(CallEvent::Reconnecting { attempt });
                 return Ok(None);
@@ -365,8 +388,9 @@ impl Call {
         })
     }
 
-    /// Pin the key of someone we meet; tell the user when it changed.
+    /// Pin the key of someone we meet; tell the user when it changed. Note their codecs.
     fn observe(&mut self, p: &PeerInfo) {
+        self.codecs.insert(p.peer_id, p.codecs.clone());
         if p.identity.verify().is_err() {
             return;
         }

@@ -19,6 +19,8 @@ pub struct PeerStats {
     pub name: String,
     pub user_id: String,
     pub connected: bool,
+    /// The video codec we send them (they send us the same).
+    pub codec: Option<&'static str>,
     pub video_frames: u64,
     /// Decoded frames per second since the previous report.
     pub fps: f64,
@@ -91,6 +93,7 @@ impl Tracker {
                 name: info.display_name.clone(),
                 user_id: info.user_id.to_string(),
                 connected: phase == Phase::Connected,
+                codec: media.codec_of(id).map(|c| c.name()),
                 video_frames: frames,
                 fps: (fps * 10.0).round() / 10.0,
                 audio_ms: load(|c| c.audio_ms.load(Ordering::Relaxed)),

@@ -44,6 +44,12 @@ pub(crate) struct CallArgs {
     /// Audio: test[:HZ], file:PATH, mic[:DEVICE], none.
     #[arg(long, default_value = "test")]
     audio: String,
+    /// What `screen on` shares: screen, or a video source as for --video.
+    #[arg(long, default_value = "screen")]
+    screen: String,
+    /// Video codecs, most preferred first (vp8 is always possible).
+    #[arg(long, value_delimiter = ',', default_value = "vp8,vp9,h264")]
+    codecs: Vec<String>,
     /// Video size, WIDTHxHEIGHT.
     #[arg(long, default_value = "640x480")]
     size: String,
@@ -212,12 +218,22 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
     let (width, height) = parse_size(&args.size)?;
     let video = media::source::parse(Kind::Video, &args.video).map_err(anyhow::Error::msg)?;
     let audio = media::source::parse(Kind::Audio, &args.audio).map_err(anyhow::Error::msg)?;
+    let screen = media::source::parse(Kind::Video, &args.screen).map_err(anyhow::Error::msg)?;
+    let mut codecs = Vec::new();
+    for c in &args.codecs {
+        codecs.push(
+            media::codec::VideoCodec::parse(c)
+                .with_context(|| format!("unknown codec {c}: use vp8, vp9, h264"))?,
+        );
+    }
     let candidates = CandidateFilter::parse(&args.ice_allow).map_err(anyhow::Error::msg)?;
     let opts = CallOptions {
         meeting: meeting_code(&args.code),
         media: MediaOptions {
             video,
             audio,
+            screen,
+            codecs,
             width,
             height,
             fps: args.fps.clamp(1, 60),
@@ -240,7 +256,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
         initial: MediaState {
             audio: !args.muted,
             video: !args.camera_off,
-            screen: args.video == "screen",
+            screen: false,
             hand: false,
         },
         signal_url: args.signal_url.clone(),
@@ -251,7 +267,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
         let mut state = MediaState {
             audio: !args.muted,
             video: !args.camera_off,
-            screen: args.video == "screen",
+            screen: false,
             hand: false,
         };
         let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -289,6 +305,8 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
                         ("unmute", _) => { state.audio = true; handle.send(Command::SetMedia(state)) }
                         ("camera", "on") => { state.video = true; handle.send(Command::SetMedia(state)) }
                         ("camera", "off") => { state.video = false; handle.send(Command::SetMedia(state)) }
+                        ("screen", "on") => { state.screen = true; handle.send(Command::SetMedia(state)) }
+                        ("screen", "off") => { state.screen = false; handle.send(Command::SetMedia(state)) }
                         ("hand", "up") => { state.hand = true; handle.send(Command::SetMedia(state)) }
                         ("hand", "down") => { state.hand = false; handle.send(Command::SetMedia(state)) }
                         ("stats", _) => {

@@ -3,17 +3,21 @@
 //! for the window (or count them, headless) and play their audio.
 //!
 //! ```text
-//!  video source ─ caps ─ [stamp] ─ valve(camera) ─ vp8enc ─ rtpvp8pay ─ tee ─┬─ queue ─ valve(peer) ─ webrtcbin(peer 1)
-//!                                                                            └─ queue ─ valve(peer) ─ webrtcbin(peer 2)
-//!  audio source ─ convert ─ valve(mic) ─ opusenc ─ rtpopuspay ─ tee ─ …
+//!  camera/screen ─ raw ─ encoder per codec in use ─ RTP tee ─┬─ queue ─ valve(peer) ─ webrtcbin(peer 1)
+//!                                                            └─ queue ─ valve(peer) ─ webrtcbin(peer 2)
+//!  microphone ─ opusenc ─ rtpopuspay ─ tee ─ …
 //!  webrtcbin(peer) src ─ valve(peer) ─ depay ─ decoder ─ sink (window frames / audio out / counter)
+//!
+//! (the send side in detail: `send.rs`; codecs: `codec.rs`).
 //! ```
 //!
 //! A peer's valves stay closed until the call machine has verified the peer's DTLS certificate
 //! against the fingerprint the peer signed: no media flows either way with an unverified peer.
 
+pub mod codec;
 pub mod peer;
 pub mod rate;
+mod send;
 pub mod source;
 pub mod stamp;
 pub mod stats;
@@ -87,6 +91,7 @@ const REQUIRED: &[&str] = &[
     "audiotestsrc",
     "valve",
     "tee",
+    "input-selector",
 ];
 
 /// Start GStreamer once, check that every element a call uses is installed, and make the DTLS
@@ -121,6 +126,10 @@ pub enum Output {
 pub struct MediaOptions {
     pub video: Option<Box<dyn CaptureSource>>,
     pub audio: Option<Box<dyn CaptureSource>>,
+    /// What "share screen" captures.
+    pub screen: Option<Box<dyn CaptureSource>>,
+    /// Video codecs, most preferred first (VP8 is always added as the common ground).
+    pub codecs: Vec<codec::VideoCodec>,
     pub width: u32,
     pub height: u32,
     pub fps: u32,
@@ -140,6 +149,8 @@ impl Default for MediaOptions {
         MediaOptions {
             video: Some(Box::new(source::TestVideo::default())),
             audio: Some(Box::new(source::TestAudio::default())),
+            screen: Some(Box::new(source::Screen)),
+            codecs: vec![codec::VideoCodec::Vp8],
             width: 640,
             height: 480,
             fps: 30,
@@ -164,18 +175,12 @@ pub struct IceOptions {
     pub local_addresses: Vec<IpAddr>,
 }
 
-/// The send side: the encoder and the tee peers attach to.
-struct Send {
-    mute: gst::Element,
-    encoder: gst::Element,
-    tee: gst::Element,
-}
-
 pub(crate) struct Shared {
     pipeline: gst::Pipeline,
-    video: Option<Send>,
-    audio: Option<Send>,
+    video: Option<send::VideoSend>,
+    audio: Option<send::AudioSend>,
     opts: MediaOptions,
+    codecs: Vec<codec::VideoCodec>,
     ice: IceOptions,
     inputs: mpsc::UnboundedSender<Input>,
     peers: Mutex<BTreeMap<PeerId, peer::PeerLink>>,
@@ -196,8 +201,8 @@ impl std::fmt::Debug for Media {
 }
 
 impl Media {
-    /// Build and start the capture and encoding pipeline (before joining, so the first offer is
-    /// not kept waiting). WebRTC events go to `inputs`.
+    /// Build and start the capture pipeline (before joining, so the first offer is not kept
+    /// waiting). WebRTC events go to `inputs`.
     pub fn start(
         opts: MediaOptions,
         ice: IceOptions,
@@ -205,21 +210,28 @@ impl Media {
     ) -> Result<Media> {
         init()?;
         let pipeline = gst::Pipeline::with_name("assent-call");
-        let video = match &opts.video {
-            Some(src) => Some(video_send(&pipeline, src.as_ref(), &opts)?),
-            None => None,
+        let video = if opts.video.is_some() || opts.screen.is_some() {
+            Some(send::VideoSend::build(
+                &pipeline,
+                opts.video.as_deref(),
+                &opts,
+            )?)
+        } else {
+            None
         };
         let audio = match &opts.audio {
-            Some(src) => Some(audio_send(&pipeline, src.as_ref())?),
+            Some(src) => Some(send::AudioSend::build(&pipeline, src.as_ref())?),
             None => None,
         };
         pipeline.set_state(gst::State::Playing)?;
+        let codecs = codec::local(&opts.codecs);
         Ok(Media {
             shared: Arc::new(Shared {
                 pipeline,
                 video,
                 audio,
                 opts,
+                codecs,
                 ice,
                 inputs,
                 peers: Mutex::new(BTreeMap::new()),
@@ -233,53 +245,55 @@ impl Media {
         &self.shared.pipeline
     }
 
+    /// The video codecs this client announces, most preferred first.
+    pub fn codecs(&self) -> Vec<String> {
+        self.shared
+            .codecs
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect()
+    }
+
     /// The latest decoded frame of each peer (RGBA), for the window.
     pub fn frames(&self) -> peer::FrameSlots {
         self.shared.frames.clone()
     }
 
-    /// Mute / unmute and camera on / off.
-    pub fn apply_local(&self, state: MediaState) {
+    /// Mute / unmute, camera on / off, screen sharing on / off.
+    pub fn apply_local(&self, state: MediaState) -> Result<()> {
         if let Some(a) = &self.shared.audio {
             a.mute.set_property("drop", !state.audio);
         }
-        if let Some(v) = &self.shared.video {
-            let was_off: bool = v.mute.property("drop");
-            v.mute.set_property("drop", !state.video);
-            if was_off && state.video {
-                self.request_keyframe();
-            }
+        let Some(v) = &self.shared.video else {
+            return Ok(());
+        };
+        let shared = v.set_screen(
+            &self.shared.pipeline,
+            self.shared.opts.screen.as_deref(),
+            state.screen,
+        );
+        if v.set_sending(state.video || state.screen) || shared.is_ok() {
+            self.request_keyframe();
         }
+        shared
     }
 
-    /// Ask the video encoder for a key frame (a peer joined, or the camera came back).
+    /// Ask the video encoders for a key frame (a peer joined, the picture changed).
     pub fn request_keyframe(&self) {
         if let Some(v) = &self.shared.video {
-            let ev = gst_video::UpstreamForceKeyUnitEvent::builder()
-                .all_headers(true)
-                .build();
-            if let Some(pad) = v.encoder.static_pad("src") {
-                // Upstream from the encoder's source pad is the encoder itself.
-                let _ = pad.send_event(ev);
-            }
+            v.request_keyframe();
         }
     }
 
     /// Set the video bitrate (kbit/s), within the configured bounds.
     pub fn set_video_kbps(&self, kbps: u32) {
         if let Some(v) = &self.shared.video {
-            let kbps = kbps.clamp(self.shared.opts.min_kbps, self.shared.opts.max_kbps);
-            v.encoder
-                .set_property("target-bitrate", (kbps * 1000) as i32);
+            v.set_kbps(kbps.clamp(self.shared.opts.min_kbps, self.shared.opts.max_kbps));
         }
     }
 
     pub fn video_kbps(&self) -> u32 {
-        self.shared
-            .video
-            .as_ref()
-            .map(|v| (v.encoder.property::<i32>("target-bitrate") / 1000) as u32)
-            .unwrap_or(0)
+        self.shared.video.as_ref().map_or(0, |v| v.kbps())
     }
 
     pub fn options(&self) -> &MediaOptions {
@@ -311,140 +325,5 @@ impl Media {
 impl Drop for Shared {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
-    }
-}
-
-fn video_send(pipeline: &gst::Pipeline, src: &dyn CaptureSource, o: &MediaOptions) -> Result<Send> {
-    let source = src.build()?;
-    let scale = make("videoscale")?;
-    let rate = make("videorate")?;
-    let convert = make("videoconvert")?;
-    let caps = gst::ElementFactory::make("capsfilter")
-        .property(
-            "caps",
-            gst::Caps::builder("video/x-raw")
-                .field("format", "I420")
-                .field("width", o.width as i32)
-                .field("height", o.height as i32)
-                .field("framerate", gst::Fraction::new(o.fps as i32, 1))
-                .build(),
-        )
-        .build()?;
-    let mute = gst::ElementFactory::make("valve")
-        .name("camera")
-        .property("drop", false)
-        .build()?;
-    let queue = gst::ElementFactory::make("queue")
-        .property("max-size-buffers", 2u32)
-        .property("max-size-bytes", 0u32)
-        .property("max-size-time", 0u64)
-        .property_from_str("leaky", "downstream")
-        .build()?;
-    let encoder = gst::ElementFactory::make("vp8enc")
-        .name("video-encoder")
-        .property("deadline", 1i64)
-        .property("cpu-used", 8i32)
-        .property("threads", encoder_threads(o.width, o.height))
-        .property("lag-in-frames", 0i32)
-        .property_from_str("end-usage", "cbr")
-        .property("target-bitrate", (o.start_kbps * 1000) as i32)
-        .property_from_str("error-resilient", "default")
-        .property("keyframe-max-dist", (o.fps * 4) as i32)
-        .property("buffer-size", 300i32)
-        .property("buffer-initial-size", 200i32)
-        .property("buffer-optimal-size", 250i32)
-        .property("undershoot", 95i32)
-        .build()
-        .map_err(|_| MediaError::MissingElement("vp8enc".into()))?;
-    let pay = gst::ElementFactory::make("rtpvp8pay")
-        .property("pt", 96u32)
-        .property("mtu", 1200u32)
-        .property_from_str("picture-id-mode", "15-bit")
-        .build()?;
-    // Fixed RTP caps: webrtcbin builds its offer from what a caps query upstream answers.
-    let rtp_caps = rtp_caps("video", "VP8", 96, 90000)?;
-    let tee = gst::ElementFactory::make("tee")
-        .name("video-tee")
-        .property("allow-not-linked", true)
-        .build()?;
-    let chain = [
-        &source, &scale, &rate, &convert, &caps, &mute, &queue, &encoder, &pay, &rtp_caps, &tee,
-    ];
-    pipeline.add_many(chain)?;
-    gst::Element::link_many(chain)?;
-    if o.stamp_frames {
-        let pad = caps
-            .static_pad("src")
-            .ok_or_else(|| MediaError::Pipeline("caps src".into()))?;
-        stamp::add_writer(&pad, o.width, o.height);
-    }
-    Ok(Send { mute, encoder, tee })
-}
-
-fn audio_send(pipeline: &gst::Pipeline, src: &dyn CaptureSource) -> Result<Send> {
-    let source = src.build()?;
-    let convert = make("audioconvert")?;
-    let resample = make("audioresample")?;
-    let caps = gst::ElementFactory::make("capsfilter")
-        .property(
-            "caps",
-            gst::Caps::builder("audio/x-raw")
-                .field("rate", 48000i32)
-                .field("channels", 1i32)
-                .build(),
-        )
-        .build()?;
-    let mute = gst::ElementFactory::make("valve")
-        .name("microphone")
-        .property("drop", false)
-        .build()?;
-    let encoder = gst::ElementFactory::make("opusenc")
-        .name("audio-encoder")
-        .property("bitrate", 32000i32)
-        .property_from_str("audio-type", "voice")
-        .property_from_str("frame-size", "20")
-        .property("inband-fec", true)
-        .property("packet-loss-percentage", 5i32)
-        .build()
-        .map_err(|_| MediaError::MissingElement("opusenc".into()))?;
-    let pay = gst::ElementFactory::make("rtpopuspay")
-        .property("pt", 111u32)
-        .build()?;
-    let rtp_caps = rtp_caps("audio", "OPUS", 111, 48000)?;
-    let tee = gst::ElementFactory::make("tee")
-        .name("audio-tee")
-        .property("allow-not-linked", true)
-        .build()?;
-    let chain = [
-        &source, &convert, &resample, &caps, &mute, &encoder, &pay, &rtp_caps, &tee,
-    ];
-    pipeline.add_many(chain)?;
-    gst::Element::link_many(chain)?;
-    Ok(Send { mute, encoder, tee })
-}
-
-fn rtp_caps(media: &str, encoding: &str, payload: i32, clock_rate: i32) -> Result<gst::Element> {
-    Ok(gst::ElementFactory::make("capsfilter")
-        .property(
-            "caps",
-            gst::Caps::builder("application/x-rtp")
-                .field("media", media)
-                .field("encoding-name", encoding)
-                .field("payload", payload)
-                .field("clock-rate", clock_rate)
-                .build(),
-        )
-        .build()?)
-}
-
-/// libvpx's multithreaded VP8 encoder busy-waits between rows: on a small machine shared with
-/// decoders (and, in tests, other clients) extra threads burn a core spinning. One thread up to
-/// VGA, and for larger frames at most half the cores.
-fn encoder_threads(width: u32, height: u32) -> i32 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if width * height <= 640 * 480 || cores <= 2 {
-        1
-    } else {
-        (cores / 2).min(4) as i32
     }
 }

@@ -14,6 +14,7 @@ use gst_webrtc::{
     WebRTCDataChannel, WebRTCPeerConnectionState, WebRTCSDPType, WebRTCSessionDescription,
 };
 
+use super::codec::VideoCodec;
 use super::source::make;
 use super::{Media, MediaError, Output, Result, Shared, stamp, stats};
 use crate::call::machine::{Input, SdpKind, Transport};
@@ -70,6 +71,8 @@ struct SendBranch {
 /// Everything that belongs to one remote peer.
 pub(crate) struct PeerLink {
     webrtc: gst::Element,
+    /// The video codec sent to this peer.
+    codec: Option<VideoCodec>,
     send: Vec<SendBranch>,
     /// Whether media may flow (the peer is verified).
     open: Arc<AtomicBool>,
@@ -113,9 +116,9 @@ fn turn_uri(url: &str, user: &str, pass: &str) -> Option<String> {
 }
 
 impl Media {
-    /// Build the connection to `peer`. As offerer, open the data channel and make the offer;
-    /// the description comes back as [`Input::LocalDescription`].
-    pub fn create_peer(&self, peer: PeerId, offerer: bool) -> Result<()> {
+    /// Build the connection to `peer`, sending it video in `codec`. As offerer, open the data
+    /// channel and make the offer; the description comes back as [`Input::LocalDescription`].
+    pub fn create_peer(&self, peer: PeerId, offerer: bool, codec: VideoCodec) -> Result<()> {
         let shared = &self.shared;
         let webrtc = gst::ElementFactory::make("webrtcbin")
             .name(format!("peer-{peer}"))
@@ -217,7 +220,12 @@ impl Media {
 
         shared.pipeline.add(&webrtc)?;
         let mut send = Vec::new();
-        for s in [&shared.video, &shared.audio].into_iter().flatten() {
+        let video_tee = match &shared.video {
+            Some(v) => Some(v.acquire(&shared.pipeline, codec)?),
+            None => None,
+        };
+        let audio_tee = shared.audio.as_ref().map(|a| a.tee.clone());
+        for tee in [video_tee, audio_tee].into_iter().flatten() {
             let queue = gst::ElementFactory::make("queue")
                 .property("max-size-buffers", 64u32)
                 .property("max-size-bytes", 0u32)
@@ -239,8 +247,7 @@ impl Media {
             if let Some(t) = sink.property::<Option<glib::Object>>("transceiver") {
                 t.set_property("do-nack", true);
             }
-            let tee_pad = s
-                .tee
+            let tee_pad = tee
                 .request_pad_simple("src_%u")
                 .ok_or_else(|| MediaError::Pipeline("tee src pad".into()))?;
             tee_pad.link(
@@ -251,7 +258,7 @@ impl Media {
             queue.sync_state_with_parent()?;
             valve.sync_state_with_parent()?;
             send.push(SendBranch {
-                tee: s.tee.clone(),
+                tee: tee.clone(),
                 tee_pad,
                 queue,
                 valve,
@@ -275,6 +282,7 @@ impl Media {
                 peer,
                 PeerLink {
                     webrtc: webrtc.clone(),
+                    codec: shared.video.as_ref().map(|_| codec),
                     send,
                     open,
                     receive,
@@ -361,6 +369,11 @@ impl Media {
         Ok(())
     }
 
+    /// The video codec sent to `peer`.
+    pub fn codec_of(&self, peer: PeerId) -> Option<VideoCodec> {
+        self.shared.peers.lock().ok()?.get(&peer)?.codec
+    }
+
     pub fn add_candidate(&self, peer: PeerId, mline: u32, candidate: &str) {
         if let Some(webrtc) = self.link(peer) {
             webrtc.emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
@@ -437,6 +450,9 @@ impl Media {
         for e in receive {
             let _ = e.set_state(gst::State::Null);
             let _ = pipeline.remove(&e);
+        }
+        if let (Some(v), Some(codec)) = (&self.shared.video, link.codec) {
+            v.release(codec);
         }
         self.shared.frames.remove(peer);
         self.shared.stats.remove_peer(peer);
@@ -577,13 +593,12 @@ fn receive_branch(
         .property("drop", !open.load(Ordering::SeqCst))
         .build()?;
     let mut chain = vec![valve.clone()];
+    let video_codec = VideoCodec::from_encoding(&encoding).filter(|c| c.available());
     match (media, encoding.as_str()) {
-        ("video", "VP8") => {
-            let depay = gst::ElementFactory::make("rtpvp8depay")
-                .property("request-keyframe", true)
-                .build()?;
-            chain.push(depay);
-            chain.push(make("vp8dec")?);
+        ("video", _) if video_codec.is_some() => {
+            if let Some(c) = video_codec {
+                chain.extend(c.receive_chain()?);
+            }
         }
         ("audio", "OPUS") => {
             chain.push(make("rtpopusdepay")?);

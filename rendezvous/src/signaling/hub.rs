@@ -34,13 +34,15 @@ pub struct Admitted {
     pub display_name: String,
     pub role: MeetingRole,
     pub identity: PublicIdentity,
+    /// Video codecs the client announced (validated).
+    pub codecs: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     Join {
         conn: ConnId,
-        admitted: Admitted,
+        admitted: Box<Admitted>,
         resume: Option<String>,
     },
     Send {
@@ -153,7 +155,7 @@ impl Hub {
                 conn,
                 admitted,
                 resume,
-            } => self.join(now, conn, admitted, resume, &mut out),
+            } => self.join(now, conn, *admitted, resume, &mut out),
             Input::Send { conn, to, payload } => self.send(conn, to, payload, &mut out),
             Input::Leave { conn } => {
                 if let Some((meeting, peer)) = self.seated.remove(&conn) {
@@ -323,6 +325,7 @@ impl Hub {
             display_name: a.display_name,
             role: a.role,
             identity: a.identity,
+            codecs: a.codecs,
         };
         let others: Vec<PeerInfo> = room.seats.values().map(|s| s.info.clone()).collect();
         let call = room.call;
@@ -502,9 +505,9 @@ mod tests {
     use super::*;
     use assent_shared::SecretIdentity;
 
-    fn admitted(meeting: UserId, n: u8) -> Admitted {
+    fn admitted(meeting: UserId, n: u8) -> Box<Admitted> {
         let id = SecretIdentity::from_seed([n; 32], Timestamp(0));
-        Admitted {
+        Box::new(Admitted {
             meeting,
             user: UserId([n; 16]),
             display_name: format!("user {n}"),
@@ -514,7 +517,8 @@ mod tests {
                 MeetingRole::Participant
             },
             identity: id.public().clone(),
-        }
+            codecs: vec!["vp8".into()],
+        })
     }
 
     fn sent_to(out: &[Output], conn: ConnId) -> Vec<ServerMsg> {

@@ -85,6 +85,7 @@ async fn admit(
                 display_name: acct.display_name,
                 role,
                 identity,
+                codecs: Vec::new(),
             })
         })
         .await
@@ -191,13 +192,27 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
                     state.hub.input(Input::Send { conn, to, payload });
                 }
             }
-            Ok(ClientMsg::Join { meeting, resume }) => {
+            Ok(ClientMsg::Join {
+                meeting,
+                resume,
+                codecs,
+            }) => {
+                if !assent_shared::signal::codecs_valid(&codecs) {
+                    reply(ServerMsg::error(
+                        "malformed_message",
+                        "codecs: at most 8 names of 1 to 16 characters a-z, 0-9, -",
+                    ));
+                    continue;
+                }
                 match admit(&state, user.id, meeting).await {
-                    Ok(admitted) => state.hub.input(Input::Join {
-                        conn,
-                        admitted,
-                        resume,
-                    }),
+                    Ok(mut admitted) => {
+                        admitted.codecs = codecs;
+                        state.hub.input(Input::Join {
+                            conn,
+                            admitted: Box::new(admitted),
+                            resume,
+                        })
+                    }
                     Err(e) => reply(error_frame(&e)),
                 }
             }

@@ -1,0 +1,342 @@
+//! The send side: capture, the camera/screen switch, and one encoder per codec in use.
+//!
+//! ```text
+//!  camera ─┐
+//!          ├ input-selector ─ scale ─ rate ─ convert ─ I420 caps ─ [stamp] ─ valve(video on) ─ raw tee
+//!  screen ─┘   (screen capture exists only while shared)
+//!  raw tee ─ valve(in use) ─ queue ─ encoder(codec) ─ payloader ─ RTP caps ─ tee ─ peers…
+//!  mic ─ convert ─ resample ─ 48 kHz mono ─ valve(unmuted) ─ opusenc ─ rtpopuspay ─ RTP caps ─ tee ─ peers…
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use gst::prelude::*;
+
+use super::codec::VideoCodec;
+use super::source::make;
+use super::{CaptureSource, MediaError, MediaOptions, Result, stamp};
+
+struct Encoder {
+    gate: gst::Element,
+    encoder: gst::Element,
+    tee: gst::Element,
+    users: usize,
+}
+
+pub(crate) struct VideoSend {
+    selector: gst::Element,
+    camera_pad: Option<gst::Pad>,
+    screen: Mutex<Option<(gst::Element, gst::Pad)>>,
+    mute: gst::Element,
+    raw_tee: gst::Element,
+    encoders: Mutex<BTreeMap<VideoCodec, Encoder>>,
+    kbps: AtomicU32,
+    fps: u32,
+    threads: i32,
+}
+
+fn leaky_queue(buffers: u32) -> Result<gst::Element> {
+    Ok(gst::ElementFactory::make("queue")
+        .property("max-size-buffers", buffers)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .property_from_str("leaky", "downstream")
+        .build()?)
+}
+
+fn tee(name: &str) -> Result<gst::Element> {
+    Ok(gst::ElementFactory::make("tee")
+        .name(name)
+        .property("allow-not-linked", true)
+        .build()?)
+}
+
+fn capsfilter(caps: gst::Caps) -> Result<gst::Element> {
+    Ok(gst::ElementFactory::make("capsfilter")
+        .property("caps", caps)
+        .build()?)
+}
+
+/// libvpx's multithreaded VP8 encoder busy-waits between rows: on a small machine shared with
+/// decoders (and, in tests, other clients) extra threads burn a core spinning. One thread up to
+/// VGA, and for larger frames at most half the cores.
+fn encoder_threads(width: u32, height: u32) -> i32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if width * height <= 640 * 480 || cores <= 2 {
+        1
+    } else {
+        (cores / 2).min(4) as i32
+    }
+}
+
+impl VideoSend {
+    pub(crate) fn build(
+        pipeline: &gst::Pipeline,
+        camera: Option<&dyn CaptureSource>,
+        o: &MediaOptions,
+    ) -> Result<VideoSend> {
+        let selector = make("input-selector")?;
+        pipeline.add(&selector)?;
+        let camera_pad = match camera {
+            Some(src) => {
+                let bin = src.build()?;
+                pipeline.add(&bin)?;
+                let pad = selector
+                    .request_pad_simple("sink_%u")
+                    .ok_or_else(|| MediaError::Pipeline("selector pad".into()))?;
+                bin.static_pad("src")
+                    .ok_or_else(|| MediaError::Pipeline("source without src pad".into()))?
+                    .link(&pad)?;
+                selector.set_property("active-pad", &pad);
+                Some(pad)
+            }
+            None => None,
+        };
+        let caps = capsfilter(
+            gst::Caps::builder("video/x-raw")
+                .field("format", "I420")
+                .field("width", o.width as i32)
+                .field("height", o.height as i32)
+                .field("framerate", gst::Fraction::new(o.fps as i32, 1))
+                .build(),
+        )?;
+        let mute = gst::ElementFactory::make("valve")
+            .name("camera")
+            .property("drop", false)
+            .build()?;
+        let raw_tee = tee("video-raw")?;
+        let chain = [
+            &selector,
+            &make("videoscale")?,
+            &make("videorate")?,
+            &make("videoconvert")?,
+            &caps,
+            &mute,
+            &raw_tee,
+        ];
+        pipeline.add_many(&chain[1..])?;
+        gst::Element::link_many(chain)?;
+        if o.stamp_frames {
+            let pad = caps
+                .static_pad("src")
+                .ok_or_else(|| MediaError::Pipeline("caps src".into()))?;
+            stamp::add_writer(&pad, o.width, o.height);
+        }
+        Ok(VideoSend {
+            selector,
+            camera_pad,
+            screen: Mutex::new(None),
+            mute,
+            raw_tee,
+            encoders: Mutex::new(BTreeMap::new()),
+            kbps: AtomicU32::new(o.start_kbps),
+            fps: o.fps,
+            threads: encoder_threads(o.width, o.height),
+        })
+    }
+
+    /// The RTP tee of `codec`'s encoder, made on first use; one more user of it.
+    pub(crate) fn acquire(
+        &self,
+        pipeline: &gst::Pipeline,
+        codec: VideoCodec,
+    ) -> Result<gst::Element> {
+        let mut encoders = self
+            .encoders
+            .lock()
+            .map_err(|_| MediaError::Pipeline("encoders".into()))?;
+        if let Some(e) = encoders.get_mut(&codec) {
+            e.users += 1;
+            e.gate.set_property("drop", false);
+            return Ok(e.tee.clone());
+        }
+        let gate = gst::ElementFactory::make("valve")
+            .property("drop", false)
+            .build()?;
+        let queue = leaky_queue(2)?;
+        let encoder = codec.encoder(self.kbps.load(Ordering::Relaxed), self.fps, self.threads)?;
+        let pay = codec.payloader()?;
+        // Fixed RTP caps: webrtcbin builds its offer from what a caps query upstream answers.
+        let caps = capsfilter(codec.rtp_caps())?;
+        let out = tee(&format!("video-{}", codec.name()))?;
+        let chain = [&gate, &queue, &encoder, &pay, &caps, &out];
+        pipeline.add_many(chain)?;
+        gst::Element::link_many(chain)?;
+        for e in chain.iter().rev() {
+            e.sync_state_with_parent()?;
+        }
+        let src = self
+            .raw_tee
+            .request_pad_simple("src_%u")
+            .ok_or_else(|| MediaError::Pipeline("raw tee pad".into()))?;
+        src.link(
+            &gate
+                .static_pad("sink")
+                .ok_or_else(|| MediaError::Pipeline("gate sink".into()))?,
+        )?;
+        encoders.insert(
+            codec,
+            Encoder {
+                gate,
+                encoder,
+                tee: out.clone(),
+                users: 1,
+            },
+        );
+        Ok(out)
+    }
+
+    /// One user fewer; an encoder nobody uses stops encoding.
+    pub(crate) fn release(&self, codec: VideoCodec) {
+        if let Ok(mut encoders) = self.encoders.lock()
+            && let Some(e) = encoders.get_mut(&codec)
+        {
+            e.users = e.users.saturating_sub(1);
+            if e.users == 0 {
+                e.gate.set_property("drop", true);
+            }
+        }
+    }
+
+    pub(crate) fn set_kbps(&self, kbps: u32) {
+        self.kbps.store(kbps, Ordering::Relaxed);
+        if let Ok(encoders) = self.encoders.lock() {
+            for (codec, e) in encoders.iter() {
+                codec.set_kbps(&e.encoder, kbps);
+            }
+        }
+    }
+
+    pub(crate) fn kbps(&self) -> u32 {
+        self.kbps.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn request_keyframe(&self) {
+        let Ok(encoders) = self.encoders.lock() else {
+            return;
+        };
+        for e in encoders.values() {
+            let ev = gst_video::UpstreamForceKeyUnitEvent::builder()
+                .all_headers(true)
+                .build();
+            if let Some(pad) = e.encoder.static_pad("src") {
+                // Upstream from the encoder's source pad is the encoder itself.
+                let _ = pad.send_event(ev);
+            }
+        }
+    }
+
+    /// Send video (camera or screen) or nothing.
+    pub(crate) fn set_sending(&self, on: bool) -> bool {
+        let was_off: bool = self.mute.property("drop");
+        self.mute.set_property("drop", !on);
+        was_off && on
+    }
+
+    /// Start or stop sharing the screen in place of the camera. The screen is captured only
+    /// while shared.
+    pub(crate) fn set_screen(
+        &self,
+        pipeline: &gst::Pipeline,
+        source: Option<&dyn CaptureSource>,
+        on: bool,
+    ) -> Result<()> {
+        let mut screen = self
+            .screen
+            .lock()
+            .map_err(|_| MediaError::Pipeline("screen".into()))?;
+        match (on, screen.is_some()) {
+            (true, false) => {
+                let src = source
+                    .ok_or_else(|| MediaError::Source("no screen source is configured".into()))?;
+                let bin = src.build()?;
+                pipeline.add(&bin)?;
+                let pad = self
+                    .selector
+                    .request_pad_simple("sink_%u")
+                    .ok_or_else(|| MediaError::Pipeline("selector pad".into()))?;
+                bin.static_pad("src")
+                    .ok_or_else(|| MediaError::Pipeline("screen source without src pad".into()))?
+                    .link(&pad)?;
+                if let Err(e) = bin.sync_state_with_parent() {
+                    self.selector.release_request_pad(&pad);
+                    let _ = pipeline.remove(&bin);
+                    return Err(e.into());
+                }
+                self.selector.set_property("active-pad", &pad);
+                *screen = Some((bin, pad));
+            }
+            (false, true) => {
+                if let Some(camera) = &self.camera_pad {
+                    self.selector.set_property("active-pad", camera);
+                }
+                if let Some((bin, pad)) = screen.take() {
+                    let _ = bin.set_state(gst::State::Null);
+                    self.selector.release_request_pad(&pad);
+                    let _ = pipeline.remove(&bin);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// The microphone's Opus stream.
+pub(crate) struct AudioSend {
+    pub(crate) mute: gst::Element,
+    pub(crate) tee: gst::Element,
+}
+
+impl AudioSend {
+    pub(crate) fn build(pipeline: &gst::Pipeline, src: &dyn CaptureSource) -> Result<AudioSend> {
+        let source = src.build()?;
+        let caps = capsfilter(
+            gst::Caps::builder("audio/x-raw")
+                .field("rate", 48000i32)
+                .field("channels", 1i32)
+                .build(),
+        )?;
+        let mute = gst::ElementFactory::make("valve")
+            .name("microphone")
+            .property("drop", false)
+            .build()?;
+        let encoder = gst::ElementFactory::make("opusenc")
+            .name("audio-encoder")
+            .property("bitrate", 32000i32)
+            .property_from_str("audio-type", "voice")
+            .property_from_str("frame-size", "20")
+            .property("inband-fec", true)
+            .property("packet-loss-percentage", 5i32)
+            .build()
+            .map_err(|_| MediaError::MissingElement("opusenc".into()))?;
+        let pay = gst::ElementFactory::make("rtpopuspay")
+            .property("pt", 111u32)
+            .build()?;
+        let rtp = capsfilter(
+            gst::Caps::builder("application/x-rtp")
+                .field("media", "audio")
+                .field("encoding-name", "OPUS")
+                .field("payload", 111i32)
+                .field("clock-rate", 48000i32)
+                .build(),
+        )?;
+        let out = tee("audio-tee")?;
+        let chain = [
+            &source,
+            &make("audioconvert")?,
+            &make("audioresample")?,
+            &caps,
+            &mute,
+            &encoder,
+            &pay,
+            &rtp,
+            &out,
+        ];
+        pipeline.add_many(chain)?;
+        gst::Element::link_many(chain)?;
+        Ok(AudioSend { mute, tee: out })
+    }
+}
