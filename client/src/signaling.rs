@@ -138,7 +138,9 @@ async fn session(
             .map_err(|_| "token".to_string())?;
         req.headers_mut().insert("authorization", value);
     }
-    let (ws, _) = match tokio_tungstenite::connect_async(req).await {
+    // No Nagle: signaling messages are small and latency-critical (with delayed ACKs, Nagle
+    // holds each candidate back ~40 ms).
+    let (ws, _) = match tokio_tungstenite::connect_async_with_config(req, None, true).await {
         Ok(c) => c,
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
             return Ok(Outcome::Refused(
@@ -159,6 +161,7 @@ async fn session(
         .map_err(|e| e.to_string())?;
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     ping.tick().await;
+    let mut seated = false;
     loop {
         tokio::select! {
             frame = stream.next() => {
@@ -177,8 +180,12 @@ async fn session(
                 match &msg {
                     ServerMsg::Joined { resume_token, .. } => {
                         *resume = Some(resume_token.clone());
+                        seated = true;
                     }
-                    ServerMsg::Error { code, message } if FINAL_ERRORS.contains(&code.as_str()) => {
+                    // Any refusal of the join itself, or one that retrying cannot cure.
+                    ServerMsg::Error { code, message }
+                        if !seated || FINAL_ERRORS.contains(&code.as_str()) =>
+                    {
                         return Ok(Outcome::Refused(format!("{message} ({code})")));
                     }
                     ServerMsg::Removed | ServerMsg::Ended => {

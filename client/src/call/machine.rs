@@ -198,6 +198,31 @@ pub enum Input {
     Tick,
 }
 
+impl Input {
+    /// The input's name, for logs (never its contents).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Input::Joined { .. } => "joined",
+            Input::PeerJoined(_) => "peer_joined",
+            Input::PeerLeft { .. } => "peer_left",
+            Input::Signal { .. } => "signal",
+            Input::Removed => "removed",
+            Input::Ended => "ended",
+            Input::LocalDescription { .. } => "local_description",
+            Input::LocalCandidate { .. } => "local_candidate",
+            Input::Transport { .. } => "transport",
+            Input::RemoteCertificate { .. } => "remote_certificate",
+            Input::ChannelOpen { .. } => "channel_open",
+            Input::ChannelMessage { .. } => "channel_message",
+            Input::PeerError { .. } => "peer_error",
+            Input::SetMedia(_) => "set_media",
+            Input::SendChat { .. } => "send_chat",
+            Input::Leave => "leave",
+            Input::Tick => "tick",
+        }
+    }
+}
+
 /// What the edge must do, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {

@@ -266,6 +266,9 @@ impl Call {
         let mut queue = vec![input];
         while let Some(input) = queue.pop() {
             let now = Timestamp::now();
+            if !matches!(input, Input::Tick) {
+                tracing::debug!(input = input.kind(), "call input");
+            }
             for effect in self.machine.handle(now, input) {
                 if let Some(next) = self.perform(effect) {
                     queue.push(next);

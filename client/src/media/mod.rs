@@ -184,6 +184,8 @@ pub(crate) struct Shared {
     ice: IceOptions,
     inputs: mpsc::UnboundedSender<Input>,
     peers: Mutex<BTreeMap<PeerId, peer::PeerLink>>,
+    /// A webrtcbin made ahead of the next peer.
+    spare: Mutex<Option<gst::Element>>,
     pub(crate) stats: stats::Stats,
     pub(crate) frames: peer::FrameSlots,
 }
@@ -225,7 +227,7 @@ impl Media {
         };
         pipeline.set_state(gst::State::Playing)?;
         let codecs = codec::local(&opts.codecs);
-        Ok(Media {
+        let media = Media {
             shared: Arc::new(Shared {
                 pipeline,
                 video,
@@ -235,10 +237,18 @@ impl Media {
                 ice,
                 inputs,
                 peers: Mutex::new(BTreeMap::new()),
+                spare: Mutex::new(None),
                 stats: stats::Stats::default(),
                 frames: peer::FrameSlots::default(),
             }),
-        })
+        };
+        // Ready before the first peer: a webrtcbin, and the encoder of the preferred codec.
+        media.prepare_spare();
+        if let (Some(v), Some(first)) = (&media.shared.video, media.shared.codecs.first()) {
+            v.acquire(&media.shared.pipeline, *first)?;
+            v.release(*first);
+        }
+        Ok(media)
     }
 
     pub fn pipeline(&self) -> &gst::Pipeline {

@@ -120,13 +120,11 @@ impl Media {
     /// channel and make the offer; the description comes back as [`Input::LocalDescription`].
     pub fn create_peer(&self, peer: PeerId, offerer: bool, codec: VideoCodec) -> Result<()> {
         let shared = &self.shared;
-        let webrtc = gst::ElementFactory::make("webrtcbin")
-            .name(format!("peer-{peer}"))
-            .property_from_str("bundle-policy", "max-bundle")
-            .property("latency", shared.opts.latency_ms)
-            .build()
-            .map_err(|_| MediaError::MissingElement("webrtcbin".into()))?;
-        self.configure_ice(&webrtc);
+        let webrtc = match self.take_spare() {
+            Some(w) => w,
+            None => new_webrtcbin(shared)?,
+        };
+        self.prepare_spare();
         let weak = Arc::downgrade(shared);
 
         // Local ICE candidates.
@@ -146,6 +144,10 @@ impl Media {
             }
             None
         });
+        webrtc.connect_notify(Some("ice-connection-state"), move |e, _| {
+            let state = e.property::<gst_webrtc::WebRTCICEConnectionState>("ice-connection-state");
+            tracing::debug!(%peer, ?state, "ICE");
+        });
         // Connection state: failures end the peer.
         let w = weak.clone();
         webrtc.connect_notify(Some("connection-state"), move |e, _| {
@@ -162,8 +164,13 @@ impl Media {
         let w = weak.clone();
         webrtc.connect("deep-element-added", false, move |values| {
             let element = values.get(2).and_then(|v| v.get::<gst::Element>().ok())?;
-            let is_dtls = element.factory().is_some_and(|f| f.name() == "dtlssrtpdec");
-            if is_dtls {
+            let factory = element.factory().map(|f| f.name().to_string());
+            if factory.as_deref() == Some("rtpjitterbuffer") {
+                // Start as soon as packets arrive in order instead of after the full latency:
+                // the first frame shows that much sooner.
+                element.set_property("faststart-min-packets", 2u32);
+            }
+            if factory.as_deref() == Some("dtlssrtpdec") {
                 let w = w.clone();
                 element.connect_notify(Some("peer-pem"), move |e, _| {
                     let pem = e.property::<Option<String>>("peer-pem");
@@ -297,38 +304,83 @@ impl Media {
         Ok(())
     }
 
-    fn configure_ice(&self, webrtc: &gst::Element) {
-        let ice = &self.shared.ice;
-        if ice.relay_only {
-            webrtc.set_property_from_str("ice-transport-policy", "relay");
-        }
-        for server in &ice.servers {
-            for url in &server.urls {
-                if let Some(rest) = url.strip_prefix("stun:") {
-                    webrtc.set_property(
-                        "stun-server",
-                        format!("stun://{}", rest.trim_start_matches("//")),
-                    );
-                } else if let (Some(u), Some(p)) = (&server.username, &server.credential)
-                    && let Some(uri) = turn_uri(url, u, p)
-                {
-                    let _ = webrtc.emit_by_name::<bool>("add-turn-server", &[&uri]);
-                }
+    /// A webrtcbin made ahead of time (making one takes some 25 ms of the call setup).
+    fn take_spare(&self) -> Option<gst::Element> {
+        self.shared.spare.lock().ok()?.take()
+    }
+
+    /// Make the next spare webrtcbin in the background.
+    pub(crate) fn prepare_spare(&self) {
+        let weak = Arc::downgrade(&self.shared);
+        std::thread::spawn(move || {
+            let Some(shared) = weak.upgrade() else { return };
+            if let Ok(w) = new_webrtcbin(&shared)
+                && let Ok(mut spare) = shared.spare.lock()
+                && spare.is_none()
+            {
+                *spare = Some(w);
             }
-        }
-        let agent = webrtc.property::<glib::Object>("ice-agent");
-        for addr in &ice.local_addresses {
-            let _ = agent.emit_by_name::<bool>("add-local-ip-address", &[&addr.to_string()]);
-        }
-        // libnice would otherwise multicast UPnP discovery on every interface.
-        if agent.find_property("agent").is_some() {
-            let nice = agent.property::<glib::Object>("agent");
-            if nice.find_property("upnp").is_some() {
-                nice.set_property("upnp", false);
+        });
+    }
+}
+
+static NEXT_WEBRTCBIN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn new_webrtcbin(shared: &Shared) -> Result<gst::Element> {
+    let n = NEXT_WEBRTCBIN.fetch_add(1, Ordering::Relaxed);
+    let webrtc = gst::ElementFactory::make("webrtcbin")
+        .name(format!("webrtc-{n}"))
+        .property_from_str("bundle-policy", "max-bundle")
+        .property("latency", shared.opts.latency_ms)
+        .build()
+        .map_err(|_| MediaError::MissingElement("webrtcbin".into()))?;
+    configure_ice(&shared.ice, &webrtc);
+    Ok(webrtc)
+}
+
+fn configure_ice(ice: &super::IceOptions, webrtc: &gst::Element) {
+    if ice.relay_only {
+        webrtc.set_property_from_str("ice-transport-policy", "relay");
+    }
+    for server in &ice.servers {
+        for url in &server.urls {
+            if let Some(rest) = url.strip_prefix("stun:") {
+                webrtc.set_property(
+                    "stun-server",
+                    format!("stun://{}", rest.trim_start_matches("//")),
+                );
+            } else if let (Some(u), Some(p)) = (&server.username, &server.credential)
+                && let Some(uri) = turn_uri(url, u, p)
+            {
+                let _ = webrtc.emit_by_name::<bool>("add-turn-server", &[&uri]);
             }
         }
     }
+    let agent = webrtc.property::<glib::Object>("ice-agent");
+    for addr in &ice.local_addresses {
+        let _ = agent.emit_by_name::<bool>("add-local-ip-address", &[&addr.to_string()]);
+    }
+    // UDP only: TCP candidates (rarely usable between desktops, and TURN covers the rest)
+    // multiply the pairs to check and slow the first connection.
+    if agent.find_property("ice-tcp").is_some() {
+        agent.set_property("ice-tcp", false);
+    }
+    if agent.find_property("agent").is_some() {
+        let nice = agent.property::<glib::Object>("agent");
+        // libnice would otherwise multicast UPnP discovery on every interface.
+        if nice.find_property("upnp").is_some() {
+            nice.set_property("upnp", false);
+        }
+        // libnice paces connectivity checks 20 ms apart, and its regular nomination takes a
+        // few rounds: 60 ms of every call setup on a fast path. A call has few candidate pairs,
+        // so pace them at 5 ms (RFC 8445's floor for real-time media).
+        if nice.find_property("stun-pacing-timer").is_some() {
+            nice.set_property("stun-pacing-timer", 5u32);
+        }
+    }
+}
 
+impl Media {
     fn link(&self, peer: PeerId) -> Option<gst::Element> {
         self.shared
             .peers
@@ -382,6 +434,7 @@ impl Media {
 
     /// The peer is verified: let media flow both ways, starting with a key frame.
     pub fn open_media(&self, peer: PeerId) {
+        tracing::debug!(%peer, "media opens");
         let Ok(peers) = self.shared.peers.lock() else {
             return;
         };
@@ -393,6 +446,13 @@ impl Media {
         if let Ok(r) = link.receive.lock() {
             for v in r.iter().filter(|e| is_valve(e)) {
                 v.set_property("drop", false);
+                // Ask the peer for a key frame (RTCP PLI): what came before was dropped.
+                if let Some(pad) = v.static_pad("sink") {
+                    let ev = gst_video::UpstreamForceKeyUnitEvent::builder()
+                        .all_headers(true)
+                        .build();
+                    let _ = pad.push_event(ev);
+                }
             }
         }
         drop(peers);
@@ -588,6 +648,7 @@ fn receive_branch(
         .get::<&str>("encoding-name")
         .unwrap_or("")
         .to_ascii_uppercase();
+    tracing::debug!(%peer, media, encoding, "remote stream arrives");
     let counters = shared.stats.counters(peer);
     let valve = gst::ElementFactory::make("valve")
         .property("drop", !open.load(Ordering::SeqCst))

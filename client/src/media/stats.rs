@@ -67,6 +67,7 @@ pub fn count_decoded(pad: &gst::Pad, counters: Arc<PeerCounters>, video: bool) {
             if video {
                 if counters.video_frames.fetch_add(1, Ordering::Relaxed) == 0 {
                     counters.first_frame_at.store(now_ms(), Ordering::Relaxed);
+                    tracing::debug!("first video frame decoded");
                 }
             } else if let Some(d) = buf.duration() {
                 counters.audio_ms.fetch_add(d.mseconds(), Ordering::Relaxed);
