@@ -234,9 +234,6 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
             audio,
             screen,
             codecs,
-            width,
-            height,
-            fps: args.fps.clamp(1, 60),
             latency_ms: args.latency,
             output: if args.play {
                 Output::Display
@@ -245,7 +242,8 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
             },
             stamp_frames: args.stamp_frames,
             ..MediaOptions::default()
-        },
+        }
+        .with_size(width, height, args.fps.clamp(1, 60)),
         relay_only: args.relay_only,
         local_addresses: args.ice_addresses.clone(),
         server_ice: !args.no_server_ice,

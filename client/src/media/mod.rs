@@ -144,6 +144,22 @@ pub struct MediaOptions {
     pub stamp_frames: bool,
 }
 
+impl MediaOptions {
+    /// Bitrate bounds for a frame size: about 0.1 bit per pixel at most (≈ 900 kbit/s for VGA
+    /// at 30 fps, 2.5 Mbit/s from 720p), which is what real-time VP8 needs for a sharp picture;
+    /// more costs CPU and bandwidth for nothing visible.
+    pub fn with_size(mut self, width: u32, height: u32, fps: u32) -> MediaOptions {
+        self.width = width;
+        self.height = height;
+        self.fps = fps;
+        let max = (u64::from(width) * u64::from(height) * u64::from(fps) / 10_000) as u32;
+        self.max_kbps = max.clamp(300, 2500);
+        self.min_kbps = 100.min(self.max_kbps);
+        self.start_kbps = self.max_kbps.min(800);
+        self
+    }
+}
+
 impl Default for MediaOptions {
     fn default() -> Self {
         MediaOptions {
@@ -154,9 +170,9 @@ impl Default for MediaOptions {
             width: 640,
             height: 480,
             fps: 30,
-            min_kbps: 150,
-            start_kbps: 1000,
-            max_kbps: 2500,
+            min_kbps: 100,
+            start_kbps: 800,
+            max_kbps: 920,
             latency_ms: 50,
             output: Output::Headless,
             stamp_frames: false,
