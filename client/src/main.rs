@@ -39,6 +39,11 @@ enum Command {
     /// Join a meeting headless (test, file or device media); JSON events on stdout, commands
     /// on stdin.
     Call(cli::call::CallArgs),
+    /// List cameras, microphones and speakers.
+    Devices {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Account(c)) => cli::account::run(&profile, c),
         Some(Command::Meeting(c)) => cli::call::run_meeting(&profile, c),
         Some(Command::Call(a)) => cli::call::run_call(&profile, a),
+        Some(Command::Devices { json }) => cli::call::run_devices(json),
         None => {
             eprintln!(
                 "assent {}: the desktop window is not built yet; try `assent demo` or `assent --help`",

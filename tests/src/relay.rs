@@ -14,6 +14,8 @@ use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 /// What the relay does to payloads carrying an offer or an answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// Pass everything untouched.
+    Pass,
     /// Pass everything, but keep a copy of each offer and answer payload.
     Record,
     /// Change one hex digit of the DTLS fingerprint inside the SDP.
@@ -34,6 +36,7 @@ pub struct HostileRelay {
     mode: Arc<Mutex<Mode>>,
     state: Arc<Mutex<State>>,
     task: tokio::task::JoinHandle<()>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
 }
 
 impl Drop for HostileRelay {
@@ -63,12 +66,15 @@ impl HostileRelay {
         let mode = Arc::new(Mutex::new(mode));
         let state = Arc::new(Mutex::new(State::default()));
         let (m, s) = (mode.clone(), state.clone());
+        let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let conns = connections.clone();
         let task = tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
                 let (m, s, up) = (m.clone(), s.clone(), upstream.clone());
-                tokio::spawn(async move {
+                let h = tokio::spawn(async move {
                     let _ = proxy(sock, up, m, s).await;
                 });
+                conns.lock().unwrap().push(h.abort_handle());
             }
         });
         HostileRelay {
@@ -76,6 +82,14 @@ impl HostileRelay {
             mode,
             state,
             task,
+            connections,
+        }
+    }
+
+    /// Cut every proxied connection (both sides see the socket close), as a network blip would.
+    pub fn drop_connections(&self) {
+        for h in self.connections.lock().unwrap().drain(..) {
+            h.abort();
         }
     }
 
@@ -106,6 +120,7 @@ fn tamper(text: &str, mode: &Mode, state: &Mutex<State>) -> String {
     }
     let mut st = state.lock().unwrap();
     let replaced = match mode {
+        Mode::Pass => None,
         Mode::Record => {
             st.recorded.push(payload);
             None

@@ -82,3 +82,46 @@ async fn description_replayed_from_an_earlier_call_breaks_the_call() {
     assert!(relay.tampered() >= 1);
     no_media(&mut a, &mut b).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_signaling_resumes_the_seat_and_the_call_goes_on() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let relay = HostileRelay::start(
+        format!("ws://{}/v1/signal", server.rendezvous.addr),
+        Mode::Pass,
+    )
+    .await;
+    let code = ann.create_meeting("Blip");
+    let mut a = ann.join(&code, LOOPBACK_ICE);
+    a.event("joined", WAIT).await;
+    let mut b = join_via(&bob, &code, &relay);
+    a.event("connected", WAIT).await;
+    b.event("connected", WAIT).await;
+    b.wait_media("Ann", 30, 500, WAIT).await;
+    // The network between Bob and the server blips: Bob reconnects and resumes his seat.
+    relay.drop_connections();
+    b.event("reconnecting", WAIT).await;
+    let rejoined = b.event("joined", WAIT).await;
+    assert_eq!(rejoined["resumed"], true, "{rejoined}");
+    // Media never depended on the server: it kept flowing, and nobody left or rejoined.
+    let before = b.peer_stats("Ann").await.unwrap()["video_frames"]
+        .as_u64()
+        .unwrap();
+    b.wait_media("Ann", before + 30, 0, WAIT).await;
+    chat_both_ways(&mut a, &mut b).await;
+    assert!(
+        a.seen("participant_left").is_empty(),
+        "{:?}",
+        a.seen("participant_left")
+    );
+    assert_eq!(b.seen("participant_joined").len(), 1);
+}
+
+async fn chat_both_ways(a: &mut Client, b: &mut Client) {
+    a.command("chat still here?");
+    b.wait("the chat", WAIT, |v| v["event"] == "chat").await;
+    b.command("chat yes");
+    a.wait("the answer", WAIT, |v| v["event"] == "chat").await;
+}

@@ -374,3 +374,22 @@ mod tests {
         assert!(parse_size("99999x480").is_err());
     }
 }
+
+pub(crate) fn run_devices(json: bool) -> anyhow::Result<ExitCode> {
+    let devices = media::devices::list()?;
+    if json {
+        println!("{}", serde_json::to_string(&devices)?);
+    } else if devices.is_empty() {
+        println!("No cameras, microphones or speakers found.");
+    } else {
+        for d in devices {
+            println!(
+                "{:<10} {}{}",
+                format!("{:?}", d.kind).to_lowercase(),
+                d.name,
+                d.id.map(|i| format!("  ({i})")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

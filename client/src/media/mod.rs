@@ -15,6 +15,7 @@
 //! against the fingerprint the peer signed: no media flows either way with an unverified peer.
 
 pub mod codec;
+pub mod devices;
 pub mod peer;
 pub mod rate;
 mod send;
