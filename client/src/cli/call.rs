@@ -355,6 +355,25 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
     result
 }
 
+pub(crate) fn run_devices(json: bool) -> anyhow::Result<ExitCode> {
+    let devices = media::devices::list()?;
+    if json {
+        println!("{}", serde_json::to_string(&devices)?);
+    } else if devices.is_empty() {
+        println!("No cameras, microphones or speakers found.");
+    } else {
+        for d in devices {
+            println!(
+                "{:<10} {}{}",
+                format!("{:?}", d.kind).to_lowercase(),
+                d.name,
+                d.id.map(|i| format!("  ({i})")).unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,23 +392,4 @@ mod tests {
         assert!(parse_size("640").is_err());
         assert!(parse_size("99999x480").is_err());
     }
-}
-
-pub(crate) fn run_devices(json: bool) -> anyhow::Result<ExitCode> {
-    let devices = media::devices::list()?;
-    if json {
-        println!("{}", serde_json::to_string(&devices)?);
-    } else if devices.is_empty() {
-        println!("No cameras, microphones or speakers found.");
-    } else {
-        for d in devices {
-            println!(
-                "{:<10} {}{}",
-                format!("{:?}", d.kind).to_lowercase(),
-                d.name,
-                d.id.map(|i| format!("  ({i})")).unwrap_or_default()
-            );
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }
