@@ -119,7 +119,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) const FUZZ_TARGETS: &[&str] = &["manifest", "consent", "segment", "identity"];
+pub(crate) const FUZZ_TARGETS: &[&str] = &["manifest", "consent", "segment", "identity", "call"];
 
 fn fuzz_target(target: &str, seconds: u32) -> anyhow::Result<()> {
     let fuzz_dir = root().join("shared/fuzz");
