@@ -30,17 +30,30 @@ pub struct Frame {
     pub seq: u64,
 }
 
-/// The latest frame of each remote peer.
+/// The latest frame of each remote peer; the window waits on it or polls it.
 #[derive(Clone, Default)]
-pub struct FrameSlots(Arc<Mutex<BTreeMap<PeerId, Frame>>>);
+pub struct FrameSlots(Arc<(Mutex<BTreeMap<PeerId, Frame>>, std::sync::Condvar)>);
 
 impl FrameSlots {
     pub fn latest(&self, peer: PeerId) -> Option<Frame> {
-        self.0.lock().ok()?.get(&peer).cloned()
+        self.0.0.lock().ok()?.get(&peer).cloned()
+    }
+
+    /// The first frame of `peer` newer than `after` (a `seq`), waiting up to `timeout`.
+    pub fn wait_newer(&self, peer: PeerId, after: u64, timeout: Duration) -> Option<Frame> {
+        let (lock, cv) = &*self.0;
+        let guard = lock.lock().ok()?;
+        let (guard, _) = cv
+            .wait_timeout_while(guard, timeout, |m| {
+                m.get(&peer).is_none_or(|f| f.seq <= after)
+            })
+            .ok()?;
+        guard.get(&peer).filter(|f| f.seq > after).cloned()
     }
 
     fn put(&self, peer: PeerId, width: u32, height: u32, rgba: Vec<u8>) {
-        if let Ok(mut m) = self.0.lock() {
+        let (lock, cv) = &*self.0;
+        if let Ok(mut m) = lock.lock() {
             let seq = m.get(&peer).map_or(1, |f| f.seq + 1);
             m.insert(
                 peer,
@@ -52,10 +65,11 @@ impl FrameSlots {
                 },
             );
         }
+        cv.notify_all();
     }
 
     fn remove(&self, peer: PeerId) {
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.0.0.lock() {
             m.remove(&peer);
         }
     }
@@ -756,6 +770,56 @@ fn receive_branch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With the window as output, a peer's VP8 stream arrives as RGBA frames in the slots.
+    #[test]
+    fn display_output_delivers_rgba_frames() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = super::super::MediaOptions {
+            video: None,
+            audio: None,
+            screen: None,
+            output: Output::Display,
+            ..Default::default()
+        };
+        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        let shared = media.shared.clone();
+        // An RTP stream standing in for what webrtcbin hands out for a peer.
+        let src = gst::parse::bin_from_description(
+            "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! \
+             vp8enc deadline=1 ! rtpvp8pay pt=96 ! \
+             capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96\"",
+            true,
+        )
+        .unwrap();
+        shared.pipeline.add(&src).unwrap();
+        let pad = src.static_pad("src").unwrap();
+        let peer = PeerId(42);
+        let open = Arc::new(AtomicBool::new(true));
+        let receive = Arc::new(Mutex::new(Vec::new()));
+        // Like webrtcbin's pad-added: build the branch once the first buffer (and its caps) is
+        // there, then let it through.
+        let s = shared.clone();
+        pad.add_probe(
+            gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER,
+            move |pad, _| {
+                receive_branch(&s, peer, pad, &open, &receive).unwrap();
+                gst::PadProbeReturn::Remove
+            },
+        );
+        src.sync_state_with_parent().unwrap();
+        let frames = media.frames();
+        let first = frames
+            .wait_newer(peer, 0, Duration::from_secs(20))
+            .expect("a frame for the window");
+        assert_eq!((first.width, first.height), (320, 240));
+        assert_eq!(first.rgba.len(), 320 * 240 * 4);
+        let later = frames
+            .wait_newer(peer, first.seq, Duration::from_secs(20))
+            .expect("frames keep coming");
+        assert!(later.seq > first.seq);
+        media.stop();
+    }
 
     #[test]
     fn turn_uris() {
