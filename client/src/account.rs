@@ -104,6 +104,11 @@ impl Profile {
         &self.dir
     }
 
+    /// This installation's device id (recordings proposed here are recorded here).
+    pub fn device_id(&self) -> assent_shared::DeviceId {
+        self.id.parse().unwrap_or(assent_shared::DeviceId([0; 16]))
+    }
+
     pub fn account(&self) -> Result<Option<Account>> {
         let get = |k: &str| self.store.setting(k);
         let (Some(server), Some(email), Some(user), Some(name)) = (

@@ -13,6 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::B64;
 use crate::codec;
 use crate::identity::{IdentityKey, SecretIdentity};
 use crate::ids::{CallId, UserId};
@@ -27,8 +28,8 @@ pub const MAX_SDP: usize = 32 * 1024;
 pub const MAX_CANDIDATE: usize = 1024;
 /// Largest chat message, in bytes of UTF-8.
 pub const MAX_CHAT: usize = 4096;
-/// Largest data channel message accepted.
-pub const MAX_PEER_MESSAGE: usize = 16 * 1024;
+/// Largest data channel message accepted (a consent sync carries every epoch's proposal).
+pub const MAX_PEER_MESSAGE: usize = 256 * 1024;
 
 /// Why a message from another client was refused. Each names what a user or a log should know;
 /// none carries the message's contents.
@@ -367,6 +368,22 @@ pub enum PeerMessage {
     /// Sent every second: a peer silent for a few seconds is gone (e.g. its process was killed),
     /// long before the server's reconnect grace period ends.
     Ping,
+    /// Recording consent, signed end to end (see [`crate::consent`]).
+    Consent { msg: ConsentMsg },
+}
+
+/// Consent material between clients: the canonical bytes of the signed structures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ConsentMsg {
+    /// A new proposal (epoch 0), from its proposer.
+    Propose { proposal: B64 },
+    /// A participant's consent token.
+    Token { token: B64 },
+    /// A signed decline or withdrawal.
+    Notice { notice: B64 },
+    /// The recording in progress, from the recorder to a newcomer: every epoch and token.
+    Sync { epochs: Vec<B64>, tokens: Vec<B64> },
 }
 
 impl std::fmt::Debug for PeerMessage {
@@ -376,6 +393,7 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::Chat { id, text, .. } => write!(f, "Chat({id}, {} bytes)", text.len()),
             PeerMessage::ChatAck { id } => write!(f, "ChatAck({id})"),
             PeerMessage::Ping => f.write_str("Ping"),
+            PeerMessage::Consent { msg } => write!(f, "Consent({msg:?})"),
         }
     }
 }

@@ -28,9 +28,12 @@ use assent_shared::call::{
     Body, CALL_PROTOCOL_VERSION, CallError, DtlsFingerprint, Envelope, MAX_CHAT, MediaState, Party,
     PeerMessage, SignedEnvelope, sign_dtls, verify_sdp_binding,
 };
+use assent_shared::consent::{NoticeKind, Scope};
 use assent_shared::ids::UserId;
 use assent_shared::signal::{LeaveReason, PeerId, PeerInfo};
-use assent_shared::{CallId, SecretIdentity, Timestamp};
+use assent_shared::{CallId, DeviceId, SecretIdentity, Timestamp};
+
+use super::consent::{ConsentEvent, ConsentLink, Out, RecordCommand};
 
 /// Messages held for a peer whose channel is not open (or not verified) yet.
 const MAX_QUEUED: usize = 256;
@@ -193,6 +196,18 @@ pub enum Input {
     SendChat {
         text: String,
     },
+    /// Propose recording the call to everyone present (our own consent included).
+    ProposeRecording {
+        title: String,
+        scope: Scope,
+        retention_days: u16,
+    },
+    /// Agree to the recording proposal shown (sign a consent token).
+    AgreeRecording,
+    /// Decline the proposal shown: it ends for everyone.
+    DeclineRecording,
+    /// Withdraw consent: the recording stops everywhere.
+    WithdrawConsent,
     Leave,
     /// Time passes (timeouts, heartbeats). Sent about every half second.
     Tick,
@@ -217,6 +232,10 @@ impl Input {
             Input::PeerError { .. } => "peer_error",
             Input::SetMedia(_) => "set_media",
             Input::SendChat { .. } => "send_chat",
+            Input::ProposeRecording { .. } => "propose_recording",
+            Input::AgreeRecording => "agree_recording",
+            Input::DeclineRecording => "decline_recording",
+            Input::WithdrawConsent => "withdraw_consent",
             Input::Leave => "leave",
             Input::Tick => "tick",
         }
@@ -262,6 +281,8 @@ pub enum Effect {
     ApplyLocalMedia(MediaState),
     /// Leave the signaling room and stop.
     Hangup,
+    /// What the recorder must do (only on the recording's proposer's device).
+    Record(RecordCommand),
     Event(Event),
 }
 
@@ -318,6 +339,8 @@ pub enum Event {
     CommandFailed {
         reason: String,
     },
+    /// Recording consent: dialog, state, end, refusals.
+    Consent(ConsentEvent),
     Ended {
         reason: EndReason,
     },
@@ -375,7 +398,11 @@ enum CallPhase {
 pub struct CallMachine {
     identity: SecretIdentity,
     user: UserId,
+    name: String,
+    device: DeviceId,
     config: Config,
+    now: Timestamp,
+    consent: Option<ConsentLink>,
     phase: CallPhase,
     peers: BTreeMap<PeerId, Peer>,
     seq: u64,
@@ -385,11 +412,22 @@ pub struct CallMachine {
 }
 
 impl CallMachine {
-    pub fn new(identity: SecretIdentity, user: UserId, local: MediaState, config: Config) -> Self {
+    pub fn new(
+        identity: SecretIdentity,
+        user: UserId,
+        name: &str,
+        device: DeviceId,
+        local: MediaState,
+        config: Config,
+    ) -> Self {
         CallMachine {
             identity,
             user,
+            name: name.to_string(),
+            device,
             config,
+            now: Timestamp(0),
+            consent: None,
             phase: CallPhase::Joining,
             peers: BTreeMap::new(),
             seq: 0,
@@ -412,11 +450,17 @@ impl CallMachine {
         self.peers.iter().map(|(id, p)| (*id, p.phase, &p.info))
     }
 
+    /// Recording consent for this call (once seated).
+    pub fn consent(&self) -> Option<&ConsentLink> {
+        self.consent.as_ref()
+    }
+
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Vec<Effect> {
         let mut fx = Vec::new();
         if self.phase == CallPhase::Over {
             return fx;
         }
+        self.now = now;
         match input {
             Input::Joined {
                 call,
@@ -459,6 +503,20 @@ impl CallMachine {
                 }
             }
             Input::SendChat { text } => self.send_chat(now, text, &mut fx),
+            Input::ProposeRecording {
+                title,
+                scope,
+                retention_days,
+            } => self.with_consent(&mut fx, |c, id, now| {
+                c.propose(now, id, &title, scope, retention_days)
+            }),
+            Input::AgreeRecording => self.with_consent(&mut fx, |c, id, now| c.agree(now, id)),
+            Input::DeclineRecording => {
+                self.with_consent(&mut fx, |c, id, now| c.refuse(now, id, NoticeKind::Decline))
+            }
+            Input::WithdrawConsent => self.with_consent(&mut fx, |c, id, now| {
+                c.refuse(now, id, NoticeKind::Withdraw)
+            }),
             Input::Leave => self.end(EndReason::Left, &mut fx),
             Input::Tick => self.tick(now, &mut fx),
         }
@@ -503,6 +561,12 @@ impl CallMachine {
         }
         self.phase = CallPhase::InCall { call, me };
         self.seq = 0;
+        self.consent = Some(ConsentLink::new(
+            self.identity.public().clone(),
+            &self.name,
+            self.device,
+            call,
+        ));
         for info in peers {
             self.add_peer(now, info, true, fx);
         }
@@ -553,12 +617,18 @@ impl CallMachine {
             },
         );
         fx.push(Effect::CreatePeer { peer: id, offerer });
+        if let Some(p) = self.peers.get(&id) {
+            let (identity, name) = (p.info.identity.clone(), p.info.display_name.clone());
+            let now = self.now;
+            self.with_consent(fx, |c, _, _| c.joined(now, id, &identity, &name));
+        }
     }
 
     fn remove(&mut self, peer: PeerId, reason: LeaveReason, fx: &mut Vec<Effect>) {
-        if self.peers.remove(&peer).is_some() {
+        if let Some(p) = self.peers.remove(&peer) {
             fx.push(Effect::ClosePeer { peer });
             fx.push(Effect::Event(Event::ParticipantLeft { peer, reason }));
+            self.consent_left(&p.info, fx);
         }
         for waiting in self.awaiting_ack.values_mut() {
             waiting.remove(&peer);
@@ -568,13 +638,62 @@ impl CallMachine {
 
     /// Give up on a peer: close the connection and say why. It stays gone until it rejoins.
     fn fail(&mut self, peer: PeerId, reason: String, fx: &mut Vec<Effect>) {
-        if self.peers.remove(&peer).is_some() {
+        if let Some(p) = self.peers.remove(&peer) {
             fx.push(Effect::ClosePeer { peer });
             fx.push(Effect::Event(Event::PeerFailed { peer, reason }));
+            self.consent_left(&p.info, fx);
+        }
+    }
+
+    /// Someone is no longer in the call: consent stops counting them, unless another seat of
+    /// the same account is still here.
+    fn consent_left(&mut self, info: &PeerInfo, fx: &mut Vec<Effect>) {
+        let key = info.identity.signing;
+        if self.peers.values().any(|p| p.info.identity.signing == key) {
+            return;
+        }
+        let now = self.now;
+        self.with_consent(fx, |c, _, _| c.left(now, key));
+    }
+
+    /// Run a consent step and carry out what it asks.
+    fn with_consent(
+        &mut self,
+        fx: &mut Vec<Effect>,
+        step: impl FnOnce(&mut ConsentLink, &SecretIdentity, Timestamp) -> Vec<Out>,
+    ) {
+        let now = self.now;
+        let Some(link) = self.consent.as_mut() else {
+            fx.push(Effect::Event(Event::CommandFailed {
+                reason: "not in a call yet".into(),
+            }));
+            return;
+        };
+        let outs = step(link, &self.identity, now);
+        for o in outs {
+            match o {
+                Out::Broadcast(msg) => {
+                    let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                    for id in ids {
+                        let m = PeerMessage::Consent { msg: msg.clone() };
+                        self.send_data(now, id, m, fx);
+                    }
+                }
+                Out::SendTo(peer, msg) => {
+                    self.send_data(now, peer, PeerMessage::Consent { msg }, fx);
+                }
+                Out::Record(cmd) => fx.push(Effect::Record(cmd)),
+                Out::Event(e) => fx.push(Effect::Event(Event::Consent(e))),
+            }
         }
     }
 
     fn end(&mut self, reason: EndReason, fx: &mut Vec<Effect>) {
+        if self.consent.is_some() {
+            // As the recorder, leaving ends the recording (its manifest is closed).
+            let now = self.now;
+            self.with_consent(fx, |c, _, _| c.leaving(now));
+        }
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for peer in ids {
             fx.push(Effect::ClosePeer { peer });
@@ -923,6 +1042,9 @@ impl CallMachine {
                 }
             }
             PeerMessage::Ping => {}
+            PeerMessage::Consent { msg } => {
+                self.with_consent(fx, |c, _, now| c.message(now, msg));
+            }
         }
     }
 
@@ -980,6 +1102,9 @@ impl CallMachine {
         }
         for id in ping {
             self.send_data(now, id, PeerMessage::Ping, fx);
+        }
+        if self.consent.is_some() {
+            self.with_consent(fx, |c, _, now| c.tick(now));
         }
     }
 }

@@ -31,6 +31,7 @@ struct Side {
     open_media: BTreeSet<PeerId>,
     closed: BTreeSet<PeerId>,
     sent_data: Vec<(PeerId, PeerMessage)>,
+    records: Vec<RecordCommand>,
 }
 
 impl Side {
@@ -42,6 +43,8 @@ impl Side {
             machine: CallMachine::new(
                 SecretIdentity::from_seed([n; 32], Timestamp(0)),
                 user,
+                &format!("user{n}"),
+                assent_shared::DeviceId([n; 16]),
                 MediaState {
                     audio: true,
                     video: true,
@@ -57,6 +60,7 @@ impl Side {
             open_media: BTreeSet::new(),
             closed: BTreeSet::new(),
             sent_data: Vec::new(),
+            records: Vec::new(),
         }
     }
 
@@ -229,6 +233,7 @@ impl Net {
                 }
             }
             Effect::AddCandidate { .. } | Effect::ApplyLocalMedia(_) | Effect::Hangup => {}
+            Effect::Record(cmd) => self.sides[i].records.push(cmd),
             Effect::OpenMedia { peer } => {
                 self.sides[i].open_media.insert(peer);
             }
@@ -684,4 +689,189 @@ fn resumed_seat_keeps_connections_and_reconciles() {
         .filter(|e| matches!(e, Event::ParticipantJoined { .. }))
         .count();
     assert_eq!(creates, 2, "no one was re-created");
+}
+
+// ---- Recording consent over the call ----
+
+fn consent_events(s: &Side) -> Vec<&ConsentEvent> {
+    s.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Consent(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn asked(s: &Side) -> usize {
+    consent_events(s)
+        .iter()
+        .filter(|e| matches!(e, ConsentEvent::Asked { .. }))
+        .count()
+}
+
+fn last_state(s: &Side) -> Option<assent_shared::consent::StatusKind> {
+    consent_events(s).iter().rev().find_map(|e| match e {
+        ConsentEvent::Status { state, .. } => Some(*state),
+        _ => None,
+    })
+}
+
+fn started(s: &Side) -> bool {
+    s.records
+        .iter()
+        .any(|r| matches!(r, RecordCommand::Start { .. }))
+}
+
+fn input(net: &mut Net, i: usize, inp: Input) {
+    let now = net.now;
+    net.sides[i].input(now, inp);
+    net.run();
+}
+
+fn propose(net: &mut Net, i: usize) {
+    input(
+        net,
+        i,
+        Input::ProposeRecording {
+            title: "Weekly".into(),
+            scope: Scope::LocalAndCloud,
+            retention_days: 30,
+        },
+    );
+}
+
+fn three_connected() -> Net {
+    let mut net = Net::new(3);
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    net.join(2, &[0, 1]);
+    net.run();
+    net
+}
+
+#[test]
+fn recording_starts_only_after_every_token_and_everyone_sees_it() {
+    use assent_shared::consent::StatusKind;
+    let mut net = three_connected();
+    propose(&mut net, 0);
+    // Everyone else sees the dialog; nothing is recorded yet.
+    assert_eq!(asked(&net.sides[1]), 1);
+    assert_eq!(asked(&net.sides[2]), 1);
+    assert_eq!(asked(&net.sides[0]), 0, "proposing is agreeing");
+    assert!(!started(&net.sides[0]));
+    input(&mut net, 1, Input::AgreeRecording);
+    assert!(!started(&net.sides[0]), "one consent still missing");
+    input(&mut net, 2, Input::AgreeRecording);
+    assert!(started(&net.sides[0]), "the third token starts it");
+    // Only the proposer's device records; everyone shows the same state.
+    assert!(net.sides[1].records.is_empty() && net.sides[2].records.is_empty());
+    for s in &net.sides {
+        assert_eq!(last_state(s), Some(StatusKind::Recording), "side {}", s.n);
+    }
+}
+
+#[test]
+fn a_newcomer_pauses_the_recording_until_they_sign() {
+    use assent_shared::consent::StatusKind;
+    let mut net = Net::new(3);
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    propose(&mut net, 0);
+    input(&mut net, 1, Input::AgreeRecording);
+    assert!(started(&net.sides[0]));
+    net.join(2, &[0, 1]);
+    net.run();
+    assert_eq!(net.sides[0].records.last(), Some(&RecordCommand::Pause));
+    assert_eq!(last_state(&net.sides[1]), Some(StatusKind::Paused));
+    // The newcomer was brought up to date by the recorder and asked.
+    assert_eq!(
+        asked(&net.sides[2]),
+        1,
+        "{:?}",
+        consent_events(&net.sides[2])
+    );
+    input(&mut net, 2, Input::AgreeRecording);
+    assert!(matches!(
+        net.sides[0].records.last(),
+        Some(RecordCommand::Resume { tokens, .. }) if tokens.len() == 3
+    ));
+    for s in &net.sides {
+        assert_eq!(last_state(s), Some(StatusKind::Recording), "side {}", s.n);
+    }
+}
+
+#[test]
+fn a_withdrawal_stops_it_everywhere() {
+    let mut net = three_connected();
+    propose(&mut net, 0);
+    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 2, Input::AgreeRecording);
+    input(&mut net, 2, Input::WithdrawConsent);
+    assert!(matches!(
+        net.sides[0].records.last(),
+        Some(RecordCommand::Stop(
+            assent_shared::consent::EndReason::Withdrawn(_)
+        ))
+    ));
+    for s in &net.sides {
+        assert!(
+            consent_events(s).iter().any(
+                |e| matches!(e, ConsentEvent::Ended { reason } if reason.contains("withdrew"))
+            ),
+            "side {}",
+            s.n
+        );
+    }
+}
+
+#[test]
+fn a_decline_ends_the_proposal_and_nothing_is_recorded() {
+    let mut net = three_connected();
+    propose(&mut net, 0);
+    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 2, Input::DeclineRecording);
+    assert!(net.sides[0].records.is_empty());
+    assert!(
+        consent_events(&net.sides[1])
+            .iter()
+            .any(|e| matches!(e, ConsentEvent::Ended { reason } if reason.contains("declined")))
+    );
+    // Agreeing afterwards has nothing to agree to.
+    input(&mut net, 1, Input::AgreeRecording);
+    assert!(net.sides[0].records.is_empty());
+}
+
+#[test]
+fn the_recorder_leaving_closes_the_recording_and_others_leaving_does_not() {
+    let mut net = three_connected();
+    propose(&mut net, 0);
+    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 2, Input::AgreeRecording);
+    // Side 2 leaves: the recording goes on.
+    let p2 = net.sides[2].peer;
+    for i in 0..2 {
+        input(
+            &mut net,
+            i,
+            Input::PeerLeft {
+                peer: p2,
+                reason: LeaveReason::Left,
+            },
+        );
+    }
+    assert!(matches!(
+        net.sides[0].records.last(),
+        Some(RecordCommand::Start { .. })
+    ));
+    // The recorder leaves: it closes the recording.
+    input(&mut net, 0, Input::Leave);
+    assert!(matches!(
+        net.sides[0].records.last(),
+        Some(RecordCommand::Stop(
+            assent_shared::consent::EndReason::RecorderLeft
+        ))
+    ));
 }

@@ -2,6 +2,7 @@
 //! signaling connection, the WebRTC elements and the user produce, performs the effects the
 //! machine returns, and reports events to whoever drives it (the window or the CLI).
 
+pub mod consent;
 pub mod machine;
 mod report;
 
@@ -39,6 +40,8 @@ pub struct CallOptions {
     pub initial: MediaState,
     /// Reach signaling through this WebSocket URL instead of the server's own (a proxy).
     pub signal_url: Option<String>,
+    /// This installation (a recording proposed here is recorded here).
+    pub device: assent_shared::DeviceId,
 }
 
 /// What the driver hears.
@@ -62,6 +65,8 @@ pub enum CallEvent {
     /// The server's frame that is not part of the call protocol (errors, role changes).
     Server(String),
     MediaError(String),
+    /// What the recorder did.
+    Recorder(String),
     /// The call is over for us; the last event.
     Closed {
         reason: String,
@@ -73,6 +78,15 @@ pub enum CallEvent {
 pub enum Command {
     SetMedia(MediaState),
     Chat(String),
+    /// Propose recording the call.
+    Record {
+        title: String,
+        scope: assent_shared::consent::Scope,
+        retention_days: u16,
+    },
+    AgreeRecording,
+    DeclineRecording,
+    WithdrawConsent,
     Stats(oneshot::Sender<CallStats>),
     Leave,
 }
@@ -168,6 +182,8 @@ pub async fn start(
     let machine = CallMachine::new(
         identity,
         account.user_id,
+        &account.display_name,
+        opts.device,
         opts.initial,
         opts.machine.clone(),
     );
@@ -233,6 +249,14 @@ impl Call {
                 Some(c) = commands.recv() => match c {
                     Command::SetMedia(s) => Input::SetMedia(s),
                     Command::Chat(text) => Input::SendChat { text },
+                    Command::Record { title, scope, retention_days } => Input::ProposeRecording {
+                        title,
+                        scope,
+                        retention_days,
+                    },
+                    Command::AgreeRecording => Input::AgreeRecording,
+                    Command::DeclineRecording => Input::DeclineRecording,
+                    Command::WithdrawConsent => Input::WithdrawConsent,
                     Command::Leave => Input::Leave,
                     Command::Stats(reply) => {
                         let _ = reply.send(self.stats().await);
@@ -322,6 +346,9 @@ impl Call {
                 }
             }
             Effect::Hangup => self.signaling.send(ClientMsg::Leave),
+            Effect::Record(cmd) => {
+                let _ = self.events.send(CallEvent::Recorder(format!("{cmd:?}")));
+            }
             Effect::Event(e) => {
                 if let Event::ParticipantJoined { name, .. } = &e
                     && !self.record.participants.contains(name)

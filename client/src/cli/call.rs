@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use assent_client::account::Profile;
+use assent_client::call::consent::ConsentEvent;
 use assent_client::call::machine::{self, CandidateFilter, EndReason, Event};
 use assent_client::call::{self, CallEvent, CallOptions, Command};
 use assent_client::media::{self, Kind, MediaOptions, Output};
 use assent_client::store::Store;
 use assent_shared::call::MediaState;
+use assent_shared::consent::Scope;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use tokio::io::AsyncBufReadExt;
@@ -165,6 +167,7 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::Server(m) => json!({"event": "server", "message": m}),
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
         CallEvent::Closed { reason } => json!({"event": "closed", "reason": reason}),
+        CallEvent::Recorder(action) => json!({"event": "recorder", "action": action}),
         CallEvent::Call(e) => match e {
             Event::Joined { call, me, resumed } => json!({"event": "joined",
                 "call": call.to_string(), "peer": me.to_string(), "resumed": resumed}),
@@ -192,6 +195,7 @@ fn event_json(e: &CallEvent) -> Value {
             Event::Refused { peer, error } => json!({"event": "refused",
                 "peer": peer.to_string(), "error": error}),
             Event::CommandFailed { reason } => json!({"event": "command_failed", "reason": reason}),
+            Event::Consent(c) => consent_json(c),
             Event::Ended { reason } => json!({"event": "ended", "reason": match reason {
                 EndReason::Left => "left",
                 EndReason::Removed => "removed",
@@ -199,6 +203,62 @@ fn event_json(e: &CallEvent) -> Value {
             }}),
         },
     }
+}
+
+fn consent_json(c: &ConsentEvent) -> Value {
+    match c {
+        ConsentEvent::Asked {
+            recording,
+            title,
+            proposer,
+            scope,
+            retention_days,
+            epoch,
+        } => json!({"event": "consent_asked", "recording": recording.to_string(), "title": title,
+            "proposer": proposer, "scope": match scope {
+                Scope::Local => "local",
+                Scope::LocalAndCloud => "local_and_cloud",
+            }, "retention_days": retention_days, "epoch": epoch}),
+        ConsentEvent::Status {
+            state,
+            title,
+            agreed,
+            waiting_for,
+        } => json!({"event": "recording", "state": format!("{state:?}").to_lowercase(),
+            "title": title, "agreed": agreed, "waiting_for": waiting_for}),
+        ConsentEvent::Ended { reason } => json!({"event": "recording_ended", "reason": reason}),
+        ConsentEvent::Refused { error } => json!({"event": "consent_refused", "error": error}),
+    }
+}
+
+/// `record [--local|--cloud] [--days N] TITLE`.
+fn parse_record(rest: &str) -> Result<Command, String> {
+    let mut scope = Scope::LocalAndCloud;
+    let mut days: u16 = 30;
+    let mut words = rest.split_whitespace().peekable();
+    let mut title = Vec::new();
+    while let Some(w) = words.next() {
+        match w {
+            "--local" => scope = Scope::Local,
+            "--cloud" => scope = Scope::LocalAndCloud,
+            "--days" => {
+                days = words
+                    .next()
+                    .and_then(|d| d.parse().ok())
+                    .ok_or("record --days N: a number of days")?
+            }
+            other => title.push(other),
+        }
+    }
+    let title = title.join(" ");
+    if title.is_empty() {
+        return Err("record [--local|--cloud] [--days N] TITLE".into());
+    }
+    Ok(Command::Record {
+        title,
+        scope,
+        retention_days: days,
+    })
 }
 
 fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
@@ -258,6 +318,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
             hand: false,
         },
         signal_url: args.signal_url.clone(),
+        device: profile.device_id(),
     };
     let rt = runtime()?;
     let result = rt.block_on(async move {
@@ -307,6 +368,13 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
                         ("screen", "off") => { state.screen = false; handle.send(Command::SetMedia(state)) }
                         ("hand", "up") => { state.hand = true; handle.send(Command::SetMedia(state)) }
                         ("hand", "down") => { state.hand = false; handle.send(Command::SetMedia(state)) }
+                        ("record", rest) => match parse_record(rest) {
+                            Ok(c) => handle.send(c),
+                            Err(reason) => emit(json!({"event": "command_failed", "reason": reason})),
+                        },
+                        ("agree", _) => handle.send(Command::AgreeRecording),
+                        ("decline", _) => handle.send(Command::DeclineRecording),
+                        ("withdraw", _) => handle.send(Command::WithdrawConsent),
                         ("stats", _) => {
                             if let Some(s) = handle.stats().await {
                                 emit(json!({"event": "stats", "stats": s}));

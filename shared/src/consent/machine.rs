@@ -203,6 +203,11 @@ impl ConsentMachine {
         self.present.keys()
     }
 
+    /// The identity bundles of everyone present (to propose a recording to exactly them).
+    pub fn present_identities(&self) -> impl Iterator<Item = &PublicIdentity> {
+        self.present.values()
+    }
+
     pub fn session(&self) -> Option<&Session> {
         match &self.phase {
             Phase::Idle => None,
