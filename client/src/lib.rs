@@ -7,5 +7,6 @@ pub mod api;
 pub mod call;
 pub mod keyring;
 pub mod media;
+pub mod recorder;
 pub mod signaling;
 pub mod store;

@@ -29,11 +29,21 @@ pub enum SignalEvent {
 #[derive(Clone)]
 pub struct Signaling {
     tx: mpsc::UnboundedSender<ClientMsg>,
+    task: std::sync::Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Signaling {
     pub fn send(&self, msg: ClientMsg) {
         let _ = self.tx.send(msg);
+    }
+
+    /// Leave the room and wait (briefly) until the server has been told, so the others see us
+    /// go at once rather than when our seat times out.
+    pub async fn leave(&self) {
+        self.send(ClientMsg::Leave);
+        if let Some(task) = self.task.lock().await.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
     }
 }
 
@@ -60,8 +70,11 @@ pub fn spawn(
     events: mpsc::UnboundedSender<SignalEvent>,
 ) -> Signaling {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(api, url, meeting, codecs, rx, events));
-    Signaling { tx }
+    let task = tokio::spawn(run(api, url, meeting, codecs, rx, events));
+    Signaling {
+        tx,
+        task: std::sync::Arc::new(tokio::sync::Mutex::new(Some(task))),
+    }
 }
 
 enum Outcome {

@@ -172,7 +172,14 @@ impl User {
     /// `[ip netns exec NS] keyctl session - assent --profile DIR`: a keyring session of its own,
     /// whose keys persist through the user's persistent keyring. Both wrappers exec, so the
     /// child's pid is the client's.
+    /// The client's temporary directory (its `TMPDIR`), to check what it leaves there.
+    pub fn tmp_dir(&self) -> std::path::PathBuf {
+        self.profile.with_extension("tmp")
+    }
+
     fn command(&self) -> Command {
+        let tmp = self.tmp_dir();
+        let _ = std::fs::create_dir_all(&tmp);
         let mut parts: Vec<String> = self.prefix.clone();
         parts.extend(["keyctl", "session", "-"].map(String::from));
         let mut c = Command::new(&parts[0]);
@@ -182,6 +189,7 @@ impl User {
             .arg(&self.profile)
             .env("ASSENT_KEYRING", "keyutils")
             .env("ASSENT_TEST_PASSWORD", PASSWORD)
+            .env("TMPDIR", &tmp)
             .env("ASSENT_LOG", "warn");
         c
     }

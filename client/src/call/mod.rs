@@ -19,8 +19,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::account::Account;
 use crate::api::{Api, ApiError};
 use crate::media::{IceOptions, Media, MediaError, MediaOptions, codec, rate};
+use crate::recorder::{self, Recorder, RecorderEvent};
 use crate::signaling::{self, SignalEvent, Signaling};
 use crate::store::{CallRecord, KeySeen, Store};
+use consent::RecordCommand;
 use machine::{CallMachine, Effect, Event, Input};
 pub use report::{CallStats, PeerStats};
 
@@ -42,6 +44,8 @@ pub struct CallOptions {
     pub signal_url: Option<String>,
     /// This installation (a recording proposed here is recorded here).
     pub device: assent_shared::DeviceId,
+    /// Where recordings made here are kept (one directory each).
+    pub recordings: std::path::PathBuf,
 }
 
 /// What the driver hears.
@@ -65,8 +69,8 @@ pub enum CallEvent {
     /// The server's frame that is not part of the call protocol (errors, role changes).
     Server(String),
     MediaError(String),
-    /// What the recorder did.
-    Recorder(String),
+    /// What the recorder did (on the device that records).
+    Recording(RecorderEvent),
     /// The call is over for us; the last event.
     Closed {
         reason: String,
@@ -179,6 +183,19 @@ pub async fn start(
     );
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
     let public = identity.public().clone();
+    let recorder_identity = SecretIdentity::from_bytes(&identity.to_bytes())
+        .map_err(|e| CallError::Media(MediaError::Init(e.to_string())))?;
+    let (rec_tx, rec_rx) = mpsc::unbounded_channel();
+    let recorder = Recorder::spawn(
+        media.clone(),
+        std::sync::Arc::new(recorder_identity),
+        opts.recordings.clone(),
+        rec_tx,
+    );
+    recorder.send(recorder::Command::Label {
+        source: crate::media::tap::Source::Local,
+        label: format!("{} ({})", account.display_name, account.user_id),
+    });
     let machine = CallMachine::new(
         identity,
         account.user_id,
@@ -194,6 +211,9 @@ pub async fn start(
         events,
         store,
         public,
+        name: account.display_name.clone(),
+        recorder,
+        recording: false,
         rate: rate::RateController::new(start_kbps, min_kbps, max_kbps),
         report: report::Tracker::default(),
         codecs: std::collections::BTreeMap::new(),
@@ -206,7 +226,7 @@ pub async fn start(
             participants: Vec::new(),
         },
     };
-    tokio::spawn(call.run(inputs_rx, signal_rx, cmd_rx));
+    tokio::spawn(call.run(inputs_rx, signal_rx, cmd_rx, rec_rx));
     Ok((CallHandle { cmd, media }, events_rx))
 }
 
@@ -217,6 +237,10 @@ struct Call {
     events: mpsc::UnboundedSender<CallEvent>,
     store: Store,
     public: PublicIdentity,
+    name: String,
+    recorder: Recorder,
+    /// A recording is running here (until its Finished event).
+    recording: bool,
     rate: rate::RateController,
     report: report::Tracker,
     /// The video codecs each peer announced.
@@ -230,6 +254,7 @@ impl Call {
         mut inputs: mpsc::UnboundedReceiver<Input>,
         mut signals: mpsc::UnboundedReceiver<SignalEvent>,
         mut commands: mpsc::UnboundedReceiver<Command>,
+        mut recorded: mpsc::UnboundedReceiver<RecorderEvent>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut second = tokio::time::interval(Duration::from_secs(1));
@@ -248,7 +273,14 @@ impl Call {
                 Some(input) = inputs.recv() => input,
                 Some(c) = commands.recv() => match c {
                     Command::SetMedia(s) => Input::SetMedia(s),
-                    Command::Chat(text) => Input::SendChat { text },
+                    Command::Chat(text) => {
+                        self.recorder.send(recorder::Command::Chat {
+                            from: self.name.clone(),
+                            text: text.clone(),
+                            at: Timestamp::now().0,
+                        });
+                        Input::SendChat { text }
+                    }
                     Command::Record { title, scope, retention_days } => Input::ProposeRecording {
                         title,
                         scope,
@@ -263,6 +295,15 @@ impl Call {
                         continue;
                     }
                 },
+                Some(ev) = recorded.recv() => {
+                    match ev {
+                        RecorderEvent::Started { .. } => self.recording = true,
+                        RecorderEvent::Finished { .. } => self.recording = false,
+                        _ => {}
+                    }
+                    let _ = self.events.send(CallEvent::Recording(ev));
+                    continue;
+                }
                 Some(msg) = next_bus(&mut bus) => {
                     self.bus_message(&msg);
                     continue;
@@ -275,6 +316,21 @@ impl Call {
             };
             self.feed(input);
         }
+        self.signaling.leave().await;
+        // A recording in progress was told to stop: let it finish its last segment and close
+        // its manifest before the media goes away.
+        if self.recording {
+            let done = tokio::time::timeout(Duration::from_secs(10), async {
+                while let Some(ev) = recorded.recv().await {
+                    let last = matches!(ev, RecorderEvent::Finished { .. });
+                    let _ = self.events.send(CallEvent::Recording(ev));
+                    if last {
+                        break;
+                    }
+                }
+            });
+            let _ = done.await;
+        }
         self.media.stop();
         self.record.ended_at = Some(Timestamp::now().0);
         if !self.record.call_id.is_empty()
@@ -282,7 +338,6 @@ impl Call {
         {
             tracing::warn!("cannot keep the call in the local history: {e}");
         }
-        self.signaling.send(ClientMsg::Leave);
         let _ = self.events.send(CallEvent::Closed { reason: closed });
     }
 
@@ -347,9 +402,52 @@ impl Call {
             }
             Effect::Hangup => self.signaling.send(ClientMsg::Leave),
             Effect::Record(cmd) => {
-                let _ = self.events.send(CallEvent::Recorder(format!("{cmd:?}")));
+                let present: Vec<assent_shared::identity::IdentityKey> = self
+                    .machine
+                    .consent()
+                    .map(|c| c.machine().present().copied().collect())
+                    .unwrap_or_default();
+                self.recorder.send(match cmd {
+                    RecordCommand::Start { epochs, tokens } => recorder::Command::Start {
+                        epochs,
+                        tokens,
+                        present,
+                    },
+                    RecordCommand::Pause => recorder::Command::Pause,
+                    RecordCommand::Resume { epochs, tokens } => recorder::Command::Resume {
+                        epochs,
+                        tokens,
+                        present,
+                    },
+                    RecordCommand::Stop(reason) => recorder::Command::Stop(reason),
+                });
             }
             Effect::Event(e) => {
+                if let Event::Chat {
+                    from,
+                    text,
+                    sent_at,
+                    ..
+                } = &e
+                {
+                    let name = self
+                        .machine
+                        .peers()
+                        .find(|(id, _, _)| id == from)
+                        .map(|(_, _, info)| info.display_name.clone())
+                        .unwrap_or_else(|| from.to_string());
+                    self.recorder.send(recorder::Command::Chat {
+                        from: name,
+                        text: text.clone(),
+                        at: *sent_at,
+                    });
+                }
+                if let Event::ParticipantJoined { peer, user, name } = &e {
+                    self.recorder.send(recorder::Command::Label {
+                        source: crate::media::tap::Source::Peer(*peer),
+                        label: format!("{name} ({user})"),
+                    });
+                }
                 if let Event::ParticipantJoined { name, .. } = &e
                     && !self.record.participants.contains(name)
                 {

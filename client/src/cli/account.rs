@@ -52,6 +52,14 @@ pub(crate) enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write your decryption key as an age identity (AGE-SECRET-KEY-1…), so that `assent
+    /// recordings export` or the stock `age`/`rage` tools can decrypt recordings made for you.
+    /// Keep the file private: it opens every recording you consented to.
+    ExportIdentity {
+        /// The file to create (mode 600; it must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Where the password comes from (a prompt when none is given).
@@ -183,6 +191,17 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             AccountCommand::Signout => {
                 account::signout(&profile).await?;
                 println!("Signed out.");
+            }
+            AccountCommand::ExportIdentity { out } => {
+                use secrecy::ExposeSecret;
+                let id = profile.identity()?;
+                let text = id.to_age_identity();
+                write_private(&out, &format!("{}\n", text.expose_secret()))?;
+                println!(
+                    "Wrote your age identity to {} (public key {}).",
+                    out.display(),
+                    id.public().encryption.to_age_recipient()
+                );
             }
             AccountCommand::Show { json } => {
                 let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;

@@ -13,6 +13,7 @@ use assent_client::call::consent::ConsentEvent;
 use assent_client::call::machine::{self, CandidateFilter, EndReason, Event};
 use assent_client::call::{self, CallEvent, CallOptions, Command};
 use assent_client::media::{self, Kind, MediaOptions, Output};
+use assent_client::recorder::RecorderEvent;
 use assent_client::store::Store;
 use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
@@ -167,7 +168,7 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::Server(m) => json!({"event": "server", "message": m}),
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
         CallEvent::Closed { reason } => json!({"event": "closed", "reason": reason}),
-        CallEvent::Recorder(action) => json!({"event": "recorder", "action": action}),
+        CallEvent::Recording(r) => recording_json(r),
         CallEvent::Call(e) => match e {
             Event::Joined { call, me, resumed } => json!({"event": "joined",
                 "call": call.to_string(), "peer": me.to_string(), "resumed": resumed}),
@@ -228,6 +229,32 @@ fn consent_json(c: &ConsentEvent) -> Value {
             "title": title, "agreed": agreed, "waiting_for": waiting_for}),
         ConsentEvent::Ended { reason } => json!({"event": "recording_ended", "reason": reason}),
         ConsentEvent::Refused { error } => json!({"event": "consent_refused", "error": error}),
+    }
+}
+
+fn recording_json(r: &RecorderEvent) -> Value {
+    match r {
+        RecorderEvent::Started { id, dir } => json!({"event": "recording_started",
+            "recording": id.to_string(), "dir": dir}),
+        RecorderEvent::Segment {
+            id,
+            index,
+            track,
+            bytes,
+        } => json!({"event": "segment_written", "recording": id.to_string(), "index": index,
+            "track": format!("{track:?}").to_lowercase(), "bytes": bytes}),
+        RecorderEvent::Paused { id } => json!({"event": "recording_paused",
+            "recording": id.to_string()}),
+        RecorderEvent::Resumed { id } => json!({"event": "recording_resumed",
+            "recording": id.to_string()}),
+        RecorderEvent::Finished {
+            id,
+            dir,
+            segments,
+            bytes,
+        } => json!({"event": "recording_finished", "recording": id.to_string(), "dir": dir,
+            "segments": segments, "bytes": bytes}),
+        RecorderEvent::Failed { reason } => json!({"event": "recorder_failed", "reason": reason}),
     }
 }
 
@@ -319,6 +346,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
         },
         signal_url: args.signal_url.clone(),
         device: profile.device_id(),
+        recordings: profile.dir().join("recordings"),
     };
     let rt = runtime()?;
     let result = rt.block_on(async move {

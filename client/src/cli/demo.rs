@@ -147,18 +147,9 @@ impl Demo {
                     .filter(|p| p.here)
                     .map(|p| p.id.key())
                     .collect();
-                let media = format!(
-                    "[{} s of encoded audio and video, segment {}]",
-                    2, self.segment
-                )
-                .repeat(200);
-                w.write_segment(
-                    Track::Media,
-                    media.as_bytes(),
-                    &present,
-                    self.next_start_ms,
-                    2000,
-                )?;
+                // Real media (the format a call's recorder writes): a test picture and tone.
+                let media = assent_client::recorder::segment::synthetic(2000, "demo")?;
+                w.write_segment(Track::Media, &media, &present, self.next_start_ms, 2000)?;
                 self.segment += 1;
             }
             self.next_start_ms += 2000;

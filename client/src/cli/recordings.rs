@@ -5,7 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use assent_shared::consent::EndReason;
-use assent_shared::container::{DirStore, Note, Report, Track, decrypt_segment_to, verify};
+use assent_shared::container::{
+    DirStore, Note, Report, Track, decrypt_segment, decrypt_segment_to, verify,
+};
 use assent_shared::identity::IdentityKey;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
@@ -156,6 +158,10 @@ pub(crate) fn describe(r: &Report) -> String {
     s
 }
 
+fn undecryptable(index: u32) -> String {
+    format!("segment {index} cannot be decrypted with this identity")
+}
+
 /// How a recording ended, in words.
 pub(crate) fn ending(reason: Option<&EndReason>) -> String {
     match reason {
@@ -241,16 +247,37 @@ fn export(
     );
     let mut written = 0u64;
     let result = (|| -> anyhow::Result<()> {
-        for seg in report.manifest.segments.iter().filter(|s| s.track == want) {
-            written += decrypt_segment_to(&store, &report.manifest, seg.index, &id, &mut file)
-                .with_context(|| {
-                    format!(
-                        "segment {} cannot be decrypted with this identity",
-                        seg.index
-                    )
-                })?;
+        let segments = report.manifest.segments.iter().filter(|s| s.track == want);
+        if want == Track::Chat {
+            // Chat is text: the lines of every segment, in order.
+            for seg in segments {
+                written += decrypt_segment_to(&store, &report.manifest, seg.index, &id, &mut file)
+                    .with_context(|| undecryptable(seg.index))?;
+            }
+            file.sync_all()?;
+        } else {
+            // Media: one Matroska file remuxed from every segment (each plays on its own; the
+            // tracks are followed across them).
+            let mut plain = Vec::new();
+            for seg in segments {
+                let bytes = decrypt_segment(&store, &report.manifest, seg.index, &id)
+                    .with_context(|| undecryptable(seg.index))?;
+                plain.push((seg.start_ms, bytes));
+            }
+            drop(file);
+            assent_client::recorder::export::remux(&plain, &partial)?;
+            written = std::fs::metadata(&partial)?.len();
+            // Read it back: an export that does not play is an error, not a file.
+            for t in assent_client::recorder::export::probe(&partial)? {
+                eprintln!(
+                    "track \"{}\": {} frames, {:.1} s",
+                    t.name,
+                    t.frames,
+                    t.end_ms as f64 / 1000.0
+                );
+            }
+            std::fs::File::open(&partial)?.sync_all()?;
         }
-        file.sync_all()?;
         std::fs::rename(&partial, out)?;
         Ok(())
     })();

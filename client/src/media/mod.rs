@@ -22,6 +22,7 @@ mod send;
 pub mod source;
 pub mod stamp;
 pub mod stats;
+pub mod tap;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -205,6 +206,7 @@ pub(crate) struct Shared {
     spare: Mutex<Option<gst::Element>>,
     pub(crate) stats: stats::Stats,
     pub(crate) frames: peer::FrameSlots,
+    pub(crate) taps: tap::Taps,
 }
 
 /// The local media of one call.
@@ -229,17 +231,19 @@ impl Media {
     ) -> Result<Media> {
         init()?;
         let pipeline = gst::Pipeline::with_name("assent-call");
+        let taps = tap::Taps::default();
         let video = if opts.video.is_some() || opts.screen.is_some() {
             Some(send::VideoSend::build(
                 &pipeline,
                 opts.video.as_deref(),
                 &opts,
+                taps.clone(),
             )?)
         } else {
             None
         };
         let audio = match &opts.audio {
-            Some(src) => Some(send::AudioSend::build(&pipeline, src.as_ref())?),
+            Some(src) => Some(send::AudioSend::build(&pipeline, src.as_ref(), &taps)?),
             None => None,
         };
         pipeline.set_state(gst::State::Playing)?;
@@ -257,6 +261,7 @@ impl Media {
                 spare: Mutex::new(None),
                 stats: stats::Stats::default(),
                 frames: peer::FrameSlots::default(),
+                taps,
             }),
         };
         // Ready before the first peer: a webrtcbin, and the encoder of the preferred codec.
@@ -329,6 +334,25 @@ impl Media {
 
     pub fn stats(&self) -> &stats::Stats {
         &self.shared.stats
+    }
+
+    /// The call pipeline's running time now (what media timestamps count from).
+    pub fn running_time(&self) -> gst::ClockTime {
+        self.shared
+            .pipeline
+            .current_running_time()
+            .unwrap_or(gst::ClockTime::ZERO)
+    }
+
+    /// Every encoded stream of the call, for the recorder.
+    pub fn taps(&self) -> &tap::Taps {
+        &self.shared.taps
+    }
+
+    /// Ask every sender, ourselves and each peer, for a key frame (a recording segment starts).
+    pub fn request_all_keyframes(&self) {
+        self.request_keyframe();
+        self.request_remote_keyframes();
     }
 
     /// Stop everything.

@@ -16,6 +16,7 @@ use gst_webrtc::{
 
 use super::codec::VideoCodec;
 use super::source::make;
+use super::tap::{Source, TrackId};
 use super::{Media, MediaError, Output, Result, Shared, stamp, stats};
 use crate::call::machine::{Input, SdpKind, Transport};
 
@@ -435,6 +436,24 @@ impl Media {
         Ok(())
     }
 
+    /// Ask every peer for a key frame (RTCP PLI).
+    pub fn request_remote_keyframes(&self) {
+        let Ok(peers) = self.shared.peers.lock() else {
+            return;
+        };
+        for link in peers.values() {
+            let Ok(r) = link.receive.lock() else { continue };
+            for v in r.iter().filter(|e| is_valve(e)) {
+                if let Some(pad) = v.static_pad("sink") {
+                    let ev = gst_video::UpstreamForceKeyUnitEvent::builder()
+                        .all_headers(true)
+                        .build();
+                    let _ = pad.push_event(ev);
+                }
+            }
+        }
+    }
+
     /// The video codec sent to `peer`.
     pub fn codec_of(&self, peer: PeerId) -> Option<VideoCodec> {
         self.shared.peers.lock().ok()?.get(&peer)?.codec
@@ -530,6 +549,7 @@ impl Media {
         }
         self.shared.frames.remove(peer);
         self.shared.stats.remove_peer(peer);
+        self.shared.taps.remove(Source::Peer(peer));
     }
 
     /// WebRTC statistics of the connection to `peer` (RTT, loss, bytes), when it has some.
@@ -749,6 +769,22 @@ fn receive_branch(
         }
     }
     stats::count_rtp(pad, counters, video);
+    // What passes the valve (verified media, as received) is what a recording keeps.
+    let recordable = video_codec.is_some() || (media == "audio" && encoding == "OPUS");
+    if recordable && let Some(src) = valve.static_pad("src") {
+        shared.taps.install(
+            &src,
+            TrackId {
+                source: Source::Peer(peer),
+                kind: if video {
+                    super::Kind::Video
+                } else {
+                    super::Kind::Audio
+                },
+                encoding: encoding.clone(),
+            },
+        );
+    }
     let first = chain
         .first()
         .and_then(|e| e.static_pad("sink"))

@@ -16,7 +16,8 @@ use gst::prelude::*;
 
 use super::codec::VideoCodec;
 use super::source::make;
-use super::{CaptureSource, MediaError, MediaOptions, Result, stamp};
+use super::tap::{Source, Taps, TrackId};
+use super::{CaptureSource, Kind, MediaError, MediaOptions, Result, stamp};
 
 struct Encoder {
     gate: gst::Element,
@@ -35,6 +36,7 @@ pub(crate) struct VideoSend {
     kbps: AtomicU32,
     fps: u32,
     threads: i32,
+    taps: Taps,
 }
 
 fn leaky_queue(buffers: u32) -> Result<gst::Element> {
@@ -76,6 +78,7 @@ impl VideoSend {
         pipeline: &gst::Pipeline,
         camera: Option<&dyn CaptureSource>,
         o: &MediaOptions,
+        taps: Taps,
     ) -> Result<VideoSend> {
         let selector = make("input-selector")?;
         pipeline.add(&selector)?;
@@ -134,6 +137,7 @@ impl VideoSend {
             kbps: AtomicU32::new(o.start_kbps),
             fps: o.fps,
             threads: encoder_threads(o.width, o.height),
+            taps,
         })
     }
 
@@ -161,6 +165,16 @@ impl VideoSend {
         // Fixed RTP caps: webrtcbin builds its offer from what a caps query upstream answers.
         let caps = capsfilter(codec.rtp_caps())?;
         let out = tee(&format!("video-{}", codec.name()))?;
+        if let Some(pad) = caps.static_pad("src") {
+            self.taps.install(
+                &pad,
+                TrackId {
+                    source: Source::Local,
+                    kind: Kind::Video,
+                    encoding: codec.encoding().into(),
+                },
+            );
+        }
         let chain = [&gate, &queue, &encoder, &pay, &caps, &out];
         pipeline.add_many(chain)?;
         gst::Element::link_many(chain)?;
@@ -291,7 +305,11 @@ pub(crate) struct AudioSend {
 }
 
 impl AudioSend {
-    pub(crate) fn build(pipeline: &gst::Pipeline, src: &dyn CaptureSource) -> Result<AudioSend> {
+    pub(crate) fn build(
+        pipeline: &gst::Pipeline,
+        src: &dyn CaptureSource,
+        taps: &Taps,
+    ) -> Result<AudioSend> {
         let source = src.build()?;
         let caps = capsfilter(
             gst::Caps::builder("audio/x-raw")
@@ -326,6 +344,16 @@ impl AudioSend {
                 .build(),
         )?;
         let out = tee("audio-tee")?;
+        if let Some(pad) = rtp.static_pad("src") {
+            taps.install(
+                &pad,
+                TrackId {
+                    source: Source::Local,
+                    kind: Kind::Audio,
+                    encoding: "OPUS".into(),
+                },
+            );
+        }
         let chain = [
             &source,
             &make("audioconvert")?,

@@ -9,7 +9,7 @@ use gst::prelude::*;
 use super::MediaError;
 
 /// What a source produces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
     Video,
     Audio,
