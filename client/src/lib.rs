@@ -6,6 +6,7 @@ pub mod account;
 pub mod api;
 pub mod call;
 pub mod keyring;
+pub mod library;
 pub mod media;
 pub mod recorder;
 pub mod signaling;

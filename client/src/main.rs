@@ -61,7 +61,7 @@ fn main() -> std::process::ExitCode {
         .unwrap_or_else(assent_client::account::Profile::default_dir);
     let result = match args.command {
         Some(Command::Demo(a)) => cli::demo::run(a),
-        Some(Command::Recordings(c)) => cli::recordings::run(c),
+        Some(Command::Recordings(c)) => cli::recordings::run(&profile, c),
         Some(Command::Account(c)) => cli::account::run(&profile, c),
         Some(Command::Meeting(c)) => cli::call::run_meeting(&profile, c),
         Some(Command::Call(a)) => cli::call::run_call(&profile, a),

@@ -47,7 +47,49 @@ const MIGRATIONS: &[&str] = &[
         ended_at INTEGER,
         participants TEXT NOT NULL
      );",
+    // 2
+    "CREATE TABLE recordings (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        dir TEXT NOT NULL,
+        call_id TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        participants TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        size INTEGER NOT NULL DEFAULT 0,
+        segments INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL CHECK (state IN ('recording', 'complete', 'incomplete')),
+        scope TEXT NOT NULL CHECK (scope IN ('local', 'local_and_cloud')),
+        retention_days INTEGER NOT NULL,
+        cloud_state TEXT NOT NULL DEFAULT 'none'
+            CHECK (cloud_state IN ('none', 'pending', 'uploading', 'complete', 'failed')),
+        uploaded_bytes INTEGER NOT NULL DEFAULT 0
+     );",
 ];
+
+/// One recording in the local library.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RecordingRow {
+    pub id: String,
+    pub title: String,
+    pub dir: String,
+    pub call_id: String,
+    pub started_at: u64,
+    pub ended_at: Option<u64>,
+    pub participants: Vec<String>,
+    pub tags: Vec<String>,
+    pub size: u64,
+    pub segments: u32,
+    /// `recording`, `complete` or `incomplete` (its recorder stopped without closing it).
+    pub state: String,
+    /// `local` or `local_and_cloud`.
+    pub scope: String,
+    pub retention_days: u16,
+    /// `none`, `pending`, `uploading`, `complete` or `failed`.
+    pub cloud_state: String,
+    pub uploaded_bytes: u64,
+}
 
 /// What a newly seen identity bundle means for a contact.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,6 +279,105 @@ impl Store {
             ],
         )?;
         Ok(())
+    }
+
+    pub fn add_recording(&self, r: &RecordingRow) -> Result<()> {
+        let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+        self.conn.execute(
+            "INSERT INTO recordings (id, title, dir, call_id, started_at, ended_at, participants,
+               tags, size, segments, state, scope, retention_days, cloud_state, uploaded_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT(id) DO NOTHING",
+            params![
+                r.id,
+                r.title,
+                r.dir,
+                r.call_id,
+                r.started_at as i64,
+                r.ended_at.map(|t| t as i64),
+                json(&r.participants),
+                json(&r.tags),
+                r.size as i64,
+                r.segments,
+                r.state,
+                r.scope,
+                r.retention_days,
+                r.cloud_state,
+                r.uploaded_bytes as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// A segment was written.
+    pub fn recording_progress(&self, id: &str, segments: u32, size: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE recordings SET segments = ?2, size = ?3 WHERE id = ?1",
+            params![id, segments, size as i64],
+        )?;
+        Ok(())
+    }
+
+    /// The recording ended (`complete`) or was found abandoned (`incomplete`).
+    pub fn recording_ended(&self, id: &str, state: &str, ended_at: Option<u64>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE recordings SET state = ?2, ended_at = COALESCE(?3, ended_at) WHERE id = ?1",
+            params![id, state, ended_at.map(|t| t as i64)],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_cloud_state(&self, id: &str, state: &str, uploaded_bytes: u64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE recordings SET cloud_state = ?2, uploaded_bytes = ?3 WHERE id = ?1",
+            params![id, state, uploaded_bytes as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_tags(&self, id: &str, tags: &[String]) -> Result<bool> {
+        let json = serde_json::to_string(tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let n = self.conn.execute(
+            "UPDATE recordings SET tags = ?2 WHERE id = ?1",
+            params![id, json],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn remove_recording(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM recordings WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// The library, newest first.
+    pub fn recordings(&self) -> Result<Vec<RecordingRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, title, dir, call_id, started_at, ended_at, participants, tags, size,
+               segments, state, scope, retention_days, cloud_state, uploaded_bytes
+             FROM recordings ORDER BY started_at DESC",
+        )?;
+        let rows = st.query_map([], |r| {
+            let list = |s: String| serde_json::from_str::<Vec<String>>(&s).unwrap_or_default();
+            Ok(RecordingRow {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                dir: r.get(2)?,
+                call_id: r.get(3)?,
+                started_at: r.get::<_, i64>(4)? as u64,
+                ended_at: r.get::<_, Option<i64>>(5)?.map(|t| t as u64),
+                participants: list(r.get(6)?),
+                tags: list(r.get(7)?),
+                size: r.get::<_, i64>(8)? as u64,
+                segments: r.get(9)?,
+                state: r.get(10)?,
+                scope: r.get(11)?,
+                retention_days: r.get(12)?,
+                cloud_state: r.get(13)?,
+                uploaded_bytes: r.get::<_, i64>(14)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn calls(&self) -> Result<Vec<CallRecord>> {

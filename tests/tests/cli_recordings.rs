@@ -62,7 +62,10 @@ fn demo_recording_verifies_and_exports_for_a_participant() {
     // One Matroska file, read back by the exporter: the demo's picture and tone, for the
     // whole time it was recorded.
     let media = std::fs::read(&exported).unwrap();
-    assert!(media.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]), "a Matroska file");
+    assert!(
+        media.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]),
+        "a Matroska file"
+    );
     for kind in ["video", "audio"] {
         let line = err
             .lines()

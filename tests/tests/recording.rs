@@ -314,4 +314,12 @@ async fn a_recorder_killed_at_any_moment_loses_no_finished_segment() {
         })
         .await;
     }
+    // Ann's next start finds them: each interrupted recording is in her library as incomplete.
+    let list = ann.cli(&["recordings", "list", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(rows.len(), 10, "{list}");
+    for r in &rows {
+        assert_eq!(r["state"], "incomplete", "{r}");
+        assert!(r["title"].as_str().unwrap().starts_with("Crash "));
+    }
 }

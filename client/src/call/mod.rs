@@ -214,6 +214,7 @@ pub async fn start(
         name: account.display_name.clone(),
         recorder,
         recording: false,
+        recording_stats: (0, 0),
         rate: rate::RateController::new(start_kbps, min_kbps, max_kbps),
         report: report::Tracker::default(),
         codecs: std::collections::BTreeMap::new(),
@@ -241,6 +242,8 @@ struct Call {
     recorder: Recorder,
     /// A recording is running here (until its Finished event).
     recording: bool,
+    /// Segments and ciphertext bytes of the recording running here.
+    recording_stats: (u32, u64),
     rate: rate::RateController,
     report: report::Tracker,
     /// The video codecs each peer announced.
@@ -296,11 +299,7 @@ impl Call {
                     }
                 },
                 Some(ev) = recorded.recv() => {
-                    match ev {
-                        RecorderEvent::Started { .. } => self.recording = true,
-                        RecorderEvent::Finished { .. } => self.recording = false,
-                        _ => {}
-                    }
+                    self.library(&ev);
                     let _ = self.events.send(CallEvent::Recording(ev));
                     continue;
                 }
@@ -322,6 +321,7 @@ impl Call {
         if self.recording {
             let done = tokio::time::timeout(Duration::from_secs(10), async {
                 while let Some(ev) = recorded.recv().await {
+                    self.library(&ev);
                     let last = matches!(ev, RecorderEvent::Finished { .. });
                     let _ = self.events.send(CallEvent::Recording(ev));
                     if last {
@@ -514,6 +514,36 @@ impl Call {
             }
             ServerMsg::Pong => None,
         })
+    }
+
+    /// Keep the local library in step with what the recorder does.
+    fn library(&mut self, ev: &RecorderEvent) {
+        let result = match ev {
+            RecorderEvent::Started { row, .. } => {
+                self.recording = true;
+                let mut row = (**row).clone();
+                row.participants = std::iter::once(self.name.clone())
+                    .chain(self.machine.peers().map(|(_, _, i)| i.display_name.clone()))
+                    .collect();
+                self.recording_stats = (0, 0);
+                self.store.add_recording(&row)
+            }
+            RecorderEvent::Segment { id, bytes, .. } => {
+                self.recording_stats.0 += 1;
+                self.recording_stats.1 += bytes;
+                let (n, size) = self.recording_stats;
+                self.store.recording_progress(&id.to_string(), n, size)
+            }
+            RecorderEvent::Finished { id, .. } => {
+                self.recording = false;
+                self.store
+                    .recording_ended(&id.to_string(), "complete", Some(Timestamp::now().0))
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = result {
+            tracing::warn!("recordings library: {e}");
+        }
     }
 
     /// Pin the key of someone we meet; tell the user when it changed. Note their codecs.

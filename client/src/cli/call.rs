@@ -234,7 +234,7 @@ fn consent_json(c: &ConsentEvent) -> Value {
 
 fn recording_json(r: &RecorderEvent) -> Value {
     match r {
-        RecorderEvent::Started { id, dir } => json!({"event": "recording_started",
+        RecorderEvent::Started { id, dir, .. } => json!({"event": "recording_started",
             "recording": id.to_string(), "dir": dir}),
         RecorderEvent::Segment {
             id,

@@ -14,6 +14,12 @@ use serde_json::json;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum RecordingsCommand {
+    /// The recordings made on this device: title, date, duration, participants, size, state
+    /// (an interrupted recording shows as incomplete), cloud copy.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a recording's manifest, consent and every segment, without decrypting anything.
     /// Exit status 0: intact (complete or incomplete); 1: problems found.
     Verify {
@@ -46,8 +52,12 @@ pub(crate) enum TrackArg {
     Chat,
 }
 
-pub(crate) fn run(cmd: RecordingsCommand) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
+        RecordingsCommand::List { json } => {
+            list(profile_dir, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
         RecordingsCommand::Verify { dir, json } => {
             let report = open(&dir)?;
             if json {
@@ -72,6 +82,48 @@ pub(crate) fn run(cmd: RecordingsCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(profile_dir)?;
+    let store = assent_client::store::Store::open(&profile_dir.join("profile.db"))?;
+    let root = assent_client::library::root(profile_dir);
+    let recovered = assent_client::library::recover(&store, &root)?;
+    for id in &recovered.incomplete {
+        eprintln!("recording {id} was interrupted: marked incomplete (its segments verify)");
+    }
+    let rows = store.recordings()?;
+    if json {
+        println!("{}", serde_json::to_string(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("No recordings on this device.");
+    }
+    for r in rows {
+        let started = assent_shared::Timestamp(r.started_at);
+        let duration = r
+            .ended_at
+            .map(|e| format!("{} s", e.saturating_sub(r.started_at) / 1000))
+            .unwrap_or_else(|| "-".into());
+        let keep_until = started.plus_millis(u64::from(r.retention_days) * 86_400_000);
+        println!(
+            "{}  \"{}\"  {}  {}  {} segments, {} bytes  [{}; cloud {}; kept until {}]",
+            r.id,
+            r.title,
+            started.to_rfc3339(),
+            duration,
+            r.segments,
+            r.size,
+            r.state,
+            r.cloud_state,
+            keep_until.to_rfc3339(),
+        );
+        if !r.participants.is_empty() {
+            println!("    with {}", r.participants.join(", "));
+        }
+    }
+    Ok(())
 }
 
 fn open(dir: &Path) -> anyhow::Result<Report> {

@@ -64,6 +64,8 @@ pub enum RecorderEvent {
     Started {
         id: RecordingId,
         dir: PathBuf,
+        /// A library row for it (title, scope, retention… from the proposal).
+        row: Box<crate::store::RecordingRow>,
     },
     Segment {
         id: RecordingId,
@@ -145,6 +147,8 @@ impl RecordSink for Sink {
 struct Recording {
     writer: RecordingWriter<DirStore>,
     dir: PathBuf,
+    /// Held while writing: a free lock after a crash tells recovery the recorder is gone.
+    _lock: std::fs::File,
     /// The segment in progress, when writing.
     segment: Option<Open>,
     /// Milliseconds of the recording so far (segment start offsets).
@@ -276,6 +280,8 @@ impl Worker {
             .ok_or("no proposal")?;
         let dir = self.root.join(id.to_string());
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let lock = crate::library::lock(&self.root, &id.to_string())
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         let store = DirStore::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let writer = RecordingWriter::create(
             store,
@@ -285,9 +291,11 @@ impl Worker {
             Timestamp::now(),
         )
         .map_err(|e| e.to_string())?;
+        let row = crate::library::row_from_manifest(writer.manifest(), &dir, Vec::new());
         self.current = Some(Recording {
             writer,
             dir: dir.clone(),
+            _lock: lock,
             segment: None,
             offset_ms: 0,
             chat: Vec::new(),
@@ -295,7 +303,11 @@ impl Worker {
             bytes: 0,
         });
         self.media.taps().attach(self.sink.clone());
-        let _ = self.events.send(RecorderEvent::Started { id, dir });
+        let _ = self.events.send(RecorderEvent::Started {
+            id,
+            dir,
+            row: Box::new(row),
+        });
         self.open_segment(present)
     }
 
@@ -417,6 +429,7 @@ impl Worker {
         r.writer
             .finish(Timestamp::now(), Some(reason))
             .map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(crate::library::lock_path(&self.root, &id.to_string()));
         let _ = self.events.send(RecorderEvent::Finished {
             id,
             dir,
