@@ -415,3 +415,136 @@ pub struct IceServers {
     /// When the TURN credentials stop working (Unix ms).
     pub expires_at: u64,
 }
+
+/// Someone a recording belongs to (in its consent set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingPerson {
+    pub user_id: UserId,
+    pub display_name: String,
+}
+
+/// A stored object of a recording (ciphertext).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingObject {
+    pub name: String,
+    pub size: u64,
+}
+
+/// A recording in the registry (`GET /v1/recordings`, `/v1/recordings/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingInfo {
+    pub id: crate::ids::RecordingId,
+    pub call_id: crate::ids::CallId,
+    pub title: String,
+    pub recorder: UserId,
+    /// `uploading` until the recorder completes the cloud copy, then `complete`.
+    pub status: String,
+    pub retention_days: u16,
+    /// When the cloud copy will be deleted (Unix ms; set at completion).
+    pub retention_until: Option<u64>,
+    /// Ciphertext bytes the manifest lists.
+    pub size: u64,
+    pub created_at: u64,
+    pub completed_at: Option<u64>,
+    pub participants: Vec<RecordingPerson>,
+    pub tags: Vec<String>,
+    /// Objects already stored.
+    pub objects: Vec<RecordingObject>,
+    /// Whether the caller may delete it (the recorder, or an organisation admin).
+    pub can_delete: bool,
+}
+
+/// `GET /v1/recordings`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingList {
+    pub recordings: Vec<RecordingInfo>,
+}
+
+/// `POST /v1/recordings/{id}/objects/{name}/uploads`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadStarted {
+    pub upload_id: String,
+}
+
+/// `POST …/uploads/{upload}/parts`: which parts to presign.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartRequest {
+    pub parts: Vec<u16>,
+}
+
+/// A presigned URL: absolute, or relative to the server (the embedded storage).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartUrl {
+    pub part: u16,
+    pub url: String,
+}
+
+impl std::fmt::Debug for PartUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PartUrl({}, ..)", self.part)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartUrls {
+    pub urls: Vec<PartUrl>,
+}
+
+/// A part already stored (to resume an upload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredPart {
+    pub part: u16,
+    pub etag: String,
+    pub size: u64,
+}
+
+/// `GET …/uploads/{upload}/parts`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredParts {
+    pub parts: Vec<StoredPart>,
+}
+
+/// `POST …/uploads/{upload}/complete`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteUpload {
+    pub parts: Vec<PartTag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartTag {
+    pub part: u16,
+    pub etag: String,
+}
+
+/// `GET /v1/recordings/{id}/objects/{name}`: where to download it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Download {
+    pub url: String,
+    pub size: u64,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Download({} bytes, ..)", self.size)
+    }
+}
+
+/// `PUT /v1/recordings/{id}/tags`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetTags {
+    pub tags: Vec<String>,
+}

@@ -144,6 +144,22 @@ pub fn read_manifest(store: &impl Store) -> Result<(Manifest, IdentityKey), Cont
     parse_signed(&bytes)
 }
 
+/// Check a manifest on its own (what a server can check without any segment): its signature,
+/// that the recorder signed it, and its consent (epochs chained, every token valid, everyone
+/// present in a segment consented). Segments are not looked at.
+pub fn verify_manifest(
+    bytes: &[u8],
+) -> Result<(Manifest, IdentityKey, Vec<Problem>), ContainerError> {
+    let (manifest, signer) = parse_signed(bytes)?;
+    let mut problems = Vec::new();
+    let recorder = manifest.recorder();
+    if recorder != Some(signer) {
+        problems.push(Problem::WrongSigner { signer, recorder });
+    }
+    check_consent(&manifest, &mut problems);
+    Ok((manifest, signer, problems))
+}
+
 /// Verify a whole recording. An unreadable or unsigned manifest is an error (nothing in it can be
 /// trusted); everything else is reported as problems and notes.
 pub fn verify(store: &impl Store) -> Result<Report, ContainerError> {
