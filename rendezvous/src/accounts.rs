@@ -422,6 +422,9 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
     if !verify_secret(Some(acct.verifier), &req.auth_secret).await {
         return Err(ApiError::invalid_credentials());
     }
+    // The cloud copies of recordings this account made go with it (their registry rows would
+    // go by cascade; the objects must not be left behind).
+    crate::recordings::purge_recorded_by(state, user).await?;
     state
         .db
         .run(move |c| -> ApiResult<()> {

@@ -8,6 +8,13 @@
 //! [mail]                      # or leave out: mail goes to <data_dir>/outbox/*.eml
 //! smtp_url = "smtp://127.0.0.1:25"   # smtps:// for TLS, smtp://…?tls=required for STARTTLS
 //! from = "Assent <no-reply@example.org>"
+//!
+//! [storage]                   # or leave out: ciphertext goes to <data_dir>/objects/
+//! s3_endpoint = "https://s3.eu-west-1.amazonaws.com"
+//! s3_region = "eu-west-1"
+//! s3_bucket = "assent-recordings"
+//! s3_access_key = "…"
+//! s3_secret_key = "…"
 //! ```
 
 use std::net::SocketAddr;
@@ -26,6 +33,7 @@ pub struct Config {
     pub public_url: String,
     pub mail: MailConfig,
     pub turn: crate::turn::TurnConfig,
+    pub storage: crate::storage::StorageConfig,
     pub limits: Limits,
 }
 
@@ -57,6 +65,7 @@ impl Default for Config {
             public_url: "http://127.0.0.1:7800".into(),
             mail: MailConfig::default(),
             turn: crate::turn::TurnConfig::default(),
+            storage: crate::storage::StorageConfig::default(),
             limits: Limits::default(),
         }
     }
@@ -153,6 +162,25 @@ impl Config {
         }
         if let Some(v) = get("ASSENT_TURN_SECRET") {
             self.turn.secret = Some(v);
+        }
+        for (name, slot) in [
+            ("ASSENT_S3_ENDPOINT", &mut self.storage.s3_endpoint),
+            ("ASSENT_S3_REGION", &mut self.storage.s3_region),
+            ("ASSENT_S3_BUCKET", &mut self.storage.s3_bucket),
+            ("ASSENT_S3_ACCESS_KEY", &mut self.storage.s3_access_key),
+            ("ASSENT_S3_SECRET_KEY", &mut self.storage.s3_secret_key),
+        ] {
+            if let Some(v) = get(name) {
+                *slot = Some(v);
+            }
+        }
+        if let Some(v) = get("ASSENT_RETENTION_INTERVAL_SECS") {
+            self.storage.retention_interval_secs = Some(v.parse().map_err(
+                |e: std::num::ParseIntError| ConfigError::Env {
+                    name: "ASSENT_RETENTION_INTERVAL_SECS",
+                    message: e.to_string(),
+                },
+            )?);
         }
         Ok(())
     }

@@ -102,6 +102,45 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX call_participants_user ON call_participants(user_id);
     "#,
+    // 3: the recordings registry: metadata, the signed manifest, who may see it, stored
+    // objects and multipart uploads in progress.
+    r#"
+    CREATE TABLE recordings (
+        id BLOB PRIMARY KEY,
+        call_id BLOB NOT NULL,
+        title TEXT NOT NULL,
+        recorder_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('uploading', 'complete')),
+        retention_days INTEGER NOT NULL,
+        retention_until INTEGER,
+        manifest BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        tags TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX recordings_recorder ON recordings(recorder_id);
+    CREATE INDEX recordings_retention ON recordings(retention_until) WHERE status = 'complete';
+    CREATE TABLE recording_participants (
+        recording_id BLOB NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        user_id BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        PRIMARY KEY (recording_id, user_id)
+    );
+    CREATE INDEX recording_participants_user ON recording_participants(user_id);
+    CREATE TABLE recording_objects (
+        recording_id BLOB NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (recording_id, name)
+    );
+    CREATE TABLE recording_uploads (
+        recording_id BLOB NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        upload_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (recording_id, upload_id)
+    );
+    "#,
 ];
 
 /// Storage errors (details stay in the logs, never in responses).

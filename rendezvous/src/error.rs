@@ -21,6 +21,18 @@
 //! | `slow_down` | 429 | too many attempts: retry after `retry_after` seconds |
 //! | `account_disabled` | 403 | an administrator disabled the account |
 //! | `internal` | 500 | a server fault (logged; nothing was changed) |
+//! | `invalid_manifest` | 422 | a recording manifest that does not parse or verify, or is of another recording |
+//! | `scope_local` | 409 | the participants agreed to a local recording only: no cloud copy |
+//! | `recording_exists` | 409 | the recording id is registered by another recorder |
+//! | `recording_complete` | 409 | the cloud copy is complete: no more manifests or uploads |
+//! | `manifest_rewritten` | 409 | a newer manifest must keep every segment listed before, in order |
+//! | `recording_not_ended` | 409 | upload the final manifest (with its ending) before completing |
+//! | `objects_missing` | 409 | segments the manifest lists are not stored (the message names them) |
+//! | `invalid_object`, `invalid_tags` | 422 | an object name other than `segment-NNNNNN.age`; bad tags |
+//! | `invalid_parts` | 422 / 409 | part numbers out of range or not 1..n (422); parts that do not match the stored ones (409) |
+//! | `no_such_upload` | 404 | the multipart upload was completed or aborted |
+//! | `invalid_signature` | 403 | a storage link that is forged, for something else, or expired |
+//! | `storage_unavailable` | 502 | the object storage did not answer: retry |
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;

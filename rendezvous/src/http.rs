@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/users/{id}/disabled", post(admin_disable))
         .route("/v1/signal", get(crate::signaling::ws::upgrade))
         .route("/v1/ice-servers", get(ice_servers))
+        .merge(crate::http_recordings::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -10,12 +10,15 @@ pub mod directory;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod http_recordings;
 pub mod mail;
 pub mod meetings;
+pub mod recordings;
 pub mod secrets;
 pub mod sessions;
 pub mod signaling;
 pub mod state;
+pub mod storage;
 pub mod throttle;
 pub mod totp;
 pub mod turn;
@@ -44,5 +47,9 @@ pub fn build_state(
         None => mail::Mailer::outbox(config.data_dir.join("outbox"), &config.mail.from)?,
     };
     let secret = state::load_or_create_secret(&config.data_dir.join("server.key"))?;
-    Ok(AppState::new(db, mailer, clock, config, hub, secret))
+    let storage =
+        storage::Storage::from_config(&config.storage, &config.data_dir, &secret, clock.clone())?;
+    Ok(AppState::new(
+        db, mailer, clock, config, hub, secret, storage,
+    ))
 }

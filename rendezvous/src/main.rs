@@ -105,6 +105,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("listening on {}", listener.local_addr()?);
     tracing::info!(addr = %listener.local_addr()?, "assent-rendezvous started");
+    let every = state
+        .config
+        .storage
+        .retention_interval_secs
+        .unwrap_or(600)
+        .max(1);
+    assent_rendezvous::recordings::spawn_retention(
+        state.clone(),
+        std::time::Duration::from_secs(every),
+    );
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Signaling frames are small and latency-sensitive: no Nagle delay.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

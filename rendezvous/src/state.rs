@@ -25,6 +25,8 @@ pub struct Inner {
     pub hub: crate::signaling::HubHandle,
     /// Server-side secret for derived values that must not reveal whether an account exists.
     pub secret: Zeroizing<[u8; 32]>,
+    /// Where recording ciphertext is kept.
+    pub storage: crate::storage::Storage,
 }
 
 impl std::ops::Deref for AppState {
@@ -42,6 +44,7 @@ impl AppState {
         config: Config,
         hub: crate::signaling::HubHandle,
         secret: [u8; 32],
+        storage: crate::storage::Storage,
     ) -> AppState {
         AppState(Arc::new(Inner {
             db,
@@ -51,6 +54,7 @@ impl AppState {
             config,
             hub,
             secret: Zeroizing::new(secret),
+            storage,
         }))
     }
 
