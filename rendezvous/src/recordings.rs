@@ -157,8 +157,8 @@ fn is_participant(c: &Connection, id: &RecordingId, user: &UserId) -> ApiResult<
     .is_some())
 }
 
-/// The caller's relation to a recording, or not found (never "forbidden": recordings one may
-/// not see are not acknowledged to exist).
+/// The caller's relation to a recording. Anyone else is refused with 403 (recording ids are
+/// 128 random bits: saying that one exists tells an outsider nothing they could use).
 enum Access {
     Recorder,
     Participant,
@@ -174,7 +174,7 @@ fn access(c: &Connection, id: &RecordingId, user: &AuthUser) -> ApiResult<(Row, 
     } else if user.is_admin() {
         Access::Admin
     } else {
-        return Err(ApiError::not_found());
+        return Err(ApiError::forbidden());
     };
     Ok((r, a))
 }

@@ -299,7 +299,7 @@ async fn participants_download_the_ciphertext_and_outsiders_cannot() {
         assert_eq!(got, made.store.get(&name, 1 << 24).unwrap(), "{name}");
     }
 
-    // Eve, who was not in the call, cannot tell it exists.
+    // Eve, who was not in the call, does not see it listed and is refused everything.
     let (st, v) = s
         .call(Method::GET, "/v1/recordings", eve.token(), None)
         .await;
@@ -308,15 +308,28 @@ async fn participants_download_the_ciphertext_and_outsiders_cannot() {
     let (st, v) = download(&s, &eve, made.id, "segment-000000.age")
         .await
         .unwrap_err();
-    assert_eq!((st, code(&v)), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"));
     let one = format!("/v1/recordings/{}", made.id);
     let (st, _) = s.call(Method::GET, &one, eve.token(), None).await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert_eq!(st, StatusCode::FORBIDDEN);
     let (st, _) = s.call(Method::DELETE, &one, eve.token(), None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let tags = format!("/v1/recordings/{}/tags", made.id);
+    let (st, _) = s
+        .call(
+            Method::PUT,
+            &tags,
+            eve.token(),
+            Some(json!({"tags": ["x"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // An unknown recording is simply not found.
+    let unknown = format!("/v1/recordings/{}", RecordingId::random());
+    let (st, _) = s.call(Method::GET, &unknown, bob.token(), None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     // A participant may tag it but not delete it for everyone.
-    let tags = format!("/v1/recordings/{}/tags", made.id);
     let (st, v) = s
         .call(
             Method::PUT,
