@@ -339,7 +339,13 @@ impl S3Store {
         if !r.status().is_success() {
             return Err(StorageError::Failed(format!("head: HTTP {}", r.status())));
         }
-        Ok(r.content_length())
+        // The header itself: for a HEAD response the client's notion of the body length is 0.
+        r.headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .map(Some)
+            .ok_or_else(|| StorageError::Failed("head: no Content-Length".into()))
     }
 }
 

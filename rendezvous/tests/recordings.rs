@@ -43,10 +43,24 @@ fn copy(id: &SecretIdentity) -> Arc<SecretIdentity> {
 
 /// Record `segments` segments; `finish` closes the recording.
 fn make(people: &[&Client], scope: Scope, segments: u32, finish: bool) -> Made {
-    make_as(people, scope, segments, finish, RecordingId::random())
+    make_as(
+        people,
+        scope,
+        segments,
+        finish,
+        RecordingId::random(),
+        70_000,
+    )
 }
 
-fn make_as(people: &[&Client], scope: Scope, segments: u32, finish: bool, id: RecordingId) -> Made {
+fn make_as(
+    people: &[&Client],
+    scope: Scope,
+    segments: u32,
+    finish: bool,
+    id: RecordingId,
+    plain_len: u32,
+) -> Made {
     let recorder = copy(&people[0].identity);
     let terms = Terms {
         recording_id: id,
@@ -80,7 +94,7 @@ fn make_as(people: &[&Client], scope: Scope, segments: u32, finish: bool, id: Re
     .unwrap();
     for i in 0..segments {
         // Large enough to need two parts of the smallest size the uploader uses in tests.
-        let plain: Vec<u8> = (0..70_000u32).map(|k| (k * 7 + i) as u8).collect();
+        let plain: Vec<u8> = (0..plain_len).map(|k| (k * 7 + i) as u8).collect();
         w.write_segment(Track::Media, &plain, &present, u64::from(i) * 2000, 2000)
             .unwrap();
     }
@@ -101,6 +115,21 @@ async fn fetch(
     url: &str,
     body: Vec<u8>,
 ) -> (StatusCode, Vec<u8>, Option<String>) {
+    if url.starts_with("http://") {
+        // A presigned URL of the S3 server.
+        let r = reqwest::Client::new()
+            .request(method, url)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+        let etag = r
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_string());
+        return (status, r.bytes().await.unwrap().to_vec(), etag);
+    }
     assert!(url.starts_with("/v1/storage/"), "a server-relative URL");
     let mut req = Request::builder()
         .method(method)
@@ -154,13 +183,25 @@ async fn put_manifest(
     .await
 }
 
-/// Upload one object in parts of `part_size` bytes; returns the object's listed size.
+/// Upload one object in parts of 40,000 bytes (the embedded storage has no minimum part size).
 async fn upload(s: &TestServer, who: &Client, id: RecordingId, name: &str, bytes: &[u8]) -> Value {
+    upload_in(s, who, id, name, bytes, 40_000).await
+}
+
+/// Upload one object in parts of `part_size` bytes; the listed object.
+async fn upload_in(
+    s: &TestServer,
+    who: &Client,
+    id: RecordingId,
+    name: &str,
+    bytes: &[u8],
+    part_size: usize,
+) -> Value {
     let base = format!("/v1/recordings/{id}/objects/{name}/uploads");
     let (st, v) = s.call(Method::POST, &base, who.token(), None).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
     let upload = v["upload_id"].as_str().unwrap().to_string();
-    let chunks: Vec<&[u8]> = bytes.chunks(40_000).collect();
+    let chunks: Vec<&[u8]> = bytes.chunks(part_size).collect();
     let numbers: Vec<u16> = (1..=chunks.len() as u16).collect();
     let (st, v) = s
         .call(
@@ -539,7 +580,7 @@ async fn manifests_are_checked_before_anything_is_stored() {
         .await;
     assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "recording_complete"));
     // A recording id taken by one recorder cannot be claimed by another.
-    let squat = make_as(&[&bob, &ann], Scope::LocalAndCloud, 1, true, id);
+    let squat = make_as(&[&bob, &ann], Scope::LocalAndCloud, 1, true, id, 70_000);
     let (st, v) = register(&s, &bob, squat.manifest()).await;
     assert_eq!(
         (st, code(&v)),
@@ -797,4 +838,163 @@ async fn deleting_the_recorders_account_deletes_the_cloud_copy() {
         .call(Method::GET, "/v1/recordings", bob.token(), None)
         .await;
     assert_eq!(v["recordings"].as_array().unwrap().len(), 0);
+}
+
+// ---- The same contract against a real S3 server (Garage) ----
+
+#[tokio::test]
+async fn against_s3_multipart_uploads_resume_and_retention_deletes_the_objects() {
+    let mut garage = assent_e2e::garage::Garage::start();
+    let s = TestServer::start_s3(&garage).await;
+    let ann = Client::register("ann@example.org", &s).await;
+    let bob = Client::register("bob@example.org", &s).await;
+    // One segment large enough for two parts (S3's smallest part but the last is 5 MiB).
+    let made = make_as(
+        &[&ann, &bob],
+        Scope::LocalAndCloud,
+        1,
+        true,
+        RecordingId::random(),
+        6 << 20,
+    );
+    let (st, v) = register(&s, &ann, made.manifest()).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let seg = made.segment("segment-000000.age");
+    let base = format!(
+        "/v1/recordings/{}/objects/segment-000000.age/uploads",
+        made.id
+    );
+    let (_, v) = s.call(Method::POST, &base, ann.token(), None).await;
+    let upload = v["upload_id"].as_str().unwrap().to_string();
+    let parts = format!("{base}/{upload}/parts");
+    let (st, v) = s
+        .call(
+            Method::POST,
+            &parts,
+            ann.token(),
+            Some(json!({"parts": [1, 2]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let url1 = v["urls"][0]["url"].as_str().unwrap().to_string();
+    let url2 = v["urls"][1]["url"].as_str().unwrap().to_string();
+    assert!(
+        url1.starts_with(&garage.endpoint),
+        "presigned for S3 itself"
+    );
+    let (a, b) = seg.split_at(5 << 20);
+    let (st, body, _) = fetch(&s, Method::PUT, &url1, a.to_vec()).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+
+    // The storage goes down: the server says so, and nothing is lost.
+    garage.stop();
+    let (st, v) = s.call(Method::GET, &parts, ann.token(), None).await;
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_GATEWAY, "storage_unavailable"),
+        "{v}"
+    );
+    garage.restart();
+    // Resume: S3 lists part 1; part 2 follows; the listing's ETags complete the object.
+    let (st, v) = s.call(Method::GET, &parts, ann.token(), None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["parts"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["parts"][0]["size"], 5 << 20);
+    let (st, body, _) = fetch(&s, Method::PUT, &url2, b.to_vec()).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let (_, v) = s.call(Method::GET, &parts, ann.token(), None).await;
+    let tags: Vec<Value> = v["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!({"part": p["part"], "etag": p["etag"]}))
+        .collect();
+    let (st, v) = s
+        .call(
+            Method::POST,
+            &format!("{base}/{upload}/complete"),
+            ann.token(),
+            Some(json!({ "parts": tags })),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["size"], seg.len());
+
+    // An abandoned upload can be aborted.
+    let other = format!(
+        "/v1/recordings/{}/objects/segment-000001.age/uploads",
+        made.id
+    );
+    let (_, v) = s.call(Method::POST, &other, ann.token(), None).await;
+    let gone = v["upload_id"].as_str().unwrap().to_string();
+    let (st, _) = s
+        .call(
+            Method::DELETE,
+            &format!("{other}/{gone}"),
+            ann.token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+
+    let done = format!("/v1/recordings/{}/complete", made.id);
+    let (st, v) = s.call(Method::POST, &done, ann.token(), None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // Bob downloads exactly the ciphertext, straight from S3, and the manifest.
+    assert_eq!(
+        download(&s, &bob, made.id, "segment-000000.age")
+            .await
+            .unwrap(),
+        seg
+    );
+    assert_eq!(
+        download(&s, &bob, made.id, MANIFEST_NAME).await.unwrap(),
+        made.manifest()
+    );
+    // What S3 keeps on its disk is the age ciphertext: no run of the plaintext appears.
+    let plain: Vec<u8> = (0..64u32).map(|k| (k * 7) as u8).collect();
+    let blocks = garage.stored_blocks();
+    assert!(!blocks.is_empty());
+    assert!(
+        blocks
+            .iter()
+            .any(|b| b.starts_with(b"age-encryption.org/v1")),
+        "the segment's age header is in storage"
+    );
+    for b in &blocks {
+        assert!(
+            !b.windows(plain.len()).any(|w| w == plain),
+            "plaintext in S3"
+        );
+    }
+
+    // Retention: due, the objects leave S3 and the entry leaves the registry.
+    let key = format!("recordings/{}/segment-000000.age", made.id);
+    assert!(s.state.storage.head(&key).await.unwrap().is_some());
+    let due = Timestamp(T0.0 + 30 * 86_400_000);
+    assert_eq!(
+        assent_rendezvous::recordings::expire(&s.state, due)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.state.storage.head(&key).await.unwrap(), None);
+    let manifest_key = format!("recordings/{}/{MANIFEST_NAME}", made.id);
+    assert_eq!(s.state.storage.head(&manifest_key).await.unwrap(), None);
+    let (st, _) = s
+        .call(
+            Method::GET,
+            &format!("/v1/recordings/{}", made.id),
+            bob.token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // Running it again is harmless.
+    assert_eq!(
+        assent_rendezvous::recordings::expire(&s.state, due)
+            .await
+            .unwrap(),
+        0
+    );
 }

@@ -23,6 +23,8 @@ pub struct ServerOptions {
     pub netns: Option<String>,
     /// The address to listen on (loopback by default).
     pub listen_ip: String,
+    /// Keep recordings in a real S3 server (Garage) instead of the server's own directory.
+    pub s3: bool,
 }
 
 impl Default for ServerOptions {
@@ -31,6 +33,7 @@ impl Default for ServerOptions {
             turn: false,
             netns: None,
             listen_ip: "127.0.0.1".into(),
+            s3: false,
         }
     }
 }
@@ -40,7 +43,10 @@ pub struct Server {
     /// The real SMTP listener (absent in a namespace: mail goes to the outbox).
     pub smtp: Option<SmtpSink>,
     pub coturn: Option<Coturn>,
+    pub garage: Option<crate::garage::Garage>,
     pub base: String,
+    env: Vec<(&'static str, String)>,
+    prefix: Vec<String>,
     dir: tempfile::TempDir,
 }
 
@@ -54,7 +60,11 @@ fn netns_prefix(ns: &Option<String>) -> Vec<String> {
 impl Server {
     pub async fn start(opts: ServerOptions) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut env: Vec<(&str, String)> = Vec::new();
+        let mut env: Vec<(&'static str, String)> = Vec::new();
+        let garage = opts.s3.then(crate::garage::Garage::start);
+        if let Some(g) = &garage {
+            env.extend(g.env());
+        }
         let smtp = match opts.netns {
             None => Some(SmtpSink::start().await),
             Some(_) => None,
@@ -79,9 +89,24 @@ impl Server {
             rendezvous,
             smtp,
             coturn,
+            garage,
             base,
+            env,
+            prefix: netns_prefix(&opts.netns),
             dir,
         }
+    }
+
+    /// Kill the server (SIGKILL).
+    pub fn kill_rendezvous(&mut self) {
+        self.rendezvous.kill();
+    }
+
+    /// Start the server again on the same address and data (after [`Self::kill_rendezvous`]).
+    pub fn start_rendezvous(&mut self) {
+        let listen = self.rendezvous.addr.to_string();
+        let data = self.rendezvous.data_dir.clone();
+        self.rendezvous = Rendezvous::start_in(&self.prefix, &listen, &data, &self.env);
     }
 
     /// The verification code mailed to `email`.
@@ -297,6 +322,33 @@ impl Client {
         )
     }
 
+    /// The client's thread stacks, when gdb is at hand (to see where a stuck client waits).
+    fn stacks(&self) -> String {
+        let pid = self.child.id();
+        let out = std::process::Command::new("gdb")
+            .args([
+                "-p",
+                &pid.to_string(),
+                "-batch",
+                "-ex",
+                "thread apply all bt 30",
+            ])
+            .stdin(std::process::Stdio::null())
+            .output();
+        match out {
+            Ok(o) => format!(
+                "{}'s threads:\n{}",
+                self.name,
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .filter(|l| l.starts_with('#') || l.starts_with("Thread"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            Err(_) => String::new(),
+        }
+    }
+
     /// Wait for the first new event that `pred` accepts (a timeout fails the test, showing
     /// everything this client said).
     pub async fn wait(
@@ -320,9 +372,10 @@ impl Client {
                     self.context()
                 ),
                 Err(_) => panic!(
-                    "{} did not see {what} within {within:?}\n{}",
+                    "{} did not see {what} within {within:?}\n{}\n{}",
                     self.name,
-                    self.context()
+                    self.context(),
+                    self.stacks()
                 ),
             }
         }

@@ -45,6 +45,7 @@ pub fn stdout(o: &Output) -> String {
 
 pub mod call;
 pub mod coturn;
+pub mod garage;
 pub mod netem;
 pub mod relay;
 pub mod rendezvous;

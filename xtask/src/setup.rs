@@ -59,6 +59,13 @@ const TOOLS_TEST: &[Tool] = &[
         binary: "rage",
         probe: &["--version"],
     },
+    // The S3 server the recording tests store into (built from crates.io).
+    Tool {
+        krate: "garage",
+        version: "2.5.0",
+        binary: "garage",
+        probe: &["--version"],
+    },
     Tool {
         krate: "cargo-fuzz",
         version: "0.13.2",

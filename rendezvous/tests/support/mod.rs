@@ -48,6 +48,33 @@ impl TestServer {
         }
     }
 
+    /// A server whose recordings live in a real S3 server.
+    pub async fn start_s3(garage: &assent_e2e::garage::Garage) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = SmtpSink::start().await;
+        let clock = ManualClock::at(T0);
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.mail.smtp_url = Some(smtp.url());
+        let env: std::collections::BTreeMap<&str, String> = garage.env().into_iter().collect();
+        config.storage.s3_endpoint = Some(env["ASSENT_S3_ENDPOINT"].clone());
+        config.storage.s3_region = Some(env["ASSENT_S3_REGION"].clone());
+        config.storage.s3_bucket = Some(env["ASSENT_S3_BUCKET"].clone());
+        config.storage.s3_access_key = Some(env["ASSENT_S3_ACCESS_KEY"].clone());
+        config.storage.s3_secret_key = Some(env["ASSENT_S3_SECRET_KEY"].clone());
+        let state = build_state(config, Arc::new(clock.clone())).unwrap();
+        let app = router(state.clone());
+        TestServer {
+            dir,
+            smtp,
+            clock,
+            state,
+            app,
+        }
+    }
+
     fn build(dir: &std::path::Path, smtp: &SmtpSink, clock: &ManualClock) -> (AppState, Router) {
         let mut config = Config {
             data_dir: dir.to_path_buf(),
