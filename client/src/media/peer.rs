@@ -232,10 +232,12 @@ impl Media {
                 let dc = values
                     .get(1)
                     .and_then(|v| v.get::<WebRTCDataChannel>().ok())?;
-                hook_channel(&w, peer, &dc);
+                // Keep it before hooking it: once the call hears the channel is open it sends
+                // at once (what it sends while the channel is unknown would be lost).
                 if let Ok(mut c) = channel.lock() {
-                    *c = Some(dc);
+                    *c = Some(dc.clone());
                 }
+                hook_channel(&w, peer, &dc);
                 None
             });
         }
@@ -294,10 +296,10 @@ impl Media {
                 &[&"assent", &None::<gst::Structure>],
             );
             let dc = dc.ok_or_else(|| MediaError::Pipeline("cannot open a data channel".into()))?;
-            hook_channel(&weak, peer, &dc);
             if let Ok(mut c) = channel.lock() {
-                *c = Some(dc);
+                *c = Some(dc.clone());
             }
+            hook_channel(&weak, peer, &dc);
         }
         if let Ok(mut peers) = shared.peers.lock() {
             peers.insert(
@@ -499,10 +501,13 @@ impl Media {
             .lock()
             .ok()
             .and_then(|p| p.get(&peer).and_then(|l| l.channel.lock().ok()?.clone()));
-        if let Some(dc) = channel
-            && let Err(e) = dc.send_string_full(Some(text))
-        {
-            tracing::debug!(%peer, "data channel send failed: {e}");
+        match channel {
+            Some(dc) => {
+                if let Err(e) = dc.send_string_full(Some(text)) {
+                    tracing::debug!(%peer, "data channel send failed: {e}");
+                }
+            }
+            None => tracing::warn!(%peer, "no data channel to send on: a message is lost"),
         }
     }
 
