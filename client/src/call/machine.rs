@@ -554,7 +554,12 @@ impl CallMachine {
             }
             return;
         }
-        // A fresh seat (also after a reconnect too late to resume): start over.
+        // A fresh seat (also after a reconnect too late to resume): start over. A recording
+        // made here belonged to the old seat's call and its consent: it ends now.
+        if self.consent.is_some() {
+            let now = self.now;
+            self.with_consent(fx, |c, _, _| c.leaving(now));
+        }
         let old: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in old {
             self.remove(id, LeaveReason::Lost, fx);

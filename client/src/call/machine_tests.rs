@@ -875,3 +875,45 @@ fn the_recorder_leaving_closes_the_recording_and_others_leaving_does_not() {
         ))
     ));
 }
+
+#[test]
+fn a_fresh_seat_ends_the_recording_of_the_old_one() {
+    let mut net = three_connected();
+    propose(&mut net, 0);
+    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 2, Input::AgreeRecording);
+    assert!(started(&net.sides[0]));
+    // The server lost the room (a restart): the recorder gets a new seat, not its old one.
+    let peers: Vec<PeerInfo> = [1, 2].iter().map(|&j| net.sides[j].info()).collect();
+    let me = net.sides[0].peer;
+    let now = net.now;
+    net.sides[0].input(
+        now,
+        Input::Joined {
+            call: CallId([0x77; 16]),
+            me,
+            peers,
+            resumed: false,
+        },
+    );
+    net.run();
+    assert!(
+        matches!(
+            net.sides[0].records.last(),
+            Some(RecordCommand::Stop(
+                assent_shared::consent::EndReason::RecorderLeft
+            ))
+        ),
+        "{:?}",
+        net.sides[0].records
+    );
+    // Leaving later does not stop it twice.
+    let stops = |s: &Side| {
+        s.records
+            .iter()
+            .filter(|r| matches!(r, RecordCommand::Stop(_)))
+            .count()
+    };
+    input(&mut net, 0, Input::Leave);
+    assert_eq!(stops(&net.sides[0]), 1);
+}
