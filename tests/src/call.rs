@@ -215,7 +215,10 @@ impl User {
             .env("ASSENT_KEYRING", "keyutils")
             .env("ASSENT_TEST_PASSWORD", PASSWORD)
             .env("TMPDIR", &tmp)
-            .env("ASSENT_LOG", "warn");
+            .env(
+                "ASSENT_LOG",
+                std::env::var("ASSENT_E2E_LOG").unwrap_or_else(|_| "warn".into()),
+            );
         c
     }
 
@@ -233,6 +236,21 @@ impl User {
             String::from_utf8_lossy(&out.stderr)
         );
         stdout
+    }
+
+    /// Run a CLI command to completion: its stdout, or (on a non-zero exit) its stderr.
+    pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
+        let out = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run assent: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     pub fn create_meeting(&self, title: &str) -> String {
