@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use assent_shared::api::{
-    CreateMeeting, DirectoryEntry, EmailCode, EmailOnly, ErrorBody, IceServers, KeyBackupBody, Me,
-    Meeting, Prelogin, PublishIdentity, SigninRequest, SigninResponse, SignupRequest,
-    SignupResponse,
+    CompleteUpload, CreateMeeting, DirectoryEntry, Download, EmailCode, EmailOnly, ErrorBody,
+    IceServers, KeyBackupBody, Me, Meeting, PartRequest, PartTag, PartUrl, PartUrls, Prelogin,
+    PublishIdentity, RecordingInfo, RecordingList, RecordingObject, SigninRequest, SigninResponse,
+    SignupRequest, SignupResponse, StoredPart, StoredParts, UploadStarted,
 };
+use assent_shared::ids::RecordingId;
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -111,13 +113,25 @@ impl Api {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<T>> {
+        let mut req = self.request(method, path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.exchange(req).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = self.token() {
             req = req.bearer_auth(t);
         }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
+        req
+    }
+
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Option<T>> {
         let resp = req.send().await.map_err(|e| {
             // reqwest's message names the URL, never the body or the token.
             ApiError::Network(e.without_url().to_string())
@@ -240,6 +254,195 @@ impl Api {
 
     pub async fn ice_servers(&self) -> Result<IceServers> {
         self.get("/v1/ice-servers").await
+    }
+
+    // ---- Recordings ----
+
+    /// Register a recording with its signed manifest (again: harmless).
+    pub async fn register_recording(&self, manifest: Vec<u8>) -> Result<RecordingInfo> {
+        let req = self
+            .request(Method::POST, "/v1/recordings")
+            .header("content-type", "application/octet-stream")
+            .body(manifest);
+        self.exchange(req)
+            .await?
+            .ok_or_else(|| ApiError::Protocol("empty answer to a registration".into()))
+    }
+
+    /// A newer manifest of a registered recording.
+    pub async fn put_manifest(&self, id: &RecordingId, manifest: Vec<u8>) -> Result<()> {
+        let req = self
+            .request(Method::PUT, &format!("/v1/recordings/{id}/manifest"))
+            .header("content-type", "application/octet-stream")
+            .body(manifest);
+        self.exchange::<serde_json::Value>(req).await.map(|_| ())
+    }
+
+    pub async fn recordings(&self) -> Result<Vec<RecordingInfo>> {
+        Ok(self
+            .get::<RecordingList>("/v1/recordings")
+            .await?
+            .recordings)
+    }
+
+    /// Every recording's metadata (organisation admins).
+    pub async fn all_recordings(&self) -> Result<Vec<RecordingInfo>> {
+        Ok(self
+            .get::<RecordingList>("/v1/recordings?all=true")
+            .await?
+            .recordings)
+    }
+
+    /// One recording, with its signed manifest when the caller is a participant.
+    pub async fn recording(&self, id: &RecordingId) -> Result<(RecordingInfo, Option<Vec<u8>>)> {
+        let mut v: serde_json::Value = self.get(&format!("/v1/recordings/{id}")).await?;
+        let manifest = match v.as_object_mut().and_then(|o| o.remove("manifest")) {
+            Some(serde_json::Value::String(b)) => Some(
+                data_encoding::BASE64
+                    .decode(b.as_bytes())
+                    .map_err(|e| ApiError::Protocol(format!("manifest: {e}")))?,
+            ),
+            _ => None,
+        };
+        let info = serde_json::from_value(v).map_err(|e| ApiError::Protocol(e.to_string()))?;
+        Ok((info, manifest))
+    }
+
+    pub async fn complete_recording(&self, id: &RecordingId) -> Result<RecordingInfo> {
+        self.post(
+            &format!("/v1/recordings/{id}/complete"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    pub async fn delete_recording(&self, id: &RecordingId) -> Result<()> {
+        self.send::<(), serde_json::Value>(Method::DELETE, &format!("/v1/recordings/{id}"), None)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn start_upload(&self, id: &RecordingId, name: &str) -> Result<UploadStarted> {
+        self.post(
+            &format!("/v1/recordings/{id}/objects/{}/uploads", url_escape(name)),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    fn upload_path(id: &RecordingId, name: &str, upload: &str) -> String {
+        format!(
+            "/v1/recordings/{id}/objects/{}/uploads/{}",
+            url_escape(name),
+            url_escape(upload)
+        )
+    }
+
+    pub async fn part_urls(
+        &self,
+        id: &RecordingId,
+        name: &str,
+        upload: &str,
+        parts: Vec<u16>,
+    ) -> Result<Vec<PartUrl>> {
+        let path = format!("{}/parts", Self::upload_path(id, name, upload));
+        Ok(self
+            .post::<_, PartUrls>(&path, &PartRequest { parts })
+            .await?
+            .urls)
+    }
+
+    pub async fn stored_parts(
+        &self,
+        id: &RecordingId,
+        name: &str,
+        upload: &str,
+    ) -> Result<Vec<StoredPart>> {
+        let path = format!("{}/parts", Self::upload_path(id, name, upload));
+        Ok(self.get::<StoredParts>(&path).await?.parts)
+    }
+
+    pub async fn complete_upload(
+        &self,
+        id: &RecordingId,
+        name: &str,
+        upload: &str,
+        parts: Vec<PartTag>,
+    ) -> Result<RecordingObject> {
+        let path = format!("{}/complete", Self::upload_path(id, name, upload));
+        self.post(&path, &CompleteUpload { parts }).await
+    }
+
+    pub async fn download_url(&self, id: &RecordingId, name: &str) -> Result<Download> {
+        self.get(&format!("/v1/recordings/{id}/objects/{}", url_escape(name)))
+            .await
+    }
+
+    /// A presigned URL made absolute (the embedded storage's are relative to the server).
+    fn presigned(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_string()
+        }
+    }
+
+    /// PUT bytes to a presigned URL; the object storage's ETag.
+    pub async fn put_presigned(&self, url: &str, bytes: Vec<u8>) -> Result<String> {
+        let resp = self
+            .http
+            .put(self.presigned(url))
+            .timeout(Duration::from_secs(300))
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.without_url().to_string()))?;
+        let status = resp.status();
+        let etag = resp
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if !status.is_success() {
+            return Err(storage_refusal(status));
+        }
+        etag.ok_or_else(|| ApiError::Protocol("the storage answered without an ETag".into()))
+    }
+
+    /// GET a presigned URL.
+    pub async fn get_presigned(&self, url: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .http
+            .get(self.presigned(url))
+            .timeout(Duration::from_secs(300))
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.without_url().to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(storage_refusal(status));
+        }
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?
+            .to_vec())
+    }
+}
+
+/// A refusal from the object storage (its body is S3's XML, not ours).
+fn storage_refusal(status: StatusCode) -> ApiError {
+    ApiError::Server {
+        status: status.as_u16(),
+        code: if status == StatusCode::FORBIDDEN {
+            "invalid_signature".into()
+        } else if status.is_server_error() {
+            "storage_unavailable".into()
+        } else {
+            "storage_refused".into()
+        },
+        message: format!("the recording storage answered HTTP {status}"),
+        retry_after: None,
     }
 }
 

@@ -11,3 +11,4 @@ pub mod media;
 pub mod recorder;
 pub mod signaling;
 pub mod store;
+pub mod upload;

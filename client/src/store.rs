@@ -66,6 +66,15 @@ const MIGRATIONS: &[&str] = &[
             CHECK (cloud_state IN ('none', 'pending', 'uploading', 'complete', 'failed')),
         uploaded_bytes INTEGER NOT NULL DEFAULT 0
      );",
+    // 3: multipart uploads in progress (so an upload resumes after a restart), and why the
+    // last upload attempt failed.
+    "CREATE TABLE cloud_uploads (
+        recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        upload_id TEXT NOT NULL,
+        PRIMARY KEY (recording_id, name)
+     );
+     ALTER TABLE recordings ADD COLUMN cloud_error TEXT;",
 ];
 
 /// One recording in the local library.
@@ -329,9 +338,59 @@ impl Store {
 
     pub fn set_cloud_state(&self, id: &str, state: &str, uploaded_bytes: u64) -> Result<()> {
         self.conn.execute(
-            "UPDATE recordings SET cloud_state = ?2, uploaded_bytes = ?3 WHERE id = ?1",
+            "UPDATE recordings SET cloud_state = ?2, uploaded_bytes = ?3,
+               cloud_error = CASE WHEN ?2 = 'failed' THEN cloud_error ELSE NULL END
+             WHERE id = ?1",
             params![id, state, uploaded_bytes as i64],
         )?;
+        Ok(())
+    }
+
+    /// The upload failed for a reason retrying will not fix.
+    pub fn set_cloud_failed(&self, id: &str, error: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE recordings SET cloud_state = 'failed', cloud_error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
+    }
+
+    pub fn cloud_error(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT cloud_error FROM recordings WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The multipart upload in progress for an object, if any.
+    pub fn upload_id(&self, recording: &str, name: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT upload_id FROM cloud_uploads WHERE recording_id = ?1 AND name = ?2",
+                [recording, name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_upload_id(&self, recording: &str, name: &str, upload: Option<&str>) -> Result<()> {
+        match upload {
+            Some(u) => self.conn.execute(
+                "INSERT INTO cloud_uploads (recording_id, name, upload_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(recording_id, name) DO UPDATE SET upload_id = excluded.upload_id",
+                params![recording, name, u],
+            )?,
+            None => self.conn.execute(
+                "DELETE FROM cloud_uploads WHERE recording_id = ?1 AND name = ?2",
+                params![recording, name],
+            )?,
+        };
         Ok(())
     }
 
@@ -345,6 +404,8 @@ impl Store {
     }
 
     pub fn remove_recording(&self, id: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM cloud_uploads WHERE recording_id = ?1", [id])?;
         self.conn
             .execute("DELETE FROM recordings WHERE id = ?1", [id])?;
         Ok(())

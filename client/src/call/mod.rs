@@ -46,6 +46,8 @@ pub struct CallOptions {
     pub device: assent_shared::DeviceId,
     /// Where recordings made here are kept (one directory each).
     pub recordings: std::path::PathBuf,
+    /// The profile's local store (the uploader keeps its progress there).
+    pub profile_db: std::path::PathBuf,
 }
 
 /// What the driver hears.
@@ -71,6 +73,9 @@ pub enum CallEvent {
     MediaError(String),
     /// What the recorder did (on the device that records).
     Recording(RecorderEvent),
+    /// How the cloud copy of a recording made here is going. These may follow `Closed`: the
+    /// event stream ends once the uploads are done.
+    Upload(crate::upload::UploadEvent),
     /// The call is over for us; the last event.
     Closed {
         reason: String,
@@ -182,6 +187,19 @@ pub async fn start(
         signal_tx,
     );
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
+    let (up_tx, mut up_rx) = mpsc::unbounded_channel();
+    let (uploads, _) = crate::upload::spawn(
+        crate::upload::Uploader::new(api.clone(), opts.profile_db.clone()),
+        up_tx,
+    );
+    {
+        let events = events.clone();
+        tokio::spawn(async move {
+            while let Some(e) = up_rx.recv().await {
+                let _ = events.send(CallEvent::Upload(e));
+            }
+        });
+    }
     let public = identity.public().clone();
     let recorder_identity = SecretIdentity::from_bytes(&identity.to_bytes())
         .map_err(|e| CallError::Media(MediaError::Init(e.to_string())))?;
@@ -213,6 +231,8 @@ pub async fn start(
         public,
         name: account.display_name.clone(),
         recorder,
+        uploads,
+        cloud: std::collections::BTreeMap::new(),
         recording: false,
         recording_stats: (0, 0),
         rate: rate::RateController::new(start_kbps, min_kbps, max_kbps),
@@ -240,6 +260,9 @@ struct Call {
     public: PublicIdentity,
     name: String,
     recorder: Recorder,
+    uploads: crate::upload::UploadQueue,
+    /// The directories of recordings made here that go to the cloud.
+    cloud: std::collections::BTreeMap<assent_shared::ids::RecordingId, std::path::PathBuf>,
     /// A recording is running here (until its Finished event).
     recording: bool,
     /// Segments and ciphertext bytes of the recording running here.
@@ -518,6 +541,20 @@ impl Call {
 
     /// Keep the local library in step with what the recorder does.
     fn library(&mut self, ev: &RecorderEvent) {
+        // The cloud copy follows the recording: registered when it starts, each segment
+        // uploaded once written, completed when it ends.
+        match ev {
+            RecorderEvent::Started { id, dir, row } if row.scope == "local_and_cloud" => {
+                self.cloud.insert(*id, dir.clone());
+                self.uploads.kick(dir.clone());
+            }
+            RecorderEvent::Segment { id, .. } | RecorderEvent::Finished { id, .. } => {
+                if let Some(dir) = self.cloud.get(id) {
+                    self.uploads.kick(dir.clone());
+                }
+            }
+            _ => {}
+        }
         let result = match ev {
             RecorderEvent::Started { row, .. } => {
                 self.recording = true;

@@ -15,6 +15,7 @@ use assent_client::call::{self, CallEvent, CallOptions, Command};
 use assent_client::media::{self, Kind, MediaOptions, Output};
 use assent_client::recorder::RecorderEvent;
 use assent_client::store::Store;
+use assent_client::upload::{self, UploadEvent};
 use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use clap::{Args, Subcommand};
@@ -169,6 +170,7 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
         CallEvent::Closed { reason } => json!({"event": "closed", "reason": reason}),
         CallEvent::Recording(r) => recording_json(r),
+        CallEvent::Upload(u) => upload_json(u),
         CallEvent::Call(e) => match e {
             Event::Joined { call, me, resumed } => json!({"event": "joined",
                 "call": call.to_string(), "peer": me.to_string(), "resumed": resumed}),
@@ -203,6 +205,30 @@ fn event_json(e: &CallEvent) -> Value {
                 EndReason::MeetingEnded => "meeting_ended",
             }}),
         },
+    }
+}
+
+pub(crate) fn upload_json(u: &UploadEvent) -> Value {
+    match u {
+        UploadEvent::Progress {
+            id,
+            uploaded,
+            total,
+        } => json!({"event": "upload_progress", "recording": id, "uploaded": uploaded,
+                    "total": total}),
+        UploadEvent::Complete { id, total } => {
+            json!({"event": "upload_complete", "recording": id, "total": total})
+        }
+        UploadEvent::Retrying {
+            id,
+            attempt,
+            in_ms,
+            error,
+        } => json!({"event": "upload_retrying", "recording": id, "attempt": attempt,
+                    "in_ms": in_ms, "error": error}),
+        UploadEvent::Failed { id, error } => {
+            json!({"event": "upload_failed", "recording": id, "error": error})
+        }
     }
 }
 
@@ -347,6 +373,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
         signal_url: args.signal_url.clone(),
         device: profile.device_id(),
         recordings: profile.dir().join("recordings"),
+        profile_db: profile.dir().join("profile.db"),
     };
     let rt = runtime()?;
     let result = rt.block_on(async move {
@@ -371,11 +398,24 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
                     let Some(ev) = ev else { break ExitCode::FAILURE };
                     emit(event_json(&ev));
                     if let CallEvent::Closed { reason } = &ev {
-                        break if left || reason == "left the call" {
+                        let code = if left || reason == "left the call" {
                             ExitCode::SUCCESS
                         } else {
                             ExitCode::FAILURE
                         };
+                        // The cloud copy of a recording made here finishes after the call:
+                        // report it until the uploads are done (or resume them later with
+                        // `assent recordings upload`).
+                        let drain = tokio::time::timeout(upload::DRAIN_TIMEOUT, async {
+                            while let Some(ev) = events.recv().await {
+                                emit(event_json(&ev));
+                            }
+                        });
+                        if drain.await.is_err() {
+                            emit(json!({"event": "upload_deferred",
+                                        "reason": "still uploading; `assent recordings upload` resumes it"}));
+                        }
+                        break code;
                     }
                 }
                 line = stdin.next_line(), if stdin_open => {

@@ -29,6 +29,9 @@ pub(crate) enum RecordingsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The cloud copies: upload, list, download, delete.
+    #[command(subcommand)]
+    Cloud(CloudCommand),
     /// Decrypt one track to a plain file. The result is unprotected: keep it safe.
     Export {
         dir: PathBuf,
@@ -44,6 +47,35 @@ pub(crate) enum RecordingsCommand {
         #[arg(long)]
         force: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum CloudCommand {
+    /// Upload (or resume uploading) the cloud copies of recordings made here that are not
+    /// complete yet: every one, or the one given. JSON progress events on stdout.
+    Upload {
+        /// A recording id (default: all pending).
+        id: Option<String>,
+        /// Give up after this many failed attempts per recording (0: keep trying).
+        #[arg(long, default_value_t = 8)]
+        attempts: u32,
+    },
+    /// The recordings on the server you took part in (or, for an organisation admin with
+    /// `--all`, every recording's metadata).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Download a recording's ciphertext and signed manifest into a directory, checking every
+    /// segment against the manifest; then `assent recordings verify DIR` and `export`.
+    Download {
+        id: String,
+        /// Where to put it (must be empty or not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Delete a recording's cloud copy for everyone (its recorder, or an organisation admin).
+    Delete { id: String },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -81,7 +113,77 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
             export(&dir, &identity, &out, track, force)?;
             Ok(ExitCode::SUCCESS)
         }
+        RecordingsCommand::Cloud(c) => cloud(profile_dir, c),
     }
+}
+
+fn cloud(profile_dir: &Path, cmd: CloudCommand) -> anyhow::Result<ExitCode> {
+    let profile = assent_client::account::Profile::open(profile_dir)?;
+    let (api, _) = profile.api()?;
+    let rt = super::account::runtime()?;
+    rt.block_on(async move {
+        match cmd {
+            CloudCommand::Upload { id, attempts } => {
+                let db = profile.dir().join("profile.db");
+                let store = assent_client::store::Store::open(&db)?;
+                let root = assent_client::library::root(profile.dir());
+                assent_client::library::recover(&store, &root)?;
+                let mut todo = assent_client::upload::pending(&store)?;
+                if let Some(id) = &id {
+                    todo.retain(|(r, _)| r == id);
+                    if todo.is_empty() {
+                        bail!("no recording {id} waiting for its cloud copy here");
+                    }
+                }
+                drop(store);
+                let uploader = assent_client::upload::Uploader::new(api, db);
+                let report = |e: assent_client::upload::UploadEvent| {
+                    println!("{}", super::call::upload_json(&e));
+                };
+                let mut failed = 0;
+                for (_, dir) in todo {
+                    if uploader
+                        .sync_retrying(&dir, attempts, &report)
+                        .await
+                        .is_err()
+                    {
+                        failed += 1;
+                    }
+                }
+                Ok(if failed == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+            CloudCommand::List { all } => {
+                let list = if all {
+                    api.all_recordings().await?
+                } else {
+                    api.recordings().await?
+                };
+                println!("{}", serde_json::to_string(&list)?);
+                Ok(ExitCode::SUCCESS)
+            }
+            CloudCommand::Download { id, to } => {
+                let id: assent_shared::ids::RecordingId =
+                    id.parse().context("a recording id is 32 hex digits")?;
+                let got = assent_client::upload::download(&api, &id, &to).await?;
+                println!(
+                    "{}",
+                    json!({"event": "downloaded", "recording": id.to_string(),
+                           "dir": to, "segments": got.segments, "bytes": got.bytes})
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            CloudCommand::Delete { id } => {
+                let id: assent_shared::ids::RecordingId =
+                    id.parse().context("a recording id is 32 hex digits")?;
+                api.delete_recording(&id).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    })
 }
 
 fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
