@@ -12,6 +12,8 @@
 //!   benchmark (server and load generator pinned to one core each).
 //! - `bench-calls [--setup-calls N --seconds S --max-mesh N]`: call setup time, glass-to-glass
 //!   latency, CPU per call and the largest mesh, with release binaries.
+//! - `bench-recording [--seconds S --call-seconds N]`: the recorder's extra CPU in a 1:1 call
+//!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
 
 mod setup;
 mod tasks;
@@ -36,8 +38,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => tasks::bench(),
         Some("bench-signaling") => tasks::bench_signaling(rest),
         Some("bench-calls") => tasks::bench_calls(rest),
+        Some("bench-recording") => tasks::bench_recording(rest),
         _ => {
-            eprintln!("usage: cargo xtask <setup|run|test|fuzz|bench|bench-signaling|bench-calls>");
+            eprintln!(
+                "usage: cargo xtask <setup|run|test|fuzz|bench|bench-signaling|bench-calls|bench-recording>"
+            );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"
             );

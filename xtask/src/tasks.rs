@@ -341,8 +341,18 @@ pub(crate) fn bench_signaling(args: &[String]) -> anyhow::Result<()> {
     step("signaling load benchmark", c)
 }
 
+/// The recording benchmark (extra CPU, call end → complete cloud copy) against release
+/// binaries and Garage; results in `target/bench-results/recording.json`.
+pub(crate) fn bench_recording(args: &[String]) -> anyhow::Result<()> {
+    release_bench("recording", args)
+}
+
 /// The call benchmark against release binaries; results in `target/bench-results/calls.json`.
 pub(crate) fn bench_calls(args: &[String]) -> anyhow::Result<()> {
+    release_bench("calls", args)
+}
+
+fn release_bench(name: &str, args: &[String]) -> anyhow::Result<()> {
     setup::ensure(Purpose::Test)?;
     let mut build = cargo();
     build.args([
@@ -358,13 +368,13 @@ pub(crate) fn bench_calls(args: &[String]) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
     let release = target_dir().join("release");
     let mut c = cargo();
-    c.args(["bench", "-p", "assent-e2e", "--bench", "calls", "--"])
+    c.args(["bench", "-p", "assent-e2e", "--bench", name, "--"])
         .args(args)
         .env("ASSENT_BIN_ASSENT", release.join("assent"))
         .env(
             "ASSENT_BIN_ASSENT_RENDEZVOUS",
             release.join("assent-rendezvous"),
         )
-        .env("ASSENT_BENCH_OUT", out.join("calls.json"));
-    step("call benchmark", c)
+        .env("ASSENT_BENCH_OUT", out.join(format!("{name}.json")));
+    step(&format!("{name} benchmark"), c)
 }
