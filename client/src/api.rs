@@ -308,9 +308,16 @@ impl Api {
         Ok((info, manifest))
     }
 
-    pub async fn complete_recording(&self, id: &RecordingId) -> Result<RecordingInfo> {
+    /// Complete the cloud copy; `interrupted` for a recording whose recorder crashed (its
+    /// manifest has no ending).
+    pub async fn complete_recording(
+        &self,
+        id: &RecordingId,
+        interrupted: bool,
+    ) -> Result<RecordingInfo> {
+        let q = if interrupted { "?interrupted=true" } else { "" };
         self.post(
-            &format!("/v1/recordings/{id}/complete"),
+            &format!("/v1/recordings/{id}/complete{q}"),
             &serde_json::json!({}),
         )
         .await

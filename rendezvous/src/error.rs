@@ -26,7 +26,7 @@
 //! | `recording_exists` | 409 | the recording id is registered by another recorder |
 //! | `recording_complete` | 409 | the cloud copy is complete: no more manifests or uploads |
 //! | `manifest_rewritten` | 409 | a newer manifest must keep every segment listed before, in order |
-//! | `recording_not_ended` | 409 | upload the final manifest (with its ending) before completing |
+//! | `recording_not_ended` | 409 | upload the final manifest (with its ending) before completing, or complete with `?interrupted=true` (a recorder that crashed) |
 //! | `objects_missing` | 409 | segments the manifest lists are not stored (the message names them) |
 //! | `invalid_object`, `invalid_tags` | 422 | an object name other than `segment-NNNNNN.age`; bad tags |
 //! | `invalid_parts` | 422 / 409 | part numbers out of range or not 1..n (422); parts that do not match the stored ones (409) |

@@ -154,12 +154,24 @@ async fn update_manifest(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteQuery {
+    #[serde(default)]
+    interrupted: bool,
+}
+
 async fn complete(
     State(s): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    q: Result<Query<CompleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<RecordingInfo>> {
-    Ok(Json(recordings::complete(&s, user, rid(&id)?).await?))
+    let Query(q) =
+        q.map_err(|_| ApiError::field("invalid_query", "only ?interrupted=true|false"))?;
+    Ok(Json(
+        recordings::complete(&s, user, rid(&id)?, q.interrupted).await?,
+    ))
 }
 
 async fn set_tags(

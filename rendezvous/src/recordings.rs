@@ -399,10 +399,13 @@ pub async fn update_manifest(
 
 /// `POST /v1/recordings/{id}/complete`: every segment the (ended) manifest lists is stored;
 /// the manifest is stored beside them, the retention clock starts, and every participant is told.
+/// `interrupted`: the recorder crashed and its manifest has no ending; the copy is completed as
+/// it is (verifying it shows it incomplete, every segment in it intact).
 pub async fn complete(
     state: &AppState,
     user: AuthUser,
     id: RecordingId,
+    interrupted: bool,
 ) -> ApiResult<RecordingInfo> {
     let u = user.clone();
     let (manifest, missing) = state
@@ -412,11 +415,11 @@ pub async fn complete(
             must_record(&a)?;
             let (m, _, _) = verify_manifest(&r.manifest)
                 .map_err(|e| ApiError::Internal(format!("stored manifest: {e}")))?;
-            if m.ended.is_none() {
+            if m.ended.is_none() && !interrupted {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
                     "recording_not_ended",
-                    "upload the final manifest (with its ending) first",
+                    "upload the final manifest (with its ending) first, or complete it as interrupted",
                 ));
             }
             let mut missing = Vec::new();

@@ -532,6 +532,24 @@ async fn manifests_are_checked_before_anything_is_stored() {
         (st, code(&v)),
         (StatusCode::CONFLICT, "recording_not_ended")
     );
+    // Unless the recorder crashed: then it is completed as it is, as interrupted.
+    let crashed = make(&[&ann, &bob], Scope::LocalAndCloud, 1, false);
+    register(&s, &ann, crashed.manifest()).await;
+    upload_all(&s, &ann, &crashed).await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            &format!("/v1/recordings/{}/complete?interrupted=true", crashed.id),
+            ann.token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "complete");
+    assert_eq!(
+        download(&s, &bob, crashed.id, MANIFEST_NAME).await.unwrap(),
+        crashed.manifest()
+    );
 
     // A manifest of another recording, or one that drops a segment, is refused.
     let other = make(&[&ann, &bob], Scope::LocalAndCloud, 2, true);

@@ -270,3 +270,51 @@ async fn an_upload_survives_the_server_and_the_storage_going_down() {
     assert_eq!(v["intact"], true, "{v}");
     assert_eq!(v["complete"], true, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_cut_short_by_a_crash_is_uploaded_at_the_next_start() {
+    let server = Server::start(ServerOptions {
+        s3: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Crash");
+    let mut a = ann.join(&code, LOOPBACK_ICE);
+    a.event("joined", WAIT).await;
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    connected(&mut b, 1).await;
+    a.command("record --cloud Crash");
+    b.event("consent_asked", WAIT).await;
+    b.command("agree");
+    let started = a.event("recording_started", WAIT).await;
+    let id = started["recording"].as_str().unwrap().to_string();
+    let dir = started_dir(&ann, &started);
+    a.wait("two segments", WAIT, |v| {
+        v["event"] == "segment_written" && v["index"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    a.kill9();
+
+    // The next start: recovery marks it incomplete and the upload finishes what was written.
+    let out = ann
+        .try_cli(&["recordings", "cloud", "upload"])
+        .unwrap_or_else(|e| panic!("upload: {e}"));
+    assert!(out.contains("\"upload_complete\""), "{out}");
+    let list = ann.cli(&["recordings", "list", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(list.trim()).unwrap();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert_eq!(rows[0]["state"], "incomplete");
+    assert_eq!(rows[0]["cloud_state"], "complete");
+
+    // Bob gets exactly what was on Ann's disk: intact, and honestly incomplete.
+    let work = tempfile::tempdir().unwrap();
+    let to = work.path().join("bob");
+    download(&bob, &id, &to).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(files(&to), files(&dir));
+    let v = verify(&to);
+    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(v["complete"], false, "{v}");
+    b.leave().await;
+}

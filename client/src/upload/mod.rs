@@ -152,15 +152,27 @@ impl Uploader {
             done += size;
             self.progress(&key, done, total, report)?;
         }
-        if manifest.ended.is_none() {
+        // A recording whose recorder crashed is never ended: recovery marked it incomplete in
+        // the library, and its copy is completed as it is.
+        let interrupted = manifest.ended.is_none() && self.is_incomplete(&key)?;
+        if manifest.ended.is_none() && !interrupted {
             return Ok(Synced::UpToDate { uploaded: done });
         }
-        self.api.complete_recording(&id).await?;
+        self.api.complete_recording(&id, interrupted).await?;
         self.store()?
             .set_cloud_state(&key, "complete", total)
             .map_err(|e| local("local store", e))?;
         report(UploadEvent::Complete { id: key, total });
         Ok(Synced::Complete { total })
+    }
+
+    fn is_incomplete(&self, id: &str) -> Result<bool, UploadError> {
+        Ok(self
+            .store()?
+            .recordings()
+            .map_err(|e| local("local store", e))?
+            .iter()
+            .any(|r| r.id == id && r.state == "incomplete"))
     }
 
     fn progress(
