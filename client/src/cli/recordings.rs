@@ -32,6 +32,13 @@ pub(crate) enum RecordingsCommand {
     /// The cloud copies: upload, list, download, delete.
     #[command(subcommand)]
     Cloud(CloudCommand),
+    /// Download a recording you took part in (the same as `cloud download`).
+    Download {
+        id: String,
+        /// Where to put it (must be empty or not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Decrypt one track to a plain file. The result is unprotected: keep it safe.
     Export {
         dir: PathBuf,
@@ -114,6 +121,9 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         RecordingsCommand::Cloud(c) => cloud(profile_dir, c),
+        RecordingsCommand::Download { id, to } => {
+            cloud(profile_dir, CloudCommand::Download { id, to })
+        }
     }
 }
 
