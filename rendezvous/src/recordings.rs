@@ -115,6 +115,17 @@ fn check(bytes: &[u8]) -> ApiResult<Checked> {
     })
 }
 
+/// The size of a stored object of a recording, if it is stored.
+fn object_size(c: &Connection, id: &RecordingId, name: &str) -> rusqlite::Result<Option<u64>> {
+    c.query_row(
+        "SELECT size FROM recording_objects WHERE recording_id = ?1 AND name = ?2",
+        params![&id.0[..], name],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|o| o.map(|s| s as u64))
+}
+
 /// The account whose directory holds `identity` (any of its keys, current or past).
 fn user_of(c: &Connection, identity: &PublicIdentity) -> rusqlite::Result<Option<UserId>> {
     c.query_row(
@@ -425,14 +436,7 @@ pub async fn complete(
             let mut missing = Vec::new();
             for s in &m.segments {
                 let name = assent_shared::container::segment_name(s.index);
-                let size: Option<i64> = c
-                    .query_row(
-                        "SELECT size FROM recording_objects WHERE recording_id = ?1 AND name = ?2",
-                        params![&id.0[..], name],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if size != Some(s.size as i64) {
+                if object_size(c, &id, &name)? != Some(s.size) {
                     missing.push(name);
                 }
             }
@@ -943,14 +947,7 @@ pub async fn download(
                     Err(ApiError::not_found())
                 };
             }
-            let size: Option<i64> = c
-                .query_row(
-                    "SELECT size FROM recording_objects WHERE recording_id = ?1 AND name = ?2",
-                    params![&id.0[..], n],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            size.map(|s| s as u64).ok_or_else(ApiError::not_found)
+            object_size(c, &id, &n)?.ok_or_else(ApiError::not_found)
         })
         .await?;
     Ok((state.storage.presign_get(&key(&id, &name)), size))

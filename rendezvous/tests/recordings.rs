@@ -219,21 +219,7 @@ async fn upload_in(
         assert!(etag.is_some());
     }
     // The ETags come from the listing, as when resuming after a crash.
-    let (st, v) = s
-        .call(
-            Method::GET,
-            &format!("{base}/{upload}/parts"),
-            who.token(),
-            None,
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    let parts: Vec<Value> = v["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| json!({"part": p["part"], "etag": p["etag"]}))
-        .collect();
+    let parts = listed_tags(s, who, &format!("{base}/{upload}/parts")).await;
     assert_eq!(parts.len(), chunks.len());
     let (st, v) = s
         .call(
@@ -245,6 +231,42 @@ async fn upload_in(
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     v
+}
+
+/// The stored parts of an upload as `{part, etag}` for completing it.
+async fn listed_tags(s: &TestServer, who: &Client, parts: &str) -> Vec<Value> {
+    let (st, v) = s.call(Method::GET, parts, who.token(), None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| json!({"part": p["part"], "etag": p["etag"]}))
+        .collect()
+}
+
+/// Start an upload under `base` and get URLs for parts 1 and 2: the upload id, its parts path
+/// and the two URLs.
+async fn two_part_urls(
+    s: &TestServer,
+    who: &Client,
+    base: &str,
+) -> (String, String, String, String) {
+    let (st, v) = s.call(Method::POST, base, who.token(), None).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let upload = v["upload_id"].as_str().unwrap().to_string();
+    let parts = format!("{base}/{upload}/parts");
+    let (st, v) = s
+        .call(
+            Method::POST,
+            &parts,
+            who.token(),
+            Some(json!({"parts": [1, 2]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let url = |i: usize| v["urls"][i]["url"].as_str().unwrap().to_string();
+    (upload, parts.clone(), url(0), url(1))
 }
 
 /// Download an object as `who`: the bytes, or the refusal.
@@ -633,20 +655,7 @@ async fn uploads_resume_and_presigned_links_are_bound_and_expire() {
         .await;
     assert_eq!(code(&v), "invalid_object", "{st} {v}");
 
-    let (_, v) = s.call(Method::POST, &base, ann.token(), None).await;
-    let upload = v["upload_id"].as_str().unwrap().to_string();
-    let parts = format!("{base}/{upload}/parts");
-    let (st, v) = s
-        .call(
-            Method::POST,
-            &parts,
-            ann.token(),
-            Some(json!({"parts": [1, 2]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    let url1 = v["urls"][0]["url"].as_str().unwrap().to_string();
-    let url2 = v["urls"][1]["url"].as_str().unwrap().to_string();
+    let (upload, parts, url1, url2) = two_part_urls(&s, &ann, &base).await;
     let (a, b) = seg.split_at(40_000);
 
     // Part 1 arrives; then "the app crashes". A fresh start lists what is stored.
@@ -701,13 +710,7 @@ async fn uploads_resume_and_presigned_links_are_bound_and_expire() {
             "{v}"
         );
     }
-    let (_, v) = s.call(Method::GET, &parts, ann.token(), None).await;
-    let tags: Vec<Value> = v["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| json!({"part": p["part"], "etag": p["etag"]}))
-        .collect();
+    let tags = listed_tags(&s, &ann, &parts).await;
     assert_eq!(tags.len(), 2);
     // A wrong ETag does not assemble a corrupt object.
     let (st, v) = s
@@ -882,20 +885,7 @@ async fn against_s3_multipart_uploads_resume_and_retention_deletes_the_objects()
         "/v1/recordings/{}/objects/segment-000000.age/uploads",
         made.id
     );
-    let (_, v) = s.call(Method::POST, &base, ann.token(), None).await;
-    let upload = v["upload_id"].as_str().unwrap().to_string();
-    let parts = format!("{base}/{upload}/parts");
-    let (st, v) = s
-        .call(
-            Method::POST,
-            &parts,
-            ann.token(),
-            Some(json!({"parts": [1, 2]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    let url1 = v["urls"][0]["url"].as_str().unwrap().to_string();
-    let url2 = v["urls"][1]["url"].as_str().unwrap().to_string();
+    let (upload, parts, url1, url2) = two_part_urls(&s, &ann, &base).await;
     assert!(
         url1.starts_with(&garage.endpoint),
         "presigned for S3 itself"
@@ -920,13 +910,7 @@ async fn against_s3_multipart_uploads_resume_and_retention_deletes_the_objects()
     assert_eq!(v["parts"][0]["size"], 5 << 20);
     let (st, body, _) = fetch(&s, Method::PUT, &url2, b.to_vec()).await;
     assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
-    let (_, v) = s.call(Method::GET, &parts, ann.token(), None).await;
-    let tags: Vec<Value> = v["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| json!({"part": p["part"], "etag": p["etag"]}))
-        .collect();
+    let tags = listed_tags(&s, &ann, &parts).await;
     let (st, v) = s
         .call(
             Method::POST,

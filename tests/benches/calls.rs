@@ -10,19 +10,11 @@
 
 use std::time::{Duration, Instant};
 
+use assent_e2e::bench::{arg, cpu_seconds, machine};
 use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions, User};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -30,17 +22,6 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
         return f64::NAN;
     }
     v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-/// CPU time (user + system) of a process so far, seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 async fn users(server: &Server, n: usize) -> Vec<User> {
@@ -166,12 +147,7 @@ async fn main() {
     let server = Server::start(ServerOptions::default()).await;
     let people = users(&server, max_mesh.max(2)).await;
     let mut report = json!({
-        "machine": {
-            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-            "cpu": std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())),
-        },
+        "machine": machine(),
     });
 
     eprintln!("bench: join → first frame over {setup_calls} calls");

@@ -8,28 +8,11 @@
 
 use std::time::{Duration, Instant};
 
+use assent_e2e::bench::{arg, cpu_seconds, machine};
 use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// CPU time (user + system) of a process so far, seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 /// The recorder's CPU over `secs`, percent of one core.
 async fn cpu_window(c: &Client, secs: u64) -> f64 {
@@ -88,12 +71,7 @@ async fn main() {
     b.leave().await;
 
     let report = json!({
-        "machine": {
-            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-            "cpu": std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|c| c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())),
-        },
+        "machine": machine(),
         "recording": started["recording"],
         "recorder_cpu_percent_of_one_core_unrecorded": unrecorded,
         "recorder_cpu_percent_of_one_core_recorded": recorded,

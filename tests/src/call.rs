@@ -482,3 +482,64 @@ impl Client {
         let _ = self.child.wait();
     }
 }
+
+/// A recording's directory, from the recorder's `recording_started` event.
+pub fn started_dir(user: &User, ev: &Value) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(ev["dir"].as_str().expect("dir"));
+    if dir.is_absolute() {
+        dir
+    } else {
+        user.profile.parent().expect("profile's parent").join(dir)
+    }
+}
+
+/// `assent recordings verify --json DIR`.
+pub fn verify(dir: &std::path::Path) -> Value {
+    let out = crate::run(
+        "assent",
+        &[
+            "recordings",
+            "verify",
+            "--json",
+            dir.to_str().expect("path"),
+        ],
+    );
+    serde_json::from_str(&crate::stdout(&out)).unwrap_or_else(|e| {
+        panic!(
+            "verify output: {e}: {}{}",
+            crate::stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Export a recording with `user`'s own key: the track summary (stderr) on success.
+pub fn export(user: &User, dir: &std::path::Path, out: &std::path::Path) -> Result<String, String> {
+    let key = user.profile.with_extension("agekey");
+    if !key.exists() {
+        user.cli(&[
+            "account",
+            "export-identity",
+            "--out",
+            key.to_str().expect("path"),
+        ]);
+    }
+    let o = crate::run(
+        "assent",
+        &[
+            "recordings",
+            "export",
+            dir.to_str().expect("path"),
+            "--identity",
+            key.to_str().expect("path"),
+            "--out",
+            out.to_str().expect("path"),
+        ],
+    );
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    if o.status.success() {
+        Ok(err)
+    } else {
+        Err(err)
+    }
+}

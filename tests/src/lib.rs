@@ -43,6 +43,7 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+pub mod bench;
 pub mod call;
 pub mod coturn;
 pub mod garage;

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions, User};
+use assent_e2e::call::{
+    Client, LOOPBACK_ICE, Server, ServerOptions, User, export, started_dir, verify,
+};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -15,15 +17,6 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn connected(c: &mut Client, n: usize) {
     for _ in 0..n {
         c.event("connected", WAIT).await;
-    }
-}
-
-fn started_dir(user: &User, ev: &Value) -> PathBuf {
-    let dir = PathBuf::from(ev["dir"].as_str().unwrap());
-    if dir.is_absolute() {
-        dir
-    } else {
-        user.profile.parent().unwrap().join(dir)
     }
 }
 
@@ -37,46 +30,6 @@ fn download(user: &User, id: &str, to: &Path) -> Result<String, String> {
         "--to",
         to.to_str().unwrap(),
     ])
-}
-
-fn verify(dir: &Path) -> Value {
-    let out = assent_e2e::run(
-        "assent",
-        &["recordings", "verify", "--json", dir.to_str().unwrap()],
-    );
-    serde_json::from_str(&assent_e2e::stdout(&out)).unwrap_or_else(|e| {
-        panic!(
-            "verify output: {e}: {}{}",
-            assent_e2e::stdout(&out),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-/// Decrypt with `user`'s own key; the track summary.
-fn export(user: &User, dir: &Path, out: &Path) -> Result<String, String> {
-    let key = user.profile.with_extension("agekey");
-    if !key.exists() {
-        user.cli(&["account", "export-identity", "--out", key.to_str().unwrap()]);
-    }
-    let o = assent_e2e::run(
-        "assent",
-        &[
-            "recordings",
-            "export",
-            dir.to_str().unwrap(),
-            "--identity",
-            key.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    if o.status.success() {
-        Ok(err)
-    } else {
-        Err(err)
-    }
 }
 
 /// Shannon entropy of the bytes, bits per byte.
@@ -110,6 +63,48 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     v.sort();
     v
+}
+
+/// A call of Ann and Bob on a server storing in S3, Ann recording it with a cloud copy.
+struct Recorded {
+    server: Server,
+    ann: User,
+    bob: User,
+    a: Client,
+    b: Client,
+    id: String,
+    dir: PathBuf,
+}
+
+async fn recorded_pair(title: &str) -> Recorded {
+    let server = Server::start(ServerOptions {
+        s3: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting(title);
+    let mut a = ann.join(&code, LOOPBACK_ICE);
+    a.event("joined", WAIT).await;
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    connected(&mut b, 1).await;
+    connected(&mut a, 1).await;
+    a.command(&format!("record --cloud {title}"));
+    b.event("consent_asked", WAIT).await;
+    b.command("agree");
+    let started = a.event("recording_started", WAIT).await;
+    let id = started["recording"].as_str().unwrap().to_string();
+    let dir = started_dir(&ann, &started);
+    Recorded {
+        server,
+        ann,
+        bob,
+        a,
+        b,
+        id,
+        dir,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,25 +229,15 @@ async fn every_participant_downloads_the_cloud_copy_and_s3_holds_only_ciphertext
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_survives_the_server_and_the_storage_going_down() {
-    let mut server = Server::start(ServerOptions {
-        s3: true,
-        ..ServerOptions::default()
-    })
-    .await;
-    let ann = server.user("Ann", None).await;
-    let bob = server.user("Bob", None).await;
-    let code = ann.create_meeting("Outage");
-    let mut a = ann.join(&code, LOOPBACK_ICE);
-    a.event("joined", WAIT).await;
-    let mut b = bob.join(&code, LOOPBACK_ICE);
-    connected(&mut b, 1).await;
-    connected(&mut a, 1).await;
-    a.command("record --cloud Outage");
-    b.event("consent_asked", WAIT).await;
-    b.command("agree");
-    let started = a.event("recording_started", WAIT).await;
-    let id = started["recording"].as_str().unwrap().to_string();
-    let dir = started_dir(&ann, &started);
+    let Recorded {
+        mut server,
+        ann: _,
+        bob,
+        mut a,
+        mut b,
+        id,
+        dir,
+    } = recorded_pair("Outage").await;
     a.wait("a segment in the cloud", WAIT, |v| {
         v["event"] == "upload_progress" && v["uploaded"].as_u64().unwrap_or(0) > 0
     })
@@ -310,24 +295,16 @@ async fn an_upload_survives_the_server_and_the_storage_going_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_cut_short_by_a_crash_is_uploaded_at_the_next_start() {
-    let server = Server::start(ServerOptions {
-        s3: true,
-        ..ServerOptions::default()
-    })
-    .await;
-    let ann = server.user("Ann", None).await;
-    let bob = server.user("Bob", None).await;
-    let code = ann.create_meeting("Crash");
-    let mut a = ann.join(&code, LOOPBACK_ICE);
-    a.event("joined", WAIT).await;
-    let mut b = bob.join(&code, LOOPBACK_ICE);
-    connected(&mut b, 1).await;
-    a.command("record --cloud Crash");
-    b.event("consent_asked", WAIT).await;
-    b.command("agree");
-    let started = a.event("recording_started", WAIT).await;
-    let id = started["recording"].as_str().unwrap().to_string();
-    let dir = started_dir(&ann, &started);
+    // (The server lives to the end of the test: bound, not dropped.)
+    let Recorded {
+        server: _server,
+        ann,
+        bob,
+        mut a,
+        mut b,
+        id,
+        dir,
+    } = recorded_pair("Crash").await;
     a.wait("two segments", WAIT, |v| {
         v["event"] == "segment_written" && v["index"].as_u64().unwrap_or(0) >= 1
     })

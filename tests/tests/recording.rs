@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions, User};
+use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions, export, started_dir, verify};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -14,56 +14,6 @@ const WAIT: Duration = Duration::from_secs(30);
 async fn connected(c: &mut Client, n: usize) {
     for _ in 0..n {
         c.event("connected", WAIT).await;
-    }
-}
-
-/// The recording's directory, from the recorder's `recording_started` event.
-fn started_dir(user: &User, ev: &Value) -> PathBuf {
-    let dir = PathBuf::from(ev["dir"].as_str().unwrap());
-    if dir.is_absolute() {
-        dir
-    } else {
-        user.profile.parent().unwrap().join(dir)
-    }
-}
-
-fn verify(dir: &Path) -> Value {
-    let out = assent_e2e::run(
-        "assent",
-        &["recordings", "verify", "--json", dir.to_str().unwrap()],
-    );
-    serde_json::from_str(&assent_e2e::stdout(&out)).unwrap_or_else(|e| {
-        panic!(
-            "verify output: {e}: {}{}",
-            assent_e2e::stdout(&out),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-/// Export with `user`'s own key; the stderr (track summary) on success.
-fn export(user: &User, dir: &Path, out: &Path) -> Result<String, String> {
-    let key = user.profile.with_extension("agekey");
-    if !key.exists() {
-        user.cli(&["account", "export-identity", "--out", key.to_str().unwrap()]);
-    }
-    let o = assent_e2e::run(
-        "assent",
-        &[
-            "recordings",
-            "export",
-            dir.to_str().unwrap(),
-            "--identity",
-            key.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    if o.status.success() {
-        Ok(err)
-    } else {
-        Err(err)
     }
 }
 
