@@ -115,6 +115,22 @@ fn check(bytes: &[u8]) -> ApiResult<Checked> {
     })
 }
 
+/// The recording ids a one-parameter query selects.
+fn recording_ids(
+    c: &Connection,
+    sql: &str,
+    param: impl rusqlite::ToSql,
+) -> rusqlite::Result<Vec<RecordingId>> {
+    let mut st = c.prepare(sql)?;
+    let ids: Vec<Vec<u8>> = st
+        .query_map([param], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|b| b.try_into().ok().map(RecordingId))
+        .collect())
+}
+
 /// The size of a stored object of a recording, if it is stored.
 fn object_size(c: &Connection, id: &RecordingId, name: &str) -> rusqlite::Result<Option<u64>> {
     c.query_row(
@@ -634,14 +650,11 @@ pub async fn purge_recorded_by(state: &AppState, user: UserId) -> ApiResult<()> 
     let ids = state
         .db
         .run(move |c| -> ApiResult<Vec<RecordingId>> {
-            let mut st = c.prepare("SELECT id FROM recordings WHERE recorder_id = ?1")?;
-            let ids: Vec<Vec<u8>> = st
-                .query_map([&user.0[..]], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(ids
-                .into_iter()
-                .filter_map(|b| b.try_into().ok().map(RecordingId))
-                .collect())
+            Ok(recording_ids(
+                c,
+                "SELECT id FROM recordings WHERE recorder_id = ?1",
+                &user.0[..],
+            )?)
         })
         .await?;
     for id in ids {
@@ -671,16 +684,11 @@ pub async fn expire(state: &AppState, now: Timestamp) -> ApiResult<usize> {
     let due: Vec<RecordingId> = state
         .db
         .run(move |c| -> ApiResult<Vec<RecordingId>> {
-            let mut st = c.prepare(
+            Ok(recording_ids(
+                c,
                 "SELECT id FROM recordings WHERE status = 'complete' AND retention_until <= ?1",
-            )?;
-            let ids: Vec<Vec<u8>> = st
-                .query_map([now.0 as i64], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(ids
-                .into_iter()
-                .filter_map(|b| b.try_into().ok().map(RecordingId))
-                .collect())
+                now.0 as i64,
+            )?)
         })
         .await?;
     let n = due.len();

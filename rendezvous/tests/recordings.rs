@@ -233,6 +233,18 @@ async fn upload_in(
     v
 }
 
+async fn put_tags(s: &TestServer, who: &Client, id: RecordingId, tags: Value) -> StatusCode {
+    let path = format!("/v1/recordings/{id}/tags");
+    s.call(
+        Method::PUT,
+        &path,
+        who.token(),
+        Some(json!({ "tags": tags })),
+    )
+    .await
+    .0
+}
+
 /// The stored parts of an upload as `{part, etag}` for completing it.
 async fn listed_tags(s: &TestServer, who: &Client, parts: &str) -> Vec<Value> {
     let (st, v) = s.call(Method::GET, parts, who.token(), None).await;
@@ -377,31 +389,18 @@ async fn participants_download_the_ciphertext_and_outsiders_cannot() {
     assert_eq!(st, StatusCode::FORBIDDEN);
     let (st, _) = s.call(Method::DELETE, &one, eve.token(), None).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let tags = format!("/v1/recordings/{}/tags", made.id);
-    let (st, _) = s
-        .call(
-            Method::PUT,
-            &tags,
-            eve.token(),
-            Some(json!({"tags": ["x"]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(
+        put_tags(&s, &eve, made.id, json!(["x"])).await,
+        StatusCode::FORBIDDEN
+    );
     // An unknown recording is simply not found.
     let unknown = format!("/v1/recordings/{}", RecordingId::random());
     let (st, _) = s.call(Method::GET, &unknown, bob.token(), None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     // A participant may tag it but not delete it for everyone.
-    let (st, v) = s
-        .call(
-            Method::PUT,
-            &tags,
-            bob.token(),
-            Some(json!({"tags": ["q3", " board "]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let st = put_tags(&s, &bob, made.id, json!(["q3", " board "])).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
     let (_, v) = s.call(Method::GET, &one, bob.token(), None).await;
     assert_eq!(v["tags"], json!(["q3", "board"]));
     assert!(v["manifest"].is_string(), "participants read the manifest");
@@ -492,16 +491,10 @@ async fn administrators_see_metadata_but_never_the_recording() {
         .await
         .unwrap_err();
     assert_eq!(st, StatusCode::FORBIDDEN);
-    let tags = format!("/v1/recordings/{}/tags", made.id);
-    let (st, _) = s
-        .call(
-            Method::PUT,
-            &tags,
-            admin.token(),
-            Some(json!({"tags": ["x"]})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert_eq!(
+        put_tags(&s, &admin, made.id, json!(["x"])).await,
+        StatusCode::FORBIDDEN
+    );
     // The admin may delete it (an organisation's data policy).
     let (st, _) = s.call(Method::DELETE, &one, admin.token(), None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
