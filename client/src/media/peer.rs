@@ -474,6 +474,11 @@ impl Media {
             return;
         };
         let Some(link) = peers.get(&peer) else { return };
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for t in transceivers(&link.webrtc) {
+                tracing::debug!(%peer, transceiver = %t, "media opens");
+            }
+        }
         link.open.store(true, Ordering::SeqCst);
         for b in &link.send {
             b.valve.set_property("drop", false);
@@ -568,6 +573,32 @@ impl Media {
             .ok()??;
         Some(reply.to_owned())
     }
+}
+
+/// A line per transceiver: mid, kind, wanted and negotiated direction (for debugging).
+fn transceivers(webrtc: &gst::Element) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0u32..16 {
+        let Some(t) = webrtc.emit_by_name::<Option<gst_webrtc::WebRTCRTPTransceiver>>(
+            "get-transceiver",
+            &[&(i as i32)],
+        ) else {
+            break;
+        };
+        let prop = |name: &str| {
+            t.find_property(name)
+                .map(|_| format!("{:?}", t.property_value(name)))
+                .unwrap_or_default()
+        };
+        out.push(format!(
+            "#{i} mid={} kind={} direction={} current={}",
+            prop("mid"),
+            prop("kind"),
+            prop("direction"),
+            prop("current-direction")
+        ));
+    }
+    out
 }
 
 fn is_valve(e: &gst::Element) -> bool {
@@ -811,6 +842,20 @@ fn receive_branch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The debug description of a connection lists each transceiver.
+    #[test]
+    fn transceivers_are_described() {
+        gst::init().unwrap();
+        let webrtc = gst::ElementFactory::make("webrtcbin").build().unwrap();
+        assert!(transceivers(&webrtc).is_empty());
+        let _audio = webrtc.request_pad_simple("sink_%u").unwrap();
+        let _video = webrtc.request_pad_simple("sink_%u").unwrap();
+        let lines = transceivers(&webrtc);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[0].starts_with("#0 mid="), "{lines:?}");
+        assert!(lines[1].contains("direction="), "{lines:?}");
+    }
 
     /// With the window as output, a peer's VP8 stream arrives as RGBA frames in the slots.
     #[test]
