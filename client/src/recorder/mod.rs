@@ -158,6 +158,31 @@ struct Recording {
     bytes: u64,
 }
 
+impl Recording {
+    /// Encrypt and write one segment of `track` (who was present, its start and duration); the
+    /// event that reports it.
+    fn write(
+        &mut self,
+        id: RecordingId,
+        track: Track,
+        plain: &[u8],
+        (present, start_ms, duration_ms): (&[IdentityKey], u64, u32),
+    ) -> Result<RecorderEvent, String> {
+        let entry = self
+            .writer
+            .write_segment(track, plain, present, start_ms, duration_ms)
+            .map_err(|e| e.to_string())?;
+        self.segments += 1;
+        self.bytes += entry.size;
+        Ok(RecorderEvent::Segment {
+            id,
+            index: entry.index,
+            track,
+            bytes: entry.size,
+        })
+    }
+}
+
 struct Open {
     mux: Arc<SegmentMux>,
     started: Instant,
@@ -363,43 +388,16 @@ impl Worker {
         let empty = mux.packets() == 0;
         let plain = mux.finish(FINISH_TIMEOUT).map_err(|e| e.to_string())?;
         let id = r.writer.manifest().recording_id;
+        let span = (&open.present[..], start_ms, duration_ms);
         if !empty && !plain.is_empty() {
-            let entry = r
-                .writer
-                .write_segment(Track::Media, &plain, &open.present, start_ms, duration_ms)
-                .map_err(|e| e.to_string())?
-                .clone();
-            r.segments += 1;
-            r.bytes += entry.size;
-            let _ = self.events.send(RecorderEvent::Segment {
-                id,
-                index: entry.index,
-                track: Track::Media,
-                bytes: entry.size,
-            });
+            let ev = r.write(id, Track::Media, &plain, span)?;
+            let _ = self.events.send(ev);
         }
         if !r.chat.is_empty() {
             let text = zeroize::Zeroizing::new(r.chat.join("\n") + "\n");
             r.chat.clear();
-            let entry = r
-                .writer
-                .write_segment(
-                    Track::Chat,
-                    text.as_bytes(),
-                    &open.present,
-                    start_ms,
-                    duration_ms,
-                )
-                .map_err(|e| e.to_string())?
-                .clone();
-            r.segments += 1;
-            r.bytes += entry.size;
-            let _ = self.events.send(RecorderEvent::Segment {
-                id,
-                index: entry.index,
-                track: Track::Chat,
-                bytes: entry.size,
-            });
+            let ev = r.write(id, Track::Chat, text.as_bytes(), span)?;
+            let _ = self.events.send(ev);
         }
         Ok(())
     }

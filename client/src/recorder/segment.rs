@@ -91,22 +91,7 @@ impl SegmentMux {
         let sink = AppSink::builder().sync(false).build();
         pipeline.add_many([&mux, sink.upcast_ref()])?;
         mux.link(&sink)?;
-        let out: Arc<Mutex<Zeroizing<Vec<u8>>>> = Arc::default();
-        let o = out.clone();
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |s| {
-                    let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    if let Some(b) = sample.buffer()
-                        && let Ok(map) = b.map_readable()
-                        && let Ok(mut o) = o.lock()
-                    {
-                        o.extend_from_slice(&map);
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
+        let out = collect(&sink);
         let mut lanes = BTreeMap::new();
         for (track, caps) in tracks {
             let src = AppSrc::builder()
@@ -278,22 +263,7 @@ pub fn synthetic(duration_ms: u64, label: &str) -> Result<Zeroizing<Vec<u8>>, Se
         .by_name("out")
         .and_then(|e| e.downcast::<AppSink>().ok())
         .ok_or_else(|| SegmentError::Pipeline("no sink".into()))?;
-    let out: Arc<Mutex<Zeroizing<Vec<u8>>>> = Arc::default();
-    let o = out.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |s| {
-                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let Some(b) = sample.buffer()
-                    && let Ok(map) = b.map_readable()
-                    && let Ok(mut o) = o.lock()
-                {
-                    o.extend_from_slice(&map);
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    let out = collect(&sink);
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| SegmentError::Pipeline(e.to_string()))?;
@@ -318,4 +288,25 @@ pub fn synthetic(duration_ms: u64, label: &str) -> Result<Zeroizing<Vec<u8>>, Se
             .map_err(|_| SegmentError::Pipeline("output".into()))?,
     );
     Ok(bytes)
+}
+
+/// Everything `sink` receives, appended in memory (zeroized when dropped: it is plaintext).
+fn collect(sink: &AppSink) -> Arc<Mutex<Zeroizing<Vec<u8>>>> {
+    let out: Arc<Mutex<Zeroizing<Vec<u8>>>> = Arc::default();
+    let o = out.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |s| {
+                let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(b) = sample.buffer()
+                    && let Ok(map) = b.map_readable()
+                    && let Ok(mut o) = o.lock()
+                {
+                    o.extend_from_slice(&map);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    out
 }
