@@ -543,3 +543,25 @@ pub fn export(user: &User, dir: &std::path::Path, out: &std::path::Path) -> Resu
         Err(err)
     }
 }
+
+/// Join `code` as each of `people` in turn (loopback ICE): each newcomer connects to everyone
+/// already there; returns once every pair is connected, in the order given.
+pub async fn join_all(code: &str, people: &[&User], within: Duration) -> Vec<Client> {
+    let mut clients: Vec<Client> = Vec::new();
+    for (i, u) in people.iter().enumerate() {
+        let mut c = u.join(code, LOOPBACK_ICE);
+        c.event("joined", within).await;
+        for _ in 0..i {
+            c.event("connected", within).await;
+        }
+        clients.push(c);
+    }
+    let n = clients.len();
+    for (i, c) in clients.iter_mut().enumerate() {
+        // The earlier ones connected to everyone who came after them.
+        for _ in 0..n - 1 - i {
+            c.event("connected", within).await;
+        }
+    }
+    clients
+}

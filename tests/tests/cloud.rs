@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assent_e2e::call::{
-    Client, LOOPBACK_ICE, Server, ServerOptions, User, export, started_dir, verify,
+    Client, LOOPBACK_ICE, Server, ServerOptions, User, export, join_all, started_dir, verify,
 };
 use serde_json::Value;
 
@@ -119,13 +119,10 @@ async fn every_participant_downloads_the_cloud_copy_and_s3_holds_only_ciphertext
     let cat = server.user("Cat", None).await;
     let eve = server.user("Eve", None).await;
     let code = ann.create_meeting("Board");
-    let mut a = ann.join(&code, LOOPBACK_ICE);
-    a.event("joined", WAIT).await;
-    let mut b = bob.join(&code, LOOPBACK_ICE);
-    connected(&mut b, 1).await;
-    let mut c = cat.join(&code, LOOPBACK_ICE);
-    connected(&mut c, 2).await;
-    connected(&mut a, 2).await;
+    let [mut a, mut b, mut c]: [Client; 3] = join_all(&code, &[&ann, &bob, &cat], WAIT)
+        .await
+        .try_into()
+        .unwrap_or_else(|v: Vec<Client>| panic!("{} clients", v.len()));
 
     a.command("record --cloud --days 7 Board meeting");
     for x in [&mut b, &mut c] {

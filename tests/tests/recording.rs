@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions, export, started_dir, verify};
+use assent_e2e::call::{
+    Client, LOOPBACK_ICE, Server, ServerOptions, export, join_all, started_dir, verify,
+};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -38,13 +40,10 @@ async fn three_party_recording_needs_every_token_and_everyone_can_decrypt_it() {
     let cat = server.user("Cat", None).await;
     let eve = server.user("Eve", None).await;
     let code = ann.create_meeting("Recorded");
-    let mut a = ann.join(&code, LOOPBACK_ICE);
-    a.event("joined", WAIT).await;
-    let mut b = bob.join(&code, LOOPBACK_ICE);
-    connected(&mut b, 1).await;
-    let mut c = cat.join(&code, LOOPBACK_ICE);
-    connected(&mut c, 2).await;
-    connected(&mut a, 2).await;
+    let [mut a, mut b, mut c]: [Client; 3] = join_all(&code, &[&ann, &bob, &cat], WAIT)
+        .await
+        .try_into()
+        .unwrap_or_else(|v: Vec<Client>| panic!("{} clients", v.len()));
     a.wait_media("Cat", 10, 200, WAIT).await;
 
     a.command("record --cloud --days 7 Quarterly review");
