@@ -116,9 +116,11 @@ impl VideoCodec {
         }
     }
 
-    pub fn payloader(self) -> Result<gst::Element> {
+    /// The payloader, sending as `ssrc` (the one [`Self::rtp_caps`] announces).
+    pub fn payloader(self, ssrc: u32) -> Result<gst::Element> {
         let b = gst::ElementFactory::make(self.elements()[1])
             .property("pt", self.payload_type() as u32)
+            .property("ssrc", ssrc)
             .property("mtu", 1200u32);
         let b = match self {
             VideoCodec::Vp8 | VideoCodec::Vp9 => b.property_from_str("picture-id-mode", "15-bit"),
@@ -146,13 +148,14 @@ impl VideoCodec {
         Ok(chain)
     }
 
-    /// The fixed RTP caps the encoder branch announces to webrtcbin.
-    pub fn rtp_caps(self) -> gst::Caps {
+    /// The fixed RTP caps the encoder branch announces to webrtcbin, sending as `ssrc`.
+    pub fn rtp_caps(self, ssrc: u32) -> gst::Caps {
         let mut b = gst::Caps::builder("application/x-rtp")
             .field("media", "video")
             .field("encoding-name", self.encoding())
             .field("payload", self.payload_type())
-            .field("clock-rate", 90000i32);
+            .field("clock-rate", 90000i32)
+            .field("ssrc", ssrc);
         if self == VideoCodec::H264 {
             b = b
                 .field("packetization-mode", "1")

@@ -271,16 +271,7 @@ impl Media {
             if let Some(t) = sink.property::<Option<glib::Object>>("transceiver") {
                 t.set_property("do-nack", true);
             }
-            let tee_pad = tee
-                .request_pad_simple("src_%u")
-                .ok_or_else(|| MediaError::Pipeline("tee src pad".into()))?;
-            tee_pad.link(
-                &queue
-                    .static_pad("sink")
-                    .ok_or_else(|| MediaError::Pipeline("queue sink".into()))?,
-            )?;
-            queue.sync_state_with_parent()?;
-            valve.sync_state_with_parent()?;
+            let tee_pad = super::send::join_tee(&tee, &[&queue, &valve])?;
             send.push(SendBranch {
                 tee: tee.clone(),
                 tee_pad,
@@ -904,6 +895,62 @@ mod tests {
             .wait_newer(peer, first.seq, Duration::from_secs(20))
             .expect("frames keep coming");
         assert!(later.seq > first.seq);
+        media.stop();
+    }
+
+    /// Every stream a client sends is announced with its SSRC, and retransmissions are grouped
+    /// with the stream they repair: the receiver maps each stream to its m-line by the
+    /// description, not by guessing from which arrives first.
+    #[test]
+    fn descriptions_announce_each_stream_ssrc() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = super::super::MediaOptions {
+            screen: None,
+            ..Default::default()
+        };
+        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        let peer = PeerId(7);
+        media.create_peer(peer, true, VideoCodec::Vp8).unwrap();
+        let sdp = loop {
+            match rx.blocking_recv() {
+                Some(Input::LocalDescription { sdp, .. }) => break sdp,
+                Some(_) => continue,
+                None => panic!("no offer"),
+            }
+        };
+        let mut announced = Vec::new();
+        for section in sdp.split("\r\nm=").skip(1) {
+            let kind = section.split(' ').next().unwrap_or_default();
+            if kind == "application" {
+                continue;
+            }
+            let ssrcs: Vec<u32> = section
+                .lines()
+                .filter_map(|l| l.strip_prefix("a=ssrc:"))
+                .filter(|l| l.contains(" cname:"))
+                .filter_map(|l| l.split(' ').next()?.parse().ok())
+                .collect();
+            let groups: Vec<Vec<u32>> = section
+                .lines()
+                .filter_map(|l| l.strip_prefix("a=ssrc-group:FID "))
+                .map(|g| g.split(' ').filter_map(|n| n.parse().ok()).collect())
+                .collect();
+            assert!(!groups.is_empty(), "{kind}: no retransmission group");
+            for g in &groups {
+                assert_eq!(g.len(), 2, "{kind}: {g:?}");
+                assert!(
+                    ssrcs.contains(&g[0]),
+                    "{kind}: group {g:?} not of an announced stream"
+                );
+                assert!(ssrcs.contains(&g[1]), "{kind}: group {g:?}");
+            }
+            let media_ssrc = groups[0][0];
+            assert_ne!(media_ssrc, 0, "{kind}");
+            announced.push((kind.to_string(), media_ssrc));
+        }
+        let kinds: Vec<&str> = announced.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(kinds, ["video", "audio"]);
+        assert_ne!(announced[0].1, announced[1].1);
         media.stop();
     }
 

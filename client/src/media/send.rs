@@ -55,6 +55,42 @@ fn tee(name: &str) -> Result<gst::Element> {
         .build()?)
 }
 
+/// Join a linked chain of elements (already in the pipeline) to a running tee, and return the
+/// tee's new pad. The chain is started from its downstream end and joined last: a buffer the
+/// tee pushes into an element that is not active yet comes back FLUSHING, the tee hands that up
+/// to the live source, and the source's task stops for good — the stream would die silently for
+/// everyone it feeds.
+pub(crate) fn join_tee(tee: &gst::Element, chain: &[&gst::Element]) -> Result<gst::Pad> {
+    for e in chain.iter().rev() {
+        e.sync_state_with_parent()?;
+    }
+    let first = chain
+        .first()
+        .and_then(|e| e.static_pad("sink"))
+        .ok_or_else(|| MediaError::Pipeline("branch without a sink pad".into()))?;
+    let pad = tee
+        .request_pad_simple("src_%u")
+        .ok_or_else(|| MediaError::Pipeline("tee src pad".into()))?;
+    if let Err(e) = pad.link(&first) {
+        tee.release_request_pad(&pad);
+        return Err(e.into());
+    }
+    Ok(pad)
+}
+
+/// A random SSRC for a stream this client sends. It is fixed in the stream's caps so that
+/// webrtcbin announces it in the SDP (`a=ssrc`): the receiver then maps each stream to its
+/// m-line by the description instead of guessing from arrival order, and retransmissions are
+/// grouped with the stream they repair (`a=ssrc-group:FID`).
+fn new_ssrc() -> u32 {
+    loop {
+        let ssrc = rand::random::<u32>();
+        if ssrc != 0 {
+            return ssrc;
+        }
+    }
+}
+
 fn capsfilter(caps: gst::Caps) -> Result<gst::Element> {
     Ok(gst::ElementFactory::make("capsfilter")
         .property("caps", caps)
@@ -161,9 +197,10 @@ impl VideoSend {
             .build()?;
         let queue = leaky_queue(2)?;
         let encoder = codec.encoder(self.kbps.load(Ordering::Relaxed), self.fps, self.threads)?;
-        let pay = codec.payloader()?;
+        let ssrc = new_ssrc();
+        let pay = codec.payloader(ssrc)?;
         // Fixed RTP caps: webrtcbin builds its offer from what a caps query upstream answers.
-        let caps = capsfilter(codec.rtp_caps())?;
+        let caps = capsfilter(codec.rtp_caps(ssrc))?;
         let out = tee(&format!("video-{}", codec.name()))?;
         if let Some(pad) = caps.static_pad("src") {
             self.taps.install(
@@ -178,18 +215,7 @@ impl VideoSend {
         let chain = [&gate, &queue, &encoder, &pay, &caps, &out];
         pipeline.add_many(chain)?;
         gst::Element::link_many(chain)?;
-        for e in chain.iter().rev() {
-            e.sync_state_with_parent()?;
-        }
-        let src = self
-            .raw_tee
-            .request_pad_simple("src_%u")
-            .ok_or_else(|| MediaError::Pipeline("raw tee pad".into()))?;
-        src.link(
-            &gate
-                .static_pad("sink")
-                .ok_or_else(|| MediaError::Pipeline("gate sink".into()))?,
-        )?;
+        join_tee(&self.raw_tee, &chain)?;
         encoders.insert(
             codec,
             Encoder {
@@ -332,8 +358,10 @@ impl AudioSend {
             .property("complexity", 9i32)
             .build()
             .map_err(|_| MediaError::MissingElement("opusenc".into()))?;
+        let ssrc = new_ssrc();
         let pay = gst::ElementFactory::make("rtpopuspay")
             .property("pt", 111u32)
+            .property("ssrc", ssrc)
             .build()?;
         let rtp = capsfilter(
             gst::Caps::builder("application/x-rtp")
@@ -341,6 +369,7 @@ impl AudioSend {
                 .field("encoding-name", "OPUS")
                 .field("payload", 111i32)
                 .field("clock-rate", 48000i32)
+                .field("ssrc", ssrc)
                 .build(),
         )?;
         let out = tee("audio-tee")?;
@@ -368,5 +397,61 @@ impl AudioSend {
         pipeline.add_many(chain)?;
         gst::Element::link_many(chain)?;
         Ok(AudioSend { mute, tee: out })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::{Arc, mpsc};
+    use std::time::Duration;
+
+    /// Branches joined to a tee while its source pushes as fast as it can never stop the source
+    /// (joined before they are started, the first push into one stops it for good).
+    #[test]
+    fn joining_a_busy_tee_never_stops_its_source() {
+        super::super::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let src = gst::ElementFactory::make("audiotestsrc")
+            .property("samplesperbuffer", 48i32)
+            .build()
+            .unwrap();
+        let t = tee("busy").unwrap();
+        pipeline.add_many([&src, &t]).unwrap();
+        src.link(&t).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let (tx, rx) = mpsc::sync_channel::<usize>(64);
+        const BRANCHES: usize = 100;
+        for n in 0..BRANCHES {
+            let queue = gst::ElementFactory::make("queue").build().unwrap();
+            let sink = gst::ElementFactory::make("fakesink")
+                .property("sync", false)
+                .property("async", false)
+                .build()
+                .unwrap();
+            pipeline.add_many([&queue, &sink]).unwrap();
+            queue.link(&sink).unwrap();
+            let count = Arc::new(AtomicU64::new(0));
+            let tx = tx.clone();
+            sink.static_pad("sink")
+                .unwrap()
+                .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                    if count.fetch_add(1, Ordering::Relaxed) == 100 {
+                        let _ = tx.try_send(n);
+                    }
+                    gst::PadProbeReturn::Ok
+                });
+            join_tee(&t, &[&queue, &sink]).unwrap();
+        }
+        // Every branch, the last joined included, goes on receiving.
+        let mut fed = std::collections::BTreeSet::new();
+        while fed.len() < BRANCHES {
+            let n = rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("the source stopped: {} of {BRANCHES} fed", fed.len()));
+            fed.insert(n);
+        }
+        pipeline.set_state(gst::State::Null).unwrap();
     }
 }

@@ -99,8 +99,9 @@ fn demux(bytes: &[u8], n: usize) -> Result<Vec<Stream>, ExportError> {
             return;
         }
         let _ = queue.link(&sink);
-        let _ = queue.sync_state_with_parent();
+        // Downstream first: a buffer reaching an element not active yet is refused.
         let _ = sink.sync_state_with_parent();
+        let _ = queue.sync_state_with_parent();
         if let Some(q) = queue.static_pad("sink") {
             let _ = pad.link(&q);
         }
