@@ -10,10 +10,22 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn sign_up_restart_sign_in() {
+    sign_up_restart_sign_in_behind(&[]).await;
+}
+
+/// Allowed a single CPU, the server runs a single-threaded scheduler: the same flow works
+/// (Argon2 and SQLite on the blocking pool do not stall it) and it still stops gracefully.
+#[tokio::test]
+async fn sign_up_restart_sign_in_on_one_cpu() {
+    sign_up_restart_sign_in_behind(&["taskset".into(), "-c".into(), "0".into()]).await;
+}
+
+async fn sign_up_restart_sign_in_behind(prefix: &[String]) {
     let smtp = SmtpSink::start().await;
     let dir = tempfile::tempdir().unwrap();
     let env = [("ASSENT_SMTP_URL", smtp.url())];
-    let server = Rendezvous::start(dir.path(), &env);
+    let start = || Rendezvous::start_in(prefix, "127.0.0.1:0", dir.path(), &env);
+    let server = start();
     let http = reqwest::Client::new();
     let health: Value = http
         .get(server.url("/healthz"))
@@ -82,7 +94,7 @@ async fn sign_up_restart_sign_in() {
     assert!(status.success(), "{status:?}");
 
     // Restart over the same data: the session and the account are still there.
-    let server = Rendezvous::start(dir.path(), &env);
+    let server = start();
     let me = http
         .get(server.url("/v1/me"))
         .bearer_auth(&token)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assent_shared::signal::ServerMsg;
+use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
@@ -19,8 +20,9 @@ use hub::{ConnId, Hub, Input, Output};
 /// What a connection's writer receives.
 #[derive(Debug)]
 pub enum Outbound {
-    /// A serialized frame (shared by every recipient of a broadcast).
-    Text(Arc<str>),
+    /// A serialized frame (shared by every recipient of a broadcast: cloning it is a
+    /// reference count, not a copy).
+    Text(Utf8Bytes),
     /// Send a close frame with this code and stop.
     Close(u16),
 }
@@ -105,7 +107,7 @@ pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
         let mut hub = Hub::new(grace.as_millis() as u64);
         let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
         // A broadcast yields the same message for several connections in a row: serialize once.
-        let mut last: Option<(ServerMsg, Arc<str>)> = None;
+        let mut last: Option<(ServerMsg, Utf8Bytes)> = None;
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -128,7 +130,7 @@ pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
                             let text = match &last {
                                 Some((m, t)) if *m == msg => t.clone(),
                                 _ => {
-                                    let t: Arc<str> =
+                                    let t: Utf8Bytes =
                                         serde_json::to_string(&msg).unwrap_or_default().into();
                                     last = Some((msg, t.clone()));
                                     t

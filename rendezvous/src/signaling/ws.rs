@@ -111,7 +111,7 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
             while let Some(o) = next {
                 match o {
                     Outbound::Text(t) => {
-                        if sink.feed(Message::Text(t.as_ref().into())).await.is_err() {
+                        if sink.feed(Message::Text(t)).await.is_err() {
                             break 'outer;
                         }
                     }
