@@ -268,6 +268,12 @@ async fn run(idle: usize, active: usize, seconds: u64, out_file: Option<String>)
     }
     report.insert("idle".into(), idle_results.into());
     drop(conns);
+    // The ramp measures steady relaying on a fresh server over the same data: otherwise the
+    // idle phase's seats, kept for the reconnect grace, would all expire in the middle of a
+    // ramp step, and that burst (seats freed, call history written) would be counted as relay
+    // latency.
+    drop(server);
+    let server = start_server(&data);
 
     // Throughput ramp: `active` clients, each broadcasting to its 3 room-mates.
     let stats = Rc::new(RefCell::new(Stats::default()));

@@ -141,6 +141,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (recording_id, upload_id)
     );
     "#,
+    // 4: a call's participants by call: ending a call (and deleting one) looked them up by a
+    // scan of every call's participants, which a burst of calls ending at once (every connection
+    // dropped) turned into seconds of work.
+    r#"
+    CREATE INDEX call_participants_call ON call_participants(call_id);
+    "#,
 ];
 
 /// Storage errors (details stay in the logs, never in responses).
@@ -232,5 +238,31 @@ mod tests {
         c.pragma_update(None, "user_version", 999).unwrap();
         drop(c);
         assert!(matches!(Db::open(&path), Err(DbError::TooNew { .. })));
+    }
+
+    /// The statements run for every call that ends (and the cascade when a call is deleted)
+    /// find its participants through an index, not by scanning every call's.
+    #[test]
+    fn ending_a_call_uses_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        drop(Db::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        for sql in [
+            "UPDATE call_participants SET left_at = 1 WHERE call_id = x'00' AND left_at IS NULL",
+            "DELETE FROM call_participants WHERE call_id = x'00'",
+        ] {
+            let plan: Vec<String> = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                plan.iter().any(|p| p.contains("call_participants_call")),
+                "{sql}: {plan:?}"
+            );
+        }
     }
 }

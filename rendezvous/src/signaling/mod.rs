@@ -27,6 +27,9 @@ pub enum Outbound {
     Close(u16),
 }
 
+/// Call-history records written in one transaction at most.
+const HISTORY_BATCH: usize = 1024;
+
 /// Frames queued for one connection before it counts as too slow and is dropped.
 pub const OUTBOUND_QUEUE: usize = 512;
 
@@ -91,16 +94,33 @@ pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
     let (history_tx, mut history_rx) = mpsc::unbounded_channel::<Output>();
     let (written_tx, history_written) = tokio::sync::watch::channel(0u64);
     tokio::spawn(async move {
-        while let Some(o) = history_rx.recv().await {
+        // What is queued is written in one transaction: when many seats go at once (a proxy
+        // restart drops every connection) that is one commit instead of one per record.
+        while let Some(first) = history_rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < HISTORY_BATCH {
+                match history_rx.try_recv() {
+                    Ok(o) => batch.push(o),
+                    Err(_) => break,
+                }
+            }
+            let n = batch.len() as u64;
             let r = db
                 .run(move |c| -> Result<(), crate::db::DbError> {
-                    Ok(crate::history::record(c, &o)?)
+                    let tx = c.transaction()?;
+                    for o in &batch {
+                        // One bad record must not cost the others theirs.
+                        if let Err(e) = crate::history::record(&tx, o) {
+                            tracing::error!(error = %e, "could not record call history");
+                        }
+                    }
+                    Ok(tx.commit()?)
                 })
                 .await;
             if let Err(e) = r {
                 tracing::error!(error = %e, "could not record call history");
             }
-            written_tx.send_modify(|n| *n += 1);
+            written_tx.send_modify(|k| *k += n);
         }
     });
     tokio::spawn(async move {
