@@ -1,9 +1,10 @@
 //! `assent`: the desktop app and its headless command line.
 //!
-//! With no subcommand it will open the window (the desktop UI issue); the subcommands give a
-//! headless CLI that scripts and tests drive.
+//! With no subcommand it opens the window; the subcommands give a headless CLI that scripts
+//! and tests drive.
 
 mod cli;
+mod ui;
 
 use clap::{Parser, Subcommand};
 
@@ -67,11 +68,19 @@ fn main() -> std::process::ExitCode {
         Some(Command::Call(a)) => cli::call::run_call(&profile, a),
         Some(Command::Devices { json }) => cli::call::run_devices(json),
         None => {
-            eprintln!(
-                "assent {}: the desktop window is not built yet; try `assent demo` or `assent --help`",
-                env!("CARGO_PKG_VERSION")
-            );
-            return std::process::ExitCode::from(2);
+            // The window needs a display; say so instead of panicking inside the toolkit.
+            if std::env::var_os("DISPLAY").is_none()
+                && std::env::var_os("WAYLAND_DISPLAY").is_none()
+            {
+                eprintln!(
+                    "assent: no display to open the window on (DISPLAY is not set); the command \
+                     line works without one: `assent --help`"
+                );
+                return std::process::ExitCode::from(2);
+            }
+            ui::run(profile)
+                .map_err(anyhow::Error::from)
+                .map(|()| std::process::ExitCode::SUCCESS)
         }
     };
     match result {

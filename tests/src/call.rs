@@ -13,7 +13,8 @@ use crate::coturn::Coturn;
 use crate::rendezvous::Rendezvous;
 use crate::smtp::{Mail, SmtpSink};
 
-const PASSWORD: &str = "a long and private passphrase";
+/// Every test user's password.
+pub const PASSWORD: &str = "a long and private passphrase";
 
 /// Where the server runs and how mail reaches the test.
 pub struct ServerOptions {
@@ -185,6 +186,16 @@ impl Server {
     }
 }
 
+/// The desktop window's process, killed on drop.
+pub struct Window(std::process::Child);
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One account with its profile.
 pub struct User {
     pub name: String,
@@ -220,6 +231,19 @@ impl User {
                 std::env::var("ASSENT_E2E_LOG").unwrap_or_else(|_| "warn".into()),
             );
         c
+    }
+
+    /// Open the desktop window (no subcommand) on the X display `display`; closed on drop.
+    pub fn open_window(&self, display: &str) -> Window {
+        let child = self
+            .command()
+            .env("DISPLAY", display)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the window");
+        Window(child)
     }
 
     /// Run a CLI command to completion; its stdout (fails the test on a non-zero exit).

@@ -46,6 +46,7 @@ pub fn stdout(o: &Output) -> String {
 pub mod bench;
 pub mod call;
 pub mod coturn;
+pub mod display;
 pub mod garage;
 pub mod netem;
 pub mod relay;

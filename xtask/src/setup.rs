@@ -34,9 +34,25 @@ const APT_RUN: &[&str] = &[
     "gstreamer1.0-plugins-good",
     "gstreamer1.0-plugins-bad",
     "gstreamer1.0-nice",
+    // The window (X11; winit loads these at run time).
+    "libx11-6",
+    "libxcursor1",
+    "libxi6",
+    "libxrandr2",
+    "libxkbcommon-x11-0",
 ];
-/// Additional Debian packages the tests need.
-const APT_TEST: &[&str] = &["coturn", "keyutils", "iproute2"];
+/// Additional Debian packages the tests need: TURN, the kernel keyring tool, network
+/// namespaces, and for the window: a virtual display, window inspection, simulated input and
+/// screenshots.
+const APT_TEST: &[&str] = &[
+    "coturn",
+    "keyutils",
+    "iproute2",
+    "xvfb",
+    "x11-utils",
+    "xdotool",
+    "imagemagick",
+];
 
 /// A tool from crates.io: (crate, version, binary, arguments that print its version).
 struct Tool {

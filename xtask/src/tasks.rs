@@ -95,8 +95,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     std::thread::spawn(move || for _ in lines {});
     eprintln!("xtask: server listening on http://{addr}");
 
-    // The desktop window arrives with the UI issue; until then, and whenever there is no
-    // display, the product runs headless: the consented-recording walk-through.
+    // First the consented-recording walk-through (headless); then, with a display, the window.
     let mut demo = Command::new(bin.join("assent"));
     demo.arg("demo").args(demo_args);
     let demo_result = step("assent demo", demo);
@@ -107,6 +106,26 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
             .status();
         let _ = server.wait();
         return demo_result;
+    }
+    if std::env::var_os("DISPLAY").is_some() {
+        // A display: the desktop window on a profile of its own, its sign-in form pointing at
+        // this server. Mail (the sign-up code) goes to the outbox.
+        eprintln!(
+            "\nxtask: opening the window (mail, e.g. the sign-up code, is written to {}); closing it stops the server",
+            data.join("outbox").display()
+        );
+        let mut window = Command::new(bin.join("assent"));
+        window
+            .arg("--profile")
+            .arg(target_dir().join("run/profile"))
+            .env("ASSENT_SERVER", format!("http://{addr}"));
+        let result = step("assent (the window)", window);
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(server.id().to_string())
+            .status();
+        let _ = server.wait();
+        return result;
     }
     eprintln!(
         "\nThe server keeps running at http://{addr} (mail is written to {}). Ctrl-C stops it.",

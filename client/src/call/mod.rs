@@ -127,6 +127,15 @@ pub enum CallError {
     Media(#[from] MediaError),
 }
 
+/// A join code from what a person pastes: a code or an `assent://join/CODE` link.
+pub fn join_code(s: &str) -> String {
+    s.trim()
+        .strip_prefix("assent://join/")
+        .unwrap_or(s.trim())
+        .trim_end_matches('/')
+        .to_string()
+}
+
 /// Create an instant meeting and return its join code.
 pub async fn create_meeting(api: &Api, title: &str) -> Result<String, ApiError> {
     let m = api

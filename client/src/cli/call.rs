@@ -113,14 +113,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
-/// A join code from a code or an `assent://join/CODE` link.
-fn meeting_code(s: &str) -> String {
-    s.trim()
-        .strip_prefix("assent://join/")
-        .unwrap_or(s.trim())
-        .to_string()
-}
-
 pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Result<ExitCode> {
     let profile = Profile::open(profile_dir)?;
     let (api, _) = profile.api()?;
@@ -341,7 +333,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
     }
     let candidates = CandidateFilter::parse(&args.ice_allow).map_err(anyhow::Error::msg)?;
     let opts = CallOptions {
-        meeting: meeting_code(&args.code),
+        meeting: call::join_code(&args.code),
         media: MediaOptions {
             video,
             audio,
@@ -522,8 +514,11 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5y").is_err());
-        assert_eq!(meeting_code("assent://join/abc-defg-hij"), "abc-defg-hij");
-        assert_eq!(meeting_code(" abc "), "abc");
+        assert_eq!(
+            call::join_code("assent://join/abc-defg-hij"),
+            "abc-defg-hij"
+        );
+        assert_eq!(call::join_code(" abc "), "abc");
         assert!(parse_size("640x480").is_ok());
         assert!(parse_size("640").is_err());
         assert!(parse_size("99999x480").is_err());

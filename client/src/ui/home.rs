@@ -1,0 +1,239 @@
+//! Home: who is signed in, a new meeting, join by code or `assent://` link.
+
+use iced::widget::{Id, button, column, container, row, space, text, text_input};
+use iced::{Center, Element, Fill};
+
+use super::style;
+
+pub const JOIN: Id = Id::new("home-join");
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    JoinInput(String),
+    Join,
+    NewMeeting,
+    SignOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Look up the meeting behind this code (already taken out of a link).
+    Join(String),
+    NewMeeting,
+    SignOut,
+}
+
+/// A meeting the server admitted us to, or just created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingCard {
+    pub code: String,
+    pub title: String,
+    pub created: bool,
+}
+
+#[derive(Debug)]
+pub struct Home {
+    name: String,
+    email: String,
+    join: String,
+    busy: bool,
+    error: Option<String>,
+    meeting: Option<MeetingCard>,
+}
+
+impl Home {
+    pub fn new(name: String, email: String) -> Home {
+        Home {
+            name,
+            email,
+            join: String::new(),
+            busy: false,
+            error: None,
+            meeting: None,
+        }
+    }
+
+    /// The meeting on show (created or found), if any.
+    pub fn meeting(&self) -> Option<&MeetingCard> {
+        self.meeting.as_ref()
+    }
+
+    pub fn update(&mut self, message: Message) -> Option<Event> {
+        match message {
+            Message::JoinInput(s) => {
+                self.join = s;
+                None
+            }
+            Message::Join => {
+                let code = assent_client::call::join_code(&self.join);
+                if code.is_empty() || self.busy {
+                    return None;
+                }
+                self.busy = true;
+                self.error = None;
+                Some(Event::Join(code))
+            }
+            Message::NewMeeting => {
+                if self.busy {
+                    return None;
+                }
+                self.busy = true;
+                self.error = None;
+                Some(Event::NewMeeting)
+            }
+            Message::SignOut => Some(Event::SignOut),
+        }
+    }
+
+    pub fn on_meeting(&mut self, card: MeetingCard) {
+        self.busy = false;
+        self.error = None;
+        self.meeting = Some(card);
+    }
+
+    pub fn on_error(&mut self, error: String) {
+        self.busy = false;
+        self.error = Some(error);
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let header = row![
+            column![
+                text(format!("Hello, {}", self.name)).size(26),
+                text(self.email.as_str()).size(14).style(style::muted),
+            ]
+            .spacing(2),
+            space::horizontal(),
+            button(text("Sign out"))
+                .style(button::secondary)
+                .on_press(Message::SignOut),
+        ]
+        .align_y(Center);
+        let can_join = !self.busy && !assent_client::call::join_code(&self.join).is_empty();
+        let join = row![
+            text_input("Meeting code or assent:// link", &self.join)
+                .id(JOIN)
+                .on_input(Message::JoinInput)
+                .on_submit(Message::Join)
+                .padding(8),
+            button(text("Join"))
+                .padding([8, 16])
+                .on_press_maybe(can_join.then_some(Message::Join)),
+        ]
+        .spacing(8)
+        .align_y(Center);
+        let mut body = column![
+            header,
+            button(text("New meeting"))
+                .padding([10, 20])
+                .on_press_maybe((!self.busy).then_some(Message::NewMeeting)),
+            text("Join a meeting").size(18),
+            join,
+        ]
+        .spacing(16)
+        .width(560);
+        if let Some(m) = &self.meeting {
+            let heading = if m.created {
+                "Your new meeting"
+            } else {
+                "Meeting found"
+            };
+            let link = format!("assent://join/{}", m.code);
+            body = body.push(
+                container(
+                    column![
+                        text(heading).size(14).style(style::muted),
+                        text(m.title.as_str()).size(20),
+                        row![
+                            text("Code").width(60),
+                            text(m.code.as_str()).font(iced::Font::MONOSPACE)
+                        ],
+                        row![
+                            text("Link").width(60),
+                            text(link).font(iced::Font::MONOSPACE)
+                        ],
+                        text(
+                            "Share the code or the link. The meeting room opens in this window \
+                             in the next version; until then, `assent call <code>` joins from \
+                             the command line."
+                        )
+                        .size(13)
+                        .style(style::muted),
+                    ]
+                    .spacing(6),
+                )
+                .padding(12)
+                .width(Fill)
+                .style(container::bordered_box),
+            );
+        }
+        if let Some(e) = &self.error {
+            body = body.push(text(e.as_str()).style(iced::widget::text::danger));
+        }
+        if self.busy {
+            body = body.push(text("Working…").style(style::muted));
+        }
+        container(body).center(Fill).padding(24).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_test::simulator;
+
+    fn click(home: &mut Home, label: &str) -> Vec<Event> {
+        let mut ui = simulator(home.view());
+        ui.click(label).expect("the control is on screen");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        messages
+            .into_iter()
+            .filter_map(|m| home.update(m))
+            .collect()
+    }
+
+    fn type_into(home: &mut Home, id: Id, s: &str) {
+        let mut ui = simulator(home.view());
+        ui.click(id).expect("the field is on screen");
+        let _ = ui.typewrite(s);
+        let messages: Vec<Message> = ui.into_messages().collect();
+        for m in messages {
+            assert_eq!(home.update(m), None, "typing asks for nothing");
+        }
+    }
+
+    fn shows(home: &Home, s: &str) -> bool {
+        simulator(home.view()).find(s).is_ok()
+    }
+
+    #[test]
+    fn joining_takes_the_code_out_of_a_link_and_shows_the_meeting() {
+        let mut home = Home::new("Ada".into(), "ada@example.org".into());
+        // Nothing typed: Join is disabled.
+        assert!(click(&mut home, "Join").is_empty());
+        type_into(&mut home, JOIN, "assent://join/abc-defg-hij");
+        assert_eq!(
+            click(&mut home, "Join"),
+            [Event::Join("abc-defg-hij".into())]
+        );
+        home.on_meeting(MeetingCard {
+            code: "abc-defg-hij".into(),
+            title: "Standup".into(),
+            created: false,
+        });
+        assert!(shows(&home, "Standup"));
+        assert!(shows(&home, "assent://join/abc-defg-hij"));
+    }
+
+    #[test]
+    fn a_new_meeting_is_asked_for_once() {
+        let mut home = Home::new("Ada".into(), "ada@example.org".into());
+        assert_eq!(click(&mut home, "New meeting"), [Event::NewMeeting]);
+        assert!(
+            click(&mut home, "New meeting").is_empty(),
+            "busy until the server answers"
+        );
+        home.on_error("cannot reach the server".into());
+        assert!(shows(&home, "cannot reach the server"));
+    }
+}

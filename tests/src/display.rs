@@ -1,0 +1,163 @@
+//! A virtual X display (Xvfb) for the desktop window: find windows by title, type on the
+//! keyboard (xdotool), take screenshots (ImageMagick `import`). Killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Display {
+    child: Child,
+    /// `:N`
+    pub name: String,
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Display {
+    /// Start Xvfb at `width`x`height` on a free display number. Xvfb picks the number and
+    /// prints it once it accepts clients (`-displayfd`), so no waiting by time is needed.
+    pub fn start(width: u32, height: u32) -> Display {
+        let mut child = Command::new("Xvfb")
+            .args(["-displayfd", "1", "-nolisten", "tcp", "-screen", "0"])
+            .arg(format!("{width}x{height}x24"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Xvfb (cargo xtask setup installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("Xvfb's display number");
+        let n: u32 = line.trim().parse().expect("a display number");
+        Display {
+            child,
+            name: format!(":{n}"),
+        }
+    }
+
+    fn tool(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DISPLAY", &self.name);
+        c
+    }
+
+    /// The titles of the top-level windows.
+    pub fn window_titles(&self) -> Vec<String> {
+        self.windows().into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// The top-level windows: (id, title).
+    fn windows(&self) -> Vec<(String, String)> {
+        let out = self
+            .tool("xwininfo")
+            .args(["-root", "-children"])
+            .output()
+            .expect("xwininfo (x11-utils)");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| {
+                let id = l.split_whitespace().next()?.to_string();
+                let start = l.find('"')? + 1;
+                let end = start + l[start..].find('"')?;
+                Some((id, l[start..end].to_string()))
+            })
+            .collect()
+    }
+
+    /// Wait until a window titled `title` exists (polling the X server, up to `timeout`).
+    pub fn wait_for_window(&self, title: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let titles = self.window_titles();
+            if titles.iter().any(|t| t == title) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no window titled {title:?} within {timeout:?}; windows: {titles:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Give the keyboard to the window titled `title` (there is no window manager to do it).
+    pub fn focus(&self, title: &str) {
+        let id = self
+            .windows()
+            .into_iter()
+            .find(|(_, t)| t == title)
+            .map(|(id, _)| id)
+            .unwrap_or_else(|| panic!("no window titled {title:?}"));
+        let st = self
+            .tool("xdotool")
+            .args(["windowfocus", "--sync", &id])
+            .status()
+            .expect("xdotool");
+        assert!(st.success(), "cannot focus the window {title:?}");
+    }
+
+    /// Type `text` into the focused window.
+    pub fn type_text(&self, text: &str) {
+        let st = self
+            .tool("xdotool")
+            .args(["type", "--delay", "20", "--", text])
+            .status()
+            .expect("xdotool");
+        assert!(st.success(), "xdotool type failed");
+    }
+
+    /// Press keys (xdotool names: `Tab`, `Return`, `F2`, …).
+    pub fn keys(&self, keys: &[&str]) {
+        let st = self
+            .tool("xdotool")
+            .args(["key", "--delay", "50"])
+            .args(keys)
+            .status()
+            .expect("xdotool");
+        assert!(st.success(), "xdotool key failed");
+    }
+
+    /// The colour of one pixel of a screenshot, as (red, green, blue) from 0 to 255.
+    pub fn pixel(path: &Path, x: u32, y: u32) -> (u8, u8, u8) {
+        let out = Command::new("identify")
+            .args(["-format", &format!("%[fx:int(255*p{{{x},{y}}}.r)],%[fx:int(255*p{{{x},{y}}}.g)],%[fx:int(255*p{{{x},{y}}}.b)]")])
+            .arg(path)
+            .output()
+            .expect("identify (imagemagick)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let v: Vec<u8> = text
+            .trim()
+            .split(',')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert_eq!(v.len(), 3, "unreadable pixel {text:?}");
+        (v[0], v[1], v[2])
+    }
+
+    /// A screenshot of the whole display as PNG; returns the number of distinct colours in it
+    /// (a blank or failed window has one or two).
+    pub fn screenshot(&self, path: &Path) -> u64 {
+        let st = self
+            .tool("import")
+            .args(["-window", "root"])
+            .arg(path)
+            .status()
+            .expect("import (imagemagick)");
+        assert!(st.success(), "import failed");
+        let out = Command::new("identify")
+            .args(["-format", "%k"])
+            .arg(path)
+            .output()
+            .expect("identify (imagemagick)");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,95 @@
+//! The real desktop window on a virtual X display, driven with the keyboard like a person
+//! would, against the real server; screenshots of what it shows.
+
+use std::time::Duration;
+
+use assent_e2e::call::{Server, ServerOptions};
+use assent_e2e::display::Display;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// Where screenshots go: `$ASSENT_SCREENSHOT_DIR` when set (kept), else a temporary folder.
+fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    match std::env::var_os("ASSENT_SCREENSHOT_DIR") {
+        Some(d) => {
+            let d = std::path::PathBuf::from(d);
+            std::fs::create_dir_all(&d).unwrap();
+            d
+        }
+        None => tmp.path().to_path_buf(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_signs_in_from_the_keyboard() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    ann.cli(&["account", "signout"]);
+    assert!(ann.cli(&["account", "show"]).contains("signed in    no"));
+
+    let display = Display::start(1280, 720);
+    let window = ann.open_window(&display.name);
+    // Signed out: the sign-in form, with the server and email of the last account filled in
+    // and the password field holding the keyboard.
+    display.wait_for_window("Assent — sign in", WAIT);
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = screenshot_dir(&tmp);
+    let colours = display.screenshot(&shots.join("sign-in.png"));
+    assert!(
+        colours > 16,
+        "the sign-in screen looks blank ({colours} colours)"
+    );
+
+    display.focus("Assent — sign in");
+    display.type_text(assent_e2e::call::PASSWORD);
+    display.keys(&["Return"]);
+    // Signed in: Home.
+    display.wait_for_window("Assent", WAIT);
+    let colours = display.screenshot(&shots.join("home.png"));
+    assert!(
+        colours > 16,
+        "the home screen looks blank ({colours} colours)"
+    );
+
+    // Joining by link: the meeting is looked up on the server and shown (and named in the
+    // window's title).
+    let code = bob.create_meeting("Standup");
+    display.type_text(&format!("assent://join/{code}"));
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Standup", WAIT);
+    let colours = display.screenshot(&shots.join("meeting-found.png"));
+    assert!(
+        colours > 16,
+        "the meeting card looks blank ({colours} colours)"
+    );
+
+    // F2 switches to the dark theme: wait until the window's background is dark.
+    let corner = |name: &str| {
+        let path = shots.join(name);
+        display.screenshot(&path);
+        Display::pixel(&path, 5, 5)
+    };
+    let (r, g, b) = corner("meeting-found.png");
+    assert!(
+        r > 200 && g > 200 && b > 200,
+        "light theme first: {:?}",
+        (r, g, b)
+    );
+    display.keys(&["F2"]);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (r, g, b) = corner("meeting-found-dark.png");
+        if r < 80 && g < 80 && b < 80 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "F2 did not switch to the dark theme: {:?}",
+            (r, g, b)
+        );
+    }
+    drop(window);
+    // The window's sign-in is the profile's: the command line sees the session.
+    assert!(ann.cli(&["account", "show"]).contains("signed in    yes"));
+}
