@@ -248,6 +248,16 @@ impl Api {
         .await
     }
 
+    /// Scheduled meetings still to come that the caller hosts or is invited to.
+    pub async fn upcoming(&self) -> Result<Vec<Meeting>> {
+        self.get("/v1/meetings/upcoming").await
+    }
+
+    /// The caller's calls, newest first.
+    pub async fn history(&self) -> Result<Vec<assent_shared::api::CallHistory>> {
+        self.get("/v1/history").await
+    }
+
     pub async fn personal_room(&self) -> Result<Meeting> {
         self.get("/v1/meetings/personal").await
     }

@@ -292,7 +292,7 @@ pub enum MeetingRole {
 }
 
 /// `POST /v1/meetings`
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMeeting {
     pub kind: MeetingKind,

@@ -1,9 +1,11 @@
 //! Home: who is signed in, a new meeting, join by code or `assent://` link.
 
-use iced::widget::{Id, button, column, container, row, space, text, text_input};
+use assent_shared::api::{CallHistory, Meeting};
+use iced::widget::{Id, button, column, container, row, scrollable, space, text, text_input};
 use iced::{Center, Element, Fill};
+use jiff::tz::TimeZone;
 
-use super::style;
+use super::{style, time};
 
 pub const JOIN: Id = Id::new("home-join");
 
@@ -12,6 +14,9 @@ pub enum Message {
     JoinInput(String),
     Join,
     NewMeeting,
+    Schedule,
+    PersonalRoom,
+    Show(String),
     SignOut,
 }
 
@@ -20,6 +25,8 @@ pub enum Event {
     /// Look up the meeting behind this code (already taken out of a link).
     Join(String),
     NewMeeting,
+    Schedule,
+    PersonalRoom,
     SignOut,
 }
 
@@ -39,10 +46,13 @@ pub struct Home {
     busy: bool,
     error: Option<String>,
     meeting: Option<MeetingCard>,
+    upcoming: Vec<Meeting>,
+    history: Vec<CallHistory>,
+    tz: TimeZone,
 }
 
 impl Home {
-    pub fn new(name: String, email: String) -> Home {
+    pub fn new(name: String, email: String, tz: TimeZone) -> Home {
         Home {
             name,
             email,
@@ -50,7 +60,16 @@ impl Home {
             busy: false,
             error: None,
             meeting: None,
+            upcoming: Vec::new(),
+            history: Vec::new(),
+            tz,
         }
+    }
+
+    /// What the server says is coming up and what happened.
+    pub fn on_overview(&mut self, upcoming: Vec<Meeting>, history: Vec<CallHistory>) {
+        self.upcoming = upcoming;
+        self.history = history;
     }
 
     /// The meeting on show (created or found), if any.
@@ -80,6 +99,24 @@ impl Home {
                 self.busy = true;
                 self.error = None;
                 Some(Event::NewMeeting)
+            }
+            Message::Schedule => Some(Event::Schedule),
+            Message::PersonalRoom => {
+                if self.busy {
+                    return None;
+                }
+                self.busy = true;
+                self.error = None;
+                Some(Event::PersonalRoom)
+            }
+            Message::Show(code) => {
+                let m = self.upcoming.iter().find(|m| m.code == code)?;
+                self.meeting = Some(MeetingCard {
+                    code: m.code.clone(),
+                    title: m.title.clone(),
+                    created: false,
+                });
+                None
             }
             Message::SignOut => Some(Event::SignOut),
         }
@@ -122,16 +159,24 @@ impl Home {
         ]
         .spacing(8)
         .align_y(Center);
-        let mut body = column![
-            header,
+        let idle = |m: Message| (!self.busy).then_some(m);
+        let actions = row![
             button(text("New meeting"))
                 .padding([10, 20])
-                .on_press_maybe((!self.busy).then_some(Message::NewMeeting)),
-            text("Join a meeting").size(18),
-            join,
+                .on_press_maybe(idle(Message::NewMeeting)),
+            button(text("Schedule…"))
+                .padding([10, 20])
+                .style(button::secondary)
+                .on_press(Message::Schedule),
+            button(text("Personal room"))
+                .padding([10, 20])
+                .style(button::secondary)
+                .on_press_maybe(idle(Message::PersonalRoom)),
         ]
-        .spacing(16)
-        .width(560);
+        .spacing(8);
+        let mut body = column![header, actions, text("Join a meeting").size(18), join,]
+            .spacing(16)
+            .width(560);
         if let Some(m) = &self.meeting {
             let heading = if m.created {
                 "Your new meeting"
@@ -173,7 +218,68 @@ impl Home {
         if self.busy {
             body = body.push(text("Working…").style(style::muted));
         }
-        container(body).center(Fill).padding(24).into()
+        body = body.push(row![self.upcoming(), self.history()].spacing(24));
+        container(scrollable(container(body).center_x(Fill).padding(24)))
+            .center_y(Fill)
+            .into()
+    }
+
+    fn upcoming(&self) -> Element<'_, Message> {
+        let mut list = column![text("Upcoming").size(18)].spacing(8).width(Fill);
+        if self.upcoming.is_empty() {
+            list = list.push(text("Nothing scheduled.").size(13).style(style::muted));
+        }
+        for m in &self.upcoming {
+            let when = match (m.starts_at, m.duration_min) {
+                (Some(t), Some(d)) => format!("{} · {d} min", time::when(t, &self.tz)),
+                (Some(t), None) => time::when(t, &self.tz),
+                _ => "any time".into(),
+            };
+            list = list.push(
+                button(
+                    column![
+                        text(m.title.as_str()),
+                        text(when).size(13).style(style::muted),
+                    ]
+                    .spacing(2),
+                )
+                .width(Fill)
+                .style(button::subtle)
+                .on_press(Message::Show(m.code.clone())),
+            );
+        }
+        list.into()
+    }
+
+    fn history(&self) -> Element<'_, Message> {
+        let mut list = column![text("Recent calls").size(18)]
+            .spacing(8)
+            .width(Fill);
+        if self.history.is_empty() {
+            list = list.push(text("No calls yet.").size(13).style(style::muted));
+        }
+        for c in self.history.iter().take(10) {
+            let length = match c.duration_ms {
+                Some(ms) => time::duration(ms),
+                None => "going on".into(),
+            };
+            let people: Vec<&str> = c
+                .participants
+                .iter()
+                .map(|p| p.display_name.as_str())
+                .collect();
+            list = list.push(
+                column![
+                    text(c.title.as_str()),
+                    text(format!("{} · {length}", time::when(c.started_at, &self.tz)))
+                        .size(13)
+                        .style(style::muted),
+                    text(people.join(", ")).size(13).style(style::muted),
+                ]
+                .spacing(2),
+            );
+        }
+        list.into()
     }
 }
 
@@ -208,7 +314,7 @@ mod tests {
 
     #[test]
     fn joining_takes_the_code_out_of_a_link_and_shows_the_meeting() {
-        let mut home = Home::new("Ada".into(), "ada@example.org".into());
+        let mut home = Home::new("Ada".into(), "ada@example.org".into(), TimeZone::UTC);
         // Nothing typed: Join is disabled.
         assert!(click(&mut home, "Join").is_empty());
         type_into(&mut home, JOIN, "assent://join/abc-defg-hij");
@@ -226,8 +332,53 @@ mod tests {
     }
 
     #[test]
+    fn upcoming_meetings_and_recent_calls_are_listed() {
+        use assent_shared::api::{HistoryParticipant, MeetingKind};
+        use assent_shared::ids::UserId;
+        let mut home = Home::new("Ada".into(), "ada@example.org".into(), TimeZone::UTC);
+        assert!(shows(&home, "Nothing scheduled."));
+        assert!(shows(&home, "No calls yet."));
+        let meeting = Meeting {
+            id: "m1".into(),
+            code: "abc-defg-hij".into(),
+            kind: MeetingKind::Scheduled,
+            title: "Planning".into(),
+            host: UserId::random(),
+            host_name: "Bob".into(),
+            starts_at: Some(1_796_135_400_000),
+            duration_min: Some(45),
+            locked: false,
+            ended: false,
+            role: None,
+        };
+        let call = CallHistory {
+            call_id: "c1".into(),
+            meeting_code: "xyz-abcd-efg".into(),
+            title: "Standup".into(),
+            started_at: 1_796_000_000_000,
+            ended_at: Some(1_796_000_000_000 + 754_000),
+            duration_ms: Some(754_000),
+            participants: ["Ada", "Bob"]
+                .map(|n| HistoryParticipant {
+                    user_id: UserId::random(),
+                    display_name: n.into(),
+                    joined_at: 1_796_000_000_000,
+                    left_at: None,
+                })
+                .to_vec(),
+        };
+        home.on_overview(vec![meeting], vec![call]);
+        assert!(shows(&home, "Tue 1 Dec 2026, 14:30 · 45 min"));
+        assert!(shows(&home, "Mon 30 Nov 2026, 00:53 · 12 min"));
+        assert!(shows(&home, "Ada, Bob"));
+        // An upcoming meeting opens its card (code and link to share).
+        assert!(click(&mut home, "Planning").is_empty());
+        assert!(shows(&home, "assent://join/abc-defg-hij"));
+    }
+
+    #[test]
     fn a_new_meeting_is_asked_for_once() {
-        let mut home = Home::new("Ada".into(), "ada@example.org".into());
+        let mut home = Home::new("Ada".into(), "ada@example.org".into(), TimeZone::UTC);
         assert_eq!(click(&mut home, "New meeting"), [Event::NewMeeting]);
         assert!(
             click(&mut home, "New meeting").is_empty(),

@@ -175,3 +175,46 @@ pub async fn find_meeting(dir: PathBuf, code: String) -> Result<MeetingCard, Str
         created: false,
     })
 }
+
+/// What the home screen lists.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub upcoming: Vec<assent_shared::api::Meeting>,
+    pub history: Vec<assent_shared::api::CallHistory>,
+}
+
+pub async fn overview(dir: PathBuf) -> Result<Overview, String> {
+    let (api, _) =
+        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    let upcoming = api.upcoming().await.map_err(|e| e.to_string())?;
+    let history = api.history().await.map_err(|e| e.to_string())?;
+    Ok(Overview { upcoming, history })
+}
+
+pub async fn schedule(
+    dir: PathBuf,
+    request: assent_shared::api::CreateMeeting,
+) -> Result<MeetingCard, String> {
+    let (api, _) =
+        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    let m = api
+        .create_meeting(&request)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(MeetingCard {
+        code: m.code,
+        title: m.title,
+        created: true,
+    })
+}
+
+pub async fn personal_room(dir: PathBuf) -> Result<MeetingCard, String> {
+    let (api, _) =
+        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    let m = api.personal_room().await.map_err(|e| e.to_string())?;
+    Ok(MeetingCard {
+        code: m.code,
+        title: m.title,
+        created: false,
+    })
+}

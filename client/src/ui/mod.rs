@@ -6,7 +6,9 @@
 pub mod auth;
 pub mod home;
 mod io;
+pub mod schedule;
 pub mod style;
+mod time;
 
 use std::path::PathBuf;
 
@@ -14,9 +16,11 @@ use assent_client::account::Account;
 use iced::keyboard::{self, key};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task, Theme};
+use jiff::tz::TimeZone;
 
 use auth::Auth;
 use home::{Home, MeetingCard};
+use schedule::Schedule;
 
 pub fn run(profile: PathBuf) -> iced::Result {
     iced::application(move || App::new(profile.clone()), App::update, App::view)
@@ -34,6 +38,11 @@ pub enum Screen {
     Loading,
     Auth(Auth),
     Home(Home),
+    /// The schedule form, over the home screen it returns to.
+    Schedule {
+        form: Schedule,
+        home: Home,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +56,9 @@ pub enum Message {
     CodeSent(Result<(), String>),
     SignedOut(Result<(), String>),
     Meeting(Result<MeetingCard, String>),
+    Schedule(schedule::Message),
+    Scheduled(Result<MeetingCard, String>),
+    Overview(Result<io::Overview, String>),
     FocusNext,
     FocusPrevious,
     ToggleTheme,
@@ -57,6 +69,8 @@ pub struct App {
     profile: PathBuf,
     /// For a fresh profile's sign-in form (`ASSENT_SERVER`).
     default_server: String,
+    /// The user's time zone (read once at start).
+    tz: TimeZone,
     screen: Screen,
     dark: bool,
 }
@@ -66,6 +80,7 @@ impl App {
         let app = App {
             profile: profile.clone(),
             default_server: std::env::var("ASSENT_SERVER").unwrap_or_default(),
+            tz: TimeZone::system(),
             screen: Screen::Loading,
             dark: false,
         };
@@ -90,6 +105,7 @@ impl App {
                 Some(m) => format!("Assent — {}", m.title),
                 None => "Assent".into(),
             },
+            Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
             Screen::Loading => "Assent".into(),
         }
     }
@@ -98,21 +114,24 @@ impl App {
         if self.dark { Theme::Dark } else { Theme::Light }
     }
 
-    fn home(account: &Account) -> Screen {
-        Screen::Home(Home::new(
+    /// Home for `account`, and the request for its upcoming meetings and call history.
+    fn enter_home(&mut self, account: &Account) -> Task<Message> {
+        self.screen = Screen::Home(Home::new(
             account.display_name.clone(),
             account.email.clone(),
-        ))
+            self.tz.clone(),
+        ));
+        Task::batch([
+            operation::focus(home::JOIN),
+            Task::perform(io::overview(self.profile.clone()), Message::Overview),
+        ])
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
         let dir = self.profile.clone();
         match message {
             Message::Loaded(current, last) => match current {
-                Some(account) => {
-                    self.screen = Self::home(&account);
-                    operation::focus(home::JOIN)
-                }
+                Some(account) => self.enter_home(&account),
                 None => {
                     // A fresh profile: the server from `ASSENT_SERVER`, if set.
                     let (server, email) =
@@ -171,10 +190,7 @@ impl App {
             }
             Message::SignedIn(result) => {
                 match (result, &mut self.screen) {
-                    (Ok(account), _) => {
-                        self.screen = Self::home(&account);
-                        return operation::focus(home::JOIN);
-                    }
+                    (Ok(account), _) => return self.enter_home(&account),
                     (Err(io::SignInError::TotpRequired), Screen::Auth(auth)) => {
                         auth.on_totp_required();
                         return operation::focus(auth::CODE);
@@ -226,6 +242,22 @@ impl App {
                     Some(home::Event::Join(code)) => {
                         Task::perform(io::find_meeting(dir, code), Message::Meeting)
                     }
+                    Some(home::Event::PersonalRoom) => {
+                        Task::perform(io::personal_room(dir), Message::Meeting)
+                    }
+                    Some(home::Event::Schedule) => {
+                        let Screen::Home(home) =
+                            std::mem::replace(&mut self.screen, Screen::Loading)
+                        else {
+                            return Task::none();
+                        };
+                        let now = assent_shared::Timestamp::now().0;
+                        self.screen = Screen::Schedule {
+                            form: Schedule::new(now, self.tz.clone()),
+                            home,
+                        };
+                        operation::focus(schedule::TITLE)
+                    }
                     Some(home::Event::SignOut) => {
                         Task::perform(io::sign_out(dir), Message::SignedOut)
                     }
@@ -237,6 +269,44 @@ impl App {
                         Ok(card) => home.on_meeting(card),
                         Err(e) => home.on_error(e),
                     }
+                }
+                Task::none()
+            }
+            Message::Schedule(msg) => {
+                let Screen::Schedule { form, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                match form.update(msg) {
+                    None => Task::none(),
+                    Some(schedule::Event::Cancel) => {
+                        self.back_home();
+                        Task::none()
+                    }
+                    Some(schedule::Event::Schedule(request)) => {
+                        Task::perform(io::schedule(dir, request), Message::Scheduled)
+                    }
+                }
+            }
+            Message::Scheduled(result) => match result {
+                Ok(card) => {
+                    self.back_home();
+                    if let Screen::Home(home) = &mut self.screen {
+                        home.on_meeting(card);
+                    }
+                    Task::perform(io::overview(dir), Message::Overview)
+                }
+                Err(e) => {
+                    if let Screen::Schedule { form, .. } = &mut self.screen {
+                        form.on_error(e);
+                    }
+                    Task::none()
+                }
+            },
+            Message::Overview(result) => {
+                if let (Ok(o), Screen::Home(home) | Screen::Schedule { home, .. }) =
+                    (result, &mut self.screen)
+                {
+                    home.on_overview(o.upcoming, o.history);
                 }
                 Task::none()
             }
@@ -262,8 +332,17 @@ impl App {
         }
     }
 
+    /// Leave the schedule form for the home screen under it.
+    fn back_home(&mut self) {
+        if let Screen::Schedule { home, .. } = std::mem::replace(&mut self.screen, Screen::Loading)
+        {
+            self.screen = Screen::Home(home);
+        }
+    }
+
     pub fn view(&self) -> Element<'_, Message> {
         match &self.screen {
+            Screen::Schedule { form, .. } => form.view().map(Message::Schedule),
             Screen::Loading => iced::widget::center(iced::widget::text("Assent")).into(),
             Screen::Auth(auth) => auth.view().map(Message::Auth),
             Screen::Home(home) => home.view().map(Message::Home),
@@ -296,6 +375,7 @@ mod tests {
         App {
             profile: PathBuf::from("/nonexistent"),
             default_server: String::new(),
+            tz: TimeZone::UTC,
             screen: Screen::Auth(Auth::new(
                 "http://127.0.0.1:1".into(),
                 "ada@example.org".into(),
@@ -338,5 +418,34 @@ mod tests {
         assert_eq!(app.theme(), Theme::Light);
         let _ = app.update(Message::ToggleTheme);
         assert_eq!(app.theme(), Theme::Dark);
+    }
+
+    /// Schedule opens over Home and returns to it: on Cancel as it was, after scheduling with
+    /// the new meeting on show.
+    #[test]
+    fn scheduling_opens_over_home_and_returns() {
+        let mut app = signing_in();
+        let _ = app.update(Message::SignedIn(Ok(Account {
+            server: "http://127.0.0.1:1".into(),
+            email: "ada@example.org".into(),
+            user_id: UserId::random(),
+            display_name: "Ada".into(),
+        })));
+        let _ = app.update(Message::Home(home::Message::Schedule));
+        assert_eq!(app.title(), "Assent — schedule a meeting");
+        let _ = app.update(Message::Schedule(schedule::Message::Cancel));
+        assert!(matches!(&app.screen, Screen::Home(_)));
+        let _ = app.update(Message::Home(home::Message::Schedule));
+        let _ = app.update(Message::Scheduled(Err("server says no".into())));
+        assert!(
+            matches!(&app.screen, Screen::Schedule { .. }),
+            "stays to be corrected"
+        );
+        let _ = app.update(Message::Scheduled(Ok(MeetingCard {
+            code: "abc-defg-hij".into(),
+            title: "Planning".into(),
+            created: true,
+        })));
+        assert_eq!(app.title(), "Assent — Planning");
     }
 }
