@@ -234,10 +234,15 @@ impl User {
     }
 
     /// Open the desktop window (no subcommand) on the X display `display`; closed on drop.
+    /// Its calls use test media and loopback ICE only, like the headless clients.
     pub fn open_window(&self, display: &str) -> Window {
         let child = self
             .command()
             .env("DISPLAY", display)
+            .env("ASSENT_VIDEO", "test")
+            .env("ASSENT_AUDIO", "test")
+            .env("ASSENT_ICE_ADDRESS", "127.0.0.1")
+            .env("ASSENT_ICE_ALLOW", "127.0.0.0/8")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use assent_e2e::call::{Server, ServerOptions};
+use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions};
 use assent_e2e::display::Display;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -86,6 +86,32 @@ async fn the_window_signs_in_from_the_keyboard() {
         assert!(
             std::time::Instant::now() < deadline,
             "F2 did not switch to the dark theme: {:?}",
+            (r, g, b)
+        );
+    }
+
+    // Enter again: into the call. Bob joins headless; the window and Bob connect end to end
+    // and Bob receives the window's video and audio.
+    display.keys(&["F2"]); // back to the light theme
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Standup — in call with 0", WAIT);
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    b.event("joined", WAIT).await;
+    display.wait_for_window("Assent — Standup — in call with 1", WAIT);
+    b.wait_media("Ann", 30, 500, WAIT).await;
+    // Bob's video (a ball on black) reaches the window: on the light theme, the middle of his
+    // tile turns black once his frames are drawn.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let path = shots.join("room.png");
+        display.screenshot(&path);
+        let (r, g, b) = Display::pixel(&path, 300, 200);
+        if r < 30 && g < 30 && b < 30 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no video in the window: {:?}",
             (r, g, b)
         );
     }

@@ -17,6 +17,8 @@ pub enum Message {
     Schedule,
     PersonalRoom,
     Show(String),
+    /// Join the call of the meeting on show.
+    Enter,
     SignOut,
 }
 
@@ -27,6 +29,7 @@ pub enum Event {
     NewMeeting,
     Schedule,
     PersonalRoom,
+    Enter(MeetingCard),
     SignOut,
 }
 
@@ -88,6 +91,10 @@ impl Home {
                 if code.is_empty() || self.busy {
                     return None;
                 }
+                // The meeting is on show already: the second Enter joins it.
+                if let Some(card) = self.meeting.as_ref().filter(|m| m.code == code) {
+                    return Some(Event::Enter(card.clone()));
+                }
                 self.busy = true;
                 self.error = None;
                 Some(Event::Join(code))
@@ -118,6 +125,7 @@ impl Home {
                 });
                 None
             }
+            Message::Enter => self.meeting.clone().map(Event::Enter),
             Message::SignOut => Some(Event::SignOut),
         }
     }
@@ -197,13 +205,16 @@ impl Home {
                             text("Link").width(60),
                             text(link).font(iced::Font::MONOSPACE)
                         ],
-                        text(
-                            "Share the code or the link. The meeting room opens in this window \
-                             in the next version; until then, `assent call <code>` joins from \
-                             the command line."
-                        )
-                        .size(13)
-                        .style(style::muted),
+                        row![
+                            text("Share the code or the link.")
+                                .size(13)
+                                .style(style::muted),
+                            space::horizontal(),
+                            button(text("Join now"))
+                                .padding([8, 16])
+                                .on_press(Message::Enter),
+                        ]
+                        .align_y(Center),
                     ]
                     .spacing(6),
                 )
@@ -329,6 +340,14 @@ mod tests {
         });
         assert!(shows(&home, "Standup"));
         assert!(shows(&home, "assent://join/abc-defg-hij"));
+        // Join again (Enter a second time) or "Join now": into the call.
+        let card = MeetingCard {
+            code: "abc-defg-hij".into(),
+            title: "Standup".into(),
+            created: false,
+        };
+        assert_eq!(click(&mut home, "Join"), [Event::Enter(card.clone())]);
+        assert_eq!(click(&mut home, "Join now"), [Event::Enter(card)]);
     }
 
     #[test]

@@ -218,3 +218,162 @@ pub async fn personal_room(dir: PathBuf) -> Result<MeetingCard, String> {
         created: false,
     })
 }
+
+/// A call running for the window: commands go to `handle`; `events` is taken once by the app
+/// (it ends after the call closed and its uploads are done).
+#[derive(Clone)]
+pub struct CallLink {
+    pub handle: assent_client::call::CallHandle,
+    pub events: std::sync::Arc<
+        std::sync::Mutex<
+            Option<tokio::sync::mpsc::UnboundedReceiver<assent_client::call::CallEvent>>,
+        >,
+    >,
+}
+
+impl std::fmt::Debug for CallLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallLink(..)")
+    }
+}
+
+/// The window's media and network settings, from the environment: `ASSENT_VIDEO` and
+/// `ASSENT_AUDIO` (the command line's source specs, e.g. `test`, `camera`, `none`; default:
+/// the first camera and microphone if there are any), `ASSENT_ICE_ADDRESS` and
+/// `ASSENT_ICE_ALLOW` (comma-separated, like `--ice-address` and `--ice-allow`).
+fn call_options(profile: &Profile, code: &str) -> Result<assent_client::call::CallOptions, String> {
+    use assent_client::call::{CallOptions, machine};
+    use assent_client::media::devices::{self, DeviceKind};
+    use assent_client::media::{Kind, MediaOptions, Output, source};
+    let devices = devices::list().unwrap_or_default();
+    let has = |k: DeviceKind| devices.iter().any(|d| d.kind == k);
+    let spec = |var: &str, kind: DeviceKind, present: &str| {
+        std::env::var(var).unwrap_or_else(|_| if has(kind) { present } else { "none" }.into())
+    };
+    let video = source::parse(
+        Kind::Video,
+        &spec("ASSENT_VIDEO", DeviceKind::Camera, "camera"),
+    )?;
+    let audio = source::parse(
+        Kind::Audio,
+        &spec("ASSENT_AUDIO", DeviceKind::Microphone, "mic"),
+    )?;
+    let list = |var: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let local_addresses = list("ASSENT_ICE_ADDRESS")
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|_| format!("ASSENT_ICE_ADDRESS: {a} is not an address"))
+        })
+        .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
+    let candidates = machine::CandidateFilter::parse(&list("ASSENT_ICE_ALLOW"))?;
+    Ok(CallOptions {
+        meeting: code.to_string(),
+        media: MediaOptions {
+            video,
+            audio,
+            output: Output::Display,
+            ..MediaOptions::default()
+        },
+        relay_only: false,
+        local_addresses,
+        server_ice: true,
+        machine: machine::Config {
+            candidates,
+            ..machine::Config::default()
+        },
+        initial: assent_shared::call::MediaState {
+            audio: true,
+            video: true,
+            screen: false,
+            hand: false,
+        },
+        signal_url: None,
+        device: profile.device_id(),
+        recordings: profile.dir().join("recordings"),
+        profile_db: profile.dir().join("profile.db"),
+    })
+}
+
+/// Join the meeting `code`. The call runs on a thread of its own (its engine tasks live on
+/// that thread's runtime until the call and its uploads are over).
+pub async fn start_call(dir: PathBuf, code: String) -> Result<CallLink, String> {
+    let (ready, started) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("call".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("cannot start the call: {e}")));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let setup = || -> Result<_, String> {
+                    let profile = open(&dir)?;
+                    let (api, account) = profile.api().map_err(|e| e.to_string())?;
+                    let identity = profile.identity().map_err(|e| e.to_string())?;
+                    let store =
+                        assent_client::store::Store::open(&profile.dir().join("profile.db"))
+                            .map_err(|e| e.to_string())?;
+                    let opts = call_options(&profile, &code)?;
+                    Ok((api, account, identity, store, opts))
+                };
+                let (api, account, identity, store, opts) = match setup() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                match assent_client::call::start(api, account, identity, store, opts).await {
+                    Err(e) => {
+                        let _ = ready.send(Err(e.to_string()));
+                    }
+                    Ok((handle, mut events)) => {
+                        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                        let link = CallLink {
+                            handle,
+                            events: std::sync::Arc::new(std::sync::Mutex::new(Some(rx))),
+                        };
+                        if ready.send(Ok(link)).is_err() {
+                            return;
+                        }
+                        while let Some(ev) = events.recv().await {
+                            if tx.send(ev).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        })
+        .map_err(|e| format!("cannot start the call: {e}"))?;
+    started
+        .await
+        .map_err(|_| "the call stopped before it started".to_string())?
+}
+
+/// The events of a started call as a stream (for `Task::run`).
+pub fn call_events(
+    link: &CallLink,
+) -> impl futures_util::Stream<Item = assent_client::call::CallEvent> + use<> {
+    let rx = link.events.lock().ok().and_then(|mut e| e.take());
+    futures_util::stream::unfold(rx, |rx| async move {
+        let mut rx = rx?;
+        let ev = rx.recv().await?;
+        Some((ev, Some(rx)))
+    })
+}

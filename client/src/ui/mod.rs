@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod home;
 mod io;
+pub mod room;
 pub mod schedule;
 pub mod style;
 mod time;
@@ -20,6 +21,7 @@ use jiff::tz::TimeZone;
 
 use auth::Auth;
 use home::{Home, MeetingCard};
+use room::Room;
 use schedule::Schedule;
 
 pub fn run(profile: PathBuf) -> iced::Result {
@@ -43,6 +45,12 @@ pub enum Screen {
         form: Schedule,
         home: Home,
     },
+    /// In a call (the link once it has started), over the home screen it returns to.
+    Room {
+        room: Room,
+        call: Option<io::CallLink>,
+        home: Home,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +67,11 @@ pub enum Message {
     Schedule(schedule::Message),
     Scheduled(Result<MeetingCard, String>),
     Overview(Result<io::Overview, String>),
+    CallStarted(Result<io::CallLink, String>),
+    Call(assent_client::call::CallEvent),
+    Room(room::Message),
+    /// Time to show the newest video frames.
+    Frame,
     FocusNext,
     FocusPrevious,
     ToggleTheme,
@@ -106,6 +119,14 @@ impl App {
                 None => "Assent".into(),
             },
             Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
+            Screen::Room { room, .. } => match room.ended() {
+                Some(_) => format!("Assent — {} — call ended", room.title()),
+                None => format!(
+                    "Assent — {} — in call with {}",
+                    room.title(),
+                    room.connected()
+                ),
+            },
             Screen::Loading => "Assent".into(),
         }
     }
@@ -258,6 +279,20 @@ impl App {
                         };
                         operation::focus(schedule::TITLE)
                     }
+                    Some(home::Event::Enter(card)) => {
+                        let Screen::Home(home) =
+                            std::mem::replace(&mut self.screen, Screen::Loading)
+                        else {
+                            return Task::none();
+                        };
+                        let code = card.code.clone();
+                        self.screen = Screen::Room {
+                            room: Room::new(card.title, card.code),
+                            call: None,
+                            home,
+                        };
+                        Task::perform(io::start_call(dir, code), Message::CallStarted)
+                    }
                     Some(home::Event::SignOut) => {
                         Task::perform(io::sign_out(dir), Message::SignedOut)
                     }
@@ -303,10 +338,69 @@ impl App {
                 }
             },
             Message::Overview(result) => {
-                if let (Ok(o), Screen::Home(home) | Screen::Schedule { home, .. }) =
-                    (result, &mut self.screen)
+                if let (
+                    Ok(o),
+                    Screen::Home(home) | Screen::Schedule { home, .. } | Screen::Room { home, .. },
+                ) = (result, &mut self.screen)
                 {
                     home.on_overview(o.upcoming, o.history);
+                }
+                Task::none()
+            }
+            Message::CallStarted(result) => {
+                let Screen::Room { call, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                match result {
+                    Ok(link) => {
+                        let events = io::call_events(&link);
+                        *call = Some(link);
+                        Task::run(events, Message::Call)
+                    }
+                    Err(e) => {
+                        self.back_home();
+                        if let Screen::Home(home) = &mut self.screen {
+                            home.on_error(format!("Could not join: {e}"));
+                        }
+                        Task::none()
+                    }
+                }
+            }
+            Message::Call(event) => {
+                if let Screen::Room { room, .. } = &mut self.screen {
+                    room.on_call_event(event);
+                }
+                Task::none()
+            }
+            Message::Frame => {
+                if let Screen::Room {
+                    room,
+                    call: Some(link),
+                    ..
+                } = &mut self.screen
+                {
+                    room.on_frames(&link.handle.media.frames());
+                }
+                Task::none()
+            }
+            Message::Room(msg) => {
+                let Screen::Room { room, call, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                use assent_client::call::Command;
+                match (room.update(msg), call.as_ref()) {
+                    (Some(room::Event::SetMedia(state)), Some(link)) => {
+                        link.handle.send(Command::SetMedia(state))
+                    }
+                    (Some(room::Event::Chat(text)), Some(link)) => {
+                        link.handle.send(Command::Chat(text))
+                    }
+                    (Some(room::Event::Leave), _) if room.ended().is_some() || call.is_none() => {
+                        self.back_home();
+                        return Task::perform(io::overview(dir), Message::Overview);
+                    }
+                    (Some(room::Event::Leave), Some(link)) => link.handle.send(Command::Leave),
+                    _ => {}
                 }
                 Task::none()
             }
@@ -334,15 +428,18 @@ impl App {
 
     /// Leave the schedule form for the home screen under it.
     fn back_home(&mut self) {
-        if let Screen::Schedule { home, .. } = std::mem::replace(&mut self.screen, Screen::Loading)
-        {
-            self.screen = Screen::Home(home);
+        match std::mem::replace(&mut self.screen, Screen::Loading) {
+            Screen::Schedule { home, .. } | Screen::Room { home, .. } => {
+                self.screen = Screen::Home(home)
+            }
+            other => self.screen = other,
         }
     }
 
     pub fn view(&self) -> Element<'_, Message> {
         match &self.screen {
             Screen::Schedule { form, .. } => form.view().map(Message::Schedule),
+            Screen::Room { room, .. } => room.view().map(Message::Room),
             Screen::Loading => iced::widget::center(iced::widget::text("Assent")).into(),
             Screen::Auth(auth) => auth.view().map(Message::Auth),
             Screen::Home(home) => home.view().map(Message::Home),
@@ -351,7 +448,7 @@ impl App {
 
     /// Keyboard: Tab / Shift+Tab move between fields, F2 switches light and dark.
     pub fn subscription(&self) -> Subscription<Message> {
-        keyboard::listen().filter_map(|event| match event {
+        let keys = keyboard::listen().filter_map(|event| match event {
             keyboard::Event::KeyPressed { key, modifiers, .. } => match key.as_ref() {
                 keyboard::Key::Named(key::Named::Tab) => Some(if modifiers.shift() {
                     Message::FocusPrevious
@@ -362,7 +459,15 @@ impl App {
                 _ => None,
             },
             _ => None,
-        })
+        });
+        match &self.screen {
+            // Video at the display's pace: new frames are picked up 30 times a second.
+            Screen::Room { call: Some(_), .. } => Subscription::batch([
+                keys,
+                iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
+            ]),
+            _ => keys,
+        }
     }
 }
 

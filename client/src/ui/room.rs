@@ -1,0 +1,442 @@
+//! The meeting room: a tile per person with their video, who is connected, muted or has the
+//! camera off; microphone, camera and leave controls; the chat.
+
+use std::collections::BTreeMap;
+
+use assent_client::call::CallEvent;
+use assent_client::call::machine::Event as CallMachineEvent;
+use assent_client::media::peer::FrameSlots;
+use assent_shared::call::MediaState;
+use assent_shared::signal::PeerId;
+use iced::widget::{
+    Id, button, column, container, image, row, scrollable, space, text, text_input,
+};
+use iced::{Center, Element, Fill, Length};
+
+use super::style;
+
+pub const CHAT: Id = Id::new("room-chat");
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    ToggleMic,
+    ToggleCamera,
+    ChatInput(String),
+    SendChat,
+    Leave,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    SetMedia(MediaState),
+    Chat(String),
+    Leave,
+}
+
+#[derive(Debug)]
+struct Person {
+    name: String,
+    connected: bool,
+    media: MediaState,
+    failed: Option<String>,
+    /// The latest video frame shown, by sequence number.
+    frame: Option<(u64, image::Handle)>,
+}
+
+#[derive(Debug)]
+pub struct Room {
+    title: String,
+    code: String,
+    joined: bool,
+    people: BTreeMap<PeerId, Person>,
+    local: MediaState,
+    chat: Vec<(String, String)>,
+    chat_input: String,
+    /// Why the call ended, once it has.
+    ended: Option<String>,
+    notice: Option<String>,
+}
+
+impl Room {
+    pub fn new(title: String, code: String) -> Room {
+        Room {
+            title,
+            code,
+            joined: false,
+            people: BTreeMap::new(),
+            local: MediaState {
+                audio: true,
+                video: true,
+                screen: false,
+                hand: false,
+            },
+            chat: Vec::new(),
+            chat_input: String::new(),
+            ended: None,
+            notice: None,
+        }
+    }
+
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    pub fn ended(&self) -> Option<&str> {
+        self.ended.as_deref()
+    }
+
+    /// How many people are connected with us (end to end verified).
+    pub fn connected(&self) -> usize {
+        self.people.values().filter(|p| p.connected).count()
+    }
+
+    pub fn update(&mut self, message: Message) -> Option<Event> {
+        if let Message::Leave = message {
+            return Some(Event::Leave);
+        }
+        if self.ended.is_some() {
+            return None;
+        }
+        match message {
+            Message::ToggleMic => {
+                self.local.audio = !self.local.audio;
+                Some(Event::SetMedia(self.local))
+            }
+            Message::ToggleCamera => {
+                self.local.video = !self.local.video;
+                Some(Event::SetMedia(self.local))
+            }
+            Message::ChatInput(s) => {
+                self.chat_input = s;
+                None
+            }
+            Message::SendChat => {
+                let text = self.chat_input.trim().to_string();
+                if text.is_empty() {
+                    return None;
+                }
+                self.chat_input.clear();
+                self.chat.push(("You".into(), text.clone()));
+                Some(Event::Chat(text))
+            }
+            Message::Leave => None,
+        }
+    }
+
+    /// What the engine reports about the call.
+    pub fn on_call_event(&mut self, event: CallEvent) {
+        match event {
+            CallEvent::Admitted { title, code } => {
+                self.title = title;
+                self.code = code;
+            }
+            CallEvent::Call(e) => self.on_machine_event(e),
+            CallEvent::KeyChanged { name, .. } => {
+                self.notice = Some(format!(
+                    "{name}'s key has changed since you last met: compare safety numbers before trusting this call."
+                ))
+            }
+            CallEvent::Reconnecting { attempt } => {
+                self.notice = Some(format!("Reconnecting to the server (attempt {attempt})…"))
+            }
+            CallEvent::MediaError(e) => self.notice = Some(e),
+            CallEvent::Closed { reason } => self.ended = Some(reason),
+            CallEvent::Server(_) | CallEvent::Recording(_) | CallEvent::Upload(_) => {}
+        }
+    }
+
+    fn on_machine_event(&mut self, e: CallMachineEvent) {
+        use CallMachineEvent as E;
+        match e {
+            E::Joined { .. } => self.joined = true,
+            E::ParticipantJoined { peer, name, .. } => {
+                self.people.insert(
+                    peer,
+                    Person {
+                        name,
+                        connected: false,
+                        media: MediaState {
+                            audio: true,
+                            video: true,
+                            screen: false,
+                            hand: false,
+                        },
+                        failed: None,
+                        frame: None,
+                    },
+                );
+            }
+            E::ParticipantLeft { peer, .. } => {
+                self.people.remove(&peer);
+            }
+            E::Connected { peer } => {
+                if let Some(p) = self.people.get_mut(&peer) {
+                    p.connected = true;
+                    p.failed = None;
+                }
+            }
+            E::PeerFailed { peer, reason } => {
+                if let Some(p) = self.people.get_mut(&peer) {
+                    p.connected = false;
+                    p.failed = Some(reason);
+                }
+            }
+            E::RemoteMedia { peer, state } => {
+                if let Some(p) = self.people.get_mut(&peer) {
+                    p.media = state;
+                }
+            }
+            E::Chat { from, text, .. } => {
+                let name = self
+                    .people
+                    .get(&from)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| "Someone".into());
+                self.chat.push((name, text));
+            }
+            E::CommandFailed { reason } => self.notice = Some(reason),
+            _ => {}
+        }
+    }
+
+    /// Take the newest video frame of each person (called at the display's pace).
+    pub fn on_frames(&mut self, frames: &FrameSlots) {
+        for (peer, person) in self.people.iter_mut() {
+            let Some(f) = frames.latest(*peer) else {
+                continue;
+            };
+            if person.frame.as_ref().is_some_and(|(seq, _)| *seq == f.seq) {
+                continue;
+            }
+            let handle = image::Handle::from_rgba(f.width, f.height, f.rgba.as_ref().clone());
+            person.frame = Some((f.seq, handle));
+        }
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let people = self.connected();
+        let header = row![
+            column![
+                text(self.title.as_str()).size(22),
+                text(format!(
+                    "{} · {}",
+                    self.code,
+                    match (self.joined, people) {
+                        (false, _) => "joining…".to_string(),
+                        (true, 0) => "waiting for others".to_string(),
+                        (true, 1) => "you and 1 other".to_string(),
+                        (true, n) => format!("you and {n} others"),
+                    }
+                ))
+                .size(13)
+                .style(style::muted),
+            ],
+            space::horizontal(),
+        ]
+        .align_y(Center);
+        let tiles: Vec<Element<'_, Message>> = self.people.values().map(tile).collect();
+        let grid = if tiles.is_empty() {
+            container(text("Nobody else is here yet.").style(style::muted))
+                .center(Fill)
+                .into()
+        } else {
+            grid(tiles)
+        };
+        let on = |b: bool, yes: &'static str, no: &'static str| if b { yes } else { no };
+        let ended = self.ended.is_some();
+        let controls = row![
+            button(text(on(self.local.audio, "Mute", "Unmute")))
+                .padding([8, 16])
+                .style(button::secondary)
+                .on_press_maybe((!ended).then_some(Message::ToggleMic)),
+            button(text(on(self.local.video, "Camera off", "Camera on")))
+                .padding([8, 16])
+                .style(button::secondary)
+                .on_press_maybe((!ended).then_some(Message::ToggleCamera)),
+            space::horizontal(),
+            button(text(if ended { "Back" } else { "Leave" }))
+                .padding([8, 16])
+                .style(button::danger)
+                .on_press(Message::Leave),
+        ]
+        .spacing(8)
+        .align_y(Center);
+        let mut main = column![header, grid].spacing(12).width(Fill);
+        if let Some(n) = &self.notice {
+            main = main.push(text(n.as_str()).style(iced::widget::text::warning));
+        }
+        if let Some(reason) = &self.ended {
+            main = main.push(text(format!("The call has ended: {reason}.")).style(style::muted));
+        }
+        main = main.push(controls);
+        row![main, self.chat_panel()]
+            .spacing(16)
+            .padding(16)
+            .height(Fill)
+            .into()
+    }
+
+    fn chat_panel(&self) -> Element<'_, Message> {
+        let mut lines = column![].spacing(6);
+        for (who, what) in &self.chat {
+            lines = lines.push(
+                column![
+                    text(who.as_str()).size(12).style(style::muted),
+                    text(what.as_str())
+                ]
+                .spacing(1),
+            );
+        }
+        column![
+            text("Chat").size(18),
+            scrollable(lines).height(Fill),
+            text_input("Message (end to end encrypted)", &self.chat_input)
+                .id(CHAT)
+                .on_input(Message::ChatInput)
+                .on_submit(Message::SendChat)
+                .padding(8),
+        ]
+        .spacing(8)
+        .width(280)
+        .height(Fill)
+        .into()
+    }
+}
+
+/// One person: their video when it comes, else their name; what state they are in.
+fn tile(p: &Person) -> Element<'_, Message> {
+    let picture: Element<'_, Message> = match (&p.frame, p.media.video) {
+        (Some((_, h)), true) => image(h.clone()).width(Fill).height(Fill).into(),
+        _ => container(text(p.name.as_str()).size(28))
+            .center(Fill)
+            .into(),
+    };
+    let mut status = vec![p.name.clone()];
+    if !p.media.audio {
+        status.push("muted".into());
+    }
+    if p.media.hand {
+        status.push("hand raised".into());
+    }
+    if !p.connected {
+        status.push(match &p.failed {
+            Some(why) => format!("not connected: {why}"),
+            None => "connecting…".into(),
+        });
+    }
+    container(column![picture, text(status.join(" · ")).size(13),].spacing(4))
+        .padding(6)
+        .width(Fill)
+        .height(Fill)
+        .style(container::bordered_box)
+        .into()
+}
+
+/// Tiles in rows of two (up to four people: a 2x2 grid).
+fn grid(tiles: Vec<Element<'_, Message>>) -> Element<'_, Message> {
+    let mut rows = column![].spacing(8).height(Length::Fill);
+    let mut it = tiles.into_iter().peekable();
+    while it.peek().is_some() {
+        let mut r = row![].spacing(8).height(Length::Fill);
+        for t in it.by_ref().take(2) {
+            r = r.push(t);
+        }
+        rows = rows.push(r);
+    }
+    rows.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assent_shared::ids::UserId;
+    use iced_test::simulator;
+
+    fn click(room: &mut Room, label: &str) -> Vec<Event> {
+        let mut ui = simulator(room.view());
+        ui.click(label).expect("the control is on screen");
+        let messages: Vec<Message> = ui.into_messages().collect();
+        messages
+            .into_iter()
+            .filter_map(|m| room.update(m))
+            .collect()
+    }
+
+    fn shows(room: &Room, s: &str) -> bool {
+        simulator(room.view()).find(s).is_ok()
+    }
+
+    #[test]
+    fn people_come_connect_talk_and_go() {
+        let mut room = Room::new("Standup".into(), "abc-defg-hij".into());
+        assert!(shows(&room, "abc-defg-hij · joining…"));
+        let bob = PeerId(2);
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Joined {
+            call: assent_shared::ids::CallId::random(),
+            me: PeerId(1),
+            resumed: false,
+        }));
+        assert!(shows(&room, "Nobody else is here yet."));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            peer: bob,
+            user: UserId::random(),
+            name: "Bob".into(),
+        }));
+        assert!(shows(&room, "Bob · connecting…"));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Connected { peer: bob }));
+        assert!(shows(&room, "abc-defg-hij · you and 1 other"));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::RemoteMedia {
+            peer: bob,
+            state: MediaState {
+                audio: false,
+                video: true,
+                screen: false,
+                hand: true,
+            },
+        }));
+        assert!(shows(&room, "Bob · muted · hand raised"));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Chat {
+            from: bob,
+            id: 1,
+            text: "hello Ann".into(),
+            sent_at: 0,
+        }));
+        assert!(shows(&room, "hello Ann"));
+        // Our own controls become engine commands.
+        assert_eq!(
+            click(&mut room, "Mute"),
+            [Event::SetMedia(MediaState {
+                audio: false,
+                video: true,
+                screen: false,
+                hand: false
+            })]
+        );
+        assert!(shows(&room, "Unmute"));
+        assert!(matches!(
+            click(&mut room, "Camera off").as_slice(),
+            [Event::SetMedia(MediaState { video: false, .. })]
+        ));
+        room.update(Message::ChatInput("hi Bob".into()));
+        assert_eq!(
+            room.update(Message::SendChat),
+            Some(Event::Chat("hi Bob".into()))
+        );
+        assert!(shows(&room, "hi Bob"));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantLeft {
+            peer: bob,
+            reason: assent_shared::signal::LeaveReason::Left,
+        }));
+        assert!(shows(&room, "Nobody else is here yet."));
+        assert_eq!(click(&mut room, "Leave"), [Event::Leave]);
+        room.on_call_event(CallEvent::Closed {
+            reason: "left the call".into(),
+        });
+        assert!(shows(&room, "The call has ended: left the call."));
+        assert!(
+            click(&mut room, "Unmute").is_empty(),
+            "nothing to unmute any more"
+        );
+        assert_eq!(click(&mut room, "Back"), [Event::Leave]);
+    }
+}
