@@ -189,6 +189,12 @@ impl Server {
 /// The desktop window's process, killed on drop.
 pub struct Window(std::process::Child);
 
+impl Window {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Window {
     fn drop(&mut self) {
         let _ = self.0.kill();

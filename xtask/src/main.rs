@@ -12,6 +12,8 @@
 //!   benchmark (server and load generator pinned to one core each).
 //! - `bench-calls [--setup-calls N --seconds S --max-mesh N]`: call setup time, glass-to-glass
 //!   latency, CPU per call and the largest mesh, with release binaries.
+//! - `bench-window [--seconds S]`: the window's CPU while it shows a 1:1 call, next to a
+//!   headless client in the same call.
 //! - `bench-recording [--seconds S --call-seconds N]`: the recorder's extra CPU in a 1:1 call
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
 
@@ -39,9 +41,10 @@ fn main() -> anyhow::Result<()> {
         Some("bench-signaling") => tasks::bench_signaling(rest),
         Some("bench-calls") => tasks::bench_calls(rest),
         Some("bench-recording") => tasks::bench_recording(rest),
+        Some("bench-window") => tasks::bench_window(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|fuzz|bench|bench-signaling|bench-calls|bench-recording>"
+                "usage: cargo xtask <setup|run|test|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"

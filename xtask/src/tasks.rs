@@ -366,6 +366,12 @@ pub(crate) fn bench_recording(args: &[String]) -> anyhow::Result<()> {
     release_bench("recording", args)
 }
 
+/// The window benchmark (its CPU in a 1:1 call) against release binaries; results in
+/// `target/bench-results/window.json`.
+pub(crate) fn bench_window(args: &[String]) -> anyhow::Result<()> {
+    release_bench("window", args)
+}
+
 /// The call benchmark against release binaries; results in `target/bench-results/calls.json`.
 pub(crate) fn bench_calls(args: &[String]) -> anyhow::Result<()> {
     release_bench("calls", args)
