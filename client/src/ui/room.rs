@@ -208,7 +208,10 @@ impl Room {
             if person.frame.as_ref().is_some_and(|(seq, _)| *seq == f.seq) {
                 continue;
             }
-            let handle = image::Handle::from_rgba(f.width, f.height, f.rgba.as_ref().clone());
+            // The frame's buffer is shared with the engine's slot, not copied (30 times a
+            // second for each person, a copy would be most of the drawing's memory traffic).
+            let pixels = bytes::Bytes::from_owner(SharedRgba(f.rgba));
+            let handle = image::Handle::from_rgba(f.width, f.height, pixels);
             person.frame = Some((f.seq, handle));
         }
     }
@@ -300,6 +303,15 @@ impl Room {
         .width(280)
         .height(Fill)
         .into()
+    }
+}
+
+/// A decoded frame's RGBA buffer, as the bytes of an image handle.
+struct SharedRgba(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedRgba {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 
