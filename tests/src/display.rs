@@ -87,19 +87,32 @@ impl Display {
     }
 
     /// Give the keyboard to the window titled `title` (there is no window manager to do it).
+    /// A window that is not mapped yet cannot take it: retried until it can, up to 30 s.
     pub fn focus(&self, title: &str) {
-        let id = self
-            .windows()
-            .into_iter()
-            .find(|(_, t)| t == title)
-            .map(|(id, _)| id)
-            .unwrap_or_else(|| panic!("no window titled {title:?}"));
-        let st = self
-            .tool("xdotool")
-            .args(["windowfocus", "--sync", &id])
-            .status()
-            .expect("xdotool");
-        assert!(st.success(), "cannot focus the window {title:?}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let id = self
+                .windows()
+                .into_iter()
+                .find(|(_, t)| t == title)
+                .map(|(id, _)| id);
+            if let Some(id) = id {
+                let st = self
+                    .tool("xdotool")
+                    .args(["windowfocus", "--sync", &id])
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("xdotool");
+                if st.success() {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cannot focus the window {title:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Type `text` into the focused window.

@@ -127,7 +127,7 @@ impl App {
                     room.connected()
                 ),
             },
-            Screen::Loading => "Assent".into(),
+            Screen::Loading => "Assent — starting".into(),
         }
     }
 
