@@ -122,9 +122,13 @@ impl App {
             Screen::Room { room, .. } => match room.ended() {
                 Some(_) => format!("Assent — {} — call ended", room.title()),
                 None => format!(
-                    "Assent — {} — in call with {}",
+                    "Assent — {} — in call with {}{}",
                     room.title(),
-                    room.connected()
+                    room.connected(),
+                    match room.recording_state() {
+                        Some(assent_shared::consent::StatusKind::Recording) => " — recording",
+                        _ => "",
+                    }
                 ),
             },
             Screen::Loading => "Assent — starting".into(),
@@ -400,6 +404,22 @@ impl App {
                         return Task::perform(io::overview(dir), Message::Overview);
                     }
                     (Some(room::Event::Leave), Some(link)) => link.handle.send(Command::Leave),
+                    (Some(room::Event::Record { title }), Some(link)) => {
+                        link.handle.send(Command::Record {
+                            title,
+                            scope: assent_shared::consent::Scope::LocalAndCloud,
+                            retention_days: 30,
+                        })
+                    }
+                    (Some(room::Event::Agree), Some(link)) => {
+                        link.handle.send(Command::AgreeRecording)
+                    }
+                    (Some(room::Event::Decline), Some(link)) => {
+                        link.handle.send(Command::DeclineRecording)
+                    }
+                    (Some(room::Event::Withdraw), Some(link)) => {
+                        link.handle.send(Command::WithdrawConsent)
+                    }
                     _ => {}
                 }
                 Task::none()

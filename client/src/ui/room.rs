@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 
 use assent_client::call::CallEvent;
+use assent_client::call::consent::ConsentEvent;
 use assent_client::call::machine::Event as CallMachineEvent;
 use assent_client::media::peer::FrameSlots;
 use assent_shared::call::MediaState;
+use assent_shared::consent::Scope;
+use assent_shared::consent::StatusKind;
 use assent_shared::signal::PeerId;
 use iced::widget::{
     Id, button, column, container, image, row, scrollable, space, text, text_input,
@@ -24,6 +27,11 @@ pub enum Message {
     ChatInput(String),
     SendChat,
     Leave,
+    /// Propose recording the call.
+    Record,
+    Agree,
+    Decline,
+    Withdraw,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +39,31 @@ pub enum Event {
     SetMedia(MediaState),
     Chat(String),
     Leave,
+    /// Propose recording: everyone must sign before it starts.
+    Record {
+        title: String,
+    },
+    Agree,
+    Decline,
+    Withdraw,
+}
+
+/// A recording someone proposes: what the consent dialog shows.
+#[derive(Debug, Clone)]
+struct Ask {
+    title: String,
+    proposer: String,
+    scope: Scope,
+    retention_days: u16,
+}
+
+/// The recording state everyone sees.
+#[derive(Debug, Clone)]
+struct Recording {
+    state: StatusKind,
+    title: String,
+    agreed: Vec<String>,
+    waiting_for: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -54,6 +87,8 @@ pub struct Room {
     chat_input: String,
     /// Why the call ended, once it has.
     ended: Option<String>,
+    ask: Option<Ask>,
+    recording: Option<Recording>,
     notice: Option<String>,
 }
 
@@ -73,8 +108,15 @@ impl Room {
             chat: Vec::new(),
             chat_input: String::new(),
             ended: None,
+            ask: None,
+            recording: None,
             notice: None,
         }
+    }
+
+    /// Whether a recording is on (or paused, or waiting for consent).
+    pub fn recording_state(&self) -> Option<StatusKind> {
+        self.recording.as_ref().map(|r| r.state)
     }
 
     pub fn title(&self) -> &str {
@@ -120,6 +162,17 @@ impl Room {
                 Some(Event::Chat(text))
             }
             Message::Leave => None,
+            Message::Record => {
+                if self.recording.is_some() {
+                    return None;
+                }
+                Some(Event::Record {
+                    title: format!("{} recording", self.title),
+                })
+            }
+            Message::Agree => self.ask.take().map(|_| Event::Agree),
+            Message::Decline => self.ask.take().map(|_| Event::Decline),
+            Message::Withdraw => self.recording.as_ref().map(|_| Event::Withdraw),
         }
     }
 
@@ -195,8 +248,124 @@ impl Room {
                 self.chat.push((name, text));
             }
             E::CommandFailed { reason } => self.notice = Some(reason),
+            E::Consent(c) => self.on_consent(c),
             _ => {}
         }
+    }
+
+    fn on_consent(&mut self, c: ConsentEvent) {
+        match c {
+            ConsentEvent::Asked {
+                title,
+                proposer,
+                scope,
+                retention_days,
+                ..
+            } => {
+                self.ask = Some(Ask {
+                    title,
+                    proposer,
+                    scope,
+                    retention_days,
+                })
+            }
+            ConsentEvent::Status {
+                state,
+                title,
+                agreed,
+                waiting_for,
+            } => {
+                self.recording = (state != StatusKind::Idle).then_some(Recording {
+                    state,
+                    title,
+                    agreed,
+                    waiting_for,
+                });
+            }
+            ConsentEvent::Ended { reason } => {
+                self.ask = None;
+                self.recording = None;
+                self.notice = Some(format!("Recording stopped: {reason}."));
+            }
+            ConsentEvent::Refused { error } => {
+                self.notice = Some(format!("A consent message was refused: {error}"))
+            }
+        }
+    }
+
+    /// The consent dialog: who proposes what; Agree or Decline.
+    fn consent_dialog(&self) -> Option<Element<'_, Message>> {
+        let a = self.ask.as_ref()?;
+        let kept = match a.scope {
+            Scope::Local => "kept encrypted on their device only",
+            Scope::LocalAndCloud => "kept encrypted on their device and uploaded encrypted",
+        };
+        let mut who = String::new();
+        if let Some(r) = &self.recording
+            && !r.agreed.is_empty()
+        {
+            who = format!("Already agreed: {}.", r.agreed.join(", "));
+        }
+        Some(
+            container(
+                column![
+                    text(format!("{} asks to record “{}”", a.proposer, a.title)).size(18),
+                    text(format!(
+                        "It would be {kept}, for {} days, and only the people in this call could                          decrypt it. It starts only when everyone has signed; you can withdraw at                          any time.",
+                        a.retention_days
+                    ))
+                    .size(13),
+                    text(who).size(13).style(style::muted),
+                    row![
+                        space::horizontal(),
+                        button(text("Decline"))
+                            .style(button::secondary)
+                            .padding([8, 16])
+                            .on_press(Message::Decline),
+                        button(text("Agree")).padding([8, 16]).on_press(Message::Agree),
+                    ]
+                    .spacing(8),
+                ]
+                .spacing(8),
+            )
+            .padding(12)
+            .width(Fill)
+            .style(container::bordered_box)
+            .into(),
+        )
+    }
+
+    /// The recording indicator everyone sees while a recording is on or being agreed.
+    fn indicator(&self) -> Option<Element<'_, Message>> {
+        let r = self.recording.as_ref()?;
+        let (label, detail) = match r.state {
+            StatusKind::Recording => (
+                format!("● Recording “{}”", r.title),
+                format!("agreed: {}", r.agreed.join(", ")),
+            ),
+            StatusKind::Paused => (
+                format!("❚❚ Recording paused “{}”", r.title),
+                format!("waiting for: {}", r.waiting_for.join(", ")),
+            ),
+            StatusKind::Collecting => (
+                format!("Asking to record “{}”", r.title),
+                format!("waiting for: {}", r.waiting_for.join(", ")),
+            ),
+            StatusKind::Idle => return None,
+        };
+        Some(
+            row![
+                text(label).style(iced::widget::text::danger),
+                text(detail).size(13).style(style::muted),
+                space::horizontal(),
+                button(text("Withdraw consent"))
+                    .style(button::danger)
+                    .on_press(Message::Withdraw),
+            ]
+            .spacing(12)
+            .align_y(Center)
+            .into(),
+        )
     }
 
     /// Take the newest video frame of each person (called at the display's pace).
@@ -256,6 +425,10 @@ impl Room {
                 .padding([8, 16])
                 .style(button::secondary)
                 .on_press_maybe((!ended).then_some(Message::ToggleCamera)),
+            button(text("Record"))
+                .padding([8, 16])
+                .style(button::secondary)
+                .on_press_maybe((!ended && self.recording.is_none()).then_some(Message::Record)),
             space::horizontal(),
             button(text(if ended { "Back" } else { "Leave" }))
                 .padding([8, 16])
@@ -264,7 +437,9 @@ impl Room {
         ]
         .spacing(8)
         .align_y(Center);
-        let mut main = column![header, grid].spacing(12).width(Fill);
+        let mut main = column![header, self.indicator(), self.consent_dialog(), grid]
+            .spacing(12)
+            .width(Fill);
         if let Some(n) = &self.notice {
             main = main.push(text(n.as_str()).style(iced::widget::text::warning));
         }
@@ -450,5 +625,89 @@ mod tests {
             "nothing to unmute any more"
         );
         assert_eq!(click(&mut room, "Back"), [Event::Leave]);
+    }
+
+    fn consent(room: &mut Room, c: ConsentEvent) {
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Consent(c)));
+    }
+
+    /// The consent dialog: who proposes what, Agree or Decline; the indicator everyone sees
+    /// with who agreed; withdrawing; the reason when it stops.
+    #[test]
+    fn recording_needs_everyones_consent_and_shows_while_on() {
+        let mut room = Room::new("Standup".into(), "abc-defg-hij".into());
+        assert_eq!(
+            click(&mut room, "Record"),
+            [Event::Record {
+                title: "Standup recording".into()
+            }]
+        );
+        consent(
+            &mut room,
+            ConsentEvent::Asked {
+                recording: assent_shared::ids::RecordingId::random(),
+                title: "Design review".into(),
+                proposer: "Bob".into(),
+                scope: Scope::LocalAndCloud,
+                retention_days: 30,
+                epoch: 1,
+            },
+        );
+        consent(
+            &mut room,
+            ConsentEvent::Status {
+                state: StatusKind::Collecting,
+                title: "Design review".into(),
+                agreed: vec!["Bob".into()],
+                waiting_for: vec!["Ann".into()],
+            },
+        );
+        assert!(shows(&room, "Bob asks to record “Design review”"));
+        assert!(shows(&room, "Already agreed: Bob."));
+        assert!(shows(&room, "waiting for: Ann"));
+        assert!(
+            click(&mut room, "Record").is_empty(),
+            "one proposal at a time"
+        );
+        assert_eq!(click(&mut room, "Agree"), [Event::Agree]);
+        assert!(
+            !shows(&room, "Bob asks to record “Design review”"),
+            "answered"
+        );
+        consent(
+            &mut room,
+            ConsentEvent::Status {
+                state: StatusKind::Recording,
+                title: "Design review".into(),
+                agreed: vec!["Bob".into(), "Ann".into()],
+                waiting_for: vec![],
+            },
+        );
+        assert_eq!(room.recording_state(), Some(StatusKind::Recording));
+        assert!(shows(&room, "● Recording “Design review”"));
+        assert!(shows(&room, "agreed: Bob, Ann"));
+        assert_eq!(click(&mut room, "Withdraw consent"), [Event::Withdraw]);
+        consent(
+            &mut room,
+            ConsentEvent::Ended {
+                reason: "Ann withdrew consent".into(),
+            },
+        );
+        assert_eq!(room.recording_state(), None);
+        assert!(shows(&room, "Recording stopped: Ann withdrew consent."));
+        // A new proposal, declined this time.
+        consent(
+            &mut room,
+            ConsentEvent::Asked {
+                recording: assent_shared::ids::RecordingId::random(),
+                title: "Again".into(),
+                proposer: "Bob".into(),
+                scope: Scope::Local,
+                retention_days: 7,
+                epoch: 2,
+            },
+        );
+        assert!(shows(&room, "Bob asks to record “Again”"));
+        assert_eq!(click(&mut room, "Decline"), [Event::Decline]);
     }
 }
