@@ -9,6 +9,9 @@
 //! smtp_url = "smtp://127.0.0.1:25"   # smtps:// for TLS, smtp://…?tls=required for STARTTLS
 //! from = "Assent <no-reply@example.org>"
 //!
+//! [proxy]                     # a TLS reverse proxy on this machine sets X-Forwarded-For
+//! trusted = ["127.0.0.1", "::1"]
+//!
 //! [storage]                   # or leave out: ciphertext goes to <data_dir>/objects/
 //! s3_endpoint = "https://s3.eu-west-1.amazonaws.com"
 //! s3_region = "eu-west-1"
@@ -35,6 +38,16 @@ pub struct Config {
     pub turn: crate::turn::TurnConfig,
     pub storage: crate::storage::StorageConfig,
     pub limits: Limits,
+    pub proxy: ProxyConfig,
+}
+
+/// Reverse proxies in front of the server (TLS terminators).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Peers whose `X-Forwarded-For` header is believed (exact addresses). Empty: the header is
+    /// ignored and the TCP peer is the client.
+    pub trusted: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +80,7 @@ impl Default for Config {
             turn: crate::turn::TurnConfig::default(),
             storage: crate::storage::StorageConfig::default(),
             limits: Limits::default(),
+            proxy: ProxyConfig::default(),
         }
     }
 }
@@ -237,6 +251,35 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The configuration the packages install in /etc is valid, and its commented-out
+    /// sections are valid too once uncommented (with their placeholders filled in).
+    #[test]
+    fn the_packaged_configuration_is_valid() {
+        let text = include_str!("../../packaging/server/config.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/assent-rendezvous"));
+        assert_eq!(c.proxy.trusted.len(), 2);
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                let setting = |r: &&str| {
+                    r.starts_with('[')
+                        || r.split_once(" = ").is_some_and(|(k, _)| {
+                            k.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                        })
+                };
+                l.strip_prefix("# ").filter(setting).unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c: Config = toml::from_str(&uncommented).unwrap();
+        assert!(c.mail.smtp_url.is_some() && c.storage.s3_bucket.is_some());
+        assert_eq!(c.turn.turn_urls.len(), 2);
+        c.validate().unwrap();
+    }
 
     #[test]
     fn parse_file_and_env() {

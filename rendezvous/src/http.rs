@@ -24,20 +24,62 @@ use crate::sessions::{self, AuthUser};
 use crate::state::AppState;
 use crate::{accounts, admin, directory, history, meetings, totp};
 
-/// The client's IP address (the TCP peer; absent in in-process tests, which use loopback).
+/// The client's IP address: the TCP peer (loopback in in-process tests, which have none), or,
+/// when that peer is a trusted reverse proxy, the address it says it forwarded for.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        Ok(ClientIp(ip))
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().ok())
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.join(","));
+        Ok(ClientIp(client_ip(
+            peer,
+            forwarded.as_deref(),
+            &state.config.proxy.trusted,
+        )))
     }
+}
+
+/// Who the client is, given the TCP peer, the `X-Forwarded-For` header (all of its lines, comma
+/// joined) and the trusted proxies. Only a trusted peer's header counts; it is read from the
+/// right (each proxy appends the address it received from), skipping trusted proxies, so a
+/// client cannot choose its address by sending the header itself. Anything unparsable on the
+/// way stops the walk at the last address known to be right.
+pub fn client_ip(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpAddr]) -> IpAddr {
+    let canonical = |ip: IpAddr| ip.to_canonical();
+    let peer = canonical(peer);
+    if !trusted.iter().any(|t| canonical(*t) == peer) {
+        return peer;
+    }
+    let Some(header) = forwarded else {
+        return peer;
+    };
+    let mut client = peer;
+    for hop in header.rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<IpAddr>().map(canonical) else {
+            break;
+        };
+        client = ip;
+        if !trusted.iter().any(|t| canonical(*t) == ip) {
+            break;
+        }
+    }
+    client
 }
 
 /// The whole API.
@@ -376,4 +418,49 @@ async fn admin_disable(
 
 async fn ice_servers(State(s): State<AppState>, user: AuthUser) -> Json<crate::turn::IceServers> {
     Json(s.config.turn.ice_servers(&user.id, s.now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_ip;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let direct = ip("192.0.2.1");
+        // No proxy trusted, or an untrusted peer: the peer.
+        assert_eq!(client_ip(direct, Some("198.51.100.7"), &[]), direct);
+        assert_eq!(client_ip(direct, Some("198.51.100.7"), &trusted), direct);
+        // A trusted peer: the right-most untrusted hop.
+        let p = ip("127.0.0.1");
+        assert_eq!(client_ip(p, None, &trusted), p);
+        assert_eq!(
+            client_ip(p, Some("198.51.100.7"), &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(p, Some("6.6.6.6, 198.51.100.7, 10.0.0.2"), &trusted),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(p, Some(" 2001:db8::1 "), &trusted),
+            ip("2001:db8::1")
+        );
+        // Garbage stops the walk at the last address known to be right.
+        assert_eq!(client_ip(p, Some("198.51.100.7, junk"), &trusted), p);
+        assert_eq!(
+            client_ip(p, Some("junk, 198.51.100.7"), &trusted),
+            ip("198.51.100.7")
+        );
+        // IPv4-mapped IPv6 peers match their IPv4 form.
+        assert_eq!(
+            client_ip(ip("::ffff:127.0.0.1"), Some("198.51.100.7"), &trusted),
+            ip("198.51.100.7")
+        );
+    }
 }

@@ -320,6 +320,86 @@ async fn throttling_slows_an_attacker_but_not_the_owner() {
     assert_eq!(st, StatusCode::UNAUTHORIZED);
 }
 
+/// Behind a trusted reverse proxy, throttling counts the address the proxy forwarded for: an
+/// attacker slowed down does not slow the owner coming through the same proxy. A peer that is
+/// not a trusted proxy cannot pick its address by sending the header itself.
+#[tokio::test]
+async fn throttling_behind_a_trusted_proxy_counts_the_forwarded_address() {
+    let mut s = TestServer::start().await;
+    let a = Client::register("owner@example.org", &s).await;
+    s.trust_proxies(vec!["127.0.0.1".parse().unwrap()]);
+    let proxy = [127, 0, 0, 1];
+    let mut wrong = a.signin_body();
+    wrong["auth_secret"] = serde_json::to_value(AuthSecret([1; 32])).unwrap();
+    // A spoofed header from the attacker is kept by the proxy on the left; the proxy appends
+    // the real peer, which is what counts.
+    let attacker = "10.9.9.9, 203.0.113.9";
+    for _ in 0..5 {
+        let (st, _) = s
+            .call_forwarded(Method::POST, "/v1/sessions", wrong.clone(), proxy, attacker)
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, v) = s
+        .call_forwarded(Method::POST, "/v1/sessions", wrong.clone(), proxy, attacker)
+        .await;
+    assert_eq!((st, code(&v)), (StatusCode::TOO_MANY_REQUESTS, "slow_down"));
+    // The same attacker behind another spoofed left-most address is still slowed down.
+    let (st, _) = s
+        .call_forwarded(
+            Method::POST,
+            "/v1/sessions",
+            wrong.clone(),
+            proxy,
+            "198.51.100.7, 203.0.113.9",
+        )
+        .await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    // The owner, through the same proxy, signs in at once.
+    let (st, _) = s
+        .call_forwarded(
+            Method::POST,
+            "/v1/sessions",
+            a.signin_body(),
+            proxy,
+            "198.51.100.7",
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    // An untrusted peer's header is ignored: its failures count against its own address.
+    let direct = [192, 0, 2, 1];
+    for _ in 0..5 {
+        let (st, _) = s
+            .call_forwarded(
+                Method::POST,
+                "/v1/sessions",
+                wrong.clone(),
+                direct,
+                "198.51.100.7",
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, _) = s
+        .call_forwarded(Method::POST, "/v1/sessions", wrong, direct, "198.51.100.7")
+        .await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS);
+    let (st, _) = s
+        .call_forwarded(
+            Method::POST,
+            "/v1/sessions",
+            a.signin_body(),
+            proxy,
+            "198.51.100.7",
+        )
+        .await;
+    assert_eq!(
+        st,
+        StatusCode::CREATED,
+        "the owner's address was not charged"
+    );
+}
+
 #[tokio::test]
 async fn totp_enrol_confirm_signin_replay_disable() {
     let s = TestServer::start().await;

@@ -106,6 +106,46 @@ impl TestServer {
         self.state = state;
     }
 
+    /// Restart believing `X-Forwarded-For` from these reverse proxies.
+    pub fn trust_proxies(&mut self, trusted: Vec<std::net::IpAddr>) {
+        let mut config = Config {
+            data_dir: self.dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        config.mail.smtp_url = Some(self.smtp.url());
+        config.proxy.trusted = trusted;
+        let state = build_state(config, Arc::new(self.clock.clone())).unwrap();
+        self.app = router(state.clone());
+        self.state = state;
+    }
+
+    /// A JSON request from TCP peer `ip` carrying `X-Forwarded-For: forwarded`.
+    pub async fn call_forwarded(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+        ip: [u8; 4],
+        forwarded: &str,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     /// Stop and start the server over the same data directory.
     pub fn restart(&mut self) {
         let (state, app) = Self::build(self.dir.path(), &self.smtp, &self.clock);
