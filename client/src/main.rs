@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "assent",
     version,
-    about = "End-to-end encrypted calls whose recordings need everyone's signed consent"
+    about = "End-to-end encrypted calls whose recordings need everyone's signed consent",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
     /// The profile directory (account settings and local store; default $ASSENT_PROFILE or
@@ -21,6 +22,10 @@ struct Args {
     profile: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
+    /// An `assent://join/CODE` link to open in the window (what the desktop's link handler
+    /// passes): the meeting is looked up and shown, ready to join.
+    #[arg(value_name = "LINK")]
+    link: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,7 +83,14 @@ fn main() -> std::process::ExitCode {
                 );
                 return std::process::ExitCode::from(2);
             }
-            ui::run(profile)
+            let link = match args.link.as_deref().map(parse_link).transpose() {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("assent: {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            ui::run(profile, link)
                 .map_err(anyhow::Error::from)
                 .map(|()| std::process::ExitCode::SUCCESS)
         }
@@ -88,6 +100,50 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The join code in an `assent://join/CODE` link, or why it is not one.
+fn parse_link(link: &str) -> Result<String, String> {
+    let code = link
+        .trim()
+        .strip_prefix("assent://join/")
+        .map(|c| c.trim_end_matches('/'))
+        .ok_or_else(|| format!("{link:?} is not an Assent link (assent://join/CODE)"))?;
+    let valid = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        return Err(format!("{link:?} does not hold a meeting code"));
+    }
+    Ok(code.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_link;
+
+    #[test]
+    fn links_from_the_desktop_handler() {
+        assert_eq!(
+            parse_link("assent://join/abc-defg-hij").as_deref(),
+            Ok("abc-defg-hij")
+        );
+        assert_eq!(
+            parse_link("assent://join/abc-defg-hij/").as_deref(),
+            Ok("abc-defg-hij")
+        );
+        for bad in [
+            "https://example.org/join/x",
+            "assent://join/",
+            "assent://join/a b",
+            "assent://join/..%2f",
+            "abc",
+        ] {
+            assert!(parse_link(bad).is_err(), "{bad}");
         }
     }
 }

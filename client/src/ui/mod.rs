@@ -24,14 +24,33 @@ use home::{Home, MeetingCard};
 use room::Room;
 use schedule::Schedule;
 
-pub fn run(profile: PathBuf) -> iced::Result {
-    iced::application(move || App::new(profile.clone()), App::update, App::view)
-        .title(App::title)
-        .theme(App::theme)
-        .subscription(App::subscription)
-        .window_size((1280.0, 720.0))
-        .centered()
-        .run()
+pub fn run(profile: PathBuf, link: Option<String>) -> iced::Result {
+    iced::application(
+        move || App::new(profile.clone(), link.clone()),
+        App::update,
+        App::view,
+    )
+    .title(App::title)
+    .theme(App::theme)
+    .subscription(App::subscription)
+    .window(window_settings())
+    .run()
+}
+
+/// 1280x720, centred, with the app's icon and the X11 class / Wayland app id `assent` that the
+/// desktop entry names (`StartupWMClass`), so docks group the window under its launcher.
+fn window_settings() -> iced::window::Settings {
+    const ICON: &[u8] = include_bytes!("../../../assets/icons/hicolor/64x64/apps/assent.png");
+    iced::window::Settings {
+        size: iced::Size::new(1280.0, 720.0),
+        position: iced::window::Position::Centered,
+        icon: iced::window::icon::from_file_data(ICON, None).ok(),
+        platform_specific: iced::window::settings::PlatformSpecific {
+            application_id: "assent".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
 }
 
 #[derive(Debug)]
@@ -86,16 +105,20 @@ pub struct App {
     tz: TimeZone,
     screen: Screen,
     dark: bool,
+    /// A meeting code from an `assent://` link the window was opened with: shown once the
+    /// profile is signed in.
+    link: Option<String>,
 }
 
 impl App {
-    pub fn new(profile: PathBuf) -> (App, Task<Message>) {
+    pub fn new(profile: PathBuf, link: Option<String>) -> (App, Task<Message>) {
         let app = App {
             profile: profile.clone(),
             default_server: std::env::var("ASSENT_SERVER").unwrap_or_default(),
             tz: TimeZone::system(),
             screen: Screen::Loading,
             dark: false,
+            link,
         };
         let load = Task::perform(
             async move {
@@ -146,10 +169,18 @@ impl App {
             account.email.clone(),
             self.tz.clone(),
         ));
-        Task::batch([
+        let mut tasks = vec![
             operation::focus(home::JOIN),
             Task::perform(io::overview(self.profile.clone()), Message::Overview),
-        ])
+        ];
+        // Opened from a link: look its meeting up as if it had been pasted.
+        if let Some(code) = self.link.take() {
+            tasks.push(self.update(Message::Home(home::Message::JoinInput(format!(
+                "assent://join/{code}"
+            )))));
+            tasks.push(self.update(Message::Home(home::Message::Join)));
+        }
+        Task::batch(tasks)
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
@@ -426,7 +457,7 @@ impl App {
             }
             Message::SignedOut(result) => match result {
                 Ok(()) => {
-                    let (app, task) = App::new(self.profile.clone());
+                    let (app, task) = App::new(self.profile.clone(), None);
                     self.screen = app.screen;
                     task
                 }
@@ -506,7 +537,47 @@ mod tests {
                 "ada@example.org".into(),
             )),
             dark: false,
+            link: None,
         }
+    }
+
+    /// The window carries the app's icon (decoded from the packaged PNG) and the class the
+    /// desktop entry names.
+    #[test]
+    fn the_window_has_the_icon_and_class() {
+        let w = window_settings();
+        assert!(w.icon.is_some());
+        assert_eq!(w.platform_specific.application_id, "assent");
+        let desktop = include_str!("../../../packaging/app/assent.desktop");
+        assert!(desktop.contains("\nStartupWMClass=assent\n"));
+    }
+
+    /// Opened from an `assent://` link before signing in: once signed in, the link is in the
+    /// join field and its meeting is being looked up; the answer shows it, ready to join.
+    #[test]
+    fn a_link_is_looked_up_after_signing_in() {
+        let mut app = signing_in();
+        app.link = Some("abc-defg-hij".into());
+        let _ = app.update(Message::SignedIn(Ok(Account {
+            server: "http://127.0.0.1:1".into(),
+            email: "ada@example.org".into(),
+            user_id: UserId::random(),
+            display_name: "Ada".into(),
+        })));
+        assert!(app.link.is_none(), "used once");
+        {
+            let Screen::Home(home) = &app.screen else {
+                panic!("home after signing in")
+            };
+            let mut ui = iced_test::simulator(home.view());
+            assert!(ui.find("assent://join/abc-defg-hij").is_ok());
+        }
+        let _ = app.update(Message::Meeting(Ok(MeetingCard {
+            code: "abc-defg-hij".into(),
+            title: "Planning".into(),
+            created: false,
+        })));
+        assert_eq!(app.title(), "Assent — Planning");
     }
 
     /// The engine's answers move the screens on: a TOTP demand opens the code step, a failure
