@@ -5,6 +5,10 @@
 //! - `run`: set up, build, and run the product on its embedded defaults.
 //! - `test`: set up, then every check and test: formatting, clippy, fuzz smoke runs, and the
 //!   whole nextest suite (unit, property, golden, model check, integration, end to end).
+//! - `package`: `.deb` and `.rpm` of the app and the server in `target/packages/`, checked by
+//!   lintian, desktop-file-validate and appstreamcli.
+//! - `test-packages`: `package`, then install the `.deb` files into a clean Debian 12 root
+//!   (debootstrap) with apt and run them there.
 //! - `fuzz [TARGET] [--seconds N]`: run fuzz targets longer.
 //! - `bench`: criterion benchmarks, plus the stock `rage` timed on the same data; results to
 //!   `target/bench-results/`.
@@ -17,6 +21,7 @@
 //! - `bench-recording [--seconds S --call-seconds N]`: the recorder's extra CPU in a 1:1 call
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
 
+mod package;
 mod setup;
 mod tasks;
 
@@ -30,7 +35,7 @@ fn main() -> anyhow::Result<()> {
             let purpose = match rest {
                 [flag, p] if flag == "--for" => setup::Purpose::parse(p)?,
                 [] => setup::Purpose::Test,
-                _ => bail!("usage: cargo xtask setup [--for run|test]"),
+                _ => bail!("usage: cargo xtask setup [--for run|test|package]"),
             };
             setup::ensure(purpose)
         }
@@ -42,9 +47,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench-calls") => tasks::bench_calls(rest),
         Some("bench-recording") => tasks::bench_recording(rest),
         Some("bench-window") => tasks::bench_window(rest),
+        Some("package") => package::package().map(drop),
+        Some("test-packages") => package::test_packages(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window>"
+                "usage: cargo xtask <setup|run|test|package|test-packages|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"

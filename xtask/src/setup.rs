@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 pub(crate) enum Purpose {
     Run,
     Test,
+    /// Building installer packages and testing them in a clean Debian root.
+    Package,
 }
 
 impl Purpose {
@@ -16,7 +18,8 @@ impl Purpose {
         match s {
             "run" => Ok(Purpose::Run),
             "test" => Ok(Purpose::Test),
-            other => bail!("unknown purpose {other:?}: use run or test"),
+            "package" => Ok(Purpose::Package),
+            other => bail!("unknown purpose {other:?}: use run, test or package"),
         }
     }
 }
@@ -52,6 +55,20 @@ const APT_TEST: &[&str] = &[
     "x11-utils",
     "xdotool",
     "imagemagick",
+];
+
+/// Debian packages that build and check the installer packages: man pages, the Debian and RPM
+/// checkers, the desktop entry and AppStream validators, and debootstrap for the clean root the
+/// packages are installed into.
+const APT_PACKAGE: &[&str] = &[
+    "dpkg-dev",
+    "help2man",
+    "lintian",
+    "desktop-file-utils",
+    "appstream",
+    "rpm",
+    "debootstrap",
+    "util-linux",
 ];
 
 /// A tool from crates.io: (crate, version, binary, arguments that print its version).
@@ -90,10 +107,29 @@ const TOOLS_TEST: &[Tool] = &[
     },
 ];
 
+/// The packaging tools from crates.io.
+const TOOLS_PACKAGE: &[Tool] = &[
+    Tool {
+        krate: "cargo-deb",
+        version: "3.8.0",
+        binary: "cargo-deb",
+        probe: &["deb", "--version"],
+    },
+    Tool {
+        krate: "cargo-generate-rpm",
+        version: "0.21.1",
+        binary: "cargo-generate-rpm",
+        probe: &["generate-rpm", "--version"],
+    },
+];
+
 pub(crate) fn ensure(purpose: Purpose) -> anyhow::Result<()> {
     let mut apt: Vec<&str> = APT_RUN.to_vec();
     if purpose == Purpose::Test {
         apt.extend_from_slice(APT_TEST);
+    }
+    if matches!(purpose, Purpose::Test | Purpose::Package) {
+        apt.extend_from_slice(APT_PACKAGE);
     }
     ensure_apt(&apt)?;
     ensure_webrtc_dev()?;
@@ -102,7 +138,21 @@ pub(crate) fn ensure(purpose: Purpose) -> anyhow::Result<()> {
             ensure_tool(tool)?;
         }
     }
+    if matches!(purpose, Purpose::Test | Purpose::Package) {
+        for tool in TOOLS_PACKAGE {
+            ensure_tool(tool)?;
+        }
+    }
     Ok(())
+}
+
+/// The host's target triple (`rustc -vV`).
+pub(crate) fn host_triple() -> anyhow::Result<String> {
+    let out = output(Command::new("rustc").arg("-vV"))?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_string)
+        .context("rustc -vV names no host")
 }
 
 fn installed(pkg: &str) -> bool {

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use crate::setup::{self, Purpose};
 
 /// The workspace root (xtask lives one level below it).
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -17,7 +17,7 @@ fn root() -> PathBuf {
 
 /// The cargo target directory: `CARGO_TARGET_DIR` if set; under CI, a stable directory outside
 /// the fresh clone so builds are reused between runs; otherwise the workspace's `target/`.
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
         return d.into();
     }
@@ -30,7 +30,7 @@ fn target_dir() -> PathBuf {
     root().join("target")
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(root()).env("CARGO_TARGET_DIR", target_dir());
     // Tools installed by `cargo install` must be found by the commands below.
@@ -43,7 +43,7 @@ fn cargo() -> Command {
     c
 }
 
-fn step(name: &str, mut cmd: Command) -> anyhow::Result<()> {
+pub(crate) fn step(name: &str, mut cmd: Command) -> anyhow::Result<()> {
     eprintln!("xtask: {name}");
     let st = cmd
         .status()
@@ -206,6 +206,9 @@ pub(crate) fn test() -> anyhow::Result<()> {
     let mut bins = cargo();
     bins.args(["build", "--workspace", "--bins"]);
     step("cargo build --bins", bins)?;
+    // The installer packages: built, linted, installed with apt into a clean Debian 12 root
+    // and run there.
+    crate::package::test_packages()?;
     // Last, so its summary is the final line.
     let mut nextest = cargo();
     nextest.args(["nextest", "run", "--workspace", "--profile", "ci"]);
