@@ -389,6 +389,39 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
     ensure!(db.trim() == "assent-rendezvous", "database owned by {db:?}");
     unit_checks(&chroot)?;
 
+    // An upgrade (the same version reinstalled runs the same scripts): the operator's edit of
+    // the configuration survives, the user and permissions are kept, the state is untouched.
+    let config = chroot.path("etc/assent-rendezvous/config.toml");
+    let mut edited = std::fs::read_to_string(&config)?;
+    edited.push_str("\n# edited by the operator\n");
+    std::fs::write(&config, &edited)?;
+    let server_deb = inside
+        .iter()
+        .find(|d| d.contains("assent-rendezvous_"))
+        .context("the server's .deb")?;
+    chroot.run(
+        "reinstall the server",
+        &format!(
+            "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confold \
+             install --reinstall {server_deb}"
+        ),
+    )?;
+    ensure!(
+        std::fs::read_to_string(&config)? == edited,
+        "the reinstall overwrote the operator's configuration"
+    );
+    let stat = chroot.output("stat -c '%U:%G %a' /etc/assent-rendezvous/config.toml")?;
+    ensure!(
+        stat.trim() == "root:assent-rendezvous 640",
+        "config is {stat:?}"
+    );
+    ensure!(
+        chroot
+            .path("var/lib/assent-rendezvous/assent.sqlite3")
+            .exists(),
+        "the reinstall lost the database"
+    );
+
     // Removal: purging the server takes its state and the permission override with it.
     chroot.run(
         "apt-get purge",
