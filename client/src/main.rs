@@ -12,8 +12,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "assent",
     version,
-    about = "End-to-end encrypted calls whose recordings need everyone's signed consent",
-    args_conflicts_with_subcommands = true
+    about = "End-to-end encrypted calls whose recordings need everyone's signed consent"
 )]
 struct Args {
     /// The profile directory (account settings and local store; default $ASSENT_PROFILE or
@@ -124,7 +123,23 @@ fn parse_link(link: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_link;
+    use super::{Args, Command, parse_link};
+    use clap::Parser;
+
+    /// A link is the one positional argument; subcommands and the global `--profile` still
+    /// parse as before.
+    #[test]
+    fn a_link_or_a_subcommand() {
+        let a = Args::try_parse_from(["assent", "assent://join/abc-defg-hij"]).unwrap();
+        assert_eq!(a.link.as_deref(), Some("assent://join/abc-defg-hij"));
+        assert!(a.command.is_none());
+        let a = Args::try_parse_from(["assent", "--profile", "/p", "devices", "--json"]).unwrap();
+        assert!(matches!(a.command, Some(Command::Devices { json: true })));
+        assert!(a.link.is_none());
+        let a = Args::try_parse_from(["assent", "account", "show", "--profile", "/p"]).unwrap();
+        assert!(matches!(a.command, Some(Command::Account(_))));
+        assert_eq!(a.profile.as_deref(), Some(std::path::Path::new("/p")));
+    }
 
     #[test]
     fn links_from_the_desktop_handler() {
