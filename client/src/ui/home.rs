@@ -16,6 +16,7 @@ pub enum Message {
     NewMeeting,
     Schedule,
     PersonalRoom,
+    Recordings,
     Show(String),
     /// Join the call of the meeting on show.
     Enter,
@@ -28,6 +29,8 @@ pub enum Event {
     Join(String),
     NewMeeting,
     Schedule,
+    /// Open the recordings list.
+    Recordings,
     PersonalRoom,
     Enter(MeetingCard),
     SignOut,
@@ -108,6 +111,7 @@ impl Home {
                 Some(Event::NewMeeting)
             }
             Message::Schedule => Some(Event::Schedule),
+            Message::Recordings => Some(Event::Recordings),
             Message::PersonalRoom => {
                 if self.busy {
                     return None;
@@ -180,6 +184,10 @@ impl Home {
                 .padding([10, 20])
                 .style(button::secondary)
                 .on_press_maybe(idle(Message::PersonalRoom)),
+            button(text("Recordings"))
+                .padding([10, 20])
+                .style(button::secondary)
+                .on_press(Message::Recordings),
         ]
         .spacing(8);
         let mut body = column![header, actions, text("Join a meeting").size(18), join,]

@@ -12,7 +12,10 @@ use assent_client::account::{self, Account, AccountError, Profile};
 use assent_client::api::ApiError;
 use zeroize::Zeroizing;
 
+use assent_client::library;
+
 use super::home::MeetingCard;
+use super::recordings;
 
 fn open(dir: &Path) -> Result<Profile, String> {
     Profile::open(dir).map_err(|e| e.to_string())
@@ -376,4 +379,188 @@ pub fn call_events(
         let ev = rx.recv().await?;
         Some((ev, Some(rx)))
     })
+}
+
+fn store(dir: &Path) -> Result<assent_client::store::Store, String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    assent_client::store::Store::open(&dir.join("profile.db")).map_err(|e| e.to_string())
+}
+
+/// The recordings list: the local library (brought in step with the disk first, so an
+/// interrupted recording shows as incomplete) and, when signed in, the server's registry. A
+/// registry failure comes back beside the local list, which is shown anyway.
+pub async fn recordings(dir: PathBuf) -> Result<(Vec<recordings::Item>, Option<String>), String> {
+    local(move || async move {
+        let rows = {
+            let store = store(&dir)?;
+            library::recover(&store, &library::root(&dir)).map_err(|e| e.to_string())?;
+            store.recordings().map_err(|e| e.to_string())?
+        };
+        let (cloud, error) = match open(&dir).and_then(|p| p.api().map_err(|e| e.to_string())) {
+            Ok((api, _)) => match api.recordings().await {
+                Ok(list) => (list, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            },
+            Err(_) => (Vec::new(), Some("not signed in".into())),
+        };
+        Ok((recordings::merge(rows, cloud), error))
+    })
+    .await?
+}
+
+/// Delete a recording's local copy (never one being written: its recorder holds the lock)
+/// and/or its cloud copy.
+pub async fn delete_recording(
+    dir: PathBuf,
+    id: String,
+    local_copy: bool,
+    cloud_copy: bool,
+) -> Result<String, String> {
+    local(move || async move {
+        if cloud_copy {
+            let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+            let rid: assent_shared::ids::RecordingId =
+                id.parse().map_err(|_| "not a recording id".to_string())?;
+            api.delete_recording(&rid)
+                .await
+                .map_err(|e| format!("the cloud copy was not deleted: {e}"))?;
+        }
+        if local_copy {
+            let store = store(&dir)?;
+            let root = library::root(&dir);
+            let row = store
+                .recordings()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|r| r.id == id)
+                .ok_or("this recording is not on this device")?;
+            let lock =
+                library::lock(&root, &id).map_err(|e| format!("the recording is in use: {e}"))?;
+            let path = PathBuf::from(&row.dir);
+            if path.starts_with(&root) && path.is_dir() {
+                std::fs::remove_dir_all(&path)
+                    .map_err(|e| format!("cannot delete {}: {e}", path.display()))?;
+            }
+            store.remove_recording(&id).map_err(|e| e.to_string())?;
+            drop(lock);
+            let _ = std::fs::remove_file(library::lock_path(&root, &id));
+        }
+        Ok("Deleted.".to_string())
+    })
+    .await?
+}
+
+/// Upload a recording's cloud copy now (the uploader resumes where it stopped).
+pub async fn upload_recording(dir: PathBuf, id: String) -> Result<String, String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        let db = dir.join("profile.db");
+        let todo = {
+            let store = store(&dir)?;
+            assent_client::upload::pending(&store).map_err(|e| e.to_string())?
+        };
+        let (_, path) = todo
+            .into_iter()
+            .find(|(r, _)| *r == id)
+            .ok_or("nothing of this recording is waiting to be uploaded")?;
+        let uploader = assent_client::upload::Uploader::new(api, db);
+        uploader
+            .sync_retrying(&path, 3, &|_| {})
+            .await
+            .map_err(|e| format!("the upload stopped: {e}"))?;
+        Ok("The cloud copy is complete.".to_string())
+    })
+    .await?
+}
+
+/// Download a cloud copy into this device's library, where it is verified and listed.
+pub async fn download_recording(dir: PathBuf, id: String) -> Result<String, String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        let rid: assent_shared::ids::RecordingId =
+            id.parse().map_err(|_| "not a recording id".to_string())?;
+        let root = library::root(&dir);
+        let to = root.join(&id);
+        let got = assent_client::upload::download(&api, &rid, &to)
+            .await
+            .map_err(|e| format!("the download failed: {e}"))?;
+        let store = store(&dir)?;
+        library::recover(&store, &root).map_err(|e| e.to_string())?;
+        // Its cloud copy is the one it came from.
+        store
+            .set_cloud_state(&id, "complete", got.bytes)
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "Downloaded ({}).",
+            recordings::human_size(got.bytes)
+        ))
+    })
+    .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assent_client::store::RecordingRow;
+
+    fn recording(profile: &Path, id: &str) -> PathBuf {
+        let dir = library::root(profile).join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("segment-000000.age"), b"ciphertext").unwrap();
+        let store = store(profile).unwrap();
+        store
+            .add_recording(&RecordingRow {
+                id: id.into(),
+                title: "Weekly sync".into(),
+                dir: dir.to_string_lossy().into_owned(),
+                call_id: "c".into(),
+                started_at: 1,
+                ended_at: Some(2),
+                participants: vec![],
+                tags: vec![],
+                size: 10,
+                segments: 1,
+                state: "complete".into(),
+                scope: "local".into(),
+                retention_days: 30,
+                cloud_state: "none".into(),
+                uploaded_bytes: 0,
+            })
+            .unwrap();
+        dir
+    }
+
+    /// Deleting the local copy removes its files and its row; a recording whose recorder
+    /// holds the lock is refused and left whole.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn deleting_a_local_copy_respects_the_recorders_lock() {
+        let profile = tempfile::tempdir().unwrap();
+        let p = profile.path().to_path_buf();
+        let busy = recording(&p, "busy");
+        let lock = library::lock(&library::root(&p), "busy").unwrap();
+        let err = delete_recording(p.clone(), "busy".into(), true, false)
+            .await
+            .unwrap_err();
+        assert!(err.contains("in use"), "{err}");
+        assert!(busy.join("segment-000000.age").exists());
+        drop(lock);
+
+        let done = recording(&p, "done");
+        delete_recording(p.clone(), "done".into(), true, false)
+            .await
+            .unwrap();
+        assert!(!done.exists());
+        let ids: Vec<String> = store(&p)
+            .unwrap()
+            .recordings()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["busy"]);
+        let err = delete_recording(p, "done".into(), true, false)
+            .await
+            .unwrap_err();
+        assert!(err.contains("not on this device"), "{err}");
+    }
 }

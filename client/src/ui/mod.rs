@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod home;
 mod io;
+pub mod recordings;
 pub mod room;
 pub mod schedule;
 pub mod style;
@@ -21,6 +22,7 @@ use jiff::tz::TimeZone;
 
 use auth::Auth;
 use home::{Home, MeetingCard};
+use recordings::Recordings;
 use room::Room;
 use schedule::Schedule;
 
@@ -64,6 +66,11 @@ pub enum Screen {
         form: Schedule,
         home: Home,
     },
+    /// The recordings list, over the home screen it returns to.
+    Recordings {
+        list: Recordings,
+        home: Home,
+    },
     /// In a call (the link once it has started), over the home screen it returns to.
     Room {
         room: Room,
@@ -89,6 +96,10 @@ pub enum Message {
     CallStarted(Result<io::CallLink, String>),
     Call(assent_client::call::CallEvent),
     Room(room::Message),
+    Recordings(recordings::Message),
+    RecordingsLoaded(Result<(Vec<recordings::Item>, Option<String>), String>),
+    /// A recordings action finished: what to tell the user, then the list is reloaded.
+    RecordingsDone(Result<String, String>),
     /// Time to show the newest video frames.
     Frame,
     FocusNext,
@@ -142,6 +153,7 @@ impl App {
                 None => "Assent".into(),
             },
             Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
+            Screen::Recordings { .. } => "Assent — recordings".into(),
             Screen::Room { room, .. } => match room.ended() {
                 Some(_) => format!("Assent — {} — call ended", room.title()),
                 None => format!(
@@ -328,6 +340,21 @@ impl App {
                         };
                         Task::perform(io::start_call(dir, code), Message::CallStarted)
                     }
+                    Some(home::Event::Recordings) => {
+                        let Screen::Home(home) =
+                            std::mem::replace(&mut self.screen, Screen::Loading)
+                        else {
+                            return Task::none();
+                        };
+                        self.screen = Screen::Recordings {
+                            list: Recordings::new(self.tz.clone()),
+                            home,
+                        };
+                        Task::batch([
+                            operation::focus(recordings::SEARCH),
+                            Task::perform(io::recordings(dir), Message::RecordingsLoaded),
+                        ])
+                    }
                     Some(home::Event::SignOut) => {
                         Task::perform(io::sign_out(dir), Message::SignedOut)
                     }
@@ -341,6 +368,61 @@ impl App {
                     }
                 }
                 Task::none()
+            }
+            Message::Recordings(msg) => {
+                let Screen::Recordings { list, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                match list.update(msg) {
+                    None => Task::none(),
+                    Some(recordings::Event::Back) => {
+                        self.back_home();
+                        Task::none()
+                    }
+                    Some(recordings::Event::Refresh) => {
+                        Task::perform(io::recordings(dir), Message::RecordingsLoaded)
+                    }
+                    Some(recordings::Event::Open { id, .. }) => {
+                        // The offline viewer comes with a later change; until then the
+                        // command line verifies and exports.
+                        list.on_notice(format!(
+                            "Verify it with: assent recordings verify {}",
+                            self.profile.join("recordings").join(id).display()
+                        ));
+                        Task::none()
+                    }
+                    Some(recordings::Event::Upload(id)) => {
+                        list.on_notice("Uploading…".into());
+                        Task::perform(io::upload_recording(dir, id), Message::RecordingsDone)
+                    }
+                    Some(recordings::Event::Download(id)) => {
+                        list.on_notice("Downloading…".into());
+                        Task::perform(io::download_recording(dir, id), Message::RecordingsDone)
+                    }
+                    Some(recordings::Event::Delete { id, local, cloud }) => Task::perform(
+                        io::delete_recording(dir, id, local, cloud),
+                        Message::RecordingsDone,
+                    ),
+                }
+            }
+            Message::RecordingsLoaded(result) => {
+                if let Screen::Recordings { list, .. } = &mut self.screen {
+                    match result {
+                        Ok((items, cloud_error)) => list.on_loaded(items, cloud_error),
+                        Err(e) => list.on_error(e),
+                    }
+                }
+                Task::none()
+            }
+            Message::RecordingsDone(result) => {
+                let Screen::Recordings { list, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                match result {
+                    Ok(notice) => list.on_notice(notice),
+                    Err(e) => list.on_notice(e),
+                }
+                Task::perform(io::recordings(dir), Message::RecordingsLoaded)
             }
             Message::Schedule(msg) => {
                 let Screen::Schedule { form, .. } = &mut self.screen else {
@@ -375,7 +457,10 @@ impl App {
             Message::Overview(result) => {
                 if let (
                     Ok(o),
-                    Screen::Home(home) | Screen::Schedule { home, .. } | Screen::Room { home, .. },
+                    Screen::Home(home)
+                    | Screen::Schedule { home, .. }
+                    | Screen::Room { home, .. }
+                    | Screen::Recordings { home, .. },
                 ) = (result, &mut self.screen)
                 {
                     home.on_overview(o.upcoming, o.history);
@@ -480,9 +565,9 @@ impl App {
     /// Leave the schedule form for the home screen under it.
     fn back_home(&mut self) {
         match std::mem::replace(&mut self.screen, Screen::Loading) {
-            Screen::Schedule { home, .. } | Screen::Room { home, .. } => {
-                self.screen = Screen::Home(home)
-            }
+            Screen::Schedule { home, .. }
+            | Screen::Room { home, .. }
+            | Screen::Recordings { home, .. } => self.screen = Screen::Home(home),
             other => self.screen = other,
         }
     }
@@ -490,6 +575,7 @@ impl App {
     pub fn view(&self) -> Element<'_, Message> {
         match &self.screen {
             Screen::Schedule { form, .. } => form.view().map(Message::Schedule),
+            Screen::Recordings { list, .. } => list.view().map(Message::Recordings),
             Screen::Room { room, .. } => room.view().map(Message::Room),
             Screen::Loading => iced::widget::center(iced::widget::text("Assent")).into(),
             Screen::Auth(auth) => auth.view().map(Message::Auth),
@@ -516,6 +602,12 @@ impl App {
             Screen::Room { call: Some(_), .. } => Subscription::batch([
                 keys,
                 iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
+            ]),
+            // Upload progress: the list is reloaded every two seconds while a copy uploads.
+            Screen::Recordings { list, .. } if list.uploading() => Subscription::batch([
+                keys,
+                iced::time::every(std::time::Duration::from_secs(2))
+                    .map(|_| Message::Recordings(recordings::Message::Refresh)),
             ]),
             _ => keys,
         }
@@ -614,6 +706,52 @@ mod tests {
         assert_eq!(app.theme(), Theme::Light);
         let _ = app.update(Message::ToggleTheme);
         assert_eq!(app.theme(), Theme::Dark);
+    }
+
+    /// Recordings opens over Home, shows what the engine loaded (and why the cloud part is
+    /// missing, when it is), and Back returns to Home as it was.
+    #[test]
+    fn recordings_open_over_home_and_return() {
+        let mut app = signing_in();
+        let _ = app.update(Message::SignedIn(Ok(Account {
+            server: "http://127.0.0.1:1".into(),
+            email: "ada@example.org".into(),
+            user_id: UserId::random(),
+            display_name: "Ada".into(),
+        })));
+        let _ = app.update(Message::Home(home::Message::Recordings));
+        assert_eq!(app.title(), "Assent — recordings");
+        let _ = app.update(Message::RecordingsLoaded(Ok((
+            vec![recordings::Item {
+                id: "r1".into(),
+                title: "Weekly sync".into(),
+                started_at: 1_795_000_000_000,
+                duration_ms: Some(60_000),
+                participants: vec!["Ada".into(), "Grace".into()],
+                tags: vec!["team".into()],
+                size: 1_000_000,
+                local: Some(("/p/recordings/r1".into(), "complete".into())),
+                cloud: Some(recordings::Cloud::NotKept),
+                keep_until: None,
+                can_delete_cloud: false,
+            }],
+            Some("server unreachable".into()),
+        ))));
+        {
+            let Screen::Recordings { list, .. } = &app.screen else {
+                panic!("the recordings list")
+            };
+            let mut ui = iced_test::simulator(list.view());
+            assert!(ui.find("Weekly sync").is_ok());
+            assert!(
+                ui.find("Cloud copies not shown: server unreachable")
+                    .is_ok()
+            );
+            assert!(ui.find("Kept on this device only").is_ok());
+        }
+        let _ = app.update(Message::Recordings(recordings::Message::Back));
+        assert!(matches!(&app.screen, Screen::Home(_)));
+        assert_eq!(app.title(), "Assent");
     }
 
     /// Schedule opens over Home and returns to it: on Cancel as it was, after scheduling with
