@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use assent_shared::api::{AuthSecret, B64, PublishIdentity, SigninRequest, SignupRequest};
+use assent_shared::api::{
+    AuthSecret, B64, ChangePassword, Confirm, PublishIdentity, SigninRequest, SignupRequest,
+};
 use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, Salt};
 use assent_shared::ids::UserId;
 use assent_shared::{SecretIdentity, Timestamp};
@@ -28,6 +30,8 @@ pub enum AccountError {
     WeakPassword(String),
     #[error("{0}")]
     Keys(String),
+    #[error("the current password is wrong")]
+    WrongPassword,
     #[error("this profile has no account yet: run `assent account signup` or `signin`")]
     NoAccount,
     #[error("not signed in: run `assent account signin`")]
@@ -321,6 +325,63 @@ pub async fn signout(profile: &Profile) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+    profile.keyring.delete(&profile.id, SESSION)?;
+    Ok(())
+}
+
+/// Change the password. The key backup is re-sealed here under keys derived from the new
+/// password (the identity keys do not change and the recovery code keeps working); the server
+/// checks the current password and signs out every other session.
+pub async fn change_password(profile: &Profile, current: &str, new: &str) -> Result<()> {
+    let (api, account) = profile.api()?;
+    let broken = assent_shared::password::check(new, &[&account.email, &account.display_name]);
+    if !broken.is_empty() {
+        let why: Vec<&str> = broken.iter().map(|r| r.message()).collect();
+        return Err(AccountError::WeakPassword(why.join(" ")));
+    }
+    let pre = api.prelogin(&account.email).await?;
+    let kdf = pre
+        .kdf
+        .check()
+        .map_err(|e| AccountError::Keys(e.to_string()))?;
+    let old_keys = derive(current, pre.salt, kdf).await?;
+    let backup = api
+        .key_backup()
+        .await?
+        .key_backup
+        .ok_or_else(|| AccountError::Keys("the server holds no key backup".into()))?;
+    let backup = KeyBackup::from_bytes(&backup.0).map_err(|e| AccountError::Keys(e.to_string()))?;
+    let new_salt = Salt::random();
+    let new_kdf = KdfParams::DEFAULT;
+    let new_keys = derive(new, new_salt, new_kdf).await?;
+    let resealed = backup
+        .rewrap_password(&old_keys, &new_keys, new_kdf, new_salt)
+        .map_err(|_| AccountError::WrongPassword)?;
+    api.change_password(&ChangePassword {
+        auth_secret: AuthSecret(*old_keys.auth_secret()),
+        new_auth_secret: AuthSecret(*new_keys.auth_secret()),
+        new_salt,
+        new_kdf,
+        new_key_backup: B64(resealed.to_bytes()),
+    })
+    .await?;
+    Ok(())
+}
+
+/// Delete the account on the server (the password confirms it). The session leaves the
+/// keyring; the identity keys stay, since they still open the recordings on this device.
+pub async fn delete_account(profile: &Profile, password: &str) -> Result<()> {
+    let (api, account) = profile.api()?;
+    let pre = api.prelogin(&account.email).await?;
+    let kdf = pre
+        .kdf
+        .check()
+        .map_err(|e| AccountError::Keys(e.to_string()))?;
+    let keys = derive(password, pre.salt, kdf).await?;
+    api.delete_account(&Confirm {
+        auth_secret: AuthSecret(*keys.auth_secret()),
+    })
+    .await?;
     profile.keyring.delete(&profile.id, SESSION)?;
     Ok(())
 }

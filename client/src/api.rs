@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use assent_shared::api::{ChangePassword, Confirm, SessionInfo, TotpCode, TotpEnrolment};
 use assent_shared::api::{
     CompleteUpload, CreateMeeting, DirectoryEntry, Download, EmailCode, EmailOnly, ErrorBody,
     IceServers, KeyBackupBody, Me, Meeting, PartRequest, PartTag, PartUrl, PartUrls, Prelogin,
@@ -218,6 +219,53 @@ impl Api {
 
     pub async fn key_backup(&self) -> Result<KeyBackupBody> {
         self.get("/v1/me/key-backup").await
+    }
+
+    // Account settings.
+
+    /// This account's sessions (devices signed in).
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        self.get("/v1/sessions").await
+    }
+
+    /// Sign one session out (another device).
+    pub async fn revoke_session(&self, id: &str) -> Result<()> {
+        let path = format!("/v1/sessions/{}", url_escape(id));
+        self.send::<(), serde_json::Value>(Method::DELETE, &path, None)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn change_password(&self, req: &ChangePassword) -> Result<()> {
+        self.send::<_, serde_json::Value>(Method::PUT, "/v1/me/password", Some(req))
+            .await
+            .map(|_| ())
+    }
+
+    /// Start two-factor enrolment: a new secret, not active until confirmed with a code.
+    pub async fn totp_enrol(&self) -> Result<TotpEnrolment> {
+        self.send::<(), TotpEnrolment>(Method::POST, "/v1/me/totp", None)
+            .await?
+            .ok_or_else(|| ApiError::Protocol("empty answer to POST /v1/me/totp".into()))
+    }
+
+    pub async fn totp_confirm(&self, code: &str) -> Result<()> {
+        let body = TotpCode { code: code.into() };
+        self.post_empty("/v1/me/totp/confirm", &body).await
+    }
+
+    pub async fn totp_disable(&self, code: &str) -> Result<()> {
+        let body = TotpCode { code: code.into() };
+        self.send::<_, serde_json::Value>(Method::DELETE, "/v1/me/totp", Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Delete the account (the server checks the authentication secret).
+    pub async fn delete_account(&self, req: &Confirm) -> Result<()> {
+        self.send::<_, serde_json::Value>(Method::DELETE, "/v1/me", Some(req))
+            .await
+            .map(|_| ())
     }
 
     pub async fn publish_identity(&self, body: &PublishIdentity) -> Result<()> {

@@ -142,6 +142,29 @@ impl Server {
         panic!("no verification mail for {email} in {}", outbox.display());
     }
 
+    /// Another device of `user`'s account: a profile of its own, signed in with the password.
+    pub async fn device(&self, user: &User, label: &str) -> User {
+        let other = user.with_profile_suffix(label);
+        other.cli(&[
+            "account",
+            "signin",
+            "--server",
+            &self.base,
+            "--email",
+            &user.email,
+            "--password-env",
+            "ASSENT_TEST_PASSWORD",
+            "--device",
+            label,
+        ]);
+        other
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// A new account (signed up, verified, signed in) in its own profile directory; its
     /// commands run in `netns` when given.
     pub async fn user(&self, name: &str, netns: Option<String>) -> User {
@@ -271,6 +294,35 @@ impl User {
             String::from_utf8_lossy(&out.stderr)
         );
         stdout
+    }
+
+    /// Run a CLI command with extra environment variables: its stdout, or (on a non-zero exit)
+    /// its stderr.
+    pub fn try_cli_env(&self, args: &[&str], env: &[(&str, &str)]) -> Result<String, String> {
+        let mut c = self.command();
+        c.args(args).stdin(Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c.output().map_err(|e| format!("cannot run assent: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    /// The same person on another (empty) profile: a new device, not signed in yet.
+    pub fn with_profile_suffix(&self, label: &str) -> User {
+        User {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            profile: self.profile.with_file_name(format!(
+                "{}-{label}",
+                self.profile.file_name().unwrap().to_string_lossy()
+            )),
+            prefix: self.prefix.clone(),
+        }
     }
 
     /// Run a CLI command to completion: its stdout, or (on a non-zero exit) its stderr.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use assent_client::account::{self, Profile};
+use assent_shared::Timestamp;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -52,6 +53,35 @@ pub(crate) enum AccountCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change your password (the current one first). Your keys and your recovery code stay the
+    /// same; every other device is signed out.
+    Password {
+        /// The current password.
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Read the new password from this environment variable (otherwise it is asked twice).
+        #[arg(long)]
+        new_password_env: Option<String>,
+    },
+    /// Two-factor sign-in with an authenticator app (TOTP).
+    #[command(subcommand)]
+    Totp(TotpCommand),
+    /// The devices signed in to your account.
+    Sessions {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign another device out (an id from `sessions`).
+    Revoke { id: String },
+    /// Delete your account on the server (the password confirms it). Recordings on this device
+    /// stay, and so do the keys that open them.
+    Delete {
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Do not ask "are you sure".
+        #[arg(long)]
+        yes: bool,
+    },
     /// Write your decryption key as an age identity (AGE-SECRET-KEY-1…), so that `assent
     /// recordings export` or the stock `age`/`rage` tools can decrypt recordings made for you.
     /// Keep the file private: it opens every recording you consented to.
@@ -60,6 +90,20 @@ pub(crate) enum AccountCommand {
         #[arg(long)]
         out: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TotpCommand {
+    /// Start: prints the secret and the `otpauth://` URI to add to your authenticator app.
+    /// Nothing changes until you confirm with a code.
+    Enrol {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Turn two-factor sign-in on with the app's current code.
+    Confirm { code: String },
+    /// Turn it off (needs a current code).
+    Disable { code: String },
 }
 
 /// Where the password comes from (a prompt when none is given).
@@ -201,6 +245,106 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                     "Wrote your age identity to {} (public key {}).",
                     out.display(),
                     id.public().encryption.to_age_recipient()
+                );
+            }
+            AccountCommand::Password {
+                password,
+                new_password_env,
+            } => {
+                let current = password.read()?;
+                let new = match new_password_env {
+                    Some(var) => std::env::var(&var)
+                        .map(Zeroizing::new)
+                        .with_context(|| format!("environment variable {var} is not set"))?,
+                    None => {
+                        let a = Zeroizing::new(
+                            rpassword::prompt_password("New password: ")
+                                .context("cannot read the password")?,
+                        );
+                        let b = Zeroizing::new(
+                            rpassword::prompt_password("New password again: ")
+                                .context("cannot read the password")?,
+                        );
+                        if a != b {
+                            bail!("the two new passwords differ; nothing changed");
+                        }
+                        a
+                    }
+                };
+                account::change_password(&profile, &current, &new).await?;
+                println!(
+                    "Password changed. Your keys and recovery code are unchanged; your other \
+                     devices were signed out."
+                );
+            }
+            AccountCommand::Totp(c) => {
+                let (api, _) = profile.api()?;
+                match c {
+                    TotpCommand::Enrol { json } => {
+                        let e = api.totp_enrol().await?;
+                        if json {
+                            println!("{}", json!({"secret": e.secret, "uri": e.uri}));
+                        } else {
+                            println!(
+                                "Add this to your authenticator app, then run `assent account \
+                                 totp confirm CODE` with the code it shows:\n\n    secret  {}\n    \
+                                 link    {}",
+                                e.secret, e.uri
+                            );
+                        }
+                    }
+                    TotpCommand::Confirm { code } => {
+                        api.totp_confirm(code.trim()).await?;
+                        println!("Two-factor sign-in is on.");
+                    }
+                    TotpCommand::Disable { code } => {
+                        api.totp_disable(code.trim()).await?;
+                        println!("Two-factor sign-in is off.");
+                    }
+                }
+            }
+            AccountCommand::Sessions { json } => {
+                let (api, _) = profile.api()?;
+                let sessions = api.sessions().await?;
+                if json {
+                    println!("{}", serde_json::to_string(&sessions)?);
+                } else {
+                    for s in sessions {
+                        println!(
+                            "{}  {}{}  signed in {}, last used {}",
+                            s.id,
+                            s.device,
+                            if s.current { " (this device)" } else { "" },
+                            Timestamp(s.created_at).to_rfc3339(),
+                            Timestamp(s.last_used_at).to_rfc3339(),
+                        );
+                    }
+                }
+            }
+            AccountCommand::Revoke { id } => {
+                let (api, _) = profile.api()?;
+                api.revoke_session(&id).await?;
+                println!("That device is signed out.");
+            }
+            AccountCommand::Delete { password, yes } => {
+                let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;
+                if !yes {
+                    eprint!(
+                        "Delete the account {} on {}? Meetings, contacts' view of your key and \
+                         cloud recordings you made go with it. Type DELETE to confirm: ",
+                        a.email, a.server
+                    );
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    if line.trim() != "DELETE" {
+                        bail!("not deleted");
+                    }
+                }
+                let pw = password.read()?;
+                account::delete_account(&profile, &pw).await?;
+                println!(
+                    "Account deleted. Recordings on this device and the keys that open them \
+                     are still here."
                 );
             }
             AccountCommand::Show { json } => {
