@@ -17,6 +17,7 @@ pub enum Message {
     Schedule,
     PersonalRoom,
     Recordings,
+    Settings,
     Show(String),
     /// Join the call of the meeting on show.
     Enter,
@@ -31,6 +32,8 @@ pub enum Event {
     Schedule,
     /// Open the recordings list.
     Recordings,
+    /// Open the settings.
+    Settings,
     PersonalRoom,
     Enter(MeetingCard),
     SignOut,
@@ -78,6 +81,15 @@ impl Home {
         self.history = history;
     }
 
+    /// Who is signed in: name and email.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
     /// The meeting on show (created or found), if any.
     pub fn meeting(&self) -> Option<&MeetingCard> {
         self.meeting.as_ref()
@@ -112,6 +124,7 @@ impl Home {
             }
             Message::Schedule => Some(Event::Schedule),
             Message::Recordings => Some(Event::Recordings),
+            Message::Settings => Some(Event::Settings),
             Message::PersonalRoom => {
                 if self.busy {
                     return None;
@@ -153,10 +166,14 @@ impl Home {
             ]
             .spacing(2),
             space::horizontal(),
+            button(text("Settings"))
+                .style(button::secondary)
+                .on_press(Message::Settings),
             button(text("Sign out"))
                 .style(button::secondary)
                 .on_press(Message::SignOut),
         ]
+        .spacing(8)
         .align_y(Center);
         let can_join = !self.busy && !assent_client::call::join_code(&self.join).is_empty();
         let join = row![

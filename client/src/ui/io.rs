@@ -16,6 +16,7 @@ use assent_client::library;
 
 use super::home::MeetingCard;
 use super::recordings;
+use super::settings;
 
 fn open(dir: &Path) -> Result<Profile, String> {
     Profile::open(dir).map_err(|e| e.to_string())
@@ -494,6 +495,86 @@ pub async fn download_recording(dir: PathBuf, id: String) -> Result<String, Stri
             "Downloaded ({}).",
             recordings::human_size(got.bytes)
         ))
+    })
+    .await?
+}
+
+/// What the settings screen shows from the server: two-factor state and the sessions.
+pub async fn settings(dir: PathBuf) -> Result<settings::Loaded, String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        let me = api.me().await.map_err(|e| e.to_string())?;
+        let sessions = api.sessions().await.map_err(|e| e.to_string())?;
+        Ok(settings::Loaded {
+            totp_enabled: me.totp_enabled,
+            sessions,
+        })
+    })
+    .await?
+}
+
+pub async fn change_password(
+    dir: PathBuf,
+    current: Zeroizing<String>,
+    new: Zeroizing<String>,
+) -> Result<String, String> {
+    local(move || async move {
+        let profile = open(&dir)?;
+        account::change_password(&profile, &current, &new)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(
+            "Password changed. Your keys and recovery code are unchanged; your other devices \
+            were signed out."
+                .to_string(),
+        )
+    })
+    .await?
+}
+
+/// Start two-factor enrolment: the secret and its `otpauth://` URI.
+pub async fn enrol_totp(dir: PathBuf) -> Result<(Zeroizing<String>, String), String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        let e = api.totp_enrol().await.map_err(|e| e.to_string())?;
+        Ok((Zeroizing::new(e.secret.clone()), e.uri.clone()))
+    })
+    .await?
+}
+
+pub async fn confirm_totp(dir: PathBuf, code: String) -> Result<String, String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        api.totp_confirm(&code).await.map_err(|e| e.to_string())?;
+        Ok("Two-factor sign-in is on.".to_string())
+    })
+    .await?
+}
+
+pub async fn disable_totp(dir: PathBuf, code: String) -> Result<String, String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        api.totp_disable(&code).await.map_err(|e| e.to_string())?;
+        Ok("Two-factor sign-in is off.".to_string())
+    })
+    .await?
+}
+
+pub async fn revoke_session(dir: PathBuf, id: String) -> Result<String, String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        api.revoke_session(&id).await.map_err(|e| e.to_string())?;
+        Ok("That device is signed out.".to_string())
+    })
+    .await?
+}
+
+pub async fn delete_account(dir: PathBuf, password: Zeroizing<String>) -> Result<(), String> {
+    local(move || async move {
+        let profile = open(&dir)?;
+        account::delete_account(&profile, &password)
+            .await
+            .map_err(|e| e.to_string())
     })
     .await?
 }

@@ -9,6 +9,7 @@ mod io;
 pub mod recordings;
 pub mod room;
 pub mod schedule;
+pub mod settings;
 pub mod style;
 mod time;
 
@@ -25,6 +26,7 @@ use home::{Home, MeetingCard};
 use recordings::Recordings;
 use room::Room;
 use schedule::Schedule;
+use settings::Settings;
 
 pub fn run(profile: PathBuf, link: Option<String>) -> iced::Result {
     iced::application(
@@ -71,6 +73,11 @@ pub enum Screen {
         list: Recordings,
         home: Home,
     },
+    /// The settings, over the home screen they return to.
+    Settings {
+        page: Settings,
+        home: Home,
+    },
     /// In a call (the link once it has started), over the home screen it returns to.
     Room {
         room: Room,
@@ -100,6 +107,12 @@ pub enum Message {
     RecordingsLoaded(Result<(Vec<recordings::Item>, Option<String>), String>),
     /// A recordings action finished: what to tell the user, then the list is reloaded.
     RecordingsDone(Result<String, String>),
+    Settings(settings::Message),
+    SettingsLoaded(Result<settings::Loaded, String>),
+    /// A settings request finished (then what the screen shows is reloaded).
+    SettingsDone(settings::Section, Result<String, String>),
+    TotpEnrolled(Result<(zeroize::Zeroizing<String>, String), String>),
+    AccountDeleted(Result<(), String>),
     /// Time to show the newest video frames.
     Frame,
     FocusNext,
@@ -116,6 +129,8 @@ pub struct App {
     tz: TimeZone,
     screen: Screen,
     dark: bool,
+    /// The server of the account signed in (for the settings).
+    server: String,
     /// A meeting code from an `assent://` link the window was opened with: shown once the
     /// profile is signed in.
     link: Option<String>,
@@ -129,6 +144,7 @@ impl App {
             tz: TimeZone::system(),
             screen: Screen::Loading,
             dark: false,
+            server: String::new(),
             link,
         };
         let load = Task::perform(
@@ -154,6 +170,7 @@ impl App {
             },
             Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
             Screen::Recordings { .. } => "Assent — recordings".into(),
+            Screen::Settings { .. } => "Assent — settings".into(),
             Screen::Room { room, .. } => match room.ended() {
                 Some(_) => format!("Assent — {} — call ended", room.title()),
                 None => format!(
@@ -176,6 +193,7 @@ impl App {
 
     /// Home for `account`, and the request for its upcoming meetings and call history.
     fn enter_home(&mut self, account: &Account) -> Task<Message> {
+        self.server = account.server.clone();
         self.screen = Screen::Home(Home::new(
             account.display_name.clone(),
             account.email.clone(),
@@ -355,6 +373,24 @@ impl App {
                             Task::perform(io::recordings(dir), Message::RecordingsLoaded),
                         ])
                     }
+                    Some(home::Event::Settings) => {
+                        let Screen::Home(home) =
+                            std::mem::replace(&mut self.screen, Screen::Loading)
+                        else {
+                            return Task::none();
+                        };
+                        let page = Settings::new(
+                            home.name().to_string(),
+                            home.email().to_string(),
+                            self.server.clone(),
+                            self.tz.clone(),
+                        );
+                        self.screen = Screen::Settings { page, home };
+                        Task::batch([
+                            operation::focus(settings::CURRENT),
+                            Task::perform(io::settings(dir), Message::SettingsLoaded),
+                        ])
+                    }
                     Some(home::Event::SignOut) => {
                         Task::perform(io::sign_out(dir), Message::SignedOut)
                     }
@@ -424,6 +460,75 @@ impl App {
                 }
                 Task::perform(io::recordings(dir), Message::RecordingsLoaded)
             }
+            Message::Settings(msg) => {
+                let Screen::Settings { page, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                use settings::{Event as E, Section as S};
+                let done = |section: S| move |r| Message::SettingsDone(section, r);
+                match page.update(msg) {
+                    None => Task::none(),
+                    Some(E::Back) => {
+                        self.back_home();
+                        Task::none()
+                    }
+                    Some(E::ChangePassword { current, new }) => {
+                        Task::perform(io::change_password(dir, current, new), done(S::Password))
+                    }
+                    Some(E::EnrolTotp) => Task::perform(io::enrol_totp(dir), Message::TotpEnrolled),
+                    Some(E::ConfirmTotp(code)) => {
+                        Task::perform(io::confirm_totp(dir, code), done(S::TwoFactor))
+                    }
+                    Some(E::DisableTotp(code)) => {
+                        Task::perform(io::disable_totp(dir, code), done(S::TwoFactor))
+                    }
+                    Some(E::Revoke(id)) => {
+                        Task::perform(io::revoke_session(dir, id), done(S::Sessions))
+                    }
+                    Some(E::DeleteAccount(password)) => {
+                        Task::perform(io::delete_account(dir, password), Message::AccountDeleted)
+                    }
+                }
+            }
+            Message::SettingsLoaded(result) => {
+                if let Screen::Settings { page, .. } = &mut self.screen {
+                    match result {
+                        Ok(loaded) => page.on_loaded(loaded),
+                        Err(e) => page.on_done(settings::Section::Sessions, Err(e)),
+                    }
+                }
+                Task::none()
+            }
+            Message::SettingsDone(section, result) => {
+                let Screen::Settings { page, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                page.on_done(section, result);
+                Task::perform(io::settings(dir), Message::SettingsLoaded)
+            }
+            Message::TotpEnrolled(result) => {
+                if let Screen::Settings { page, .. } = &mut self.screen {
+                    match result {
+                        Ok((secret, uri)) => page.on_enrolment(secret, &uri),
+                        Err(e) => page.on_done(settings::Section::TwoFactor, Err(e)),
+                    }
+                }
+                Task::none()
+            }
+            Message::AccountDeleted(result) => match result {
+                // Signed out with nothing to sign in to: back to the start.
+                Ok(()) => {
+                    let (app, task) = App::new(self.profile.clone(), None);
+                    self.screen = app.screen;
+                    task
+                }
+                Err(e) => {
+                    if let Screen::Settings { page, .. } = &mut self.screen {
+                        page.on_done(settings::Section::Delete, Err(e));
+                    }
+                    Task::none()
+                }
+            },
             Message::Schedule(msg) => {
                 let Screen::Schedule { form, .. } = &mut self.screen else {
                     return Task::none();
@@ -460,7 +565,8 @@ impl App {
                     Screen::Home(home)
                     | Screen::Schedule { home, .. }
                     | Screen::Room { home, .. }
-                    | Screen::Recordings { home, .. },
+                    | Screen::Recordings { home, .. }
+                    | Screen::Settings { home, .. },
                 ) = (result, &mut self.screen)
                 {
                     home.on_overview(o.upcoming, o.history);
@@ -567,7 +673,8 @@ impl App {
         match std::mem::replace(&mut self.screen, Screen::Loading) {
             Screen::Schedule { home, .. }
             | Screen::Room { home, .. }
-            | Screen::Recordings { home, .. } => self.screen = Screen::Home(home),
+            | Screen::Recordings { home, .. }
+            | Screen::Settings { home, .. } => self.screen = Screen::Home(home),
             other => self.screen = other,
         }
     }
@@ -576,6 +683,7 @@ impl App {
         match &self.screen {
             Screen::Schedule { form, .. } => form.view().map(Message::Schedule),
             Screen::Recordings { list, .. } => list.view().map(Message::Recordings),
+            Screen::Settings { page, .. } => page.view().map(Message::Settings),
             Screen::Room { room, .. } => room.view().map(Message::Room),
             Screen::Loading => iced::widget::center(iced::widget::text("Assent")).into(),
             Screen::Auth(auth) => auth.view().map(Message::Auth),
@@ -629,6 +737,7 @@ mod tests {
                 "ada@example.org".into(),
             )),
             dark: false,
+            server: String::new(),
             link: None,
         }
     }
@@ -752,6 +861,38 @@ mod tests {
         let _ = app.update(Message::Recordings(recordings::Message::Back));
         assert!(matches!(&app.screen, Screen::Home(_)));
         assert_eq!(app.title(), "Assent");
+    }
+
+    /// Settings open over Home with the account's name, email and server; a failed deletion
+    /// stays on the page with the reason, a done one leaves the account.
+    #[test]
+    fn settings_open_over_home_and_a_deletion_leaves() {
+        let mut app = signing_in();
+        let _ = app.update(Message::SignedIn(Ok(Account {
+            server: "http://127.0.0.1:1".into(),
+            email: "ada@example.org".into(),
+            user_id: UserId::random(),
+            display_name: "Ada".into(),
+        })));
+        let _ = app.update(Message::Home(home::Message::Settings));
+        assert_eq!(app.title(), "Assent — settings");
+        {
+            let Screen::Settings { page, .. } = &app.screen else {
+                panic!("the settings")
+            };
+            let mut ui = iced_test::simulator(page.view());
+            assert!(ui.find("Ada <ada@example.org>").is_ok());
+            assert!(ui.find("Server: http://127.0.0.1:1").is_ok());
+        }
+        let _ = app.update(Message::AccountDeleted(Err(
+            "invalid credentials (invalid_credentials)".into(),
+        )));
+        assert_eq!(app.title(), "Assent — settings");
+        let _ = app.update(Message::Settings(settings::Message::Back));
+        assert_eq!(app.title(), "Assent");
+        let _ = app.update(Message::Home(home::Message::Settings));
+        let _ = app.update(Message::AccountDeleted(Ok(())));
+        assert!(matches!(app.screen, Screen::Loading), "starts over");
     }
 
     /// Schedule opens over Home and returns to it: on Cancel as it was, after scheduling with

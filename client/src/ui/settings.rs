@@ -1,0 +1,670 @@
+//! Settings: the account (who, where), the password change with live rules, two-factor sign-in
+//! (enrolment with a QR code and the secret for manual entry, confirmation, turning it off),
+//! the devices signed in (revoke any other), and deleting the account.
+
+use assent_shared::api::SessionInfo;
+use assent_shared::password::{self, Rule};
+use iced::widget::{
+    button, checkbox, column, container, qr_code, row, rule, scrollable, space, text, text_input,
+};
+use iced::{Center, Element, Fill};
+use jiff::tz::TimeZone;
+use zeroize::Zeroizing;
+
+use super::{style, time};
+
+/// The current-password field's id (focused when the screen opens).
+pub const CURRENT: &str = "settings-current-password";
+
+/// What the server says about the account (`GET /v1/me` and `GET /v1/sessions`).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub totp_enabled: bool,
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// A started TOTP enrolment: shown as a QR code and as text.
+#[derive(Debug)]
+struct Enrolment {
+    secret: Zeroizing<String>,
+    qr: Option<qr_code::Data>,
+}
+
+/// Which part of the screen an answer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Password,
+    TwoFactor,
+    Sessions,
+    Delete,
+}
+
+#[derive(Debug, Clone)]
+pub enum Message {
+    Current(String),
+    New(String),
+    Repeat(String),
+    ChangePassword,
+    StartTotp,
+    TotpCode(String),
+    ConfirmTotp,
+    CancelTotp,
+    DisableTotp,
+    Revoke(String),
+    DeletePassword(String),
+    DeleteUnderstood(bool),
+    DeleteAccount,
+    Back,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    ChangePassword {
+        current: Zeroizing<String>,
+        new: Zeroizing<String>,
+    },
+    EnrolTotp,
+    ConfirmTotp(String),
+    DisableTotp(String),
+    Revoke(String),
+    DeleteAccount(Zeroizing<String>),
+    Back,
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    name: String,
+    email: String,
+    server: String,
+    loaded: Option<Loaded>,
+    current: Zeroizing<String>,
+    new: Zeroizing<String>,
+    repeat: Zeroizing<String>,
+    enrolment: Option<Enrolment>,
+    code: String,
+    delete_password: Zeroizing<String>,
+    delete_understood: bool,
+    /// The section waiting for the engine, if any.
+    busy: Option<Section>,
+    /// The last answer: which section, and whether it is an error.
+    notice: Option<(Section, String, bool)>,
+    tz: TimeZone,
+}
+
+impl Settings {
+    pub fn new(name: String, email: String, server: String, tz: TimeZone) -> Settings {
+        Settings {
+            name,
+            email,
+            server,
+            loaded: None,
+            current: Zeroizing::default(),
+            new: Zeroizing::default(),
+            repeat: Zeroizing::default(),
+            enrolment: None,
+            code: String::new(),
+            delete_password: Zeroizing::default(),
+            delete_understood: false,
+            busy: None,
+            notice: None,
+            tz,
+        }
+    }
+
+    pub fn on_loaded(&mut self, loaded: Loaded) {
+        self.loaded = Some(loaded);
+    }
+
+    /// The server's answer to a section's request.
+    pub fn on_done(&mut self, section: Section, result: Result<String, String>) {
+        self.busy = None;
+        match result {
+            Ok(notice) => {
+                match section {
+                    Section::Password => {
+                        self.current = Zeroizing::default();
+                        self.new = Zeroizing::default();
+                        self.repeat = Zeroizing::default();
+                    }
+                    Section::TwoFactor => {
+                        self.enrolment = None;
+                        self.code.clear();
+                    }
+                    Section::Delete => self.delete_password = Zeroizing::default(),
+                    Section::Sessions => {}
+                }
+                self.notice = Some((section, notice, false));
+            }
+            Err(e) => self.notice = Some((section, e, true)),
+        }
+    }
+
+    /// Enrolment started: the secret and its `otpauth://` URI.
+    pub fn on_enrolment(&mut self, secret: Zeroizing<String>, uri: &str) {
+        self.busy = None;
+        self.enrolment = Some(Enrolment {
+            secret,
+            qr: qr_code::Data::new(uri).ok(),
+        });
+        self.code.clear();
+    }
+
+    /// Whether two-factor sign-in is on (once loaded).
+    pub fn totp_enabled(&self) -> Option<bool> {
+        self.loaded.as_ref().map(|l| l.totp_enabled)
+    }
+
+    /// What the new password still breaks, the repetition included.
+    pub fn broken_rules(&self) -> Vec<String> {
+        let mut out: Vec<String> = password::check(&self.new, &[&self.email, &self.name])
+            .into_iter()
+            .map(|r: Rule| r.message().to_string())
+            .collect();
+        if !self.repeat.is_empty() && *self.repeat != *self.new {
+            out.push("The two new passwords differ.".into());
+        }
+        out
+    }
+
+    fn can_change_password(&self) -> bool {
+        self.busy.is_none()
+            && !self.current.is_empty()
+            && !self.new.is_empty()
+            && *self.repeat == *self.new
+            && self.broken_rules().is_empty()
+    }
+
+    fn code_ok(&self) -> bool {
+        let c = self.code.trim();
+        c.len() == 6 && c.chars().all(|ch| ch.is_ascii_digit())
+    }
+
+    pub fn update(&mut self, message: Message) -> Option<Event> {
+        match message {
+            Message::Current(s) => self.current = Zeroizing::new(s),
+            Message::New(s) => self.new = Zeroizing::new(s),
+            Message::Repeat(s) => self.repeat = Zeroizing::new(s),
+            Message::ChangePassword => {
+                if !self.can_change_password() {
+                    return None;
+                }
+                self.busy = Some(Section::Password);
+                self.notice = None;
+                return Some(Event::ChangePassword {
+                    current: self.current.clone(),
+                    new: self.new.clone(),
+                });
+            }
+            Message::StartTotp => {
+                if self.busy.is_some() {
+                    return None;
+                }
+                self.busy = Some(Section::TwoFactor);
+                self.notice = None;
+                return Some(Event::EnrolTotp);
+            }
+            Message::TotpCode(s) => {
+                self.code = s.chars().filter(|c| !c.is_whitespace()).take(6).collect();
+            }
+            Message::ConfirmTotp => {
+                if self.busy.is_some() || self.enrolment.is_none() || !self.code_ok() {
+                    return None;
+                }
+                self.busy = Some(Section::TwoFactor);
+                return Some(Event::ConfirmTotp(self.code.clone()));
+            }
+            Message::CancelTotp => {
+                self.enrolment = None;
+                self.code.clear();
+            }
+            Message::DisableTotp => {
+                if self.busy.is_some() || !self.code_ok() || self.totp_enabled() != Some(true) {
+                    return None;
+                }
+                self.busy = Some(Section::TwoFactor);
+                return Some(Event::DisableTotp(self.code.clone()));
+            }
+            Message::Revoke(id) => {
+                let other = self
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.sessions.iter().any(|s| s.id == id && !s.current));
+                if self.busy.is_some() || !other {
+                    return None;
+                }
+                self.busy = Some(Section::Sessions);
+                return Some(Event::Revoke(id));
+            }
+            Message::DeletePassword(s) => self.delete_password = Zeroizing::new(s),
+            Message::DeleteUnderstood(b) => self.delete_understood = b,
+            Message::DeleteAccount => {
+                if self.busy.is_some() || !self.delete_understood || self.delete_password.is_empty()
+                {
+                    return None;
+                }
+                self.busy = Some(Section::Delete);
+                return Some(Event::DeleteAccount(self.delete_password.clone()));
+            }
+            Message::Back => return Some(Event::Back),
+        }
+        None
+    }
+
+    pub fn view(&self) -> Element<'_, Message> {
+        let header = row![
+            button(text("← Home"))
+                .style(button::secondary)
+                .on_press(Message::Back),
+            text("Settings").size(26),
+        ]
+        .spacing(16)
+        .align_y(Center);
+        let account = section(
+            "Account",
+            column![
+                text(format!("{} <{}>", self.name, self.email)),
+                text(format!("Server: {}", self.server))
+                    .size(13)
+                    .style(style::muted),
+            ]
+            .spacing(4),
+        );
+        let body = column![
+            header,
+            account,
+            section("Password", self.password_view()),
+            section("Two-factor sign-in", self.totp_view()),
+            section("Signed-in devices", self.sessions_view()),
+            section("Delete the account", self.delete_view()),
+        ]
+        .spacing(16)
+        .width(720);
+        container(scrollable(container(body).center_x(Fill).padding(24)))
+            .height(Fill)
+            .into()
+    }
+
+    fn notice(&self, of: Section) -> Option<Element<'_, Message>> {
+        let (section, message, error) = self.notice.as_ref()?;
+        (*section == of).then(|| {
+            text(message.as_str())
+                .size(13)
+                .style(if *error { text::danger } else { text::success })
+                .into()
+        })
+    }
+
+    fn password_view(&self) -> Element<'_, Message> {
+        let mut c = column![
+            text(
+                "Your keys and your recovery code stay the same; your other devices are signed out."
+            )
+            .size(13)
+            .style(style::muted),
+            text_input("Current password", &self.current)
+                .id(CURRENT)
+                .secure(true)
+                .on_input(Message::Current)
+                .padding(8),
+            text_input("New password", &self.new)
+                .secure(true)
+                .on_input(Message::New)
+                .padding(8),
+            text_input("New password again", &self.repeat)
+                .secure(true)
+                .on_input(Message::Repeat)
+                .on_submit(Message::ChangePassword)
+                .padding(8),
+        ]
+        .spacing(8);
+        if !self.new.is_empty() {
+            let broken = self.broken_rules();
+            if broken.is_empty() && *self.repeat == *self.new {
+                c = c.push(
+                    text("✓ The new password meets the rules.")
+                        .size(13)
+                        .style(text::success),
+                );
+            }
+            for b in broken {
+                c = c.push(text(format!("✗ {b}")).size(13).style(text::danger));
+            }
+        }
+        if let Some(n) = self.notice(Section::Password) {
+            c = c.push(n);
+        }
+        c = c.push(row![
+            space::horizontal(),
+            button(text(if self.busy == Some(Section::Password) {
+                "Changing…"
+            } else {
+                "Change password"
+            }))
+            .on_press_maybe(
+                self.can_change_password()
+                    .then_some(Message::ChangePassword)
+            ),
+        ]);
+        c.into()
+    }
+
+    fn totp_view(&self) -> Element<'_, Message> {
+        let idle = self.busy.is_none();
+        let code_input = || {
+            text_input("6-digit code", &self.code)
+                .on_input(Message::TotpCode)
+                .width(160)
+                .padding(8)
+        };
+        let mut c = column![].spacing(8);
+        match (self.totp_enabled(), &self.enrolment) {
+            (None, _) => c = c.push(text("Loading…").style(style::muted)),
+            (Some(_), Some(e)) => {
+                c = c.push(text(
+                    "Scan this with your authenticator app (or type the secret), then enter the \
+                     code it shows.",
+                ));
+                let mut pair = row![].spacing(16).align_y(Center);
+                if let Some(qr) = &e.qr {
+                    pair = pair.push(qr_code(qr).cell_size(4));
+                }
+                pair = pair.push(
+                    column![
+                        text("Secret").size(13).style(style::muted),
+                        text(e.secret.as_str()).font(iced::Font::MONOSPACE),
+                    ]
+                    .spacing(4),
+                );
+                c = c.push(pair);
+                c = c.push(
+                    row![
+                        code_input().on_submit(Message::ConfirmTotp),
+                        button(text("Turn on")).on_press_maybe(
+                            (idle && self.code_ok()).then_some(Message::ConfirmTotp)
+                        ),
+                        button(text("Cancel"))
+                            .style(button::secondary)
+                            .on_press(Message::CancelTotp),
+                    ]
+                    .spacing(8)
+                    .align_y(Center),
+                );
+            }
+            (Some(true), None) => {
+                c = c.push(text(
+                    "On: signing in needs a code from your authenticator app.",
+                ));
+                c = c.push(
+                    row![
+                        code_input().on_submit(Message::DisableTotp),
+                        button(text("Turn off"))
+                            .style(button::danger)
+                            .on_press_maybe(
+                                (idle && self.code_ok()).then_some(Message::DisableTotp)
+                            ),
+                    ]
+                    .spacing(8)
+                    .align_y(Center),
+                );
+            }
+            (Some(false), None) => {
+                c = c.push(text(
+                    "Off. With it on, a stolen password alone does not get into your account.",
+                ));
+                c = c.push(
+                    button(text("Set up two-factor sign-in"))
+                        .on_press_maybe(idle.then_some(Message::StartTotp)),
+                );
+            }
+        }
+        if let Some(n) = self.notice(Section::TwoFactor) {
+            c = c.push(n);
+        }
+        c.into()
+    }
+
+    fn sessions_view(&self) -> Element<'_, Message> {
+        let mut c = column![].spacing(6);
+        let Some(loaded) = &self.loaded else {
+            return text("Loading…").style(style::muted).into();
+        };
+        for s in &loaded.sessions {
+            let when = format!(
+                "signed in {} · last used {}",
+                time::when(s.created_at, &self.tz),
+                time::when(s.last_used_at, &self.tz)
+            );
+            let mut line = row![
+                column![
+                    text(if s.current {
+                        format!("{} (this device)", s.device)
+                    } else {
+                        s.device.clone()
+                    }),
+                    text(when).size(13).style(style::muted),
+                ]
+                .spacing(2),
+                space::horizontal(),
+            ]
+            .align_y(Center);
+            if !s.current {
+                line = line.push(
+                    button(text("Sign out"))
+                        .style(button::secondary)
+                        .on_press_maybe(self.busy.is_none().then(|| Message::Revoke(s.id.clone()))),
+                );
+            }
+            c = c.push(line);
+        }
+        if let Some(n) = self.notice(Section::Sessions) {
+            c = c.push(n);
+        }
+        c.into()
+    }
+
+    fn delete_view(&self) -> Element<'_, Message> {
+        let mut c = column![
+            text(
+                "Your account, your meetings and the cloud copies of recordings you made are \
+                 deleted from the server. Recordings on this device, and the keys that open them, \
+                 stay here."
+            )
+            .size(13),
+            text_input("Password", &self.delete_password)
+                .secure(true)
+                .on_input(Message::DeletePassword)
+                .padding(8),
+            checkbox(self.delete_understood)
+                .label("I understand this cannot be undone")
+                .on_toggle(Message::DeleteUnderstood),
+        ]
+        .spacing(8);
+        if let Some(n) = self.notice(Section::Delete) {
+            c = c.push(n);
+        }
+        let ready =
+            self.busy.is_none() && self.delete_understood && !self.delete_password.is_empty();
+        c = c.push(row![
+            space::horizontal(),
+            button(text("Delete my account"))
+                .style(button::danger)
+                .on_press_maybe(ready.then_some(Message::DeleteAccount)),
+        ]);
+        c.into()
+    }
+}
+
+fn section<'a>(title: &'a str, content: impl Into<Element<'a, Message>>) -> Element<'a, Message> {
+    container(column![text(title).size(18), rule::horizontal(1), content.into()].spacing(8))
+        .padding(12)
+        .width(Fill)
+        .style(container::bordered_box)
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iced_test::simulator;
+
+    fn settings(totp: bool) -> Settings {
+        let mut s = Settings::new(
+            "Ada".into(),
+            "ada@example.org".into(),
+            "https://assent.example.org".into(),
+            TimeZone::UTC,
+        );
+        let session = |id: &str, device: &str, current: bool| SessionInfo {
+            id: id.into(),
+            device: device.into(),
+            created_at: 1_795_000_000_000,
+            last_used_at: 1_795_000_600_000,
+            expires_at: 1_797_000_000_000,
+            current,
+        };
+        s.on_loaded(Loaded {
+            totp_enabled: totp,
+            sessions: vec![
+                session("s1", "assent on desk", true),
+                session("s2", "laptop", false),
+            ],
+        });
+        s
+    }
+
+    fn shows(s: &Settings, what: &str) -> bool {
+        simulator(s.view()).find(what).is_ok()
+    }
+
+    /// The new password's rules are checked as it is typed, the repetition too; only a good,
+    /// repeated password (and the current one) can be sent; success empties the fields.
+    #[test]
+    fn password_change_checks_the_rules_live() {
+        let mut s = settings(false);
+        let _ = s.update(Message::Current("a long and private passphrase".into()));
+        let _ = s.update(Message::New("short".into()));
+        assert!(!s.broken_rules().is_empty());
+        assert_eq!(s.update(Message::ChangePassword), None);
+        let _ = s.update(Message::New("another long private passphrase".into()));
+        let _ = s.update(Message::Repeat("another long private passphrasf".into()));
+        assert!(shows(&s, "✗ The two new passwords differ."));
+        assert_eq!(s.update(Message::ChangePassword), None);
+        let _ = s.update(Message::Repeat("another long private passphrase".into()));
+        assert!(shows(&s, "✓ The new password meets the rules."));
+        assert_eq!(
+            s.update(Message::ChangePassword),
+            Some(Event::ChangePassword {
+                current: Zeroizing::new("a long and private passphrase".into()),
+                new: Zeroizing::new("another long private passphrase".into()),
+            })
+        );
+        assert!(shows(&s, "Changing…"));
+        s.on_done(
+            Section::Password,
+            Err("the current password is wrong".into()),
+        );
+        assert!(shows(&s, "the current password is wrong"));
+        assert!(!s.new.is_empty(), "kept for another try");
+        s.on_done(Section::Password, Ok("Password changed.".into()));
+        assert!(s.current.is_empty() && s.new.is_empty() && s.repeat.is_empty());
+        assert!(shows(&s, "Password changed."));
+    }
+
+    /// Two-factor enrolment: set up, the QR code and the secret, a six-digit code (spaces and
+    /// extra characters dropped) turns it on; once on, a code turns it off.
+    #[test]
+    fn two_factor_enrolment_shows_the_code_and_confirms() {
+        let mut s = settings(false);
+        let messages: Vec<Message> = {
+            let mut ui = simulator(s.view());
+            ui.click("Set up two-factor sign-in").unwrap();
+            ui.into_messages().collect()
+        };
+        let events: Vec<Event> = messages.into_iter().filter_map(|m| s.update(m)).collect();
+        assert_eq!(events, [Event::EnrolTotp]);
+        s.on_enrolment(
+            Zeroizing::new("JBSWY3DPEHPK3PXP".into()),
+            "otpauth://totp/Assent:ada%40example.org?secret=JBSWY3DPEHPK3PXP&issuer=Assent",
+        );
+        assert!(s.enrolment.as_ref().unwrap().qr.is_some(), "a QR code");
+        assert!(shows(&s, "JBSWY3DPEHPK3PXP"));
+        let _ = s.update(Message::TotpCode("12 34".into()));
+        assert_eq!(
+            s.update(Message::ConfirmTotp),
+            None,
+            "four digits are not a code"
+        );
+        let _ = s.update(Message::TotpCode("123 456 7".into()));
+        assert_eq!(s.code, "123456");
+        assert_eq!(
+            s.update(Message::ConfirmTotp),
+            Some(Event::ConfirmTotp("123456".into()))
+        );
+        s.on_done(Section::TwoFactor, Ok("Two-factor sign-in is on.".into()));
+        s.on_loaded(Loaded {
+            totp_enabled: true,
+            sessions: vec![],
+        });
+        assert!(s.enrolment.is_none());
+        assert!(shows(
+            &s,
+            "On: signing in needs a code from your authenticator app."
+        ));
+        let _ = s.update(Message::TotpCode("654321".into()));
+        assert_eq!(
+            s.update(Message::DisableTotp),
+            Some(Event::DisableTotp("654321".into()))
+        );
+    }
+
+    /// Every device signed in is listed, this one marked; only the others can be signed out.
+    #[test]
+    fn other_devices_can_be_signed_out() {
+        let mut s = settings(false);
+        assert!(shows(&s, "assent on desk (this device)"));
+        assert!(shows(&s, "laptop"));
+        assert_eq!(s.update(Message::Revoke("s1".into())), None, "not this one");
+        let messages: Vec<Message> = {
+            let mut ui = simulator(s.view());
+            ui.click("Sign out").unwrap();
+            ui.into_messages().collect()
+        };
+        let events: Vec<Event> = messages.into_iter().filter_map(|m| s.update(m)).collect();
+        assert_eq!(events, [Event::Revoke("s2".into())]);
+    }
+
+    /// Deleting needs the password and the box ticked.
+    #[test]
+    fn deleting_needs_the_password_and_the_box() {
+        let mut s = settings(true);
+        assert_eq!(s.update(Message::DeleteAccount), None);
+        let _ = s.update(Message::DeletePassword(
+            "a long and private passphrase".into(),
+        ));
+        assert_eq!(
+            s.update(Message::DeleteAccount),
+            None,
+            "the box is not ticked"
+        );
+        let messages: Vec<Message> = {
+            // Tall enough for the whole page (the box is at the bottom).
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 1600.0),
+                s.view(),
+            );
+            ui.click("I understand this cannot be undone").unwrap();
+            ui.into_messages().collect()
+        };
+        for m in messages {
+            let _ = s.update(m);
+        }
+        assert!(s.delete_understood);
+        assert_eq!(
+            s.update(Message::DeleteAccount),
+            Some(Event::DeleteAccount(Zeroizing::new(
+                "a long and private passphrase".into()
+            )))
+        );
+    }
+}
