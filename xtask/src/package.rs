@@ -435,8 +435,65 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
         !chroot.path("usr/bin/assent").exists() && !chroot.path("etc/assent-rendezvous").exists(),
         "purge left files behind"
     );
+    rpm_scripts(&chroot, &built)?;
     remove_root(&chroot.root)?;
     eprintln!("xtask: the packages install, run and purge cleanly in a fresh Debian 12 root");
+    Ok(())
+}
+
+/// The server's RPM in the same root, by the build machine's `rpm --root` (its scriptlets run
+/// inside the root). Debian's package database knows none of the Fedora dependency names, so
+/// dependencies are not checked here; what is checked is what the RPM itself does: its
+/// pre-install script creates the service user, the configuration is root:assent-rendezvous
+/// 0640 and a config file, the unit is where systemd looks, the binary runs, and erasing it
+/// removes its files.
+fn rpm_scripts(chroot: &Chroot, built: &Built) -> anyhow::Result<()> {
+    let rpm = built
+        .rpms
+        .iter()
+        .find(|r| r.to_string_lossy().contains("assent-rendezvous-"))
+        .context("the server's RPM")?;
+    // The user the .deb made is gone, so the RPM has to make it.
+    chroot.run("userdel", "userdel assent-rendezvous")?;
+    let root = format!("--root={}", chroot.root.display());
+    let mut install = Command::new("rpm");
+    install.args([&root, "-i", "--nodeps"]).arg(rpm);
+    step("rpm -i (server) in the root", install)?;
+    let passwd = std::fs::read_to_string(chroot.path("etc/passwd"))?;
+    ensure!(
+        passwd.lines().any(|l| l.starts_with("assent-rendezvous:")),
+        "the RPM's pre-install script made no assent-rendezvous user"
+    );
+    let stat = chroot.output("stat -c '%U:%G %a' /etc/assent-rendezvous/config.toml")?;
+    ensure!(
+        stat.trim() == "root:assent-rendezvous 640",
+        "config is {stat:?}"
+    );
+    let configs = output(Command::new("rpm").args([&root, "-qc", "assent-rendezvous"]))?;
+    ensure!(
+        configs
+            .lines()
+            .any(|l| l == "/etc/assent-rendezvous/config.toml"),
+        "the configuration is not an RPM config file: {configs}"
+    );
+    ensure!(
+        chroot
+            .path("usr/lib/systemd/system/assent-rendezvous.service")
+            .exists(),
+        "no unit from the RPM"
+    );
+    let check = chroot.output(
+        "runuser -u assent-rendezvous -- assent-rendezvous \
+         --config /etc/assent-rendezvous/config.toml check-config",
+    )?;
+    ensure!(check.starts_with("configuration OK"), "{check}");
+    let mut erase = Command::new("rpm");
+    erase.args([&root, "-e", "assent-rendezvous"]);
+    step("rpm -e (server) in the root", erase)?;
+    ensure!(
+        !chroot.path("usr/bin/assent-rendezvous").exists(),
+        "rpm -e left the binary"
+    );
     Ok(())
 }
 
