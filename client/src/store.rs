@@ -246,6 +246,28 @@ impl Store {
         Ok(seen)
     }
 
+    /// The names of everyone whose keys this device has seen, current and earlier keys alike
+    /// (to name the signers of a recording's consent).
+    pub fn contact_names(&self) -> Result<Vec<(assent_shared::IdentityKey, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.display_name, c.identity FROM contacts c
+             UNION ALL
+             SELECT c.display_name, k.old_identity FROM key_changes k
+             JOIN contacts c ON c.user_id = k.user_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, bytes) = row?;
+            if let Ok(identity) = PublicIdentity::from_bytes(&bytes) {
+                out.push((identity.signing, name));
+            }
+        }
+        Ok(out)
+    }
+
     /// Mark a contact's current key as compared in person (safety number matched).
     pub fn mark_verified(&self, user: &UserId) -> Result<bool> {
         let n = self.conn.execute(

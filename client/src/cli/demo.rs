@@ -22,7 +22,7 @@ pub(crate) struct DemoArgs {
     /// Where to write the recording and the participants' age identity files
     /// (default: a new directory under the system's temporary directory).
     #[arg(long)]
-    dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
 }
 
 const NAMES: [&str; 4] = ["Alice", "Bob", "Carol", "Dave"];
@@ -151,6 +151,23 @@ impl Demo {
                 let media = assent_client::recorder::segment::synthetic(2000, "demo")?;
                 w.write_segment(Track::Media, &media, &present, self.next_start_ms, 2000)?;
                 self.segment += 1;
+                if self.segment == 1 {
+                    // The chat while recording is kept too (one JSON line per message).
+                    let at = self.now.0;
+                    let chat = format!(
+                        "{}\n{}\n",
+                        serde_json::json!({"from": "Alice", "text": "Thanks, everyone. Recording now.", "at": at}),
+                        serde_json::json!({"from": "Bob", "text": "Go ahead.", "at": at + 1200}),
+                    );
+                    w.write_segment(
+                        Track::Chat,
+                        chat.as_bytes(),
+                        &present,
+                        self.next_start_ms,
+                        2000,
+                    )?;
+                    self.segment += 1;
+                }
             }
             self.next_start_ms += 2000;
         }

@@ -394,6 +394,19 @@ fn export(
         TrackArg::Media => Track::Media,
         TrackArg::Chat => Track::Chat,
     };
+    export_track(dir, &report, &id, out, want)
+}
+
+/// Decrypt one track of a verified recording to `out` (which must not exist): the chat as
+/// text, the media remuxed into one Matroska file that is read back before it counts. A
+/// failure leaves no file behind. The window's export uses it too.
+pub(crate) fn export_track(
+    dir: &Path,
+    report: &Report,
+    id: &age::x25519::Identity,
+    out: &Path,
+    want: Track,
+) -> anyhow::Result<()> {
     let store = DirStore::open(dir)?;
     if out.exists() {
         bail!("{} already exists; choose another name", out.display());
@@ -415,7 +428,7 @@ fn export(
         if want == Track::Chat {
             // Chat is text: the lines of every segment, in order.
             for seg in segments {
-                written += decrypt_segment_to(&store, &report.manifest, seg.index, &id, &mut file)
+                written += decrypt_segment_to(&store, &report.manifest, seg.index, id, &mut file)
                     .with_context(|| undecryptable(seg.index))?;
             }
             file.sync_all()?;
@@ -424,7 +437,7 @@ fn export(
             // tracks are followed across them).
             let mut plain = Vec::new();
             for seg in segments {
-                let bytes = decrypt_segment(&store, &report.manifest, seg.index, &id)
+                let bytes = decrypt_segment(&store, &report.manifest, seg.index, id)
                     .with_context(|| undecryptable(seg.index))?;
                 plain.push((seg.start_ms, bytes));
             }
