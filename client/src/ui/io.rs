@@ -17,6 +17,7 @@ use assent_client::library;
 use super::home::MeetingCard;
 use super::recordings;
 use super::settings;
+use super::viewer;
 
 fn open(dir: &Path) -> Result<Profile, String> {
     Profile::open(dir).map_err(|e| e.to_string())
@@ -575,6 +576,106 @@ pub async fn delete_account(dir: PathBuf, password: Zeroizing<String>) -> Result
         account::delete_account(&profile, &password)
             .await
             .map_err(|e| e.to_string())
+    })
+    .await?
+}
+
+/// Open a recording for the viewer: verify it (offline), name the signers from this device's
+/// contacts, and decrypt its chat with this device's keys.
+pub async fn open_recording(dir: PathBuf, recording: String) -> Result<viewer::Opened, String> {
+    local(move || async move {
+        use assent_shared::container::{DirStore, Track, decrypt_segment, verify};
+        let path = PathBuf::from(&recording);
+        let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
+        let report = verify(&ds).map_err(|e| format!("cannot read the recording: {e}"))?;
+        let known: std::collections::BTreeMap<_, _> = store(&dir)?
+            .contact_names()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect();
+        let identity = open(&dir)?.identity().map_err(|e| e.to_string());
+        let me = identity.as_ref().ok().map(|i| i.key());
+        let chat = identity.and_then(|i| {
+            let age = i.age_identity().map_err(|e| e.to_string())?;
+            let mut text = Vec::new();
+            for seg in report
+                .manifest
+                .segments
+                .iter()
+                .filter(|s| s.track == Track::Chat)
+            {
+                let bytes = decrypt_segment(&ds, &report.manifest, seg.index, &age)
+                    .map_err(|_| "this device's keys do not open it".to_string())?;
+                text.extend_from_slice(&bytes);
+                text.push(b'\n');
+            }
+            Ok(text)
+        });
+        let names = viewer::Names { known: &known, me };
+        Ok(viewer::opened(&report, &recording, &names, chat))
+    })
+    .await?
+}
+
+/// Export one track decrypted into the user's videos folder (`~/Videos/Assent`, or
+/// `~/Assent exports` without one), under a name made from the title and date that does not
+/// overwrite anything; the path written.
+pub async fn export_recording(
+    dir: PathBuf,
+    recording: String,
+    track: assent_shared::container::Track,
+) -> Result<String, String> {
+    local(move || async move {
+        use assent_shared::container::{DirStore, Track, verify};
+        let path = PathBuf::from(&recording);
+        let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
+        let report = verify(&ds).map_err(|e| format!("cannot read the recording: {e}"))?;
+        if !report.is_intact() {
+            return Err("the recording does not verify: not exported".into());
+        }
+        let identity = open(&dir)?.identity().map_err(|e| e.to_string())?;
+        let age = identity.age_identity().map_err(|e| e.to_string())?;
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .ok_or("no home directory to export to")?;
+        let folder = if home.join("Videos").is_dir() {
+            home.join("Videos").join("Assent")
+        } else {
+            home.join("Assent exports")
+        };
+        std::fs::create_dir_all(&folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        let title: String = report
+            .manifest
+            .epochs
+            .first()
+            .map(|p| p.terms.title.as_str())
+            .unwrap_or("recording")
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || c == ' ' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let date = jiff::Timestamp::from_millisecond(report.manifest.started_at.0 as i64)
+            .map(|t| t.strftime("%Y-%m-%d %H%M").to_string())
+            .unwrap_or_default();
+        let ext = match track {
+            Track::Media => "mkv",
+            Track::Chat => "txt",
+        };
+        let mut out = folder.join(format!("{} {date}.{ext}", title.trim()));
+        let mut n = 2;
+        while out.exists() {
+            out = folder.join(format!("{} {date} ({n}).{ext}", title.trim()));
+            n += 1;
+        }
+        crate::cli::recordings::export_track(&path, &report, &age, &out, track)
+            .map_err(|e| format!("the export failed: {e:#}"))?;
+        Ok(out.display().to_string())
     })
     .await?
 }

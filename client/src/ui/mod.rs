@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod settings;
 pub mod style;
 mod time;
+pub mod viewer;
 
 use std::path::PathBuf;
 
@@ -73,6 +74,12 @@ pub enum Screen {
         list: Recordings,
         home: Home,
     },
+    /// One recording, over the recordings list it returns to.
+    Viewer {
+        viewer: viewer::Viewer,
+        list: Recordings,
+        home: Home,
+    },
     /// The settings, over the home screen they return to.
     Settings {
         page: Settings,
@@ -107,6 +114,9 @@ pub enum Message {
     RecordingsLoaded(Result<(Vec<recordings::Item>, Option<String>), String>),
     /// A recordings action finished: what to tell the user, then the list is reloaded.
     RecordingsDone(Result<String, String>),
+    Viewer(viewer::Message),
+    RecordingOpened(Result<viewer::Opened, String>),
+    Exported(Result<String, String>),
     Settings(settings::Message),
     SettingsLoaded(Result<settings::Loaded, String>),
     /// A settings request finished (then what the screen shows is reloaded).
@@ -171,6 +181,7 @@ impl App {
             Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
             Screen::Recordings { .. } => "Assent — recordings".into(),
             Screen::Settings { .. } => "Assent — settings".into(),
+            Screen::Viewer { viewer, .. } => format!("Assent — recording — {}", viewer.title()),
             Screen::Room { room, .. } => match room.ended() {
                 Some(_) => format!("Assent — {} — call ended", room.title()),
                 None => format!(
@@ -418,14 +429,9 @@ impl App {
                     Some(recordings::Event::Refresh) => {
                         Task::perform(io::recordings(dir), Message::RecordingsLoaded)
                     }
-                    Some(recordings::Event::Open { id, .. }) => {
-                        // The offline viewer comes with a later change; until then the
-                        // command line verifies and exports.
-                        list.on_notice(format!(
-                            "Verify it with: assent recordings verify {}",
-                            self.profile.join("recordings").join(id).display()
-                        ));
-                        Task::none()
+                    Some(recordings::Event::Open { dir: recording, .. }) => {
+                        list.on_notice("Opening…".into());
+                        Task::perform(io::open_recording(dir, recording), Message::RecordingOpened)
                     }
                     Some(recordings::Event::Upload(id)) => {
                         list.on_notice("Uploading…".into());
@@ -459,6 +465,52 @@ impl App {
                     Err(e) => list.on_notice(e),
                 }
                 Task::perform(io::recordings(dir), Message::RecordingsLoaded)
+            }
+            Message::RecordingOpened(result) => {
+                match (result, std::mem::replace(&mut self.screen, Screen::Loading)) {
+                    (Ok(opened), Screen::Recordings { list, home }) => {
+                        self.screen = Screen::Viewer {
+                            viewer: viewer::Viewer::new(opened, self.tz.clone()),
+                            list,
+                            home,
+                        };
+                    }
+                    (Err(e), Screen::Recordings { mut list, home }) => {
+                        list.on_notice(e);
+                        self.screen = Screen::Recordings { list, home };
+                    }
+                    (_, other) => self.screen = other,
+                }
+                Task::none()
+            }
+            Message::Viewer(msg) => {
+                let Screen::Viewer { viewer, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                match viewer.update(msg) {
+                    None => Task::none(),
+                    Some(viewer::Event::Export {
+                        dir: recording,
+                        track,
+                    }) => Task::perform(
+                        io::export_recording(dir, recording, track),
+                        Message::Exported,
+                    ),
+                    Some(viewer::Event::Back) => {
+                        if let Screen::Viewer { list, home, .. } =
+                            std::mem::replace(&mut self.screen, Screen::Loading)
+                        {
+                            self.screen = Screen::Recordings { list, home };
+                        }
+                        Task::perform(io::recordings(dir), Message::RecordingsLoaded)
+                    }
+                }
+            }
+            Message::Exported(result) => {
+                if let Screen::Viewer { viewer, .. } = &mut self.screen {
+                    viewer.on_exported(result);
+                }
+                Task::none()
             }
             Message::Settings(msg) => {
                 let Screen::Settings { page, .. } = &mut self.screen else {
@@ -566,7 +618,8 @@ impl App {
                     | Screen::Schedule { home, .. }
                     | Screen::Room { home, .. }
                     | Screen::Recordings { home, .. }
-                    | Screen::Settings { home, .. },
+                    | Screen::Settings { home, .. }
+                    | Screen::Viewer { home, .. },
                 ) = (result, &mut self.screen)
                 {
                     home.on_overview(o.upcoming, o.history);
@@ -674,7 +727,8 @@ impl App {
             Screen::Schedule { home, .. }
             | Screen::Room { home, .. }
             | Screen::Recordings { home, .. }
-            | Screen::Settings { home, .. } => self.screen = Screen::Home(home),
+            | Screen::Settings { home, .. }
+            | Screen::Viewer { home, .. } => self.screen = Screen::Home(home),
             other => self.screen = other,
         }
     }
@@ -684,6 +738,7 @@ impl App {
             Screen::Schedule { form, .. } => form.view().map(Message::Schedule),
             Screen::Recordings { list, .. } => list.view().map(Message::Recordings),
             Screen::Settings { page, .. } => page.view().map(Message::Settings),
+            Screen::Viewer { viewer, .. } => viewer.view().map(Message::Viewer),
             Screen::Room { room, .. } => room.view().map(Message::Room),
             Screen::Loading => iced::widget::center(iced::widget::text("Assent")).into(),
             Screen::Auth(auth) => auth.view().map(Message::Auth),
