@@ -7,6 +7,7 @@
 //! It runs on its own thread (muxing and disk writes block); the call sends it commands.
 
 pub mod export;
+pub mod player;
 pub mod segment;
 
 use std::path::PathBuf;
