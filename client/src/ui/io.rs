@@ -680,6 +680,44 @@ pub async fn export_recording(
     .await?
 }
 
+/// Decrypt a recording's media with this device's keys, in memory, and make a player for it
+/// (paused at the start). Sound goes to the speakers unless `ASSENT_AUDIO_OUT=none`.
+pub async fn load_media(
+    dir: PathBuf,
+    recording: String,
+) -> Result<std::sync::Arc<assent_client::recorder::player::Player>, String> {
+    local(move || async move {
+        use assent_client::recorder::player::{Player, Segment, Sound};
+        use assent_shared::container::{DirStore, Track, decrypt_segment, verify};
+        let path = PathBuf::from(&recording);
+        let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
+        let report = verify(&ds).map_err(|e| format!("cannot read the recording: {e}"))?;
+        let identity = open(&dir)?.identity().map_err(|e| e.to_string())?;
+        let age = identity.age_identity().map_err(|e| e.to_string())?;
+        let mut segments = Vec::new();
+        for s in report
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| s.track == Track::Media)
+        {
+            let bytes = decrypt_segment(&ds, &report.manifest, s.index, &age)
+                .map_err(|_| "this device's keys do not open it".to_string())?;
+            segments.push(Segment {
+                start_ms: s.start_ms,
+                duration_ms: u64::from(s.duration_ms),
+                bytes,
+            });
+        }
+        let sound = match std::env::var("ASSENT_AUDIO_OUT").as_deref() {
+            Ok("none") => Sound::Discard,
+            _ => Sound::Speakers,
+        };
+        Player::new(segments, sound).map(std::sync::Arc::new)
+    })
+    .await?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -116,6 +116,7 @@ pub enum Message {
     RecordingsDone(Result<String, String>),
     Viewer(viewer::Message),
     RecordingOpened(Result<viewer::Opened, String>),
+    MediaLoaded(Result<std::sync::Arc<assent_client::recorder::player::Player>, String>),
     Exported(Result<String, String>),
     Settings(settings::Message),
     SettingsLoaded(Result<settings::Loaded, String>),
@@ -469,11 +470,13 @@ impl App {
             Message::RecordingOpened(result) => {
                 match (result, std::mem::replace(&mut self.screen, Screen::Loading)) {
                     (Ok(opened), Screen::Recordings { list, home }) => {
+                        let recording = opened.dir.clone();
                         self.screen = Screen::Viewer {
                             viewer: viewer::Viewer::new(opened, self.tz.clone()),
                             list,
                             home,
                         };
+                        return Task::perform(io::load_media(dir, recording), Message::MediaLoaded);
                     }
                     (Err(e), Screen::Recordings { mut list, home }) => {
                         list.on_notice(e);
@@ -505,6 +508,12 @@ impl App {
                         Task::perform(io::recordings(dir), Message::RecordingsLoaded)
                     }
                 }
+            }
+            Message::MediaLoaded(result) => {
+                if let Screen::Viewer { viewer, .. } = &mut self.screen {
+                    viewer.on_media(result);
+                }
+                Task::none()
             }
             Message::Exported(result) => {
                 if let Screen::Viewer { viewer, .. } = &mut self.screen {
@@ -660,6 +669,9 @@ impl App {
                 {
                     room.on_frames(&link.handle.media.frames());
                 }
+                if let Screen::Viewer { viewer, .. } = &mut self.screen {
+                    viewer.on_frame();
+                }
                 Task::none()
             }
             Message::Room(msg) => {
@@ -763,6 +775,11 @@ impl App {
         match &self.screen {
             // Video at the display's pace: new frames are picked up 30 times a second.
             Screen::Room { call: Some(_), .. } => Subscription::batch([
+                keys,
+                iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
+            ]),
+            // A recording playing: its pictures at the display's pace.
+            Screen::Viewer { viewer, .. } if viewer.has_player() => Subscription::batch([
                 keys,
                 iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
             ]),

@@ -482,7 +482,7 @@ impl Room {
 }
 
 /// A decoded frame's RGBA buffer, as the bytes of an image handle.
-struct SharedRgba(std::sync::Arc<Vec<u8>>);
+pub(super) struct SharedRgba(pub(super) std::sync::Arc<Vec<u8>>);
 
 impl AsRef<[u8]> for SharedRgba {
     fn as_ref(&self) -> &[u8] {

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use assent_shared::IdentityKey;
 use assent_shared::consent::EndReason;
 use assent_shared::container::{Note, Report, Track};
-use iced::widget::{button, column, container, row, rule, scrollable, space, text};
+use std::sync::Arc;
+
+use assent_client::recorder::player::Player;
+use iced::widget::{button, column, container, image, row, rule, scrollable, slider, space, text};
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
 
@@ -183,6 +186,9 @@ pub fn opened(
 
 #[derive(Debug, Clone)]
 pub enum Message {
+    PlayPause,
+    /// The seek bar moved (milliseconds into the recording).
+    Seek(f64),
     Export(Track),
     ConfirmExport,
     CancelExport,
@@ -195,9 +201,19 @@ pub enum Event {
     Back,
 }
 
+/// Playback: the player (once the media is decrypted) and the newest picture of each track.
+#[derive(Debug, Default)]
+struct Playback {
+    player: Option<Arc<Player>>,
+    /// Why it cannot play, if it cannot.
+    error: Option<String>,
+    frames: Vec<(String, u64, image::Handle)>,
+}
+
 #[derive(Debug)]
 pub struct Viewer {
     opened: Opened,
+    playback: Playback,
     confirm: Option<Track>,
     busy: bool,
     notice: Option<(String, bool)>,
@@ -208,6 +224,7 @@ impl Viewer {
     pub fn new(opened: Opened, tz: TimeZone) -> Viewer {
         Viewer {
             opened,
+            playback: Playback::default(),
             confirm: None,
             busy: false,
             notice: None,
@@ -217,6 +234,48 @@ impl Viewer {
 
     pub fn title(&self) -> &str {
         &self.opened.title
+    }
+
+    /// The media is decrypted and ready to play (or cannot be).
+    pub fn on_media(&mut self, result: Result<Arc<Player>, String>) {
+        match result {
+            Ok(p) => self.playback.player = Some(p),
+            Err(e) => self.playback.error = Some(e),
+        }
+    }
+
+    /// Whether a player runs (the window then refreshes the pictures at its pace).
+    pub fn has_player(&self) -> bool {
+        self.playback.player.is_some()
+    }
+
+    /// Take the newest picture of each track (shared with the player, not copied).
+    pub fn on_frame(&mut self) {
+        let Some(p) = &self.playback.player else {
+            return;
+        };
+        let frames = p.frames();
+        let mut out = Vec::with_capacity(frames.len());
+        for (name, f) in frames {
+            match self
+                .playback
+                .frames
+                .iter()
+                .position(|(n, s, _)| *n == name && *s == f.seq)
+            {
+                Some(i) => out.push(self.playback.frames.swap_remove(i)),
+                None => {
+                    let pixels = bytes::Bytes::from_owner(super::room::SharedRgba(f.rgba));
+                    out.push((
+                        name,
+                        f.seq,
+                        image::Handle::from_rgba(f.width, f.height, pixels),
+                    ));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        self.playback.frames = out;
     }
 
     /// An export finished: where it went, or why not.
@@ -249,6 +308,22 @@ impl Viewer {
                 self.confirm = None;
                 None
             }
+            Message::PlayPause => {
+                if let Some(p) = &self.playback.player {
+                    if p.is_playing() {
+                        p.pause();
+                    } else {
+                        p.play();
+                    }
+                }
+                None
+            }
+            Message::Seek(ms) => {
+                if let Some(p) = &self.playback.player {
+                    p.seek(ms.max(0.0) as u64);
+                }
+                None
+            }
             Message::Back => Some(Event::Back),
         }
     }
@@ -265,6 +340,7 @@ impl Viewer {
         .align_y(Center);
         let body = column![
             header,
+            self.player(),
             self.verdict(),
             self.facts(),
             self.evidence(),
@@ -276,6 +352,50 @@ impl Viewer {
         container(scrollable(container(body).center_x(Fill).padding(24)))
             .height(Fill)
             .into()
+    }
+
+    fn player(&self) -> Element<'_, Message> {
+        let pb = &self.playback;
+        let Some(p) = &pb.player else {
+            return boxed(match &pb.error {
+                Some(e) => {
+                    text(format!("This recording cannot be played here: {e}")).style(text::danger)
+                }
+                None => text("Decrypting the recording…").style(style::muted),
+            });
+        };
+        let mut tiles = row![].spacing(8);
+        for (name, _, handle) in &pb.frames {
+            tiles = tiles.push(
+                column![
+                    image(handle.clone()).width(Fill),
+                    text(name.as_str()).size(13).style(style::muted),
+                ]
+                .spacing(4)
+                .width(Fill),
+            );
+        }
+        if pb.frames.is_empty() {
+            tiles = tiles.push(text("No picture yet.").style(style::muted));
+        }
+        let duration = p.duration_ms();
+        let position = p.position_ms().min(duration);
+        let controls = row![
+            button(text(if p.is_playing() { "Pause" } else { "Play" }))
+                .padding([6, 16])
+                .on_press(Message::PlayPause),
+            slider(0.0..=duration as f64, position as f64, Message::Seek)
+                .step(100.0)
+                .width(Fill),
+            text(format!("{} / {}", clock(position), clock(duration))).font(iced::Font::MONOSPACE),
+        ]
+        .spacing(12)
+        .align_y(Center);
+        let mut c = column![tiles, controls].spacing(10);
+        if let Some(e) = p.error() {
+            c = c.push(text(format!("Playback stopped: {e}")).style(text::danger));
+        }
+        boxed(c)
     }
 
     fn verdict(&self) -> Element<'_, Message> {
@@ -464,6 +584,16 @@ impl Viewer {
     }
 }
 
+/// m:ss (or h:mm:ss) for the seek bar.
+fn clock(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
 fn boxed<'a>(content: impl Into<Element<'a, Message>>) -> Element<'a, Message> {
     container(content)
         .padding(12)
@@ -578,6 +708,80 @@ mod tests {
             ui.find("Exported to /home/ada/Videos/Assent/Demo.mkv")
                 .is_ok()
         );
+    }
+
+    /// The recording plays in the viewer: decrypted in memory with a participant's key, the
+    /// first picture while paused, Play from the button, the seek bar moves playback, the time
+    /// shows against the length.
+    #[test]
+    fn the_recording_plays_and_seeks_in_the_viewer() {
+        use assent_client::recorder::player::{Player, Segment, Sound};
+        let (_tmp, rec, id) = demo();
+        let ds = DirStore::open(&rec).unwrap();
+        let report = verify(&ds).unwrap();
+        let segments: Vec<Segment> = report
+            .manifest
+            .segments
+            .iter()
+            .filter(|s| s.track == Track::Media)
+            .map(|s| Segment {
+                start_ms: s.start_ms,
+                duration_ms: u64::from(s.duration_ms),
+                bytes: decrypt_segment(&ds, &report.manifest, s.index, &id).unwrap(),
+            })
+            .collect();
+        let known = BTreeMap::new();
+        let names = Names {
+            known: &known,
+            me: None,
+        };
+        let mut v = Viewer::new(
+            opened(&report, rec.to_str().unwrap(), &names, Ok(Vec::new())),
+            TimeZone::UTC,
+        );
+        {
+            let mut ui = simulator(v.view());
+            assert!(ui.find("Decrypting the recording…").is_ok());
+        }
+        let first = segments[0].start_ms;
+        let player = Arc::new(Player::new(segments, Sound::Discard).unwrap());
+        let length = player.duration_ms();
+        v.on_media(Ok(player.clone()));
+        let until = |what: &str, f: &dyn Fn() -> bool| {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !f() {
+                assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        };
+        until("the first picture", &|| !player.frames().is_empty());
+        v.on_frame();
+        assert_eq!(v.playback.frames.len(), 1, "the demo's one video track");
+        {
+            let mut ui = simulator(v.view());
+            let at = format!("{} / {}", clock(first), clock(length));
+            assert!(ui.find(at.as_str()).is_ok(), "{at}");
+        }
+        let messages: Vec<Message> = {
+            let mut ui = simulator(v.view());
+            ui.click("Play").unwrap();
+            ui.into_messages().collect()
+        };
+        for m in messages {
+            assert_eq!(v.update(m), None);
+        }
+        until("playing", &|| player.position_ms() > first + 500);
+        {
+            let mut ui = simulator(v.view());
+            assert!(ui.find("Pause").is_ok());
+        }
+        let _ = v.update(Message::Seek((length - 1000) as f64));
+        until("near the end", &|| player.position_ms() >= length - 1100);
+        until("the end", &|| player.ended());
+        v.on_frame();
+        let mut ui = simulator(v.view());
+        assert!(ui.find(format!("{} / {}", clock(length), clock(length)).as_str()).is_ok());
+        assert!(ui.find("Play").is_ok());
     }
 
     /// A tampered recording says so, with the problems; a chat that cannot be decrypted says
