@@ -780,7 +780,10 @@ mod tests {
         until("the end", &|| player.ended());
         v.on_frame();
         let mut ui = simulator(v.view());
-        assert!(ui.find(format!("{} / {}", clock(length), clock(length)).as_str()).is_ok());
+        assert!(
+            ui.find(format!("{} / {}", clock(length), clock(length)).as_str())
+                .is_ok()
+        );
         assert!(ui.find("Play").is_ok());
     }
 
