@@ -1,5 +1,7 @@
 //! The real desktop window on a virtual X display, driven with the keyboard like a person
-//! would, against the real server; screenshots of what it shows.
+//! would, against the real server and a headless second client; screenshots of every screen
+//! it shows on the way (sign-in, home, a meeting, the call, the consent dialog, recording, the
+//! recordings, the viewer playing, settings, the schedule form).
 
 use std::time::Duration;
 
@@ -115,6 +117,68 @@ async fn the_window_signs_in_from_the_keyboard() {
             (r, g, b)
         );
     }
+
+    // Bob proposes recording: the window asks (its title says so too); Alt+D declines.
+    b.command("record Bob's notes");
+    display.wait_for_window("Assent — Standup — in call with 1 — asked to record", WAIT);
+    display.screenshot(&shots.join("consent-dialog.png"));
+    display.keys(&["alt+d"]);
+    display.wait_for_window("Assent — Standup — in call with 1", WAIT);
+    // The window proposes (Ctrl+Shift+R) and Bob agrees: it records, and the title says so.
+    display.keys(&["ctrl+shift+r"]);
+    b.event("consent_asked", WAIT).await;
+    b.command("agree");
+    display.wait_for_window("Assent — Standup — in call with 1 — recording", WAIT);
+    display.screenshot(&shots.join("recording.png"));
+    // Bob withdraws (it stops) and leaves; the window leaves (Ctrl+Shift+L), Escape: Home.
+    b.command("withdraw");
+    display.wait_for_window("Assent — Standup — in call with 1", WAIT);
+    b.leave().await;
+    display.keys(&["ctrl+shift+l"]);
+    display.wait_for_window("Assent — Standup — call ended", WAIT);
+    display.keys(&["Escape"]);
+    display.wait_for_window("Assent — Standup", WAIT);
+
+    // Ctrl+R: the recordings, with the one just made; Enter opens the first in the viewer,
+    // Space plays it.
+    display.keys(&["ctrl+r"]);
+    display.wait_for_window("Assent — recordings (1)", WAIT);
+    display.screenshot(&shots.join("recordings.png"));
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — recording — Standup recording", WAIT);
+    display.keys(&["space"]);
+    // Playing: the video tile at the top of the viewer shows a picture (not the background).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let path = shots.join("viewer.png");
+        display.screenshot(&path);
+        let (r, g, b) = Display::pixel(&path, 330, 200);
+        if r < 200 || g < 200 || b < 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the viewer shows no picture: {:?}",
+            (r, g, b)
+        );
+    }
+    display.keys(&["space", "Escape"]);
+    display.wait_for_window("Assent — recordings (1)", WAIT);
+    display.keys(&["Escape", "Escape"]);
+    display.wait_for_window("Assent — Standup", WAIT);
+
+    // Ctrl+, settings; Ctrl+S the schedule form.
+    display.keys(&["ctrl+comma"]);
+    display.wait_for_window("Assent — settings", WAIT);
+    display.screenshot(&shots.join("settings.png"));
+    // A focused field takes the first Escape (it lets go of the keyboard); the second goes
+    // back. At Home, Escape does nothing.
+    display.keys(&["Escape", "Escape", "ctrl+s"]);
+    display.wait_for_window("Assent — schedule a meeting", WAIT);
+    display.screenshot(&shots.join("schedule.png"));
+    display.keys(&["Escape", "Escape"]);
+    display.wait_for_window("Assent — Standup", WAIT);
+
     drop(window);
     // The window's sign-in is the profile's: the command line sees the session.
     assert!(ann.cli(&["account", "show"]).contains("signed in    yes"));

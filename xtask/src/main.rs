@@ -9,6 +9,9 @@
 //!   lintian, desktop-file-validate and appstreamcli.
 //! - `test-packages`: `package`, then install the `.deb` files into a clean Debian 12 root
 //!   (debootstrap) with apt and run them there.
+//! - `screenshots [DIR]`: the window under Xvfb against a local server with a headless
+//!   second client in the call; real-window screenshots of every screen into `DIR`
+//!   (default `docs/screenshots`).
 //! - `fuzz [TARGET] [--seconds N]`: run fuzz targets longer.
 //! - `bench`: criterion benchmarks, plus the stock `rage` timed on the same data; results to
 //!   `target/bench-results/`.
@@ -48,10 +51,11 @@ fn main() -> anyhow::Result<()> {
         Some("bench-recording") => tasks::bench_recording(rest),
         Some("bench-window") => tasks::bench_window(rest),
         Some("package") => package::package().map(drop),
+        Some("screenshots") => tasks::screenshots(rest),
         Some("test-packages") => package::test_packages(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|package|test-packages|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window>"
+                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"

@@ -215,6 +215,28 @@ pub(crate) fn test() -> anyhow::Result<()> {
     step("cargo nextest run --workspace", nextest)
 }
 
+/// Real-window screenshots of every screen: the window end-to-end test (the app on a virtual
+/// display against a local server, with a headless second client in the call), its pictures
+/// kept in `DIR` (default `docs/screenshots`).
+pub(crate) fn screenshots(args: &[String]) -> anyhow::Result<()> {
+    setup::ensure(Purpose::Test)?;
+    let dir = match args {
+        [] => root().join("docs/screenshots"),
+        [d] => std::path::absolute(d)?,
+        _ => bail!("usage: cargo xtask screenshots [DIR]"),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut bins = cargo();
+    bins.args(["build", "--bin", "assent", "--bin", "assent-rendezvous"]);
+    step("cargo build (the binaries)", bins)?;
+    let mut t = cargo();
+    t.args(["nextest", "run", "-p", "assent-e2e", "--test", "window"])
+        .env("ASSENT_SCREENSHOT_DIR", &dir);
+    step("the window on a virtual display", t)?;
+    eprintln!("xtask: screenshots in {}", dir.display());
+    Ok(())
+}
+
 pub(crate) fn bench() -> anyhow::Result<()> {
     setup::ensure(Purpose::Test)?;
     let mut b = cargo();

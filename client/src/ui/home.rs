@@ -255,6 +255,14 @@ impl Home {
             body = body.push(text("Working…").style(style::muted));
         }
         body = body.push(row![self.upcoming(), self.history()].spacing(24));
+        body = body.push(
+            text(
+                "Ctrl+N new meeting · Ctrl+S schedule · Ctrl+R recordings · Ctrl+, settings · \
+                 F2 light/dark",
+            )
+            .size(12)
+            .style(style::muted),
+        );
         container(scrollable(container(body).center_x(Fill).padding(24)))
             .center_y(Fill)
             .into()

@@ -129,6 +129,63 @@ pub enum Message {
     FocusNext,
     FocusPrevious,
     ToggleTheme,
+    /// A keyboard shortcut, acted on according to the screen.
+    Shortcut(Shortcut),
+}
+
+/// The window's keyboard shortcuts (when no field takes the key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortcut {
+    /// Escape: back to where this screen was opened from.
+    Back,
+    /// Ctrl+R: the recordings.
+    Recordings,
+    /// Ctrl+,: the settings.
+    Settings,
+    /// Ctrl+N: a new meeting.
+    NewMeeting,
+    /// Ctrl+S: schedule a meeting.
+    Schedule,
+    /// Ctrl+Shift+L: leave the call.
+    Leave,
+    /// Ctrl+D: microphone on/off (in a call).
+    Mic,
+    /// Ctrl+E: camera on/off (in a call).
+    Camera,
+    /// Ctrl+Shift+R: propose recording the call.
+    Record,
+    /// Alt+A / Alt+D: agree to / decline the recording proposed.
+    Agree,
+    Decline,
+    /// Space: play or pause the recording in the viewer.
+    PlayPause,
+}
+
+/// The shortcut a key press means, if any (a plain function: subscriptions cannot capture).
+pub fn shortcut(key: &keyboard::Key, modifiers: keyboard::Modifiers) -> Option<Shortcut> {
+    use keyboard::Key;
+    let ctrl = modifiers.command();
+    match key.as_ref() {
+        Key::Named(key::Named::Escape) => Some(Shortcut::Back),
+        Key::Named(key::Named::Space) if modifiers.is_empty() => Some(Shortcut::PlayPause),
+        Key::Character(c) => {
+            let c = c.to_lowercase();
+            match (c.as_str(), ctrl, modifiers.shift(), modifiers.alt()) {
+                ("r", true, true, false) => Some(Shortcut::Record),
+                ("r", true, false, false) => Some(Shortcut::Recordings),
+                (",", true, _, false) => Some(Shortcut::Settings),
+                ("n", true, false, false) => Some(Shortcut::NewMeeting),
+                ("s", true, false, false) => Some(Shortcut::Schedule),
+                ("l", true, true, false) => Some(Shortcut::Leave),
+                ("d", true, false, false) => Some(Shortcut::Mic),
+                ("e", true, false, false) => Some(Shortcut::Camera),
+                ("a", false, false, true) => Some(Shortcut::Agree),
+                ("d", false, false, true) => Some(Shortcut::Decline),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 #[derive(Debug)]
@@ -180,7 +237,10 @@ impl App {
                 None => "Assent".into(),
             },
             Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
-            Screen::Recordings { .. } => "Assent — recordings".into(),
+            Screen::Recordings { list, .. } => match list.count() {
+                Some(n) => format!("Assent — recordings ({n})"),
+                None => "Assent — recordings".into(),
+            },
             Screen::Settings { .. } => "Assent — settings".into(),
             Screen::Viewer { viewer, .. } => format!("Assent — recording — {}", viewer.title()),
             Screen::Room { room, .. } => match room.ended() {
@@ -190,6 +250,7 @@ impl App {
                     room.title(),
                     room.connected(),
                     match room.recording_state() {
+                        _ if room.asking() => " — asked to record",
                         Some(assent_shared::consent::StatusKind::Recording) => " — recording",
                         _ => "",
                     }
@@ -726,6 +787,49 @@ impl App {
             },
             Message::FocusNext => operation::focus_next(),
             Message::FocusPrevious => operation::focus_previous(),
+            Message::Shortcut(s) => {
+                let message = match (s, &self.screen) {
+                    (Shortcut::Back, Screen::Recordings { .. }) => {
+                        Message::Recordings(recordings::Message::Back)
+                    }
+                    (Shortcut::Back, Screen::Settings { .. }) => {
+                        Message::Settings(settings::Message::Back)
+                    }
+                    (Shortcut::Back, Screen::Schedule { .. }) => {
+                        Message::Schedule(schedule::Message::Cancel)
+                    }
+                    (Shortcut::Back, Screen::Viewer { .. }) => {
+                        Message::Viewer(viewer::Message::Back)
+                    }
+                    (Shortcut::Recordings, Screen::Home(_)) => {
+                        Message::Home(home::Message::Recordings)
+                    }
+                    (Shortcut::Settings, Screen::Home(_)) => Message::Home(home::Message::Settings),
+                    (Shortcut::NewMeeting, Screen::Home(_)) => {
+                        Message::Home(home::Message::NewMeeting)
+                    }
+                    (Shortcut::Schedule, Screen::Home(_)) => Message::Home(home::Message::Schedule),
+                    (Shortcut::Leave, Screen::Room { .. }) => Message::Room(room::Message::Leave),
+                    // After the call: Escape goes home.
+                    (Shortcut::Back, Screen::Room { room, .. }) if room.ended().is_some() => {
+                        Message::Room(room::Message::Leave)
+                    }
+                    (Shortcut::Mic, Screen::Room { .. }) => Message::Room(room::Message::ToggleMic),
+                    (Shortcut::Camera, Screen::Room { .. }) => {
+                        Message::Room(room::Message::ToggleCamera)
+                    }
+                    (Shortcut::Record, Screen::Room { .. }) => Message::Room(room::Message::Record),
+                    (Shortcut::Agree, Screen::Room { .. }) => Message::Room(room::Message::Agree),
+                    (Shortcut::Decline, Screen::Room { .. }) => {
+                        Message::Room(room::Message::Decline)
+                    }
+                    (Shortcut::PlayPause, Screen::Viewer { .. }) => {
+                        Message::Viewer(viewer::Message::PlayPause)
+                    }
+                    _ => return Task::none(),
+                };
+                self.update(message)
+            }
             Message::ToggleTheme => {
                 self.dark = !self.dark;
                 Task::none()
@@ -768,7 +872,7 @@ impl App {
                     Message::FocusNext
                 }),
                 keyboard::Key::Named(key::Named::F2) => Some(Message::ToggleTheme),
-                _ => None,
+                _ => shortcut(&key, modifiers).map(Message::Shortcut),
             },
             _ => None,
         });
@@ -965,6 +1069,60 @@ mod tests {
         let _ = app.update(Message::Home(home::Message::Settings));
         let _ = app.update(Message::AccountDeleted(Ok(())));
         assert!(matches!(app.screen, Screen::Loading), "starts over");
+    }
+
+    /// Key presses map to shortcuts; each acts on the screen it belongs to and nowhere else.
+    #[test]
+    fn shortcuts_navigate() {
+        use keyboard::{Key, Modifiers};
+        let ch = |c: &str| Key::Character(c.into());
+        assert_eq!(
+            shortcut(&ch("r"), Modifiers::CTRL),
+            Some(Shortcut::Recordings)
+        );
+        assert_eq!(
+            shortcut(&ch("R"), Modifiers::CTRL | Modifiers::SHIFT),
+            Some(Shortcut::Record)
+        );
+        assert_eq!(
+            shortcut(&ch(","), Modifiers::CTRL),
+            Some(Shortcut::Settings)
+        );
+        assert_eq!(shortcut(&ch("a"), Modifiers::ALT), Some(Shortcut::Agree));
+        assert_eq!(
+            shortcut(&ch("a"), Modifiers::empty()),
+            None,
+            "typing stays typing"
+        );
+        assert_eq!(
+            shortcut(&Key::Named(key::Named::Escape), Modifiers::empty()),
+            Some(Shortcut::Back)
+        );
+
+        let mut app = signing_in();
+        let _ = app.update(Message::Shortcut(Shortcut::Recordings));
+        assert!(
+            matches!(app.screen, Screen::Auth(_)),
+            "nothing before signing in"
+        );
+        let _ = app.update(Message::SignedIn(Ok(Account {
+            server: "http://127.0.0.1:1".into(),
+            email: "ada@example.org".into(),
+            user_id: UserId::random(),
+            display_name: "Ada".into(),
+        })));
+        let _ = app.update(Message::Shortcut(Shortcut::Recordings));
+        assert_eq!(app.title(), "Assent — recordings");
+        let _ = app.update(Message::Shortcut(Shortcut::Settings));
+        assert_eq!(app.title(), "Assent — recordings", "only from Home");
+        let _ = app.update(Message::RecordingsLoaded(Ok((Vec::new(), None))));
+        assert_eq!(app.title(), "Assent — recordings (0)", "loaded");
+        let _ = app.update(Message::Shortcut(Shortcut::Back));
+        assert_eq!(app.title(), "Assent");
+        let _ = app.update(Message::Shortcut(Shortcut::Settings));
+        assert_eq!(app.title(), "Assent — settings");
+        let _ = app.update(Message::Shortcut(Shortcut::Back));
+        assert_eq!(app.title(), "Assent");
     }
 
     /// Schedule opens over Home and returns to it: on Cancel as it was, after scheduling with

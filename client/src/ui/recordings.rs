@@ -159,6 +159,8 @@ pub enum Message {
     /// Show only recordings with this tag (None: all).
     Tag(Option<String>),
     Open(String),
+    /// Open the first recording the search lets through (Enter in the search field).
+    OpenFirst,
     Upload(String),
     Download(String),
     /// Ask to delete (a confirmation follows).
@@ -243,6 +245,11 @@ impl Recordings {
         self.notice = Some(notice);
     }
 
+    /// How many recordings there are, once loaded.
+    pub fn count(&self) -> Option<usize> {
+        (!self.loading || !self.items.is_empty()).then_some(self.items.len())
+    }
+
     /// Whether an upload is in flight (the list is refreshed while one is).
     pub fn uploading(&self) -> bool {
         self.items.iter().any(|i| {
@@ -285,6 +292,14 @@ impl Recordings {
                 let item = self.items.iter().find(|i| i.id == id)?;
                 let (dir, _) = item.local.clone()?;
                 Some(Event::Open { id, dir })
+            }
+            Message::OpenFirst => {
+                let id = self
+                    .visible()
+                    .into_iter()
+                    .find(|i| i.local.is_some())
+                    .map(|i| i.id.clone())?;
+                self.update(Message::Open(id))
             }
             Message::Upload(id) => {
                 self.notice = None;
@@ -342,10 +357,14 @@ impl Recordings {
         ]
         .spacing(16)
         .align_y(Center);
-        let search = text_input("Search titles, people and tags", &self.search)
-            .id(SEARCH)
-            .on_input(Message::Search)
-            .padding(8);
+        let search = text_input(
+            "Search titles, people and tags (Enter opens the first)",
+            &self.search,
+        )
+        .id(SEARCH)
+        .on_input(Message::Search)
+        .on_submit(Message::OpenFirst)
+        .padding(8);
         let mut tags = row![chip("All", self.tag.is_none(), Message::Tag(None))].spacing(6);
         for t in self.tags() {
             let on = self.tag.as_deref() == Some(t.as_str());
@@ -373,11 +392,10 @@ impl Recordings {
             body = body.push(text("Nothing matches.").style(style::muted));
         } else {
             body = body.push(
-                text(format!(
-                    "{} of {} recordings",
-                    visible.len(),
-                    self.items.len()
-                ))
+                text(match self.items.len() {
+                    1 => format!("{} of 1 recording", visible.len()),
+                    n => format!("{} of {n} recordings", visible.len()),
+                })
                 .size(13)
                 .style(style::muted),
             );
@@ -779,6 +797,22 @@ mod tests {
         let weekly = r.items[2].id.clone();
         let _ = r.update(Message::Delete(weekly));
         assert_eq!(r.update(Message::ConfirmDelete), None);
+    }
+
+    #[test]
+    fn enter_in_the_search_opens_the_first_local_match() {
+        let mut r = sample();
+        let _ = r.update(Message::Search("sync".into()));
+        let weekly = r.items[2].clone();
+        assert_eq!(
+            r.update(Message::OpenFirst),
+            Some(Event::Open {
+                id: weekly.id,
+                dir: weekly.local.unwrap().0
+            })
+        );
+        let _ = r.update(Message::Search("board meeting".into()));
+        assert_eq!(r.update(Message::OpenFirst), None, "no local copy matches");
     }
 
     #[test]

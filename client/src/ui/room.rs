@@ -176,6 +176,11 @@ impl Room {
         }
     }
 
+    /// Whether the consent dialog is open (someone asks to record).
+    pub fn asking(&self) -> bool {
+        self.ask.is_some()
+    }
+
     /// What the engine reports about the call.
     pub fn on_call_event(&mut self, event: CallEvent) {
         match event {
@@ -275,6 +280,15 @@ impl Room {
                 agreed,
                 waiting_for,
             } => {
+                // A new proposal or recording: the note about the last one has had its day.
+                if state != StatusKind::Idle
+                    && self
+                        .notice
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("Recording stopped"))
+                {
+                    self.notice = None;
+                }
                 self.recording = (state != StatusKind::Idle).then_some(Recording {
                     state,
                     title,
@@ -311,18 +325,25 @@ impl Room {
                 column![
                     text(format!("{} asks to record “{}”", a.proposer, a.title)).size(18),
                     text(format!(
-                        "It would be {kept}, for {} days, and only the people in this call could                          decrypt it. It starts only when everyone has signed; you can withdraw at                          any time.",
+                        "It would be {kept}, for {} days, and only the people in this call could \
+                         decrypt it. It starts only when everyone has signed; you can withdraw \
+                         at any time.",
                         a.retention_days
                     ))
                     .size(13),
                     text(who).size(13).style(style::muted),
                     row![
+                        text("Alt+A agrees, Alt+D declines.")
+                            .size(13)
+                            .style(style::muted),
                         space::horizontal(),
                         button(text("Decline"))
                             .style(button::secondary)
                             .padding([8, 16])
                             .on_press(Message::Decline),
-                        button(text("Agree")).padding([8, 16]).on_press(Message::Agree),
+                        button(text("Agree"))
+                            .padding([8, 16])
+                            .on_press(Message::Agree),
                     ]
                     .spacing(8),
                 ]
@@ -709,5 +730,16 @@ mod tests {
         );
         assert!(shows(&room, "Bob asks to record “Again”"));
         assert_eq!(click(&mut room, "Decline"), [Event::Decline]);
+        // The next recording's status clears the note about the last one.
+        consent(
+            &mut room,
+            ConsentEvent::Status {
+                state: StatusKind::Recording,
+                title: "Again".into(),
+                agreed: vec!["Bob".into(), "Ann".into()],
+                waiting_for: vec![],
+            },
+        );
+        assert!(!shows(&room, "Recording stopped: Ann withdrew consent."));
     }
 }

@@ -458,7 +458,13 @@ impl Viewer {
                         o.scope, o.retention_days
                     )
                 ),
-                line("Media", format!("{} segments", o.media_segments)),
+                line(
+                    "Media",
+                    match o.media_segments {
+                        1 => "1 segment".to_string(),
+                        n => format!("{n} segments"),
+                    }
+                ),
             ]
             .spacing(6),
         )
