@@ -76,6 +76,9 @@ impl Player {
             .max()
             .unwrap_or(0);
         let state = Arc::new(State::default());
+        state
+            .position_ms
+            .store(segments[0].start_ms, Ordering::Relaxed);
         let (tx, rx) = channel();
         let st = state.clone();
         let thread = std::thread::Builder::new()
@@ -167,6 +170,10 @@ fn run(segments: Vec<Segment>, sound: Sound, state: Arc<State>, commands: Receiv
                 return;
             }
         };
+        // Where it is, before the first picture of this segment can show.
+        state
+            .position_ms
+            .store(seg.start_ms + offset, Ordering::Relaxed);
         // Preroll, then go to the offset (a flushing seek the demuxer serves in pull mode).
         if pipeline.set_state(gst::State::Paused).is_err() || !prerolled(&pipeline) {
             fail(format!("segment at {} ms does not play", seg.start_ms));
