@@ -62,6 +62,8 @@ pub enum CallEvent {
     /// The directory key of someone in the call differs from the one pinned earlier.
     KeyChanged {
         peer: PeerId,
+        /// Their account (to mark the key compared).
+        user: assent_shared::ids::UserId,
         name: String,
         safety_number: String,
     },
@@ -607,6 +609,7 @@ impl Call {
             Ok(KeySeen::Changed { .. }) => {
                 let _ = self.events.send(CallEvent::KeyChanged {
                     peer: p.peer_id,
+                    user: p.user_id,
                     name: p.display_name.clone(),
                     safety_number: safety_number(&self.public, &p.identity),
                 });

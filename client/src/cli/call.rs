@@ -153,10 +153,13 @@ fn event_json(e: &CallEvent) -> Value {
         }
         CallEvent::KeyChanged {
             peer,
+            user,
             name,
             safety_number,
-        } => json!({"event": "key_changed", "peer": peer.to_string(), "name": name,
-                    "safety_number": safety_number}),
+        } => {
+            json!({"event": "key_changed", "peer": peer.to_string(), "user": user.to_string(), "name": name,
+                    "safety_number": safety_number})
+        }
         CallEvent::Reconnecting { attempt } => json!({"event": "reconnecting", "attempt": attempt}),
         CallEvent::Server(m) => json!({"event": "server", "message": m}),
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),

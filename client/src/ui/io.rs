@@ -285,6 +285,14 @@ fn call_options(profile: &Profile, code: &str) -> Result<assent_client::call::Ca
         media: MediaOptions {
             video,
             audio,
+            // What "Share screen" captures (`ASSENT_SCREEN`, default the X11/Wayland screen);
+            // without one, sharing reports why in the room.
+            screen: source::parse(
+                Kind::Video,
+                &std::env::var("ASSENT_SCREEN").unwrap_or_else(|_| "screen".into()),
+            )
+            .ok()
+            .flatten(),
             output: Output::Display,
             ..MediaOptions::default()
         },
@@ -714,6 +722,17 @@ pub async fn load_media(
             _ => Sound::Speakers,
         };
         Player::new(segments, sound).map(std::sync::Arc::new)
+    })
+    .await?
+}
+
+/// Remember `user`'s current key as compared (their safety number matched).
+pub async fn mark_verified(dir: PathBuf, user: assent_shared::ids::UserId) -> Result<(), String> {
+    local(move || async move {
+        store(&dir)?
+            .mark_verified(&user)
+            .map(|_| ())
+            .map_err(|e| format!("cannot remember the comparison: {e}"))
     })
     .await?
 }

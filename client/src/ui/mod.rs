@@ -154,6 +154,10 @@ pub enum Shortcut {
     Camera,
     /// Ctrl+Shift+R: propose recording the call.
     Record,
+    /// Ctrl+Shift+E: share the screen / stop.
+    Screen,
+    /// Ctrl+Alt+H: raise / lower the hand.
+    Hand,
     /// Alt+A / Alt+D: agree to / decline the recording proposed.
     Agree,
     Decline,
@@ -172,6 +176,8 @@ pub fn shortcut(key: &keyboard::Key, modifiers: keyboard::Modifiers) -> Option<S
             let c = c.to_lowercase();
             match (c.as_str(), ctrl, modifiers.shift(), modifiers.alt()) {
                 ("r", true, true, false) => Some(Shortcut::Record),
+                ("e", true, true, false) => Some(Shortcut::Screen),
+                ("h", true, false, true) => Some(Shortcut::Hand),
                 ("r", true, false, false) => Some(Shortcut::Recordings),
                 (",", true, _, false) => Some(Shortcut::Settings),
                 ("n", true, false, false) => Some(Shortcut::NewMeeting),
@@ -752,6 +758,11 @@ impl App {
                         return Task::perform(io::overview(dir), Message::Overview);
                     }
                     (Some(room::Event::Leave), Some(link)) => link.handle.send(Command::Leave),
+                    (Some(room::Event::KeyCompared(user)), _) => {
+                        return Task::perform(io::mark_verified(dir, user), |r| {
+                            Message::Room(room::Message::Noted(r.err()))
+                        });
+                    }
                     (Some(room::Event::Record { title }), Some(link)) => {
                         link.handle.send(Command::Record {
                             title,
@@ -819,6 +830,12 @@ impl App {
                         Message::Room(room::Message::ToggleCamera)
                     }
                     (Shortcut::Record, Screen::Room { .. }) => Message::Room(room::Message::Record),
+                    (Shortcut::Screen, Screen::Room { .. }) => {
+                        Message::Room(room::Message::ToggleScreen)
+                    }
+                    (Shortcut::Hand, Screen::Room { .. }) => {
+                        Message::Room(room::Message::ToggleHand)
+                    }
                     (Shortcut::Agree, Screen::Room { .. }) => Message::Room(room::Message::Agree),
                     (Shortcut::Decline, Screen::Room { .. }) => {
                         Message::Room(room::Message::Decline)

@@ -24,6 +24,12 @@ pub const CHAT: Id = Id::new("room-chat");
 pub enum Message {
     ToggleMic,
     ToggleCamera,
+    ToggleScreen,
+    ToggleHand,
+    /// Something to tell (an error from the engine), or nothing.
+    Noted(Option<String>),
+    /// The safety number of someone whose key changed was compared and matches.
+    KeyCompared(assent_shared::ids::UserId),
     ChatInput(String),
     SendChat,
     Leave,
@@ -37,6 +43,8 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     SetMedia(MediaState),
+    /// Remember this person's current key as compared in person.
+    KeyCompared(assent_shared::ids::UserId),
     Chat(String),
     Leave,
     /// Propose recording: everyone must sign before it starts.
@@ -46,6 +54,14 @@ pub enum Event {
     Agree,
     Decline,
     Withdraw,
+}
+
+/// Someone whose key differs from the one this device pinned: the safety number to compare.
+#[derive(Debug, Clone)]
+struct KeyChange {
+    user: assent_shared::ids::UserId,
+    name: String,
+    safety_number: String,
 }
 
 /// A recording someone proposes: what the consent dialog shows.
@@ -88,6 +104,8 @@ pub struct Room {
     /// Why the call ended, once it has.
     ended: Option<String>,
     ask: Option<Ask>,
+    /// Keys that changed since the last meeting, not yet compared.
+    key_changes: Vec<KeyChange>,
     recording: Option<Recording>,
     notice: Option<String>,
 }
@@ -109,6 +127,7 @@ impl Room {
             chat_input: String::new(),
             ended: None,
             ask: None,
+            key_changes: Vec::new(),
             recording: None,
             notice: None,
         }
@@ -147,6 +166,25 @@ impl Room {
             Message::ToggleCamera => {
                 self.local.video = !self.local.video;
                 Some(Event::SetMedia(self.local))
+            }
+            Message::ToggleScreen => {
+                self.local.screen = !self.local.screen;
+                Some(Event::SetMedia(self.local))
+            }
+            Message::ToggleHand => {
+                self.local.hand = !self.local.hand;
+                Some(Event::SetMedia(self.local))
+            }
+            Message::Noted(note) => {
+                if note.is_some() {
+                    self.notice = note;
+                }
+                None
+            }
+            Message::KeyCompared(user) => {
+                let before = self.key_changes.len();
+                self.key_changes.retain(|k| k.user != user);
+                (self.key_changes.len() < before).then_some(Event::KeyCompared(user))
             }
             Message::ChatInput(s) => {
                 self.chat_input = s;
@@ -189,10 +227,18 @@ impl Room {
                 self.code = code;
             }
             CallEvent::Call(e) => self.on_machine_event(e),
-            CallEvent::KeyChanged { name, .. } => {
-                self.notice = Some(format!(
-                    "{name}'s key has changed since you last met: compare safety numbers before trusting this call."
-                ))
+            CallEvent::KeyChanged {
+                user,
+                name,
+                safety_number,
+                ..
+            } => {
+                self.key_changes.retain(|k| k.user != user);
+                self.key_changes.push(KeyChange {
+                    user,
+                    name,
+                    safety_number,
+                });
             }
             CallEvent::Reconnecting { attempt } => {
                 self.notice = Some(format!("Reconnecting to the server (attempt {attempt})…"))
@@ -305,6 +351,53 @@ impl Room {
                 self.notice = Some(format!("A consent message was refused: {error}"))
             }
         }
+    }
+
+    /// Keys that changed since the last meeting: the safety number to compare, over another
+    /// channel, before trusting the call with that person.
+    fn key_warnings(&self) -> Option<Element<'_, Message>> {
+        if self.key_changes.is_empty() {
+            return None;
+        }
+        let mut c = column![].spacing(10);
+        for k in &self.key_changes {
+            c = c.push(
+                column![
+                    text(format!("⚠ {}'s key has changed since you last met", k.name))
+                        .size(18)
+                        .style(text::warning),
+                    text(format!(
+                        "Compare this safety number with {} in person or over another channel \
+                         (a phone call). If it matches, this call is encrypted end to end with \
+                         them and nobody in between; if not, leave the call.",
+                        k.name
+                    ))
+                    .size(13),
+                    text(k.safety_number.as_str())
+                        .font(iced::Font::MONOSPACE)
+                        .size(16),
+                    row![
+                        space::horizontal(),
+                        button(text("It does not match: leave"))
+                            .style(button::danger)
+                            .padding([8, 16])
+                            .on_press(Message::Leave),
+                        button(text("It matches"))
+                            .padding([8, 16])
+                            .on_press(Message::KeyCompared(k.user)),
+                    ]
+                    .spacing(8),
+                ]
+                .spacing(6),
+            );
+        }
+        Some(
+            container(c)
+                .padding(12)
+                .width(Fill)
+                .style(container::bordered_box)
+                .into(),
+        )
     }
 
     /// The consent dialog: who proposes what; Agree or Decline.
@@ -446,6 +539,14 @@ impl Room {
                 .padding([8, 16])
                 .style(button::secondary)
                 .on_press_maybe((!ended).then_some(Message::ToggleCamera)),
+            button(text(on(self.local.screen, "Stop sharing", "Share screen")))
+                .padding([8, 16])
+                .style(button::secondary)
+                .on_press_maybe((!ended).then_some(Message::ToggleScreen)),
+            button(text(on(self.local.hand, "Lower hand", "Raise hand")))
+                .padding([8, 16])
+                .style(button::secondary)
+                .on_press_maybe((!ended).then_some(Message::ToggleHand)),
             button(text("Record"))
                 .padding([8, 16])
                 .style(button::secondary)
@@ -458,9 +559,15 @@ impl Room {
         ]
         .spacing(8)
         .align_y(Center);
-        let mut main = column![header, self.indicator(), self.consent_dialog(), grid]
-            .spacing(12)
-            .width(Fill);
+        let mut main = column![
+            header,
+            self.key_warnings(),
+            self.indicator(),
+            self.consent_dialog(),
+            grid
+        ]
+        .spacing(12)
+        .width(Fill);
         if let Some(n) = &self.notice {
             main = main.push(text(n.as_str()).style(iced::widget::text::warning));
         }
@@ -730,6 +837,24 @@ mod tests {
         );
         assert!(shows(&room, "Bob asks to record “Again”"));
         assert_eq!(click(&mut room, "Decline"), [Event::Decline]);
+        // A changed key: the safety number to compare; "It matches" remembers it.
+        let bob = assent_shared::ids::UserId::random();
+        room.on_call_event(CallEvent::KeyChanged {
+            peer: PeerId(7),
+            user: bob,
+            name: "Bob".into(),
+            safety_number: "12345 67890 13579 24680".into(),
+        });
+        assert!(shows(&room, "⚠ Bob's key has changed since you last met"));
+        assert!(shows(&room, "12345 67890 13579 24680"));
+        assert_eq!(click(&mut room, "It matches"), [Event::KeyCompared(bob)]);
+        assert!(!shows(&room, "12345 67890 13579 24680"));
+        // Screen and hand go to the others as media state.
+        let sharing = click(&mut room, "Share screen");
+        assert!(matches!(sharing.as_slice(), [Event::SetMedia(m)] if m.screen && !m.hand));
+        let hand = click(&mut room, "Raise hand");
+        assert!(matches!(hand.as_slice(), [Event::SetMedia(m)] if m.screen && m.hand));
+        assert!(shows(&room, "Stop sharing") && shows(&room, "Lower hand"));
         // The next recording's status clears the note about the last one.
         consent(
             &mut room,
