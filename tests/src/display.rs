@@ -115,6 +115,31 @@ impl Display {
         }
     }
 
+    /// Move the window titled `title` to the top left corner and resize it (a person
+    /// maximising it; there is no window manager to do it).
+    pub fn resize(&self, title: &str, width: u32, height: u32) {
+        let id = self
+            .windows()
+            .into_iter()
+            .find(|(_, t)| t == title)
+            .map(|(id, _)| id)
+            .unwrap_or_else(|| panic!("no window {title:?}"));
+        let st = self
+            .tool("xdotool")
+            .args(["windowmove", "--sync", &id, "0", "0"])
+            .status()
+            .expect("xdotool");
+        assert!(st.success(), "xdotool windowmove failed");
+        let st = self
+            .tool("xdotool")
+            .args(["windowsize", "--sync", &id])
+            .arg(width.to_string())
+            .arg(height.to_string())
+            .status()
+            .expect("xdotool");
+        assert!(st.success(), "xdotool windowsize failed");
+    }
+
     /// Type `text` into the focused window.
     pub fn type_text(&self, text: &str) {
         let st = self

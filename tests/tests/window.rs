@@ -183,3 +183,39 @@ async fn the_window_signs_in_from_the_keyboard() {
     // The window's sign-in is the profile's: the command line sees the session.
     assert!(ann.cli(&["account", "show"]).contains("signed in    yes"));
 }
+
+/// At 1920x1080 the window fills the screen and its screens are laid out for it (the pictures
+/// are written like the others: `home-1080p.png`, `recordings-1080p.png`, `settings-1080p.png`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_at_1920x1080() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let display = Display::start(1920, 1080);
+    let _window = ann.open_window(&display.name);
+    display.wait_for_window("Assent", WAIT);
+    display.resize("Assent", 1920, 1080);
+    display.focus("Assent");
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = screenshot_dir(&tmp);
+    // The window covers the screen: its background reaches the far corner.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let path = shots.join("home-1080p.png");
+        display.screenshot(&path);
+        let (r, g, b) = Display::pixel(&path, 1915, 1075);
+        if r > 200 && g > 200 && b > 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the window did not grow to 1920x1080: {:?}",
+            (r, g, b)
+        );
+    }
+    display.keys(&["ctrl+r"]);
+    display.wait_for_window("Assent — recordings (0)", WAIT);
+    assert!(display.screenshot(&shots.join("recordings-1080p.png")) > 16);
+    display.keys(&["Escape", "Escape", "ctrl+comma"]);
+    display.wait_for_window("Assent — settings", WAIT);
+    assert!(display.screenshot(&shots.join("settings-1080p.png")) > 16);
+}

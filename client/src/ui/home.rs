@@ -209,7 +209,7 @@ impl Home {
         .spacing(8);
         let mut body = column![header, actions, text("Join a meeting").size(18), join,]
             .spacing(16)
-            .width(560);
+            .width(680);
         if let Some(m) = &self.meeting {
             let heading = if m.created {
                 "Your new meeting"
