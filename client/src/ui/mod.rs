@@ -126,6 +126,9 @@ pub enum Message {
     AccountDeleted(Result<(), String>),
     /// Time to show the newest video frames.
     Frame,
+    /// Time to ask the call for its statistics (connection quality).
+    StatsTick,
+    Stats(Option<std::sync::Arc<assent_client::call::CallStats>>),
     FocusNext,
     FocusPrevious,
     ToggleTheme,
@@ -741,6 +744,24 @@ impl App {
                 }
                 Task::none()
             }
+            Message::StatsTick => match &self.screen {
+                Screen::Room {
+                    call: Some(link), ..
+                } => {
+                    let handle = link.handle.clone();
+                    Task::perform(
+                        async move { handle.stats().await.map(std::sync::Arc::new) },
+                        Message::Stats,
+                    )
+                }
+                _ => Task::none(),
+            },
+            Message::Stats(stats) => {
+                if let (Some(stats), Screen::Room { room, .. }) = (stats, &mut self.screen) {
+                    room.on_stats(&stats);
+                }
+                Task::none()
+            }
             Message::Room(msg) => {
                 let Screen::Room { room, call, .. } = &mut self.screen else {
                     return Task::none();
@@ -898,6 +919,8 @@ impl App {
             Screen::Room { call: Some(_), .. } => Subscription::batch([
                 keys,
                 iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
+                // Connection quality, from the call's statistics every two seconds.
+                iced::time::every(std::time::Duration::from_secs(2)).map(|_| Message::StatsTick),
             ]),
             // A recording playing: its pictures at the display's pace.
             Screen::Viewer { viewer, .. } if viewer.has_player() => Subscription::batch([

@@ -90,6 +90,30 @@ struct Person {
     failed: Option<String>,
     /// The latest video frame shown, by sequence number.
     frame: Option<(u64, image::Handle)>,
+    /// How the connection with them is doing (from the latest statistics).
+    quality: Option<Quality>,
+}
+
+/// A connection's health, from its statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quality {
+    Good,
+    Fair,
+    Poor,
+}
+
+/// Judge a connection: loss and round trip time of what we send, and the pictures arriving.
+pub fn quality(s: &assent_client::call::PeerStats, expect_video: bool) -> Quality {
+    let loss = s.transport.fraction_lost.unwrap_or(0.0);
+    let rtt = s.transport.rtt_ms.unwrap_or(0.0);
+    let starved = expect_video && s.first_frame_at.is_some() && s.fps < 5.0;
+    if loss > 0.10 || rtt > 400.0 || starved {
+        Quality::Poor
+    } else if loss > 0.03 || rtt > 200.0 || (expect_video && s.fps < 15.0 && s.fps > 0.0) {
+        Quality::Fair
+    } else {
+        Quality::Good
+    }
 }
 
 #[derive(Debug)]
@@ -267,6 +291,7 @@ impl Room {
                         },
                         failed: None,
                         frame: None,
+                        quality: None,
                     },
                 );
             }
@@ -482,6 +507,18 @@ impl Room {
         )
     }
 
+    /// The call's latest statistics: each person's connection quality.
+    pub fn on_stats(&mut self, stats: &assent_client::call::CallStats) {
+        for (peer, person) in self.people.iter_mut() {
+            let id = peer.to_string();
+            person.quality = stats
+                .peers
+                .iter()
+                .find(|s| s.peer == id && s.connected)
+                .map(|s| quality(s, person.media.video));
+        }
+    }
+
     /// Take the newest video frame of each person (called at the display's pace).
     pub fn on_frames(&mut self, frames: &FrameSlots) {
         for (peer, person) in self.people.iter_mut() {
@@ -639,7 +676,25 @@ fn tile(p: &Person) -> Element<'_, Message> {
             None => "connecting…".into(),
         });
     }
-    container(column![picture, text(status.join(" · ")).size(13),].spacing(4))
+    let line = match (p.connected, p.quality) {
+        (true, Some(q)) => row![
+            text(status.join(" · ")).size(13),
+            space::horizontal(),
+            text(match q {
+                Quality::Good => "● good connection",
+                Quality::Fair => "● fair connection",
+                Quality::Poor => "● poor connection",
+            })
+            .size(13)
+            .style(match q {
+                Quality::Good => text::success,
+                Quality::Fair => text::warning,
+                Quality::Poor => text::danger,
+            }),
+        ],
+        _ => row![text(status.join(" · ")).size(13)],
+    };
+    container(column![picture, line].spacing(4))
         .padding(6)
         .width(Fill)
         .height(Fill)
@@ -710,6 +765,38 @@ mod tests {
             },
         }));
         assert!(shows(&room, "Bob · muted · hand raised"));
+        // Connection quality from the statistics: loss and delay, and pictures arriving.
+        let stats = |loss: f64, rtt: f64, fps: f64| assent_client::call::CallStats {
+            at: 0,
+            video_target_kbps: 1000,
+            peers: vec![assent_client::call::PeerStats {
+                peer: bob.to_string(),
+                name: "Bob".into(),
+                user_id: String::new(),
+                connected: true,
+                codec: Some("VP8"),
+                video_frames: 300,
+                fps,
+                audio_ms: 10_000,
+                video_kbps: 900.0,
+                audio_kbps: 32.0,
+                first_frame_at: Some(1),
+                transport: assent_client::media::stats::Transport {
+                    rtt_ms: Some(rtt),
+                    fraction_lost: Some(loss),
+                    ..Default::default()
+                },
+                latency_p50_ms: None,
+                latency_p95_ms: None,
+                latency_samples: 0,
+            }],
+        };
+        room.on_stats(&stats(0.0, 20.0, 30.0));
+        assert!(shows(&room, "● good connection"));
+        room.on_stats(&stats(0.05, 20.0, 30.0));
+        assert!(shows(&room, "● fair connection"));
+        room.on_stats(&stats(0.0, 30.0, 2.0));
+        assert!(shows(&room, "● poor connection"), "pictures stopped coming");
         room.on_call_event(CallEvent::Call(CallMachineEvent::Chat {
             from: bob,
             id: 1,
