@@ -287,6 +287,43 @@ impl Api {
             .await
     }
 
+    /// Host actions (host or co-host; making co-hosts: the host).
+    pub async fn lock_meeting(&self, code: &str, locked: bool) -> Result<()> {
+        let path = format!("/v1/meetings/{}/lock", url_escape(code));
+        self.post_empty(&path, &assent_shared::api::LockMeeting { locked })
+            .await
+    }
+
+    pub async fn remove_member(&self, code: &str, user: assent_shared::ids::UserId) -> Result<()> {
+        let path = format!("/v1/meetings/{}/remove", url_escape(code));
+        self.post_empty(&path, &assent_shared::api::MemberRef { user_id: user })
+            .await
+    }
+
+    pub async fn set_role(
+        &self,
+        code: &str,
+        user: assent_shared::ids::UserId,
+        role: assent_shared::api::MeetingRole,
+    ) -> Result<()> {
+        let path = format!("/v1/meetings/{}/role", url_escape(code));
+        self.post_empty(
+            &path,
+            &assent_shared::api::SetRole {
+                user_id: user,
+                role,
+            },
+        )
+        .await
+    }
+
+    pub async fn end_meeting(&self, code: &str) -> Result<()> {
+        let path = format!("/v1/meetings/{}/end", url_escape(code));
+        self.send::<(), serde_json::Value>(Method::POST, &path, None)
+            .await
+            .map(|_| ())
+    }
+
     /// The admission check before taking a seat (ended, locked, removed).
     pub async fn join_meeting(&self, code: &str) -> Result<Meeting> {
         self.post(

@@ -737,6 +737,41 @@ pub async fn mark_verified(dir: PathBuf, user: assent_shared::ids::UserId) -> Re
     .await?
 }
 
+/// The meeting as the server sees it (host, locked, our role).
+pub async fn meeting_info(
+    dir: PathBuf,
+    code: String,
+) -> Result<assent_shared::api::Meeting, String> {
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        api.meeting(&code).await.map_err(|e| e.to_string())
+    })
+    .await?
+}
+
+/// A host action on the meeting `code`.
+pub async fn host_action(
+    dir: PathBuf,
+    code: String,
+    action: super::room::HostAction,
+) -> Result<(), String> {
+    use super::room::HostAction;
+    local(move || async move {
+        let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
+        match action {
+            HostAction::Lock(locked) => api.lock_meeting(&code, locked).await,
+            HostAction::End => api.end_meeting(&code).await,
+            HostAction::Remove(user) => api.remove_member(&code, user).await,
+            HostAction::MakeCohost(user) => {
+                api.set_role(&code, user, assent_shared::api::MeetingRole::Cohost)
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string())
+    })
+    .await?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,7 @@ pub enum Message {
     /// Time to ask the call for its statistics (connection quality).
     StatsTick,
     Stats(Option<std::sync::Arc<assent_client::call::CallStats>>),
+    MeetingInfo(Result<assent_shared::api::Meeting, String>),
     FocusNext,
     FocusPrevious,
     ToggleTheme,
@@ -706,14 +707,18 @@ impl App {
                 Task::none()
             }
             Message::CallStarted(result) => {
-                let Screen::Room { call, .. } = &mut self.screen else {
+                let Screen::Room { call, room, .. } = &mut self.screen else {
                     return Task::none();
                 };
                 match result {
                     Ok(link) => {
                         let events = io::call_events(&link);
                         *call = Some(link);
-                        Task::run(events, Message::Call)
+                        let code = room.code().to_string();
+                        Task::batch([
+                            Task::run(events, Message::Call),
+                            Task::perform(io::meeting_info(dir, code), Message::MeetingInfo),
+                        ])
                     }
                     Err(e) => {
                         self.back_home();
@@ -756,6 +761,12 @@ impl App {
                 }
                 _ => Task::none(),
             },
+            Message::MeetingInfo(result) => {
+                if let (Ok(m), Screen::Room { room, .. }) = (result, &mut self.screen) {
+                    room.on_meeting(m);
+                }
+                Task::none()
+            }
             Message::Stats(stats) => {
                 if let (Some(stats), Screen::Room { room, .. }) = (stats, &mut self.screen) {
                     room.on_stats(&stats);
@@ -779,6 +790,18 @@ impl App {
                         return Task::perform(io::overview(dir), Message::Overview);
                     }
                     (Some(room::Event::Leave), Some(link)) => link.handle.send(Command::Leave),
+                    (Some(room::Event::Host(action)), _) => {
+                        let code = room.code().to_string();
+                        let again = code.clone();
+                        let d2 = dir.clone();
+                        return Task::perform(io::host_action(dir, code, action), |r| {
+                            Message::Room(room::Message::Noted(r.err()))
+                        })
+                        .chain(Task::perform(
+                            io::meeting_info(d2, again),
+                            Message::MeetingInfo,
+                        ));
+                    }
                     (Some(room::Event::KeyCompared(user)), _) => {
                         return Task::perform(io::mark_verified(dir, user), |r| {
                             Message::Room(room::Message::Noted(r.err()))

@@ -12,7 +12,7 @@ use assent_shared::consent::Scope;
 use assent_shared::consent::StatusKind;
 use assent_shared::signal::PeerId;
 use iced::widget::{
-    Id, button, column, container, image, row, scrollable, space, text, text_input,
+    Id, button, column, container, image, row, rule, scrollable, space, text, text_input,
 };
 use iced::{Center, Element, Fill, Length};
 
@@ -28,6 +28,13 @@ pub enum Message {
     ToggleHand,
     /// Something to tell (an error from the engine), or nothing.
     Noted(Option<String>),
+    /// Show the participants (or the chat again).
+    TogglePeople,
+    /// Host actions.
+    Lock(bool),
+    EndForAll,
+    Remove(assent_shared::ids::UserId),
+    MakeCohost(assent_shared::ids::UserId),
     /// The safety number of someone whose key changed was compared and matches.
     KeyCompared(assent_shared::ids::UserId),
     ChatInput(String),
@@ -43,6 +50,8 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     SetMedia(MediaState),
+    /// Something only a host (or co-host) may do.
+    Host(HostAction),
     /// Remember this person's current key as compared in person.
     KeyCompared(assent_shared::ids::UserId),
     Chat(String),
@@ -54,6 +63,15 @@ pub enum Event {
     Agree,
     Decline,
     Withdraw,
+}
+
+/// What a host (or co-host) does to the meeting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostAction {
+    Lock(bool),
+    End,
+    Remove(assent_shared::ids::UserId),
+    MakeCohost(assent_shared::ids::UserId),
 }
 
 /// Someone whose key differs from the one this device pinned: the safety number to compare.
@@ -85,6 +103,7 @@ struct Recording {
 #[derive(Debug)]
 struct Person {
     name: String,
+    user: assent_shared::ids::UserId,
     connected: bool,
     media: MediaState,
     failed: Option<String>,
@@ -102,14 +121,14 @@ pub enum Quality {
     Poor,
 }
 
-/// Judge a connection: loss and round trip time of what we send, and the pictures arriving.
-pub fn quality(s: &assent_client::call::PeerStats, expect_video: bool) -> Quality {
+/// Judge a connection by the loss and the round trip time the peer reports for what we send
+/// (RTCP). Frame rates are not used: a window's decoded frames are not counted per report.
+pub fn quality(s: &assent_client::call::PeerStats) -> Quality {
     let loss = s.transport.fraction_lost.unwrap_or(0.0);
     let rtt = s.transport.rtt_ms.unwrap_or(0.0);
-    let starved = expect_video && s.first_frame_at.is_some() && s.fps < 5.0;
-    if loss > 0.10 || rtt > 400.0 || starved {
+    if loss > 0.10 || rtt > 400.0 {
         Quality::Poor
-    } else if loss > 0.03 || rtt > 200.0 || (expect_video && s.fps < 15.0 && s.fps > 0.0) {
+    } else if loss > 0.03 || rtt > 200.0 {
         Quality::Fair
     } else {
         Quality::Good
@@ -128,6 +147,12 @@ pub struct Room {
     /// Why the call ended, once it has.
     ended: Option<String>,
     ask: Option<Ask>,
+    /// The meeting as the server sees it (host, locked, our role), once fetched.
+    meeting: Option<assent_shared::api::Meeting>,
+    /// Made co-host during this call.
+    cohosts: std::collections::BTreeSet<assent_shared::ids::UserId>,
+    /// The participant list is open (instead of the chat).
+    show_people: bool,
     /// Keys that changed since the last meeting, not yet compared.
     key_changes: Vec<KeyChange>,
     recording: Option<Recording>,
@@ -151,6 +176,9 @@ impl Room {
             chat_input: String::new(),
             ended: None,
             ask: None,
+            meeting: None,
+            cohosts: Default::default(),
+            show_people: false,
             key_changes: Vec::new(),
             recording: None,
             notice: None,
@@ -160,6 +188,11 @@ impl Room {
     /// Whether a recording is on (or paused, or waiting for consent).
     pub fn recording_state(&self) -> Option<StatusKind> {
         self.recording.as_ref().map(|r| r.state)
+    }
+
+    /// The meeting's join code.
+    pub fn code(&self) -> &str {
+        &self.code
     }
 
     pub fn title(&self) -> &str {
@@ -199,6 +232,24 @@ impl Room {
                 self.local.hand = !self.local.hand;
                 Some(Event::SetMedia(self.local))
             }
+            Message::TogglePeople => {
+                self.show_people = !self.show_people;
+                None
+            }
+            Message::Lock(locked) => self
+                .may_host()
+                .then_some(Event::Host(HostAction::Lock(locked))),
+            Message::EndForAll => self.may_host().then_some(Event::Host(HostAction::End)),
+            Message::Remove(user) => self
+                .may_host()
+                .then_some(Event::Host(HostAction::Remove(user))),
+            Message::MakeCohost(user) => {
+                let host = self.my_role() == Some(assent_shared::api::MeetingRole::Host);
+                host.then(|| {
+                    self.cohosts.insert(user);
+                    Event::Host(HostAction::MakeCohost(user))
+                })
+            }
             Message::Noted(note) => {
                 if note.is_some() {
                     self.notice = note;
@@ -235,6 +286,31 @@ impl Room {
             Message::Agree => self.ask.take().map(|_| Event::Agree),
             Message::Decline => self.ask.take().map(|_| Event::Decline),
             Message::Withdraw => self.recording.as_ref().map(|_| Event::Withdraw),
+        }
+    }
+
+    /// The meeting as the server sees it: host, locked, our role.
+    pub fn on_meeting(&mut self, meeting: assent_shared::api::Meeting) {
+        self.meeting = Some(meeting);
+    }
+
+    fn my_role(&self) -> Option<assent_shared::api::MeetingRole> {
+        self.meeting.as_ref().and_then(|m| m.role)
+    }
+
+    /// Host or co-host: may lock, remove and end.
+    fn may_host(&self) -> bool {
+        matches!(
+            self.my_role(),
+            Some(assent_shared::api::MeetingRole::Host | assent_shared::api::MeetingRole::Cohost)
+        )
+    }
+
+    fn role_of(&self, user: &assent_shared::ids::UserId) -> &'static str {
+        match &self.meeting {
+            Some(m) if m.host == *user => "host",
+            _ if self.cohosts.contains(user) => "co-host",
+            _ => "participant",
         }
     }
 
@@ -277,11 +353,12 @@ impl Room {
         use CallMachineEvent as E;
         match e {
             E::Joined { .. } => self.joined = true,
-            E::ParticipantJoined { peer, name, .. } => {
+            E::ParticipantJoined { peer, name, user } => {
                 self.people.insert(
                     peer,
                     Person {
                         name,
+                        user,
                         connected: false,
                         media: MediaState {
                             audio: true,
@@ -515,7 +592,7 @@ impl Room {
                 .peers
                 .iter()
                 .find(|s| s.peer == id && s.connected)
-                .map(|s| quality(s, person.media.video));
+                .map(quality);
         }
     }
 
@@ -612,11 +689,108 @@ impl Room {
             main = main.push(text(format!("The call has ended: {reason}.")).style(style::muted));
         }
         main = main.push(controls);
-        row![main, self.chat_panel()]
-            .spacing(16)
-            .padding(16)
-            .height(Fill)
-            .into()
+        // The side: chat or the people, as two tabs.
+        let tab = |label: String, on: bool| {
+            button(text(label).size(14))
+                .padding([4, 12])
+                .style(if on {
+                    button::primary
+                } else {
+                    button::secondary
+                })
+                .on_press(if on {
+                    Message::Noted(None)
+                } else {
+                    Message::TogglePeople
+                })
+        };
+        let tabs = row![
+            tab("Chat".into(), !self.show_people),
+            tab(
+                format!("People ({})", self.people.len() + 1),
+                self.show_people
+            ),
+        ]
+        .spacing(6);
+        let side = column![
+            tabs,
+            if self.show_people {
+                self.people_panel()
+            } else {
+                self.chat_panel()
+            }
+        ]
+        .spacing(8)
+        .width(280);
+        row![main, side].spacing(16).padding(16).height(Fill).into()
+    }
+
+    /// Who is here, with their role; for a host or co-host, the meeting's controls.
+    fn people_panel(&self) -> Element<'_, Message> {
+        use assent_shared::api::MeetingRole;
+        let mut c = column![].spacing(8);
+        let me = match self.my_role() {
+            Some(MeetingRole::Host) => "You (host)",
+            Some(MeetingRole::Cohost) => "You (co-host)",
+            _ => "You",
+        };
+        c = c.push(text(me));
+        let host = self.may_host();
+        for p in self.people.values() {
+            let mut line = column![
+                text(p.name.as_str()),
+                text(self.role_of(&p.user)).size(12).style(style::muted),
+            ]
+            .spacing(2);
+            if host && self.role_of(&p.user) != "host" {
+                let mut actions = row![
+                    button(text("Remove").size(13))
+                        .style(button::danger)
+                        .padding([4, 10])
+                        .on_press(Message::Remove(p.user)),
+                ]
+                .spacing(6);
+                if self.my_role() == Some(MeetingRole::Host)
+                    && self.role_of(&p.user) == "participant"
+                {
+                    actions = actions.push(
+                        button(text("Make co-host").size(13))
+                            .style(button::secondary)
+                            .padding([4, 10])
+                            .on_press(Message::MakeCohost(p.user)),
+                    );
+                }
+                line = line.push(actions);
+            }
+            c = c.push(line);
+        }
+        if host {
+            let locked = self.meeting.as_ref().is_some_and(|m| m.locked);
+            c = c.push(rule::horizontal(1));
+            c = c.push(
+                text(if locked {
+                    "Locked: nobody new can join."
+                } else {
+                    "Open: anyone with the code can join."
+                })
+                .size(13)
+                .style(style::muted),
+            );
+            c = c.push(
+                row![
+                    button(text(if locked { "Unlock" } else { "Lock" }))
+                        .style(button::secondary)
+                        .padding([6, 12])
+                        .on_press(Message::Lock(!locked)),
+                    button(text("End for everyone"))
+                        .style(button::danger)
+                        .padding([6, 12])
+                        .on_press(Message::EndForAll),
+                ]
+                .spacing(6),
+            );
+        }
+        scrollable(c).width(280).height(Fill).into()
     }
 
     fn chat_panel(&self) -> Element<'_, Message> {
@@ -631,7 +805,6 @@ impl Room {
             );
         }
         column![
-            text("Chat").size(18),
             scrollable(lines).height(Fill),
             text_input("Message (end to end encrypted)", &self.chat_input)
                 .id(CHAT)
@@ -795,8 +968,13 @@ mod tests {
         assert!(shows(&room, "● good connection"));
         room.on_stats(&stats(0.05, 20.0, 30.0));
         assert!(shows(&room, "● fair connection"));
-        room.on_stats(&stats(0.0, 30.0, 2.0));
-        assert!(shows(&room, "● poor connection"), "pictures stopped coming");
+        room.on_stats(&stats(0.0, 450.0, 30.0));
+        assert!(shows(&room, "● poor connection"), "a long round trip");
+        room.on_stats(&stats(0.0, 20.0, 0.0));
+        assert!(
+            shows(&room, "● good connection"),
+            "frame rates do not count"
+        );
         room.on_call_event(CallEvent::Call(CallMachineEvent::Chat {
             from: bob,
             id: 1,
@@ -840,6 +1018,64 @@ mod tests {
             "nothing to unmute any more"
         );
         assert_eq!(click(&mut room, "Back"), [Event::Leave]);
+    }
+
+    /// The participant list: everyone with their role; a host gets remove, co-host, lock and
+    /// end; a participant sees the list only.
+    #[test]
+    fn hosts_see_the_participants_and_their_controls() {
+        use assent_shared::api::{Meeting, MeetingKind, MeetingRole};
+        let mut room = Room::new("Standup".into(), "abc-defg-hij".into());
+        let (me, bob) = (UserId::random(), UserId::random());
+        room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            peer: PeerId(2),
+            user: bob,
+            name: "Bob".into(),
+        }));
+        let meeting = |role| Meeting {
+            id: "m".into(),
+            code: "abc-defg-hij".into(),
+            kind: MeetingKind::Instant,
+            title: "Standup".into(),
+            host: me,
+            host_name: "Ann".into(),
+            starts_at: None,
+            duration_min: None,
+            locked: false,
+            ended: false,
+            role: Some(role),
+        };
+        room.on_meeting(meeting(MeetingRole::Participant));
+        assert!(click(&mut room, "People (2)").is_empty());
+        assert!(shows(&room, "Bob"));
+        assert!(
+            !shows(&room, "Remove"),
+            "a participant has no host controls"
+        );
+        assert_eq!(room.update(Message::Remove(bob)), None);
+
+        room.on_meeting(meeting(MeetingRole::Host));
+        assert!(shows(&room, "You (host)"));
+        assert!(shows(&room, "Open: anyone with the code can join."));
+        assert_eq!(
+            click(&mut room, "Make co-host"),
+            [Event::Host(HostAction::MakeCohost(bob))]
+        );
+        assert!(shows(&room, "co-host"));
+        assert_eq!(
+            click(&mut room, "Remove"),
+            [Event::Host(HostAction::Remove(bob))]
+        );
+        assert_eq!(
+            click(&mut room, "Lock"),
+            [Event::Host(HostAction::Lock(true))]
+        );
+        assert_eq!(
+            click(&mut room, "End for everyone"),
+            [Event::Host(HostAction::End)]
+        );
+        assert!(click(&mut room, "Chat").is_empty());
+        assert!(shows(&room, "People (2)"), "back to the chat");
     }
 
     fn consent(room: &mut Room, c: ConsentEvent) {
