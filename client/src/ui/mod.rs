@@ -981,6 +981,18 @@ mod tests {
         }
     }
 
+    /// Signed in as Ada: Home.
+    fn signed_in() -> App {
+        let mut app = signing_in();
+        let _ = app.update(Message::SignedIn(Ok(Account {
+            server: "http://127.0.0.1:1".into(),
+            email: "ada@example.org".into(),
+            user_id: UserId::random(),
+            display_name: "Ada".into(),
+        })));
+        app
+    }
+
     /// The window carries the app's icon (decoded from the packaged PNG) and the class the
     /// desktop entry names.
     #[test]
@@ -1060,13 +1072,7 @@ mod tests {
     /// missing, when it is), and Back returns to Home as it was.
     #[test]
     fn recordings_open_over_home_and_return() {
-        let mut app = signing_in();
-        let _ = app.update(Message::SignedIn(Ok(Account {
-            server: "http://127.0.0.1:1".into(),
-            email: "ada@example.org".into(),
-            user_id: UserId::random(),
-            display_name: "Ada".into(),
-        })));
+        let mut app = signed_in();
         let _ = app.update(Message::Home(home::Message::Recordings));
         assert_eq!(app.title(), "Assent — recordings");
         let _ = app.update(Message::RecordingsLoaded(Ok((
@@ -1106,13 +1112,7 @@ mod tests {
     /// stays on the page with the reason, a done one leaves the account.
     #[test]
     fn settings_open_over_home_and_a_deletion_leaves() {
-        let mut app = signing_in();
-        let _ = app.update(Message::SignedIn(Ok(Account {
-            server: "http://127.0.0.1:1".into(),
-            email: "ada@example.org".into(),
-            user_id: UserId::random(),
-            display_name: "Ada".into(),
-        })));
+        let mut app = signed_in();
         let _ = app.update(Message::Home(home::Message::Settings));
         assert_eq!(app.title(), "Assent — settings");
         {
@@ -1192,13 +1192,7 @@ mod tests {
     /// the new meeting on show.
     #[test]
     fn scheduling_opens_over_home_and_returns() {
-        let mut app = signing_in();
-        let _ = app.update(Message::SignedIn(Ok(Account {
-            server: "http://127.0.0.1:1".into(),
-            email: "ada@example.org".into(),
-            user_id: UserId::random(),
-            display_name: "Ada".into(),
-        })));
+        let mut app = signed_in();
         let _ = app.update(Message::Home(home::Message::Schedule));
         assert_eq!(app.title(), "Assent — schedule a meeting");
         let _ = app.update(Message::Schedule(schedule::Message::Cancel));
