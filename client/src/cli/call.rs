@@ -33,6 +33,16 @@ pub(crate) enum MeetingCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Lock a meeting you host (nobody new can join), or `--unlock` it.
+    Lock {
+        code: String,
+        #[arg(long)]
+        unlock: bool,
+    },
+    /// Remove someone (by user id) from a meeting you host; they cannot come back.
+    Remove { code: String, user: String },
+    /// End a meeting you host, for everyone in it.
+    End { code: String },
 }
 
 #[derive(Args, Debug)]
@@ -129,6 +139,28 @@ pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Re
                 } else {
                     println!("{code}");
                 }
+            }
+            MeetingCommand::Lock { code, unlock } => {
+                let code = call::join_code(&code);
+                api.lock_meeting(&code, !unlock).await?;
+                println!(
+                    "{}",
+                    if unlock {
+                        "Unlocked: anyone with the code can join."
+                    } else {
+                        "Locked: nobody new can join."
+                    }
+                );
+            }
+            MeetingCommand::Remove { code, user } => {
+                let user: assent_shared::ids::UserId =
+                    user.parse().map_err(|_| anyhow::anyhow!("not a user id"))?;
+                api.remove_member(&call::join_code(&code), user).await?;
+                println!("Removed.");
+            }
+            MeetingCommand::End { code } => {
+                api.end_meeting(&call::join_code(&code)).await?;
+                println!("The meeting has ended for everyone.");
             }
         }
         Ok(ExitCode::SUCCESS)
