@@ -23,6 +23,23 @@ pub struct Segment {
     pub bytes: Zeroizing<Vec<u8>>,
 }
 
+/// A segment as the player keeps it: its bytes shared with the buffers it hands to GStreamer
+/// (no copy of the plaintext, and the one copy is zeroized when the last buffer is gone).
+struct Held {
+    start_ms: u64,
+    duration_ms: u64,
+    bytes: Arc<Zeroizing<Vec<u8>>>,
+}
+
+/// A range of a held segment, as the memory of a GStreamer buffer.
+struct Slice(Arc<Zeroizing<Vec<u8>>>, std::ops::Range<usize>);
+
+impl AsRef<[u8]> for Slice {
+    fn as_ref(&self) -> &[u8] {
+        &self.0[self.1.clone()]
+    }
+}
+
 /// Where sound goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sound {
@@ -81,6 +98,14 @@ impl Player {
             .store(segments[0].start_ms, Ordering::Relaxed);
         let (tx, rx) = channel();
         let st = state.clone();
+        let segments: Vec<Held> = segments
+            .into_iter()
+            .map(|s| Held {
+                start_ms: s.start_ms,
+                duration_ms: s.duration_ms,
+                bytes: Arc::new(s.bytes),
+            })
+            .collect();
         let thread = std::thread::Builder::new()
             .name("assent-player".into())
             .spawn(move || run(segments, sound, st, rx))
@@ -147,12 +172,12 @@ impl Drop for Player {
 }
 
 /// The segment holding `ms`, and the offset into it.
-fn locate(segments: &[Segment], ms: u64) -> (usize, u64) {
+fn locate(segments: &[Held], ms: u64) -> (usize, u64) {
     let i = segments.iter().rposition(|s| s.start_ms <= ms).unwrap_or(0);
     (i, ms.saturating_sub(segments[i].start_ms))
 }
 
-fn run(segments: Vec<Segment>, sound: Sound, state: Arc<State>, commands: Receiver<Command>) {
+fn run(segments: Vec<Held>, sound: Sound, state: Arc<State>, commands: Receiver<Command>) {
     let mut index = 0usize;
     let mut offset = 0u64;
     let mut playing = false;
@@ -287,9 +312,9 @@ fn prerolled(pipeline: &gst::Pipeline) -> bool {
 
 /// `appsrc (random access over the segment's bytes) ! decodebin`, video to RGBA appsinks and
 /// sound to the output.
-fn build(seg: &Segment, sound: Sound, state: &Arc<State>) -> Result<gst::Pipeline, String> {
+fn build(seg: &Held, sound: Sound, state: &Arc<State>) -> Result<gst::Pipeline, String> {
     let pipeline = gst::Pipeline::new();
-    let bytes = Arc::new(seg.bytes.clone());
+    let bytes = seg.bytes.clone();
     let size = bytes.len() as u64;
     let src = AppSrc::builder()
         .stream_type(gst_app::AppStreamType::RandomAccess)
@@ -308,7 +333,7 @@ fn build(seg: &Segment, sound: Sound, state: &Arc<State>) -> Result<gst::Pipelin
                     return;
                 }
                 let end = (at + length.max(4096) as usize).min(b.len());
-                let mut buffer = gst::Buffer::from_slice(b[at..end].to_vec());
+                let mut buffer = gst::Buffer::from_slice(Slice(b.clone(), at..end));
                 if let Some(buf) = buffer.get_mut() {
                     buf.set_offset(at as u64);
                 }
