@@ -690,26 +690,24 @@ pub async fn export_recording(
 
 /// Decrypt a recording's media with this device's keys, in memory, and make a player for it
 /// (paused at the start). Sound goes to the speakers unless `ASSENT_AUDIO_OUT=none`.
+///
+/// `manifest` is the one the viewer verified when it opened the recording (not verified
+/// again: each segment is still checked against it as it is decrypted).
 pub async fn load_media(
     dir: PathBuf,
     recording: String,
+    manifest: std::sync::Arc<assent_shared::container::Manifest>,
 ) -> Result<std::sync::Arc<assent_client::recorder::player::Player>, String> {
     local(move || async move {
         use assent_client::recorder::player::{Player, Segment, Sound};
-        use assent_shared::container::{DirStore, Track, decrypt_segment, verify};
+        use assent_shared::container::{DirStore, Track, decrypt_segment};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
-        let report = verify(&ds).map_err(|e| format!("cannot read the recording: {e}"))?;
         let identity = open(&dir)?.identity().map_err(|e| e.to_string())?;
         let age = identity.age_identity().map_err(|e| e.to_string())?;
         let mut segments = Vec::new();
-        for s in report
-            .manifest
-            .segments
-            .iter()
-            .filter(|s| s.track == Track::Media)
-        {
-            let bytes = decrypt_segment(&ds, &report.manifest, s.index, &age)
+        for s in manifest.segments.iter().filter(|s| s.track == Track::Media) {
+            let bytes = decrypt_segment(&ds, &manifest, s.index, &age)
                 .map_err(|_| "this device's keys do not open it".to_string())?;
             segments.push(Segment {
                 start_ms: s.start_ms,

@@ -541,13 +541,16 @@ impl App {
             Message::RecordingOpened(result) => {
                 match (result, std::mem::replace(&mut self.screen, Screen::Loading)) {
                     (Ok(opened), Screen::Recordings { list, home }) => {
-                        let recording = opened.dir.clone();
+                        let (recording, manifest) = (opened.dir.clone(), opened.manifest.clone());
                         self.screen = Screen::Viewer {
                             viewer: viewer::Viewer::new(opened, self.tz.clone()),
                             list,
                             home,
                         };
-                        return Task::perform(io::load_media(dir, recording), Message::MediaLoaded);
+                        return Task::perform(
+                            io::load_media(dir, recording, manifest),
+                            Message::MediaLoaded,
+                        );
                     }
                     (Err(e), Screen::Recordings { mut list, home }) => {
                         list.on_notice(e);

@@ -439,11 +439,7 @@ impl Recordings {
             ]
             .spacing(8),
         );
-        container(c)
-            .padding(12)
-            .width(Fill)
-            .style(container::bordered_box)
-            .into()
+        style::card(c)
     }
 
     fn card<'a>(&'a self, item: &'a Item) -> Element<'a, Message> {
@@ -543,11 +539,7 @@ impl Recordings {
                 .on_press_maybe(deletable.then(|| Message::Delete(item.id.clone()))),
         );
         c = c.push(actions);
-        container(c)
-            .padding(12)
-            .width(Fill)
-            .style(container::bordered_box)
-            .into()
+        style::card(c)
     }
 }
 

@@ -493,13 +493,7 @@ impl Room {
                 .spacing(6),
             );
         }
-        Some(
-            container(c)
-                .padding(12)
-                .width(Fill)
-                .style(container::bordered_box)
-                .into(),
-        )
+        Some(style::card(c))
     }
 
     /// The consent dialog: who proposes what; Agree or Decline.

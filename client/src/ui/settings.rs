@@ -495,11 +495,7 @@ impl Settings {
 }
 
 fn section<'a>(title: &'a str, content: impl Into<Element<'a, Message>>) -> Element<'a, Message> {
-    container(column![text(title).size(18), rule::horizontal(1), content.into()].spacing(8))
-        .padding(12)
-        .width(Fill)
-        .style(container::bordered_box)
-        .into()
+    style::card(column![text(title).size(18), rule::horizontal(1), content.into()].spacing(8))
 }
 
 #[cfg(test)]

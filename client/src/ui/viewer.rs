@@ -44,6 +44,8 @@ pub struct ChatLine {
 #[derive(Debug, Clone)]
 pub struct Opened {
     pub dir: String,
+    /// The manifest as verified when opened (playback decrypts by it).
+    pub manifest: Arc<assent_shared::container::Manifest>,
     pub title: String,
     pub recorder: String,
     pub started_at: u64,
@@ -145,6 +147,7 @@ pub fn opened(
     });
     Opened {
         dir: dir.to_string(),
+        manifest: Arc::new(report.manifest.clone()),
         title: first.map(|p| p.terms.title.clone()).unwrap_or_default(),
         recorder: m
             .recorder()
@@ -357,7 +360,7 @@ impl Viewer {
     fn player(&self) -> Element<'_, Message> {
         let pb = &self.playback;
         let Some(p) = &pb.player else {
-            return boxed(match &pb.error {
+            return style::card(match &pb.error {
                 Some(e) => {
                     text(format!("This recording cannot be played here: {e}")).style(text::danger)
                 }
@@ -395,7 +398,7 @@ impl Viewer {
         if let Some(e) = p.error() {
             c = c.push(text(format!("Playback stopped: {e}")).style(text::danger));
         }
-        boxed(c)
+        style::card(c)
     }
 
     fn verdict(&self) -> Element<'_, Message> {
@@ -429,7 +432,7 @@ impl Viewer {
         for n in &o.notes {
             c = c.push(text(n.as_str()).size(13).style(style::muted));
         }
-        boxed(c)
+        style::card(c)
     }
 
     fn facts(&self) -> Element<'_, Message> {
@@ -446,7 +449,7 @@ impl Viewer {
         let line = |k: &'static str, v: String| {
             row![text(k).width(140).style(style::muted), text(v)].spacing(8)
         };
-        boxed(
+        style::card(
             column![
                 line("Started", time::when(o.started_at, &self.tz)),
                 line("Ended", ended),
@@ -509,7 +512,7 @@ impl Viewer {
                 );
             }
         }
-        boxed(c)
+        style::card(c)
     }
 
     fn chat(&self) -> Element<'_, Message> {
@@ -536,7 +539,7 @@ impl Viewer {
                 }
             }
         }
-        boxed(c)
+        style::card(c)
     }
 
     fn export(&self) -> Element<'_, Message> {
@@ -586,7 +589,7 @@ impl Viewer {
         if let Some((n, error)) = &self.notice {
             c = c.push(text(n.as_str()).style(if *error { text::danger } else { text::success }));
         }
-        boxed(c)
+        style::card(c)
     }
 }
 
@@ -598,14 +601,6 @@ fn clock(ms: u64) -> String {
     } else {
         format!("{}:{:02}", s / 60, s % 60)
     }
-}
-
-fn boxed<'a>(content: impl Into<Element<'a, Message>>) -> Element<'a, Message> {
-    container(content)
-        .padding(12)
-        .width(Fill)
-        .style(container::bordered_box)
-        .into()
 }
 
 #[cfg(test)]
