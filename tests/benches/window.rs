@@ -29,6 +29,9 @@ async fn main() {
     display.keys(&["Return"]);
     display.wait_for_window("Assent — Bench", WAIT);
     display.keys(&["Return"]);
+    // The meeting setup: Enter joins with the test sources.
+    display.wait_for_window("Assent — Bench — getting ready", WAIT);
+    display.keys(&["Return"]);
     let mut b = bob.join(&code, LOOPBACK_ICE);
     b.event("joined", WAIT).await;
     display.wait_for_window("Assent — Bench — in call with 1", WAIT);

@@ -1,7 +1,7 @@
 //! The real desktop window on a virtual X display, driven with the keyboard like a person
 //! would, against the real server and a headless second client; screenshots of every screen
-//! it shows on the way (sign-in, home, a meeting, the call, the consent dialog, recording, the
-//! recordings, the viewer playing, settings, the schedule form).
+//! it shows on the way (sign-in, home, a meeting, the meeting setup, the call, the consent
+//! dialog, recording, the recordings, the viewer playing, settings, the schedule form).
 
 use std::time::Duration;
 
@@ -92,9 +92,27 @@ async fn the_window_signs_in_from_the_keyboard() {
         );
     }
 
-    // Enter again: into the call. Bob joins headless; the window and Bob connect end to end
-    // and Bob receives the window's video and audio.
+    // Enter again: the meeting setup, previewing the window's camera (the test picture: a
+    // ball on black) and microphone.
     display.keys(&["F2"]); // back to the light theme
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Standup — getting ready", WAIT);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let path = shots.join("setup.png");
+        display.screenshot(&path);
+        let (r, g, b) = Display::pixel(&path, 300, 300);
+        if r < 30 && g < 30 && b < 30 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no preview in the setup: {:?}",
+            (r, g, b)
+        );
+    }
+    // Enter: into the call. Bob joins headless; the window and Bob connect end to end and Bob
+    // receives the window's video and audio.
     display.keys(&["Return"]);
     display.wait_for_window("Assent — Standup — in call with 0", WAIT);
     let mut b = bob.join(&code, LOOPBACK_ICE);

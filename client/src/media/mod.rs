@@ -16,7 +16,9 @@
 
 pub mod codec;
 pub mod devices;
+pub mod level;
 pub mod peer;
+pub mod preview;
 pub mod rate;
 mod send;
 pub mod source;
@@ -142,6 +144,8 @@ pub struct MediaOptions {
     /// Receive jitter buffer, ms (webrtcbin's default of 200 ms is far too much for a call).
     pub latency_ms: u32,
     pub output: Output,
+    /// The speaker calls are heard on (a sound server device name); `None`: the system default.
+    pub speaker: Option<String>,
     /// Stamp the capture time into each frame and read it at the receiver (latency benchmark).
     pub stamp_frames: bool,
 }
@@ -177,6 +181,7 @@ impl Default for MediaOptions {
             max_kbps: 920,
             latency_ms: 50,
             output: Output::Headless,
+            speaker: None,
             stamp_frames: false,
         }
     }
@@ -206,6 +211,7 @@ pub(crate) struct Shared {
     spare: Mutex<Option<gst::Element>>,
     pub(crate) stats: stats::Stats,
     pub(crate) frames: peer::FrameSlots,
+    pub(crate) levels: level::Levels,
     pub(crate) taps: tap::Taps,
 }
 
@@ -232,18 +238,25 @@ impl Media {
         init()?;
         let pipeline = gst::Pipeline::with_name("assent-call");
         let taps = tap::Taps::default();
+        let frames = peer::FrameSlots::default();
+        let levels = level::Levels::default();
         let video = if opts.video.is_some() || opts.screen.is_some() {
-            Some(send::VideoSend::build(
-                &pipeline,
-                opts.video.as_deref(),
-                &opts,
-                taps.clone(),
-            )?)
+            let video =
+                send::VideoSend::build(&pipeline, opts.video.as_deref(), &opts, taps.clone())?;
+            if opts.output == Output::Display {
+                video.add_self_view(&pipeline, &frames, &opts)?;
+            }
+            Some(video)
         } else {
             None
         };
         let audio = match &opts.audio {
-            Some(src) => Some(send::AudioSend::build(&pipeline, src.as_ref(), &taps)?),
+            Some(src) => Some(send::AudioSend::build(
+                &pipeline,
+                src.as_ref(),
+                &taps,
+                &levels,
+            )?),
             None => None,
         };
         pipeline.set_state(gst::State::Playing)?;
@@ -260,7 +273,8 @@ impl Media {
                 peers: Mutex::new(BTreeMap::new()),
                 spare: Mutex::new(None),
                 stats: stats::Stats::default(),
-                frames: peer::FrameSlots::default(),
+                frames,
+                levels,
                 taps,
             }),
         };
@@ -286,9 +300,16 @@ impl Media {
             .collect()
     }
 
-    /// The latest decoded frame of each peer (RGBA), for the window.
+    /// The latest decoded frame of each peer (RGBA), and with the window as output our own
+    /// picture as sent, for the window.
     pub fn frames(&self) -> peer::FrameSlots {
         self.shared.frames.clone()
+    }
+
+    /// How loud each peer is, and our microphone (measured before muting, so the window can
+    /// say "you are muted" to someone talking).
+    pub fn levels(&self) -> level::Levels {
+        self.shared.levels.clone()
     }
 
     /// Mute / unmute, camera on / off, screen sharing on / off.

@@ -31,33 +31,34 @@ pub struct Frame {
     pub seq: u64,
 }
 
-/// The latest frame of each remote peer; the window waits on it or polls it.
+/// The latest frame of each person (our own preview and each remote peer); the window waits on
+/// it or polls it.
 #[derive(Clone, Default)]
-pub struct FrameSlots(Arc<(Mutex<BTreeMap<PeerId, Frame>>, std::sync::Condvar)>);
+pub struct FrameSlots(Arc<(Mutex<BTreeMap<Source, Frame>>, std::sync::Condvar)>);
 
 impl FrameSlots {
-    pub fn latest(&self, peer: PeerId) -> Option<Frame> {
-        self.0.0.lock().ok()?.get(&peer).cloned()
+    pub fn latest(&self, source: Source) -> Option<Frame> {
+        self.0.0.lock().ok()?.get(&source).cloned()
     }
 
-    /// The first frame of `peer` newer than `after` (a `seq`), waiting up to `timeout`.
-    pub fn wait_newer(&self, peer: PeerId, after: u64, timeout: Duration) -> Option<Frame> {
+    /// The first frame of `source` newer than `after` (a `seq`), waiting up to `timeout`.
+    pub fn wait_newer(&self, source: Source, after: u64, timeout: Duration) -> Option<Frame> {
         let (lock, cv) = &*self.0;
         let guard = lock.lock().ok()?;
         let (guard, _) = cv
             .wait_timeout_while(guard, timeout, |m| {
-                m.get(&peer).is_none_or(|f| f.seq <= after)
+                m.get(&source).is_none_or(|f| f.seq <= after)
             })
             .ok()?;
-        guard.get(&peer).filter(|f| f.seq > after).cloned()
+        guard.get(&source).filter(|f| f.seq > after).cloned()
     }
 
-    fn put(&self, peer: PeerId, width: u32, height: u32, rgba: Vec<u8>) {
+    fn put(&self, source: Source, width: u32, height: u32, rgba: Vec<u8>) {
         let (lock, cv) = &*self.0;
         if let Ok(mut m) = lock.lock() {
-            let seq = m.get(&peer).map_or(1, |f| f.seq + 1);
+            let seq = m.get(&source).map_or(1, |f| f.seq + 1);
             m.insert(
-                peer,
+                source,
                 Frame {
                     width,
                     height,
@@ -69,10 +70,41 @@ impl FrameSlots {
         cv.notify_all();
     }
 
-    fn remove(&self, peer: PeerId) {
+    pub(crate) fn remove(&self, source: Source) {
         if let Ok(mut m) = self.0.0.lock() {
-            m.remove(&peer);
+            m.remove(&source);
         }
+    }
+
+    /// An appsink that turns raw video into RGBA frames of `source` in these slots (the
+    /// newest only: a frame the window has not taken yet is replaced, never queued).
+    pub(crate) fn sink(&self, source: Source) -> gst::Element {
+        let sink = gst_app::AppSink::builder()
+            .caps(
+                &gst::Caps::builder("video/x-raw")
+                    .field("format", "RGBA")
+                    .build(),
+            )
+            .max_buffers(1)
+            .drop(true)
+            .sync(false)
+            .build();
+        let slots = self.clone();
+        sink.set_callbacks(
+            gst_app::AppSinkCallbacks::builder()
+                .new_sample(move |sink| {
+                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let (Some(buf), Some(caps)) = (sample.buffer(), sample.caps())
+                        && let Ok(info) = gst_video::VideoInfo::from_caps(caps)
+                        && let Ok(map) = buf.map_readable()
+                    {
+                        slots.put(source, info.width(), info.height(), map.to_vec());
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+        sink.upcast()
     }
 }
 
@@ -548,7 +580,8 @@ impl Media {
         if let (Some(v), Some(codec)) = (&self.shared.video, link.codec) {
             v.release(codec);
         }
-        self.shared.frames.remove(peer);
+        self.shared.frames.remove(Source::Peer(peer));
+        self.shared.levels.remove(Source::Peer(peer));
         self.shared.stats.remove_peer(peer);
         self.shared.taps.remove(Source::Peer(peer));
     }
@@ -690,6 +723,19 @@ fn hook_channel(weak: &std::sync::Weak<Shared>, peer: PeerId, dc: &WebRTCDataCha
     }
 }
 
+/// Where a call's sound goes: the chosen speaker (a sound server device name), or the system's
+/// default output.
+fn audio_out(speaker: Option<&str>) -> Result<gst::Element> {
+    if let Some(device) = speaker
+        && let Ok(sink) = gst::ElementFactory::make("pulsesink")
+            .property("device", device)
+            .build()
+    {
+        return Ok(sink);
+    }
+    make("autoaudiosink")
+}
+
 /// Play (or count) a stream arriving from `peer`: valve, depayloader, decoder, sink.
 fn receive_branch(
     shared: &Arc<Shared>,
@@ -742,37 +788,12 @@ fn receive_branch(
         match (video, output) {
             (true, Output::Display) => {
                 chain.push(make("videoconvert")?);
-                let sink = gst_app::AppSink::builder()
-                    .caps(
-                        &gst::Caps::builder("video/x-raw")
-                            .field("format", "RGBA")
-                            .build(),
-                    )
-                    .max_buffers(1)
-                    .drop(true)
-                    .sync(false)
-                    .build();
-                let slots = shared.frames.clone();
-                sink.set_callbacks(
-                    gst_app::AppSinkCallbacks::builder()
-                        .new_sample(move |sink| {
-                            let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                            if let (Some(buf), Some(caps)) = (sample.buffer(), sample.caps())
-                                && let Ok(info) = gst_video::VideoInfo::from_caps(caps)
-                                && let Ok(map) = buf.map_readable()
-                            {
-                                slots.put(peer, info.width(), info.height(), map.to_vec());
-                            }
-                            Ok(gst::FlowSuccess::Ok)
-                        })
-                        .build(),
-                );
-                chain.push(sink.upcast());
+                chain.push(shared.frames.sink(Source::Peer(peer)));
             }
             (false, Output::Display) => {
                 chain.push(make("audioconvert")?);
                 chain.push(make("audioresample")?);
-                chain.push(make("autoaudiosink")?);
+                chain.push(audio_out(shared.opts.speaker.as_deref())?);
             }
             (_, Output::Headless) => {
                 chain.push(
@@ -791,6 +812,10 @@ fn receive_branch(
         && let Some(src) = dec.static_pad("src")
     {
         stats::count_decoded(&src, counters.clone(), video);
+        if !video {
+            // How loud the peer is (who is speaking).
+            shared.levels.install(&src, Source::Peer(peer));
+        }
         if video && shared.opts.stamp_frames {
             stamp::add_reader(&src, counters.clone());
         }
@@ -848,6 +873,98 @@ mod tests {
         assert!(lines[1].contains("direction="), "{lines:?}");
     }
 
+    /// Play `description` (a bin ending in RTP) into `media` as if `peer` sent it: built like
+    /// webrtcbin's pad-added, once the first buffer (and its caps) is there.
+    fn feed(media: &Media, peer: PeerId, description: &str) {
+        let shared = media.shared.clone();
+        let src = gst::parse::bin_from_description(description, true).unwrap();
+        shared.pipeline.add(&src).unwrap();
+        let pad = src.static_pad("src").unwrap();
+        let open = Arc::new(AtomicBool::new(true));
+        let receive = Arc::new(Mutex::new(Vec::new()));
+        pad.add_probe(
+            gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER,
+            move |pad, _| {
+                receive_branch(&shared, peer, pad, &open, &receive).unwrap();
+                gst::PadProbeReturn::Remove
+            },
+        );
+        src.sync_state_with_parent().unwrap();
+    }
+
+    /// How loud a peer is, measured on its decoded audio: a tone counts as speaking, silence
+    /// does not.
+    #[test]
+    fn a_peers_level_is_measured() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = super::super::MediaOptions {
+            video: None,
+            audio: None,
+            screen: None,
+            ..Default::default()
+        };
+        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        let (loud, quiet) = (PeerId(1), PeerId(2));
+        for (peer, volume) in [(loud, 0.5), (quiet, 0.0)] {
+            feed(
+                &media,
+                peer,
+                &format!(
+                    "audiotestsrc is-live=true volume={volume} ! opusenc ! rtpopuspay pt=111 ! \
+                     capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111\""
+                ),
+            );
+        }
+        let levels = media.levels();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while levels.get(Source::Peer(loud)) < super::super::level::SPEAKING_DB {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no level for the tone"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // A tone at half scale: about −9 dBFS.
+        let db = levels.get(Source::Peer(loud));
+        assert!((-15.0..=-3.0).contains(&db), "{db}");
+        assert!(levels.get(Source::Peer(quiet)) < super::super::level::SPEAKING_DB);
+        media.stop();
+    }
+
+    /// With the window as output, our own picture comes back small and in its shape for the
+    /// self-view; headless, there is none.
+    #[test]
+    fn the_window_gets_a_self_view() {
+        for output in [Output::Display, Output::Headless] {
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let opts = super::super::MediaOptions {
+                audio: None,
+                screen: None,
+                output,
+                ..Default::default()
+            };
+            let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+            let frame = media.frames().wait_newer(
+                Source::Local,
+                0,
+                Duration::from_secs(match output {
+                    Output::Display => 20,
+                    Output::Headless => 1,
+                }),
+            );
+            match output {
+                Output::Display => {
+                    let f = frame.expect("a self-view");
+                    // 640x480 sent: 320x240 shown.
+                    assert_eq!((f.width, f.height), (320, 240));
+                    assert_eq!(f.rgba.len(), 320 * 240 * 4);
+                }
+                Output::Headless => assert!(frame.is_none()),
+            }
+            media.stop();
+        }
+    }
+
     /// With the window as output, a peer's VP8 stream arrives as RGBA frames in the slots.
     #[test]
     fn display_output_delivers_rgba_frames() {
@@ -860,39 +977,23 @@ mod tests {
             ..Default::default()
         };
         let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
-        let shared = media.shared.clone();
+        let peer = PeerId(42);
         // An RTP stream standing in for what webrtcbin hands out for a peer.
-        let src = gst::parse::bin_from_description(
+        feed(
+            &media,
+            peer,
             "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! \
              vp8enc deadline=1 ! rtpvp8pay pt=96 ! \
              capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96\"",
-            true,
-        )
-        .unwrap();
-        shared.pipeline.add(&src).unwrap();
-        let pad = src.static_pad("src").unwrap();
-        let peer = PeerId(42);
-        let open = Arc::new(AtomicBool::new(true));
-        let receive = Arc::new(Mutex::new(Vec::new()));
-        // Like webrtcbin's pad-added: build the branch once the first buffer (and its caps) is
-        // there, then let it through.
-        let s = shared.clone();
-        pad.add_probe(
-            gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER,
-            move |pad, _| {
-                receive_branch(&s, peer, pad, &open, &receive).unwrap();
-                gst::PadProbeReturn::Remove
-            },
         );
-        src.sync_state_with_parent().unwrap();
         let frames = media.frames();
         let first = frames
-            .wait_newer(peer, 0, Duration::from_secs(20))
+            .wait_newer(Source::Peer(peer), 0, Duration::from_secs(20))
             .expect("a frame for the window");
         assert_eq!((first.width, first.height), (320, 240));
         assert_eq!(first.rgba.len(), 320 * 240 * 4);
         let later = frames
-            .wait_newer(peer, first.seq, Duration::from_secs(20))
+            .wait_newer(Source::Peer(peer), first.seq, Duration::from_secs(20))
             .expect("frames keep coming");
         assert!(later.seq > first.seq);
         media.stop();

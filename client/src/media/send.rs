@@ -5,7 +5,8 @@
 //!          ├ input-selector ─ scale ─ rate ─ convert ─ I420 caps ─ [stamp] ─ valve(video on) ─ raw tee
 //!  screen ─┘   (screen capture exists only while shared)
 //!  raw tee ─ valve(in use) ─ queue ─ encoder(codec) ─ payloader ─ RTP caps ─ tee ─ peers…
-//!  mic ─ convert ─ resample ─ 48 kHz mono ─ valve(unmuted) ─ opusenc ─ rtpopuspay ─ RTP caps ─ tee ─ peers…
+//!  raw tee ─ queue ─ rate ─ scale ─ RGBA 320 wide, 15 fps ─ the window's self-view (window only)
+//!  mic ─ convert ─ resample ─ 48 kHz mono ─ [level] ─ valve(unmuted) ─ opusenc ─ rtpopuspay ─ RTP caps ─ tee ─ peers…
 //! ```
 
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use gst::prelude::*;
 
 use super::codec::VideoCodec;
+use super::level::Levels;
+use super::peer::FrameSlots;
 use super::source::make;
 use super::tap::{Source, Taps, TrackId};
 use super::{CaptureSource, Kind, MediaError, MediaOptions, Result, stamp};
@@ -177,6 +180,38 @@ impl VideoSend {
         })
     }
 
+    /// Our own picture for the window, as it is sent (camera or screen; nothing while the
+    /// camera is off): small, at 15 frames a second, in RGBA.
+    pub(crate) fn add_self_view(
+        &self,
+        pipeline: &gst::Pipeline,
+        frames: &FrameSlots,
+        o: &MediaOptions,
+    ) -> Result<()> {
+        // 320 wide, in the shape of what is sent (square pixels: the window ignores aspect).
+        let height = (320 * o.height / o.width.max(1)).max(2) as i32;
+        let caps = capsfilter(
+            gst::Caps::builder("video/x-raw")
+                .field("width", 320i32)
+                .field("height", height)
+                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+                .field("framerate", gst::Fraction::new(15, 1))
+                .build(),
+        )?;
+        let chain = [
+            &leaky_queue(1)?,
+            &make("videorate")?,
+            &make("videoscale")?,
+            &make("videoconvert")?,
+            &caps,
+            &frames.sink(Source::Local),
+        ];
+        pipeline.add_many(chain)?;
+        gst::Element::link_many(chain)?;
+        join_tee(&self.raw_tee, &chain)?;
+        Ok(())
+    }
+
     /// The RTP tee of `codec`'s encoder, made on first use; one more user of it.
     pub(crate) fn acquire(
         &self,
@@ -335,6 +370,7 @@ impl AudioSend {
         pipeline: &gst::Pipeline,
         src: &dyn CaptureSource,
         taps: &Taps,
+        levels: &Levels,
     ) -> Result<AudioSend> {
         let source = src.build()?;
         let caps = capsfilter(
@@ -396,6 +432,9 @@ impl AudioSend {
         ];
         pipeline.add_many(chain)?;
         gst::Element::link_many(chain)?;
+        if let Some(pad) = caps.static_pad("src") {
+            levels.install(&pad, Source::Local);
+        }
         Ok(AudioSend { mute, tee: out })
     }
 }

@@ -17,6 +17,7 @@ use assent_client::library;
 use super::home::MeetingCard;
 use super::recordings;
 use super::settings;
+use super::setup;
 use super::viewer;
 
 fn open(dir: &Path) -> Result<Profile, String> {
@@ -242,27 +243,96 @@ impl std::fmt::Debug for CallLink {
     }
 }
 
-/// The window's media and network settings, from the environment: `ASSENT_VIDEO` and
-/// `ASSENT_AUDIO` (the command line's source specs, e.g. `test`, `camera`, `none`; default:
-/// the first camera and microphone if there are any), `ASSENT_ICE_ADDRESS` and
-/// `ASSENT_ICE_ALLOW` (comma-separated, like `--ice-address` and `--ice-allow`).
-fn call_options(profile: &Profile, code: &str) -> Result<assent_client::call::CallOptions, String> {
-    use assent_client::call::{CallOptions, machine};
+/// The devices the meeting setup offers: the cameras, microphones and speakers present, and
+/// first, when set, the sources of `ASSENT_VIDEO` / `ASSENT_AUDIO` (the command line's source
+/// specs, e.g. `test` or `file:PATH`: a machine without a camera can still show a picture).
+pub async fn devices() -> Result<setup::Devices, String> {
     use assent_client::media::devices::{self, DeviceKind};
+    use assent_client::media::{Kind, source};
+    tokio::task::spawn_blocking(|| {
+        let found = devices::list().map_err(|e| e.to_string())?;
+        let mut out = setup::Devices::default();
+        for (var, kind, list) in [
+            ("ASSENT_VIDEO", Kind::Video, &mut out.cameras),
+            ("ASSENT_AUDIO", Kind::Audio, &mut out.microphones),
+        ] {
+            if let Ok(spec) = std::env::var(var)
+                && let Some(src) = source::parse(kind, &spec).map_err(|e| format!("{var}: {e}"))?
+            {
+                list.push(setup::Choice {
+                    label: src.describe(),
+                    spec,
+                });
+            }
+        }
+        out.speakers.push(setup::Choice {
+            label: "System default".into(),
+            spec: String::new(),
+        });
+        for d in found {
+            let (list, prefix) = match d.kind {
+                DeviceKind::Camera => (&mut out.cameras, "camera"),
+                DeviceKind::Microphone => (&mut out.microphones, "mic"),
+                DeviceKind::Speaker => (&mut out.speakers, ""),
+            };
+            let spec = match (prefix, d.id) {
+                ("", Some(id)) => id,
+                // A speaker the sound server cannot name: only the default reaches it.
+                ("", None) => continue,
+                (p, Some(id)) => format!("{p}:{id}"),
+                (p, None) => p.to_string(),
+            };
+            list.push(setup::Choice {
+                label: d.name,
+                spec,
+            });
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| format!("cannot list the devices: {e}"))?
+}
+
+/// A running preview for the meeting setup (dropping the last clone lets go of the camera and
+/// the microphone).
+#[derive(Clone, Debug)]
+pub struct PreviewLink(pub std::sync::Arc<assent_client::media::preview::Preview>);
+
+/// Start previewing `sources`.
+pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, String> {
+    use assent_client::media::{Kind, source};
+    tokio::task::spawn_blocking(move || {
+        let video = match &sources.video {
+            Some(spec) => source::parse(Kind::Video, spec)?,
+            None => None,
+        };
+        let audio = match &sources.audio {
+            Some(spec) => source::parse(Kind::Audio, spec)?,
+            None => None,
+        };
+        assent_client::media::preview::Preview::start(video.as_deref(), audio.as_deref())
+            .map(|p| PreviewLink(std::sync::Arc::new(p)))
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("cannot start the preview: {e}"))?
+}
+
+/// The call's media and network settings: the sources, speaker and start state chosen in the
+/// meeting setup; `ASSENT_ICE_ADDRESS` and `ASSENT_ICE_ALLOW` from the environment
+/// (comma-separated, like `--ice-address` and `--ice-allow`).
+fn call_options(
+    profile: &Profile,
+    joining: &setup::Joining,
+) -> Result<assent_client::call::CallOptions, String> {
+    use assent_client::call::{CallOptions, machine};
     use assent_client::media::{Kind, MediaOptions, Output, source};
-    let devices = devices::list().unwrap_or_default();
-    let has = |k: DeviceKind| devices.iter().any(|d| d.kind == k);
-    let spec = |var: &str, kind: DeviceKind, present: &str| {
-        std::env::var(var).unwrap_or_else(|_| if has(kind) { present } else { "none" }.into())
+    let parse = |kind: Kind, spec: &Option<String>| match spec {
+        Some(spec) => source::parse(kind, spec),
+        None => Ok(None),
     };
-    let video = source::parse(
-        Kind::Video,
-        &spec("ASSENT_VIDEO", DeviceKind::Camera, "camera"),
-    )?;
-    let audio = source::parse(
-        Kind::Audio,
-        &spec("ASSENT_AUDIO", DeviceKind::Microphone, "mic"),
-    )?;
+    let video = parse(Kind::Video, &joining.video)?;
+    let audio = parse(Kind::Audio, &joining.audio)?;
     let list = |var: &str| -> Vec<String> {
         std::env::var(var)
             .unwrap_or_default()
@@ -281,7 +351,7 @@ fn call_options(profile: &Profile, code: &str) -> Result<assent_client::call::Ca
         .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
     let candidates = machine::CandidateFilter::parse(&list("ASSENT_ICE_ALLOW"))?;
     Ok(CallOptions {
-        meeting: code.to_string(),
+        meeting: joining.card.code.clone(),
         media: MediaOptions {
             video,
             audio,
@@ -294,6 +364,7 @@ fn call_options(profile: &Profile, code: &str) -> Result<assent_client::call::Ca
             .ok()
             .flatten(),
             output: Output::Display,
+            speaker: joining.speaker.clone(),
             ..MediaOptions::default()
         },
         relay_only: false,
@@ -303,12 +374,7 @@ fn call_options(profile: &Profile, code: &str) -> Result<assent_client::call::Ca
             candidates,
             ..machine::Config::default()
         },
-        initial: assent_shared::call::MediaState {
-            audio: true,
-            video: true,
-            screen: false,
-            hand: false,
-        },
+        initial: joining.initial,
         signal_url: None,
         device: profile.device_id(),
         recordings: profile.dir().join("recordings"),
@@ -318,7 +384,7 @@ fn call_options(profile: &Profile, code: &str) -> Result<assent_client::call::Ca
 
 /// Join the meeting `code`. The call runs on a thread of its own (its engine tasks live on
 /// that thread's runtime until the call and its uploads are over).
-pub async fn start_call(dir: PathBuf, code: String) -> Result<CallLink, String> {
+pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLink, String> {
     let (ready, started) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("call".into())
@@ -341,7 +407,7 @@ pub async fn start_call(dir: PathBuf, code: String) -> Result<CallLink, String> 
                     let store =
                         assent_client::store::Store::open(&profile.dir().join("profile.db"))
                             .map_err(|e| e.to_string())?;
-                    let opts = call_options(&profile, &code)?;
+                    let opts = call_options(&profile, &joining)?;
                     Ok((api, account, identity, store, opts))
                 };
                 let (api, account, identity, store, opts) = match setup() {

@@ -10,6 +10,7 @@ pub mod recordings;
 pub mod room;
 pub mod schedule;
 pub mod settings;
+pub mod setup;
 pub mod style;
 mod time;
 pub mod viewer;
@@ -85,6 +86,15 @@ pub enum Screen {
         page: Settings,
         home: Home,
     },
+    /// Getting ready to join (the preview once it has started), over the home screen it
+    /// returns to. `generation` counts the previews asked for: a late answer to an older
+    /// request is dropped.
+    Setup {
+        setup: setup::Setup,
+        preview: Option<io::PreviewLink>,
+        generation: u64,
+        home: Home,
+    },
     /// In a call (the link once it has started), over the home screen it returns to.
     Room {
         room: Room,
@@ -107,6 +117,9 @@ pub enum Message {
     Schedule(schedule::Message),
     Scheduled(Result<MeetingCard, String>),
     Overview(Result<io::Overview, String>),
+    Setup(setup::Message),
+    Devices(Result<setup::Devices, String>),
+    PreviewStarted(u64, Result<io::PreviewLink, String>),
     CallStarted(Result<io::CallLink, String>),
     Call(assent_client::call::CallEvent),
     Room(room::Message),
@@ -167,6 +180,8 @@ pub enum Shortcut {
     Decline,
     /// Space: play or pause the recording in the viewer.
     PlayPause,
+    /// Enter: join, in the meeting setup.
+    Confirm,
 }
 
 /// The shortcut a key press means, if any (a plain function: subscriptions cannot capture).
@@ -175,6 +190,7 @@ pub fn shortcut(key: &keyboard::Key, modifiers: keyboard::Modifiers) -> Option<S
     let ctrl = modifiers.command();
     match key.as_ref() {
         Key::Named(key::Named::Escape) => Some(Shortcut::Back),
+        Key::Named(key::Named::Enter) if modifiers.is_empty() => Some(Shortcut::Confirm),
         Key::Named(key::Named::Space) if modifiers.is_empty() => Some(Shortcut::PlayPause),
         Key::Character(c) => {
             let c = c.to_lowercase();
@@ -247,6 +263,7 @@ impl App {
                 None => "Assent".into(),
             },
             Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
+            Screen::Setup { setup, .. } => format!("Assent — {} — getting ready", setup.title()),
             Screen::Recordings { list, .. } => match list.count() {
                 Some(n) => format!("Assent — recordings ({n})"),
                 None => "Assent — recordings".into(),
@@ -433,13 +450,13 @@ impl App {
                         else {
                             return Task::none();
                         };
-                        let code = card.code.clone();
-                        self.screen = Screen::Room {
-                            room: Room::new(card.title, card.code),
-                            call: None,
+                        self.screen = Screen::Setup {
+                            setup: setup::Setup::new(card),
+                            preview: None,
+                            generation: 0,
                             home,
                         };
-                        Task::perform(io::start_call(dir, code), Message::CallStarted)
+                        Task::perform(io::devices(), Message::Devices)
                     }
                     Some(home::Event::Recordings) => {
                         let Screen::Home(home) =
@@ -699,6 +716,7 @@ impl App {
                     Ok(o),
                     Screen::Home(home)
                     | Screen::Schedule { home, .. }
+                    | Screen::Setup { home, .. }
                     | Screen::Room { home, .. }
                     | Screen::Recordings { home, .. }
                     | Screen::Settings { home, .. }
@@ -708,6 +726,41 @@ impl App {
                     home.on_overview(o.upcoming, o.history);
                 }
                 Task::none()
+            }
+            Message::Devices(result) => {
+                let Screen::Setup { setup, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                let event = match result {
+                    Ok(devices) => Some(setup.on_devices(devices)),
+                    Err(e) => setup.on_devices_failed(e),
+                };
+                self.on_setup(event)
+            }
+            Message::PreviewStarted(n, result) => {
+                if let Screen::Setup {
+                    setup,
+                    preview,
+                    generation,
+                    ..
+                } = &mut self.screen
+                    && n == *generation
+                {
+                    match result {
+                        Ok(p) => *preview = Some(p),
+                        Err(e) => setup.on_preview_failed(e),
+                    }
+                }
+                // Otherwise a newer preview was asked for (or the setup is over): this one is
+                // dropped here, letting go of its devices.
+                Task::none()
+            }
+            Message::Setup(msg) => {
+                let Screen::Setup { setup, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                let event = setup.update(msg);
+                self.on_setup(event)
             }
             Message::CallStarted(result) => {
                 let Screen::Room { call, room, .. } = &mut self.screen else {
@@ -739,13 +792,21 @@ impl App {
                 Task::none()
             }
             Message::Frame => {
+                if let Screen::Setup {
+                    setup,
+                    preview: Some(p),
+                    ..
+                } = &mut self.screen
+                {
+                    setup.on_preview(&p.0);
+                }
                 if let Screen::Room {
                     room,
                     call: Some(link),
                     ..
                 } = &mut self.screen
                 {
-                    room.on_frames(&link.handle.media.frames());
+                    room.on_frames(&link.handle.media.frames(), &link.handle.media.levels());
                 }
                 if let Screen::Viewer { viewer, .. } = &mut self.screen {
                     viewer.on_frame();
@@ -867,6 +928,16 @@ impl App {
                         Message::Home(home::Message::NewMeeting)
                     }
                     (Shortcut::Schedule, Screen::Home(_)) => Message::Home(home::Message::Schedule),
+                    (Shortcut::Back, Screen::Setup { .. }) => Message::Setup(setup::Message::Back),
+                    (Shortcut::Confirm, Screen::Setup { .. }) => {
+                        Message::Setup(setup::Message::Join)
+                    }
+                    (Shortcut::Mic, Screen::Setup { setup, .. }) => {
+                        Message::Setup(setup::Message::ToggleMic(!setup.mic_on()))
+                    }
+                    (Shortcut::Camera, Screen::Setup { setup, .. }) => {
+                        Message::Setup(setup::Message::ToggleCamera(!setup.camera_on()))
+                    }
                     (Shortcut::Leave, Screen::Room { .. }) => Message::Room(room::Message::Leave),
                     // After the call: Escape goes home.
                     (Shortcut::Back, Screen::Room { room, .. }) if room.ended().is_some() => {
@@ -901,10 +972,63 @@ impl App {
         }
     }
 
+    /// What the meeting setup asks for.
+    fn on_setup(&mut self, event: Option<setup::Event>) -> Task<Message> {
+        match event {
+            None => Task::none(),
+            Some(setup::Event::Preview(sources)) => self.preview(sources),
+            Some(setup::Event::Back) => {
+                self.back_home();
+                Task::none()
+            }
+            Some(setup::Event::Join(joining)) => {
+                let Screen::Setup { home, .. } =
+                    std::mem::replace(&mut self.screen, Screen::Loading)
+                else {
+                    return Task::none();
+                };
+                // The preview is dropped with the setup: the call opens the devices.
+                self.screen = Screen::Room {
+                    room: Room::new(
+                        joining.card.title.clone(),
+                        joining.card.code.clone(),
+                        joining.initial,
+                    ),
+                    call: None,
+                    home,
+                };
+                Task::perform(
+                    io::start_call(self.profile.clone(), joining),
+                    Message::CallStarted,
+                )
+            }
+        }
+    }
+
+    /// Start previewing `sources` in the meeting setup (the preview shown until now is let go
+    /// of first: the new one may need the same camera).
+    fn preview(&mut self, sources: setup::Sources) -> Task<Message> {
+        let Screen::Setup {
+            preview,
+            generation,
+            ..
+        } = &mut self.screen
+        else {
+            return Task::none();
+        };
+        *preview = None;
+        *generation += 1;
+        let n = *generation;
+        Task::perform(io::start_preview(sources), move |r| {
+            Message::PreviewStarted(n, r)
+        })
+    }
+
     /// Leave the schedule form for the home screen under it.
     fn back_home(&mut self) {
         match std::mem::replace(&mut self.screen, Screen::Loading) {
             Screen::Schedule { home, .. }
+            | Screen::Setup { home, .. }
             | Screen::Room { home, .. }
             | Screen::Recordings { home, .. }
             | Screen::Settings { home, .. }
@@ -916,6 +1040,7 @@ impl App {
     pub fn view(&self) -> Element<'_, Message> {
         match &self.screen {
             Screen::Schedule { form, .. } => form.view().map(Message::Schedule),
+            Screen::Setup { setup, .. } => setup.view().map(Message::Setup),
             Screen::Recordings { list, .. } => list.view().map(Message::Recordings),
             Screen::Settings { page, .. } => page.view().map(Message::Settings),
             Screen::Viewer { viewer, .. } => viewer.view().map(Message::Viewer),
@@ -947,6 +1072,13 @@ impl App {
                 iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
                 // Connection quality, from the call's statistics every two seconds.
                 iced::time::every(std::time::Duration::from_secs(2)).map(|_| Message::StatsTick),
+            ]),
+            // Getting ready: the preview's picture and level at the display's pace.
+            Screen::Setup {
+                preview: Some(_), ..
+            } => Subscription::batch([
+                keys,
+                iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
             ]),
             // A recording playing: its pictures at the display's pace.
             Screen::Viewer { viewer, .. } if viewer.has_player() => Subscription::batch([
@@ -1033,6 +1165,66 @@ mod tests {
             created: false,
         })));
         assert_eq!(app.title(), "Assent — Planning");
+    }
+
+    /// Joining goes through the meeting setup: Escape goes back, the devices found start a
+    /// preview (a late answer for an older one is dropped), Ctrl+D mutes, Enter joins muted.
+    #[test]
+    fn joining_goes_through_the_setup() {
+        let mut app = signed_in();
+        let _ = app.update(Message::Meeting(Ok(MeetingCard {
+            code: "abc-defg-hij".into(),
+            title: "Planning".into(),
+            created: false,
+        })));
+        let _ = app.update(Message::Home(home::Message::Enter));
+        assert_eq!(app.title(), "Assent — Planning — getting ready");
+        let _ = app.update(Message::Shortcut(Shortcut::Back));
+        assert_eq!(app.title(), "Assent — Planning");
+        let _ = app.update(Message::Home(home::Message::Enter));
+        let choice = |label: &str, spec: &str| setup::Choice {
+            label: label.into(),
+            spec: spec.into(),
+        };
+        let _ = app.update(Message::Devices(Ok(setup::Devices {
+            cameras: vec![choice("test picture (ball)", "test")],
+            microphones: vec![choice("test tone (440 Hz)", "test")],
+            speakers: vec![choice("System default", "")],
+        })));
+        let Screen::Setup { generation, .. } = &app.screen else {
+            panic!("the setup")
+        };
+        assert_eq!(*generation, 1, "a preview was asked for");
+        // Ctrl+D: the preview restarts without the microphone.
+        let _ = app.update(Message::Shortcut(Shortcut::Mic));
+        let Screen::Setup {
+            generation, setup, ..
+        } = &app.screen
+        else {
+            panic!("the setup")
+        };
+        assert_eq!(*generation, 2);
+        assert!(!setup.mic_on());
+        // The first preview's answer comes late: dropped. The second's failure is shown.
+        let _ = app.update(Message::PreviewStarted(1, Err("stale".into())));
+        let _ = app.update(Message::PreviewStarted(2, Err("no camera".into())));
+        {
+            let Screen::Setup { setup, preview, .. } = &app.screen else {
+                panic!("the setup")
+            };
+            assert!(preview.is_none());
+            let mut ui = iced_test::simulator(setup.view());
+            assert!(ui.find("Camera: no camera").is_ok());
+            assert!(ui.find("Camera: stale").is_err());
+        }
+        // Enter joins, muted with the camera on.
+        let _ = app.update(Message::Shortcut(Shortcut::Confirm));
+        let Screen::Room { room, .. } = &app.screen else {
+            panic!("in the room")
+        };
+        assert_eq!(room.code(), "abc-defg-hij");
+        let mut ui = iced_test::simulator(room.view());
+        assert!(ui.find("Unmute").is_ok() && ui.find("Camera off").is_ok());
     }
 
     /// The engine's answers move the screens on: a TOTP demand opens the code step, a failure

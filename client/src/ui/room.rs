@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use assent_client::call::CallEvent;
 use assent_client::call::consent::ConsentEvent;
 use assent_client::call::machine::Event as CallMachineEvent;
+use assent_client::media::level::{self, ActiveSpeaker, Levels};
 use assent_client::media::peer::FrameSlots;
+use assent_client::media::tap::Source;
 use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use assent_shared::consent::StatusKind;
@@ -157,21 +159,23 @@ pub struct Room {
     key_changes: Vec<KeyChange>,
     recording: Option<Recording>,
     notice: Option<String>,
+    /// Our own picture as sent, by sequence number.
+    self_view: Option<(u64, image::Handle)>,
+    /// Who is speaking (us included).
+    speaker: ActiveSpeaker,
+    /// Our microphone's level (before muting, dBFS).
+    my_level: f32,
 }
 
 impl Room {
-    pub fn new(title: String, code: String) -> Room {
+    /// A call joined with the microphone and camera as `local` says.
+    pub fn new(title: String, code: String, local: MediaState) -> Room {
         Room {
             title,
             code,
             joined: false,
             people: BTreeMap::new(),
-            local: MediaState {
-                audio: true,
-                video: true,
-                screen: false,
-                hand: false,
-            },
+            local,
             chat: Vec::new(),
             chat_input: String::new(),
             ended: None,
@@ -182,7 +186,20 @@ impl Room {
             key_changes: Vec::new(),
             recording: None,
             notice: None,
+            self_view: None,
+            speaker: ActiveSpeaker::default(),
+            my_level: level::FLOOR_DB,
         }
+    }
+
+    /// Who is speaking now, if anyone.
+    pub fn speaking(&self) -> Option<Source> {
+        self.speaker.current()
+    }
+
+    /// Talking into a muted microphone.
+    pub fn talking_while_muted(&self) -> bool {
+        !self.local.audio && self.my_level >= level::SPEAKING_DB
     }
 
     /// Whether a recording is on (or paused, or waiting for consent).
@@ -590,21 +607,40 @@ impl Room {
         }
     }
 
-    /// Take the newest video frame of each person (called at the display's pace).
-    pub fn on_frames(&mut self, frames: &FrameSlots) {
-        for (peer, person) in self.people.iter_mut() {
-            let Some(f) = frames.latest(*peer) else {
-                continue;
-            };
-            if person.frame.as_ref().is_some_and(|(seq, _)| *seq == f.seq) {
-                continue;
+    /// Take the newest video frame of each person and ourselves, and who is speaking (called
+    /// at the display's pace).
+    pub fn on_frames(&mut self, frames: &FrameSlots, levels: &Levels) {
+        let newer = |slot: &mut Option<(u64, image::Handle)>, source: Source| {
+            if let Some(f) = frames.latest(source)
+                && slot.as_ref().is_none_or(|(seq, _)| *seq != f.seq)
+            {
+                *slot = Some((f.seq, picture(f.width, f.height, f.rgba)));
             }
-            // The frame's buffer is shared with the engine's slot, not copied (30 times a
-            // second for each person, a copy would be most of the drawing's memory traffic).
-            let pixels = bytes::Bytes::from_owner(SharedRgba(f.rgba));
-            let handle = image::Handle::from_rgba(f.width, f.height, pixels);
-            person.frame = Some((f.seq, handle));
+        };
+        for (peer, person) in self.people.iter_mut() {
+            newer(&mut person.frame, Source::Peer(*peer));
         }
+        newer(&mut self.self_view, Source::Local);
+        self.on_levels(levels.snapshot(), std::time::Instant::now());
+    }
+
+    /// The sound levels now: who speaks (a muted person, ourselves included, does not).
+    pub fn on_levels(&mut self, levels: Vec<(Source, f32)>, now: std::time::Instant) {
+        self.my_level = levels
+            .iter()
+            .find(|(s, _)| *s == Source::Local)
+            .map_or(level::FLOOR_DB, |(_, db)| *db);
+        let heard: Vec<(Source, f32)> = levels
+            .into_iter()
+            .filter(|(s, _)| match s {
+                Source::Local => self.local.audio,
+                Source::Peer(p) => self
+                    .people
+                    .get(p)
+                    .is_some_and(|person| person.connected && person.media.audio),
+            })
+            .collect();
+        self.speaker.update(&heard, now);
     }
 
     pub fn view(&self) -> Element<'_, Message> {
@@ -628,14 +664,21 @@ impl Room {
             space::horizontal(),
         ]
         .align_y(Center);
-        let tiles: Vec<Element<'_, Message>> = self.people.values().map(tile).collect();
-        let grid = if tiles.is_empty() {
-            container(text("Nobody else is here yet.").style(style::muted))
-                .center(Fill)
-                .into()
-        } else {
-            grid(tiles)
-        };
+        let speaking = self.speaking();
+        let mut tiles: Vec<Element<'_, Message>> = self
+            .people
+            .iter()
+            .map(|(id, p)| person_tile(p, speaking == Some(Source::Peer(*id))))
+            .collect();
+        if tiles.is_empty() {
+            tiles.push(
+                container(text("Nobody else is here yet.").style(style::muted))
+                    .center(Fill)
+                    .into(),
+            );
+        }
+        tiles.push(self.own_tile(speaking == Some(Source::Local)));
+        let grid = grid(tiles);
         let on = |b: bool, yes: &'static str, no: &'static str| if b { yes } else { no };
         let ended = self.ended.is_some();
         let controls = row![
@@ -679,6 +722,12 @@ impl Room {
         if let Some(n) = &self.notice {
             main = main.push(text(n.as_str()).style(iced::widget::text::warning));
         }
+        if self.talking_while_muted() && !ended {
+            main = main.push(
+                text("You are muted: Ctrl+D or Unmute to be heard.")
+                    .style(iced::widget::text::warning),
+            );
+        }
         if let Some(reason) = &self.ended {
             main = main.push(text(format!("The call has ended: {reason}.")).style(style::muted));
         }
@@ -717,6 +766,33 @@ impl Room {
         .spacing(8)
         .width(280);
         row![main, side].spacing(16).padding(16).height(Fill).into()
+    }
+
+    /// Our own tile: the picture we send (camera or screen), or "You" with the camera off.
+    fn own_tile(&self, speaking: bool) -> Element<'_, Message> {
+        let sending = self.local.video || self.local.screen;
+        let picture = self.self_view.as_ref().filter(|_| sending).map(|(_, h)| h);
+        let mut status = vec!["You".to_string()];
+        if speaking {
+            status.push("speaking".into());
+        }
+        if !self.local.audio {
+            status.push("muted".into());
+        }
+        if self.local.screen {
+            status.push("sharing your screen".into());
+        } else if !self.local.video {
+            status.push("camera off".into());
+        }
+        if self.local.hand {
+            status.push("hand raised".into());
+        }
+        tile(
+            picture,
+            "You",
+            text(status.join(" · ")).size(13).into(),
+            speaking,
+        )
     }
 
     /// Who is here, with their role; for a host or co-host, the meeting's controls.
@@ -814,7 +890,13 @@ impl Room {
 }
 
 /// A decoded frame's RGBA buffer, as the bytes of an image handle.
-pub(super) struct SharedRgba(pub(super) std::sync::Arc<Vec<u8>>);
+struct SharedRgba(std::sync::Arc<Vec<u8>>);
+
+/// An image of a decoded RGBA frame. The frame's buffer is shared with the engine, not copied
+/// (30 times a second for each person, a copy would be most of the drawing's memory traffic).
+pub(super) fn picture(width: u32, height: u32, rgba: std::sync::Arc<Vec<u8>>) -> image::Handle {
+    image::Handle::from_rgba(width, height, bytes::Bytes::from_owner(SharedRgba(rgba)))
+}
 
 impl AsRef<[u8]> for SharedRgba {
     fn as_ref(&self) -> &[u8] {
@@ -823,16 +905,17 @@ impl AsRef<[u8]> for SharedRgba {
 }
 
 /// One person: their video when it comes, else their name; what state they are in.
-fn tile(p: &Person) -> Element<'_, Message> {
-    let picture: Element<'_, Message> = match (&p.frame, p.media.video) {
-        (Some((_, h)), true) => image(h.clone()).width(Fill).height(Fill).into(),
-        _ => container(text(p.name.as_str()).size(28))
-            .center(Fill)
-            .into(),
-    };
+fn person_tile(p: &Person, speaking: bool) -> Element<'_, Message> {
+    let picture = p.frame.as_ref().filter(|_| p.media.video).map(|(_, h)| h);
     let mut status = vec![p.name.clone()];
+    if speaking {
+        status.push("speaking".into());
+    }
     if !p.media.audio {
         status.push("muted".into());
+    }
+    if p.media.screen {
+        status.push("sharing the screen".into());
     }
     if p.media.hand {
         status.push("hand raised".into());
@@ -861,11 +944,33 @@ fn tile(p: &Person) -> Element<'_, Message> {
         ],
         _ => row![text(status.join(" · ")).size(13)],
     };
+    tile(picture, &p.name, line.into(), speaking)
+}
+
+/// A tile: the picture (or the name, large, without one) over a status line; the one speaking
+/// is outlined in the theme's accent colour.
+fn tile<'a>(
+    picture: Option<&image::Handle>,
+    name: &'a str,
+    line: Element<'a, Message>,
+    speaking: bool,
+) -> Element<'a, Message> {
+    let picture: Element<'a, Message> = match picture {
+        Some(h) => image(h.clone()).width(Fill).height(Fill).into(),
+        None => container(text(name).size(28)).center(Fill).into(),
+    };
     container(column![picture, line].spacing(4))
         .padding(6)
         .width(Fill)
         .height(Fill)
-        .style(container::bordered_box)
+        .style(move |theme: &iced::Theme| {
+            let mut style = container::bordered_box(theme);
+            if speaking {
+                style.border.color = theme.palette().primary;
+                style.border.width = 3.0;
+            }
+            style
+        })
         .into()
 }
 
@@ -903,9 +1008,17 @@ mod tests {
         simulator(room.view()).find(s).is_ok()
     }
 
+    /// Joined with the microphone and camera on.
+    const ON: MediaState = MediaState {
+        audio: true,
+        video: true,
+        screen: false,
+        hand: false,
+    };
+
     #[test]
     fn people_come_connect_talk_and_go() {
-        let mut room = Room::new("Standup".into(), "abc-defg-hij".into());
+        let mut room = Room::new("Standup".into(), "abc-defg-hij".into(), ON);
         assert!(shows(&room, "abc-defg-hij · joining…"));
         let bob = PeerId(2);
         room.on_call_event(CallEvent::Call(CallMachineEvent::Joined {
@@ -1016,10 +1129,58 @@ mod tests {
 
     /// The participant list: everyone with their role; a host gets remove, co-host, lock and
     /// end; a participant sees the list only.
+    /// Our own tile is there from the start; whoever speaks is named as speaking (a muted
+    /// person is not, however loud their microphone); talking while muted gets a hint.
+    #[test]
+    fn own_tile_and_who_is_speaking() {
+        let muted = MediaState { audio: false, ..ON };
+        let mut room = Room::new("Standup".into(), "abc-defg-hij".into(), muted);
+        assert!(shows(&room, "You · muted"));
+        let bob = PeerId(2);
+        room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            peer: bob,
+            user: UserId::random(),
+            name: "Bob".into(),
+        }));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Connected { peer: bob }));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::RemoteMedia {
+            peer: bob,
+            state: ON,
+        }));
+        let t0 = std::time::Instant::now();
+        // We talk (muted) while Bob is quiet: nobody speaks, and we are told we are muted.
+        room.on_levels(vec![(Source::Local, -20.0), (Source::Peer(bob), -70.0)], t0);
+        assert_eq!(room.speaking(), None);
+        assert!(shows(&room, "You are muted: Ctrl+D or Unmute to be heard."));
+        // Bob talks: he is speaking; the hint goes when we stop.
+        room.on_levels(
+            vec![(Source::Local, -80.0), (Source::Peer(bob), -20.0)],
+            t0 + std::time::Duration::from_millis(100),
+        );
+        assert_eq!(room.speaking(), Some(Source::Peer(bob)));
+        assert!(shows(&room, "Bob · speaking"));
+        assert!(!shows(
+            &room,
+            "You are muted: Ctrl+D or Unmute to be heard."
+        ));
+        // We unmute, Bob stops and we talk: we are speaking.
+        assert_eq!(room.update(Message::ToggleMic), Some(Event::SetMedia(ON)));
+        room.on_levels(
+            vec![(Source::Local, -20.0), (Source::Peer(bob), -80.0)],
+            t0 + std::time::Duration::from_millis(200),
+        );
+        assert!(shows(&room, "You · speaking"));
+        // Camera off, screen shared: the own tile says so.
+        room.update(Message::ToggleCamera);
+        assert!(shows(&room, "You · speaking · camera off"));
+        room.update(Message::ToggleScreen);
+        assert!(shows(&room, "You · speaking · sharing your screen"));
+    }
+
     #[test]
     fn hosts_see_the_participants_and_their_controls() {
         use assent_shared::api::{Meeting, MeetingKind, MeetingRole};
-        let mut room = Room::new("Standup".into(), "abc-defg-hij".into());
+        let mut room = Room::new("Standup".into(), "abc-defg-hij".into(), ON);
         let (me, bob) = (UserId::random(), UserId::random());
         room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
             peer: PeerId(2),
@@ -1080,7 +1241,7 @@ mod tests {
     /// with who agreed; withdrawing; the reason when it stops.
     #[test]
     fn recording_needs_everyones_consent_and_shows_while_on() {
-        let mut room = Room::new("Standup".into(), "abc-defg-hij".into());
+        let mut room = Room::new("Standup".into(), "abc-defg-hij".into(), ON);
         assert_eq!(
             click(&mut room, "Record"),
             [Event::Record {

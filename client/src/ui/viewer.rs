@@ -268,12 +268,7 @@ impl Viewer {
             {
                 Some(i) => out.push(self.playback.frames.swap_remove(i)),
                 None => {
-                    let pixels = bytes::Bytes::from_owner(super::room::SharedRgba(f.rgba));
-                    out.push((
-                        name,
-                        f.seq,
-                        image::Handle::from_rgba(f.width, f.height, pixels),
-                    ));
+                    out.push((name, f.seq, super::room::picture(f.width, f.height, f.rgba)));
                 }
             }
         }
