@@ -65,7 +65,7 @@ async fn one_to_one_call_media_and_chat_both_ways() {
     // Chat, both ways, with delivery receipts.
     chat_reaches(&mut a, &mut [&mut b], "hello from Ann").await;
     chat_reaches(&mut b, &mut [&mut a], "and hello back").await;
-    // Raised hand and mute are visible to the other side.
+    // Raised hand, mute and camera off are visible to the other side.
     b.command("hand up");
     a.wait("Bob's raised hand", MEDIA, |v| {
         v["event"] == "remote_media" && v["hand"] == true
@@ -76,6 +76,21 @@ async fn one_to_one_call_media_and_chat_both_ways() {
         v["event"] == "remote_media" && v["audio"] == false
     })
     .await;
+    // Camera off (Bob's camera source stops) and on again: his picture comes back.
+    b.command("camera off");
+    a.wait("Bob's camera off", MEDIA, |v| {
+        v["event"] == "remote_media" && v["video"] == false
+    })
+    .await;
+    b.command("camera on");
+    a.wait("Bob's camera on", MEDIA, |v| {
+        v["event"] == "remote_media" && v["video"] == true
+    })
+    .await;
+    let before = a.wait_media("Bob", 0, 0, MEDIA).await["video_frames"]
+        .as_u64()
+        .unwrap();
+    a.wait_media("Bob", before + 30, 0, MEDIA).await;
     let last = b.leave().await;
     assert_eq!(last["peers"].as_array().unwrap().len(), 1);
     a.wait("Bob leaving", MEDIA, |v| v["event"] == "participant_left")

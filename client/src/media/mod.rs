@@ -325,10 +325,12 @@ impl Media {
             self.shared.opts.screen.as_deref(),
             state.screen,
         );
+        // The camera runs only while it is what we send.
+        let camera = v.set_camera(state.video && !state.screen);
         if v.set_sending(state.video || state.screen) || shared.is_ok() {
             self.request_keyframe();
         }
-        shared
+        shared.and(camera)
     }
 
     /// Ask the video encoders for a key frame (a peer joined, the picture changed).

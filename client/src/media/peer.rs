@@ -965,6 +965,50 @@ mod tests {
         }
     }
 
+    /// Camera off stops the camera's source (the device is let go of); camera on starts it
+    /// again and the picture comes back. Sharing the screen stops the camera too.
+    #[test]
+    fn camera_off_lets_go_of_the_camera() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = super::super::MediaOptions {
+            audio: None,
+            screen: Some(Box::new(super::super::source::TestVideo {
+                pattern: "smpte".into(),
+            })),
+            output: Output::Display,
+            ..Default::default()
+        };
+        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        let video = media.shared.video.as_ref().unwrap();
+        let frames = media.frames();
+        let wait = Duration::from_secs(20);
+        let first = frames
+            .wait_newer(Source::Local, 0, wait)
+            .expect("a picture");
+        assert!(video.camera_running());
+        let state = |video: bool, screen: bool| assent_shared::call::MediaState {
+            audio: false,
+            video,
+            screen,
+            hand: false,
+        };
+        media.apply_local(state(false, false)).unwrap();
+        assert!(!video.camera_running());
+        media.apply_local(state(true, false)).unwrap();
+        let back = frames
+            .wait_newer(Source::Local, first.seq + 1, wait)
+            .expect("the picture comes back");
+        assert!(video.camera_running());
+        media.apply_local(state(true, true)).unwrap();
+        assert!(!video.camera_running());
+        frames
+            .wait_newer(Source::Local, back.seq + 1, wait)
+            .expect("the screen's picture");
+        media.apply_local(state(true, false)).unwrap();
+        assert!(video.camera_running());
+        media.stop();
+    }
+
     /// With the window as output, a peer's VP8 stream arrives as RGBA frames in the slots.
     #[test]
     fn display_output_delivers_rgba_frames() {

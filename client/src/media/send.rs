@@ -31,6 +31,8 @@ struct Encoder {
 
 pub(crate) struct VideoSend {
     selector: gst::Element,
+    /// The camera's bin: stopped (the device let go of) while the camera is off.
+    camera: Option<gst::Element>,
     camera_pad: Option<gst::Pad>,
     screen: Mutex<Option<(gst::Element, gst::Pad)>>,
     mute: gst::Element,
@@ -121,7 +123,7 @@ impl VideoSend {
     ) -> Result<VideoSend> {
         let selector = make("input-selector")?;
         pipeline.add(&selector)?;
-        let camera_pad = match camera {
+        let (camera, camera_pad) = match camera {
             Some(src) => {
                 let bin = src.build()?;
                 pipeline.add(&bin)?;
@@ -132,9 +134,9 @@ impl VideoSend {
                     .ok_or_else(|| MediaError::Pipeline("source without src pad".into()))?
                     .link(&pad)?;
                 selector.set_property("active-pad", &pad);
-                Some(pad)
+                (Some(bin), Some(pad))
             }
-            None => None,
+            None => (None, None),
         };
         let caps = capsfilter(
             gst::Caps::builder("video/x-raw")
@@ -168,6 +170,7 @@ impl VideoSend {
         }
         Ok(VideoSend {
             selector,
+            camera,
             camera_pad,
             screen: Mutex::new(None),
             mute,
@@ -301,6 +304,35 @@ impl VideoSend {
                 let _ = pad.send_event(ev);
             }
         }
+    }
+
+    /// Capture from the camera or not. Off, the camera's source is stopped, so the device is
+    /// let go of (its light goes out) instead of being read and thrown away.
+    pub(crate) fn set_camera(&self, on: bool) -> Result<()> {
+        let Some(camera) = &self.camera else {
+            return Ok(());
+        };
+        let running = !camera.is_locked_state();
+        match (on, running) {
+            (false, true) => {
+                camera.set_locked_state(true);
+                camera.set_state(gst::State::Null)?;
+            }
+            (true, false) => {
+                camera.set_locked_state(false);
+                camera.sync_state_with_parent()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether the camera's source is running.
+    #[cfg(test)]
+    pub(crate) fn camera_running(&self) -> bool {
+        self.camera
+            .as_ref()
+            .is_some_and(|c| c.current_state() == gst::State::Playing)
     }
 
     /// Send video (camera or screen) or nothing.
