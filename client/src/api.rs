@@ -418,6 +418,19 @@ impl Api {
         .await
     }
 
+    /// Set a recording's tags (one set, shared by its participants).
+    pub async fn set_recording_tags(&self, id: &RecordingId, tags: &[String]) -> Result<()> {
+        self.send::<_, serde_json::Value>(
+            Method::PUT,
+            &format!("/v1/recordings/{id}/tags"),
+            Some(&assent_shared::api::SetTags {
+                tags: tags.to_vec(),
+            }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     pub async fn delete_recording(&self, id: &RecordingId) -> Result<()> {
         self.send::<(), serde_json::Value>(Method::DELETE, &format!("/v1/recordings/{id}"), None)
             .await

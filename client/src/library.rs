@@ -11,6 +11,37 @@ use assent_shared::container::{DirStore, Manifest, verify};
 
 use crate::store::{RecordingRow, Store, StoreError};
 
+/// Set a recording's tags, on this device's copy and on the cloud copy (the server keeps one
+/// set for all its participants). The tags are normalised first (trimmed, without `#`, each
+/// once); the ones kept come back.
+pub async fn retag(
+    store: &Store,
+    api: Option<&crate::api::Api>,
+    id: &str,
+    tags: &[String],
+) -> Result<Vec<String>, String> {
+    let tags = assent_shared::api::normalize_tags(tags)?;
+    let local = store.set_tags(id, &tags).map_err(|e| e.to_string())?;
+    let cloud = match (api, id.parse::<assent_shared::ids::RecordingId>()) {
+        (Some(api), Ok(rid)) => match api.set_recording_tags(&rid, &tags).await {
+            Ok(()) => true,
+            // No cloud copy (or not one we may see): the local copy is all there is.
+            Err(crate::api::ApiError::Server { status: 404, .. }) => false,
+            Err(e) if local => {
+                return Err(format!(
+                    "the tags are saved on this device, but the cloud copy's are not: {e}"
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        },
+        _ => false,
+    };
+    if !local && !cloud {
+        return Err(format!("no recording {id} here or in the cloud"));
+    }
+    Ok(tags)
+}
+
 /// Where the recordings of a profile are.
 pub fn root(profile_dir: &Path) -> PathBuf {
     profile_dir.join("recordings")

@@ -27,7 +27,6 @@ use crate::storage::StorageError;
 
 /// Largest manifest accepted (an hour of 4-second segments is some 150 KiB).
 pub const MAX_MANIFEST: usize = 8 * 1024 * 1024;
-pub const MAX_TAGS: usize = 20;
 pub const MAX_PARTS_PER_REQUEST: usize = 100;
 const DAY_MS: u64 = 86_400_000;
 
@@ -571,17 +570,12 @@ pub async fn set_tags(
     id: RecordingId,
     tags: Vec<String>,
 ) -> ApiResult<()> {
-    let clean: Vec<String> = tags
-        .iter()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect();
-    if clean.len() > MAX_TAGS || clean.iter().any(|t| t.chars().count() > 40) {
-        return Err(ApiError::field(
+    let clean = assent_shared::api::normalize_tags(&tags).map_err(|why| {
+        ApiError::field(
             "invalid_tags",
-            "at most 20 tags of 1 to 40 characters",
-        ));
-    }
+            format!("{why} (at most 20 tags of 1 to 40 characters)"),
+        )
+    })?;
     state
         .db
         .run(move |c| -> ApiResult<()> {

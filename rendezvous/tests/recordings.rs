@@ -399,8 +399,18 @@ async fn participants_download_the_ciphertext_and_outsiders_cannot() {
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     // A participant may tag it but not delete it for everyone.
-    let st = put_tags(&s, &bob, made.id, json!(["q3", " board "])).await;
+    let st = put_tags(&s, &bob, made.id, json!(["q3", " board ", "#Q3", ""])).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, v) = s.call(Method::GET, &one, bob.token(), None).await;
+    assert_eq!(v["tags"], json!(["q3", "board"]), "trimmed, once each");
+    // Too many or too long: refused, and the tags stay as they were.
+    let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+    for bad in [json!(many), json!(["x".repeat(41)]), json!(["a\u{7}b"])] {
+        assert_eq!(
+            put_tags(&s, &bob, made.id, bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
     let (_, v) = s.call(Method::GET, &one, bob.token(), None).await;
     assert_eq!(v["tags"], json!(["q3", "board"]));
     assert!(v["manifest"].is_string(), "participants read the manifest");

@@ -191,6 +191,41 @@ async fn every_participant_downloads_the_cloud_copy_and_s3_holds_only_ciphertext
     assert!(err.contains("cannot be decrypted"), "{err}");
     assert!(!work.path().join("eve.mkv").exists());
 
+    // Tags: Bob (a cloud copy only) tags it for everyone; Ann's retagging changes her local
+    // copy and the cloud copy alike; Eve may not.
+    assert_eq!(
+        bob.cli(&["recordings", "tag", &id, "board", "#Q3", "board"])
+            .trim(),
+        "#board #Q3"
+    );
+    let cloud_tags = |who: &User| -> Value {
+        let list: Value = serde_json::from_str(&who.cli(&["recordings", "cloud", "list"])).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.as_str())
+            .unwrap()["tags"]
+            .clone()
+    };
+    assert_eq!(cloud_tags(&ann), serde_json::json!(["board", "Q3"]));
+    assert_eq!(
+        ann.cli(&["recordings", "tag", &id, "minutes, board"])
+            .trim(),
+        "#minutes #board"
+    );
+    assert_eq!(cloud_tags(&cat), serde_json::json!(["minutes", "board"]));
+    let rows: Value = serde_json::from_str(&ann.cli(&["recordings", "list", "--json"])).unwrap();
+    assert_eq!(rows[0]["tags"], serde_json::json!(["minutes", "board"]));
+    assert!(
+        ann.cli(&["recordings", "list"])
+            .contains("tagged #minutes #board")
+    );
+    let err = eve
+        .try_cli(&["recordings", "tag", &id, "mine"])
+        .unwrap_err();
+    assert!(err.contains("forbidden"), "{err}");
+    assert_eq!(cloud_tags(&bob), serde_json::json!(["minutes", "board"]));
+
     // S3 holds age ciphertext only: no Matroska header, no plaintext media marker.
     let garage = server.garage.as_ref().unwrap();
     let blocks = garage.stored_blocks();

@@ -29,6 +29,8 @@ pub(crate) enum RecordingsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set a recording's tags (on this device's copy and the cloud copy; no tags clears them).
+    Tag { id: String, tags: Vec<String> },
     /// The cloud copies: upload, list, download, delete.
     #[command(subcommand)]
     Cloud(CloudCommand),
@@ -121,6 +123,38 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         RecordingsCommand::Cloud(c) => cloud(profile_dir, c),
+        RecordingsCommand::Tag { id, tags } => {
+            let profile = assent_client::account::Profile::open(profile_dir)?;
+            let store = assent_client::store::Store::open(&profile.dir().join("profile.db"))?;
+            // Signed out: the local copy only.
+            let api = profile.api().ok().map(|(api, _)| api);
+            let rt = super::account::runtime()?;
+            // `a b`, `a,b` and `"a, b"` alike.
+            let tags: Vec<String> = tags
+                .iter()
+                .flat_map(|t| assent_shared::api::split_tags(t))
+                .collect();
+            let kept = rt
+                .block_on(assent_client::library::retag(
+                    &store,
+                    api.as_ref(),
+                    &id,
+                    &tags,
+                ))
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "{}",
+                if kept.is_empty() {
+                    "no tags".to_string()
+                } else {
+                    kept.iter()
+                        .map(|t| format!("#{t}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         RecordingsCommand::Download { id, to } => {
             cloud(profile_dir, CloudCommand::Download { id, to })
         }
@@ -233,6 +267,10 @@ fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
         );
         if !r.participants.is_empty() {
             println!("    with {}", r.participants.join(", "));
+        }
+        if !r.tags.is_empty() {
+            let tags: Vec<String> = r.tags.iter().map(|t| format!("#{t}")).collect();
+            println!("    tagged {}", tags.join(" "));
         }
     }
     Ok(())

@@ -484,6 +484,30 @@ pub async fn recordings(dir: PathBuf) -> Result<(Vec<recordings::Item>, Option<S
     .await?
 }
 
+/// Set a recording's tags (this device's copy and the cloud copy).
+pub async fn set_tags(dir: PathBuf, id: String, tags: Vec<String>) -> Result<String, String> {
+    local(move || async move {
+        let store = store(&dir)?;
+        let api = open(&dir)
+            .ok()
+            .and_then(|p| p.api().ok())
+            .map(|(api, _)| api);
+        let kept = library::retag(&store, api.as_ref(), &id, &tags).await?;
+        Ok(if kept.is_empty() {
+            "Tags removed.".to_string()
+        } else {
+            format!(
+                "Tagged {}.",
+                kept.iter()
+                    .map(|t| format!("#{t}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        })
+    })
+    .await?
+}
+
 /// Delete a recording's local copy (never one being written: its recorder holds the lock)
 /// and/or its cloud copy.
 pub async fn delete_recording(

@@ -509,7 +509,10 @@ impl App {
                 let Screen::Recordings { list, .. } = &mut self.screen else {
                     return Task::none();
                 };
+                let edit = matches!(msg, recordings::Message::EditTags(_));
                 match list.update(msg) {
+                    // The tags field opened: it takes the keyboard.
+                    None if edit => operation::focus(recordings::TAGS),
                     None => Task::none(),
                     Some(recordings::Event::Back) => {
                         self.back_home();
@@ -534,6 +537,9 @@ impl App {
                         io::delete_recording(dir, id, local, cloud),
                         Message::RecordingsDone,
                     ),
+                    Some(recordings::Event::SetTags { id, tags }) => {
+                        Task::perform(io::set_tags(dir, id, tags), Message::RecordingsDone)
+                    }
                 }
             }
             Message::RecordingsLoaded(result) => {

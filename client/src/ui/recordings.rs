@@ -167,9 +167,17 @@ pub enum Message {
     Delete(String),
     ConfirmDelete,
     CancelDelete,
+    /// Edit a recording's tags (a field with them opens on its card).
+    EditTags(String),
+    TagsInput(String),
+    SaveTags,
+    CancelTags,
     Refresh,
     Back,
 }
+
+/// The tags field, while open.
+pub const TAGS: iced::widget::Id = iced::widget::Id::new("recordings-tags");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -186,8 +194,21 @@ pub enum Event {
         local: bool,
         cloud: bool,
     },
+    /// Set the tags of a recording (normalised already).
+    SetTags {
+        id: String,
+        tags: Vec<String>,
+    },
     Refresh,
     Back,
+}
+
+/// A recording's tags being edited: which, what the field holds, and what is wrong with it.
+#[derive(Debug, Clone)]
+struct TagEdit {
+    id: String,
+    input: String,
+    error: Option<String>,
 }
 
 /// What a delete would remove, for the confirmation.
@@ -204,6 +225,7 @@ pub struct Recordings {
     search: String,
     tag: Option<String>,
     confirm: Option<PendingDelete>,
+    editing: Option<TagEdit>,
     /// Set while the list is being fetched.
     loading: bool,
     error: Option<String>,
@@ -218,6 +240,7 @@ impl Recordings {
             search: String::new(),
             tag: None,
             confirm: None,
+            editing: None,
             loading: true,
             error: None,
             notice: None,
@@ -320,6 +343,42 @@ impl Recordings {
                     self.confirm = Some(PendingDelete { id, local, cloud });
                 }
                 None
+            }
+            Message::EditTags(id) => {
+                let item = self.items.iter().find(|i| i.id == id)?;
+                self.editing = Some(TagEdit {
+                    input: item.tags.join(", "),
+                    id,
+                    error: None,
+                });
+                None
+            }
+            Message::TagsInput(s) => {
+                if let Some(e) = &mut self.editing {
+                    e.input = s;
+                    e.error = None;
+                }
+                None
+            }
+            Message::CancelTags => {
+                self.editing = None;
+                None
+            }
+            Message::SaveTags => {
+                let edit = self.editing.as_mut()?;
+                let words = assent_shared::api::split_tags(&edit.input);
+                match assent_shared::api::normalize_tags(&words) {
+                    Ok(tags) => {
+                        let id = edit.id.clone();
+                        self.editing = None;
+                        self.notice = None;
+                        Some(Event::SetTags { id, tags })
+                    }
+                    Err(why) => {
+                        edit.error = Some(why);
+                        None
+                    }
+                }
             }
             Message::ConfirmDelete => {
                 let p = self.confirm.take()?;
@@ -472,9 +531,32 @@ impl Recordings {
         if !item.participants.is_empty() {
             c = c.push(text(format!("With {}", item.participants.join(", "))).size(14));
         }
-        if !item.tags.is_empty() {
-            let tags: Vec<String> = item.tags.iter().map(|t| format!("#{t}")).collect();
-            c = c.push(text(tags.join(" ")).size(13).style(style::muted));
+        match &self.editing {
+            Some(edit) if edit.id == item.id => {
+                c = c.push(
+                    row![
+                        text_input("Tags, separated by commas", &edit.input)
+                            .id(TAGS)
+                            .on_input(Message::TagsInput)
+                            .on_submit(Message::SaveTags)
+                            .padding(6),
+                        button(text("Save")).on_press(Message::SaveTags),
+                        button(text("Cancel"))
+                            .style(button::secondary)
+                            .on_press(Message::CancelTags),
+                    ]
+                    .spacing(8)
+                    .align_y(Center),
+                );
+                if let Some(why) = &edit.error {
+                    c = c.push(text(why.as_str()).size(13).style(text::danger));
+                }
+            }
+            _ if !item.tags.is_empty() => {
+                let tags: Vec<String> = item.tags.iter().map(|t| format!("#{t}")).collect();
+                c = c.push(text(tags.join(" ")).size(13).style(style::muted));
+            }
+            _ => {}
         }
         let cloud_line: Element<'_, Message> = match &item.cloud {
             None | Some(Cloud::NotKept) => text("Kept on this device only")
@@ -532,6 +614,11 @@ impl Recordings {
         }
         let deletable = item.local.as_ref().is_some_and(|(_, s)| s != "recording")
             || (item.can_delete_cloud && item.cloud.is_some());
+        actions = actions.push(
+            button(text("Edit tags"))
+                .style(button::secondary)
+                .on_press(Message::EditTags(item.id.clone())),
+        );
         actions = actions.push(space::horizontal());
         actions = actions.push(
             button(text("Delete…"))
@@ -742,6 +829,72 @@ mod tests {
         let _ = r.update(Message::Tag(Some("design".into())));
         r.on_loaded(Vec::new(), None);
         assert_eq!(r.tag, None);
+    }
+
+    /// Editing tags: the card's field holds the current ones; saving hands the engine the
+    /// tags normalised (commas or #words, each once); a tag too long is refused on the spot.
+    #[test]
+    fn tags_are_edited_on_the_card() {
+        let mut r = sample();
+        let design = r.items[3].id.clone();
+        let messages: Vec<Message> = {
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 1600.0),
+                r.view(),
+            );
+            // The last card's button: Design review, the oldest.
+            ui.click("Edit tags").unwrap();
+            ui.into_messages().collect()
+        };
+        assert_eq!(messages.len(), 1);
+        let Message::EditTags(first) = &messages[0] else {
+            panic!("{messages:?}")
+        };
+        let _ = r.update(Message::EditTags(design.clone()));
+        assert!(!first.is_empty());
+        {
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 1600.0),
+                r.view(),
+            );
+            assert!(ui.find("Save").is_ok());
+        }
+        assert_eq!(r.editing.as_ref().unwrap().input, "design");
+        let _ = r.update(Message::TagsInput("#design #Q3 #q3 #review".into()));
+        assert_eq!(
+            r.update(Message::SaveTags),
+            Some(Event::SetTags {
+                id: design.clone(),
+                tags: vec!["design".into(), "Q3".into(), "review".into()],
+            })
+        );
+        assert!(r.editing.is_none(), "the field closes");
+        // Too long: the field stays open and says why.
+        let _ = r.update(Message::EditTags(design.clone()));
+        let _ = r.update(Message::TagsInput(format!("ok, {}", "x".repeat(41))));
+        assert_eq!(r.update(Message::SaveTags), None);
+        {
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 1600.0),
+                r.view(),
+            );
+            assert!(ui.find("a tag is at most 40 characters").is_ok());
+        }
+        // Cancel closes it; clearing the field removes every tag.
+        assert_eq!(r.update(Message::CancelTags), None);
+        assert!(r.editing.is_none());
+        let _ = r.update(Message::EditTags(design.clone()));
+        let _ = r.update(Message::TagsInput(String::new()));
+        assert_eq!(
+            r.update(Message::SaveTags),
+            Some(Event::SetTags {
+                id: design,
+                tags: vec![],
+            })
+        );
     }
 
     /// Deleting asks first, says what goes (and when it is the only copy), and only then
