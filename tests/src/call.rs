@@ -165,6 +165,24 @@ impl Server {
         &self.base
     }
 
+    /// A profile with no account yet (for signing up in the window).
+    pub fn newcomer(&self, name: &str) -> User {
+        User {
+            name: name.into(),
+            email: format!("{}@example.org", name.to_lowercase()),
+            profile: self
+                .dir
+                .path()
+                .join(format!("profile-{}", name.to_lowercase())),
+            prefix: Vec::new(),
+        }
+    }
+
+    /// The verification code mailed to `email` (the first mail to it).
+    pub async fn mailed_code(&self, email: &str) -> String {
+        self.code_for(email).await
+    }
+
     /// A new account (signed up, verified, signed in) in its own profile directory; its
     /// commands run in `netns` when given.
     pub async fn user(&self, name: &str, netns: Option<String>) -> User {
@@ -265,8 +283,14 @@ impl User {
     /// Open the desktop window (no subcommand) on the X display `display`; closed on drop.
     /// Its calls use test media and loopback ICE only, like the headless clients.
     pub fn open_window(&self, display: &str) -> Window {
+        self.open_window_env(display, &[])
+    }
+
+    /// The window, with more environment (e.g. `ASSENT_SERVER` for a fresh profile's form).
+    pub fn open_window_env(&self, display: &str, env: &[(&str, &str)]) -> Window {
         let child = self
             .command()
+            .envs(env.iter().copied())
             .env("DISPLAY", display)
             .env("ASSENT_VIDEO", "test")
             .env("ASSENT_AUDIO", "test")

@@ -53,3 +53,23 @@ pub mod relay;
 pub mod rendezvous;
 pub mod smtp;
 pub mod stun;
+
+/// An authenticator's code: RFC 6238 with the server's parameters (SHA-1, 30 s, 6 digits),
+/// `offset` steps from now.
+pub fn totp(secret_b32: &str, offset: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret_b32.trim_end_matches('=').as_bytes())
+        .expect("base32 secret");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let step = (now / 30 + offset) as u64;
+    let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(&secret).unwrap();
+    mac.update(&step.to_be_bytes());
+    let h = mac.finalize().into_bytes();
+    let o = (h[19] & 0x0f) as usize;
+    let v = u32::from_be_bytes([h[o] & 0x7f, h[o + 1], h[o + 2], h[o + 3]]) % 1_000_000;
+    format!("{v:06}")
+}

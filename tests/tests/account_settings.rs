@@ -2,30 +2,9 @@
 //! password change that keeps the keys and signs the other devices out, two-factor sign-in,
 //! and deleting the account.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use assent_e2e::call::{Server, ServerOptions};
-use hmac::{Hmac, Mac};
+use assent_e2e::totp;
 use serde_json::Value;
-use sha1::Sha1;
-
-/// RFC 6238 with the server's parameters (SHA-1, 30 s, 6 digits), `offset` steps from now.
-fn totp(secret_b32: &str, offset: i64) -> String {
-    let secret = data_encoding::BASE32_NOPAD
-        .decode(secret_b32.trim_end_matches('=').as_bytes())
-        .expect("base32 secret");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let step = (now / 30 + offset) as u64;
-    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(&secret).unwrap();
-    mac.update(&step.to_be_bytes());
-    let h = mac.finalize().into_bytes();
-    let o = (h[19] & 0x0f) as usize;
-    let v = u32::from_be_bytes([h[o] & 0x7f, h[o + 1], h[o + 2], h[o + 3]]) % 1_000_000;
-    format!("{v:06}")
-}
 
 fn sessions(json: &str) -> Vec<Value> {
     serde_json::from_str::<Value>(json.trim())

@@ -202,6 +202,69 @@ async fn the_window_signs_in_from_the_keyboard() {
     assert!(ann.cli(&["account", "show"]).contains("signed in    yes"));
 }
 
+/// Signing up in the window from the keyboard: the form with the password rules checked as
+/// you type, the emailed code, the recovery code shown once, then Home. Then, with two-factor
+/// sign-in turned on, signing in asks for the authenticator's code. Screenshots of each step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_signs_up_and_asks_for_the_second_factor() {
+    use assent_e2e::call::PASSWORD;
+    let server = Server::start(ServerOptions::default()).await;
+    let cy = server.newcomer("Cy");
+    let display = Display::start(1280, 720);
+    let window = cy.open_window_env(&display.name, &[("ASSENT_SERVER", server.base())]);
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = screenshot_dir(&tmp);
+    // A fresh profile: the server is filled in and the email field has the keyboard.
+    display.wait_for_window("Assent — sign in", WAIT);
+    display.focus("Assent — sign in");
+    display.type_text(&cy.email);
+    // Ctrl+N: the sign-up form, the name field (the first empty one) taking the keyboard.
+    display.keys(&["ctrl+n"]);
+    display.wait_for_window("Assent — create your account", WAIT);
+    display.type_text("Cy");
+    display.keys(&["Tab"]);
+    display.type_text("cy");
+    assert!(display.screenshot(&shots.join("sign-up-rules.png")) > 16);
+    // A password too short does not submit; a good one does.
+    display.keys(&["Return"]);
+    display.keys(&["ctrl+a"]);
+    display.type_text(PASSWORD);
+    assert!(display.screenshot(&shots.join("sign-up.png")) > 16);
+    display.keys(&["Return"]);
+    // The emailed code.
+    display.wait_for_window("Assent — check your email", WAIT);
+    assert!(display.screenshot(&shots.join("verify-email.png")) > 16);
+    let code = server.mailed_code(&cy.email).await;
+    display.type_text(&code);
+    display.keys(&["Return"]);
+    // The recovery code, once: Space ticks "I have stored it", Enter goes on to Home.
+    display.wait_for_window("Assent — your recovery code", WAIT);
+    assert!(display.screenshot(&shots.join("recovery-code.png")) > 16);
+    display.keys(&["Return"]);
+    display.keys(&["space", "Return"]);
+    display.wait_for_window("Assent", WAIT);
+    drop(window);
+    assert!(cy.cli(&["account", "show"]).contains("signed in    yes"));
+
+    // Two-factor sign-in on: the window asks for the authenticator's code after the password.
+    let e: serde_json::Value =
+        serde_json::from_str(cy.cli(&["account", "totp", "enrol", "--json"]).trim()).unwrap();
+    let secret = e["secret"].as_str().unwrap().to_string();
+    cy.cli(&["account", "totp", "confirm", &assent_e2e::totp(&secret, -1)]);
+    cy.cli(&["account", "signout"]);
+    let _window = cy.open_window(&display.name);
+    display.wait_for_window("Assent — sign in", WAIT);
+    display.focus("Assent — sign in");
+    display.type_text(PASSWORD);
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — two-factor code", WAIT);
+    assert!(display.screenshot(&shots.join("two-factor.png")) > 16);
+    display.type_text(&assent_e2e::totp(&secret, 0));
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent", WAIT);
+    assert!(cy.cli(&["account", "show"]).contains("signed in    yes"));
+}
+
 /// At 1920x1080 the window fills the screen and its screens are laid out for it (the pictures
 /// are written like the others: `home-1080p.png`, `recordings-1080p.png`, `settings-1080p.png`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -106,6 +106,22 @@ impl Auth {
         self.step
     }
 
+    /// The field that should have the keyboard: the first empty one of this step.
+    pub fn first_empty(&self) -> Id {
+        let empty = |s: &str| s.trim().is_empty();
+        match self.step {
+            Step::SignIn | Step::SignUp if empty(&self.server) => SERVER,
+            Step::SignIn | Step::SignUp if empty(&self.email) => EMAIL,
+            Step::SignUp if empty(&self.name) => NAME,
+            Step::SignIn | Step::SignUp => PASSWORD,
+            Step::VerifyEmail | Step::Totp | Step::Recovery => CODE,
+        }
+    }
+
+    pub fn stored_recovery(&self) -> bool {
+        self.stored_recovery
+    }
+
     /// The password rules the current password breaks (sign-up only).
     pub fn broken_rules(&self) -> Vec<Rule> {
         password::check(&self.password, &[&self.email, &self.name])
@@ -280,16 +296,29 @@ impl Auth {
                 } else {
                     ("Create account", Step::SignIn, "I have an account")
                 };
-                form = form.push(
-                    row![
-                        button(text(other_label))
-                            .style(button::text)
-                            .on_press(Message::Show(other)),
-                        space::horizontal(),
-                        self.submit(action),
-                    ]
-                    .align_y(Center),
-                );
+                form = form
+                    .push(
+                        row![
+                            button(text(other_label))
+                                .style(button::text)
+                                .on_press(Message::Show(other)),
+                            space::horizontal(),
+                            self.submit(action),
+                        ]
+                        .align_y(Center),
+                    )
+                    .push(
+                        text(format!(
+                            "Tab: next field · Ctrl+N: {} · F2: light/dark",
+                            if self.step == Step::SignIn {
+                                "new account"
+                            } else {
+                                "sign in instead"
+                            }
+                        ))
+                        .size(13)
+                        .style(style::muted),
+                    );
             }
             Step::VerifyEmail | Step::Totp => {
                 let hint = if self.step == Step::VerifyEmail {
@@ -341,7 +370,12 @@ impl Auth {
                             .label("I have stored my recovery code")
                             .on_toggle(Message::StoredRecovery),
                     )
-                    .push(row![space::horizontal(), self.submit("Continue")]);
+                    .push(row![space::horizontal(), self.submit("Continue")])
+                    .push(
+                        text("Space ticks the box; Enter continues.")
+                            .size(13)
+                            .style(style::muted),
+                    );
             }
         }
         if let Some(notice) = &self.notice {

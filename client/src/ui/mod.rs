@@ -254,10 +254,14 @@ impl App {
 
     pub fn title(&self) -> String {
         match &self.screen {
-            Screen::Auth(auth) if auth.step() == auth::Step::SignUp => {
-                "Assent — create your account".into()
+            Screen::Auth(auth) => match auth.step() {
+                auth::Step::SignIn => "Assent — sign in",
+                auth::Step::SignUp => "Assent — create your account",
+                auth::Step::VerifyEmail => "Assent — check your email",
+                auth::Step::Totp => "Assent — two-factor code",
+                auth::Step::Recovery => "Assent — your recovery code",
             }
-            Screen::Auth(_) => "Assent — sign in".into(),
+            .into(),
             Screen::Home(home) => match home.meeting() {
                 Some(m) => format!("Assent — {}", m.title),
                 None => "Assent".into(),
@@ -323,14 +327,9 @@ impl App {
                     let (server, email) =
                         last.unwrap_or_else(|| (self.default_server.clone(), String::new()));
                     // The first empty field has the keyboard.
-                    let first = if server.is_empty() {
-                        auth::SERVER
-                    } else if email.is_empty() {
-                        auth::EMAIL
-                    } else {
-                        auth::PASSWORD
-                    };
-                    self.screen = Screen::Auth(Auth::new(server, email));
+                    let auth = Auth::new(server, email);
+                    let first = auth.first_empty();
+                    self.screen = Screen::Auth(auth);
                     operation::focus(first)
                 }
             },
@@ -338,7 +337,10 @@ impl App {
                 let Screen::Auth(auth) = &mut self.screen else {
                     return Task::none();
                 };
+                let show = matches!(msg, auth::Message::Show(_));
                 match auth.update(msg) {
+                    // Another step: its first empty field has the keyboard.
+                    None if show => operation::focus(auth.first_empty()),
                     None => Task::none(),
                     Some(auth::Event::SignIn {
                         server,
@@ -934,6 +936,23 @@ impl App {
                         Message::Home(home::Message::NewMeeting)
                     }
                     (Shortcut::Schedule, Screen::Home(_)) => Message::Home(home::Message::Schedule),
+                    // Signing in from the keyboard: Ctrl+N opens the sign-up form (and back);
+                    // on the recovery code, Space ticks the box and Enter goes on.
+                    (Shortcut::NewMeeting, Screen::Auth(auth)) => match auth.step() {
+                        auth::Step::SignIn => {
+                            Message::Auth(auth::Message::Show(auth::Step::SignUp))
+                        }
+                        auth::Step::SignUp => {
+                            Message::Auth(auth::Message::Show(auth::Step::SignIn))
+                        }
+                        _ => return Task::none(),
+                    },
+                    (Shortcut::PlayPause, Screen::Auth(auth))
+                        if auth.step() == auth::Step::Recovery =>
+                    {
+                        Message::Auth(auth::Message::StoredRecovery(!auth.stored_recovery()))
+                    }
+                    (Shortcut::Confirm, Screen::Auth(_)) => Message::Auth(auth::Message::Submit),
                     (Shortcut::Back, Screen::Setup { .. }) => Message::Setup(setup::Message::Back),
                     (Shortcut::Confirm, Screen::Setup { .. }) => {
                         Message::Setup(setup::Message::Join)
