@@ -1192,6 +1192,72 @@ mod tests {
         assert_eq!(app.title(), "Assent — Planning");
     }
 
+    /// Click `label` on the window's current screen; its messages go through the app.
+    fn click(app: &mut App, label: &str) {
+        let messages: Vec<Message> = {
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 900.0),
+                app.view(),
+            );
+            ui.click(label)
+                .unwrap_or_else(|e| panic!("{label:?} on {}: {e:?}", app.title()));
+            ui.into_messages().collect()
+        };
+        for m in messages {
+            let _ = app.update(m);
+        }
+    }
+
+    /// The main flow through the screens, by their buttons: sign up, verify the email, store
+    /// the recovery code, create a meeting, get ready, join. (The engine's answers are given
+    /// as the messages its tasks would bring.)
+    #[test]
+    fn sign_up_verify_create_a_meeting_and_join() {
+        let mut app = signing_in();
+        click(&mut app, "Create an account");
+        assert_eq!(app.title(), "Assent — create your account");
+        for m in [
+            auth::Message::Name("Ada".into()),
+            auth::Message::Password("correct horse battery staple".into()),
+        ] {
+            let _ = app.update(Message::Auth(m));
+        }
+        click(&mut app, "Create account");
+        let _ = app.update(Message::SignedUp(Ok(zeroize::Zeroizing::new(
+            "RCVR-CODE".into(),
+        ))));
+        assert_eq!(app.title(), "Assent — check your email");
+        let _ = app.update(Message::Auth(auth::Message::Code("123456".into())));
+        click(&mut app, "Verify");
+        let _ = app.update(Message::Verified(Ok(())));
+        assert_eq!(app.title(), "Assent — your recovery code");
+        click(&mut app, "I have stored my recovery code");
+        click(&mut app, "Continue");
+        let _ = app.update(Message::SignedIn(Ok(Account {
+            server: "http://127.0.0.1:1".into(),
+            email: "ada@example.org".into(),
+            user_id: UserId::random(),
+            display_name: "Ada".into(),
+        })));
+        assert_eq!(app.title(), "Assent");
+        click(&mut app, "New meeting");
+        let _ = app.update(Message::Meeting(Ok(MeetingCard {
+            code: "abc-defg-hij".into(),
+            title: "Ada's meeting".into(),
+            created: true,
+        })));
+        click(&mut app, "Join now");
+        assert_eq!(app.title(), "Assent — Ada's meeting — getting ready");
+        let _ = app.update(Message::Devices(Ok(setup::Devices::default())));
+        click(&mut app, "Join");
+        assert_eq!(app.title(), "Assent — Ada's meeting — in call with 0");
+        let Screen::Room { room, .. } = &app.screen else {
+            panic!("in the room")
+        };
+        assert_eq!(room.code(), "abc-defg-hij");
+    }
+
     /// Joining goes through the meeting setup: Escape goes back, the devices found start a
     /// preview (a late answer for an older one is dropped), Ctrl+D mutes, Enter joins muted.
     #[test]
