@@ -246,12 +246,20 @@ impl std::fmt::Debug for CallLink {
 /// The devices the meeting setup offers: the cameras, microphones and speakers present, and
 /// first, when set, the sources of `ASSENT_VIDEO` / `ASSENT_AUDIO` (the command line's source
 /// specs, e.g. `test` or `file:PATH`: a machine without a camera can still show a picture).
-pub async fn devices() -> Result<setup::Devices, String> {
+pub async fn devices(dir: PathBuf) -> Result<setup::Devices, String> {
     use assent_client::media::devices::{self, DeviceKind};
     use assent_client::media::{Kind, source};
-    tokio::task::spawn_blocking(|| {
+    tokio::task::spawn_blocking(move || {
         let found = devices::list().map_err(|e| e.to_string())?;
         let mut out = setup::Devices::default();
+        if let Ok(store) = store(&dir) {
+            let get = |key: &str| store.setting(key).ok().flatten();
+            out.last = setup::Chosen {
+                camera: get(CAMERA),
+                microphone: get(MICROPHONE),
+                speaker: get(SPEAKER),
+            };
+        }
         for (var, kind, list) in [
             ("ASSENT_VIDEO", Kind::Video, &mut out.cameras),
             ("ASSENT_AUDIO", Kind::Audio, &mut out.microphones),
@@ -291,6 +299,25 @@ pub async fn devices() -> Result<setup::Devices, String> {
     })
     .await
     .map_err(|e| format!("cannot list the devices: {e}"))?
+}
+
+/// The profile's settings for the devices chosen last.
+const CAMERA: &str = "device.camera";
+const MICROPHONE: &str = "device.microphone";
+const SPEAKER: &str = "device.speaker";
+
+/// Remember the devices of a call for the next one.
+fn remember_devices(store: &assent_client::store::Store, joining: &setup::Joining) {
+    for (key, spec) in [
+        (CAMERA, &joining.video),
+        (MICROPHONE, &joining.audio),
+        // The system default is remembered as such.
+        (SPEAKER, &Some(joining.speaker.clone().unwrap_or_default())),
+    ] {
+        if let Some(spec) = spec {
+            let _ = store.set_setting(key, spec);
+        }
+    }
 }
 
 /// A running preview for the meeting setup (dropping the last clone lets go of the camera and
@@ -408,6 +435,7 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
                         assent_client::store::Store::open(&profile.dir().join("profile.db"))
                             .map_err(|e| e.to_string())?;
                     let opts = call_options(&profile, &joining)?;
+                    remember_devices(&store, &joining);
                     Ok((api, account, identity, store, opts))
                 };
                 let (api, account, identity, store, opts) = match setup() {

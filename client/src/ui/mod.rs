@@ -458,7 +458,7 @@ impl App {
                             generation: 0,
                             home,
                         };
-                        Task::perform(io::devices(), Message::Devices)
+                        Task::perform(io::devices(dir), Message::Devices)
                     }
                     Some(home::Event::Recordings) => {
                         let Screen::Home(home) =
@@ -1281,6 +1281,7 @@ mod tests {
             cameras: vec![choice("test picture (ball)", "test")],
             microphones: vec![choice("test tone (440 Hz)", "test")],
             speakers: vec![choice("System default", "")],
+            last: setup::Chosen::default(),
         })));
         let Screen::Setup { generation, .. } = &app.screen else {
             panic!("the setup")

@@ -32,6 +32,16 @@ pub struct Devices {
     pub microphones: Vec<Choice>,
     /// The first is the system's default output.
     pub speakers: Vec<Choice>,
+    /// What was chosen the last time (chosen again if it is still there).
+    pub last: Chosen,
+}
+
+/// Devices chosen, by spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chosen {
+    pub camera: Option<String>,
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
 }
 
 /// What the preview should capture (specs; `None`: off).
@@ -119,12 +129,18 @@ impl Setup {
         self.camera_on
     }
 
-    /// The devices are listed: the first of each is chosen. Then the preview starts, or, if
-    /// Join was pressed already, the call.
+    /// The devices are listed: the ones chosen last time if they are still there, else the
+    /// first of each. Then the preview starts, or, if Join was pressed already, the call.
     pub fn on_devices(&mut self, devices: Devices) -> Event {
-        self.camera = devices.cameras.first().cloned();
-        self.microphone = devices.microphones.first().cloned();
-        self.speaker = devices.speakers.first().cloned();
+        let pick = |list: &[Choice], last: &Option<String>| {
+            last.as_ref()
+                .and_then(|spec| list.iter().find(|c| &c.spec == spec))
+                .or(list.first())
+                .cloned()
+        };
+        self.camera = pick(&devices.cameras, &devices.last.camera);
+        self.microphone = pick(&devices.microphones, &devices.last.microphone);
+        self.speaker = pick(&devices.speakers, &devices.last.speaker);
         self.devices = Some(devices);
         match self.join_pending {
             true => self.join(),
@@ -410,6 +426,7 @@ mod tests {
                 choice("System default", ""),
                 choice("Headset", "alsa_output.usb"),
             ],
+            last: Chosen::default(),
         }
     }
 
@@ -460,6 +477,28 @@ mod tests {
                 },
             })]
         );
+    }
+
+    /// The devices chosen last time are chosen again when they are still there.
+    #[test]
+    fn the_last_choice_is_remembered() {
+        let mut setup = Setup::new(card());
+        let mut d = devices();
+        d.last = Chosen {
+            camera: Some("camera:/dev/video2".into()),
+            microphone: Some("mic:unplugged".into()),
+            speaker: Some("alsa_output.usb".into()),
+        };
+        let Event::Preview(sources) = setup.on_devices(d) else {
+            panic!("a preview")
+        };
+        assert_eq!(sources.video.as_deref(), Some("camera:/dev/video2"));
+        // The microphone is gone: the first one instead.
+        assert_eq!(sources.audio.as_deref(), Some("mic:alsa_input.pci"));
+        let Some(Event::Join(j)) = setup.update(Message::Join) else {
+            panic!("a join")
+        };
+        assert_eq!(j.speaker.as_deref(), Some("alsa_output.usb"));
     }
 
     /// Join pressed before the devices are known: the call starts as soon as they are.
