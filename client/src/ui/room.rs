@@ -580,19 +580,23 @@ impl Room {
             ),
             StatusKind::Idle => return None,
         };
-        Some(
-            row![
-                text(label).style(iced::widget::text::danger),
-                text(detail).size(13).style(style::muted),
-                space::horizontal(),
+        let mut line = row![
+            text(label).style(iced::widget::text::danger),
+            text(detail).size(13).style(style::muted),
+            space::horizontal(),
+        ]
+        .spacing(12)
+        .align_y(Center);
+        // Withdrawing is for those who agreed: while we are still asked, the dialog's Decline
+        // is the answer.
+        if self.ask.is_none() {
+            line = line.push(
                 button(text("Withdraw consent"))
                     .style(button::danger)
                     .on_press(Message::Withdraw),
-            ]
-            .spacing(12)
-            .align_y(Center)
-            .into(),
-        )
+            );
+        }
+        Some(line.into())
     }
 
     /// The call's latest statistics: each person's connection quality.
@@ -1271,6 +1275,10 @@ mod tests {
         assert!(shows(&room, "Bob asks to record “Design review”"));
         assert!(shows(&room, "Already agreed: Bob."));
         assert!(shows(&room, "waiting for: Ann"));
+        assert!(
+            !shows(&room, "Withdraw consent"),
+            "nothing to withdraw before agreeing"
+        );
         assert!(
             click(&mut room, "Record").is_empty(),
             "one proposal at a time"
