@@ -528,6 +528,9 @@ mod tests {
         until("playing past the first second", || p.position_ms() > 1000);
         p.pause();
         until("paused", || !p.is_playing());
+        // A picture already on its way when the pause came may still land (the sink's
+        // preroll): let it, then nothing moves for 300 ms (playing, some 9 pictures would).
+        std::thread::sleep(Duration::from_millis(150));
         let at = p.position_ms();
         let seq = p.frames().values().next().unwrap().seq;
         std::thread::sleep(Duration::from_millis(300));
