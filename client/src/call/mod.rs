@@ -178,7 +178,8 @@ pub async fn start(
         local_addresses: std::mem::take(&mut opts.local_addresses),
     };
     let (inputs, inputs_rx) = mpsc::unbounded_channel();
-    let media_opts = std::mem::take(&mut opts.media);
+    let mut media_opts = std::mem::take(&mut opts.media);
+    media_opts.camera_on = opts.initial.video && !opts.initial.screen;
     let (start_kbps, min_kbps, max_kbps) = (
         media_opts.start_kbps,
         media_opts.min_kbps,

@@ -146,6 +146,9 @@ pub struct MediaOptions {
     pub output: Output,
     /// The speaker calls are heard on (a sound server device name); `None`: the system default.
     pub speaker: Option<String>,
+    /// Open the camera at the start (false: joined with the camera off, so the device is not
+    /// opened until it is turned on).
+    pub camera_on: bool,
     /// Stamp the capture time into each frame and read it at the receiver (latency benchmark).
     pub stamp_frames: bool,
 }
@@ -182,6 +185,7 @@ impl Default for MediaOptions {
             latency_ms: 50,
             output: Output::Headless,
             speaker: None,
+            camera_on: true,
             stamp_frames: false,
         }
     }

@@ -965,6 +965,35 @@ mod tests {
         }
     }
 
+    /// Joined with the camera off, the camera is never opened until it is turned on.
+    #[test]
+    fn joined_with_the_camera_off_opens_it_only_when_turned_on() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = super::super::MediaOptions {
+            audio: None,
+            screen: None,
+            output: Output::Display,
+            camera_on: false,
+            ..Default::default()
+        };
+        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        let video = media.shared.video.as_ref().unwrap();
+        assert!(!video.camera_running());
+        let on = assent_shared::call::MediaState {
+            audio: false,
+            video: true,
+            screen: false,
+            hand: false,
+        };
+        media.apply_local(on).unwrap();
+        assert!(video.camera_running());
+        media
+            .frames()
+            .wait_newer(Source::Local, 0, Duration::from_secs(20))
+            .expect("a picture once the camera is on");
+        media.stop();
+    }
+
     /// Camera off stops the camera's source (the device is let go of); camera on starts it
     /// again and the picture comes back. Sharing the screen stops the camera too.
     #[test]

@@ -127,6 +127,8 @@ impl VideoSend {
             Some(src) => {
                 let bin = src.build()?;
                 pipeline.add(&bin)?;
+                // Joined with the camera off: it stays closed when the pipeline starts.
+                bin.set_locked_state(!o.camera_on);
                 let pad = selector
                     .request_pad_simple("sink_%u")
                     .ok_or_else(|| MediaError::Pipeline("selector pad".into()))?;
