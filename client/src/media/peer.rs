@@ -76,6 +76,31 @@ impl FrameSlots {
         }
     }
 
+    /// A branch from raw video to `source`'s slot, scaled and paced by `caps` (size, frame
+    /// rate): a one-buffer leaky queue (so the branch never holds up what feeds it), rate,
+    /// scale, convert, caps and the sink. Added to `bin` and linked; its first element is
+    /// returned for linking to.
+    pub(crate) fn add_branch(
+        &self,
+        bin: &gst::Bin,
+        source: Source,
+        caps: gst::Caps,
+    ) -> Result<Vec<gst::Element>> {
+        let chain = vec![
+            super::send::leaky_queue(1)?,
+            make("videorate")?,
+            make("videoscale")?,
+            make("videoconvert")?,
+            gst::ElementFactory::make("capsfilter")
+                .property("caps", caps)
+                .build()?,
+            self.sink(source),
+        ];
+        bin.add_many(&chain)?;
+        gst::Element::link_many(&chain)?;
+        Ok(chain)
+    }
+
     /// An appsink that turns raw video into RGBA frames of `source` in these slots (the
     /// newest only: a frame the window has not taken yet is replaced, never queued).
     pub(crate) fn sink(&self, source: Source) -> gst::Element {

@@ -124,31 +124,14 @@ fn first_error(p: &gst::Pipeline) -> Option<String> {
 fn video_pipeline(src: &dyn CaptureSource, frames: &FrameSlots) -> Result<gst::Pipeline> {
     let pipeline = gst::Pipeline::with_name("assent-preview-video");
     let source = src.build()?;
-    let caps = gst::ElementFactory::make("capsfilter")
-        .property(
-            "caps",
-            gst::Caps::builder("video/x-raw")
-                .field("width", WIDTH)
-                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-                .field("framerate", gst::Fraction::new(30, 1))
-                .build(),
-        )
-        .build()?;
-    let queue = gst::ElementFactory::make("queue")
-        .property("max-size-buffers", 1u32)
-        .property_from_str("leaky", "downstream")
-        .build()?;
-    let chain = [
-        &source,
-        &queue,
-        &make("videorate")?,
-        &make("videoscale")?,
-        &make("videoconvert")?,
-        &caps,
-        &frames.sink(Source::Local),
-    ];
-    pipeline.add_many(chain)?;
-    gst::Element::link_many(chain)?;
+    pipeline.add(&source)?;
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("width", WIDTH)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .field("framerate", gst::Fraction::new(30, 1))
+        .build();
+    let chain = frames.add_branch(pipeline.upcast_ref(), Source::Local, caps)?;
+    source.link(&chain[0])?;
     Ok(pipeline)
 }
 

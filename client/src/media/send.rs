@@ -44,7 +44,7 @@ pub(crate) struct VideoSend {
     taps: Taps,
 }
 
-fn leaky_queue(buffers: u32) -> Result<gst::Element> {
+pub(crate) fn leaky_queue(buffers: u32) -> Result<gst::Element> {
     Ok(gst::ElementFactory::make("queue")
         .property("max-size-buffers", buffers)
         .property("max-size-bytes", 0u32)
@@ -195,24 +195,14 @@ impl VideoSend {
     ) -> Result<()> {
         // 320 wide, in the shape of what is sent (square pixels: the window ignores aspect).
         let height = (320 * o.height / o.width.max(1)).max(2) as i32;
-        let caps = capsfilter(
-            gst::Caps::builder("video/x-raw")
-                .field("width", 320i32)
-                .field("height", height)
-                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-                .field("framerate", gst::Fraction::new(15, 1))
-                .build(),
-        )?;
-        let chain = [
-            &leaky_queue(1)?,
-            &make("videorate")?,
-            &make("videoscale")?,
-            &make("videoconvert")?,
-            &caps,
-            &frames.sink(Source::Local),
-        ];
-        pipeline.add_many(chain)?;
-        gst::Element::link_many(chain)?;
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("width", 320i32)
+            .field("height", height)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .field("framerate", gst::Fraction::new(15, 1))
+            .build();
+        let chain = frames.add_branch(pipeline.upcast_ref(), Source::Local, caps)?;
+        let chain: Vec<&gst::Element> = chain.iter().collect();
         join_tee(&self.raw_tee, &chain)?;
         Ok(())
     }

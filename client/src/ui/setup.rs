@@ -301,17 +301,15 @@ impl Setup {
                 "No camera found",
                 Message::Camera
             ),
-            button(text(if self.camera_on {
-                "Camera off"
-            } else {
-                "Camera on"
-            }))
-            .padding([6, 14])
-            .style(button::secondary)
-            .on_press_maybe(
+            switch(
+                if self.camera_on {
+                    "Camera off"
+                } else {
+                    "Camera on"
+                },
                 self.camera
                     .is_some()
-                    .then_some(Message::ToggleCamera(!self.camera_on))
+                    .then_some(Message::ToggleCamera(!self.camera_on)),
             ),
         ]
         .spacing(10)
@@ -334,16 +332,12 @@ impl Setup {
             .spacing(8)
             .align_y(Center),
         );
-        side = side.push(
-            button(text(if self.mic_on { "Mute" } else { "Unmute" }))
-                .padding([6, 14])
-                .style(button::secondary)
-                .on_press_maybe(
-                    self.microphone
-                        .is_some()
-                        .then_some(Message::ToggleMic(!self.mic_on)),
-                ),
-        );
+        side = side.push(switch(
+            if self.mic_on { "Mute" } else { "Unmute" },
+            self.microphone
+                .is_some()
+                .then_some(Message::ToggleMic(!self.mic_on)),
+        ));
         if let Some(why) = problem(Kind::Audio) {
             side = side.push(
                 text(format!("Microphone: {why}"))
@@ -387,6 +381,15 @@ impl Setup {
         .padding(24)
         .into()
     }
+}
+
+/// A device's on/off button (inactive without the device).
+fn switch(label: &str, message: Option<Message>) -> Element<'_, Message> {
+    button(text(label))
+        .padding([6, 14])
+        .style(button::secondary)
+        .on_press_maybe(message)
+        .into()
 }
 
 fn centered(what: &str) -> Element<'_, Message> {
