@@ -161,6 +161,31 @@ impl Display {
         assert!(st.success(), "xdotool key failed");
     }
 
+    /// Take screenshots into `path` until the pixel at (`x`, `y`) is as `wanted` says (what a
+    /// person would see once the window has drawn it), up to `timeout`; `what` names it for
+    /// the failure message.
+    pub fn wait_for_pixel(
+        &self,
+        path: &Path,
+        (x, y): (u32, u32),
+        wanted: impl Fn((u8, u8, u8)) -> bool,
+        what: &str,
+        timeout: Duration,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.screenshot(path);
+            let rgb = Self::pixel(path, x, y);
+            if wanted(rgb) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: pixel ({x}, {y}) is {rgb:?}"
+            );
+        }
+    }
+
     /// The colour of one pixel of a screenshot, as (red, green, blue) from 0 to 255.
     pub fn pixel(path: &Path, x: u32, y: u32) -> (u8, u8, u8) {
         let out = Command::new("identify")

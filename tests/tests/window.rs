@@ -67,50 +67,35 @@ async fn the_window_signs_in_from_the_keyboard() {
     );
 
     // F2 switches to the dark theme: wait until the window's background is dark.
-    let corner = |name: &str| {
-        let path = shots.join(name);
-        display.screenshot(&path);
-        Display::pixel(&path, 5, 5)
-    };
-    let (r, g, b) = corner("meeting-found.png");
+    let path = shots.join("meeting-found.png");
+    display.screenshot(&path);
+    let (r, g, b) = Display::pixel(&path, 5, 5);
     assert!(
         r > 200 && g > 200 && b > 200,
         "light theme first: {:?}",
         (r, g, b)
     );
     display.keys(&["F2"]);
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let (r, g, b) = corner("meeting-found-dark.png");
-        if r < 80 && g < 80 && b < 80 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "F2 did not switch to the dark theme: {:?}",
-            (r, g, b)
-        );
-    }
+    display.wait_for_pixel(
+        &shots.join("meeting-found-dark.png"),
+        (5, 5),
+        |(r, g, b)| r < 80 && g < 80 && b < 80,
+        "F2 did not switch to the dark theme",
+        WAIT,
+    );
 
     // Enter again: the meeting setup, previewing the window's camera (the test picture: a
     // ball on black) and microphone.
     display.keys(&["F2"]); // back to the light theme
     display.keys(&["Return"]);
     display.wait_for_window("Assent — Standup — getting ready", WAIT);
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let path = shots.join("setup.png");
-        display.screenshot(&path);
-        let (r, g, b) = Display::pixel(&path, 300, 300);
-        if r < 30 && g < 30 && b < 30 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no preview in the setup: {:?}",
-            (r, g, b)
-        );
-    }
+    display.wait_for_pixel(
+        &shots.join("setup.png"),
+        (300, 300),
+        |(r, g, b)| r < 30 && g < 30 && b < 30,
+        "no preview in the setup",
+        WAIT,
+    );
     // Enter: into the call. Bob joins headless; the window and Bob connect end to end and Bob
     // receives the window's video and audio.
     display.keys(&["Return"]);
@@ -121,20 +106,13 @@ async fn the_window_signs_in_from_the_keyboard() {
     b.wait_media("Ann", 30, 500, WAIT).await;
     // Bob's video (a ball on black) reaches the window: on the light theme, the middle of his
     // tile turns black once his frames are drawn.
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let path = shots.join("room.png");
-        display.screenshot(&path);
-        let (r, g, b) = Display::pixel(&path, 300, 200);
-        if r < 30 && g < 30 && b < 30 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no video in the window: {:?}",
-            (r, g, b)
-        );
-    }
+    display.wait_for_pixel(
+        &shots.join("room.png"),
+        (300, 200),
+        |(r, g, b)| r < 30 && g < 30 && b < 30,
+        "no video in the window",
+        WAIT,
+    );
 
     // Bob proposes recording: the window asks (its title says so too); Alt+D declines.
     b.command("record Bob's notes");
@@ -166,20 +144,13 @@ async fn the_window_signs_in_from_the_keyboard() {
     display.wait_for_window("Assent — recording — Standup recording", WAIT);
     display.keys(&["space"]);
     // Playing: the video tile at the top of the viewer shows a picture (not the background).
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let path = shots.join("viewer.png");
-        display.screenshot(&path);
-        let (r, g, b) = Display::pixel(&path, 330, 200);
-        if r < 200 || g < 200 || b < 200 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the viewer shows no picture: {:?}",
-            (r, g, b)
-        );
-    }
+    display.wait_for_pixel(
+        &shots.join("viewer.png"),
+        (330, 200),
+        |(r, g, b)| r < 200 || g < 200 || b < 200,
+        "the viewer shows no picture",
+        WAIT,
+    );
     display.keys(&["space", "Escape"]);
     display.wait_for_window("Assent — recordings (1)", WAIT);
     display.keys(&["Escape", "Escape"]);
@@ -279,20 +250,13 @@ async fn the_window_at_1920x1080() {
     let tmp = tempfile::tempdir().unwrap();
     let shots = screenshot_dir(&tmp);
     // The window covers the screen: its background reaches the far corner.
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let path = shots.join("home-1080p.png");
-        display.screenshot(&path);
-        let (r, g, b) = Display::pixel(&path, 1915, 1075);
-        if r > 200 && g > 200 && b > 200 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the window did not grow to 1920x1080: {:?}",
-            (r, g, b)
-        );
-    }
+    display.wait_for_pixel(
+        &shots.join("home-1080p.png"),
+        (1915, 1075),
+        |(r, g, b)| r > 200 && g > 200 && b > 200,
+        "the window did not grow to 1920x1080",
+        WAIT,
+    );
     display.keys(&["ctrl+r"]);
     display.wait_for_window("Assent — recordings (0)", WAIT);
     assert!(display.screenshot(&shots.join("recordings-1080p.png")) > 16);
