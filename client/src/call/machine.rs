@@ -298,6 +298,8 @@ pub enum Event {
         peer: PeerId,
         user: UserId,
         name: String,
+        /// They came in after us (false for those already there when we joined).
+        arrived: bool,
     },
     ParticipantLeft {
         peer: PeerId,
@@ -589,6 +591,8 @@ impl CallMachine {
             peer: id,
             user: info.user_id,
             name: info.display_name.clone(),
+            // We make the offer to those already there; newcomers offer to us.
+            arrived: !offerer,
         }));
         if info.identity.verify().is_err() {
             fx.push(Effect::Event(Event::PeerFailed {

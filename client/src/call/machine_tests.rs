@@ -331,6 +331,19 @@ fn three_party_mesh_newcomer_offers_to_everyone() {
         .filter(|(from, _, p)| *from == net.sides[2].peer && p.contains(r#"\"offer\""#))
         .count();
     assert_eq!(offers_from_2, 2);
+    // Side 0 saw both others arrive; the newcomer found them there (no "arrived" chime).
+    let arrivals = |i: usize| -> Vec<bool> {
+        net.sides[i]
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ParticipantJoined { arrived, .. } => Some(*arrived),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(arrivals(0), [true, true]);
+    assert_eq!(arrivals(2), [false, false]);
 }
 
 #[test]

@@ -477,7 +477,10 @@ impl Call {
                         at: *sent_at,
                     });
                 }
-                if let Event::ParticipantJoined { peer, user, name } = &e {
+                if let Event::ParticipantJoined {
+                    peer, user, name, ..
+                } = &e
+                {
                     self.recorder.send(recorder::Command::Label {
                         source: crate::media::tap::Source::Peer(*peer),
                         label: format!("{name} ({user})"),

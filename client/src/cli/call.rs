@@ -201,7 +201,12 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::Call(e) => match e {
             Event::Joined { call, me, resumed } => json!({"event": "joined",
                 "call": call.to_string(), "peer": me.to_string(), "resumed": resumed}),
-            Event::ParticipantJoined { peer, user, name } => json!({"event": "participant_joined",
+            Event::ParticipantJoined {
+                peer,
+                user,
+                name,
+                arrived,
+            } => json!({"event": "participant_joined", "arrived": arrived,
                 "peer": peer.to_string(), "user": user.to_string(), "name": name}),
             Event::ParticipantLeft { peer, reason } => json!({"event": "participant_left",
                 "peer": peer.to_string(), "reason": format!("{reason:?}").to_lowercase()}),

@@ -230,6 +230,8 @@ pub async fn personal_room(dir: PathBuf) -> Result<MeetingCard, String> {
 #[derive(Clone)]
 pub struct CallLink {
     pub handle: assent_client::call::CallHandle,
+    /// The speaker chosen for the call (its sounds play there too).
+    pub speaker: Option<String>,
     pub events: std::sync::Arc<
         std::sync::Mutex<
             Option<tokio::sync::mpsc::UnboundedReceiver<assent_client::call::CallEvent>>,
@@ -453,6 +455,7 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
                         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
                         let link = CallLink {
                             handle,
+                            speaker: joining.speaker.clone(),
                             events: std::sync::Arc::new(std::sync::Mutex::new(Some(rx))),
                         };
                         if ready.send(Ok(link)).is_err() {
@@ -471,6 +474,17 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
     started
         .await
         .map_err(|_| "the call stopped before it started".to_string())?
+}
+
+/// Play a call's sound (someone came or left, a request to record) on `speaker`.
+pub async fn chime(chime: assent_client::media::chime::Chime, speaker: Option<String>) {
+    let played = tokio::task::spawn_blocking(move || {
+        assent_client::media::chime::play(chime, speaker.as_deref())
+    })
+    .await;
+    if let Ok(Err(e)) = played {
+        tracing::debug!(error = %e, "a call sound did not play");
+    }
 }
 
 /// The events of a started call as a stream (for `Task::run`).

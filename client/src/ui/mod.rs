@@ -122,6 +122,8 @@ pub enum Message {
     PreviewStarted(u64, Result<io::PreviewLink, String>),
     CallStarted(Result<io::CallLink, String>),
     Call(assent_client::call::CallEvent),
+    /// A call's sound has played.
+    Chimed,
     Room(room::Message),
     Recordings(recordings::Message),
     RecordingsLoaded(Result<(Vec<recordings::Item>, Option<String>), String>),
@@ -794,11 +796,19 @@ impl App {
                 }
             }
             Message::Call(event) => {
-                if let Screen::Room { room, .. } = &mut self.screen {
-                    room.on_call_event(event);
+                let Screen::Room { room, call, .. } = &mut self.screen else {
+                    return Task::none();
+                };
+                let chime = room::chime_for(&event);
+                room.on_call_event(event);
+                match (chime, call.as_ref()) {
+                    (Some(c), Some(link)) => {
+                        Task::perform(io::chime(c, link.speaker.clone()), |_| Message::Chimed)
+                    }
+                    _ => Task::none(),
                 }
-                Task::none()
             }
+            Message::Chimed => Task::none(),
             Message::Frame => {
                 if let Screen::Setup {
                     setup,

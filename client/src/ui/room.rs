@@ -370,7 +370,9 @@ impl Room {
         use CallMachineEvent as E;
         match e {
             E::Joined { .. } => self.joined = true,
-            E::ParticipantJoined { peer, name, user } => {
+            E::ParticipantJoined {
+                peer, name, user, ..
+            } => {
                 self.people.insert(
                     peer,
                     Person {
@@ -893,6 +895,22 @@ impl Room {
     }
 }
 
+/// The sound a call event deserves, if any: someone arriving (not those already there when we
+/// joined), someone leaving, and a request to record.
+pub fn chime_for(event: &CallEvent) -> Option<assent_client::media::chime::Chime> {
+    use assent_client::media::chime::Chime;
+    match event {
+        CallEvent::Call(CallMachineEvent::ParticipantJoined { arrived: true, .. }) => {
+            Some(Chime::Joined)
+        }
+        CallEvent::Call(CallMachineEvent::ParticipantLeft { .. }) => Some(Chime::Left),
+        CallEvent::Call(CallMachineEvent::Consent(ConsentEvent::Asked { .. })) => {
+            Some(Chime::Asked)
+        }
+        _ => None,
+    }
+}
+
 /// A decoded frame's RGBA buffer, as the bytes of an image handle.
 struct SharedRgba(std::sync::Arc<Vec<u8>>);
 
@@ -1035,6 +1053,7 @@ mod tests {
             peer: bob,
             user: UserId::random(),
             name: "Bob".into(),
+            arrived: true,
         }));
         assert!(shows(&room, "Bob · connecting…"));
         room.on_call_event(CallEvent::Call(CallMachineEvent::Connected { peer: bob }));
@@ -1133,6 +1152,43 @@ mod tests {
 
     /// The participant list: everyone with their role; a host gets remove, co-host, lock and
     /// end; a participant sees the list only.
+    /// Sounds: someone arriving (not those already there), leaving, and asking to record.
+    #[test]
+    fn chimes_for_arrivals_departures_and_requests() {
+        use assent_client::media::chime::Chime;
+        let joined = |arrived| {
+            CallEvent::Call(CallMachineEvent::ParticipantJoined {
+                peer: PeerId(2),
+                user: UserId::random(),
+                name: "Bob".into(),
+                arrived,
+            })
+        };
+        assert_eq!(chime_for(&joined(true)), Some(Chime::Joined));
+        assert_eq!(chime_for(&joined(false)), None);
+        assert_eq!(
+            chime_for(&CallEvent::Call(CallMachineEvent::ParticipantLeft {
+                peer: PeerId(2),
+                reason: assent_shared::signal::LeaveReason::Left,
+            })),
+            Some(Chime::Left)
+        );
+        assert_eq!(
+            chime_for(&CallEvent::Call(CallMachineEvent::Consent(
+                ConsentEvent::Asked {
+                    recording: assent_shared::ids::RecordingId::random(),
+                    title: "Design review".into(),
+                    proposer: "Bob".into(),
+                    scope: Scope::LocalAndCloud,
+                    retention_days: 30,
+                    epoch: 1,
+                }
+            ))),
+            Some(Chime::Asked)
+        );
+        assert_eq!(chime_for(&CallEvent::MediaError("x".into())), None);
+    }
+
     /// Our own tile is there from the start; whoever speaks is named as speaking (a muted
     /// person is not, however loud their microphone); talking while muted gets a hint.
     #[test]
@@ -1145,6 +1201,7 @@ mod tests {
             peer: bob,
             user: UserId::random(),
             name: "Bob".into(),
+            arrived: true,
         }));
         room.on_call_event(CallEvent::Call(CallMachineEvent::Connected { peer: bob }));
         room.on_call_event(CallEvent::Call(CallMachineEvent::RemoteMedia {
@@ -1190,6 +1247,7 @@ mod tests {
             peer: PeerId(2),
             user: bob,
             name: "Bob".into(),
+            arrived: true,
         }));
         let meeting = |role| Meeting {
             id: "m".into(),
