@@ -476,9 +476,40 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
         .map_err(|_| "the call stopped before it started".to_string())?
 }
 
-/// Play a call's sound (someone came or left, a request to record) on `speaker`.
-pub async fn chime(chime: assent_client::media::chime::Chime, speaker: Option<String>) {
+/// The profile's setting for sounds in calls ("off" turns them off).
+const SOUNDS: &str = "call.sounds";
+
+fn sounds_on(store: &assent_client::store::Store) -> bool {
+    store.setting(SOUNDS).ok().flatten().as_deref() != Some("off")
+}
+
+/// Sounds in calls on or off, for this device.
+pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        store(&dir)?
+            .set_setting(SOUNDS, if on { "on" } else { "off" })
+            .map_err(|e| e.to_string())?;
+        Ok(if on {
+            "Calls will play sounds.".to_string()
+        } else {
+            "Calls will be silent.".to_string()
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Play a call's sound (someone came or left, a request to record) on `speaker`, unless
+/// sounds are turned off in the settings.
+pub async fn chime(
+    dir: PathBuf,
+    chime: assent_client::media::chime::Chime,
+    speaker: Option<String>,
+) {
     let played = tokio::task::spawn_blocking(move || {
+        if !store(&dir).is_ok_and(|s| sounds_on(&s)) {
+            return Ok(());
+        }
         assent_client::media::chime::play(chime, speaker.as_deref())
     })
     .await;
@@ -649,6 +680,7 @@ pub async fn settings(dir: PathBuf) -> Result<settings::Loaded, String> {
         Ok(settings::Loaded {
             totp_enabled: me.totp_enabled,
             sessions,
+            sounds: store(&dir).is_ok_and(|s| sounds_on(&s)),
         })
     })
     .await?
@@ -932,6 +964,20 @@ mod tests {
             })
             .unwrap();
         dir
+    }
+
+    /// Sounds in calls are on until turned off, and the setting is kept in the profile.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn call_sounds_setting_is_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        assert!(sounds_on(&store(&dir).unwrap()));
+        set_sounds(dir.clone(), false).await.unwrap();
+        assert!(!sounds_on(&store(&dir).unwrap()));
+        // Turned off, a sound is not played (and waiting for it costs nothing).
+        chime(dir.clone(), assent_client::media::chime::Chime::Asked, None).await;
+        set_sounds(dir.clone(), true).await.unwrap();
+        assert!(sounds_on(&store(&dir).unwrap()));
     }
 
     /// Deleting the local copy removes its files and its row; a recording whose recorder

@@ -650,6 +650,7 @@ impl App {
                     Some(E::DeleteAccount(password)) => {
                         Task::perform(io::delete_account(dir, password), Message::AccountDeleted)
                     }
+                    Some(E::Sounds(on)) => Task::perform(io::set_sounds(dir, on), done(S::Calls)),
                 }
             }
             Message::SettingsLoaded(result) => {
@@ -803,7 +804,7 @@ impl App {
                 room.on_call_event(event);
                 match (chime, call.as_ref()) {
                     (Some(c), Some(link)) => {
-                        Task::perform(io::chime(c, link.speaker.clone()), |_| Message::Chimed)
+                        Task::perform(io::chime(dir, c, link.speaker.clone()), |_| Message::Chimed)
                     }
                     _ => Task::none(),
                 }

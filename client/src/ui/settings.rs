@@ -21,6 +21,8 @@ pub const CURRENT: &str = "settings-current-password";
 pub struct Loaded {
     pub totp_enabled: bool,
     pub sessions: Vec<SessionInfo>,
+    /// Sounds in calls (someone came or left, a request to record).
+    pub sounds: bool,
 }
 
 /// A started TOTP enrolment: shown as a QR code and as text.
@@ -33,6 +35,7 @@ struct Enrolment {
 /// Which part of the screen an answer belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
+    Calls,
     Password,
     TwoFactor,
     Sessions,
@@ -54,6 +57,7 @@ pub enum Message {
     DeletePassword(String),
     DeleteUnderstood(bool),
     DeleteAccount,
+    Sounds(bool),
     Back,
 }
 
@@ -68,6 +72,8 @@ pub enum Event {
     DisableTotp(String),
     Revoke(String),
     DeleteAccount(Zeroizing<String>),
+    /// Sounds in calls on or off (this device).
+    Sounds(bool),
     Back,
 }
 
@@ -131,7 +137,7 @@ impl Settings {
                         self.code.clear();
                     }
                     Section::Delete => self.delete_password = Zeroizing::default(),
-                    Section::Sessions => {}
+                    Section::Sessions | Section::Calls => {}
                 }
                 self.notice = Some((section, notice, false));
             }
@@ -237,6 +243,12 @@ impl Settings {
             }
             Message::DeletePassword(s) => self.delete_password = Zeroizing::new(s),
             Message::DeleteUnderstood(b) => self.delete_understood = b,
+            Message::Sounds(on) => {
+                if let Some(l) = &mut self.loaded {
+                    l.sounds = on;
+                }
+                return Some(Event::Sounds(on));
+            }
             Message::DeleteAccount => {
                 if self.busy.is_some() || !self.delete_understood || self.delete_password.is_empty()
                 {
@@ -275,6 +287,7 @@ impl Settings {
             section("Password", self.password_view()),
             section("Two-factor sign-in", self.totp_view()),
             section("Signed-in devices", self.sessions_view()),
+            section("Calls on this device", self.calls_view()),
             section("Delete the account", self.delete_view()),
         ]
         .spacing(16)
@@ -292,6 +305,20 @@ impl Settings {
                 .style(if *error { text::danger } else { text::success })
                 .into()
         })
+    }
+
+    fn calls_view(&self) -> Element<'_, Message> {
+        let on = self.loaded.as_ref().is_none_or(|l| l.sounds);
+        let mut c = column![
+            checkbox(on)
+                .label("Play sounds in calls (someone joins or leaves, a request to record)")
+                .on_toggle(Message::Sounds),
+        ]
+        .spacing(8);
+        if let Some(n) = self.notice(Section::Calls) {
+            c = c.push(n);
+        }
+        c.into()
     }
 
     fn password_view(&self) -> Element<'_, Message> {
@@ -524,12 +551,36 @@ mod tests {
                 session("s1", "assent on desk", true),
                 session("s2", "laptop", false),
             ],
+            sounds: true,
         });
         s
     }
 
     fn shows(s: &Settings, what: &str) -> bool {
         simulator(s.view()).find(what).is_ok()
+    }
+
+    /// Sounds in calls: on by default, turned off by the box (stored for this device).
+    #[test]
+    fn call_sounds_can_be_turned_off() {
+        let mut s = settings(false);
+        let messages: Vec<Message> = {
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 1600.0),
+                s.view(),
+            );
+            ui.click("Play sounds in calls (someone joins or leaves, a request to record)")
+                .unwrap();
+            ui.into_messages().collect()
+        };
+        let events: Vec<Event> = messages.into_iter().filter_map(|m| s.update(m)).collect();
+        assert_eq!(events, [Event::Sounds(false)]);
+        assert!(!s.loaded.as_ref().unwrap().sounds);
+        s.on_done(Section::Calls, Ok("Calls will be silent.".into()));
+        let mut ui =
+            iced_test::Simulator::with_size(iced::Settings::default(), (1280.0, 1600.0), s.view());
+        assert!(ui.find("Calls will be silent.").is_ok());
     }
 
     /// The new password's rules are checked as it is typed, the repetition too; only a good,
@@ -600,6 +651,7 @@ mod tests {
         s.on_loaded(Loaded {
             totp_enabled: true,
             sessions: vec![],
+            sounds: true,
         });
         assert!(s.enrolment.is_none());
         assert!(shows(
