@@ -237,7 +237,8 @@ async fn the_window_signs_up_and_asks_for_the_second_factor() {
 }
 
 /// At 1920x1080 the window fills the screen and its screens are laid out for it (the pictures
-/// are written like the others: `home-1080p.png`, `recordings-1080p.png`, `settings-1080p.png`).
+/// are written like the others: `home-1080p.png`, `recordings-1080p.png`, `settings-1080p.png`,
+/// `setup-1080p.png`, `room-1080p.png`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_at_1920x1080() {
     let server = Server::start(ServerOptions::default()).await;
@@ -263,4 +264,35 @@ async fn the_window_at_1920x1080() {
     display.keys(&["Escape", "Escape", "ctrl+comma"]);
     display.wait_for_window("Assent — settings", WAIT);
     assert!(display.screenshot(&shots.join("settings-1080p.png")) > 16);
+    // Getting ready and the call (alone, with the own tile) at this size too.
+    display.keys(&["Escape", "Escape"]);
+    display.wait_for_window("Assent", WAIT);
+    let code = ann.create_meeting("Planning");
+    // Back from a screen nothing has the keyboard: Tab gives it to the join field.
+    display.keys(&["Tab"]);
+    display.type_text(&format!("assent://join/{code}"));
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Planning", WAIT);
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Planning — getting ready", WAIT);
+    // The preview's picture (the test ball on black) fills the middle of the left side.
+    display.wait_for_pixel(
+        &shots.join("setup-1080p.png"),
+        (600, 500),
+        |(r, g, b)| r < 30 && g < 30 && b < 30,
+        "no preview at 1920x1080",
+        WAIT,
+    );
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Planning — in call with 0", WAIT);
+    // Nothing of the last screen stays behind: where the preview's left edge was, the call's
+    // screen shows its background (the renderer once left a one-pixel line there).
+    display.wait_for_pixel(
+        &shots.join("room-1080p.png"),
+        (22, 500),
+        |(r, g, b)| r > 200 && g > 200 && b > 200,
+        "a line of the previous screen stayed behind",
+        WAIT,
+    );
+    assert!(display.screenshot(&shots.join("room-1080p.png")) > 16);
 }

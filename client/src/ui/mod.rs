@@ -38,6 +38,7 @@ pub fn run(profile: PathBuf, link: Option<String>) -> iced::Result {
     )
     .title(App::title)
     .theme(App::theme)
+    .style(App::style)
     .subscription(App::subscription)
     .window(window_settings())
     .run()
@@ -230,6 +231,8 @@ pub struct App {
     /// A meeting code from an `assent://` link the window was opened with: shown once the
     /// profile is signed in.
     link: Option<String>,
+    /// How many times the screen has changed (see [`App::style`]).
+    screen_changes: u64,
 }
 
 impl App {
@@ -242,6 +245,7 @@ impl App {
             dark: false,
             server: String::new(),
             link,
+            screen_changes: 0,
         };
         let load = Task::perform(
             async move {
@@ -297,6 +301,24 @@ impl App {
         if self.dark { Theme::Dark } else { Theme::Light }
     }
 
+    /// The theme's background and text, with the background one step of blue apart on every
+    /// other screen change. The software renderer redraws only what changed between frames,
+    /// and it leaves the anti-aliased edge pixels of an image or of text that went away (a
+    /// one-pixel line of the last screen's picture, a faded word); a new background colour
+    /// makes it redraw the whole window. A difference of 1/255 cannot be seen.
+    pub fn style(&self, theme: &Theme) -> iced::theme::Style {
+        let mut style = iced::theme::Base::base(theme);
+        if self.screen_changes % 2 == 1 {
+            let b = &mut style.background_color.b;
+            *b = if *b >= 1.0 / 255.0 {
+                *b - 1.0 / 255.0
+            } else {
+                *b + 1.0 / 255.0
+            };
+        }
+        style
+    }
+
     /// Home for `account`, and the request for its upcoming meetings and call history.
     fn enter_home(&mut self, account: &Account) -> Task<Message> {
         self.server = account.server.clone();
@@ -311,15 +333,24 @@ impl App {
         ];
         // Opened from a link: look its meeting up as if it had been pasted.
         if let Some(code) = self.link.take() {
-            tasks.push(self.update(Message::Home(home::Message::JoinInput(format!(
+            tasks.push(self.handle(Message::Home(home::Message::JoinInput(format!(
                 "assent://join/{code}"
             )))));
-            tasks.push(self.update(Message::Home(home::Message::Join)));
+            tasks.push(self.handle(Message::Home(home::Message::Join)));
         }
         Task::batch(tasks)
     }
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        let before = std::mem::discriminant(&self.screen);
+        let task = self.handle(message);
+        if std::mem::discriminant(&self.screen) != before {
+            self.screen_changes += 1;
+        }
+        task
+    }
+
+    fn handle(&mut self, message: Message) -> Task<Message> {
         let dir = self.profile.clone();
         match message {
             Message::Loaded(current, last) => match current {
@@ -999,7 +1030,7 @@ impl App {
                     }
                     _ => return Task::none(),
                 };
-                self.update(message)
+                self.handle(message)
             }
             Message::ToggleTheme => {
                 self.dark = !self.dark;
@@ -1149,6 +1180,7 @@ mod tests {
             dark: false,
             server: String::new(),
             link: None,
+            screen_changes: 0,
         }
     }
 
@@ -1267,6 +1299,25 @@ mod tests {
             panic!("in the room")
         };
         assert_eq!(room.code(), "abc-defg-hij");
+    }
+
+    /// A change of screen changes the background by one step (the whole window is redrawn);
+    /// staying on a screen does not.
+    #[test]
+    fn a_new_screen_is_drawn_whole() {
+        let mut app = signed_in();
+        let theme = app.theme();
+        let bg = |app: &App| app.style(&theme).background_color;
+        let first = bg(&app);
+        let _ = app.update(Message::Home(home::Message::JoinInput("abc".into())));
+        assert_eq!(bg(&app), first, "same screen");
+        let _ = app.update(Message::Shortcut(Shortcut::Recordings));
+        let second = bg(&app);
+        assert_ne!(second, first);
+        assert!((second.b - first.b).abs() <= 1.0 / 255.0 + f32::EPSILON);
+        assert_eq!((second.r, second.g), (first.r, first.g));
+        let _ = app.update(Message::Shortcut(Shortcut::Back));
+        assert_eq!(bg(&app), first);
     }
 
     /// Joining goes through the meeting setup: Escape goes back, the devices found start a
