@@ -33,12 +33,8 @@ async fn main() {
     let window = ann.open_window(&display.name);
     display.wait_for_window("Assent", WAIT);
     display.focus("Assent");
-    display.type_text(&format!("assent://join/{code}"));
-    display.keys(&["Return"]);
-    display.wait_for_window("Assent — Bench", WAIT);
-    display.keys(&["Return"]);
-    // The meeting setup: Enter joins with the test sources.
-    display.wait_for_window("Assent — Bench — getting ready", WAIT);
+    // Getting ready: Enter joins with the test sources.
+    display.get_ready_for(&code, "Bench", WAIT);
     display.keys(&["Return"]);
     let mut clients: Vec<Client> = Vec::new();
     for (i, u) in others.iter().enumerate() {

@@ -161,6 +161,16 @@ impl Display {
         assert!(st.success(), "xdotool key failed");
     }
 
+    /// From Home (its join field having the keyboard): look the meeting `code` up by its link
+    /// and go on to getting ready for it (the window titled after the meeting's `title`).
+    pub fn get_ready_for(&self, code: &str, title: &str, timeout: Duration) {
+        self.type_text(&format!("assent://join/{code}"));
+        self.keys(&["Return"]);
+        self.wait_for_window(&format!("Assent — {title}"), timeout);
+        self.keys(&["Return"]);
+        self.wait_for_window(&format!("Assent — {title} — getting ready"), timeout);
+    }
+
     /// Take screenshots into `path` until the pixel at (`x`, `y`) is as `wanted` says (what a
     /// person would see once the window has drawn it), up to `timeout`; `what` names it for
     /// the failure message.

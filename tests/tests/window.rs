@@ -270,11 +270,7 @@ async fn the_window_at_1920x1080() {
     let code = ann.create_meeting("Planning");
     // Back from a screen nothing has the keyboard: Tab gives it to the join field.
     display.keys(&["Tab"]);
-    display.type_text(&format!("assent://join/{code}"));
-    display.keys(&["Return"]);
-    display.wait_for_window("Assent — Planning", WAIT);
-    display.keys(&["Return"]);
-    display.wait_for_window("Assent — Planning — getting ready", WAIT);
+    display.get_ready_for(&code, "Planning", WAIT);
     // The preview's picture (the test ball on black) fills the middle of the left side.
     display.wait_for_pixel(
         &shots.join("setup-1080p.png"),
