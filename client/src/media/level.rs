@@ -3,7 +3,7 @@
 //! active speaker from them.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
@@ -64,7 +64,13 @@ pub fn meter(db: f32) -> f32 {
 /// The latest level of each source, smoothed like a VU meter: it rises at once and falls
 /// over a few hundred milliseconds, so a pause between two words does not read as silence.
 #[derive(Clone, Default)]
-pub struct Levels(Arc<Mutex<BTreeMap<Source, (f32, Instant)>>>);
+pub struct Levels(Arc<(Mutex<Latest>, Condvar)>);
+
+/// Each source's level and when it was measured.
+type Latest = BTreeMap<Source, (f32, Instant)>;
+
+/// A level older than this counts as silence.
+const STALE: Duration = Duration::from_millis(500);
 
 /// How fast a level falls, dB per second.
 const FALL_DB_PER_S: f32 = 30.0;
@@ -76,7 +82,8 @@ impl Levels {
     }
 
     fn put_at(&self, source: Source, db: f32, now: Instant) {
-        if let Ok(mut m) = self.0.lock() {
+        let (lock, changed) = &*self.0;
+        if let Ok(mut m) = lock.lock() {
             let level = match m.get(&source) {
                 Some(&(old, at)) => {
                     let fallen = old - FALL_DB_PER_S * now.duration_since(at).as_secs_f32();
@@ -86,6 +93,27 @@ impl Levels {
             };
             m.insert(source, (level.clamp(FLOOR_DB, 0.0), now));
         }
+        changed.notify_all();
+    }
+
+    /// Wait up to `timeout` for a level of `source` that `wanted` accepts; that level.
+    pub fn wait_until(
+        &self,
+        source: Source,
+        wanted: impl Fn(f32) -> bool,
+        timeout: Duration,
+    ) -> Option<f32> {
+        let (lock, changed) = &*self.0;
+        let fresh = |m: &Latest| {
+            m.get(&source)
+                .filter(|(db, at)| at.elapsed() < STALE && wanted(*db))
+                .map(|(db, _)| *db)
+        };
+        let guard = lock.lock().ok()?;
+        let (guard, _) = changed
+            .wait_timeout_while(guard, timeout, |m| fresh(m).is_none())
+            .ok()?;
+        fresh(&guard)
     }
 
     /// The level of `source` now (dBFS); silence if nothing was measured for half a second.
@@ -100,10 +128,11 @@ impl Levels {
     pub fn snapshot(&self) -> Vec<(Source, f32)> {
         let now = Instant::now();
         self.0
+            .0
             .lock()
             .map(|m| {
                 m.iter()
-                    .filter(|(_, (_, at))| now.duration_since(*at) < Duration::from_millis(500))
+                    .filter(|(_, (_, at))| now.duration_since(*at) < STALE)
                     .map(|(s, (db, _))| (*s, *db))
                     .collect()
             })
@@ -111,7 +140,7 @@ impl Levels {
     }
 
     pub fn remove(&self, source: Source) {
-        if let Ok(mut m) = self.0.lock() {
+        if let Ok(mut m) = self.0.0.lock() {
             m.remove(&source);
         }
     }
@@ -249,11 +278,11 @@ mod tests {
         levels.put_at(Source::Local, -10.0, t0);
         // 100 ms of silence later the level has fallen 3 dB, not to the floor.
         levels.put_at(Source::Local, FLOOR_DB, t0 + Duration::from_millis(100));
-        let db = levels.0.lock().unwrap()[&Source::Local].0;
+        let db = levels.0.0.lock().unwrap()[&Source::Local].0;
         assert!((db + 13.0).abs() < 0.01, "{db}");
         // A loud sound is taken at once.
         levels.put_at(Source::Local, -5.0, t0 + Duration::from_millis(110));
-        assert_eq!(levels.0.lock().unwrap()[&Source::Local].0, -5.0);
+        assert_eq!(levels.0.0.lock().unwrap()[&Source::Local].0, -5.0);
     }
 
     #[test]

@@ -941,16 +941,14 @@ mod tests {
             );
         }
         let levels = media.levels();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while levels.get(Source::Peer(loud)) < super::super::level::SPEAKING_DB {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no level for the tone"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
         // A tone at half scale: about −9 dBFS.
-        let db = levels.get(Source::Peer(loud));
+        let db = levels
+            .wait_until(
+                Source::Peer(loud),
+                |db| db >= super::super::level::SPEAKING_DB,
+                Duration::from_secs(20),
+            )
+            .expect("a level for the tone");
         assert!((-15.0..=-3.0).contains(&db), "{db}");
         assert!(levels.get(Source::Peer(quiet)) < super::super::level::SPEAKING_DB);
         media.stop();

@@ -89,6 +89,17 @@ impl Preview {
         self.levels.get(Source::Local)
     }
 
+    /// Wait up to `timeout` for a picture newer than `after` (a frame's `seq`; 0 for the
+    /// first).
+    pub fn wait_for_picture(&self, after: u64, timeout: std::time::Duration) -> Option<Frame> {
+        self.frames.wait_newer(Source::Local, after, timeout)
+    }
+
+    /// Wait up to `timeout` for the microphone's level to reach `db` (dBFS); that level.
+    pub fn wait_for_level(&self, db: f32, timeout: std::time::Duration) -> Option<f32> {
+        self.levels.wait_until(Source::Local, |l| l >= db, timeout)
+    }
+
     /// What went wrong so far, by kind.
     pub fn problems(&self) -> Vec<(Kind, String)> {
         let mut problems = self.problems.lock().map(|p| p.clone()).unwrap_or_default();
@@ -164,15 +175,9 @@ mod tests {
     use super::*;
     use crate::media::level::SPEAKING_DB;
     use crate::media::source::{FileSource, TestAudio, TestVideo};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    fn until(what: &str, f: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !f() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
+    const WAIT: Duration = Duration::from_secs(20);
 
     /// The camera's picture arrives scaled for the preview and the microphone's level moves.
     #[test]
@@ -182,14 +187,13 @@ mod tests {
             Some(&TestAudio { freq: 440.0 }),
         )
         .unwrap();
-        until("a picture", || p.frame().is_some());
-        let f = p.frame().unwrap();
+        let f = p.wait_for_picture(0, WAIT).expect("a picture");
         assert_eq!(f.width, WIDTH as u32);
         assert_eq!(f.rgba.len(), (f.width * f.height * 4) as usize);
         // The test tone (volume 0.2): about −17 dBFS, loud enough to count as speaking.
-        until("a level", || p.level_db() > SPEAKING_DB);
-        assert!(p.level_db() < -10.0, "{}", p.level_db());
-        until("more pictures", || p.frame().unwrap().seq > f.seq);
+        let db = p.wait_for_level(SPEAKING_DB, WAIT).expect("a level");
+        assert!(db < -10.0, "{db}");
+        p.wait_for_picture(f.seq, WAIT).expect("more pictures");
         assert!(p.problems().is_empty(), "{:?}", p.problems());
     }
 
@@ -214,7 +218,7 @@ mod tests {
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].0, Kind::Video);
         assert!(problems[0].1.contains("no such file"), "{problems:?}");
-        until("a level", || p.level_db() > SPEAKING_DB);
+        p.wait_for_level(SPEAKING_DB, WAIT).expect("a level");
         assert!(p.frame().is_none());
     }
 }

@@ -589,12 +589,12 @@ mod tests {
         setup.on_devices(devices());
         let preview = Preview::start(Some(&TestVideo::default()), Some(&TestAudio::default()))
             .expect("a preview");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while setup.frame.is_none() || setup.meter() < 0.2 {
-            assert!(std::time::Instant::now() < deadline, "no picture or level");
-            std::thread::sleep(std::time::Duration::from_millis(10));
-            setup.on_preview(&preview);
-        }
+        let wait = std::time::Duration::from_secs(20);
+        preview.wait_for_picture(0, wait).expect("a picture");
+        preview.wait_for_level(-40.0, wait).expect("a level");
+        setup.on_preview(&preview);
+        assert!(setup.frame.is_some());
+        assert!(setup.meter() > 0.3, "{}", setup.meter());
         assert!(!shows(&setup, "Starting the camera…"));
         drop(preview);
         let broken = FileSource {
