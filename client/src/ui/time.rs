@@ -19,6 +19,7 @@ pub fn when(ms: u64, tz: &TimeZone) -> String {
 pub fn duration(ms: u64) -> String {
     let s = ms / 1000;
     match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, 0) => "under a second".into(),
         (0, 0, s) => format!("{s} s"),
         (0, m, _) => format!("{m} min"),
         (h, m, _) => format!("{h} h {m:02} min"),
@@ -56,6 +57,8 @@ mod tests {
         assert_eq!(when(ms, &plus_one), "Tue 1 Dec 2026, 15:30");
         assert!(parse_local("1 Dec", "14:30", &utc).is_err());
         assert!(parse_local("2026-12-01", "2pm", &utc).is_err());
+        assert_eq!(duration(400), "under a second");
+        assert_eq!(duration(1_000), "1 s");
         assert_eq!(duration(45_000), "45 s");
         assert_eq!(duration(12 * 60_000), "12 min");
         assert_eq!(duration(65 * 60_000), "1 h 05 min");
