@@ -238,7 +238,8 @@ async fn the_window_signs_up_and_asks_for_the_second_factor() {
 
 /// At 1920x1080 the window fills the screen and its screens are laid out for it (the pictures
 /// are written like the others: `home-1080p.png`, `recordings-1080p.png`, `settings-1080p.png`,
-/// `setup-1080p.png`, `room-1080p.png`).
+/// `setup-1080p.png`, `room-1080p.png`, `camera-off-1080p.png`). Turning the camera off in the
+/// call (Ctrl+E) takes the own picture away whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_at_1920x1080() {
     let server = Server::start(ServerOptions::default()).await;
@@ -291,4 +292,16 @@ async fn the_window_at_1920x1080() {
         WAIT,
     );
     assert!(display.screenshot(&shots.join("room-1080p.png")) > 16);
+    // The own tile shows the picture sent; Ctrl+E turns the camera off and the picture goes
+    // whole, edges included (x 821 and 1600 are its first and last columns at this size).
+    let dark = |(r, g, b): (u8, u8, u8)| r < 30 && g < 30 && b < 30;
+    let light = |(r, g, b): (u8, u8, u8)| r > 200 && g > 200 && b > 200;
+    let path = shots.join("camera-off-1080p.png");
+    display.wait_for_pixel(&path, (1210, 500), dark, "no own picture", WAIT);
+    display.keys(&["ctrl+e"]);
+    display.wait_for_pixel(&path, (1210, 500), light, "the picture stayed", WAIT);
+    for x in [820, 821, 822, 1599, 1600, 1601] {
+        let rgb = Display::pixel(&path, x, 500);
+        assert!(light(rgb), "a line of the picture stayed at x {x}: {rgb:?}");
+    }
 }
