@@ -74,14 +74,7 @@ impl Chime {
 /// until it has played.
 pub fn play(chime: Chime, speaker: Option<&str>) -> Result<()> {
     init()?;
-    let sink = match speaker {
-        Some(device) => gst::ElementFactory::make("pulsesink")
-            .property("device", device)
-            .build()
-            .or_else(|_| make("autoaudiosink"))?,
-        None => make("autoaudiosink")?,
-    };
-    run(chime, sink)
+    run(chime, super::peer::audio_out(speaker)?)
 }
 
 /// Play `chime` into `sink` until the end.

@@ -750,7 +750,7 @@ fn hook_channel(weak: &std::sync::Weak<Shared>, peer: PeerId, dc: &WebRTCDataCha
 
 /// Where a call's sound goes: the chosen speaker (a sound server device name), or the system's
 /// default output.
-fn audio_out(speaker: Option<&str>) -> Result<gst::Element> {
+pub(crate) fn audio_out(speaker: Option<&str>) -> Result<gst::Element> {
     if let Some(device) = speaker
         && let Ok(sink) = gst::ElementFactory::make("pulsesink")
             .property("device", device)
