@@ -569,6 +569,14 @@ pub fn split_tags(line: &str) -> Vec<String> {
     out
 }
 
+/// Tags as shown to people: `#board #q3`.
+pub fn hashtags<S: AsRef<str>>(tags: &[S]) -> String {
+    tags.iter()
+        .map(|t| format!("#{}", t.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A recording's tags as kept: each trimmed and without a leading `#`, empty ones dropped,
 /// each once (the first spelling kept, compared without regard to case), in the order given.
 /// At most [`MAX_TAGS`] of at most [`MAX_TAG_CHARS`] characters, without control characters
@@ -622,6 +630,8 @@ mod tag_tests {
         assert!(normalize_tags(&["é".repeat(MAX_TAG_CHARS + 1)]).is_err());
         assert!(normalize_tags(&["a\nb"]).is_err());
         assert!(normalize_tags(&["a,b"]).is_err());
+        assert_eq!(hashtags(&["board", "Q3"]), "#board #Q3");
+        assert_eq!(hashtags::<&str>(&[]), "");
         assert_eq!(
             split_tags("team meeting, q3,#a #b, #c"),
             ["team meeting", " q3", "#a", "#b", " #c"]

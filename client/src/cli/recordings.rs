@@ -147,10 +147,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
                 if kept.is_empty() {
                     "no tags".to_string()
                 } else {
-                    kept.iter()
-                        .map(|t| format!("#{t}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
+                    assent_shared::api::hashtags(&kept)
                 }
             );
             Ok(ExitCode::SUCCESS)
@@ -269,8 +266,7 @@ fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
             println!("    with {}", r.participants.join(", "));
         }
         if !r.tags.is_empty() {
-            let tags: Vec<String> = r.tags.iter().map(|t| format!("#{t}")).collect();
-            println!("    tagged {}", tags.join(" "));
+            println!("    tagged {}", assent_shared::api::hashtags(&r.tags));
         }
     }
     Ok(())

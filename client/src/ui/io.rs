@@ -569,13 +569,7 @@ pub async fn set_tags(dir: PathBuf, id: String, tags: Vec<String>) -> Result<Str
         Ok(if kept.is_empty() {
             "Tags removed.".to_string()
         } else {
-            format!(
-                "Tagged {}.",
-                kept.iter()
-                    .map(|t| format!("#{t}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )
+            format!("Tagged {}.", assent_shared::api::hashtags(&kept))
         })
     })
     .await?

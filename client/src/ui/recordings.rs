@@ -553,8 +553,11 @@ impl Recordings {
                 }
             }
             _ if !item.tags.is_empty() => {
-                let tags: Vec<String> = item.tags.iter().map(|t| format!("#{t}")).collect();
-                c = c.push(text(tags.join(" ")).size(13).style(style::muted));
+                c = c.push(
+                    text(assent_shared::api::hashtags(&item.tags))
+                        .size(13)
+                        .style(style::muted),
+                );
             }
             _ => {}
         }
