@@ -156,7 +156,7 @@ impl Levels {
                 .current_caps()
                 .and_then(|c| {
                     c.structure(0)
-                        .and_then(|s| s.get::<String>("format").ok())
+                        .and_then(|s| s.get::<&str>("format").ok())
                         .map(|f| f == "F32LE")
                 })
                 .unwrap_or(false);
