@@ -898,6 +898,22 @@ mod tests {
         assert!(lines[1].contains("direction="), "{lines:?}");
     }
 
+    /// Media started with `opts`, its WebRTC events dropped.
+    fn start(opts: super::super::MediaOptions) -> Media {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        Media::start(opts, super::super::IceOptions::default(), tx).unwrap()
+    }
+
+    /// Microphone off; the camera and the screen as given.
+    fn sending(video: bool, screen: bool) -> assent_shared::call::MediaState {
+        assent_shared::call::MediaState {
+            audio: false,
+            video,
+            screen,
+            hand: false,
+        }
+    }
+
     /// Play `description` (a bin ending in RTP) into `media` as if `peer` sent it: built like
     /// webrtcbin's pad-added, once the first buffer (and its caps) is there.
     fn feed(media: &Media, peer: PeerId, description: &str) {
@@ -921,14 +937,12 @@ mod tests {
     /// does not.
     #[test]
     fn a_peers_level_is_measured() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let opts = super::super::MediaOptions {
+        let media = start(super::super::MediaOptions {
             video: None,
             audio: None,
             screen: None,
             ..Default::default()
-        };
-        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        });
         let (loud, quiet) = (PeerId(1), PeerId(2));
         for (peer, volume) in [(loud, 0.5), (quiet, 0.0)] {
             feed(
@@ -959,14 +973,12 @@ mod tests {
     #[test]
     fn the_window_gets_a_self_view() {
         for output in [Output::Display, Output::Headless] {
-            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-            let opts = super::super::MediaOptions {
+            let media = start(super::super::MediaOptions {
                 audio: None,
                 screen: None,
                 output,
                 ..Default::default()
-            };
-            let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+            });
             let frame = media.frames().wait_newer(
                 Source::Local,
                 0,
@@ -991,24 +1003,16 @@ mod tests {
     /// Joined with the camera off, the camera is never opened until it is turned on.
     #[test]
     fn joined_with_the_camera_off_opens_it_only_when_turned_on() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let opts = super::super::MediaOptions {
+        let media = start(super::super::MediaOptions {
             audio: None,
             screen: None,
             output: Output::Display,
             camera_on: false,
             ..Default::default()
-        };
-        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        });
         let video = media.shared.video.as_ref().unwrap();
         assert!(!video.camera_running());
-        let on = assent_shared::call::MediaState {
-            audio: false,
-            video: true,
-            screen: false,
-            hand: false,
-        };
-        media.apply_local(on).unwrap();
+        media.apply_local(sending(true, false)).unwrap();
         assert!(video.camera_running());
         media
             .frames()
@@ -1021,16 +1025,14 @@ mod tests {
     /// again and the picture comes back. Sharing the screen stops the camera too.
     #[test]
     fn camera_off_lets_go_of_the_camera() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let opts = super::super::MediaOptions {
+        let media = start(super::super::MediaOptions {
             audio: None,
             screen: Some(Box::new(super::super::source::TestVideo {
                 pattern: "smpte".into(),
             })),
             output: Output::Display,
             ..Default::default()
-        };
-        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        });
         let video = media.shared.video.as_ref().unwrap();
         let frames = media.frames();
         let wait = Duration::from_secs(20);
@@ -1038,25 +1040,19 @@ mod tests {
             .wait_newer(Source::Local, 0, wait)
             .expect("a picture");
         assert!(video.camera_running());
-        let state = |video: bool, screen: bool| assent_shared::call::MediaState {
-            audio: false,
-            video,
-            screen,
-            hand: false,
-        };
-        media.apply_local(state(false, false)).unwrap();
+        media.apply_local(sending(false, false)).unwrap();
         assert!(!video.camera_running());
-        media.apply_local(state(true, false)).unwrap();
+        media.apply_local(sending(true, false)).unwrap();
         let back = frames
             .wait_newer(Source::Local, first.seq + 1, wait)
             .expect("the picture comes back");
         assert!(video.camera_running());
-        media.apply_local(state(true, true)).unwrap();
+        media.apply_local(sending(true, true)).unwrap();
         assert!(!video.camera_running());
         frames
             .wait_newer(Source::Local, back.seq + 1, wait)
             .expect("the screen's picture");
-        media.apply_local(state(true, false)).unwrap();
+        media.apply_local(sending(true, false)).unwrap();
         assert!(video.camera_running());
         media.stop();
     }
@@ -1064,15 +1060,13 @@ mod tests {
     /// With the window as output, a peer's VP8 stream arrives as RGBA frames in the slots.
     #[test]
     fn display_output_delivers_rgba_frames() {
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let opts = super::super::MediaOptions {
+        let media = start(super::super::MediaOptions {
             video: None,
             audio: None,
             screen: None,
             output: Output::Display,
             ..Default::default()
-        };
-        let media = Media::start(opts, super::super::IceOptions::default(), tx).unwrap();
+        });
         let peer = PeerId(42);
         // An RTP stream standing in for what webrtcbin hands out for a peer.
         feed(
