@@ -314,8 +314,16 @@ impl Setup {
         ]
         .spacing(10)
         .width(320);
-        if let Some(why) = problem(Kind::Video) {
-            side = side.push(text(format!("Camera: {why}")).size(13).style(text::danger));
+        // What went wrong with a device, under its controls.
+        let trouble = |kind: Kind, device: &str| {
+            problem(kind).map(|why| {
+                text(format!("{device}: {why}"))
+                    .size(13)
+                    .style(text::danger)
+            })
+        };
+        if let Some(t) = trouble(Kind::Video, "Camera") {
+            side = side.push(t);
         }
         side = side.push(picker(
             "Microphone",
@@ -338,12 +346,8 @@ impl Setup {
                 .is_some()
                 .then_some(Message::ToggleMic(!self.mic_on)),
         ));
-        if let Some(why) = problem(Kind::Audio) {
-            side = side.push(
-                text(format!("Microphone: {why}"))
-                    .size(13)
-                    .style(text::danger),
-            );
+        if let Some(t) = trouble(Kind::Audio, "Microphone") {
+            side = side.push(t);
         }
         side = side.push(picker(
             "Speaker",
