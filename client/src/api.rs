@@ -278,6 +278,42 @@ impl Api {
         self.get(&format!("/v1/directory/{user}")).await
     }
 
+    // The key directory (key transparency).
+
+    /// The directory's public keys (pinned on first contact).
+    pub async fn kt_keys(&self) -> Result<assent_shared::transparency::DirectoryKeys> {
+        self.get("/v1/kt/keys").await
+    }
+
+    /// The newest epoch's root, freshly signed.
+    pub async fn kt_head(&self) -> Result<assent_shared::transparency::SignedRoot> {
+        self.get("/v1/kt/head").await
+    }
+
+    /// An account's current key with its lookup proof.
+    pub async fn kt_lookup(&self, email: &str) -> Result<assent_shared::api::KtLookup> {
+        self.get(&format!("/v1/kt/lookup?email={}", url_escape(email)))
+            .await
+    }
+
+    /// This account's own key history with its proof.
+    pub async fn kt_history(&self) -> Result<assent_shared::api::KtHistory> {
+        self.get("/v1/kt/history").await
+    }
+
+    /// The append-only proof from epoch `start` to `start + 1`.
+    pub async fn kt_audit(&self, start: u64) -> Result<assent_shared::api::KtAudit> {
+        self.get(&format!("/v1/kt/audit?start={start}")).await
+    }
+
+    /// Each epoch's signed root from `from` (at most `limit`).
+    pub async fn kt_roots(&self, from: u64, limit: usize) -> Result<Vec<assent_shared::transparency::SignedRoot>> {
+        let r: assent_shared::api::KtRoots = self
+            .get(&format!("/v1/kt/roots?from={from}&limit={limit}"))
+            .await?;
+        Ok(r.roots)
+    }
+
     pub async fn create_meeting(&self, req: &CreateMeeting) -> Result<Meeting> {
         self.post("/v1/meetings", req).await
     }

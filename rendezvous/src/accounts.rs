@@ -265,10 +265,17 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<SignupRes
     let kdf = check_kdf(req.kdf)?;
     check_backup(&req.key_backup.0, req.salt, kdf)?;
     check_identity(&req.identity)?;
-    let verifier = hash(&req.auth_secret).await?;
     let now = state.now();
+    crate::directory::check_possession(
+        &req.identity,
+        &req.possession,
+        &email,
+        &state.kt.keys().signing,
+        now,
+    )?;
+    let verifier = hash(&req.auth_secret).await?;
     let id = UserId::random();
-    let identity = req.identity.to_bytes();
+    let identity = req.identity;
     let salt = req.salt;
     let backup = req.key_backup.0;
     let to = email.clone();
@@ -285,10 +292,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<SignupRes
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![&id.0[..], email, display_name, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup, now.0 as i64],
             )?;
-            tx.execute(
-                "INSERT INTO identities (user_id, seq, bundle, published_at) VALUES (?1, 1, ?2, ?3)",
-                params![&id.0[..], identity, now.0 as i64],
-            )?;
+            crate::directory::append_identity(&tx, &id.0, &identity, now)?;
             let code = issue_code(&tx, &id, PURPOSE_VERIFY, now)?;
             tx.commit()?;
             Ok(code)
@@ -322,15 +326,29 @@ pub async fn verify_email(state: &AppState, ip: IpAddr, req: EmailCode) -> ApiRe
                 return Ok(());
             }
             consume_code(c, &acct.id, PURPOSE_VERIFY, &req.code, now)?;
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "UPDATE users SET email_verified = 1 WHERE id = ?1",
                 [&acct.id.0[..]],
             )?;
+            // The verified email now names the account's key in the transparency log.
+            let bundle: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT bundle FROM identities WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
+                    [&acct.id.0[..]],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(identity) = bundle.and_then(|b| PublicIdentity::from_bytes(&b).ok()) {
+                crate::kt::enqueue_identity(&tx, &acct.email, &identity, now)?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await;
-    if result.is_err() {
-        state.throttle.failure("verify", &req.email, ip, now);
+    match &result {
+        Ok(()) => state.kt.changed(),
+        Err(_) => state.throttle.failure("verify", &req.email, ip, now),
     }
     result
 }
@@ -425,14 +443,26 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
     // The cloud copies of recordings this account made go with it (their registry rows would
     // go by cascade; the objects must not be left behind).
     crate::recordings::purge_recorded_by(state, user).await?;
+    let now = state.now();
     state
         .db
         .run(move |c| -> ApiResult<()> {
-            c.execute("DELETE FROM users WHERE id = ?1", [&user.0[..]])
-                .map(|_| ())
-                .map_err(Into::into)
+            let tx = c.transaction()?;
+            // The email's entry in the transparency log says the account is gone.
+            if acct.email_verified {
+                crate::kt::enqueue(
+                    &tx,
+                    &acct.email,
+                    assent_shared::transparency::deleted_value(),
+                    now,
+                )?;
+            }
+            tx.execute("DELETE FROM users WHERE id = ?1", [&user.0[..]])?;
+            tx.commit()?;
+            Ok(())
         })
         .await?;
+    state.kt.changed();
     tracing::info!(%user, "account deleted");
     Ok(())
 }
@@ -539,13 +569,22 @@ pub async fn complete_recovery(state: &AppState, req: RecoveryComplete) -> ApiRe
     check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
     if let Some(id) = &req.identity {
         check_identity(id)?;
+        if req.possession.is_none() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "bad_possession",
+                "a new identity needs a proof of possession",
+            ));
+        }
     }
+    let server = state.kt.keys().signing;
     let verifier = hash(&req.new_auth_secret).await?;
     let now = state.now();
     let hash = secrets::token_hash(&req.ticket);
     let salt = req.new_salt;
     let backup = req.new_key_backup.0;
-    let identity = req.identity.map(|i| i.to_bytes());
+    let identity = req.identity;
+    let possession = req.possession;
     let replaced = identity.is_some();
     state
         .db
@@ -563,13 +602,19 @@ pub async fn complete_recovery(state: &AppState, req: RecoveryComplete) -> ApiRe
                 "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7 WHERE id = ?1",
                 params![user, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup],
             )?;
-            if let Some(bundle) = identity {
-                crate::directory::append_identity(&tx, &user, &bundle, now)?;
+            if let (Some(identity), Some(p)) = (&identity, &possession) {
+                let email: String =
+                    tx.query_row("SELECT email FROM users WHERE id = ?1", [&user], |r| r.get(0))?;
+                crate::directory::check_possession(identity, p, &email, &server, now)?;
+                crate::directory::append_identity(&tx, &user, identity, now)?;
             }
             tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&user])?;
             tx.commit()?;
             Ok(())
         })
         .await?;
+    if replaced {
+        state.kt.changed();
+    }
     Ok(replaced)
 }

@@ -9,6 +9,9 @@
 //! smtp_url = "smtp://127.0.0.1:25"   # smtps:// for TLS, smtp://…?tls=required for STARTTLS
 //! from = "Assent <no-reply@example.org>"
 //!
+//! [directory]                 # the key directory (key transparency)
+//! epoch_interval_ms = 2000    # changes are batched into one signed epoch at most this often
+//!
 //! [proxy]                     # a TLS reverse proxy on this machine sets X-Forwarded-For
 //! trusted = ["127.0.0.1", "::1"]
 //!
@@ -39,6 +42,23 @@ pub struct Config {
     pub storage: crate::storage::StorageConfig,
     pub limits: Limits,
     pub proxy: ProxyConfig,
+    pub directory: DirectoryConfig,
+}
+
+/// The key directory (key transparency).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectoryConfig {
+    /// Changes are batched into one epoch at most this often, milliseconds (default 2000).
+    pub epoch_interval_ms: u64,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        DirectoryConfig {
+            epoch_interval_ms: 2000,
+        }
+    }
 }
 
 /// Reverse proxies in front of the server (TLS terminators).
@@ -81,6 +101,7 @@ impl Default for Config {
             storage: crate::storage::StorageConfig::default(),
             limits: Limits::default(),
             proxy: ProxyConfig::default(),
+            directory: DirectoryConfig::default(),
         }
     }
 }
@@ -188,6 +209,13 @@ impl Config {
                 *slot = Some(v);
             }
         }
+        if let Some(v) = get("ASSENT_KT_EPOCH_MS") {
+            self.directory.epoch_interval_ms =
+                v.parse().map_err(|e: std::num::ParseIntError| ConfigError::Env {
+                    name: "ASSENT_KT_EPOCH_MS",
+                    message: e.to_string(),
+                })?;
+        }
         if let Some(v) = get("ASSENT_RETENTION_INTERVAL_SECS") {
             self.storage.retention_interval_secs = Some(v.parse().map_err(
                 |e: std::num::ParseIntError| ConfigError::Env {
@@ -235,6 +263,11 @@ impl Config {
         if bad_url {
             return Err(ConfigError::Invalid(
                 "ICE server URLs must start with stun:, stuns:, turn: or turns:".into(),
+            ));
+        }
+        if !(10..=3_600_000).contains(&self.directory.epoch_interval_ms) {
+            return Err(ConfigError::Invalid(
+                "directory.epoch_interval_ms must be 10 to 3600000".into(),
             ));
         }
         if self.limits.max_body_bytes < 1024 || self.limits.session_days == 0 {

@@ -147,6 +147,40 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX call_participants_call ON call_participants(call_id);
     "#,
+    // 5: the key directory (akd): its epoch, tree and value states, each epoch's signed root,
+    // and the changes waiting for the next epoch. Identities by signing key, so a key is
+    // published by one account, once.
+    r#"
+    CREATE TABLE kt_azks (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        latest_epoch INTEGER NOT NULL,
+        num_nodes INTEGER NOT NULL
+    );
+    CREATE TABLE kt_nodes (
+        label BLOB PRIMARY KEY,
+        node BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE kt_values (
+        username BLOB NOT NULL,
+        epoch INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        node_label BLOB NOT NULL,
+        value BLOB NOT NULL,
+        PRIMARY KEY (username, epoch)
+    ) WITHOUT ROWID;
+    CREATE INDEX kt_values_version ON kt_values(username, version);
+    CREATE TABLE kt_roots (
+        epoch INTEGER PRIMARY KEY,
+        root BLOB NOT NULL
+    );
+    CREATE TABLE kt_pending (
+        label BLOB PRIMARY KEY,
+        value BLOB NOT NULL,
+        queued_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE identities ADD COLUMN signing_key BLOB;
+    CREATE INDEX identities_signing_key ON identities(signing_key);
+    "#,
 ];
 
 /// Storage errors (details stay in the logs, never in responses).
@@ -181,6 +215,7 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&mut conn)?;
+        backfill_signing_keys(&conn)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -199,6 +234,24 @@ impl Db {
         .await
         .map_err(|_| E::from(DbError::Join))?
     }
+}
+
+/// Identities stored before migration 5 get their signing key column filled in.
+fn backfill_signing_keys(conn: &Connection) -> Result<(), DbError> {
+    let mut st =
+        conn.prepare("SELECT rowid, bundle FROM identities WHERE signing_key IS NULL")?;
+    let rows: Vec<(i64, Vec<u8>)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (rowid, bundle) in rows {
+        if let Ok(id) = assent_shared::PublicIdentity::from_bytes(&bundle) {
+            conn.execute(
+                "UPDATE identities SET signing_key = ?1 WHERE rowid = ?2",
+                rusqlite::params![&id.signing.0[..], rowid],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {

@@ -1,56 +1,121 @@
 //! The public-key directory: each user's identity bundles, append-only, so clients can show a
-//! key change instead of silently accepting it.
+//! key change instead of silently accepting it. Every bundle a verified account publishes is
+//! queued for the key transparency log ([`crate::kt`]) in the same transaction.
+//!
+//! Publishing rules (each a defence against a user or a server passing off someone else's key):
+//! - the publisher proves possession of the new key (a signature by it over the account's
+//!   email, this server's directory key and the time);
+//! - a signing key belongs to one account: another account's key is refused (403);
+//! - a key that was replaced can never be published again (409), so an old, perhaps stolen
+//!   key cannot come back.
 
-use assent_shared::api::{DirectoryEntry, KeyHistoryEntry};
+use assent_shared::api::{DirectoryEntry, KeyHistoryEntry, PublishIdentity};
 use assent_shared::ids::UserId;
+use assent_shared::transparency::{KeyPossession, ServerKey};
 use assent_shared::{PublicIdentity, Timestamp};
-use rusqlite::{Connection, params};
+use axum::http::StatusCode;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::accounts::{self, check_identity};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Append `bundle` as the user's newest key unless it already is.
+/// Check a proof of possession of `identity` for the account `email` on this server.
+pub fn check_possession(
+    identity: &PublicIdentity,
+    possession: &KeyPossession,
+    email: &str,
+    server: &ServerKey,
+    now: Timestamp,
+) -> ApiResult<()> {
+    possession
+        .verify(identity, email, server, now)
+        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_possession", e.to_string()))
+}
+
+/// Append `identity` as the user's newest key unless it already is. Refuses a key that another
+/// account holds or that this account replaced. When the account's email is verified, the key
+/// is queued for the transparency log. Returns whether anything changed.
 pub fn append_identity(
     c: &Connection,
     user: &[u8],
-    bundle: &[u8],
+    identity: &PublicIdentity,
     now: Timestamp,
-) -> rusqlite::Result<bool> {
+) -> ApiResult<bool> {
+    let bundle = identity.to_bytes();
     let latest: Option<(i64, Vec<u8>)> = c
         .query_row(
             "SELECT seq, bundle FROM identities WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
             [user],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .map(Some)
-        .or_else(|e| {
-            if e == rusqlite::Error::QueryReturnedNoRows {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        })?;
-    if latest.as_ref().is_some_and(|(_, b)| b == bundle) {
+        .optional()?;
+    if latest.as_ref().is_some_and(|(_, b)| *b == bundle) {
         return Ok(false);
+    }
+    let holder: Option<Vec<u8>> = c
+        .query_row(
+            "SELECT user_id FROM identities WHERE signing_key = ?1 LIMIT 1",
+            [&identity.signing.0[..]],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match holder {
+        Some(h) if h != user => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "key_taken",
+                "this identity key belongs to another account",
+            ));
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "key_replaced",
+                "a key that was replaced cannot be published again",
+            ));
+        }
+        None => {}
     }
     let seq = latest.map(|(s, _)| s + 1).unwrap_or(1);
     c.execute(
-        "INSERT INTO identities (user_id, seq, bundle, published_at) VALUES (?1, ?2, ?3, ?4)",
-        params![user, seq, bundle, now.0 as i64],
+        "INSERT INTO identities (user_id, seq, bundle, published_at, signing_key)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![user, seq, bundle, now.0 as i64, &identity.signing.0[..]],
     )?;
+    let verified: Option<(String, bool)> = c
+        .query_row(
+            "SELECT email, email_verified FROM users WHERE id = ?1",
+            [user],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((email, true)) = verified {
+        crate::kt::enqueue_identity(c, &email, identity, now)?;
+    }
     Ok(true)
 }
 
 /// `PUT /v1/me/identity`
-pub async fn publish(state: &AppState, user: UserId, identity: PublicIdentity) -> ApiResult<bool> {
-    check_identity(&identity)?;
+pub async fn publish(state: &AppState, user: UserId, req: PublishIdentity) -> ApiResult<bool> {
+    check_identity(&req.identity)?;
     let now = state.now();
-    let bundle = identity.to_bytes();
-    state
+    let server = state.kt.keys().signing;
+    let changed = state
         .db
-        .run(move |c| -> ApiResult<bool> { Ok(append_identity(c, &user.0, &bundle, now)?) })
-        .await
+        .run(move |c| -> ApiResult<bool> {
+            let acct = accounts::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
+            check_possession(&req.identity, &req.possession, &acct.email, &server, now)?;
+            let tx = c.transaction()?;
+            let changed = append_identity(&tx, &user.0, &req.identity, now)?;
+            tx.commit()?;
+            Ok(changed)
+        })
+        .await?;
+    if changed {
+        state.kt.changed();
+    }
+    Ok(changed)
 }
 
 fn entry(c: &Connection, user: UserId, display_name: String) -> ApiResult<DirectoryEntry> {

@@ -120,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signal", get(crate::signaling::ws::upgrade))
         .route("/v1/ice-servers", get(ice_servers))
         .merge(crate::http_recordings::routes())
+        .merge(crate::http_kt::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -249,7 +250,7 @@ async fn publish_identity(
     user: AuthUser,
     ApiJson(req): ApiJson<PublishIdentity>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let changed = directory::publish(&s, user.id, req.identity).await?;
+    let changed = directory::publish(&s, user.id, req).await?;
     Ok(Json(json!({"changed": changed})))
 }
 

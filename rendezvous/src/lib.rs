@@ -10,7 +10,9 @@ pub mod directory;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod http_kt;
 pub mod http_recordings;
+pub mod kt;
 pub mod mail;
 pub mod meetings;
 pub mod recordings;
@@ -49,7 +51,8 @@ pub fn build_state(
     let secret = state::load_or_create_secret(&config.data_dir.join("server.key"))?;
     let storage =
         storage::Storage::from_config(&config.storage, &config.data_dir, &secret, clock.clone())?;
-    Ok(AppState::new(
-        db, mailer, clock, config, hub, secret, storage,
-    ))
+    let state = AppState::new(db, mailer, clock, config, hub, secret, storage);
+    let every = std::time::Duration::from_millis(state.config.directory.epoch_interval_ms);
+    state.kt.clone().spawn_publisher(every);
+    Ok(state)
 }

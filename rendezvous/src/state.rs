@@ -27,6 +27,8 @@ pub struct Inner {
     pub secret: Zeroizing<[u8; 32]>,
     /// Where recording ciphertext is kept.
     pub storage: crate::storage::Storage,
+    /// The key directory (key transparency).
+    pub kt: Arc<crate::kt::KeyDirectory>,
 }
 
 impl std::ops::Deref for AppState {
@@ -46,6 +48,11 @@ impl AppState {
         secret: [u8; 32],
         storage: crate::storage::Storage,
     ) -> AppState {
+        let kt = Arc::new(crate::kt::KeyDirectory::new(
+            db.clone(),
+            clock.clone(),
+            &secret,
+        ));
         AppState(Arc::new(Inner {
             db,
             mailer,
@@ -55,6 +62,7 @@ impl AppState {
             hub,
             secret: Zeroizing::new(secret),
             storage,
+            kt,
         }))
     }
 

@@ -18,7 +18,7 @@ async fn signup_verify_signin_sessions_signout() {
             Method::POST,
             "/v1/accounts",
             None,
-            Some(alice.signup_body()),
+            Some(alice.signup_body(&s)),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
@@ -166,7 +166,7 @@ async fn wrong_or_unknown_credentials_and_prelogin() {
 async fn email_codes_expire_are_single_use_and_limited_to_five_tries() {
     let s = TestServer::start().await;
     let c = Client::new("b@example.org", "a long enough passphrase");
-    s.call(Method::POST, "/v1/accounts", None, Some(c.signup_body()))
+    s.call(Method::POST, "/v1/accounts", None, Some(c.signup_body(&s)))
         .await;
     let good = s.mail_code("b@example.org", 0).await;
     let bad = if good == "000000" { "111111" } else { "000000" };
@@ -655,8 +655,14 @@ async fn forgot_password_without_recovery_code_replaces_the_keys_visibly() {
     let salt = Salt::random();
     let keys = PasswordKeys::derive("starting over now", &salt, KDF).unwrap();
     let backup = KeyBackup::create(&fresh, &keys, KDF, salt, &RecoveryCode::generate());
-    let body = json!({"ticket": ticket, "new_auth_secret": auth(&keys), "new_salt": salt, "new_kdf": KDF,
+    let mut body = json!({"ticket": ticket, "new_auth_secret": auth(&keys), "new_salt": salt, "new_kdf": KDF,
         "new_key_backup": B64(backup.to_bytes()), "identity": fresh.public()});
+    // A new key needs its proof of possession.
+    let (st, v) = s
+        .call(Method::POST, "/v1/recovery/complete", None, Some(body.clone()))
+        .await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "bad_possession"));
+    body["possession"] = serde_json::to_value(a.possession(&fresh, &s)).unwrap();
     let (st, v) = s
         .call(Method::POST, "/v1/recovery/complete", None, Some(body))
         .await;

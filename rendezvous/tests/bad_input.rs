@@ -76,7 +76,7 @@ async fn malformed_bodies() {
 async fn unknown_and_mistyped_fields() {
     let s = TestServer::start().await;
     let c = Client::new("u@example.org", "a long enough passphrase");
-    let mut extra = c.signup_body();
+    let mut extra = c.signup_body(&s);
     extra["admin"] = json!(true);
     let (st, v) = s
         .call(Method::POST, "/v1/accounts", None, Some(extra))
@@ -89,7 +89,7 @@ async fn unknown_and_mistyped_fields() {
         v["error"]["message"].as_str().unwrap().contains("admin"),
         "{v}"
     );
-    let mut short_secret = c.signup_body();
+    let mut short_secret = c.signup_body(&s);
     short_secret["auth_secret"] = json!("AAAA");
     assert_eq!(
         code(
@@ -145,7 +145,7 @@ async fn invalid_values() {
         ),
     ];
     for (field, value, want) in cases {
-        let mut body = c.signup_body();
+        let mut body = c.signup_body(&s);
         body[field] = value;
         let (st, v) = s.call(Method::POST, "/v1/accounts", None, Some(body)).await;
         assert_eq!(
@@ -157,7 +157,7 @@ async fn invalid_values() {
     assert_eq!(s.user_count().await, 0);
     // A duplicate email.
     let (st, _) = s
-        .call(Method::POST, "/v1/accounts", None, Some(c.signup_body()))
+        .call(Method::POST, "/v1/accounts", None, Some(c.signup_body(&s)))
         .await;
     assert_eq!(st, StatusCode::CREATED);
     let again = Client::new("V@Example.org", "another good passphrase");
@@ -166,7 +166,7 @@ async fn invalid_values() {
             Method::POST,
             "/v1/accounts",
             None,
-            Some(again.signup_body()),
+            Some(again.signup_body(&s)),
         )
         .await;
     assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "email_taken"));
@@ -211,7 +211,7 @@ async fn directory_publish_and_lookup() {
     let b = Client::register("dir-b@example.org", &s).await;
     // Unverified accounts are not listed.
     let u = Client::new("unverified@example.org", "a long enough passphrase");
-    s.call(Method::POST, "/v1/accounts", None, Some(u.signup_body()))
+    s.call(Method::POST, "/v1/accounts", None, Some(u.signup_body(&s)))
         .await;
     assert_eq!(
         s.call(
@@ -248,7 +248,7 @@ async fn directory_publish_and_lookup() {
     );
 
     // Republishing the same key changes nothing; a new key is appended; a forged one refused.
-    let same = json!({"identity": b.identity.public()});
+    let same = b.publish_body(&b.identity, &s);
     assert_eq!(
         s.call(Method::PUT, "/v1/me/identity", b.token(), Some(same))
             .await
@@ -261,7 +261,7 @@ async fn directory_publish_and_lookup() {
             Method::PUT,
             "/v1/me/identity",
             b.token(),
-            Some(json!({"identity": new.public()}))
+            Some(b.publish_body(&new, &s))
         )
         .await
         .1["changed"],
@@ -274,7 +274,7 @@ async fn directory_publish_and_lookup() {
             Method::PUT,
             "/v1/me/identity",
             b.token(),
-            Some(json!({"identity": forged})),
+            Some(json!({"identity": forged, "possession": b.possession(&new, &s)})),
         )
         .await;
     assert_eq!(

@@ -1003,3 +1003,39 @@ async fn against_s3_multipart_uploads_resume_and_retention_deletes_the_objects()
         0
     );
 }
+
+/// Another user cannot pass Alice's key off as theirs and then "own" her recording: the
+/// directory refuses her bundle on Eve's account (no proof of possession for Eve's account,
+/// and the key belongs to Alice), so registering Alice's manifest is refused.
+#[tokio::test]
+async fn another_user_cannot_publish_alices_key_and_register_her_recording() {
+    let s = TestServer::start().await;
+    let alice = Client::register("alice@example.org", &s).await;
+    let bob = Client::register("bob@example.org", &s).await;
+    let eve = Client::register("eve@example.org", &s).await;
+    let made = make(&[&alice, &bob], Scope::LocalAndCloud, 1, true);
+
+    // Alice's bundle, with the only proof of possession there is (Alice's, for her account).
+    let body = json!({
+        "identity": alice.identity.public(),
+        "possession": alice.possession(&alice.identity, &s),
+    });
+    let (st, v) = s
+        .call(Method::PUT, "/v1/me/identity", eve.token(), Some(body))
+        .await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "bad_possession"), "{v}");
+    let (st, v) = register(&s, &eve, made.manifest()).await;
+    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
+    // Alice registers her own recording; Eve still may not touch it.
+    let (st, v) = register(&s, &alice, made.manifest()).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (st, _) = s
+        .call(
+            Method::GET,
+            &format!("/v1/recordings/{}", made.id),
+            eve.token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}

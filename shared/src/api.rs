@@ -7,6 +7,7 @@ use crate::backup::{KdfParams, Salt};
 use crate::identity::PublicIdentity;
 use crate::ids::UserId;
 use crate::password::Rule;
+use crate::transparency::{KeyPossession, SignedRoot};
 
 /// A variable-length byte string, base64url in JSON.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -59,6 +60,8 @@ pub struct SignupRequest {
     /// The sealed [`crate::backup::KeyBackup`] bytes.
     pub key_backup: B64,
     pub identity: PublicIdentity,
+    /// The new key's proof that its holder publishes it (for this email, on this server).
+    pub possession: KeyPossession,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +221,9 @@ pub struct RecoveryComplete {
     pub new_key_backup: B64,
     #[serde(default)]
     pub identity: Option<PublicIdentity>,
+    /// With `identity`: the new key's proof of possession.
+    #[serde(default)]
+    pub possession: Option<KeyPossession>,
 }
 
 /// `PUT /v1/me/identity`
@@ -225,6 +231,49 @@ pub struct RecoveryComplete {
 #[serde(deny_unknown_fields)]
 pub struct PublishIdentity {
     pub identity: PublicIdentity,
+    /// A signature by the new key over the account, the server's directory key and the time.
+    pub possession: KeyPossession,
+}
+
+/// `GET /v1/kt/lookup?email=`: the account's current key in the key directory, with the
+/// proof and the fresh signed root it verifies against.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KtLookup {
+    pub root: SignedRoot,
+    /// The `akd` lookup proof (protobuf).
+    pub proof: B64,
+    /// The bundle whose digest the directory holds (absent for a deleted account).
+    pub identity: Option<PublicIdentity>,
+}
+
+/// `GET /v1/kt/history`: every version of one's own key the directory ever held.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KtHistory {
+    pub root: SignedRoot,
+    /// The `akd` key history proof (protobuf).
+    pub proof: B64,
+    /// The bundles the server knows for the proven values, newest first (a value the server
+    /// cannot name a bundle for is left out: the proof still lists it).
+    pub identities: Vec<PublicIdentity>,
+}
+
+/// `GET /v1/kt/audit?start=N`: the append-only proof from epoch N to N+1.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KtAudit {
+    pub start: SignedRoot,
+    pub end: SignedRoot,
+    /// The `akd` append-only proof (protobuf).
+    pub proof: B64,
+}
+
+/// `GET /v1/kt/roots?from=N&limit=M`: each epoch's signed root, as first published.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KtRoots {
+    pub roots: Vec<SignedRoot>,
 }
 
 /// One published key of a user, oldest first.

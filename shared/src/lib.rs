@@ -23,6 +23,7 @@ pub mod password;
 pub mod sign;
 pub mod signal;
 pub mod time;
+pub mod transparency;
 
 pub use identity::{IdentityKey, PublicIdentity, SecretIdentity};
 pub use ids::{CallId, DeviceId, RecordingId};

@@ -22,6 +22,10 @@ pub enum Context {
     DtlsFingerprint,
     /// An end-to-end signaling envelope.
     Envelope,
+    /// A key directory epoch root, signed by the server's directory key.
+    DirectoryRoot,
+    /// Proof that whoever publishes an identity key holds it.
+    KeyPossession,
 }
 
 impl Context {
@@ -33,6 +37,8 @@ impl Context {
             Context::Manifest => b"assent/v1/recording-manifest",
             Context::DtlsFingerprint => b"assent/v1/dtls-fingerprint",
             Context::Envelope => b"assent/v1/signaling-envelope",
+            Context::DirectoryRoot => b"assent/v1/directory-root",
+            Context::KeyPossession => b"assent/v1/key-possession",
         }
     }
 }
@@ -76,10 +82,24 @@ pub fn verify(
     message: &[u8],
     signature: &Signature,
 ) -> Result<(), BadSignature> {
+    verify_raw_strict(key, &framed(context, message), &signature.0)
+}
+
+/// Plain Ed25519 verification of `message` (no context), strict: canonical `s` and `R`, no
+/// small-order key or `R`. The building block of [`verify`]; exposed for test vectors.
+pub fn verify_raw_strict(
+    key: &[u8; 32],
+    message: &[u8],
+    signature: &[u8; 64],
+) -> Result<(), BadSignature> {
+    let mut s = [0u8; 32];
+    s.copy_from_slice(&signature[32..]);
+    if bool::from(curve25519_dalek::Scalar::from_canonical_bytes(s).is_none()) {
+        return Err(BadSignature);
+    }
     let vk = VerifyingKey::from_bytes(key).map_err(|_| BadSignature)?;
-    let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-    vk.verify_strict(&framed(context, message), &sig)
-        .map_err(|_| BadSignature)
+    let sig = ed25519_dalek::Signature::from_bytes(signature);
+    vk.verify_strict(message, &sig).map_err(|_| BadSignature)
 }
 
 #[cfg(test)]
@@ -115,8 +135,38 @@ mod tests {
             Manifest,
             DtlsFingerprint,
             Envelope,
+            DirectoryRoot,
+            KeyPossession,
         ];
         let labels: std::collections::BTreeSet<_> = all.iter().map(|c| c.label()).collect();
         assert_eq!(labels.len(), all.len());
+    }
+
+    /// A signature whose `s` has the group order added is the same signature to a lax
+    /// verifier (malleability); it must not verify here, whatever features ed25519-dalek was
+    /// built with.
+    #[test]
+    fn non_canonical_s_is_refused() {
+        let k = SigningKey::from_bytes(&[7; 32]);
+        let pk = k.verifying_key().to_bytes();
+        let s = sign(&k, Context::Envelope, b"m");
+        assert_eq!(verify(&pk, Context::Envelope, b"m", &s), Ok(()));
+        // s + l, where l = 2^252 + 27742317777372353535851937790883648493 (little endian).
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut bumped = s;
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = u16::from(bumped.0[32 + i]) + u16::from(L[i]) + carry;
+            bumped.0[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(carry, 0, "s + l fits in 256 bits for this s");
+        assert_eq!(
+            verify(&pk, Context::Envelope, b"m", &bumped),
+            Err(BadSignature)
+        );
     }
 }

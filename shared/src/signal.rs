@@ -8,8 +8,8 @@ use crate::api::MeetingRole;
 use crate::identity::PublicIdentity;
 use crate::ids::{CallId, UserId};
 
-/// Protocol version, sent by the server in `joined`.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Protocol version, sent by the server in `joined` (2: peers carry their email).
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Largest `payload`, in bytes.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// Largest frame the server reads.
@@ -87,6 +87,9 @@ pub enum ClientMsg {
 pub struct PeerInfo {
     pub peer_id: PeerId,
     pub user_id: UserId,
+    /// The account's verified email: the name its key is published under in the key
+    /// directory (clients check the bundle against a directory proof for this email).
+    pub email: String,
     pub display_name: String,
     pub role: MeetingRole,
     /// The directory's current identity bundle for this user.

@@ -31,6 +31,8 @@ pub const MAX_BUFFERED: usize = 256;
 pub struct Admitted {
     pub meeting: UserId,
     pub user: UserId,
+    /// The account's verified email (its name in the key directory).
+    pub email: String,
     pub display_name: String,
     pub role: MeetingRole,
     pub identity: PublicIdentity,
@@ -322,6 +324,7 @@ impl Hub {
         let info = PeerInfo {
             peer_id: peer,
             user_id: a.user,
+            email: a.email,
             display_name: a.display_name,
             role: a.role,
             identity: a.identity,
@@ -510,6 +513,7 @@ mod tests {
         Box::new(Admitted {
             meeting,
             user: UserId([n; 16]),
+            email: format!("user{n}@example.org"),
             display_name: format!("user {n}"),
             role: if n == 1 {
                 MeetingRole::Host

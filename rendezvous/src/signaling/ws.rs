@@ -82,6 +82,7 @@ async fn admit(
             Ok(Admitted {
                 meeting: m.id,
                 user,
+                email: assent_shared::transparency::normalize_email(&acct.email),
                 display_name: acct.display_name,
                 role,
                 identity,

@@ -14,6 +14,7 @@ use assent_rendezvous::{AppState, build_state, router};
 use assent_shared::SecretIdentity;
 use assent_shared::Timestamp;
 use assent_shared::api::{AuthSecret, B64, SignupRequest};
+use assent_shared::transparency::KeyPossession;
 use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, Salt};
 use axum::Router;
 use axum::body::Body;
@@ -58,6 +59,8 @@ impl TestServer {
             ..Config::default()
         };
         config.mail.smtp_url = Some(smtp.url());
+        // Tests publish key directory epochs themselves (`kt.publish_pending`), when they mean to.
+        config.directory.epoch_interval_ms = 3_600_000;
         let env: std::collections::BTreeMap<&str, String> = garage.env().into_iter().collect();
         config.storage.s3_endpoint = Some(env["ASSENT_S3_ENDPOINT"].clone());
         config.storage.s3_region = Some(env["ASSENT_S3_REGION"].clone());
@@ -81,6 +84,8 @@ impl TestServer {
             ..Config::default()
         };
         config.mail.smtp_url = Some(smtp.url());
+        // Tests publish key directory epochs themselves (`kt.publish_pending`), when they mean to.
+        config.directory.epoch_interval_ms = 3_600_000;
         let state = build_state(config, Arc::new(clock.clone())).unwrap();
         let app = router(state.clone());
         (state, app)
@@ -98,6 +103,7 @@ impl TestServer {
             ..Config::default()
         };
         config.mail.smtp_url = Some(self.smtp.url());
+        config.directory.epoch_interval_ms = 3_600_000;
         config.turn.turn_urls = turn_urls;
         config.turn.secret = Some(secret.into());
         config.turn.stun_urls = vec![];
@@ -113,6 +119,7 @@ impl TestServer {
             ..Config::default()
         };
         config.mail.smtp_url = Some(self.smtp.url());
+        config.directory.epoch_interval_ms = 3_600_000;
         config.proxy.trusted = trusted;
         let state = build_state(config, Arc::new(self.clock.clone())).unwrap();
         self.app = router(state.clone());
@@ -276,7 +283,17 @@ impl Client {
         }
     }
 
-    pub fn signup_body(&self) -> Value {
+    /// A proof of possession of `identity` for this account on `s`.
+    pub fn possession(&self, identity: &SecretIdentity, s: &TestServer) -> KeyPossession {
+        KeyPossession::prove(identity, &self.email, &s.state.kt.keys().signing, s.state.now())
+    }
+
+    /// The body of `PUT /v1/me/identity` publishing `identity`.
+    pub fn publish_body(&self, identity: &SecretIdentity, s: &TestServer) -> Value {
+        json!({"identity": identity.public(), "possession": self.possession(identity, s)})
+    }
+
+    pub fn signup_body(&self, s: &TestServer) -> Value {
         serde_json::to_value(SignupRequest {
             email: self.email.clone(),
             display_name: self.email.split('@').next().unwrap().into(),
@@ -285,6 +302,7 @@ impl Client {
             kdf: KDF,
             key_backup: B64(self.backup.to_bytes()),
             identity: self.identity.public().clone(),
+            possession: self.possession(&self.identity, s),
         })
         .unwrap()
     }
@@ -297,7 +315,7 @@ impl Client {
     pub async fn register(email: &str, s: &TestServer) -> Client {
         let mut c = Client::new(email, "a long enough passphrase");
         let (st, v) = s
-            .call(Method::POST, "/v1/accounts", None, Some(c.signup_body()))
+            .call(Method::POST, "/v1/accounts", None, Some(c.signup_body(s)))
             .await;
         assert_eq!(st, StatusCode::CREATED, "{v}");
         let code = s.mail_code(email, 0).await;

@@ -1,14 +1,16 @@
 //! The client's local store (SQLite, one file per profile): settings, the contacts' pinned
-//! identity keys with every change seen, and a cache of call history.
+//! identity keys with every change seen (by verified email: see [`directory`]), what this
+//! profile knows of the key directory, and a cache of call history.
 //!
 //! Nothing secret lives here: keys and the session token are in the keyring.
 
 use std::path::Path;
 
 use assent_shared::PublicIdentity;
-use assent_shared::Timestamp;
-use assent_shared::ids::UserId;
 use rusqlite::{Connection, OptionalExtension, params};
+
+mod directory;
+pub use directory::{Alarm, Pin, PinSeen};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -75,6 +77,43 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (recording_id, name)
      );
      ALTER TABLE recordings ADD COLUMN cloud_error TEXT;",
+    // 4: key transparency. Contacts' keys pinned by verified email (never by a server-chosen
+    // id), the keys this profile held itself (to monitor its own history), the directory roots
+    // seen (to catch a server that shows different people different directories), and the
+    // alarms raised.
+    "CREATE TABLE pins (
+        email TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        identity BLOB NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE pin_changes (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL,
+        old_identity BLOB NOT NULL,
+        new_identity BLOB NOT NULL,
+        seen_at INTEGER NOT NULL,
+        accepted_at INTEGER
+     );
+     CREATE TABLE own_keys (
+        value BLOB PRIMARY KEY,
+        identity BLOB NOT NULL,
+        since INTEGER NOT NULL
+     );
+     CREATE TABLE directory_roots (
+        epoch INTEGER PRIMARY KEY,
+        root BLOB NOT NULL,
+        seen_at INTEGER NOT NULL
+     );
+     CREATE TABLE directory_alarms (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        evidence BLOB,
+        raised_at INTEGER NOT NULL
+     );",
 ];
 
 /// One recording in the local library.
@@ -98,18 +137,6 @@ pub struct RecordingRow {
     /// `none`, `pending`, `uploading`, `complete` or `failed`.
     pub cloud_state: String,
     pub uploaded_bytes: u64,
-}
-
-/// What a newly seen identity bundle means for a contact.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeySeen {
-    /// First time we meet this account: its key is pinned now.
-    New,
-    /// The pinned key.
-    Same,
-    /// A different key than the one pinned: the user must be told. The new key is pinned, and
-    /// the change kept until acknowledged.
-    Changed { old: Box<PublicIdentity> },
 }
 
 /// One past call, as this client saw it.
@@ -189,68 +216,16 @@ impl Store {
         Ok(())
     }
 
-    /// Record that `user` presented `identity` (already verified by the caller), and say how
-    /// it compares with the key pinned for them.
-    pub fn observe_identity(
-        &mut self,
-        user: &UserId,
-        display_name: &str,
-        identity: &PublicIdentity,
-        now: Timestamp,
-    ) -> Result<KeySeen> {
-        let id = user.to_string();
-        let bytes = identity.to_bytes();
-        let tx = self.conn.transaction()?;
-        let pinned: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT identity FROM contacts WHERE user_id = ?1",
-                [&id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let seen = match pinned {
-            None => {
-                tx.execute(
-                    "INSERT INTO contacts (user_id, display_name, identity, first_seen, last_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?4)",
-                    params![id, display_name, bytes, now.0 as i64],
-                )?;
-                KeySeen::New
-            }
-            Some(old) if old == bytes => {
-                tx.execute(
-                    "UPDATE contacts SET display_name = ?2, last_seen = ?3 WHERE user_id = ?1",
-                    params![id, display_name, now.0 as i64],
-                )?;
-                KeySeen::Same
-            }
-            Some(old) => {
-                let old_identity = PublicIdentity::from_bytes(&old)
-                    .map_err(|e| StoreError::Corrupt(format!("pinned key of {id}: {e}")))?;
-                tx.execute(
-                    "INSERT INTO key_changes (user_id, old_identity, new_identity, seen_at)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    params![id, old, bytes, now.0 as i64],
-                )?;
-                tx.execute(
-                    "UPDATE contacts SET display_name = ?2, identity = ?3, last_seen = ?4,
-                     verified = 0 WHERE user_id = ?1",
-                    params![id, display_name, bytes, now.0 as i64],
-                )?;
-                KeySeen::Changed {
-                    old: Box::new(old_identity),
-                }
-            }
-        };
-        tx.commit()?;
-        Ok(seen)
-    }
-
     /// The names of everyone whose keys this device has seen, current and earlier keys alike
     /// (to name the signers of a recording's consent).
     pub fn contact_names(&self) -> Result<Vec<(assent_shared::IdentityKey, String)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT c.display_name, c.identity FROM contacts c
+            "SELECT p.display_name || ' <' || p.email || '>', p.identity FROM pins p
+             UNION ALL
+             SELECT p.display_name || ' <' || p.email || '>', k.old_identity FROM pin_changes k
+             JOIN pins p ON p.email = k.email
+             UNION ALL
+             SELECT c.display_name, c.identity FROM contacts c
              UNION ALL
              SELECT c.display_name, k.old_identity FROM key_changes k
              JOIN contacts c ON c.user_id = k.user_id",
@@ -266,30 +241,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Mark a contact's current key as compared in person (safety number matched).
-    pub fn mark_verified(&self, user: &UserId) -> Result<bool> {
-        let n = self.conn.execute(
-            "UPDATE contacts SET verified = 1 WHERE user_id = ?1",
-            [user.to_string()],
-        )?;
-        self.conn.execute(
-            "UPDATE key_changes SET acknowledged = 1 WHERE user_id = ?1",
-            [user.to_string()],
-        )?;
-        Ok(n == 1)
-    }
-
-    /// Key changes not yet acknowledged: (user, seen at).
-    pub fn unacknowledged_key_changes(&self) -> Result<Vec<(String, u64)>> {
-        let mut st = self.conn.prepare(
-            "SELECT user_id, seen_at FROM key_changes WHERE acknowledged = 0 ORDER BY seen_at",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn record_call(&self, call: &CallRecord) -> Result<()> {
@@ -486,37 +437,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use assent_shared::SecretIdentity;
-
-    #[test]
-    fn pins_keys_and_reports_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("profile.db");
-        let mut s = Store::open(&path).unwrap();
-        let user = UserId([1; 16]);
-        let a = SecretIdentity::from_seed([1; 32], Timestamp(0));
-        let b = SecretIdentity::from_seed([2; 32], Timestamp(0));
-        let t = Timestamp(1000);
-        assert_eq!(
-            s.observe_identity(&user, "Ann", a.public(), t).unwrap(),
-            KeySeen::New
-        );
-        assert_eq!(
-            s.observe_identity(&user, "Ann", a.public(), t).unwrap(),
-            KeySeen::Same
-        );
-        assert!(matches!(
-            s.observe_identity(&user, "Ann", b.public(), t).unwrap(),
-            KeySeen::Changed { old } if *old == *a.public()
-        ));
-        assert_eq!(s.unacknowledged_key_changes().unwrap().len(), 1);
-        // The change survives a restart until acknowledged.
-        drop(s);
-        let s = Store::open(&path).unwrap();
-        assert_eq!(s.unacknowledged_key_changes().unwrap().len(), 1);
-        assert!(s.mark_verified(&user).unwrap());
-        assert!(s.unacknowledged_key_changes().unwrap().is_empty());
-    }
 
     #[test]
     fn settings_and_calls() {
