@@ -9,6 +9,7 @@ use assent_shared::api::{
 };
 use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, Salt};
 use assent_shared::ids::UserId;
+use assent_shared::transparency::KeyPossession;
 use assent_shared::{SecretIdentity, Timestamp};
 use zeroize::Zeroizing;
 
@@ -41,6 +42,8 @@ pub enum AccountError {
          them from the key backup"
     )]
     NoKeys,
+    #[error(transparent)]
+    Directory(#[from] crate::transparency::DirectoryError),
 }
 
 pub type Result<T, E = AccountError> = std::result::Result<T, E>;
@@ -204,6 +207,9 @@ pub async fn signup(
         return Err(AccountError::WeakPassword(why.join(" ")));
     }
     let api = Api::new(server)?;
+    // The server's key directory keys are pinned now; the new key proves its possession to
+    // this server (by those keys) for this email.
+    let directory = crate::transparency::server_keys(&api, None).await?;
     let identity = SecretIdentity::generate(Timestamp::now());
     let salt = Salt::random();
     let kdf = KdfParams::DEFAULT;
@@ -219,9 +225,21 @@ pub async fn signup(
             kdf,
             key_backup: B64(backup.to_bytes()),
             identity: identity.public().clone(),
+            possession: KeyPossession::prove(
+                &identity,
+                email,
+                &directory.signing,
+                Timestamp::now(),
+            ),
         })
         .await?;
     profile.store_identity(&identity)?;
+    // A new account on this profile: the previous account's directory knowledge goes.
+    profile.store.forget_directory()?;
+    profile.store.set_directory_keys(&directory)?;
+    profile
+        .store
+        .add_own_key(identity.public(), Timestamp::now())?;
     profile.keyring.delete(&profile.id, SESSION)?;
     profile.set_account(&Account {
         server: api.base().to_string(),
@@ -277,13 +295,17 @@ pub async fn signin(
         user_id: resp.user_id,
         display_name: me.display_name.clone(),
     };
-    // A profile switching accounts forgets the previous account's keys.
+    // A profile switching accounts (or servers) forgets the previous account's keys and what
+    // it knew of the previous directory.
     if profile
         .account()?
-        .is_some_and(|a| a.user_id != account.user_id)
+        .is_some_and(|a| a.user_id != account.user_id || a.server != account.server)
     {
         profile.keyring.delete(&profile.id, IDENTITY)?;
+        profile.store.forget_directory()?;
     }
+    // The server's directory keys: pinned the first time, checked every time after.
+    let directory = crate::transparency::pin_server_keys(&api, &profile.store).await?;
     let have_keys = profile.identity().is_ok();
     if !have_keys {
         let backup = api
@@ -301,11 +323,30 @@ pub async fn signin(
     // The directory must hold the key this device signs with.
     let identity = profile.identity()?;
     let entry = api.directory(&account.user_id).await?;
-    if entry.identity != *identity.public() {
+    let republish = entry.identity != *identity.public();
+    if republish {
         api.publish_identity(&PublishIdentity {
             identity: identity.public().clone(),
+            possession: KeyPossession::prove(
+                &identity,
+                &account.email,
+                &directory.signing,
+                Timestamp::now(),
+            ),
         })
         .await?;
+    }
+    profile
+        .store
+        .add_own_key(identity.public(), Timestamp::now())?;
+    // Our own key's history, as far as the directory has it (a key just published waits for
+    // the next check: it is not in an epoch yet).
+    if !republish {
+        use crate::transparency::{DirectoryError, check_own_keys};
+        match check_own_keys(&api, &profile.store, &account.email).await {
+            Ok(_) | Err(DirectoryError::NotPublished(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     profile
         .keyring

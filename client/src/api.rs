@@ -307,7 +307,11 @@ impl Api {
     }
 
     /// Each epoch's signed root from `from` (at most `limit`).
-    pub async fn kt_roots(&self, from: u64, limit: usize) -> Result<Vec<assent_shared::transparency::SignedRoot>> {
+    pub async fn kt_roots(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<assent_shared::transparency::SignedRoot>> {
         let r: assent_shared::api::KtRoots = self
             .get(&format!("/v1/kt/roots?from={from}&limit={limit}"))
             .await?;

@@ -11,4 +11,5 @@ pub mod media;
 pub mod recorder;
 pub mod signaling;
 pub mod store;
+pub mod transparency;
 pub mod upload;

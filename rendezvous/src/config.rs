@@ -211,10 +211,11 @@ impl Config {
         }
         if let Some(v) = get("ASSENT_KT_EPOCH_MS") {
             self.directory.epoch_interval_ms =
-                v.parse().map_err(|e: std::num::ParseIntError| ConfigError::Env {
-                    name: "ASSENT_KT_EPOCH_MS",
-                    message: e.to_string(),
-                })?;
+                v.parse()
+                    .map_err(|e: std::num::ParseIntError| ConfigError::Env {
+                        name: "ASSENT_KT_EPOCH_MS",
+                        message: e.to_string(),
+                    })?;
         }
         if let Some(v) = get("ASSENT_RETENTION_INTERVAL_SECS") {
             self.storage.retention_interval_secs = Some(v.parse().map_err(

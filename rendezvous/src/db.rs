@@ -238,8 +238,7 @@ impl Db {
 
 /// Identities stored before migration 5 get their signing key column filled in.
 fn backfill_signing_keys(conn: &Connection) -> Result<(), DbError> {
-    let mut st =
-        conn.prepare("SELECT rowid, bundle FROM identities WHERE signing_key IS NULL")?;
+    let mut st = conn.prepare("SELECT rowid, bundle FROM identities WHERE signing_key IS NULL")?;
     let rows: Vec<(i64, Vec<u8>)> = st
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;

@@ -112,10 +112,9 @@ async fn lookup(
     let Query(q) = q.map_err(|_| ApiError::field("invalid_email", "pass ?email="))?;
     let email = kt::normalize_email(&q.email);
     let (root, proof, value) = s.kt.lookup(&email).await?;
-    let bundles = s
-        .db
-        .run(move |c| -> ApiResult<Vec<PublicIdentity>> { Ok(bundles_of(c, &email)?) })
-        .await?;
+    let bundles =
+        s.db.run(move |c| -> ApiResult<Vec<PublicIdentity>> { Ok(bundles_of(c, &email)?) })
+            .await?;
     let identity = bundles.into_iter().find(|b| kt::value(b) == value);
     Ok(Json(KtLookup {
         root,
@@ -126,19 +125,17 @@ async fn lookup(
 
 async fn history(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<KtHistory>> {
     let id = user.id;
-    let email = s
-        .db
-        .run(move |c| -> ApiResult<String> {
+    let email =
+        s.db.run(move |c| -> ApiResult<String> {
             crate::accounts::by_id(c, &id)?
                 .map(|a| kt::normalize_email(&a.email))
                 .ok_or_else(ApiError::unauthenticated)
         })
         .await?;
     let (root, proof, values) = s.kt.history(&email).await?;
-    let bundles = s
-        .db
-        .run(move |c| -> ApiResult<Vec<PublicIdentity>> { Ok(bundles_of(c, &email)?) })
-        .await?;
+    let bundles =
+        s.db.run(move |c| -> ApiResult<Vec<PublicIdentity>> { Ok(bundles_of(c, &email)?) })
+            .await?;
     let identities = values
         .iter()
         .filter_map(|v| bundles.iter().find(|b| kt::value(b) == *v).cloned())

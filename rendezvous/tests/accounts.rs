@@ -659,7 +659,12 @@ async fn forgot_password_without_recovery_code_replaces_the_keys_visibly() {
         "new_key_backup": B64(backup.to_bytes()), "identity": fresh.public()});
     // A new key needs its proof of possession.
     let (st, v) = s
-        .call(Method::POST, "/v1/recovery/complete", None, Some(body.clone()))
+        .call(
+            Method::POST,
+            "/v1/recovery/complete",
+            None,
+            Some(body.clone()),
+        )
         .await;
     assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "bad_possession"));
     body["possession"] = serde_json::to_value(a.possession(&fresh, &s)).unwrap();

@@ -112,7 +112,9 @@ async fn verified_keys_are_proven_and_changes_are_visible_in_history() {
     let new: KtLookup = serde_json::from_value(v).unwrap();
     assert!(kt::verify_lookup(&keys, &new.root, "ann@example.org", &l.proof.0).is_err());
 
-    let (st, v) = s.call(Method::GET, "/v1/kt/history", ann.token(), None).await;
+    let (st, v) = s
+        .call(Method::GET, "/v1/kt/history", ann.token(), None)
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let h: KtHistory = serde_json::from_value(v).unwrap();
     let versions = kt::verify_history(&keys, &h.root, "ann@example.org", &h.proof.0).unwrap();
@@ -229,7 +231,12 @@ async fn epochs_chain_and_every_step_is_append_only() {
     }
     for start in 0..5u64 {
         let (st, v) = s
-            .call(Method::GET, &format!("/v1/kt/audit?start={start}"), None, None)
+            .call(
+                Method::GET,
+                &format!("/v1/kt/audit?start={start}"),
+                None,
+                None,
+            )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         let a: KtAudit = serde_json::from_value(v).unwrap();
@@ -252,9 +259,13 @@ async fn epochs_chain_and_every_step_is_append_only() {
             .is_err()
         );
     }
-    let (st, v) = s.call(Method::GET, "/v1/kt/audit?start=5", None, None).await;
+    let (st, v) = s
+        .call(Method::GET, "/v1/kt/audit?start=5", None, None)
+        .await;
     assert_eq!((st, code(&v)), (StatusCode::NOT_FOUND, "no_such_epoch"));
-    let (st, _) = s.call(Method::GET, "/v1/kt/audit?start=x", None, None).await;
+    let (st, _) = s
+        .call(Method::GET, "/v1/kt/audit?start=x", None, None)
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 
     // The head vouches for the newest epoch with a fresh time, re-signed as time passes.
@@ -274,7 +285,12 @@ async fn epochs_chain_and_every_step_is_append_only() {
 
     // Lookups and history need a session; the auditor's routes do not.
     let (st, _) = s
-        .call(Method::GET, "/v1/kt/lookup?email=p0@example.org", None, None)
+        .call(
+            Method::GET,
+            "/v1/kt/lookup?email=p0@example.org",
+            None,
+            None,
+        )
         .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, _) = s.call(Method::GET, "/v1/kt/history", None, None).await;

@@ -1023,7 +1023,11 @@ async fn another_user_cannot_publish_alices_key_and_register_her_recording() {
     let (st, v) = s
         .call(Method::PUT, "/v1/me/identity", eve.token(), Some(body))
         .await;
-    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "bad_possession"), "{v}");
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::FORBIDDEN, "bad_possession"),
+        "{v}"
+    );
     let (st, v) = register(&s, &eve, made.manifest()).await;
     assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "forbidden"), "{v}");
     // Alice registers her own recording; Eve still may not touch it.

@@ -19,6 +19,7 @@ use crate::identity::{IdentityKey, SecretIdentity};
 use crate::ids::{CallId, UserId};
 use crate::sign::{Context, Signature};
 use crate::signal::PeerId;
+use crate::transparency::{Equivocation, SignedRoot};
 
 /// Version of the envelope and of the DTLS binding.
 pub const CALL_PROTOCOL_VERSION: u16 = 1;
@@ -265,6 +266,9 @@ pub enum Body {
     Answer { sdp: String, dtls: Signature },
     /// A trickled ICE candidate.
     Candidate { mline: u32, candidate: String },
+    /// The sender's user is comparing our key (it differs from the one they pinned): wait for
+    /// them instead of giving up on the connection.
+    Hold,
 }
 
 impl std::fmt::Debug for Body {
@@ -274,6 +278,7 @@ impl std::fmt::Debug for Body {
             Body::Offer { sdp, .. } => write!(f, "Offer({} bytes)", sdp.len()),
             Body::Answer { sdp, .. } => write!(f, "Answer({} bytes)", sdp.len()),
             Body::Candidate { mline, .. } => write!(f, "Candidate(mline {mline})"),
+            Body::Hold => f.write_str("Hold"),
         }
     }
 }
@@ -370,14 +375,19 @@ pub enum PeerMessage {
     Ping,
     /// Recording consent, signed end to end (see [`crate::consent`]).
     Consent { msg: ConsentMsg },
+    /// The newest key directory root the sender holds (gossip: two different signed roots for
+    /// one epoch prove that the server showed people different directories).
+    Root { root: SignedRoot },
+    /// Proof that the server equivocated: two contradicting roots it signed.
+    Equivocation { evidence: Equivocation },
 }
 
 /// Consent material between clients: the canonical bytes of the signed structures.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ConsentMsg {
-    /// A new proposal (epoch 0), from its proposer.
-    Propose { proposal: B64 },
+    /// A new proposal (epoch 0), from its proposer, with the proposer's own consent token.
+    Propose { proposal: B64, token: B64 },
     /// A participant's consent token.
     Token { token: B64 },
     /// A signed decline or withdrawal.
@@ -394,6 +404,10 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::ChatAck { id } => write!(f, "ChatAck({id})"),
             PeerMessage::Ping => f.write_str("Ping"),
             PeerMessage::Consent { msg } => write!(f, "Consent({msg:?})"),
+            PeerMessage::Root { root } => write!(f, "Root(epoch {})", root.epoch()),
+            PeerMessage::Equivocation { evidence } => {
+                write!(f, "Equivocation(epoch {})", evidence.a.epoch())
+            }
         }
     }
 }

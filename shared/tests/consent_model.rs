@@ -18,6 +18,7 @@ use assent_shared::{CallId, Digest, SecretIdentity, Timestamp};
 struct World {
     ids: Vec<SecretIdentity>,
     tokens: HashMap<(usize, Digest), ConsentToken>,
+    notices: HashMap<(usize, bool, Digest), SignedNotice>,
 }
 
 impl World {
@@ -26,6 +27,14 @@ impl World {
         self.tokens
             .entry((who, p.digest()))
             .or_insert_with(|| ConsentToken::sign(&ids[who], p, T0))
+            .clone()
+    }
+
+    fn notice(&mut self, who: usize, kind: NoticeKind, p: &Proposal) -> SignedNotice {
+        let ids = &self.ids;
+        self.notices
+            .entry((who, kind == NoticeKind::Decline, p.digest()))
+            .or_insert_with(|| SignedNotice::sign(&ids[who], kind, p, T0))
             .clone()
     }
 
@@ -55,14 +64,27 @@ impl World {
         let mut v = Vec::new();
         match m.session() {
             None => {
-                v.push(Input::Propose(self.proposal(&present)));
+                if let Some(&proposer) = present.first() {
+                    let p = self.proposal(&present);
+                    let token = self.token(proposer, &p);
+                    v.push(Input::Propose {
+                        proposal: p.clone(),
+                        token,
+                    });
+                    // The same proposal in the proposer's name, signed by someone else.
+                    let other = (proposer + 1) % n;
+                    let token = self.token(other, &p);
+                    v.push(Input::Propose { proposal: p, token });
+                }
                 // A proposal naming someone who is not here.
                 let absent: Vec<usize> = (0..n).filter(|i| !present.contains(i)).collect();
                 if let Some(&a) = absent.first() {
                     let mut wrong = present.clone();
                     wrong.push(a);
                     wrong.sort();
-                    v.push(Input::Propose(self.proposal(&wrong)));
+                    let p = self.proposal(&wrong);
+                    let token = self.token(wrong[0], &p);
+                    v.push(Input::Propose { proposal: p, token });
                 }
                 v.push(Input::Token(self.token(1, &self.proposal(&present))));
             }
@@ -78,17 +100,15 @@ impl World {
                     let mut foreign = current.clone();
                     foreign.terms.call_id = CallId([0x99; 16]);
                     v.push(Input::Token(self.token(who, &foreign)));
-                    v.push(Input::Notice(SignedNotice::sign(
-                        &self.ids[who],
+                    v.push(Input::Notice(self.notice(
+                        who,
                         NoticeKind::Decline,
                         &current,
-                        T0,
                     )));
-                    v.push(Input::Notice(SignedNotice::sign(
-                        &self.ids[who],
+                    v.push(Input::Notice(self.notice(
+                        who,
                         NoticeKind::Withdraw,
                         &first,
-                        T0,
                     )));
                 }
                 // A forged token: signer field says 1, signature by 2.
@@ -109,6 +129,27 @@ impl World {
     }
 }
 
+/// A short name for an input in a failure's trace (formatting the whole input for each of
+/// the millions of steps would cost more than the search).
+fn describe(input: &Input) -> String {
+    let short = |k: &assent_shared::IdentityKey| k.short();
+    match input {
+        Input::Propose { proposal, token } => format!(
+            "Propose(set {}, by {})",
+            proposal.participants.len(),
+            short(&token.signer())
+        ),
+        Input::Sync { epochs, tokens } => {
+            format!("Sync({} epochs, {} tokens)", epochs.len(), tokens.len())
+        }
+        Input::Token(t) => format!("Token({} for epoch {})", short(&t.signer()), t.body.epoch),
+        Input::Notice(n) => format!("Notice({:?} by {})", n.body.kind, short(&n.body.signer)),
+        Input::Joined(id) => format!("Joined({})", short(&id.signing)),
+        Input::Left(k) => format!("Left({})", short(k)),
+        Input::Tick => "Tick".into(),
+    }
+}
+
 fn now_for(input: &Input) -> Timestamp {
     match input {
         Input::Tick => T0.plus_millis(2 * 3600 * 1000),
@@ -117,7 +158,26 @@ fn now_for(input: &Input) -> Timestamp {
 }
 
 /// Check the invariants of one state; `writer` is what the effects say about writing.
-fn check(m: &ConsentMachine, writer: bool) -> Result<(), String> {
+/// Token verifications already done (tokens are deterministic here, and the invariant checks
+/// each state's tokens again: the model's own cost, not the machine's).
+type Checked = HashMap<(Vec<u8>, Digest), bool>;
+
+fn valid(checked: &mut Checked, t: &ConsentToken, p: &Proposal) -> bool {
+    *checked
+        .entry((t.to_bytes(), p.digest()))
+        .or_insert_with(|| t.verify(p).is_ok())
+}
+
+fn check(m: &ConsentMachine, writer: bool, checked: &mut Checked) -> Result<(), String> {
+    if let Some(s) = m.session() {
+        let p0 = &s.epochs()[0];
+        let signed_by_proposer = s
+            .tokens()
+            .any(|t| t.signer() == p0.terms.proposer && t.body.epoch == 0 && valid(checked, t, p0));
+        if !signed_by_proposer {
+            return Err("a recording the proposer never signed".into());
+        }
+    }
     if writer != m.is_writing() {
         return Err(format!(
             "writer {writer} but machine says {}",
@@ -138,7 +198,8 @@ fn check(m: &ConsentMachine, writer: bool) -> Result<(), String> {
                 current.is_member(k)
                     && session.tokens().any(|t| {
                         &t.signer() == k
-                            && t.verify(&session.epochs()[t.body.epoch as usize]).is_ok()
+                            && t.body.epoch == current.epoch
+                            && valid(checked, t, current)
                     })
             });
             if *writing && !covered {
@@ -156,6 +217,7 @@ fn explore(me: usize, initially_present: &[usize], participants: u8) -> usize {
     let mut world = World {
         ids: identities(participants),
         tokens: HashMap::new(),
+        notices: HashMap::new(),
     };
     let call = terms(&world.ids[0]).call_id;
     let mut start = ConsentMachine::new(world.ids[me].public().clone(), call);
@@ -163,13 +225,14 @@ fn explore(me: usize, initially_present: &[usize], participants: u8) -> usize {
         start.handle(T0, Input::Joined(world.ids[i].public().clone()));
     }
     let mut seen: HashSet<(ConsentMachine, bool)> = HashSet::new();
+    let mut checked = Checked::new();
     let mut queue = VecDeque::new();
     seen.insert((start.clone(), false));
     queue.push_back((start, false, Vec::<String>::new()));
     while let Some((m, writer, trace)) = queue.pop_front() {
         for input in world.inputs(&m) {
             let mut next = m.clone();
-            let label = format!("{input:?}").chars().take(60).collect::<String>();
+            let label = describe(&input);
             let effects = next.handle(now_for(&input), input);
             let mut w = writer;
             for e in &effects {
@@ -189,7 +252,7 @@ fn explore(me: usize, initially_present: &[usize], participants: u8) -> usize {
                     _ => {}
                 }
             }
-            if let Err(why) = check(&next, w) {
+            if let Err(why) = check(&next, w, &mut checked) {
                 panic!(
                     "invariant broken: {why}\ntrace: {trace:?}\nthen: {label}\neffects: {effects:?}"
                 );

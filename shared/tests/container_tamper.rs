@@ -383,6 +383,15 @@ fn newcomer_epoch_extends_recipients() {
     );
     tokens.push(ConsentToken::sign(newcomer, &ext, T0.plus_millis(2500)));
     w.update_consent(&epochs, &tokens).unwrap();
+    // The newcomer's own token is not enough: those already recorded sign the new set too.
+    assert!(matches!(
+        w.write_segment(Track::Media, b"x", &present, 2000, 2000),
+        Err(ContainerError::NotConsented(_))
+    ));
+    for id in &f.ids[..3] {
+        tokens.push(ConsentToken::sign(id, &ext, T0.plus_millis(2600)));
+    }
+    w.update_consent(&epochs, &tokens).unwrap();
     w.write_segment(Track::Media, &plaintext(1), &present, 3000, 2000)
         .unwrap();
     w.write_segment(

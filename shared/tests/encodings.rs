@@ -38,17 +38,29 @@ fn golden(name: &str, bytes: &[u8]) -> Vec<u8> {
     stored
 }
 
-/// A deterministic manifest with two epochs, three segments and an ending.
+/// A deterministic manifest with two epochs, three segments and an ending, in the current
+/// version (everyone signs the extension) or version 1 (only the newcomer signed it).
 fn sample_manifest(ids: &[SecretIdentity]) -> Manifest {
+    sample_manifest_v(ids, MANIFEST_VERSION)
+}
+
+fn sample_manifest_v(ids: &[SecretIdentity], version: u16) -> Manifest {
     let p0 = proposal(&ids[..3]);
     let p1 = p0.extend(ids[3].public());
     let mut tokens: Vec<ConsentToken> = ids[..3]
         .iter()
         .map(|i| ConsentToken::sign(i, &p0, T0))
         .collect();
+    if version >= 2 {
+        tokens.extend(
+            ids[..3]
+                .iter()
+                .map(|i| ConsentToken::sign(i, &p1, T0.plus_millis(5000))),
+        );
+    }
     tokens.push(ConsentToken::sign(&ids[3], &p1, T0.plus_millis(5000)));
     let mut m = Manifest {
-        version: MANIFEST_VERSION,
+        version,
         recording_id: p0.terms.recording_id,
         call_id: p0.terms.call_id,
         epochs: vec![p0, p1],
@@ -124,11 +136,29 @@ fn golden_proposal_token_notice() {
 #[test]
 fn golden_manifest() {
     let ids = identities(4);
-    let m = sample_manifest(&ids);
-    let g = golden("manifest-v1.asm", &m.sign(&ids[0]));
-    let (parsed, signer) = parse_signed(&g).unwrap();
-    assert_eq!(parsed, m);
-    assert_eq!(signer, ids[0].key());
+    for (version, name) in [(1, "manifest-v1.asm"), (2, "manifest-v2.asm")] {
+        let m = sample_manifest_v(&ids, version);
+        let g = golden(name, &m.sign(&ids[0]));
+        let (parsed, signer) = parse_signed(&g).unwrap();
+        assert_eq!(parsed, m);
+        assert_eq!(signer, ids[0].key());
+        // Each version's own consent rule: no consent problem in either.
+        let (_, _, problems) = container::verify_manifest(&g).unwrap();
+        assert!(problems.is_empty(), "{name}: {problems:?}");
+    }
+    // Version 2 is strict: the extension's segment without the first three's tokens for it.
+    let mut m = sample_manifest_v(&ids, 2);
+    m.tokens
+        .retain(|t| t.body.epoch == 0 || t.signer() == ids[3].key());
+    let (_, _, problems) = container::verify_manifest(&m.sign(&ids[0])).unwrap();
+    assert_eq!(
+        problems
+            .iter()
+            .filter(|p| matches!(p, container::Problem::MissingConsent { segment: 2, .. }))
+            .count(),
+        3,
+        "{problems:?}"
+    );
 }
 
 #[test]

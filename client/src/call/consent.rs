@@ -38,6 +38,22 @@ pub enum RecordCommand {
     Stop(EndReason),
 }
 
+/// Someone a recording would be encrypted to, as the consent dialog names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    pub name: String,
+    /// Their verified email (the directory's name for their key); empty for ourselves when
+    /// unknown.
+    pub email: String,
+    /// The key directory proved their key, and its safety number was compared in person.
+    pub verified: bool,
+    /// The key directory proved their key for this call (always true once they can sign).
+    pub proven: bool,
+    /// The first digits of their key's fingerprint.
+    pub fingerprint: String,
+    pub you: bool,
+}
+
 /// What the UI shows of recording consent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConsentEvent {
@@ -49,6 +65,10 @@ pub enum ConsentEvent {
         scope: Scope,
         retention_days: u16,
         epoch: u32,
+        /// Everyone the recording will be encrypted to (the epoch's participant set).
+        recipients: Vec<Recipient>,
+        /// Who joined since the previous epoch (an extension: continue with them?).
+        joined: Vec<String>,
     },
     /// The recording state as everyone sees it.
     Status {
@@ -72,6 +92,20 @@ pub enum Out {
     Event(ConsentEvent),
 }
 
+/// What the link knows of a person in the call.
+#[derive(Clone, Debug, Default)]
+struct Person {
+    email: String,
+    /// Safety number compared.
+    verified: bool,
+    /// Key proven by the directory in this call.
+    proven: bool,
+}
+
+/// At most this many consent tokens kept while no proposal is known yet (a newcomer may hear
+/// others' tokens before the recorder's sync).
+const MAX_EARLY: usize = 64;
+
 /// One client's consent for one call.
 pub struct ConsentLink {
     machine: ConsentMachine,
@@ -79,8 +113,11 @@ pub struct ConsentLink {
     device: DeviceId,
     call: CallId,
     names: BTreeMap<IdentityKey, String>,
+    people: BTreeMap<IdentityKey, Person>,
     peers: BTreeMap<IdentityKey, PeerId>,
     last_status: Option<(StatusKind, Vec<IdentityKey>, Vec<IdentityKey>)>,
+    /// Tokens that arrived before their recording was known here.
+    early: Vec<ConsentToken>,
 }
 
 fn b64(bytes: Vec<u8>) -> B64 {
@@ -105,28 +142,93 @@ pub fn describe(reason: &EndReason, names: &BTreeMap<IdentityKey, String>) -> St
 }
 
 impl ConsentLink {
-    pub fn new(me: PublicIdentity, name: &str, device: DeviceId, call: CallId) -> Self {
+    pub fn new(
+        me: PublicIdentity,
+        name: &str,
+        email: &str,
+        device: DeviceId,
+        call: CallId,
+    ) -> Self {
         let mut names = BTreeMap::new();
         names.insert(me.signing, name.to_string());
+        let mut people = BTreeMap::new();
+        people.insert(
+            me.signing,
+            Person {
+                email: email.to_string(),
+                verified: true,
+                proven: true,
+            },
+        );
         ConsentLink {
             machine: ConsentMachine::new(me.clone(), call),
             me,
             device,
             call,
             names,
+            people,
             peers: BTreeMap::new(),
             last_status: None,
+            early: Vec::new(),
         }
+    }
+
+    /// The directory proved `key` (and `compared`: its safety number was compared).
+    pub fn set_verified(&mut self, key: IdentityKey, compared: bool) {
+        let p = self.people.entry(key).or_default();
+        p.proven = true;
+        p.verified = compared;
+    }
+
+    /// Who `p` would be encrypted to, as the dialog shows them.
+    fn recipients(&self, p: &Proposal) -> Vec<Recipient> {
+        p.participants
+            .iter()
+            .map(|id| {
+                let person = self.people.get(&id.signing).cloned().unwrap_or_default();
+                let fp = id.fingerprint();
+                Recipient {
+                    name: self.name(&id.signing),
+                    email: person.email,
+                    verified: person.verified,
+                    proven: person.proven,
+                    fingerprint: fp.chars().take(11).collect(),
+                    you: id.signing == self.me.signing,
+                }
+            })
+            .collect()
+    }
+
+    /// Who is in `p` but was not in the epoch before it.
+    fn newcomers(&self, p: &Proposal) -> Vec<String> {
+        let Some(s) = self.machine.session() else {
+            return Vec::new();
+        };
+        let Some(before) = p
+            .epoch
+            .checked_sub(1)
+            .and_then(|e| s.epochs().get(e as usize))
+        else {
+            return Vec::new();
+        };
+        p.participants
+            .iter()
+            .filter(|id| !before.is_member(&id.signing))
+            .map(|id| self.name(&id.signing))
+            .collect()
     }
 
     pub fn machine(&self) -> &ConsentMachine {
         &self.machine
     }
 
+    /// This device records: the proposer is us, and the terms name this device (another
+    /// device of the same account in the call does not record).
     fn is_recorder(&self) -> bool {
-        self.machine
-            .session()
-            .is_some_and(|s| s.epochs()[0].terms.proposer == self.me.signing)
+        self.machine.session().is_some_and(|s| {
+            let t = &s.epochs()[0].terms;
+            t.proposer == self.me.signing && t.recorder_device == self.device
+        })
     }
 
     fn consent(&self) -> (Vec<Proposal>, Vec<ConsentToken>) {
@@ -153,6 +255,8 @@ impl ConsentLink {
                     scope: p.terms.scope,
                     retention_days: p.terms.retention_days,
                     epoch: p.epoch,
+                    recipients: self.recipients(&p),
+                    joined: self.newcomers(&p),
                 })),
                 E::StartWriting { .. } if self.is_recorder() => {
                     let (epochs, tokens) = self.consent();
@@ -207,16 +311,19 @@ impl ConsentLink {
         }));
     }
 
-    /// Someone took a seat (their directory-verified bundle).
+    /// Someone took a seat (their bundle as signaling presents it; the directory's proof of
+    /// it follows, [`Self::set_verified`]: until then they cannot sign anything here).
     pub fn joined(
         &mut self,
         now: Timestamp,
         peer: PeerId,
         identity: &PublicIdentity,
         name: &str,
+        email: &str,
     ) -> Vec<Out> {
         let mut out = Vec::new();
         self.names.insert(identity.signing, name.to_string());
+        self.people.entry(identity.signing).or_default().email = email.to_string();
         self.peers.insert(identity.signing, peer);
         self.feed(now, Input::Joined(identity.clone()), &mut out);
         // The recorder brings a newcomer up to date (they sign the extended set).
@@ -277,7 +384,27 @@ impl ConsentLink {
                 return out;
             }
         };
+        let early = matches!(input, Input::Token(_)) && self.machine.session().is_none();
+        let opens = matches!(input, Input::Propose { .. } | Input::Sync { .. });
+        if early {
+            if let Input::Token(t) = input
+                && self.early.len() < MAX_EARLY
+            {
+                self.early.push(t);
+            }
+            return out;
+        }
         self.feed(now, input, &mut out);
+        if opens && self.machine.session().is_some() {
+            // Tokens that came before their recording was known here.
+            for t in std::mem::take(&mut self.early) {
+                let mut more = Vec::new();
+                self.feed(now, Input::Token(t), &mut more);
+                // A token that does not fit this recording is dropped quietly.
+                more.retain(|o| !matches!(o, Out::Event(ConsentEvent::Refused { .. })));
+                out.extend(more);
+            }
+        }
         out
     }
 
@@ -313,17 +440,24 @@ impl ConsentLink {
                 return out;
             }
         };
-        self.feed(now, Input::Propose(proposal.clone()), &mut out);
+        // Proposing is agreeing: the proposal goes with our own token, which also shows
+        // everyone that we (the proposer it names) made it.
+        let token = ConsentToken::sign(identity, &proposal, now);
+        self.feed(
+            now,
+            Input::Propose {
+                proposal: proposal.clone(),
+                token: token.clone(),
+            },
+            &mut out,
+        );
         if self.machine.session().is_none() {
             return out;
         }
-        // No dialog for the proposer: proposing is agreeing.
-        out.retain(|o| !matches!(o, Out::Event(ConsentEvent::Asked { .. })));
         out.push(Out::Broadcast(ConsentMsg::Propose {
             proposal: b64(proposal.to_bytes()),
+            token: b64(token.to_bytes()),
         }));
-        // Proposing is agreeing.
-        out.extend(self.agree(now, identity));
         out
     }
 
@@ -369,7 +503,10 @@ impl ConsentLink {
 
 fn decode(msg: ConsentMsg) -> Result<Input, ConsentError> {
     Ok(match msg {
-        ConsentMsg::Propose { proposal } => Input::Propose(Proposal::from_bytes(&proposal.0)?),
+        ConsentMsg::Propose { proposal, token } => Input::Propose {
+            proposal: Proposal::from_bytes(&proposal.0)?,
+            token: ConsentToken::from_bytes(&token.0)?,
+        },
         ConsentMsg::Token { token } => Input::Token(ConsentToken::from_bytes(&token.0)?),
         ConsentMsg::Notice { notice } => Input::Notice(SignedNotice::from_bytes(&notice.0)?),
         ConsentMsg::Sync { epochs, tokens } => {

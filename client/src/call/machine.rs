@@ -2,7 +2,10 @@
 //! signaling frames, WebRTC events and the user's commands, and performs what it returns.
 //!
 //! ```text
-//!  per remote peer          we joined after them            they joined after us
+//!  per remote peer          Vetting ── the directory's proof for their email and bundle
+//!                              │       (failed: refused before anything else; a key other
+//!                              │        than the pinned one: KeyChanged until accepted)
+//!                           we joined after them            they joined after us
 //!                           Offering                        AwaitingOffer
 //!                              │ our offer is ready            │ their offer: envelope signed,
 //!                              ▼ (signed, sent)                ▼ DTLS binding verified
@@ -16,6 +19,15 @@
 //!  → failed (closed, never retried silently); peer left, or silent on the data channel for a few
 //!  seconds (killed, unplugged) → removed.
 //! ```
+//!
+//! Nothing is negotiated with a peer until the key directory has proven that the bundle
+//! signaling presents is the one published for their email (the edge fetches and checks the
+//! proof, and compares the key with the one pinned for that email): a server that hands out a
+//! key of its own is refused before any media, chat or consent. Their signaling waits meanwhile.
+//!
+//! The peers also compare the newest signed directory root they hold (gossip over the data
+//! channel): two different signed roots for one epoch prove that the server showed people
+//! different directories; everyone is told and any recording stops.
 //!
 //! The newcomer offers to everyone already present, so two peers never offer to each other.
 //! Media is opened towards a peer only once its certificate is verified: until then the edge
@@ -31,6 +43,7 @@ use assent_shared::call::{
 use assent_shared::consent::{NoticeKind, Scope};
 use assent_shared::ids::UserId;
 use assent_shared::signal::{LeaveReason, PeerId, PeerInfo};
+use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
 use assent_shared::{CallId, DeviceId, SecretIdentity, Timestamp};
 
 use super::consent::{ConsentEvent, ConsentLink, Out, RecordCommand};
@@ -136,6 +149,19 @@ pub enum Transport {
     Failed,
 }
 
+/// The key directory's verdict on a peer's key, as the edge found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Vetting {
+    /// The directory proves this key for their email, and it is the one pinned (or the first
+    /// seen); `compared`: its safety number was compared in person.
+    Trusted { compared: bool },
+    /// The directory proves this key, but another one is pinned for their email: nothing is
+    /// negotiated until the user compares and accepts it.
+    Changed { safety_number: String },
+    /// The key cannot be believed (why, for the user).
+    Refused(String),
+}
+
 /// What happens to the machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
@@ -191,6 +217,21 @@ pub enum Input {
         peer: PeerId,
         reason: String,
     },
+    /// What the key directory said of `peer`'s key (after [`Effect::VetPeer`]).
+    PeerVetted {
+        peer: PeerId,
+        outcome: Vetting,
+    },
+    /// The user compared `peer`'s changed key and accepts it (the edge re-pinned it).
+    AcceptKey {
+        peer: PeerId,
+    },
+    /// The server's directory keys (pinned for this profile) and a directory root this
+    /// client accepted (from its own checks, or the server's root for an epoch a peer named).
+    DirectoryRoot {
+        keys: DirectoryKeys,
+        root: SignedRoot,
+    },
     /// The local user's commands.
     SetMedia(MediaState),
     SendChat {
@@ -230,6 +271,9 @@ impl Input {
             Input::ChannelOpen { .. } => "channel_open",
             Input::ChannelMessage { .. } => "channel_message",
             Input::PeerError { .. } => "peer_error",
+            Input::PeerVetted { .. } => "peer_vetted",
+            Input::AcceptKey { .. } => "accept_key",
+            Input::DirectoryRoot { .. } => "directory_root",
             Input::SetMedia(_) => "set_media",
             Input::SendChat { .. } => "send_chat",
             Input::ProposeRecording { .. } => "propose_recording",
@@ -249,6 +293,18 @@ pub enum Effect {
     Signal {
         to: PeerId,
         payload: String,
+    },
+    /// Check `peer`'s key with the key directory: a lookup proof that `email` holds exactly
+    /// `identity`, then the pin for `email`. The answer comes back as [`Input::PeerVetted`].
+    VetPeer {
+        peer: PeerId,
+        email: String,
+        identity: assent_shared::PublicIdentity,
+    },
+    /// A peer named a directory root newer than ours: fetch the server's own root for that
+    /// epoch (it comes back as [`Input::DirectoryRoot`], and is compared).
+    CheckRoot {
+        epoch: u64,
     },
     /// Build the WebRTC connection to `peer`; as offerer, open the data channel and make an offer.
     CreatePeer {
@@ -297,6 +353,8 @@ pub enum Event {
     ParticipantJoined {
         peer: PeerId,
         user: UserId,
+        /// Their verified email (what the directory names their key by).
+        email: String,
         name: String,
         /// They came in after us (false for those already there when we joined).
         arrived: bool,
@@ -304,6 +362,25 @@ pub enum Event {
     ParticipantLeft {
         peer: PeerId,
         reason: LeaveReason,
+    },
+    /// The directory proved their key (and it is the one pinned): negotiation starts.
+    /// `compared`: the safety number was compared in person for this key.
+    KeyTrusted {
+        peer: PeerId,
+        compared: bool,
+    },
+    /// The directory proves another key for them than the one pinned: held until the user
+    /// compares the safety number and accepts (or leaves).
+    KeyChanged {
+        peer: PeerId,
+        email: String,
+        name: String,
+        safety_number: String,
+    },
+    /// The server signed two different directory roots for one epoch (seen by us or a peer):
+    /// proof that it lies about keys. Recording stops.
+    Equivocation {
+        evidence: Box<Equivocation>,
     },
     /// End to end verified: media flows.
     Connected {
@@ -359,6 +436,10 @@ pub enum EndReason {
 /// Where a connection to a peer stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    /// Waiting for the key directory's proof of their key.
+    Vetting,
+    /// Their key differs from the pinned one: waiting for the user.
+    KeyChanged,
     Offering,
     AwaitingAnswer,
     AwaitingOffer,
@@ -387,6 +468,14 @@ struct Peer {
     inbox: Vec<String>,
     outbox: Vec<PeerMessage>,
     media: MediaState,
+    /// We make the offer (they were here before us).
+    offerer: bool,
+    /// Signaling that arrived while their key was being vetted.
+    held_signals: Vec<String>,
+    /// The newest directory epoch they told us of.
+    root_epoch: Option<u64>,
+    /// They are comparing our changed key with their user: no connection timeout meanwhile.
+    held_by_them: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -401,6 +490,7 @@ pub struct CallMachine {
     identity: SecretIdentity,
     user: UserId,
     name: String,
+    email: String,
     device: DeviceId,
     config: Config,
     now: Timestamp,
@@ -411,13 +501,25 @@ pub struct CallMachine {
     local: MediaState,
     chat_seq: u64,
     awaiting_ack: BTreeMap<u64, BTreeSet<PeerId>>,
+    /// The directory keys pinned for the server, once the edge told us.
+    directory: Option<DirectoryKeys>,
+    /// Directory roots known here by epoch (ours and peers' that verified), newest kept.
+    roots: BTreeMap<u64, SignedRoot>,
+    /// The newest root we accepted ourselves (what we gossip).
+    newest: Option<SignedRoot>,
+    /// The server was caught equivocating (once is enough).
+    equivocation: Option<Equivocation>,
 }
+
+/// Directory roots remembered in a call.
+const MAX_ROOTS: usize = 64;
 
 impl CallMachine {
     pub fn new(
         identity: SecretIdentity,
         user: UserId,
         name: &str,
+        email: &str,
         device: DeviceId,
         local: MediaState,
         config: Config,
@@ -426,6 +528,7 @@ impl CallMachine {
             identity,
             user,
             name: name.to_string(),
+            email: email.to_string(),
             device,
             config,
             now: Timestamp(0),
@@ -436,6 +539,10 @@ impl CallMachine {
             local,
             chat_seq: 0,
             awaiting_ack: BTreeMap::new(),
+            directory: None,
+            roots: BTreeMap::new(),
+            newest: None,
+            equivocation: None,
         }
     }
 
@@ -496,6 +603,21 @@ impl CallMachine {
             }
             Input::ChannelMessage { peer, text } => self.channel_message(now, peer, text, &mut fx),
             Input::PeerError { peer, reason } => self.fail(peer, reason, &mut fx),
+            Input::PeerVetted { peer, outcome } => self.vetted(now, peer, outcome, &mut fx),
+            Input::AcceptKey { peer } => {
+                if self
+                    .peers
+                    .get(&peer)
+                    .is_some_and(|p| p.phase == Phase::KeyChanged)
+                {
+                    fx.push(Effect::Event(Event::KeyTrusted {
+                        peer,
+                        compared: false,
+                    }));
+                    self.proceed(now, peer, &mut fx);
+                }
+            }
+            Input::DirectoryRoot { keys, root } => self.directory_root(now, keys, root, &mut fx),
             Input::SetMedia(state) => {
                 self.local = state;
                 fx.push(Effect::ApplyLocalMedia(state));
@@ -571,6 +693,7 @@ impl CallMachine {
         self.consent = Some(ConsentLink::new(
             self.identity.public().clone(),
             &self.name,
+            &self.email,
             self.device,
             call,
         ));
@@ -590,6 +713,7 @@ impl CallMachine {
         fx.push(Effect::Event(Event::ParticipantJoined {
             peer: id,
             user: info.user_id,
+            email: info.email.clone(),
             name: info.display_name.clone(),
             // We make the offer to those already there; newcomers offer to us.
             arrived: !offerer,
@@ -601,15 +725,16 @@ impl CallMachine {
             }));
             return;
         }
+        fx.push(Effect::VetPeer {
+            peer: id,
+            email: info.email.clone(),
+            identity: info.identity.clone(),
+        });
         self.peers.insert(
             id,
             Peer {
                 info,
-                phase: if offerer {
-                    Phase::Offering
-                } else {
-                    Phase::AwaitingOffer
-                },
+                phase: Phase::Vetting,
                 since: now,
                 expected: None,
                 presented: None,
@@ -623,13 +748,78 @@ impl CallMachine {
                 inbox: Vec::new(),
                 outbox: Vec::new(),
                 media: MediaState::default(),
+                offerer,
+                held_signals: Vec::new(),
+                root_epoch: None,
+                held_by_them: false,
             },
         );
-        fx.push(Effect::CreatePeer { peer: id, offerer });
+        // Consent counts them at once, in the server's order (the same for everyone): a
+        // recording pauses for a newcomer even before their key is proven, and they can sign
+        // only once it is (consent travels on the verified data channel).
         if let Some(p) = self.peers.get(&id) {
-            let (identity, name) = (p.info.identity.clone(), p.info.display_name.clone());
+            let (identity, name, email) = (
+                p.info.identity.clone(),
+                p.info.display_name.clone(),
+                p.info.email.clone(),
+            );
             let now = self.now;
-            self.with_consent(fx, |c, _, _| c.joined(now, id, &identity, &name));
+            self.with_consent(fx, |c, _, _| c.joined(now, id, &identity, &name, &email));
+        }
+    }
+
+    /// The directory's verdict on a peer's key.
+    fn vetted(&mut self, now: Timestamp, peer: PeerId, outcome: Vetting, fx: &mut Vec<Effect>) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.phase != Phase::Vetting {
+            return;
+        }
+        match outcome {
+            Vetting::Trusted { compared } => {
+                fx.push(Effect::Event(Event::KeyTrusted { peer, compared }));
+                if let Some(key) = self.peers.get(&peer).map(|p| p.info.identity.signing) {
+                    self.with_consent(fx, |c, _, _| {
+                        c.set_verified(key, compared);
+                        Vec::new()
+                    });
+                }
+                self.proceed(now, peer, fx);
+            }
+            Vetting::Changed { safety_number } => {
+                p.phase = Phase::KeyChanged;
+                p.since = now;
+                let (email, name) = (p.info.email.clone(), p.info.display_name.clone());
+                fx.push(Effect::Event(Event::KeyChanged {
+                    peer,
+                    email,
+                    name,
+                    safety_number,
+                }));
+                // Their key is the one the directory proves: we may tell them to wait.
+                self.seal(peer, Body::Hold, fx);
+            }
+            Vetting::Refused(reason) => self.fail(peer, reason, fx),
+        }
+    }
+
+    /// Their key is believed: negotiate, and handle the signaling that waited.
+    fn proceed(&mut self, now: Timestamp, peer: PeerId, fx: &mut Vec<Effect>) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        p.phase = if p.offerer {
+            Phase::Offering
+        } else {
+            Phase::AwaitingOffer
+        };
+        p.since = now;
+        let offerer = p.offerer;
+        let held = std::mem::take(&mut p.held_signals);
+        fx.push(Effect::CreatePeer { peer, offerer });
+        for payload in held {
+            self.signal(now, peer, &payload, fx);
         }
     }
 
@@ -814,9 +1004,15 @@ impl CallMachine {
         let CallPhase::InCall { call, me } = self.phase else {
             return;
         };
-        let Some(p) = self.peers.get(&from) else {
+        let Some(p) = self.peers.get_mut(&from) else {
             return;
         };
+        if matches!(p.phase, Phase::Vetting | Phase::KeyChanged) {
+            if p.held_signals.len() < MAX_QUEUED {
+                p.held_signals.push(payload.to_string());
+            }
+            return;
+        }
         let (phase, last_seq) = (p.phase, p.last_seq);
         let env = match SignedEnvelope::open(payload, &p.info.identity.signing, from, &call, me) {
             Ok(env) => env,
@@ -836,6 +1032,11 @@ impl CallMachine {
             Body::Offer { sdp, dtls } => self.remote_sdp(now, from, SdpKind::Offer, sdp, dtls, fx),
             Body::Answer { sdp, dtls } => {
                 self.remote_sdp(now, from, SdpKind::Answer, sdp, dtls, fx)
+            }
+            Body::Hold => {
+                if let Some(p) = self.peers.get_mut(&from) {
+                    p.held_by_them = true;
+                }
             }
             Body::Candidate { mline, candidate } => {
                 if self.config.candidates.allows(&candidate) {
@@ -942,8 +1143,14 @@ impl CallMachine {
             .get_mut(&peer)
             .map(|p| std::mem::take(&mut p.inbox))
             .unwrap_or_default();
-        // Say who we are first, then what waited.
+        // Say who we are first, then the directory we see, then what waited.
         let mut outbox = vec![PeerMessage::State { state }];
+        if let Some(root) = self.newest {
+            outbox.push(PeerMessage::Root { root });
+        }
+        if let Some(evidence) = self.equivocation {
+            outbox.push(PeerMessage::Equivocation { evidence });
+        }
         if let Some(p) = self.peers.get_mut(&peer) {
             outbox.append(&mut p.outbox);
             p.outbox = outbox;
@@ -1051,9 +1258,128 @@ impl CallMachine {
                 }
             }
             PeerMessage::Ping => {}
+            PeerMessage::Root { root } => self.gossiped_root(now, peer, root, fx),
+            PeerMessage::Equivocation { evidence } => {
+                let checked = self.directory.map(|k| evidence.check(&k.signing));
+                match checked {
+                    Some(Ok(())) => self.equivocated(now, evidence, fx),
+                    Some(Err(e)) => fx.push(Effect::Event(Event::Refused {
+                        peer,
+                        error: format!("a claimed directory contradiction does not hold: {e}"),
+                    })),
+                    None => {}
+                }
+            }
             PeerMessage::Consent { msg } => {
                 self.with_consent(fx, |c, _, now| c.message(now, msg));
             }
+        }
+    }
+
+    /// Remember a root (ours or a peer's, already verified); a contradiction with one known
+    /// for the same epoch is an equivocation.
+    fn learn_root(&mut self, now: Timestamp, root: SignedRoot, fx: &mut Vec<Effect>) {
+        let Some(keys) = self.directory else {
+            return;
+        };
+        if let Some(known) = self.roots.get(&root.epoch()).copied() {
+            if known.contradicts(&root)
+                && let Ok(e) = Equivocation::of(&keys.signing, known, root)
+            {
+                self.equivocated(now, e, fx);
+            }
+            return;
+        }
+        self.roots.insert(root.epoch(), root);
+        while self.roots.len() > MAX_ROOTS {
+            self.roots.pop_first();
+        }
+    }
+
+    /// The edge accepted a root (its own lookups, or the server's root for an epoch a peer
+    /// named). The newest is what we gossip.
+    fn directory_root(
+        &mut self,
+        now: Timestamp,
+        keys: DirectoryKeys,
+        root: SignedRoot,
+        fx: &mut Vec<Effect>,
+    ) {
+        if root.verify(&keys.signing).is_err() {
+            return;
+        }
+        self.directory = Some(keys);
+        self.learn_root(now, root, fx);
+        if self.newest.is_none_or(|n| root.epoch() > n.epoch()) {
+            self.newest = Some(root);
+            let ids: Vec<PeerId> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.verified)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ids {
+                self.send_data(now, id, PeerMessage::Root { root }, fx);
+            }
+        }
+    }
+
+    /// A peer told us the newest root they hold.
+    fn gossiped_root(
+        &mut self,
+        now: Timestamp,
+        peer: PeerId,
+        root: SignedRoot,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(keys) = self.directory else {
+            return;
+        };
+        if root.verify(&keys.signing).is_err() {
+            // Not proof of anything (anyone can send bytes): refuse and carry on.
+            fx.push(Effect::Event(Event::Refused {
+                peer,
+                error: "a directory root not signed by this server's directory key".into(),
+            }));
+            return;
+        }
+        self.learn_root(now, root, fx);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.root_epoch = Some(root.epoch());
+        }
+        // Newer than anything we hold: ask the server for its root of that epoch, so that a
+        // fork shows even when the two of us were shown different epochs.
+        if self.newest.is_none_or(|n| root.epoch() > n.epoch()) {
+            fx.push(Effect::CheckRoot {
+                epoch: root.epoch(),
+            });
+        }
+    }
+
+    /// The server was caught: tell everyone (with the evidence), and stop any recording.
+    fn equivocated(&mut self, now: Timestamp, evidence: Equivocation, fx: &mut Vec<Effect>) {
+        if self.equivocation.is_some() {
+            return;
+        }
+        self.equivocation = Some(evidence);
+        fx.push(Effect::Event(Event::Equivocation {
+            evidence: Box::new(evidence),
+        }));
+        let ids: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.verified)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.send_data(now, id, PeerMessage::Equivocation { evidence }, fx);
+        }
+        let recording = self
+            .consent
+            .as_ref()
+            .is_some_and(|c| c.machine().session().is_some());
+        if recording {
+            self.with_consent(fx, |c, id, now| c.refuse(now, id, NoticeKind::Withdraw));
         }
     }
 
@@ -1087,7 +1413,9 @@ impl CallMachine {
         let mut silent = Vec::new();
         let mut ping = Vec::new();
         for (&id, p) in &self.peers {
-            if p.phase != Phase::Connected {
+            if p.phase == Phase::KeyChanged || (p.held_by_them && p.phase != Phase::Connected) {
+                // A user (ours or theirs) is comparing a changed key: no timeout.
+            } else if p.phase != Phase::Connected {
                 if now.millis_since(p.since) >= self.config.connect_timeout_ms {
                     timed_out.push(id);
                 }
@@ -1100,11 +1428,16 @@ impl CallMachine {
             }
         }
         for id in timed_out {
-            self.fail(
-                id,
-                "could not connect in time (no network path, or they did not answer)".into(),
-                fx,
-            );
+            let reason = if self
+                .peers
+                .get(&id)
+                .is_some_and(|p| p.phase == Phase::Vetting)
+            {
+                "their key could not be checked with the key directory in time"
+            } else {
+                "could not connect in time (no network path, or they did not answer)"
+            };
+            self.fail(id, reason.into(), fx);
         }
         for id in silent {
             self.remove(id, LeaveReason::Lost, fx);

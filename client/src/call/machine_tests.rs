@@ -4,6 +4,7 @@
 
 use super::*;
 use assent_shared::api::MeetingRole;
+use assent_shared::transparency::{DirectoryKeys, SignedRoot};
 
 const CALL: CallId = CallId([7; 16]);
 
@@ -32,6 +33,8 @@ struct Side {
     closed: BTreeSet<PeerId>,
     sent_data: Vec<(PeerId, PeerMessage)>,
     records: Vec<RecordCommand>,
+    /// The keys this side pinned, by email.
+    pins: BTreeMap<String, assent_shared::PublicIdentity>,
 }
 
 impl Side {
@@ -44,6 +47,7 @@ impl Side {
                 SecretIdentity::from_seed([n; 32], Timestamp(0)),
                 user,
                 &format!("user{n}"),
+                &format!("user{n}@example.org"),
                 assent_shared::DeviceId([n; 16]),
                 MediaState {
                     audio: true,
@@ -61,13 +65,19 @@ impl Side {
             closed: BTreeSet::new(),
             sent_data: Vec::new(),
             records: Vec::new(),
+            pins: BTreeMap::new(),
         }
+    }
+
+    fn email(&self) -> String {
+        format!("user{}@example.org", self.n)
     }
 
     fn info(&self) -> PeerInfo {
         PeerInfo {
             peer_id: self.peer,
             user_id: self.user,
+            email: self.email(),
             display_name: format!("user{}", self.n),
             role: MeetingRole::Participant,
             identity: self.identity.public().clone(),
@@ -102,16 +112,25 @@ struct Net {
     tamper: Option<Tamper>,
     /// Payloads captured in flight: (from, to, payload).
     captured: Vec<(PeerId, PeerId, String)>,
+    /// The key directory: what it proves for each email (a test may make it prove another
+    /// key than signaling presents, as a lying server's signaling would).
+    directory: BTreeMap<String, assent_shared::PublicIdentity>,
 }
 
 impl Net {
     fn new(n: usize) -> Net {
+        let sides: Vec<Side> = (1..=n as u8).map(Side::new).collect();
+        let directory = sides
+            .iter()
+            .map(|s| (s.email(), s.identity.public().clone()))
+            .collect();
         Net {
-            sides: (1..=n as u8).map(Side::new).collect(),
+            sides,
             now: 1_000,
             presented: BTreeMap::new(),
             tamper: None,
             captured: Vec::new(),
+            directory,
         }
     }
 
@@ -232,6 +251,29 @@ impl Net {
                     self.sides[j].input(now, Input::ChannelOpen { peer: me });
                 }
             }
+            Effect::VetPeer {
+                peer,
+                email,
+                identity,
+            } => {
+                let outcome = if self.directory.get(&email) != Some(&identity) {
+                    Vetting::Refused(format!(
+                        "{email}'s key is not what the directory has published"
+                    ))
+                } else {
+                    match self.sides[i].pins.get(&email) {
+                        Some(pinned) if *pinned != identity => Vetting::Changed {
+                            safety_number: "11111 22222".into(),
+                        },
+                        _ => {
+                            self.sides[i].pins.insert(email, identity);
+                            Vetting::Trusted { compared: false }
+                        }
+                    }
+                };
+                self.sides[i].input(now, Input::PeerVetted { peer, outcome });
+            }
+            Effect::CheckRoot { .. } => {}
             Effect::AddCandidate { .. } | Effect::ApplyLocalMedia(_) | Effect::Hangup => {}
             Effect::Record(cmd) => self.sides[i].records.push(cmd),
             Effect::OpenMedia { peer } => {
@@ -786,7 +828,7 @@ fn recording_starts_only_after_every_token_and_everyone_sees_it() {
 }
 
 #[test]
-fn a_newcomer_pauses_the_recording_until_they_sign() {
+fn a_newcomer_pauses_the_recording_until_everyone_present_agrees() {
     use assent_shared::consent::StatusKind;
     let mut net = Net::new(3);
     net.join(0, &[]);
@@ -795,25 +837,66 @@ fn a_newcomer_pauses_the_recording_until_they_sign() {
     propose(&mut net, 0);
     input(&mut net, 1, Input::AgreeRecording);
     assert!(started(&net.sides[0]));
+    // The server seats a third person (invited or not).
     net.join(2, &[0, 1]);
     net.run();
     assert_eq!(net.sides[0].records.last(), Some(&RecordCommand::Pause));
     assert_eq!(last_state(&net.sides[1]), Some(StatusKind::Paused));
-    // The newcomer was brought up to date by the recorder and asked.
-    assert_eq!(
-        asked(&net.sides[2]),
-        1,
-        "{:?}",
-        consent_events(&net.sides[2])
-    );
+    // Everyone is asked whether to go on with the newcomer, the recorder included; the
+    // dialog names everyone the recording would be encrypted to and who joined.
+    for (i, expected) in [(0, 1), (1, 2), (2, 1)] {
+        assert_eq!(asked(&net.sides[i]), expected, "side {i}");
+    }
+    let ask = consent_events(&net.sides[1])
+        .into_iter()
+        .rev()
+        .find_map(|e| match e {
+            ConsentEvent::Asked {
+                recipients, joined, ..
+            } => Some((recipients.clone(), joined.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(ask.1, vec!["user3".to_string()]);
+    let emails: Vec<&str> = ask.0.iter().map(|r| r.email.as_str()).collect();
+    assert_eq!(emails.len(), 3);
+    for n in 1..=3 {
+        assert!(
+            emails.contains(&format!("user{n}@example.org").as_str()),
+            "{emails:?}"
+        );
+    }
+    // The newcomer's own yes is not enough.
     input(&mut net, 2, Input::AgreeRecording);
+    assert_eq!(net.sides[0].records.last(), Some(&RecordCommand::Pause));
+    input(&mut net, 0, Input::AgreeRecording);
+    assert_eq!(net.sides[0].records.last(), Some(&RecordCommand::Pause));
+    input(&mut net, 1, Input::AgreeRecording);
     assert!(matches!(
         net.sides[0].records.last(),
-        Some(RecordCommand::Resume { tokens, .. }) if tokens.len() == 3
+        Some(RecordCommand::Resume { tokens, .. }) if tokens.len() == 5
     ));
     for s in &net.sides {
         assert_eq!(last_state(s), Some(StatusKind::Recording), "side {}", s.n);
     }
+}
+
+#[test]
+fn a_newcomer_declined_by_one_person_ends_the_recording() {
+    let mut net = Net::new(3);
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    propose(&mut net, 0);
+    input(&mut net, 1, Input::AgreeRecording);
+    net.join(2, &[0, 1]);
+    net.run();
+    input(&mut net, 2, Input::AgreeRecording);
+    input(&mut net, 1, Input::DeclineRecording);
+    assert!(matches!(
+        net.sides[0].records.last(),
+        Some(RecordCommand::Stop(_))
+    ));
 }
 
 #[test]
@@ -929,4 +1012,216 @@ fn a_fresh_seat_ends_the_recording_of_the_old_one() {
     };
     input(&mut net, 0, Input::Leave);
     assert_eq!(stops(&net.sides[0]), 1);
+}
+
+// ---- Keys the directory vouches for, and gossip of its roots ----
+
+#[test]
+fn a_substituted_key_is_refused_before_anything_is_negotiated() {
+    let mut net = Net::new(2);
+    // The server hands Ann a key of its own for Bob: the directory proves Bob's real key.
+    let mallory = SecretIdentity::from_seed([66; 32], Timestamp(0));
+    net.sides[1].identity = SecretIdentity::from_seed([66; 32], Timestamp(0));
+    net.sides[1].machine = CallMachine::new(
+        SecretIdentity::from_seed([66; 32], Timestamp(0)),
+        net.sides[1].user,
+        "user2",
+        "user2@example.org",
+        assent_shared::DeviceId([2; 16]),
+        MediaState::default(),
+        Config::default(),
+    );
+    net.directory.insert(
+        "user2@example.org".into(),
+        SecretIdentity::from_seed([2; 32], Timestamp(0))
+            .public()
+            .clone(),
+    );
+    assert_ne!(mallory.public(), &net.directory["user2@example.org"]);
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    assert_eq!(
+        net.sides[0].failures(),
+        vec!["user2@example.org's key is not what the directory has published".to_string()]
+    );
+    assert!(net.connected(0).is_empty() && net.connected(1).is_empty());
+    // Nothing was negotiated with the impostor: no offer, no answer, no data.
+    assert!(
+        net.captured
+            .iter()
+            .all(|(from, _, _)| *from != net.sides[0].peer),
+        "Ann sent nothing to the impostor"
+    );
+    assert!(net.sides[0].sent_data.is_empty());
+}
+
+#[test]
+fn a_changed_key_is_held_until_the_user_accepts_it() {
+    let mut net = Net::new(2);
+    // Ann met Bob before, with another key.
+    let old = SecretIdentity::from_seed([42; 32], Timestamp(0));
+    net.sides[0]
+        .pins
+        .insert("user2@example.org".into(), old.public().clone());
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    assert!(net.sides[0].events.iter().any(|e| matches!(
+        e,
+        Event::KeyChanged { email, .. } if email == "user2@example.org"
+    )));
+    assert!(net.connected(0).is_empty(), "no media until accepted");
+    // Time passes: the peer is not given up while the user decides.
+    net.tick(60_000);
+    assert!(
+        net.sides[0].failures().is_empty(),
+        "{:?}",
+        net.sides[0].failures()
+    );
+    let bob = net.sides[1].peer;
+    input(&mut net, 0, Input::AcceptKey { peer: bob });
+    assert_eq!(net.connected(0), net.peers_of(&[1]));
+    assert_eq!(net.connected(1), net.peers_of(&[0]));
+}
+
+fn root(epoch: u64, hash: u8) -> SignedRoot {
+    let k = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    SignedRoot::sign(
+        &k,
+        assent_shared::transparency::RootBody {
+            version: assent_shared::transparency::ROOT_VERSION,
+            epoch,
+            root_hash: assent_shared::Digest([hash; 32]),
+            previous: assent_shared::Digest([0; 32]),
+            time: Timestamp(1_000),
+        },
+    )
+}
+
+fn directory_keys() -> DirectoryKeys {
+    let k = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    DirectoryKeys {
+        signing: assent_shared::transparency::ServerKey(k.verifying_key().to_bytes()),
+        vrf: assent_shared::transparency::VrfKey([1; 32]),
+    }
+}
+
+#[test]
+fn two_signed_roots_for_one_epoch_are_caught_by_gossip_and_stop_the_recording() {
+    let mut net = Net::new(2);
+    let keys = directory_keys();
+    // The server showed Ann and Bob different directories for epoch 5.
+    input(
+        &mut net,
+        0,
+        Input::DirectoryRoot {
+            keys,
+            root: root(5, 1),
+        },
+    );
+    input(
+        &mut net,
+        1,
+        Input::DirectoryRoot {
+            keys,
+            root: root(5, 2),
+        },
+    );
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    for side in &net.sides {
+        let caught = side.events.iter().find_map(|e| match e {
+            Event::Equivocation { evidence } => Some(evidence.clone()),
+            _ => None,
+        });
+        let evidence = caught.unwrap_or_else(|| panic!("side {} did not notice", side.n));
+        assert_eq!(evidence.check(&keys.signing), Ok(()));
+    }
+    // Seen once, and a recording proposed afterwards is not stopped again and again.
+    assert_eq!(
+        net.sides[0]
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Equivocation { .. }))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn an_equivocation_during_a_recording_stops_it() {
+    let mut net = Net::new(3);
+    let keys = directory_keys();
+    for i in 0..3 {
+        input(
+            &mut net,
+            i,
+            Input::DirectoryRoot {
+                keys,
+                root: root(5, 1),
+            },
+        );
+    }
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    propose(&mut net, 0);
+    input(&mut net, 1, Input::AgreeRecording);
+    assert!(started(&net.sides[0]));
+    // Carol was shown another directory; she joins and gossips it.
+    let mut fresh = Side::new(3);
+    fresh.input(
+        net.now,
+        Input::DirectoryRoot {
+            keys,
+            root: root(5, 7),
+        },
+    );
+    net.sides[2] = fresh;
+    net.join(2, &[0, 1]);
+    net.run();
+    assert!(
+        matches!(
+            net.sides[0].records.last(),
+            Some(RecordCommand::Stop(
+                assent_shared::consent::EndReason::Withdrawn(_)
+            ))
+        ),
+        "{:?}",
+        net.sides[0].records
+    );
+}
+
+#[test]
+fn a_root_not_signed_by_the_directory_key_proves_nothing() {
+    let mut net = Net::new(2);
+    let keys = directory_keys();
+    input(
+        &mut net,
+        0,
+        Input::DirectoryRoot {
+            keys,
+            root: root(5, 1),
+        },
+    );
+    let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
+    let forged = SignedRoot::sign(&other, root(5, 2).body);
+    net.join(0, &[]);
+    net.join(1, &[0]);
+    net.run();
+    let bob = net.sides[1].peer;
+    let text = PeerMessage::Root { root: forged }.to_text();
+    input(&mut net, 0, Input::ChannelMessage { peer: bob, text });
+    assert!(
+        !net.sides[0]
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Equivocation { .. }))
+    );
+    assert!(net.sides[0].events.iter().any(|e| matches!(
+        e,
+        Event::Refused { error, .. } if error.contains("not signed by this server")
+    )));
 }

@@ -12,6 +12,7 @@ use assent_shared::api::CreateMeeting;
 use assent_shared::call::MediaState;
 use assent_shared::identity::safety_number;
 use assent_shared::signal::{ClientMsg, PeerId, PeerInfo, ServerMsg};
+use assent_shared::transparency::{DirectoryKeys, SignedRoot};
 use assent_shared::{PublicIdentity, SecretIdentity, Timestamp};
 use gst::prelude::*;
 use tokio::sync::{mpsc, oneshot};
@@ -21,9 +22,14 @@ use crate::api::{Api, ApiError};
 use crate::media::{IceOptions, Media, MediaError, MediaOptions, codec, rate};
 use crate::recorder::{self, Recorder, RecorderEvent};
 use crate::signaling::{self, SignalEvent, Signaling};
-use crate::store::{CallRecord, KeySeen, Store};
+use crate::store::{CallRecord, PinSeen, Store};
+use crate::transparency::{self, DirectoryError};
 use consent::RecordCommand;
-use machine::{CallMachine, Effect, Event, Input};
+use machine::{CallMachine, Effect, Event, Input, Vetting};
+
+/// How long a peer's key may take to appear in the key directory (a new account, or a key
+/// changed a moment ago, waits for the next epoch).
+const VET_WAIT: Duration = Duration::from_secs(15);
 pub use report::{CallStats, PeerStats};
 
 /// How to run a call.
@@ -59,14 +65,6 @@ pub enum CallEvent {
         code: String,
     },
     Call(Event),
-    /// The directory key of someone in the call differs from the one pinned earlier.
-    KeyChanged {
-        peer: PeerId,
-        /// Their account (to mark the key compared).
-        user: assent_shared::ids::UserId,
-        name: String,
-        safety_number: String,
-    },
     Reconnecting {
         attempt: u32,
     },
@@ -98,6 +96,8 @@ pub enum Command {
     AgreeRecording,
     DeclineRecording,
     WithdrawConsent,
+    /// The user compared `peer`'s changed key and accepts it (it becomes the pin).
+    AcceptKey(PeerId),
     Stats(oneshot::Sender<CallStats>),
     Leave,
 }
@@ -127,6 +127,8 @@ pub enum CallError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Media(#[from] MediaError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
 }
 
 /// A join code from what a person pastes: a code or an `assent://join/CODE` link.
@@ -162,6 +164,23 @@ pub async fn start(
     mut opts: CallOptions,
 ) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), CallError> {
     let (events, events_rx) = mpsc::unbounded_channel();
+    // The server's directory keys, as pinned for this profile: every key in the call is
+    // checked with them.
+    let pinned = store.directory_keys().map_err(DirectoryError::from)?;
+    let keys = match transparency::server_keys(&api, pinned).await {
+        Ok(k) => k,
+        Err(e @ DirectoryError::KeysChanged { .. }) => {
+            let _ = store.raise_alarm("keys_changed", &e.to_string(), None, Timestamp::now());
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if pinned.is_none() {
+        store
+            .set_directory_keys(&keys)
+            .map_err(DirectoryError::from)?;
+    }
+    let newest = store.newest_root().map_err(DirectoryError::from)?;
     let meeting = api.join_meeting(&opts.meeting).await?;
     let _ = events.send(CallEvent::Admitted {
         title: meeting.title.clone(),
@@ -226,15 +245,23 @@ pub async fn start(
         source: crate::media::tap::Source::Local,
         label: format!("{} ({})", account.display_name, account.user_id),
     });
-    let machine = CallMachine::new(
+    let mut machine = CallMachine::new(
         identity,
         account.user_id,
         &account.display_name,
+        &account.email,
         opts.device,
         opts.initial,
         opts.machine.clone(),
     );
+    if let Some(root) = newest {
+        machine.handle(Timestamp::now(), Input::DirectoryRoot { keys, root });
+    }
+    let (directory_tx, directory_rx) = mpsc::unbounded_channel();
     let call = Call {
+        api: api.clone(),
+        keys,
+        directory: directory_tx,
         machine,
         media: media.clone(),
         signaling,
@@ -259,11 +286,28 @@ pub async fn start(
             participants: Vec::new(),
         },
     };
-    tokio::spawn(call.run(inputs_rx, signal_rx, cmd_rx, rec_rx));
+    tokio::spawn(call.run(inputs_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
     Ok((CallHandle { cmd, media }, events_rx))
 }
 
+/// What the key directory answered (checked off the call's task, handled on it).
+enum DirectoryReply {
+    Vetted {
+        peer: PeerId,
+        email: String,
+        name: String,
+        identity: Box<PublicIdentity>,
+        result: Result<transparency::Vetted, DirectoryError>,
+    },
+    /// The server's root of an epoch a peer named.
+    Root(Result<SignedRoot, DirectoryError>),
+}
+
 struct Call {
+    api: Api,
+    /// The server's directory keys (pinned).
+    keys: DirectoryKeys,
+    directory: mpsc::UnboundedSender<DirectoryReply>,
     machine: CallMachine,
     media: Media,
     signaling: Signaling,
@@ -293,6 +337,7 @@ impl Call {
         mut signals: mpsc::UnboundedReceiver<SignalEvent>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut recorded: mpsc::UnboundedReceiver<RecorderEvent>,
+        mut directory: mpsc::UnboundedReceiver<DirectoryReply>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut second = tokio::time::interval(Duration::from_secs(1));
@@ -309,6 +354,12 @@ impl Call {
                     }
                 },
                 Some(input) = inputs.recv() => input,
+                Some(reply) = directory.recv() => {
+                    for input in self.directory_reply(reply) {
+                        self.feed(input);
+                    }
+                    continue;
+                }
                 Some(c) = commands.recv() => match c {
                     Command::SetMedia(s) => Input::SetMedia(s),
                     Command::Chat(text) => {
@@ -327,6 +378,10 @@ impl Call {
                     Command::AgreeRecording => Input::AgreeRecording,
                     Command::DeclineRecording => Input::DeclineRecording,
                     Command::WithdrawConsent => Input::WithdrawConsent,
+                    Command::AcceptKey(peer) => match self.accept_key(peer) {
+                        Some(input) => input,
+                        None => continue,
+                    },
                     Command::Leave => Input::Leave,
                     Command::Stats(reply) => {
                         let _ = reply.send(self.stats().await);
@@ -398,6 +453,26 @@ impl Call {
                 to: Some(to),
                 payload,
             }),
+            Effect::VetPeer {
+                peer,
+                email,
+                identity,
+            } => self.vet(peer, email, identity),
+            Effect::CheckRoot { epoch } => {
+                let (api, keys, reply) = (self.api.clone(), self.keys, self.directory.clone());
+                tokio::spawn(async move {
+                    let root = match api.kt_roots(epoch, 1).await {
+                        Ok(roots) => roots
+                            .into_iter()
+                            .find(|r| r.epoch() == epoch && r.verify(&keys.signing).is_ok())
+                            .ok_or_else(|| {
+                                DirectoryError::Kt(assent_shared::transparency::KtError::WrongEpoch)
+                            }),
+                        Err(e) => Err(e.into()),
+                    };
+                    let _ = reply.send(DirectoryReply::Root(root));
+                });
+            }
             Effect::CreatePeer { peer, offerer } => {
                 // The newcomer's preference decides; both sides compute the same codec.
                 let mine = self.media.codecs();
@@ -458,6 +533,11 @@ impl Call {
                 });
             }
             Effect::Event(e) => {
+                if let Event::Equivocation { evidence } = &e
+                    && let Err(err) = transparency::record_equivocation(&self.store, evidence)
+                {
+                    tracing::warn!("cannot keep the evidence of an equivocation: {err}");
+                }
                 if let Event::Chat {
                     from,
                     text,
@@ -478,12 +558,12 @@ impl Call {
                     });
                 }
                 if let Event::ParticipantJoined {
-                    peer, user, name, ..
+                    peer, email, name, ..
                 } = &e
                 {
                     self.recorder.send(recorder::Command::Label {
                         source: crate::media::tap::Source::Peer(*peer),
-                        label: format!("{name} ({user})"),
+                        label: format!("{name} <{email}>"),
                     });
                 }
                 if let Event::ParticipantJoined { name, .. } = &e
@@ -598,28 +678,101 @@ impl Call {
         }
     }
 
-    /// Pin the key of someone we meet; tell the user when it changed. Note their codecs.
+    /// Note the codecs of someone we meet (their key is checked by [`Self::vet`]).
     fn observe(&mut self, p: &PeerInfo) {
         self.codecs.insert(p.peer_id, p.codecs.clone());
-        if p.identity.verify().is_err() {
-            return;
-        }
-        match self.store.observe_identity(
-            &p.user_id,
-            &p.display_name,
-            &p.identity,
-            Timestamp::now(),
-        ) {
-            Ok(KeySeen::Changed { .. }) => {
-                let _ = self.events.send(CallEvent::KeyChanged {
-                    peer: p.peer_id,
-                    user: p.user_id,
-                    name: p.display_name.clone(),
-                    safety_number: safety_number(&self.public, &p.identity),
-                });
+    }
+
+    /// Check a peer's key with the key directory, off the call's task.
+    fn vet(&mut self, peer: PeerId, email: String, identity: PublicIdentity) {
+        let name = self
+            .machine
+            .peers()
+            .find(|(id, _, _)| *id == peer)
+            .map(|(_, _, i)| i.display_name.clone())
+            .unwrap_or_default();
+        let newest = self.store.newest_root().ok().flatten().map(|r| r.epoch());
+        let (api, keys, reply) = (self.api.clone(), self.keys, self.directory.clone());
+        tokio::spawn(async move {
+            let result = transparency::vet(&api, &keys, newest, &email, &identity, VET_WAIT).await;
+            let _ = reply.send(DirectoryReply::Vetted {
+                peer,
+                email,
+                name,
+                identity: Box::new(identity),
+                result,
+            });
+        });
+    }
+
+    /// Turn what the directory said into machine inputs: the roots it showed (the machine
+    /// compares them), then the verdict on the peer (the pin decides between trusted and
+    /// changed).
+    fn directory_reply(&mut self, reply: DirectoryReply) -> Vec<Input> {
+        let keys = self.keys;
+        let mut inputs = Vec::new();
+        let learn = |store: &Store, root: SignedRoot, inputs: &mut Vec<Input>| {
+            if let Err(DirectoryError::Equivocation(e)) =
+                transparency::keep_root(store, &keys, &root)
+            {
+                // A contradiction with a root kept from an earlier check: the machine sees both.
+                inputs.push(Input::DirectoryRoot { keys, root: e.a });
+                inputs.push(Input::DirectoryRoot { keys, root: e.b });
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("cannot pin a contact key: {e}"),
+            inputs.push(Input::DirectoryRoot { keys, root });
+        };
+        match reply {
+            DirectoryReply::Root(Ok(root)) => learn(&self.store, root, &mut inputs),
+            DirectoryReply::Root(Err(e)) => {
+                tracing::warn!("cannot fetch the directory root a peer named: {e}");
+            }
+            DirectoryReply::Vetted {
+                peer,
+                email,
+                name,
+                identity,
+                result,
+            } => {
+                let outcome = match result {
+                    Ok(v) => {
+                        learn(&self.store, v.root, &mut inputs);
+                        match self
+                            .store
+                            .observe_pin(&email, &name, &identity, Timestamp::now())
+                        {
+                            Ok(PinSeen::New) => Vetting::Trusted { compared: false },
+                            Ok(PinSeen::Same { verified }) => {
+                                Vetting::Trusted { compared: verified }
+                            }
+                            Ok(PinSeen::Changed { .. }) => Vetting::Changed {
+                                safety_number: safety_number(&self.public, &identity),
+                            },
+                            Err(e) => Vetting::Refused(format!("cannot check the pinned key: {e}")),
+                        }
+                    }
+                    Err(e) => Vetting::Refused(e.to_string()),
+                };
+                inputs.push(Input::PeerVetted { peer, outcome });
+            }
+        }
+        inputs
+    }
+
+    /// The user accepts `peer`'s changed key: it becomes the pin for their email.
+    fn accept_key(&mut self, peer: PeerId) -> Option<Input> {
+        let (email, identity) = self
+            .machine
+            .peers()
+            .find(|(id, phase, _)| *id == peer && *phase == machine::Phase::KeyChanged)
+            .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
+        match self.store.accept_key(&email, &identity, Timestamp::now()) {
+            Ok(()) => Some(Input::AcceptKey { peer }),
+            Err(e) => {
+                let _ = self.events.send(CallEvent::MediaError(format!(
+                    "cannot keep the accepted key: {e}"
+                )));
+                None
+            }
         }
     }
 

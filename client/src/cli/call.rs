@@ -183,15 +183,6 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::Admitted { title, code } => {
             json!({"event": "admitted", "title": title, "code": code})
         }
-        CallEvent::KeyChanged {
-            peer,
-            user,
-            name,
-            safety_number,
-        } => {
-            json!({"event": "key_changed", "peer": peer.to_string(), "user": user.to_string(), "name": name,
-                    "safety_number": safety_number})
-        }
         CallEvent::Reconnecting { attempt } => json!({"event": "reconnecting", "attempt": attempt}),
         CallEvent::Server(m) => json!({"event": "server", "message": m}),
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
@@ -204,10 +195,23 @@ fn event_json(e: &CallEvent) -> Value {
             Event::ParticipantJoined {
                 peer,
                 user,
+                email,
                 name,
                 arrived,
             } => json!({"event": "participant_joined", "arrived": arrived,
-                "peer": peer.to_string(), "user": user.to_string(), "name": name}),
+                "peer": peer.to_string(), "user": user.to_string(), "email": email, "name": name}),
+            Event::KeyTrusted { peer, compared } => json!({"event": "key_trusted",
+                "peer": peer.to_string(), "compared": compared}),
+            Event::KeyChanged {
+                peer,
+                email,
+                name,
+                safety_number,
+            } => json!({"event": "key_changed", "peer": peer.to_string(), "email": email,
+                "name": name, "safety_number": safety_number}),
+            Event::Equivocation { evidence } => json!({"event": "equivocation",
+                "epoch": evidence.a.epoch(),
+                "evidence": serde_json::to_value(evidence.as_ref()).unwrap_or_default()}),
             Event::ParticipantLeft { peer, reason } => json!({"event": "participant_left",
                 "peer": peer.to_string(), "reason": format!("{reason:?}").to_lowercase()}),
             Event::Connected { peer } => json!({"event": "connected", "peer": peer.to_string()}),
@@ -273,11 +277,16 @@ fn consent_json(c: &ConsentEvent) -> Value {
             scope,
             retention_days,
             epoch,
+            recipients,
+            joined,
         } => json!({"event": "consent_asked", "recording": recording.to_string(), "title": title,
             "proposer": proposer, "scope": match scope {
                 Scope::Local => "local",
                 Scope::LocalAndCloud => "local_and_cloud",
-            }, "retention_days": retention_days, "epoch": epoch}),
+            }, "retention_days": retention_days, "epoch": epoch, "joined": joined,
+            "recipients": recipients.iter().map(|r| json!({"name": r.name, "email": r.email,
+                "verified": r.verified, "proven": r.proven, "fingerprint": r.fingerprint,
+                "you": r.you})).collect::<Vec<_>>()}),
         ConsentEvent::Status {
             state,
             title,
@@ -314,6 +323,11 @@ fn recording_json(r: &RecorderEvent) -> Value {
             "segments": segments, "bytes": bytes}),
         RecorderEvent::Failed { reason } => json!({"event": "recorder_failed", "reason": reason}),
     }
+}
+
+/// A peer id as events print it (16 hex digits).
+fn parse_peer(s: &str) -> Option<assent_shared::signal::PeerId> {
+    serde_json::from_value(json!(s)).ok()
 }
 
 /// `record [--local|--cloud] [--days N] TITLE`.
@@ -475,6 +489,11 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
                         ("agree", _) => handle.send(Command::AgreeRecording),
                         ("decline", _) => handle.send(Command::DeclineRecording),
                         ("withdraw", _) => handle.send(Command::WithdrawConsent),
+                        ("accept-key", peer) => match parse_peer(peer) {
+                            Some(p) => handle.send(Command::AcceptKey(p)),
+                            None => emit(json!({"event": "command_failed",
+                                "reason": "accept-key PEER (the peer id of a key_changed event)"})),
+                        },
                         ("stats", _) => {
                             if let Some(s) = handle.stats().await {
                                 emit(json!({"event": "stats", "stats": s}));

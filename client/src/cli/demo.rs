@@ -247,8 +247,9 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         not_after: now.plus_millis(3600 * 1000),
     };
     let proposal = Proposal::new(terms, ids[..3].iter().map(|i| i.public().clone()).collect())?;
-    d.broadcast(Input::Propose(proposal))?;
-    d.sign(0)?;
+    // Proposing is agreeing: the proposal travels with Alice's own signed token.
+    let token = ConsentToken::sign(&ids[0], &proposal, now);
+    d.broadcast(Input::Propose { proposal, token })?;
     d.sign(1)?;
     d.record(4)?;
     println!(
@@ -259,7 +260,7 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     d.record(6)?;
     println!("  recorded {} segments", d.segment);
 
-    println!("2. Dave joins the call.");
+    println!("2. Dave joins the call: everyone present is asked to continue with him.");
     let dave = ids[3].public().clone();
     d.people[3].here = true;
     for i in 0..3 {
@@ -281,10 +282,18 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let before = d.segment;
     d.record(4)?;
     println!(
-        "  (paused while Dave decides: {} new segments)",
+        "  (paused while they decide: {} new segments)",
         d.segment - before
     );
     d.sign(3)?;
+    d.record(2)?;
+    println!(
+        "  (Dave alone does not resume it: {} new segments)",
+        d.segment - before
+    );
+    for i in 0..3 {
+        d.sign(i)?;
+    }
     d.record(4)?;
 
     println!("3. Bob withdraws his consent.");

@@ -192,11 +192,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Forget what this profile knew of a directory (another account or server now).
+    pub fn forget_directory(&self) -> Result<()> {
+        self.conn.execute_batch(
+            "DELETE FROM own_keys; DELETE FROM directory_roots;
+             DELETE FROM settings WHERE key = 'directory_keys';",
+        )?;
+        Ok(())
+    }
+
     /// The directory keys pinned for this profile's server.
     pub fn directory_keys(&self) -> Result<Option<kt::DirectoryKeys>> {
         self.setting("directory_keys")?
             .map(|s| {
-                serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("pinned keys: {e}")))
+                serde_json::from_str(&s)
+                    .map_err(|e| StoreError::Corrupt(format!("pinned keys: {e}")))
             })
             .transpose()
     }
@@ -316,21 +326,29 @@ mod tests {
         let b = SecretIdentity::from_seed([2; 32], Timestamp(0));
         let t = Timestamp(1000);
         assert_eq!(
-            s.observe_pin("Ann@example.org", "Ann", a.public(), t).unwrap(),
+            s.observe_pin("Ann@example.org", "Ann", a.public(), t)
+                .unwrap(),
             PinSeen::New
         );
         assert_eq!(
-            s.observe_pin("ann@example.org", "Ann", a.public(), t).unwrap(),
+            s.observe_pin("ann@example.org", "Ann", a.public(), t)
+                .unwrap(),
             PinSeen::Same { verified: false }
         );
         assert!(s.mark_verified("ann@example.org", a.public()).unwrap());
         assert!(!s.mark_verified("ann@example.org", b.public()).unwrap());
-        let changed = s.observe_pin("ann@example.org", "Ann", b.public(), t).unwrap();
+        let changed = s
+            .observe_pin("ann@example.org", "Ann", b.public(), t)
+            .unwrap();
         assert!(matches!(changed, PinSeen::Changed { old } if *old == *a.public()));
         // Seen twice, recorded once; the pin has not moved.
-        s.observe_pin("ann@example.org", "Ann", b.public(), t).unwrap();
+        s.observe_pin("ann@example.org", "Ann", b.public(), t)
+            .unwrap();
         assert_eq!(s.pending_key_changes().unwrap().len(), 1);
-        assert_eq!(s.pin("ann@example.org").unwrap().unwrap().identity, *a.public());
+        assert_eq!(
+            s.pin("ann@example.org").unwrap().unwrap().identity,
+            *a.public()
+        );
         drop(s);
         let mut s = Store::open(&path).unwrap();
         s.accept_key("ann@example.org", b.public(), t).unwrap();
@@ -364,6 +382,9 @@ mod tests {
             .unwrap();
         let alarms = s.alarms().unwrap();
         assert_eq!(alarms.len(), 1);
-        assert_eq!(s.alarm_evidence(alarms[0].id).unwrap().as_deref(), Some(&b"x"[..]));
+        assert_eq!(
+            s.alarm_evidence(alarms[0].id).unwrap().as_deref(),
+            Some(&b"x"[..])
+        );
     }
 }

@@ -882,17 +882,6 @@ pub async fn load_media(
     .await?
 }
 
-/// Remember `user`'s current key as compared (their safety number matched).
-pub async fn mark_verified(dir: PathBuf, user: assent_shared::ids::UserId) -> Result<(), String> {
-    local(move || async move {
-        store(&dir)?
-            .mark_verified(&user)
-            .map(|_| ())
-            .map_err(|e| format!("cannot remember the comparison: {e}"))
-    })
-    .await?
-}
-
 /// The meeting as the server sees it (host, locked, our role).
 pub async fn meeting_info(
     dir: PathBuf,

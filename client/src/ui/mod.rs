@@ -916,10 +916,8 @@ impl App {
                             Message::MeetingInfo,
                         ));
                     }
-                    (Some(room::Event::KeyCompared(user)), _) => {
-                        return Task::perform(io::mark_verified(dir, user), |r| {
-                            Message::Room(room::Message::Noted(r.err()))
-                        });
+                    (Some(room::Event::KeyCompared(peer)), Some(link)) => {
+                        link.handle.send(Command::AcceptKey(peer))
                     }
                     (Some(room::Event::Record { title }), Some(link)) => {
                         link.handle.send(Command::Record {

@@ -38,7 +38,7 @@ pub enum Message {
     Remove(assent_shared::ids::UserId),
     MakeCohost(assent_shared::ids::UserId),
     /// The safety number of someone whose key changed was compared and matches.
-    KeyCompared(assent_shared::ids::UserId),
+    KeyCompared(PeerId),
     ChatInput(String),
     SendChat,
     Leave,
@@ -54,8 +54,8 @@ pub enum Event {
     SetMedia(MediaState),
     /// Something only a host (or co-host) may do.
     Host(HostAction),
-    /// Remember this person's current key as compared in person.
-    KeyCompared(assent_shared::ids::UserId),
+    /// Accept this person's changed key as compared in person (it becomes the pin).
+    KeyCompared(PeerId),
     Chat(String),
     Leave,
     /// Propose recording: everyone must sign before it starts.
@@ -79,8 +79,9 @@ pub enum HostAction {
 /// Someone whose key differs from the one this device pinned: the safety number to compare.
 #[derive(Debug, Clone)]
 struct KeyChange {
-    user: assent_shared::ids::UserId,
+    peer: PeerId,
     name: String,
+    email: String,
     safety_number: String,
 }
 
@@ -273,10 +274,10 @@ impl Room {
                 }
                 None
             }
-            Message::KeyCompared(user) => {
+            Message::KeyCompared(peer) => {
                 let before = self.key_changes.len();
-                self.key_changes.retain(|k| k.user != user);
-                (self.key_changes.len() < before).then_some(Event::KeyCompared(user))
+                self.key_changes.retain(|k| k.peer != peer);
+                (self.key_changes.len() < before).then_some(Event::KeyCompared(peer))
             }
             Message::ChatInput(s) => {
                 self.chat_input = s;
@@ -344,19 +345,6 @@ impl Room {
                 self.code = code;
             }
             CallEvent::Call(e) => self.on_machine_event(e),
-            CallEvent::KeyChanged {
-                user,
-                name,
-                safety_number,
-                ..
-            } => {
-                self.key_changes.retain(|k| k.user != user);
-                self.key_changes.push(KeyChange {
-                    user,
-                    name,
-                    safety_number,
-                });
-            }
             CallEvent::Reconnecting { attempt } => {
                 self.notice = Some(format!("Reconnecting to the server (attempt {attempt})…"))
             }
@@ -370,6 +358,20 @@ impl Room {
         use CallMachineEvent as E;
         match e {
             E::Joined { .. } => self.joined = true,
+            E::KeyChanged {
+                peer,
+                email,
+                name,
+                safety_number,
+            } => {
+                self.key_changes.retain(|k| k.peer != peer);
+                self.key_changes.push(KeyChange {
+                    peer,
+                    name,
+                    email,
+                    safety_number,
+                });
+            }
             E::ParticipantJoined {
                 peer, name, user, ..
             } => {
@@ -484,13 +486,17 @@ impl Room {
         for k in &self.key_changes {
             c = c.push(
                 column![
-                    text(format!("⚠ {}'s key has changed since you last met", k.name))
-                        .size(18)
-                        .style(text::warning),
+                    text(format!(
+                        "⚠ {} ({})'s key has changed since you last met",
+                        k.name, k.email
+                    ))
+                    .size(18)
+                    .style(text::warning),
                     text(format!(
                         "Compare this safety number with {} in person or over another channel \
                          (a phone call). If it matches, this call is encrypted end to end with \
-                         them and nobody in between; if not, leave the call.",
+                         them and nobody in between; if not, leave the call. Until then, \
+                         nothing is sent to them or recorded with them.",
                         k.name
                     ))
                     .size(13),
@@ -505,7 +511,7 @@ impl Room {
                             .on_press(Message::Leave),
                         button(text("It matches"))
                             .padding([8, 16])
-                            .on_press(Message::KeyCompared(k.user)),
+                            .on_press(Message::KeyCompared(k.peer)),
                     ]
                     .spacing(8),
                 ]
@@ -1050,6 +1056,7 @@ mod tests {
         }));
         assert!(shows(&room, "Nobody else is here yet."));
         room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            email: "someone@example.org".into(),
             peer: bob,
             user: UserId::random(),
             name: "Bob".into(),
@@ -1158,6 +1165,7 @@ mod tests {
         use assent_client::media::chime::Chime;
         let joined = |arrived| {
             CallEvent::Call(CallMachineEvent::ParticipantJoined {
+                email: "someone@example.org".into(),
                 peer: PeerId(2),
                 user: UserId::random(),
                 name: "Bob".into(),
@@ -1176,6 +1184,8 @@ mod tests {
         assert_eq!(
             chime_for(&CallEvent::Call(CallMachineEvent::Consent(
                 ConsentEvent::Asked {
+                    recipients: vec![],
+                    joined: vec![],
                     recording: assent_shared::ids::RecordingId::random(),
                     title: "Design review".into(),
                     proposer: "Bob".into(),
@@ -1198,6 +1208,7 @@ mod tests {
         assert!(shows(&room, "You · muted"));
         let bob = PeerId(2);
         room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            email: "someone@example.org".into(),
             peer: bob,
             user: UserId::random(),
             name: "Bob".into(),
@@ -1244,6 +1255,7 @@ mod tests {
         let mut room = Room::new("Standup".into(), "abc-defg-hij".into(), ON);
         let (me, bob) = (UserId::random(), UserId::random());
         room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            email: "someone@example.org".into(),
             peer: PeerId(2),
             user: bob,
             name: "Bob".into(),
@@ -1313,6 +1325,8 @@ mod tests {
         consent(
             &mut room,
             ConsentEvent::Asked {
+                recipients: vec![],
+                joined: vec![],
                 recording: assent_shared::ids::RecordingId::random(),
                 title: "Design review".into(),
                 proposer: "Bob".into(),
@@ -1371,6 +1385,8 @@ mod tests {
         consent(
             &mut room,
             ConsentEvent::Asked {
+                recipients: vec![],
+                joined: vec![],
                 recording: assent_shared::ids::RecordingId::random(),
                 title: "Again".into(),
                 proposer: "Bob".into(),
@@ -1382,16 +1398,21 @@ mod tests {
         assert!(shows(&room, "Bob asks to record “Again”"));
         assert_eq!(click(&mut room, "Decline"), [Event::Decline]);
         // A changed key: the safety number to compare; "It matches" remembers it.
-        let bob = assent_shared::ids::UserId::random();
-        room.on_call_event(CallEvent::KeyChanged {
+        room.on_call_event(CallEvent::Call(CallMachineEvent::KeyChanged {
             peer: PeerId(7),
-            user: bob,
+            email: "bob@example.org".into(),
             name: "Bob".into(),
             safety_number: "12345 67890 13579 24680".into(),
-        });
-        assert!(shows(&room, "⚠ Bob's key has changed since you last met"));
+        }));
+        assert!(shows(
+            &room,
+            "⚠ Bob (bob@example.org)'s key has changed since you last met"
+        ));
         assert!(shows(&room, "12345 67890 13579 24680"));
-        assert_eq!(click(&mut room, "It matches"), [Event::KeyCompared(bob)]);
+        assert_eq!(
+            click(&mut room, "It matches"),
+            [Event::KeyCompared(PeerId(7))]
+        );
         assert!(!shows(&room, "12345 67890 13579 24680"));
         // Screen and hand go to the others as media state.
         let sharing = click(&mut room, "Share screen");

@@ -392,9 +392,11 @@ impl KeyDirectory {
         let _guard = self.lock.read().await;
         let (a, b) = self
             .db
-            .run(move |c| -> ApiResult<(Option<SignedRoot>, Option<SignedRoot>)> {
-                Ok((stored_root(c, start)?, stored_root(c, start + 1)?))
-            })
+            .run(
+                move |c| -> ApiResult<(Option<SignedRoot>, Option<SignedRoot>)> {
+                    Ok((stored_root(c, start)?, stored_root(c, start + 1)?))
+                },
+            )
             .await?;
         let (Some(a), Some(b)) = (a, b) else {
             return Err(ApiError::new(

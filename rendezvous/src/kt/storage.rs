@@ -228,7 +228,9 @@ fn user_state(
 ) -> Result<Option<ValueState>, Fail> {
     let (sql, arg): (String, Option<i64>) = match flag {
         ValueStateRetrievalFlag::SpecificVersion(v) => (
-            format!("SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 AND version = ?2 ORDER BY epoch DESC LIMIT 1"),
+            format!(
+                "SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 AND version = ?2 ORDER BY epoch DESC LIMIT 1"
+            ),
             Some(v as i64),
         ),
         ValueStateRetrievalFlag::SpecificEpoch(e) => (
@@ -236,15 +238,21 @@ fn user_state(
             Some(e as i64),
         ),
         ValueStateRetrievalFlag::LeqEpoch(e) => (
-            format!("SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 AND epoch <= ?2 ORDER BY epoch DESC LIMIT 1"),
+            format!(
+                "SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 AND epoch <= ?2 ORDER BY epoch DESC LIMIT 1"
+            ),
             Some(e as i64),
         ),
         ValueStateRetrievalFlag::MaxEpoch => (
-            format!("SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 ORDER BY epoch DESC LIMIT 1"),
+            format!(
+                "SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 ORDER BY epoch DESC LIMIT 1"
+            ),
             None,
         ),
         ValueStateRetrievalFlag::MinEpoch => (
-            format!("SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 ORDER BY epoch ASC LIMIT 1"),
+            format!(
+                "SELECT {STATE_COLUMNS} FROM kt_values WHERE username = ?1 ORDER BY epoch ASC LIMIT 1"
+            ),
             None,
         ),
     };
@@ -281,12 +289,8 @@ fn get_one(c: &Connection, ty: StorageType, bin: &[u8]) -> Result<Option<DbRecor
         }
         StorageType::ValueState => {
             let key = ValueState::key_from_full_binary(bin).map_err(StorageError::Other)?;
-            user_state(
-                c,
-                &key.0,
-                ValueStateRetrievalFlag::SpecificEpoch(key.1),
-            )?
-            .map(DbRecord::ValueState)
+            user_state(c, &key.0, ValueStateRetrievalFlag::SpecificEpoch(key.1))?
+                .map(DbRecord::ValueState)
         }
     })
 }
@@ -450,7 +454,14 @@ mod tests {
             Some(NodeLabel::new([3; 32], 256)),
             Some([8; 32]),
         );
-        let state = DbRecord::build_user_state(b"ann@example.org".to_vec(), vec![4; 32], 2, 256, [6; 32], 7);
+        let state = DbRecord::build_user_state(
+            b"ann@example.org".to_vec(),
+            vec![4; 32],
+            2,
+            256,
+            [6; 32],
+            7,
+        );
         s.batch_set(
             vec![
                 DbRecord::Azks(DbRecord::build_azks(7, 12)),
@@ -462,7 +473,9 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(
-            s.get::<TreeNodeWithPreviousValue>(&NodeKey(label)).await.unwrap(),
+            s.get::<TreeNodeWithPreviousValue>(&NodeKey(label))
+                .await
+                .unwrap(),
             DbRecord::TreeNode(node)
         );
         assert_eq!(
@@ -471,12 +484,20 @@ mod tests {
         );
         let user = AkdLabel(b"ann@example.org".to_vec());
         assert_eq!(
-            s.get_user_state(&user, ValueStateRetrievalFlag::LeqEpoch(9)).await.unwrap(),
+            s.get_user_state(&user, ValueStateRetrievalFlag::LeqEpoch(9))
+                .await
+                .unwrap(),
             state
         );
-        assert!(s.get_user_state(&user, ValueStateRetrievalFlag::LeqEpoch(6)).await.is_err());
+        assert!(
+            s.get_user_state(&user, ValueStateRetrievalFlag::LeqEpoch(6))
+                .await
+                .is_err()
+        );
         assert_eq!(
-            s.get_user_state(&user, ValueStateRetrievalFlag::SpecificVersion(2)).await.unwrap(),
+            s.get_user_state(&user, ValueStateRetrievalFlag::SpecificVersion(2))
+                .await
+                .unwrap(),
             state
         );
         let missing = NodeKey(NodeLabel::new([0; 32], 1));
@@ -525,8 +546,8 @@ mod tests {
         let (proof, at) = dir.lookup(ann.clone()).await.unwrap();
         assert_eq!(at.0, 2);
         let vrf_pk = dir.get_public_key().await.unwrap().to_bytes();
-        let r = akd::verify::lookup_verify::<Config>(&vrf_pk, at.1, at.0, ann.clone(), proof)
-            .unwrap();
+        let r =
+            akd::verify::lookup_verify::<Config>(&vrf_pk, at.1, at.0, ann.clone(), proof).unwrap();
         assert_eq!((r.version, r.value.0.clone()), (2, vec![3; 32]));
         let (hist, at) = dir
             .key_history(&ann, akd::HistoryParams::Complete)

@@ -14,8 +14,8 @@ use assent_rendezvous::{AppState, build_state, router};
 use assent_shared::SecretIdentity;
 use assent_shared::Timestamp;
 use assent_shared::api::{AuthSecret, B64, SignupRequest};
-use assent_shared::transparency::KeyPossession;
 use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, Salt};
+use assent_shared::transparency::KeyPossession;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -285,7 +285,12 @@ impl Client {
 
     /// A proof of possession of `identity` for this account on `s`.
     pub fn possession(&self, identity: &SecretIdentity, s: &TestServer) -> KeyPossession {
-        KeyPossession::prove(identity, &self.email, &s.state.kt.keys().signing, s.state.now())
+        KeyPossession::prove(
+            identity,
+            &self.email,
+            &s.state.kt.keys().signing,
+            s.state.now(),
+        )
     }
 
     /// The body of `PUT /v1/me/identity` publishing `identity`.

@@ -15,7 +15,13 @@ fuzz_target!(|data: &[u8]| {
     let p = proposal(ids);
     let mut m = ConsentMachine::new(ids[0].public().clone(), p.terms.call_id);
     m.handle(T0, Input::Joined(ids[1].public().clone()));
-    m.handle(T0, Input::Propose(p.clone()));
+    m.handle(
+        T0,
+        Input::Propose {
+            proposal: p.clone(),
+            token: ConsentToken::sign(&ids[0], &p, T0),
+        },
+    );
     if let Ok(t) = ConsentToken::from_bytes(data) {
         let _ = t.verify(&p);
         m.handle(T0, Input::Token(t));
@@ -26,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(q) = Proposal::from_bytes(data) {
         let mut fresh = ConsentMachine::new(ids[0].public().clone(), q.terms.call_id);
-        fresh.handle(T0, Input::Propose(q));
+        let token = ConsentToken::sign(&ids[0], &q, T0);
+        fresh.handle(T0, Input::Propose { proposal: q, token });
     }
 });

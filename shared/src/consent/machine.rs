@@ -1,21 +1,25 @@
 //! The consent state machine: pure code, inputs in, effects out.
 //!
 //! ```text
-//!            Propose (set == present)                all present hold tokens
+//!        Propose (signed by its proposer,
+//!                 set == present)                all present signed the epoch
 //!   Idle ───────────────────────────► Collecting ───────────────────────────► Active{writing}
 //!    ▲                                  │  decline / withdraw / newcomer /         │   ▲
-//!    │                                  │  recorder left / window over             │   │ newcomer
-//!    └──────────────────────────────────┘                                          │   │ signs the
-//!    ▲                                                                  newcomer  ▼   │ extension
+//!    │                                  │  recorder left / window over             │   │ everyone
+//!    └──────────────────────────────────┘                                          │   │ present signs
+//!    ▲                                                                  newcomer  ▼   │ the extension
 //!    │        withdraw / decline / recorder left / window over     Active{paused} ─┘
 //!    └───────────────────────────────────────────────────────────────────┘
 //! ```
 //!
+//! A newcomer during a recording extends the participant set by an epoch; recording pauses
+//! and resumes only once **everyone present** has signed the new epoch (each of them sees who
+//! joined), so a server that seats someone nobody invited gets nothing without everyone's say.
+//!
 //! Every client runs the same machine over the same (end-to-end signed) messages, so everyone
 //! shows the same state; only the recorder acts on the writing effects. The invariant, checked
-//! exhaustively in `tests/consent_model.rs`: **while writing, every participant present holds a
-//! valid token for an epoch whose set contains them, and every present participant is in the
-//! current epoch's set.**
+//! exhaustively in `tests/consent_model.rs`: **while writing, every participant present is in
+//! the current epoch's set and holds a valid token for that very epoch.**
 
 use std::collections::BTreeMap;
 
@@ -28,8 +32,12 @@ use crate::{CallId, Timestamp};
 /// What happens to the machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
-    /// A new recording proposal (epoch 0) from its proposer, local or remote.
-    Propose(Proposal),
+    /// A new recording proposal (epoch 0), with its proposer's own consent token: a proposal
+    /// is signed by the person it names as proposer, or it is refused.
+    Propose {
+        proposal: Proposal,
+        token: ConsentToken,
+    },
     /// The state of a recording in progress, sent by the recorder to a newcomer.
     Sync {
         epochs: Vec<Proposal>,
@@ -92,7 +100,8 @@ pub enum Effect {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Session {
     epochs: Vec<Proposal>,
-    tokens: BTreeMap<IdentityKey, ConsentToken>,
+    /// Tokens by (epoch, signer): a token counts for the epoch it signed.
+    tokens: BTreeMap<(u32, IdentityKey), ConsentToken>,
 }
 
 impl Session {
@@ -111,8 +120,9 @@ impl Session {
         self.tokens.values()
     }
 
+    /// Whether `key` signed the current epoch.
     pub fn has_token(&self, key: &IdentityKey) -> bool {
-        self.tokens.contains_key(key)
+        self.tokens.contains_key(&(self.current().epoch, *key))
     }
 
     /// The latest epoch (sessions always hold at least one).
@@ -126,24 +136,43 @@ impl Session {
             .unwrap_or_else(|| self.current())
     }
 
-    /// Verify and keep a token (for any epoch of this recording whose set holds the signer).
+    /// Verify and keep a token for the current epoch.
     fn accept(&mut self, token: ConsentToken, now: Timestamp) -> Result<(), ConsentError> {
+        if token.body.epoch < self.current().epoch {
+            // Made for a participant set that has grown since: it counts for nothing now.
+            return Err(ConsentError::StaleEpoch);
+        }
+        self.keep(token, now)
+    }
+
+    /// Verify and keep a token (for any epoch of this recording whose set holds the signer):
+    /// the history a sync brings.
+    fn keep(&mut self, token: ConsentToken, now: Timestamp) -> Result<(), ConsentError> {
+        let key = (token.body.epoch, token.signer());
+        if let Some(kept) = self.tokens.get(&key) {
+            // The very token again (a resend) or another claiming the same signer and epoch.
+            return Err(if *kept == token {
+                ConsentError::Duplicate
+            } else {
+                match token.verify(self.epoch(token.body.epoch)) {
+                    Err(e) => e,
+                    Ok(()) => ConsentError::Duplicate,
+                }
+            });
+        }
         token.verify(self.epoch(token.body.epoch))?;
         if !self.current().terms.window_contains(now) {
             return Err(ConsentError::OutsideWindow);
         }
-        if self.tokens.contains_key(&token.signer()) {
-            return Err(ConsentError::Duplicate);
-        }
-        self.tokens.insert(token.signer(), token);
+        self.tokens.insert(key, token);
         Ok(())
     }
 
-    /// Every present participant is in the current set and holds a token.
+    /// Every present participant is in the current set and signed the current epoch.
     pub fn covers<'a>(&self, present: impl IntoIterator<Item = &'a IdentityKey>) -> bool {
         present
             .into_iter()
-            .all(|k| self.current().is_member(k) && self.tokens.contains_key(k))
+            .all(|k| self.current().is_member(k) && self.has_token(k))
     }
 }
 
@@ -253,7 +282,7 @@ impl ConsentMachine {
         fx: &mut Vec<Effect>,
     ) -> Result<(), ConsentError> {
         match input {
-            Input::Propose(p) => self.propose(now, p, fx),
+            Input::Propose { proposal, token } => self.propose(now, proposal, token, fx),
             Input::Sync { epochs, tokens } => self.sync(now, epochs, tokens, fx),
             Input::Token(t) => self.token(now, t, fx),
             Input::Notice(n) => self.notice(n, fx),
@@ -279,12 +308,18 @@ impl ConsentMachine {
         &mut self,
         now: Timestamp,
         p: Proposal,
+        token: ConsentToken,
         fx: &mut Vec<Effect>,
     ) -> Result<(), ConsentError> {
         if !matches!(self.phase, Phase::Idle) {
             return Err(ConsentError::Busy);
         }
         p.validate()?;
+        // Signed by its proposer: nobody can propose in someone else's name.
+        if token.signer() != p.terms.proposer {
+            return Err(ConsentError::UnknownSigner);
+        }
+        token.verify(&p)?;
         if p.epoch != 0 {
             return Err(ConsentError::BrokenChain);
         }
@@ -301,9 +336,19 @@ impl ConsentMachine {
         if !same_set {
             return Err(ConsentError::WrongParticipantSet);
         }
-        let session = Session::new(p);
+        let mut session = Session::new(p);
+        session.accept(token, now)?;
         self.ask_if_needed(&session, fx);
-        self.phase = Phase::Collecting(session);
+        if session.covers(self.present.keys()) {
+            // The proposer alone in the call.
+            self.phase = Phase::Active {
+                session,
+                writing: true,
+            };
+            fx.push(Effect::StartWriting { epoch: 0 });
+        } else {
+            self.phase = Phase::Collecting(session);
+        }
         Ok(())
     }
 
@@ -328,10 +373,11 @@ impl ConsentMachine {
             return Err(ConsentError::WrongParticipantSet);
         }
         for t in tokens {
-            session.accept(t, now)?;
+            session.keep(t, now)?;
         }
-        // Someone must have agreed already, or this is not a recording in progress.
-        if session.tokens.is_empty() {
+        // The proposer signed the first epoch, or this is not a recording in progress.
+        let proposer = session.epochs[0].terms.proposer;
+        if !session.tokens.contains_key(&(0, proposer)) {
             return Err(ConsentError::NoProposal);
         }
         self.ask_if_needed(&session, fx);
@@ -394,6 +440,9 @@ impl ConsentMachine {
     }
 
     fn joined(&mut self, id: PublicIdentity, fx: &mut Vec<Effect>) -> Result<(), ConsentError> {
+        if self.present.get(&id.signing) == Some(&id) {
+            return Ok(());
+        }
         id.verify().map_err(|_| ConsentError::BadSignature)?;
         if let Some(known) = self.present.get(&id.signing) {
             // Same identity key with another bundle: refuse rather than silently accept a change.
@@ -414,13 +463,19 @@ impl ConsentMachine {
                 }
             }
             Phase::Active { session, writing } => {
-                if !session.current().is_member(&key) {
+                let extended = !session.current().is_member(&key);
+                if extended {
                     let next = session.current().extend(&id);
                     session.epochs.push(next);
                 }
                 if *writing && !session.covers(self.present.keys()) {
                     *writing = false;
                     fx.push(Effect::PauseWriting);
+                }
+                if extended {
+                    // Everyone present is asked again, with the newcomer in the set.
+                    let session = session.clone();
+                    self.ask_if_needed(&session, fx);
                 }
             }
         }
@@ -486,29 +541,38 @@ mod tests {
     use super::super::fixtures::*;
     use super::super::{NoticeKind, SignedNotice};
     use super::*;
+    use crate::SecretIdentity;
 
-    fn machine_with(ids: &[crate::SecretIdentity]) -> ConsentMachine {
-        let mut m = ConsentMachine::new(ids[0].public().clone(), terms(&ids[0]).call_id);
-        for id in &ids[1..] {
-            assert_eq!(m.handle(T0, Input::Joined(id.public().clone())), vec![]);
+    /// `ids[me]`'s machine with all of `ids` present.
+    fn machine_of(ids: &[SecretIdentity], me: usize) -> ConsentMachine {
+        let mut m = ConsentMachine::new(ids[me].public().clone(), terms(&ids[0]).call_id);
+        for (i, id) in ids.iter().enumerate() {
+            if i != me {
+                assert_eq!(m.handle(T0, Input::Joined(id.public().clone())), vec![]);
+            }
         }
         m
     }
 
+    /// `p`, proposed (and signed) by its proposer `by`.
+    fn propose(by: &SecretIdentity, p: &Proposal, now: Timestamp) -> Input {
+        Input::Propose {
+            proposal: p.clone(),
+            token: ConsentToken::sign(by, p, now),
+        }
+    }
+
     #[test]
-    fn starts_only_with_every_token_then_pauses_for_a_newcomer() {
+    fn starts_only_with_every_token_then_pauses_until_everyone_signs_the_newcomer_in() {
         let all = identities(4);
         let ids = &all[..3];
-        let mut m = machine_with(ids);
+        // Bob's view (ids[1]); Ann (ids[0]) proposes and records.
+        let mut m = machine_of(ids, 1);
         let p = proposal(ids);
         let now = T0.plus_millis(5);
         assert_eq!(
-            m.handle(now, Input::Propose(p.clone())),
+            m.handle(now, propose(&ids[0], &p, now)),
             vec![Effect::AskConsent(p.clone())]
-        );
-        assert!(
-            m.handle(now, Input::Token(ConsentToken::sign(&ids[0], &p, now)))
-                .is_empty()
         );
         assert!(
             m.handle(now, Input::Token(ConsentToken::sign(&ids[1], &p, now)))
@@ -521,22 +585,38 @@ mod tests {
         let fx = m.handle(now, Input::Token(ConsentToken::sign(&ids[2], &p, now)));
         assert_eq!(fx, vec![Effect::StartWriting { epoch: 0 }]);
 
-        // A newcomer pauses it, signs the extension, and it resumes.
+        // A newcomer pauses it, and everyone present is asked about the extended set.
         let fx = m.handle(now, Input::Joined(all[3].public().clone()));
-        assert_eq!(fx, vec![Effect::PauseWriting]);
         let ext = m.session().unwrap().current().clone();
+        assert_eq!(
+            fx,
+            vec![Effect::PauseWriting, Effect::AskConsent(ext.clone())]
+        );
         assert_eq!(ext.epoch, 1);
         assert!(ext.is_member(&all[3].key()));
         // A token for the old set is refused.
         let stale = m.handle(now, Input::Token(ConsentToken::sign(&all[3], &p, now)));
-        assert_eq!(stale, vec![Effect::Rejected(ConsentError::UnknownSigner)]);
-        let fx = m.handle(now, Input::Token(ConsentToken::sign(&all[3], &ext, now)));
+        assert_eq!(stale, vec![Effect::Rejected(ConsentError::StaleEpoch)]);
+        // The newcomer's own token is not enough: the people already recording decide too.
+        assert!(
+            m.handle(now, Input::Token(ConsentToken::sign(&all[3], &ext, now)))
+                .is_empty()
+        );
+        assert!(!m.is_writing());
+        for who in [&all[0], &all[1]] {
+            assert!(
+                m.handle(now, Input::Token(ConsentToken::sign(who, &ext, now)))
+                    .is_empty()
+            );
+        }
+        assert_eq!(m.status().waiting_for, vec![all[2].key()]);
+        let fx = m.handle(now, Input::Token(ConsentToken::sign(&all[2], &ext, now)));
         assert_eq!(fx, vec![Effect::ResumeWriting { epoch: 1 }]);
 
         // Someone leaving does not stop it; a withdrawal does.
-        assert!(m.handle(now, Input::Left(ids[1].key())).is_empty());
+        assert!(m.handle(now, Input::Left(ids[2].key())).is_empty());
         assert!(m.is_writing());
-        let w = SignedNotice::sign(&ids[2], NoticeKind::Withdraw, &p, now);
+        let w = SignedNotice::sign(&ids[0], NoticeKind::Withdraw, &p, now);
         assert_eq!(
             m.handle(now, Input::Notice(w.clone())),
             vec![Effect::StopWriting(EndReason::Withdrawn(w))]
@@ -545,30 +625,79 @@ mod tests {
     }
 
     #[test]
+    fn a_proposal_is_signed_by_its_proposer() {
+        let ids = identities(3);
+        let mut m = machine_of(&ids, 1);
+        let p = proposal(&ids);
+        // Carol sends a proposal naming Ann as proposer (and recorder), signed by herself.
+        assert_eq!(
+            m.handle(T0, propose(&ids[2], &p, T0)),
+            vec![Effect::Rejected(ConsentError::UnknownSigner)]
+        );
+        // A forged token: signer field Ann, signature Carol's.
+        let mut forged = ConsentToken::sign(&ids[2], &p, T0);
+        forged.body.signer = ids[0].key();
+        assert_eq!(
+            m.handle(
+                T0,
+                Input::Propose {
+                    proposal: p.clone(),
+                    token: forged
+                }
+            ),
+            vec![Effect::Rejected(ConsentError::BadSignature)]
+        );
+        // Ann's token for another proposal.
+        let mut other = p.clone();
+        other.terms.title = "Something else".into();
+        assert_eq!(
+            m.handle(
+                T0,
+                Input::Propose {
+                    proposal: p.clone(),
+                    token: ConsentToken::sign(&ids[0], &other, T0)
+                }
+            ),
+            vec![Effect::Rejected(ConsentError::TermsMismatch)]
+        );
+        assert_eq!(m.phase(), &Phase::Idle);
+    }
+
+    #[test]
     fn proposal_must_name_exactly_who_is_present() {
         let ids = identities(3);
-        let mut m = machine_with(&ids);
+        let mut m = machine_of(&ids, 0);
         let p = proposal(&ids[..2]);
         assert_eq!(
-            m.handle(T0, Input::Propose(p)),
+            m.handle(T0, propose(&ids[0], &p, T0)),
             vec![Effect::Rejected(ConsentError::WrongParticipantSet)]
+        );
+    }
+
+    #[test]
+    fn alone_the_proposal_starts_at_once() {
+        let ids = identities(1);
+        let mut m = machine_of(&ids, 0);
+        let p = proposal(&ids);
+        assert_eq!(
+            m.handle(T0, propose(&ids[0], &p, T0)),
+            vec![Effect::StartWriting { epoch: 0 }]
         );
     }
 
     #[test]
     fn decline_ends_the_proposal_and_window_expiry_stops() {
         let ids = identities(2);
-        let mut m = machine_with(&ids);
+        let mut m = machine_of(&ids, 0);
         let p = proposal(&ids);
-        m.handle(T0, Input::Propose(p.clone()));
+        m.handle(T0, propose(&ids[0], &p, T0));
         let d = SignedNotice::sign(&ids[1], NoticeKind::Decline, &p, T0);
         assert_eq!(
             m.handle(T0, Input::Notice(d.clone())),
             vec![Effect::ProposalEnded(EndReason::Declined(d))]
         );
 
-        m.handle(T0, Input::Propose(p.clone()));
-        m.handle(T0, Input::Token(ConsentToken::sign(&ids[0], &p, T0)));
+        m.handle(T0, propose(&ids[0], &p, T0));
         m.handle(T0, Input::Token(ConsentToken::sign(&ids[1], &p, T0)));
         assert!(m.is_writing());
         assert!(m.handle(p.terms.not_after, Input::Tick).is_empty());
@@ -581,10 +710,9 @@ mod tests {
     #[test]
     fn newcomer_syncs_and_is_asked() {
         let ids = identities(3);
-        let mut rec = machine_with(&ids[..2]);
+        let mut rec = machine_of(&ids[..2], 0);
         let p = proposal(&ids[..2]);
-        rec.handle(T0, Input::Propose(p.clone()));
-        rec.handle(T0, Input::Token(ConsentToken::sign(&ids[0], &p, T0)));
+        rec.handle(T0, propose(&ids[0], &p, T0));
         rec.handle(T0, Input::Token(ConsentToken::sign(&ids[1], &p, T0)));
         rec.handle(T0, Input::Joined(ids[2].public().clone()));
         let s = rec.session().unwrap();
@@ -600,5 +728,24 @@ mod tests {
         );
         assert_eq!(fx, vec![Effect::AskConsent(s.current().clone())]);
         assert_eq!(newcomer.status().kind, StatusKind::Paused);
+        // A sync without the proposer's own token is not a recording in progress.
+        let mut stranger = ConsentMachine::new(ids[2].public().clone(), p.terms.call_id);
+        stranger.handle(T0, Input::Joined(ids[0].public().clone()));
+        stranger.handle(T0, Input::Joined(ids[1].public().clone()));
+        let without: Vec<ConsentToken> = s
+            .tokens()
+            .filter(|t| t.signer() != ids[0].key())
+            .cloned()
+            .collect();
+        assert_eq!(
+            stranger.handle(
+                T0,
+                Input::Sync {
+                    epochs: s.epochs().to_vec(),
+                    tokens: without,
+                },
+            ),
+            vec![Effect::Rejected(ConsentError::NoProposal)]
+        );
     }
 }

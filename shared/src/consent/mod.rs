@@ -102,6 +102,8 @@ pub enum ConsentError {
     Busy,
     #[error("the consent epochs do not chain")]
     BrokenChain,
+    #[error("made for an earlier participant set (someone joined since)")]
+    StaleEpoch,
 }
 
 impl Terms {
@@ -296,15 +298,14 @@ impl ConsentToken {
         self.body.signer
     }
 
-    /// Verify this token against the proposal it claims to consent to.
+    /// Verify this token against the proposal it claims to consent to. The cheap checks of
+    /// what it names come first; the signature last (refusals of tokens for something else
+    /// then cost no curve arithmetic).
     pub fn verify(&self, proposal: &Proposal) -> Result<(), ConsentError> {
         let b = &self.body;
         if b.version != TOKEN_VERSION {
             return Err(CodecError::UnsupportedVersion(b.version).into());
         }
-        b.signer
-            .verify(Context::ConsentToken, &codec::encode(b), &self.signature)
-            .map_err(|_| ConsentError::BadSignature)?;
         if b.call_id != proposal.terms.call_id {
             return Err(ConsentError::WrongCall);
         }
@@ -323,7 +324,9 @@ impl ConsentToken {
         if !proposal.terms.window_contains(b.signed_at) {
             return Err(ConsentError::OutsideWindow);
         }
-        Ok(())
+        b.signer
+            .verify(Context::ConsentToken, &codec::encode(b), &self.signature)
+            .map_err(|_| ConsentError::BadSignature)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -381,15 +384,12 @@ impl SignedNotice {
         SignedNotice { body, signature }
     }
 
-    /// Verify against the proposal epoch it names.
+    /// Verify against the proposal epoch it names (what it names first, the signature last).
     pub fn verify(&self, proposal: &Proposal) -> Result<(), ConsentError> {
         let b = &self.body;
         if b.version != NOTICE_VERSION {
             return Err(CodecError::UnsupportedVersion(b.version).into());
         }
-        b.signer
-            .verify(Context::ConsentNotice, &codec::encode(b), &self.signature)
-            .map_err(|_| ConsentError::BadSignature)?;
         if b.call_id != proposal.terms.call_id {
             return Err(ConsentError::WrongCall);
         }
@@ -402,7 +402,9 @@ impl SignedNotice {
         if !proposal.is_member(&b.signer) {
             return Err(ConsentError::UnknownSigner);
         }
-        Ok(())
+        b.signer
+            .verify(Context::ConsentNotice, &codec::encode(b), &self.signature)
+            .map_err(|_| ConsentError::BadSignature)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

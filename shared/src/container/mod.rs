@@ -31,7 +31,12 @@ use crate::identity::IdentityKey;
 use crate::sign::{Context, Signature};
 use crate::{CallId, Digest, RecordingId, Timestamp};
 
-pub const MANIFEST_VERSION: u16 = 1;
+/// The manifest version written. Version 2: a segment of an extended epoch must be covered by
+/// a token *for that epoch* from everyone present in it (a newcomer was agreed to by all).
+/// Version 1 (read only): a token for any epoch up to the segment's counted.
+pub const MANIFEST_VERSION: u16 = 2;
+/// Every manifest version this code reads.
+pub const MANIFEST_VERSIONS: [u16; 2] = [1, 2];
 pub const MANIFEST_MAGIC: &[u8; 8] = b"ASNTREC\x01";
 pub const MANIFEST_NAME: &str = "manifest.asm";
 pub const MAX_MANIFEST_BYTES: usize = 32 * 1024 * 1024;
@@ -216,7 +221,7 @@ pub fn parse_signed(bytes: &[u8]) -> Result<(Manifest, IdentityKey), ContainerEr
         .verify(Context::Manifest, body, &signature)
         .map_err(|_| ContainerError::BadManifestSignature)?;
     let manifest: Manifest = codec::decode(body, MAX_MANIFEST_BYTES)?;
-    if manifest.version != MANIFEST_VERSION {
+    if !MANIFEST_VERSIONS.contains(&manifest.version) {
         return Err(CodecError::UnsupportedVersion(manifest.version).into());
     }
     Ok((manifest, signer))

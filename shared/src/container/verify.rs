@@ -194,8 +194,8 @@ fn check_consent(m: &Manifest, problems: &mut Vec<Problem>) {
     {
         problems.push(Problem::IdsMismatch);
     }
-    // Valid tokens by signer.
-    let mut valid: BTreeMap<IdentityKey, &ConsentToken> = BTreeMap::new();
+    // Valid tokens by signer and epoch.
+    let mut valid: BTreeMap<(IdentityKey, u32), &ConsentToken> = BTreeMap::new();
     for t in &m.tokens {
         let result = match m.epochs.get(t.body.epoch as usize).or(m.epochs.last()) {
             Some(epoch) => t.verify(epoch),
@@ -206,11 +206,11 @@ fn check_consent(m: &Manifest, problems: &mut Vec<Problem>) {
                 signer: t.signer(),
                 error,
             }),
-            Ok(()) if valid.contains_key(&t.signer()) => {
+            Ok(()) if valid.contains_key(&(t.signer(), t.body.epoch)) => {
                 problems.push(Problem::DuplicateToken { signer: t.signer() })
             }
             Ok(()) => {
-                valid.insert(t.signer(), t);
+                valid.insert((t.signer(), t.body.epoch), t);
             }
         }
     }
@@ -247,8 +247,13 @@ fn check_consent(m: &Manifest, problems: &mut Vec<Problem>) {
             problems.push(Problem::OutsideWindow { segment: s.index });
         }
         for key in &s.present {
-            let covered =
-                epoch.is_member(key) && valid.get(key).is_some_and(|t| t.body.epoch <= s.epoch);
+            let signed = if m.version >= 2 {
+                // Everyone present agreed to this very epoch (its participant set).
+                valid.contains_key(&(*key, s.epoch))
+            } else {
+                valid.range((*key, 0)..=(*key, s.epoch)).next().is_some()
+            };
+            let covered = epoch.is_member(key) && signed;
             if !covered {
                 problems.push(Problem::MissingConsent {
                     segment: s.index,

@@ -133,8 +133,14 @@ impl<S: Store> RecordingWriter<S> {
         present.sort();
         present.dedup();
         for key in &present {
-            let consented =
-                current.is_member(key) && self.manifest.tokens.iter().any(|t| &t.signer() == key);
+            // Everyone present signed the current epoch (its participant set), as verification
+            // will require of this manifest version.
+            let consented = current.is_member(key)
+                && self
+                    .manifest
+                    .tokens
+                    .iter()
+                    .any(|t| &t.signer() == key && t.body.epoch == current.epoch);
             if !consented {
                 return Err(ContainerError::NotConsented(*key));
             }
@@ -200,7 +206,11 @@ fn merge_consent(
             .get(t.body.epoch as usize)
             .unwrap_or(&epochs[epochs.len() - 1]);
         t.verify(epoch)?;
-        match manifest.tokens.iter().find(|k| k.signer() == t.signer()) {
+        match manifest
+            .tokens
+            .iter()
+            .find(|k| k.signer() == t.signer() && k.body.epoch == t.body.epoch)
+        {
             Some(known) if known == t => {}
             Some(_) => return Err(crate::consent::ConsentError::Duplicate.into()),
             None => manifest.tokens.push(t.clone()),
