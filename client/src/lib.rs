@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod api;
+pub mod audit;
 pub mod call;
 pub mod keyring;
 pub mod library;

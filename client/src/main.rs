@@ -44,6 +44,9 @@ enum Command {
     /// Join a meeting headless (test, file or device media); JSON events on stdout, commands
     /// on stdin.
     Call(cli::call::CallArgs),
+    /// Audit a server's key directory: every epoch's signed root chains to the one before and
+    /// every step is append-only. Keeps its state (`--state FILE`) to continue next time.
+    Audit(cli::audit::AuditArgs),
     /// List cameras, microphones and speakers.
     Devices {
         #[arg(long)]
@@ -71,6 +74,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Meeting(c)) => cli::call::run_meeting(&profile, c),
         Some(Command::Call(a)) => cli::call::run_call(&profile, a),
         Some(Command::Devices { json }) => cli::call::run_devices(json),
+        Some(Command::Audit(a)) => cli::audit::run(a),
         None => {
             // The window needs a display; say so instead of panicking inside the toolkit.
             if std::env::var_os("DISPLAY").is_none()

@@ -289,6 +289,43 @@ pub async fn check_own_keys(api: &Api, store: &Store, email: &str) -> Result<Own
     Ok(checked)
 }
 
+/// What a check of the directory from this profile found.
+#[derive(Clone, Debug)]
+pub struct Checkup {
+    pub keys: DirectoryKeys,
+    /// The newest root the server vouches for (kept).
+    pub head: SignedRoot,
+    /// Our own key's history; `None` while our key is not in an epoch yet.
+    pub own: Option<OwnKeys>,
+    /// Every alarm this profile has raised so far (this check's included).
+    pub alarms: Vec<crate::store::Alarm>,
+}
+
+/// Check the directory as this profile sees it: the server's keys against the pin, its
+/// newest root against every root kept (a contradiction is an equivocation), and our own key
+/// history against the keys we held. What is wrong is raised as an alarm and kept.
+pub async fn checkup(api: &Api, store: &Store, email: &str) -> Result<Checkup> {
+    let keys = pin_server_keys(api, store).await?;
+    let newest = store.newest_root()?.map(|r| r.epoch());
+    let head = head(api, &keys, newest).await?;
+    match keep_root(store, &keys, &head) {
+        Ok(()) | Err(DirectoryError::Equivocation(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let own = match check_own_keys(api, store, email).await {
+        Ok(o) => Some(o),
+        Err(DirectoryError::NotPublished(_)) => None,
+        Err(DirectoryError::Equivocation(_)) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Checkup {
+        keys,
+        head,
+        own,
+        alarms: store.alarms()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

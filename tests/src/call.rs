@@ -183,9 +183,20 @@ impl Server {
         self.code_for(email).await
     }
 
+    /// A new account whose client talks to the server at `base` (e.g. a hostile proxy in
+    /// front of this server): signed up, verified and signed in through it.
+    pub async fn user_at(&self, name: &str, base: &str) -> User {
+        self.user_with(name, None, base).await
+    }
+
     /// A new account (signed up, verified, signed in) in its own profile directory; its
     /// commands run in `netns` when given.
     pub async fn user(&self, name: &str, netns: Option<String>) -> User {
+        let base = self.base.clone();
+        self.user_with(name, netns, &base).await
+    }
+
+    async fn user_with(&self, name: &str, netns: Option<String>, base: &str) -> User {
         let email = format!("{}@example.org", name.to_lowercase());
         let profile = self
             .dir
@@ -201,7 +212,7 @@ impl Server {
             "account",
             "signup",
             "--server",
-            &self.base,
+            base,
             "--email",
             &email,
             "--name",
@@ -217,7 +228,7 @@ impl Server {
             "account",
             "signin",
             "--server",
-            &self.base,
+            base,
             "--email",
             &email,
             "--password-env",
@@ -347,6 +358,20 @@ impl User {
             )),
             prefix: self.prefix.clone(),
         }
+    }
+
+    /// Run a CLI command to completion: whether it succeeded, and its stdout.
+    pub fn run_cli(&self, args: &[&str]) -> (bool, String) {
+        let out = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run assent: {e}"));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     /// Run a CLI command to completion: its stdout, or (on a non-zero exit) its stderr.

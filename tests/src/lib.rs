@@ -48,6 +48,7 @@ pub mod call;
 pub mod coturn;
 pub mod display;
 pub mod garage;
+pub mod hostile;
 pub mod netem;
 pub mod relay;
 pub mod rendezvous;

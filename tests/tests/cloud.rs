@@ -179,7 +179,7 @@ async fn every_participant_downloads_the_cloud_copy_and_s3_holds_only_ciphertext
         assert_eq!(v["consents"].as_array().unwrap().len(), 3, "{v}");
         let summary = export(user, &to, &work.path().join(format!("{name}.mkv")))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert!(summary.contains("\"Ann ("), "{summary}");
+        assert!(summary.contains("\"Ann <"), "{summary}");
     }
     // Eve was not in the call: refused, and nothing written.
     let to = work.path().join("eve");

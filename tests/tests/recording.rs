@@ -1,5 +1,6 @@
 //! Consented recording in real calls: nothing is recorded before everyone's token, a newcomer
-//! pauses it until they sign, a withdrawal stops it within a second, every participant can
+//! pauses it until everyone present agrees to go on with them, a withdrawal stops it within a
+//! second, every participant can
 //! decrypt the result (and nobody else), nothing but ciphertext reaches the disk, and a recorder
 //! killed at any moment leaves a recording that opens as incomplete and verifies.
 
@@ -98,7 +99,7 @@ async fn three_party_recording_needs_every_token_and_everyone_can_decrypt_it() {
                 assert!(
                     summary
                         .lines()
-                        .any(|l| l.contains(&format!("\"{who} ("))
+                        .any(|l| l.contains(&format!("\"{who} <"))
                             && l.contains(&format!(") {kind}\""))),
                     "{name}'s export lacks {who}'s {kind}: {summary}"
                 );
@@ -132,13 +133,38 @@ async fn a_newcomer_pauses_it_and_a_withdrawal_stops_it_within_a_second() {
     a.wait("a segment", WAIT, |v| v["event"] == "segment_written")
         .await;
 
-    // Cat joins: the recording pauses until she signs.
+    // Cat joins: the recording pauses until everyone present agrees to go on with her; each
+    // is asked, seeing who joined and everyone it would be encrypted to.
     let mut c = cat.join(&code, LOOPBACK_ICE);
-    a.event("recording_paused", WAIT).await;
     let asked = c.event("consent_asked", WAIT).await;
     assert_eq!(asked["epoch"], 1, "the extended set");
+    for x in [&mut a, &mut b] {
+        let asked = x.event("consent_asked", WAIT).await;
+        assert_eq!(asked["epoch"], 1, "{}: {asked}", x.name);
+        assert_eq!(asked["joined"], serde_json::json!(["Cat"]), "{asked}");
+        let emails: Vec<&str> = asked["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["email"].as_str().unwrap())
+            .collect();
+        for e in ["ann@example.org", "bob@example.org", "cat@example.org"] {
+            assert!(emails.contains(&e), "{asked}");
+        }
+    }
+    a.event("recording_paused", WAIT).await;
     assert!(b.seen("recording_ended").is_empty());
     c.command("agree");
+    a.command("agree");
+    // Two of three: still paused.
+    a.wait("Ann's and Cat's yes", WAIT, |v| {
+        v["event"] == "recording"
+            && v["state"] == "paused"
+            && v["agreed"].as_array().is_some_and(|x| x.len() == 2)
+    })
+    .await;
+    assert!(a.seen("recording_resumed").is_empty());
+    b.command("agree");
     a.event("recording_resumed", WAIT).await;
     a.wait("a segment with Cat", WAIT, |v| {
         v["event"] == "segment_written"
@@ -157,7 +183,8 @@ async fn a_newcomer_pauses_it_and_a_withdrawal_stops_it_within_a_second() {
     assert_eq!(v["intact"], true, "{v}");
     assert_eq!(v["complete"], true, "{v}");
     assert_eq!(v["epochs"], 2, "{v}");
-    assert_eq!(v["consents"].as_array().unwrap().len(), 3, "{v}");
+    // Ann and Bob for the first set; Ann, Bob and Cat for the extended one.
+    assert_eq!(v["consents"].as_array().unwrap().len(), 5, "{v}");
     assert!(
         v["ending"]
             .as_str()

@@ -49,7 +49,21 @@ async fn sign_up_restart_sign_in_behind(prefix: &[String]) {
         salt,
         &RecoveryCode::generate(),
     );
+    let directory: assent_shared::transparency::DirectoryKeys = http
+        .get(server.url("/v1/kt/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let req = SignupRequest {
+        possession: assent_shared::transparency::KeyPossession::prove(
+            &id,
+            "e2e@example.org",
+            &directory.signing,
+            assent_shared::Timestamp::now(),
+        ),
         email: "e2e@example.org".into(),
         display_name: "E2E".into(),
         auth_secret: AuthSecret(*keys.auth_secret()),

@@ -3,7 +3,9 @@
 //! routes signaling (and can be hostile). No GStreamer, no sockets.
 
 use super::*;
+use crate::call::consent::{ConsentEvent, RecordCommand};
 use assent_shared::api::MeetingRole;
+use assent_shared::consent::Scope;
 use assent_shared::transparency::{DirectoryKeys, SignedRoot};
 
 const CALL: CallId = CallId([7; 16]);

@@ -2,6 +2,7 @@
 //! signaling connection, the WebRTC elements and the user produce, performs the effects the
 //! machine returns, and reports events to whoever drives it (the window or the CLI).
 
+mod candidates;
 pub mod consent;
 pub mod machine;
 mod report;
@@ -243,7 +244,7 @@ pub async fn start(
     );
     recorder.send(recorder::Command::Label {
         source: crate::media::tap::Source::Local,
-        label: format!("{} ({})", account.display_name, account.user_id),
+        label: format!("{} <{}>", account.display_name, account.email),
     });
     let mut machine = CallMachine::new(
         identity,

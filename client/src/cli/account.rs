@@ -48,6 +48,13 @@ pub(crate) enum AccountCommand {
     },
     /// Sign out: the session is revoked; your keys stay on this device.
     Signout,
+    /// Check the key directory from this device: the server's directory keys against the
+    /// ones pinned, its newest root against those seen before, and your own key's history
+    /// against the keys this device held. Exit status 1 when something is wrong (an alarm).
+    CheckKeys {
+        #[arg(long)]
+        json: bool,
+    },
     /// Who this profile is signed in as, and the identity fingerprint to compare.
     Show {
         #[arg(long)]
@@ -346,6 +353,47 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                     "Account deleted. Recordings on this device and the keys that open them \
                      are still here."
                 );
+            }
+            AccountCommand::CheckKeys { json } => {
+                let (api, a) = profile.api()?;
+                let c = assent_client::transparency::checkup(&api, &profile.store, &a.email).await?;
+                let unknown: Vec<_> = c
+                    .own
+                    .as_ref()
+                    .map(|o| o.unknown.iter().map(|v| json!({"version": v.version, "epoch": v.epoch})).collect())
+                    .unwrap_or_default();
+                if json {
+                    let v = json!({
+                        "directory_keys": c.keys.fingerprint(),
+                        "epoch": c.head.epoch(),
+                        "published": c.own.is_some(),
+                        "versions": c.own.as_ref().map(|o| o.versions.len()).unwrap_or(0),
+                        "unknown_versions": unknown,
+                        "alarms": c.alarms.iter().map(|a| json!({"kind": a.kind, "detail": a.detail,
+                            "raised_at": a.raised_at})).collect::<Vec<_>>(),
+                    });
+                    println!("{v}");
+                } else {
+                    println!("directory keys  {}", c.keys.fingerprint());
+                    println!("newest epoch    {}", c.head.epoch());
+                    match &c.own {
+                        Some(o) => println!(
+                            "your key        {} version(s) in the directory, {} you did not publish",
+                            o.versions.len(),
+                            o.unknown.len()
+                        ),
+                        None => println!("your key        not in the directory yet (the next epoch publishes it)"),
+                    }
+                    if c.alarms.is_empty() {
+                        println!("alarms          none");
+                    }
+                    for a in &c.alarms {
+                        println!("ALARM ({}): {}", a.kind, a.detail);
+                    }
+                }
+                if !c.alarms.is_empty() {
+                    return Ok(ExitCode::FAILURE);
+                }
             }
             AccountCommand::Show { json } => {
                 let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;

@@ -1,0 +1,323 @@
+//! What goes into the call machine and what comes out of it.
+
+use assent_shared::CallId;
+use assent_shared::call::{DtlsFingerprint, MediaState};
+use assent_shared::consent::Scope;
+use assent_shared::ids::UserId;
+use assent_shared::signal::{LeaveReason, PeerId, PeerInfo};
+use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
+
+use super::super::consent::{ConsentEvent, RecordCommand};
+
+/// Which kind of session description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdpKind {
+    Offer,
+    Answer,
+}
+
+/// WebRTC connection states the machine cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Connected,
+    Failed,
+}
+
+/// The key directory's verdict on a peer's key, as the edge found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Vetting {
+    /// The directory proves this key for their email, and it is the one pinned (or the first
+    /// seen); `compared`: its safety number was compared in person.
+    Trusted { compared: bool },
+    /// The directory proves this key, but another one is pinned for their email: nothing is
+    /// negotiated until the user compares and accepts it.
+    Changed { safety_number: String },
+    /// The key cannot be believed (why, for the user).
+    Refused(String),
+}
+
+/// What happens to the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The server seated us. `peers` are those already present.
+    Joined {
+        call: CallId,
+        me: PeerId,
+        peers: Vec<PeerInfo>,
+        resumed: bool,
+    },
+    PeerJoined(PeerInfo),
+    PeerLeft {
+        peer: PeerId,
+        reason: LeaveReason,
+    },
+    /// A signaling payload relayed from `from`.
+    Signal {
+        from: PeerId,
+        payload: String,
+    },
+    /// The host removed us, or ended the meeting.
+    Removed,
+    Ended,
+    /// Our description for `peer` is set locally and ready to send.
+    LocalDescription {
+        peer: PeerId,
+        kind: SdpKind,
+        sdp: String,
+    },
+    LocalCandidate {
+        peer: PeerId,
+        mline: u32,
+        candidate: String,
+    },
+    Transport {
+        peer: PeerId,
+        state: Transport,
+    },
+    /// The DTLS handshake with `peer` presented a certificate with this fingerprint.
+    RemoteCertificate {
+        peer: PeerId,
+        fingerprint: DtlsFingerprint,
+    },
+    ChannelOpen {
+        peer: PeerId,
+    },
+    ChannelMessage {
+        peer: PeerId,
+        text: String,
+    },
+    /// The WebRTC edge could not do its part for `peer` (no offer made, description refused).
+    PeerError {
+        peer: PeerId,
+        reason: String,
+    },
+    /// What the key directory said of `peer`'s key (after [`Effect::VetPeer`]).
+    PeerVetted {
+        peer: PeerId,
+        outcome: Vetting,
+    },
+    /// The user compared `peer`'s changed key and accepts it (the edge re-pinned it).
+    AcceptKey {
+        peer: PeerId,
+    },
+    /// The server's directory keys (pinned for this profile) and a directory root this
+    /// client accepted (from its own checks, or the server's root for an epoch a peer named).
+    DirectoryRoot {
+        keys: DirectoryKeys,
+        root: SignedRoot,
+    },
+    /// The local user's commands.
+    SetMedia(MediaState),
+    SendChat {
+        text: String,
+    },
+    /// Propose recording the call to everyone present (our own consent included).
+    ProposeRecording {
+        title: String,
+        scope: Scope,
+        retention_days: u16,
+    },
+    /// Agree to the recording proposal shown (sign a consent token).
+    AgreeRecording,
+    /// Decline the proposal shown: it ends for everyone.
+    DeclineRecording,
+    /// Withdraw consent: the recording stops everywhere.
+    WithdrawConsent,
+    Leave,
+    /// Time passes (timeouts, heartbeats). Sent about every half second.
+    Tick,
+}
+
+impl Input {
+    /// The input's name, for logs (never its contents).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Input::Joined { .. } => "joined",
+            Input::PeerJoined(_) => "peer_joined",
+            Input::PeerLeft { .. } => "peer_left",
+            Input::Signal { .. } => "signal",
+            Input::Removed => "removed",
+            Input::Ended => "ended",
+            Input::LocalDescription { .. } => "local_description",
+            Input::LocalCandidate { .. } => "local_candidate",
+            Input::Transport { .. } => "transport",
+            Input::RemoteCertificate { .. } => "remote_certificate",
+            Input::ChannelOpen { .. } => "channel_open",
+            Input::ChannelMessage { .. } => "channel_message",
+            Input::PeerError { .. } => "peer_error",
+            Input::PeerVetted { .. } => "peer_vetted",
+            Input::AcceptKey { .. } => "accept_key",
+            Input::DirectoryRoot { .. } => "directory_root",
+            Input::SetMedia(_) => "set_media",
+            Input::SendChat { .. } => "send_chat",
+            Input::ProposeRecording { .. } => "propose_recording",
+            Input::AgreeRecording => "agree_recording",
+            Input::DeclineRecording => "decline_recording",
+            Input::WithdrawConsent => "withdraw_consent",
+            Input::Leave => "leave",
+            Input::Tick => "tick",
+        }
+    }
+}
+
+/// What the edge must do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Send a signaling payload.
+    Signal {
+        to: PeerId,
+        payload: String,
+    },
+    /// Check `peer`'s key with the key directory: a lookup proof that `email` holds exactly
+    /// `identity`, then the pin for `email`. The answer comes back as [`Input::PeerVetted`].
+    VetPeer {
+        peer: PeerId,
+        email: String,
+        identity: assent_shared::PublicIdentity,
+    },
+    /// A peer named a directory root newer than ours: fetch the server's own root for that
+    /// epoch (it comes back as [`Input::DirectoryRoot`], and is compared).
+    CheckRoot {
+        epoch: u64,
+    },
+    /// Build the WebRTC connection to `peer`; as offerer, open the data channel and make an offer.
+    CreatePeer {
+        peer: PeerId,
+        offerer: bool,
+    },
+    /// Apply the peer's (verified) description; for an offer, then create and set an answer.
+    ApplyRemote {
+        peer: PeerId,
+        kind: SdpKind,
+        sdp: String,
+    },
+    AddCandidate {
+        peer: PeerId,
+        mline: u32,
+        candidate: String,
+    },
+    /// The peer is verified: open media both ways.
+    OpenMedia {
+        peer: PeerId,
+    },
+    ClosePeer {
+        peer: PeerId,
+    },
+    SendData {
+        peer: PeerId,
+        text: String,
+    },
+    /// Mute/unmute, camera, screen share as the local user set them.
+    ApplyLocalMedia(MediaState),
+    /// Leave the signaling room and stop.
+    Hangup,
+    /// What the recorder must do (only on the recording's proposer's device).
+    Record(RecordCommand),
+    Event(Event),
+}
+
+/// What the user interface (or the CLI) shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Joined {
+        call: CallId,
+        me: PeerId,
+        resumed: bool,
+    },
+    ParticipantJoined {
+        peer: PeerId,
+        user: UserId,
+        /// Their verified email (what the directory names their key by).
+        email: String,
+        name: String,
+        /// They came in after us (false for those already there when we joined).
+        arrived: bool,
+    },
+    ParticipantLeft {
+        peer: PeerId,
+        reason: LeaveReason,
+    },
+    /// The directory proved their key (and it is the one pinned): negotiation starts.
+    /// `compared`: the safety number was compared in person for this key.
+    KeyTrusted {
+        peer: PeerId,
+        compared: bool,
+    },
+    /// The directory proves another key for them than the one pinned: held until the user
+    /// compares the safety number and accepts (or leaves).
+    KeyChanged {
+        peer: PeerId,
+        email: String,
+        name: String,
+        safety_number: String,
+    },
+    /// The server signed two different directory roots for one epoch (seen by us or a peer):
+    /// proof that it lies about keys. Recording stops.
+    Equivocation {
+        evidence: Box<Equivocation>,
+    },
+    /// End to end verified: media flows.
+    Connected {
+        peer: PeerId,
+    },
+    /// The connection to `peer` was refused or failed; `reason` says why, for the user.
+    PeerFailed {
+        peer: PeerId,
+        reason: String,
+    },
+    RemoteMedia {
+        peer: PeerId,
+        state: MediaState,
+    },
+    Chat {
+        from: PeerId,
+        id: u64,
+        text: String,
+        sent_at: u64,
+    },
+    ChatSent {
+        id: u64,
+        to: Vec<PeerId>,
+    },
+    ChatDelivered {
+        id: u64,
+        to: PeerId,
+    },
+    /// A message from a peer was refused (bad, replayed, unexpected).
+    Refused {
+        peer: PeerId,
+        error: String,
+    },
+    /// A local command could not be carried out.
+    CommandFailed {
+        reason: String,
+    },
+    /// Recording consent: dialog, state, end, refusals.
+    Consent(ConsentEvent),
+    Ended {
+        reason: EndReason,
+    },
+}
+
+/// Why the call ended for us.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Left,
+    Removed,
+    MeetingEnded,
+}
+
+/// Where a connection to a peer stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for the key directory's proof of their key.
+    Vetting,
+    /// Their key differs from the pinned one: waiting for the user.
+    KeyChanged,
+    Offering,
+    AwaitingAnswer,
+    AwaitingOffer,
+    Answering,
+    Connecting,
+    Connected,
+}
