@@ -130,14 +130,13 @@ pub async fn audit(
         for root in roots {
             root.verify(&keys.signing)?;
             match last {
-                Some(l) if l.epoch() == root.epoch() => {
-                    if l.contradicts(&root) {
-                        return Err(AuditError::Rewritten {
-                            epoch: root.epoch(),
-                            evidence: Box::new(Equivocation::of(&keys.signing, l, root)?),
-                        });
-                    }
+                Some(l) if l.epoch() == root.epoch() && l.contradicts(&root) => {
+                    return Err(AuditError::Rewritten {
+                        epoch: root.epoch(),
+                        evidence: Box::new(Equivocation::of(&keys.signing, l, root)?),
+                    });
                 }
+                Some(l) if l.epoch() == root.epoch() => {}
                 Some(l) => {
                     if !l.chains_to(&root) {
                         return Err(AuditError::Gap(root.epoch()));

@@ -158,9 +158,9 @@ mod tests {
         ];
         let mut bumped = s;
         let mut carry = 0u16;
-        for i in 0..32 {
-            let v = u16::from(bumped.0[32 + i]) + u16::from(L[i]) + carry;
-            bumped.0[32 + i] = v as u8;
+        for (b, l) in bumped.0[32..].iter_mut().zip(L) {
+            let v = u16::from(*b) + u16::from(l) + carry;
+            *b = v as u8;
             carry = v >> 8;
         }
         assert_eq!(carry, 0, "s + l fits in 256 bits for this s");

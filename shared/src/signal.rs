@@ -127,14 +127,14 @@ pub enum ServerMsg {
         resumed: bool,
     },
     PeerJoined {
-        peer: PeerInfo,
+        peer: Box<PeerInfo>,
     },
     PeerLeft {
         peer_id: PeerId,
         reason: LeaveReason,
     },
     PeerUpdated {
-        peer: PeerInfo,
+        peer: Box<PeerInfo>,
     },
     Message {
         from: PeerId,

@@ -81,6 +81,9 @@ async fn a_substituted_identity_under_a_fresh_user_id_is_refused_too() {
     substituted_identity_is_refused(true).await;
 }
 
+/// A rewrite of a lookup answer's body.
+type Rewrite = Box<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
 /// The server answers lookups against roots it should not: unsigned, stale (its own key,
 /// dated back), or older than a root the client already saw (a replayed proof).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,7 +119,7 @@ async fn lookups_against_bad_roots_are_refused() {
     let _dan = server.user("Dan", None).await;
     ann.cli(&["account", "check-keys"]);
 
-    let cases: Vec<(&str, Box<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>)> = vec![
+    let cases: Vec<(&str, Rewrite)> = vec![
         (
             "the directory root is not signed by this server's directory key",
             Box::new(|body: &[u8]| {

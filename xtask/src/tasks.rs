@@ -138,7 +138,14 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) const FUZZ_TARGETS: &[&str] = &["manifest", "consent", "segment", "identity", "call"];
+pub(crate) const FUZZ_TARGETS: &[&str] = &[
+    "manifest",
+    "consent",
+    "segment",
+    "identity",
+    "call",
+    "transparency",
+];
 
 fn fuzz_target(target: &str, seconds: u32) -> anyhow::Result<()> {
     let fuzz_dir = root().join("shared/fuzz");

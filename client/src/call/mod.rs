@@ -466,9 +466,9 @@ impl Call {
                         Ok(roots) => roots
                             .into_iter()
                             .find(|r| r.epoch() == epoch && r.verify(&keys.signing).is_ok())
-                            .ok_or_else(|| {
-                                DirectoryError::Kt(assent_shared::transparency::KtError::WrongEpoch)
-                            }),
+                            .ok_or(DirectoryError::Kt(
+                                assent_shared::transparency::KtError::WrongEpoch,
+                            )),
                         Err(e) => Err(e.into()),
                     };
                     let _ = reply.send(DirectoryReply::Root(root));
@@ -609,7 +609,7 @@ impl Call {
             }
             ServerMsg::PeerJoined { peer } => {
                 self.observe(&peer);
-                Some(Input::PeerJoined(peer))
+                Some(Input::PeerJoined(*peer))
             }
             ServerMsg::PeerLeft { peer_id, reason } => Some(Input::PeerLeft {
                 peer: peer_id,

@@ -196,7 +196,14 @@ impl Hub {
                     }
                 }
                 for peer in updated {
-                    self.broadcast(&meeting, None, ServerMsg::PeerUpdated { peer }, &mut out);
+                    self.broadcast(
+                        &meeting,
+                        None,
+                        ServerMsg::PeerUpdated {
+                            peer: Box::new(peer),
+                        },
+                        &mut out,
+                    );
                 }
             }
         }
@@ -364,7 +371,9 @@ impl Hub {
         self.broadcast(
             &a.meeting,
             Some(peer),
-            ServerMsg::PeerJoined { peer: info },
+            ServerMsg::PeerJoined {
+                peer: Box::new(info),
+            },
             out,
         );
     }
