@@ -241,11 +241,18 @@ impl CallMachine {
                     .get(&peer)
                     .is_some_and(|p| p.phase == Phase::KeyChanged)
                 {
-                    fx.push(Effect::Event(Event::KeyTrusted {
-                        peer,
-                        compared: false,
-                    }));
+                    // Accepted after comparing the safety number: verified.
+                    self.trusted(peer, true, &mut fx);
                     self.proceed(now, peer, &mut fx);
+                }
+            }
+            Input::KeyCompared { peer } => {
+                if self
+                    .peers
+                    .get(&peer)
+                    .is_some_and(|p| !matches!(p.phase, Phase::Vetting | Phase::KeyChanged))
+                {
+                    self.trusted(peer, true, &mut fx);
                 }
             }
             Input::DirectoryRoot { keys, root } => self.directory_root(now, keys, root, &mut fx),

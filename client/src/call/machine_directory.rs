@@ -10,6 +10,25 @@ use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
 use super::{CallMachine, Effect, Event, MAX_ROOTS, Phase, Vetting};
 
 impl CallMachine {
+    /// Tell the UI (and consent) that `peer`'s key is the proven one, compared or not.
+    pub(super) fn trusted(&mut self, peer: PeerId, compared: bool, fx: &mut Vec<Effect>) {
+        let Some(info) = self.peers.get(&peer).map(|p| p.info.clone()) else {
+            return;
+        };
+        let safety_number =
+            assent_shared::identity::safety_number(self.identity.public(), &info.identity);
+        fx.push(Effect::Event(Event::KeyTrusted {
+            peer,
+            compared,
+            safety_number,
+        }));
+        let key = info.identity.signing;
+        self.with_consent(fx, |c, _, _| {
+            c.set_verified(key, compared);
+            Vec::new()
+        });
+    }
+
     /// The directory's verdict on a peer's key.
     pub(super) fn vetted(
         &mut self,
@@ -26,13 +45,7 @@ impl CallMachine {
         }
         match outcome {
             Vetting::Trusted { compared } => {
-                fx.push(Effect::Event(Event::KeyTrusted { peer, compared }));
-                if let Some(key) = self.peers.get(&peer).map(|p| p.info.identity.signing) {
-                    self.with_consent(fx, |c, _, _| {
-                        c.set_verified(key, compared);
-                        Vec::new()
-                    });
-                }
+                self.trusted(peer, compared, fx);
                 self.proceed(now, peer, fx);
             }
             Vetting::Changed { safety_number } => {

@@ -100,6 +100,11 @@ pub enum Input {
     AcceptKey {
         peer: PeerId,
     },
+    /// The user compared `peer`'s safety number in person and it matched (the edge marked the
+    /// pin verified).
+    KeyCompared {
+        peer: PeerId,
+    },
     /// The server's directory keys (pinned for this profile) and a directory root this
     /// client accepted (from its own checks, or the server's root for an epoch a peer named).
     DirectoryRoot {
@@ -147,6 +152,7 @@ impl Input {
             Input::PeerError { .. } => "peer_error",
             Input::PeerVetted { .. } => "peer_vetted",
             Input::AcceptKey { .. } => "accept_key",
+            Input::KeyCompared { .. } => "key_compared",
             Input::DirectoryRoot { .. } => "directory_root",
             Input::SetMedia(_) => "set_media",
             Input::SendChat { .. } => "send_chat",
@@ -242,6 +248,8 @@ pub enum Event {
     KeyTrusted {
         peer: PeerId,
         compared: bool,
+        /// The 60 digits both sides see, to compare in person.
+        safety_number: String,
     },
     /// The directory proves another key for them than the one pinned: held until the user
     /// compares the safety number and accepts (or leaves).

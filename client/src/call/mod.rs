@@ -97,8 +97,10 @@ pub enum Command {
     AgreeRecording,
     DeclineRecording,
     WithdrawConsent,
-    /// The user compared `peer`'s changed key and accepts it (it becomes the pin).
+    /// The user compared `peer`'s changed key and accepts it (it becomes the pin, verified).
     AcceptKey(PeerId),
+    /// The user compared `peer`'s safety number in person and it matched.
+    MarkVerified(PeerId),
     Stats(oneshot::Sender<CallStats>),
     Leave,
 }
@@ -380,6 +382,10 @@ impl Call {
                     Command::DeclineRecording => Input::DeclineRecording,
                     Command::WithdrawConsent => Input::WithdrawConsent,
                     Command::AcceptKey(peer) => match self.accept_key(peer) {
+                        Some(input) => input,
+                        None => continue,
+                    },
+                    Command::MarkVerified(peer) => match self.mark_verified(peer) {
                         Some(input) => input,
                         None => continue,
                     },
@@ -759,6 +765,25 @@ impl Call {
         inputs
     }
 
+    /// The user compared `peer`'s safety number: their pinned key is marked verified.
+    fn mark_verified(&mut self, peer: PeerId) -> Option<Input> {
+        let (email, identity) = self
+            .machine
+            .peers()
+            .find(|(id, _, _)| *id == peer)
+            .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
+        match self.store.mark_verified(&email, &identity) {
+            Ok(true) => Some(Input::KeyCompared { peer }),
+            Ok(false) => None,
+            Err(e) => {
+                let _ = self.events.send(CallEvent::MediaError(format!(
+                    "cannot keep the comparison: {e}"
+                )));
+                None
+            }
+        }
+    }
+
     /// The user accepts `peer`'s changed key: it becomes the pin for their email.
     fn accept_key(&mut self, peer: PeerId) -> Option<Input> {
         let (email, identity) = self
@@ -766,8 +791,12 @@ impl Call {
             .peers()
             .find(|(id, phase, _)| *id == peer && *phase == machine::Phase::KeyChanged)
             .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
-        match self.store.accept_key(&email, &identity, Timestamp::now()) {
-            Ok(()) => Some(Input::AcceptKey { peer }),
+        let accepted = self
+            .store
+            .accept_key(&email, &identity, Timestamp::now())
+            .and_then(|()| self.store.mark_verified(&email, &identity));
+        match accepted {
+            Ok(_) => Some(Input::AcceptKey { peer }),
             Err(e) => {
                 let _ = self.events.send(CallEvent::MediaError(format!(
                     "cannot keep the accepted key: {e}"

@@ -200,8 +200,12 @@ fn event_json(e: &CallEvent) -> Value {
                 arrived,
             } => json!({"event": "participant_joined", "arrived": arrived,
                 "peer": peer.to_string(), "user": user.to_string(), "email": email, "name": name}),
-            Event::KeyTrusted { peer, compared } => json!({"event": "key_trusted",
-                "peer": peer.to_string(), "compared": compared}),
+            Event::KeyTrusted {
+                peer,
+                compared,
+                safety_number,
+            } => json!({"event": "key_trusted", "peer": peer.to_string(), "compared": compared,
+                "safety_number": safety_number}),
             Event::KeyChanged {
                 peer,
                 email,
@@ -489,6 +493,11 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
                         ("agree", _) => handle.send(Command::AgreeRecording),
                         ("decline", _) => handle.send(Command::DeclineRecording),
                         ("withdraw", _) => handle.send(Command::WithdrawConsent),
+                        ("verified", peer) => match parse_peer(peer) {
+                            Some(p) => handle.send(Command::MarkVerified(p)),
+                            None => emit(json!({"event": "command_failed",
+                                "reason": "verified PEER (after comparing the safety number)"})),
+                        },
                         ("accept-key", peer) => match parse_peer(peer) {
                             Some(p) => handle.send(Command::AcceptKey(p)),
                             None => emit(json!({"event": "command_failed",

@@ -13,6 +13,7 @@ pub mod settings;
 pub mod setup;
 pub mod style;
 mod time;
+mod trust;
 pub mod viewer;
 
 use std::path::PathBuf;
@@ -918,6 +919,9 @@ impl App {
                     }
                     (Some(room::Event::KeyCompared(peer)), Some(link)) => {
                         link.handle.send(Command::AcceptKey(peer))
+                    }
+                    (Some(room::Event::MarkVerified(peer)), Some(link)) => {
+                        link.handle.send(Command::MarkVerified(peer))
                     }
                     (Some(room::Event::Record { title }), Some(link)) => {
                         link.handle.send(Command::Record {

@@ -39,6 +39,10 @@ pub enum Message {
     MakeCohost(assent_shared::ids::UserId),
     /// The safety number of someone whose key changed was compared and matches.
     KeyCompared(PeerId),
+    /// The safety number of someone in the call was compared in person and matches.
+    MarkVerified(PeerId),
+    /// Show (or hide) someone's safety number as a QR code to scan.
+    ToggleQr(PeerId),
     ChatInput(String),
     SendChat,
     Leave,
@@ -56,6 +60,8 @@ pub enum Event {
     Host(HostAction),
     /// Accept this person's changed key as compared in person (it becomes the pin).
     KeyCompared(PeerId),
+    /// Remember this person's key as compared in person.
+    MarkVerified(PeerId),
     Chat(String),
     Leave,
     /// Propose recording: everyone must sign before it starts.
@@ -92,6 +98,10 @@ struct Ask {
     proposer: String,
     scope: Scope,
     retention_days: u16,
+    /// Everyone it would be encrypted to.
+    recipients: Vec<assent_client::call::consent::Recipient>,
+    /// Who joined since the previous set (asking to go on with them).
+    joined: Vec<String>,
 }
 
 /// The recording state everyone sees.
@@ -103,9 +113,24 @@ struct Recording {
     waiting_for: Vec<String>,
 }
 
+/// What the key directory and this device say of someone's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum KeyState {
+    /// The directory's proof is being checked.
+    Checking,
+    /// Proven by the directory; `compared`: the safety number was compared in person.
+    Proven { compared: bool },
+    /// Another key than the pinned one: held until compared.
+    Changed,
+}
+
 #[derive(Debug)]
-struct Person {
-    name: String,
+pub(super) struct Person {
+    pub(super) name: String,
+    pub(super) email: String,
+    pub(super) key: KeyState,
+    pub(super) safety_number: Option<String>,
+    pub(super) qr: Option<iced::widget::qr_code::Data>,
     user: assent_shared::ids::UserId,
     connected: bool,
     media: MediaState,
@@ -166,6 +191,10 @@ pub struct Room {
     speaker: ActiveSpeaker,
     /// Our microphone's level (before muting, dBFS).
     my_level: f32,
+    /// Whose safety number is shown as a QR code.
+    show_qr: Option<PeerId>,
+    /// The server was caught showing people different key directories.
+    equivocation: bool,
 }
 
 impl Room {
@@ -190,6 +219,8 @@ impl Room {
             self_view: None,
             speaker: ActiveSpeaker::default(),
             my_level: level::FLOOR_DB,
+            show_qr: None,
+            equivocation: false,
         }
     }
 
@@ -279,6 +310,15 @@ impl Room {
                 self.key_changes.retain(|k| k.peer != peer);
                 (self.key_changes.len() < before).then_some(Event::KeyCompared(peer))
             }
+            Message::MarkVerified(peer) => self
+                .people
+                .get(&peer)
+                .filter(|p| p.key == KeyState::Proven { compared: false })
+                .map(|_| Event::MarkVerified(peer)),
+            Message::ToggleQr(peer) => {
+                self.show_qr = (self.show_qr != Some(peer)).then_some(peer);
+                None
+            }
             Message::ChatInput(s) => {
                 self.chat_input = s;
                 None
@@ -358,12 +398,38 @@ impl Room {
         use CallMachineEvent as E;
         match e {
             E::Joined { .. } => self.joined = true,
+            E::KeyTrusted {
+                peer,
+                compared,
+                safety_number,
+            } => {
+                if let Some(p) = self.people.get_mut(&peer) {
+                    p.key = KeyState::Proven { compared };
+                    let digits: String =
+                        safety_number.chars().filter(char::is_ascii_digit).collect();
+                    p.qr = iced::widget::qr_code::Data::new(digits).ok();
+                    p.safety_number = Some(safety_number);
+                    // The consent dialog shows it too.
+                    if let Some(a) = self.ask.as_mut() {
+                        for r in a.recipients.iter_mut().filter(|r| r.email == p.email) {
+                            r.proven = true;
+                            r.verified = compared;
+                        }
+                    }
+                }
+            }
+            E::Equivocation { .. } => {
+                self.equivocation = true;
+            }
             E::KeyChanged {
                 peer,
                 email,
                 name,
                 safety_number,
             } => {
+                if let Some(p) = self.people.get_mut(&peer) {
+                    p.key = KeyState::Changed;
+                }
                 self.key_changes.retain(|k| k.peer != peer);
                 self.key_changes.push(KeyChange {
                     peer,
@@ -373,12 +439,20 @@ impl Room {
                 });
             }
             E::ParticipantJoined {
-                peer, name, user, ..
+                peer,
+                name,
+                user,
+                email,
+                ..
             } => {
                 self.people.insert(
                     peer,
                     Person {
                         name,
+                        email,
+                        key: KeyState::Checking,
+                        safety_number: None,
+                        qr: None,
                         user,
                         connected: false,
                         media: MediaState {
@@ -434,6 +508,8 @@ impl Room {
                 proposer,
                 scope,
                 retention_days,
+                recipients,
+                joined,
                 ..
             } => {
                 self.ask = Some(Ask {
@@ -441,6 +517,8 @@ impl Room {
                     proposer,
                     scope,
                     retention_days,
+                    recipients,
+                    joined,
                 })
             }
             ConsentEvent::Status {
@@ -546,6 +624,7 @@ impl Room {
                     ))
                     .size(13),
                     text(who).size(13).style(style::muted),
+                    super::trust::recipients(&a.recipients, &a.joined),
                     row![
                         text("Alt+A agrees, Alt+D declines.")
                             .size(13)
@@ -724,6 +803,7 @@ impl Room {
         .align_y(Center);
         let mut main = column![
             header,
+            self.equivocation.then(super::trust::equivocation_banner),
             self.key_warnings(),
             self.indicator(),
             self.consent_dialog(),
@@ -818,10 +898,13 @@ impl Room {
         };
         c = c.push(text(me));
         let host = self.may_host();
-        for p in self.people.values() {
+        for (peer, p) in &self.people {
             let mut line = column![
                 text(p.name.as_str()),
-                text(self.role_of(&p.user)).size(12).style(style::muted),
+                text(format!("{} · {}", p.email, self.role_of(&p.user)))
+                    .size(12)
+                    .style(style::muted),
+                super::trust::key_view(*peer, p, self.show_qr == Some(*peer)),
             ]
             .spacing(2);
             if host && self.role_of(&p.user) != "host" {
@@ -948,6 +1031,15 @@ fn person_tile(p: &Person, speaking: bool) -> Element<'_, Message> {
     if p.media.hand {
         status.push("hand raised".into());
     }
+    status.push(
+        match p.key {
+            KeyState::Checking => "checking their key…",
+            KeyState::Proven { compared: true } => "✓ verified",
+            KeyState::Proven { compared: false } => "not verified",
+            KeyState::Changed => "⚠ key changed",
+        }
+        .into(),
+    );
     if !p.connected {
         status.push(match &p.failed {
             Some(why) => format!("not connected: {why}"),
@@ -1062,7 +1154,7 @@ mod tests {
             name: "Bob".into(),
             arrived: true,
         }));
-        assert!(shows(&room, "Bob · connecting…"));
+        assert!(shows(&room, "Bob · checking their key… · connecting…"));
         room.on_call_event(CallEvent::Call(CallMachineEvent::Connected { peer: bob }));
         assert!(shows(&room, "abc-defg-hij · you and 1 other"));
         room.on_call_event(CallEvent::Call(CallMachineEvent::RemoteMedia {
@@ -1074,7 +1166,10 @@ mod tests {
                 hand: true,
             },
         }));
-        assert!(shows(&room, "Bob · muted · hand raised"));
+        assert!(shows(
+            &room,
+            "Bob · muted · hand raised · checking their key…"
+        ));
         // Connection quality from the statistics: loss and delay, and pictures arriving.
         let stats = |loss: f64, rtt: f64, fps: f64| assent_client::call::CallStats {
             at: 0,
@@ -1230,7 +1325,7 @@ mod tests {
             t0 + std::time::Duration::from_millis(100),
         );
         assert_eq!(room.speaking(), Some(Source::Peer(bob)));
-        assert!(shows(&room, "Bob · speaking"));
+        assert!(shows(&room, "Bob · speaking · checking their key…"));
         assert!(!shows(
             &room,
             "You are muted: Ctrl+D or Unmute to be heard."
@@ -1290,7 +1385,7 @@ mod tests {
             click(&mut room, "Make co-host"),
             [Event::Host(HostAction::MakeCohost(bob))]
         );
-        assert!(shows(&room, "co-host"));
+        assert!(shows(&room, "someone@example.org · co-host"));
         assert_eq!(
             click(&mut room, "Remove"),
             [Event::Host(HostAction::Remove(bob))]
@@ -1431,5 +1526,109 @@ mod tests {
             },
         );
         assert!(!shows(&room, "Recording stopped: Ann withdrew consent."));
+    }
+    #[test]
+    fn keys_show_how_far_they_are_trusted_and_the_dialog_names_every_recipient() {
+        use assent_client::call::consent::Recipient;
+        let mut room = Room::new("Trust".into(), "abc-defg-hij".into(), ON);
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Joined {
+            call: assent_shared::CallId([1; 16]),
+            me: PeerId(1),
+            resumed: false,
+        }));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            peer: PeerId(2),
+            user: assent_shared::ids::UserId([2; 16]),
+            email: "bob@example.org".into(),
+            name: "Bob".into(),
+            arrived: true,
+        }));
+        assert!(shows(&room, "Bob · checking their key… · connecting…"));
+        // The recording dialog names everyone it is encrypted to, and who joined.
+        consent(
+            &mut room,
+            ConsentEvent::Asked {
+                recipients: vec![
+                    Recipient {
+                        name: "Ann".into(),
+                        email: "ann@example.org".into(),
+                        verified: true,
+                        proven: true,
+                        fingerprint: "11111 22222".into(),
+                        you: true,
+                    },
+                    Recipient {
+                        name: "Bob".into(),
+                        email: "bob@example.org".into(),
+                        verified: false,
+                        proven: false,
+                        fingerprint: "33333 44444".into(),
+                        you: false,
+                    },
+                ],
+                joined: vec!["Bob".into()],
+                recording: assent_shared::ids::RecordingId::random(),
+                title: "Review".into(),
+                proposer: "Ann".into(),
+                scope: Scope::Local,
+                retention_days: 7,
+                epoch: 1,
+            },
+        );
+        assert!(shows(
+            &room,
+            "Bob joined: go on recording with them in the call?"
+        ));
+        assert!(shows(&room, "Bob <bob@example.org>"));
+        assert!(shows(&room, "· key not checked yet · 33333 44444"));
+        // The directory proves Bob's key: tile, dialog and people panel say so.
+        let number = "12345 67890 12345 67890 12345 67890 12345 67890 12345 67890 12345 67890";
+        room.on_call_event(CallEvent::Call(CallMachineEvent::KeyTrusted {
+            peer: PeerId(2),
+            compared: false,
+            safety_number: number.into(),
+        }));
+        assert!(shows(&room, "Bob · not verified · connecting…"));
+        assert!(shows(&room, "· not verified · 33333 44444"));
+        click(&mut room, "People (2)");
+        assert!(shows(&room, "bob@example.org · participant"));
+        assert!(shows(
+            &room,
+            "12345 67890 12345 67890 12345 67890\n12345 67890 12345 67890 12345 67890"
+        ));
+        assert!(click(&mut room, "QR code").is_empty());
+        assert!(shows(&room, "Hide QR code"));
+        assert_eq!(
+            click(&mut room, "It matches"),
+            [Event::MarkVerified(PeerId(2))]
+        );
+        room.on_call_event(CallEvent::Call(CallMachineEvent::KeyTrusted {
+            peer: PeerId(2),
+            compared: true,
+            safety_number: number.into(),
+        }));
+        assert!(shows(&room, "✓ Verified: safety number compared"));
+        assert!(shows(&room, "Bob · ✓ verified · connecting…"));
+        // The server caught lying: a banner nobody can miss.
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Equivocation {
+            evidence: Box::new(equivocation()),
+        }));
+        assert!(shows(&room, "⚠ The server is lying about keys"));
+    }
+
+    fn equivocation() -> assent_shared::transparency::Equivocation {
+        use assent_shared::transparency::{ROOT_VERSION, RootBody, SignedRoot};
+        let k = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+        let body = |h: u8| RootBody {
+            version: ROOT_VERSION,
+            epoch: 4,
+            root_hash: assent_shared::Digest([h; 32]),
+            previous: assent_shared::Digest([0; 32]),
+            time: assent_shared::Timestamp(1),
+        };
+        assent_shared::transparency::Equivocation {
+            a: SignedRoot::sign(&k, body(1)),
+            b: SignedRoot::sign(&k, body(2)),
+        }
     }
 }
