@@ -27,7 +27,8 @@ fn demo_recording_verifies_and_exports_for_a_participant() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["intact"], true);
     assert_eq!(v["complete"], true);
-    assert_eq!(v["consents"].as_array().unwrap().len(), 4);
+    // Alice, Bob and Carol for epoch 0; all four again when Dave joined.
+    assert_eq!(v["consents"].as_array().unwrap().len(), 7);
     assert_eq!(v["epochs"], 2);
     assert!(
         v["ending"]

@@ -100,7 +100,7 @@ async fn three_party_recording_needs_every_token_and_everyone_can_decrypt_it() {
                     summary
                         .lines()
                         .any(|l| l.contains(&format!("\"{who} <"))
-                            && l.contains(&format!(") {kind}\""))),
+                            && l.contains(&format!("> {kind}\""))),
                     "{name}'s export lacks {who}'s {kind}: {summary}"
                 );
             }

@@ -651,8 +651,8 @@ mod tests {
         assert_eq!(o.epochs.len(), 2, "the newcomer extended the consent");
         assert_eq!(
             o.epochs.iter().map(|e| e.signed.len()).sum::<usize>(),
-            4,
-            "four signatures in all"
+            7,
+            "three signatures for the first epoch, four (everyone asked again) for the second"
         );
         assert!(o.epochs[0].signed.iter().any(|s| s.who == "Alice"));
         let (_, how) = o.ended.clone().expect("it ended");
