@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions};
+use assent_e2e::display::Display;
 use assent_e2e::hostile::{HostileServer, server_directory_key};
 use assent_shared::transparency::{self as kt, RootBody, SignedRoot};
 use assent_shared::{SecretIdentity, Timestamp};
@@ -303,6 +304,15 @@ async fn a_key_published_in_the_victims_name_raises_her_alarm() {
                 && a["detail"].as_str().unwrap().contains("alice@example.org")),
         "{v}"
     );
+    // Her window says so on its home screen (and in its title, for the task bar).
+    let display = Display::start(1280, 720);
+    let window = alice.open_window(&display.name);
+    display.wait_for_window("Assent — key alarm", WAIT);
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = std::env::var_os("ASSENT_SCREENSHOT_DIR")
+        .map_or_else(|| tmp.path().to_path_buf(), std::path::PathBuf::from);
+    assert!(display.screenshot(&shots.join("key-alarm.png")) > 16);
+    drop(window);
     // Bob meets Alice: the directory no longer proves the key she presents.
     let code = alice.create_meeting("After the swap");
     let mut a = alice.join(&code, LOOPBACK_ICE);
@@ -368,4 +378,126 @@ async fn a_ghost_seated_during_a_recording_needs_everyones_consent() {
         "{finished}"
     );
     g.event("recording_ended", WAIT).await;
+}
+
+/// Run `assent audit` through `base` with its state in `state`: (succeeded, its JSON).
+fn audit(user: &assent_e2e::call::User, base: &str, state: &std::path::Path) -> (bool, Value) {
+    let (ok, out) = user.run_cli(&[
+        "audit",
+        "--server",
+        base,
+        "--state",
+        state.to_str().unwrap(),
+        "--json",
+    ]);
+    let v = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}"));
+    (ok, v)
+}
+
+/// Audit (honestly) until the directory has grown past epoch `past`: the epoch reached.
+fn audit_past(
+    user: &assent_e2e::call::User,
+    base: &str,
+    state: &std::path::Path,
+    past: u64,
+) -> u64 {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (ok, v) = audit(user, base, state);
+        assert!(ok, "{v}");
+        let reached = v["report"]["to_epoch"].as_u64().unwrap();
+        if reached > past {
+            return reached;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the directory stayed at epoch {reached}"
+        );
+    }
+}
+
+/// The roots the server lists, rewritten by `f`.
+fn rewrite_roots(body: &[u8], f: impl Fn(Vec<SignedRoot>) -> Vec<SignedRoot>) -> Vec<u8> {
+    let v: Value = serde_json::from_slice(body).unwrap();
+    let roots: Vec<SignedRoot> = serde_json::from_value(v["roots"].clone()).unwrap();
+    json!({ "roots": f(roots) }).to_string().into_bytes()
+}
+
+/// An auditor keeps the newest root it verified: the server can show it neither another past
+/// (a different root for an epoch already audited, validly signed with its own key) nor a
+/// history with an epoch left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_refuses_a_rewritten_past_or_a_gap() {
+    let server = Server::start(ServerOptions::default()).await;
+    let hostile = HostileServer::start(server.base()).await;
+    let key = server_directory_key(&server.rendezvous.data_dir);
+    let ann = server.user("Ann", None).await;
+    let work = tempfile::tempdir().unwrap();
+    let state = work.path().join("audit.json");
+
+    // Honest: the first run verifies from epoch 0, the next one only what was added since.
+    let first = audit_past(&ann, &hostile.base, &state, 0);
+    let _bob = server.user("Bob", None).await;
+    let second = audit_past(&ann, &hostile.base, &state, first);
+    let (ok, v) = audit(&ann, &hostile.base, &state);
+    assert!(ok, "{v}");
+    assert_eq!(v["report"]["from_epoch"], second, "{v}");
+
+    // The server rewrites the epoch the auditor holds (a root it signs with its real key).
+    {
+        let key = key.clone();
+        hostile.on_http(move |path, status, body| {
+            (path.starts_with("/v1/kt/roots") && status == 200).then(|| {
+                let out = rewrite_roots(body, |roots| {
+                    roots
+                        .into_iter()
+                        .map(|r| {
+                            let mut fork = r.body;
+                            fork.root_hash.0[0] ^= 0xff;
+                            SignedRoot::sign(&key, fork)
+                        })
+                        .collect()
+                });
+                (200, out)
+            })
+        });
+    }
+    let (ok, v) = audit(&ann, &hostile.base, &state);
+    assert!(!ok);
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("rewrote its past"), "{v}");
+    // The two roots it printed are evidence anyone can check against the server's key.
+    let evidence: kt::Equivocation = serde_json::from_value(v["evidence"].clone()).unwrap();
+    let keys: kt::DirectoryKeys = reqwest::get(format!("{}/v1/kt/keys", server.base()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(evidence.check(&keys.signing), Ok(()));
+    // The state it kept is still the audited one: honest again, it goes on from there.
+    hostile.honest();
+    let (ok, v) = audit(&ann, &hostile.base, &state);
+    assert!(ok, "{v}");
+    assert_eq!(v["report"]["from_epoch"], second, "{v}");
+
+    // A new auditor is shown a history without epoch 1.
+    hostile.on_http(move |path, status, body| {
+        (path.starts_with("/v1/kt/roots") && status == 200).then(|| {
+            let out = rewrite_roots(body, |roots| {
+                roots.into_iter().filter(|r| r.epoch() != 1).collect()
+            });
+            (200, out)
+        })
+    });
+    let fresh = work.path().join("fresh.json");
+    let (ok, v) = audit(&ann, &hostile.base, &fresh);
+    assert!(!ok);
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("do not chain at epoch 2"),
+        "{v}"
+    );
 }

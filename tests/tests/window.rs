@@ -27,6 +27,23 @@ async fn the_window_signs_in_from_the_keyboard() {
     let server = Server::start(ServerOptions::default()).await;
     let ann = server.user("Ann", None).await;
     let bob = server.user("Bob", None).await;
+    // In an earlier call Ann compared safety numbers with Bob and said they match: the window
+    // shows him verified (on his tile, in the people panel and in the consent dialog).
+    {
+        let code = bob.create_meeting("Earlier");
+        let mut a = ann.join(&code, LOOPBACK_ICE);
+        a.event("joined", WAIT).await;
+        let mut b = bob.join(&code, LOOPBACK_ICE);
+        let trusted = a.event("key_trusted", WAIT).await;
+        assert_eq!(trusted["compared"], false, "{trusted}");
+        a.command(&format!("verified {}", trusted["peer"].as_str().unwrap()));
+        a.wait("Bob verified", WAIT, |v| {
+            v["event"] == "key_trusted" && v["compared"] == true
+        })
+        .await;
+        b.leave().await;
+        a.leave().await;
+    }
     ann.cli(&["account", "signout"]);
     assert!(ann.cli(&["account", "show"]).contains("signed in    no"));
 
@@ -113,11 +130,32 @@ async fn the_window_signs_in_from_the_keyboard() {
         "no video in the window",
         WAIT,
     );
+    // Ctrl+Shift+P: the people, Bob's key as the directory proved it and the safety number to
+    // compare (digits and a QR code); again: the chat.
+    display.keys(&["ctrl+shift+p"]);
+    display.wait_for_window("Assent — Standup — in call with 1 — people", WAIT);
+    // Drawn: the People tab is the highlighted one.
+    display.wait_for_pixel(
+        &shots.join("people-keys.png"),
+        (1052, 22),
+        |(r, _, b)| b > 200 && r < 150,
+        "the people panel is not shown",
+        WAIT,
+    );
+    display.keys(&["ctrl+shift+p"]);
+    display.wait_for_window("Assent — Standup — in call with 1", WAIT);
 
     // Bob proposes recording: the window asks (its title says so too); Alt+D declines.
     b.command("record Bob's notes");
     display.wait_for_window("Assent — Standup — in call with 1 — asked to record", WAIT);
-    display.screenshot(&shots.join("consent-dialog.png"));
+    // Drawn: with a proposal under way the Record button is disabled (lighter).
+    display.wait_for_pixel(
+        &shots.join("consent-dialog.png"),
+        (506, 672),
+        |(r, _, _)| r > 180 && r < 235,
+        "the consent dialog is not shown",
+        WAIT,
+    );
     display.keys(&["alt+d"]);
     display.wait_for_window("Assent — Standup — in call with 1", WAIT);
     // The window proposes (Ctrl+Shift+R) and Bob agrees: it records, and the title says so.

@@ -209,10 +209,12 @@ pub(crate) fn test() -> anyhow::Result<()> {
     for t in FUZZ_TARGETS {
         fuzz_target(t, 10)?;
     }
-    // The end-to-end tests run the real binaries; nextest builds only test targets.
+    // The end-to-end tests run the real binaries; nextest builds only test targets. Built
+    // together with the tests, the binaries get the same features as the tests' build, so
+    // nextest reuses every dependency instead of building them a second time.
     let mut bins = cargo();
-    bins.args(["build", "--workspace", "--bins"]);
-    step("cargo build --bins", bins)?;
+    bins.args(["build", "--workspace", "--bins", "--tests"]);
+    step("cargo build --bins --tests", bins)?;
     // The installer packages: built, linted, installed with apt into a clean Debian 12 root
     // and run there.
     crate::package::test_packages()?;
@@ -234,11 +236,19 @@ pub(crate) fn screenshots(args: &[String]) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&dir)?;
     let mut bins = cargo();
-    bins.args(["build", "--bin", "assent", "--bin", "assent-rendezvous"]);
+    bins.args(["build", "--workspace", "--bins", "--tests"]);
     step("cargo build (the binaries)", bins)?;
     let mut t = cargo();
-    t.args(["nextest", "run", "-p", "assent-e2e", "--test", "window"])
-        .env("ASSENT_SCREENSHOT_DIR", &dir);
+    // The window tests, and the hostile-server test whose window shows a key alarm.
+    t.args([
+        "nextest",
+        "run",
+        "-p",
+        "assent-e2e",
+        "-E",
+        "binary(window) | test(a_key_published_in_the_victims_name_raises_her_alarm)",
+    ])
+    .env("ASSENT_SCREENSHOT_DIR", &dir);
     step("the window on a virtual display", t)?;
     eprintln!("xtask: screenshots in {}", dir.display());
     Ok(())

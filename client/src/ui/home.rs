@@ -57,6 +57,8 @@ pub struct Home {
     meeting: Option<MeetingCard>,
     upcoming: Vec<Meeting>,
     history: Vec<CallHistory>,
+    /// What the key directory checks found wrong (kept on this device until it is dealt with).
+    alarms: Vec<String>,
     tz: TimeZone,
 }
 
@@ -71,6 +73,7 @@ impl Home {
             meeting: None,
             upcoming: Vec::new(),
             history: Vec::new(),
+            alarms: Vec::new(),
             tz,
         }
     }
@@ -79,6 +82,16 @@ impl Home {
     pub fn on_overview(&mut self, upcoming: Vec<Meeting>, history: Vec<CallHistory>) {
         self.upcoming = upcoming;
         self.history = history;
+    }
+
+    /// The alarms the key directory checks raised on this device.
+    pub fn on_alarms(&mut self, alarms: Vec<String>) {
+        self.alarms = alarms;
+    }
+
+    /// Whether a key directory check raised an alarm on this device.
+    pub fn alarms(&self) -> bool {
+        !self.alarms.is_empty()
     }
 
     /// Who is signed in: name and email.
@@ -207,9 +220,15 @@ impl Home {
                 .on_press(Message::Recordings),
         ]
         .spacing(8);
-        let mut body = column![header, actions, text("Join a meeting").size(18), join,]
-            .spacing(16)
-            .width(680);
+        let mut body = column![header].spacing(16).width(680);
+        if !self.alarms.is_empty() {
+            body = body.push(super::trust::directory_alarms(&self.alarms));
+        }
+        body = body.extend([
+            actions.into(),
+            text("Join a meeting").size(18).into(),
+            join.into(),
+        ]);
         if let Some(m) = &self.meeting {
             let heading = if m.created {
                 "Your new meeting"
@@ -438,5 +457,24 @@ mod tests {
         );
         home.on_error("cannot reach the server".into());
         assert!(shows(&home, "cannot reach the server"));
+    }
+
+    #[test]
+    fn key_directory_alarms_show_until_dealt_with() {
+        let mut home = Home::new("Ada".into(), "ada@example.org".into(), TimeZone::UTC);
+        assert!(!shows(
+            &home,
+            "⚠ Someone may be reading what is meant for you"
+        ));
+        let alarm =
+            "a key this device never held was published for ada@example.org (version 2, epoch 7)";
+        home.on_alarms(vec![alarm.into()]);
+        assert!(shows(
+            &home,
+            "⚠ Someone may be reading what is meant for you"
+        ));
+        assert!(shows(&home, &format!("• {alarm}")));
+        // The buttons still work under it.
+        assert_eq!(click(&mut home, "Recordings"), [Event::Recordings]);
     }
 }

@@ -187,14 +187,37 @@ pub async fn find_meeting(dir: PathBuf, code: String) -> Result<MeetingCard, Str
 pub struct Overview {
     pub upcoming: Vec<assent_shared::api::Meeting>,
     pub history: Vec<assent_shared::api::CallHistory>,
+    /// Every alarm the key directory checks have raised on this device (the check of our own
+    /// key's history just run included), as sentences.
+    pub alarms: Vec<String>,
 }
 
 pub async fn overview(dir: PathBuf) -> Result<Overview, String> {
-    let (api, _) =
-        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    // The directory check first: the server's keys against the pin, its newest root against
+    // every root kept, our own key history against the keys this device held.
+    let (api, alarms) = local(move || async move {
+        let profile = open(&dir)?;
+        let (api, account) = profile.api().map_err(|e| e.to_string())?;
+        // A check that cannot run (the server unreachable) raises nothing; one that finds
+        // something wrong keeps it as an alarm, read back here either way.
+        let _ = assent_client::transparency::checkup(&api, &profile.store, &account.email).await;
+        let alarms = profile
+            .store
+            .alarms()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|a| a.detail)
+            .collect::<Vec<_>>();
+        Ok::<_, String>((api, alarms))
+    })
+    .await??;
     let upcoming = api.upcoming().await.map_err(|e| e.to_string())?;
     let history = api.history().await.map_err(|e| e.to_string())?;
-    Ok(Overview { upcoming, history })
+    Ok(Overview {
+        upcoming,
+        history,
+        alarms,
+    })
 }
 
 pub async fn schedule(

@@ -119,6 +119,8 @@ pub enum Message {
     Schedule(schedule::Message),
     Scheduled(Result<MeetingCard, String>),
     Overview(Result<io::Overview, String>),
+    /// Time to list the meetings again and re-check the key directory (on the home screen).
+    OverviewTick,
     Setup(setup::Message),
     Devices(Result<setup::Devices, String>),
     PreviewStarted(u64, Result<io::PreviewLink, String>),
@@ -179,6 +181,8 @@ pub enum Shortcut {
     Screen,
     /// Ctrl+Alt+H: raise / lower the hand.
     Hand,
+    /// Ctrl+Shift+P: the people panel (everyone's key and safety number) / the chat.
+    People,
     /// Alt+A / Alt+D: agree to / decline the recording proposed.
     Agree,
     Decline,
@@ -202,6 +206,7 @@ pub fn shortcut(key: &keyboard::Key, modifiers: keyboard::Modifiers) -> Option<S
                 ("r", true, true, false) => Some(Shortcut::Record),
                 ("e", true, true, false) => Some(Shortcut::Screen),
                 ("h", true, false, true) => Some(Shortcut::Hand),
+                ("p", true, true, false) => Some(Shortcut::People),
                 ("r", true, false, false) => Some(Shortcut::Recordings),
                 (",", true, _, false) => Some(Shortcut::Settings),
                 ("n", true, false, false) => Some(Shortcut::NewMeeting),
@@ -269,10 +274,13 @@ impl App {
                 auth::Step::Recovery => "Assent — your recovery code",
             }
             .into(),
-            Screen::Home(home) => match home.meeting() {
-                Some(m) => format!("Assent — {}", m.title),
-                None => "Assent".into(),
-            },
+            Screen::Home(home) => {
+                let alarm = if home.alarms() { " — key alarm" } else { "" };
+                match home.meeting() {
+                    Some(m) => format!("Assent — {}{alarm}", m.title),
+                    None => format!("Assent{alarm}"),
+                }
+            }
             Screen::Schedule { .. } => "Assent — schedule a meeting".into(),
             Screen::Setup { setup, .. } => format!("Assent — {} — getting ready", setup.title()),
             Screen::Recordings { list, .. } => match list.count() {
@@ -284,13 +292,18 @@ impl App {
             Screen::Room { room, .. } => match room.ended() {
                 Some(_) => format!("Assent — {} — call ended", room.title()),
                 None => format!(
-                    "Assent — {} — in call with {}{}",
+                    "Assent — {} — in call with {}{}{}",
                     room.title(),
                     room.connected(),
                     match room.recording_state() {
                         _ if room.asking() => " — asked to record",
                         Some(assent_shared::consent::StatusKind::Recording) => " — recording",
                         _ => "",
+                    },
+                    if room.showing_people() {
+                        " — people"
+                    } else {
+                        ""
                     }
                 ),
             },
@@ -344,8 +357,11 @@ impl App {
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
         let before = std::mem::discriminant(&self.screen);
+        let title = self.title();
         let task = self.handle(message);
-        if std::mem::discriminant(&self.screen) != before {
+        // A new screen, or a new state of this one that its title names (a dialog, a panel,
+        // the recording): the whole window is redrawn.
+        if std::mem::discriminant(&self.screen) != before || self.title() != title {
             self.screen_changes += 1;
         }
         task
@@ -754,6 +770,7 @@ impl App {
                     Task::none()
                 }
             },
+            Message::OverviewTick => Task::perform(io::overview(dir), Message::Overview),
             Message::Overview(result) => {
                 if let (
                     Ok(o),
@@ -767,6 +784,7 @@ impl App {
                 ) = (result, &mut self.screen)
                 {
                     home.on_overview(o.upcoming, o.history);
+                    home.on_alarms(o.alarms);
                 }
                 Task::none()
             }
@@ -1023,6 +1041,9 @@ impl App {
                     (Shortcut::Hand, Screen::Room { .. }) => {
                         Message::Room(room::Message::ToggleHand)
                     }
+                    (Shortcut::People, Screen::Room { .. }) => {
+                        Message::Room(room::Message::TogglePeople)
+                    }
                     (Shortcut::Agree, Screen::Room { .. }) => Message::Room(room::Message::Agree),
                     (Shortcut::Decline, Screen::Room { .. }) => {
                         Message::Room(room::Message::Decline)
@@ -1159,6 +1180,13 @@ impl App {
                 keys,
                 iced::time::every(std::time::Duration::from_secs(2))
                     .map(|_| Message::Recordings(recordings::Message::Refresh)),
+            ]),
+            // Home: the meetings listed again, and the key directory re-checked, every few
+            // minutes (a key published in our name shows while the window stays open).
+            Screen::Home(_) => Subscription::batch([
+                keys,
+                iced::time::every(std::time::Duration::from_secs(300))
+                    .map(|_| Message::OverviewTick),
             ]),
             _ => keys,
         }
@@ -1503,6 +1531,10 @@ mod tests {
             Some(Shortcut::Settings)
         );
         assert_eq!(shortcut(&ch("a"), Modifiers::ALT), Some(Shortcut::Agree));
+        assert_eq!(
+            shortcut(&ch("P"), Modifiers::CTRL | Modifiers::SHIFT),
+            Some(Shortcut::People)
+        );
         assert_eq!(
             shortcut(&ch("a"), Modifiers::empty()),
             None,

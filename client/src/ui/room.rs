@@ -252,6 +252,11 @@ impl Room {
         self.ended.as_deref()
     }
 
+    /// Whether the side panel shows the people (their keys) rather than the chat.
+    pub fn showing_people(&self) -> bool {
+        self.show_people
+    }
+
     /// How many people are connected with us (end to end verified).
     pub fn connected(&self) -> usize {
         self.people.values().filter(|p| p.connected).count()

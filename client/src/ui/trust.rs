@@ -127,3 +127,28 @@ pub(super) fn equivocation_banner<'a>() -> Element<'a, Message> {
     .style(container::bordered_box)
     .into()
 }
+
+/// What the key directory checks raised on this device (the home screen's banner): the alarms
+/// stay until they are dealt with, the way a lock that was tampered with stays tampered with.
+pub(super) fn directory_alarms<'a, M: 'a>(alarms: &'a [String]) -> Element<'a, M> {
+    let mut list = column![
+        text("⚠ Someone may be reading what is meant for you")
+            .size(18)
+            .style(text::danger),
+        text(
+            "The server's key directory shows something your devices never did. Compare \
+             safety numbers with the people you call before trusting a call, and tell the \
+             server's operator. `assent account check-keys` prints the details."
+        )
+        .size(13),
+    ]
+    .spacing(4);
+    for a in alarms {
+        list = list.push(text(format!("• {a}")).size(13));
+    }
+    container(list)
+        .padding(10)
+        .width(Fill)
+        .style(container::bordered_box)
+        .into()
+}
