@@ -33,6 +33,12 @@
 //! | `no_such_upload` | 404 | the multipart upload was completed or aborted |
 //! | `invalid_signature` | 403 | a storage link that is forged, for something else, or expired |
 //! | `storage_unavailable` | 502 | the object storage did not answer: retry |
+//! | `bad_possession` | 403 | publishing an identity without a valid proof that the caller holds its signing key (its signature over the account's email, this server's directory key and the time) |
+//! | `key_taken` | 403 | the identity key belongs to another account |
+//! | `key_replaced` | 409 | a key this account replaced: it is never published again |
+//! | `not_in_directory` | 404 | the key directory has no key for this email address (yet) |
+//! | `no_such_epoch` | 404 | the key directory has no such epoch yet |
+//! | `invalid_query` | 422 | a query string of the wrong shape (the message says which) |
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
