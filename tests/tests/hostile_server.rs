@@ -26,6 +26,16 @@ async fn no_media(a: &mut Client, b: &mut Client) {
     }
 }
 
+/// The directory keys the real server publishes (what evidence is checked against).
+async fn directory_keys(server: &Server) -> kt::DirectoryKeys {
+    reqwest::get(format!("{}/v1/kt/keys", server.base()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Replace `who`'s identity (and, with `fresh_id`, their user id) in every peer the server
 /// describes.
 fn substitute(frame: &str, email: &str, fake: &Value, fresh_id: bool) -> String {
@@ -220,12 +230,7 @@ async fn different_roots_for_one_epoch_are_caught_in_the_next_call() {
     for x in [&mut a, &mut b, &mut c] {
         let e = x.event("equivocation", WAIT).await;
         let evidence: kt::Equivocation = serde_json::from_value(e["evidence"].clone()).unwrap();
-        let keys: kt::DirectoryKeys = reqwest::get(format!("{}/v1/kt/keys", server.base()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let keys = directory_keys(&server).await;
         assert_eq!(evidence.check(&keys.signing), Ok(()), "{}", x.name);
     }
     // The recording stops (a withdrawal on the server's lie), for everyone.
@@ -468,12 +473,7 @@ async fn the_auditor_refuses_a_rewritten_past_or_a_gap() {
     assert!(error.contains("rewrote its past"), "{v}");
     // The two roots it printed are evidence anyone can check against the server's key.
     let evidence: kt::Equivocation = serde_json::from_value(v["evidence"].clone()).unwrap();
-    let keys: kt::DirectoryKeys = reqwest::get(format!("{}/v1/kt/keys", server.base()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys = directory_keys(&server).await;
     assert_eq!(evidence.check(&keys.signing), Ok(()));
     // The state it kept is still the audited one: honest again, it goes on from there.
     hostile.honest();
