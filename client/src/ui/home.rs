@@ -57,7 +57,7 @@ pub struct Home {
     meeting: Option<MeetingCard>,
     upcoming: Vec<Meeting>,
     history: Vec<CallHistory>,
-    /// What the key directory checks found wrong (kept on this device until it is dealt with).
+    /// What the key directory checks found wrong (kept on this device as evidence).
     alarms: Vec<String>,
     tz: TimeZone,
 }
@@ -460,7 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn key_directory_alarms_show_until_dealt_with() {
+    fn key_directory_alarms_show_on_home() {
         let mut home = Home::new("Ada".into(), "ada@example.org".into(), TimeZone::UTC);
         assert!(!shows(
             &home,

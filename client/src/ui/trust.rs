@@ -128,8 +128,8 @@ pub(super) fn equivocation_banner<'a>() -> Element<'a, Message> {
     .into()
 }
 
-/// What the key directory checks raised on this device (the home screen's banner): the alarms
-/// stay until they are dealt with, the way a lock that was tampered with stays tampered with.
+/// What the key directory checks raised on this device (the home screen's banner). Alarms are
+/// evidence: they stay on the device, and the banner with them.
 pub(super) fn directory_alarms<'a, M: 'a>(alarms: &'a [String]) -> Element<'a, M> {
     let mut list = column![
         text("⚠ Someone may be reading what is meant for you")
