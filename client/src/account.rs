@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use assent_shared::api::{
-    AuthSecret, B64, ChangePassword, Confirm, PublishIdentity, SigninRequest, SignupRequest,
+    AuthSecret, B64, ChangePassword, Confirm, PublishIdentity, RecoveryComplete, RecoveryVerify,
+    SigninRequest, SignupRequest,
 };
-use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, Salt};
+use assent_shared::backup::{KdfParams, KeyBackup, PasswordKeys, RecoveryCode, RecoveryHalf, Salt};
 use assent_shared::ids::UserId;
 use assent_shared::transparency::KeyPossession;
 use assent_shared::{SecretIdentity, Timestamp};
@@ -44,6 +45,15 @@ pub enum AccountError {
     NoKeys,
     #[error(transparent)]
     Directory(#[from] crate::transparency::DirectoryError),
+    #[error(
+        "the server asks for weaker password hashing than this device uses for the account \
+         ({offered}); refusing, since that would make the password cheaper to guess"
+    )]
+    WeakKdf { offered: String },
+    #[error("that recovery code does not open this account's keys (check it and try again)")]
+    WrongRecoveryCode,
+    #[error("the recovery code is not 32 letters and digits (8 groups of 4)")]
+    MalformedRecoveryCode,
 }
 
 pub type Result<T, E = AccountError> = std::result::Result<T, E>;
@@ -145,6 +155,61 @@ impl Profile {
         Ok(())
     }
 
+    fn pin_key(origin: &str, email: &str) -> String {
+        format!(
+            "password_pin {} {}",
+            origin.trim_end_matches('/').to_lowercase(),
+            assent_shared::transparency::normalize_email(email)
+        )
+    }
+
+    /// The salt and parameters this device derived the account's password keys with.
+    pub fn password_pin(&self, origin: &str, email: &str) -> Result<Option<(Salt, KdfParams)>> {
+        let Some(v) = self.store.setting(&Self::pin_key(origin, email))? else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::Corrupt("password pin".into());
+        let parts: Vec<&str> = v.split(' ').collect();
+        let [salt, m, t, p] = parts[..] else {
+            return Err(corrupt().into());
+        };
+        let bytes = (0..salt.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(salt.get(i..i + 2).unwrap_or("x"), 16))
+            .collect::<std::result::Result<Vec<u8>, _>>()
+            .map_err(|_| corrupt())?;
+        let salt = Salt(bytes.try_into().map_err(|_| corrupt())?);
+        let num = |x: &str| x.parse::<u32>().map_err(|_| corrupt());
+        let kdf = KdfParams {
+            memory_kib: num(m)?,
+            iterations: num(t)?,
+            lanes: num(p)?,
+        };
+        Ok(Some((salt, kdf)))
+    }
+
+    fn set_password_pin(
+        &self,
+        origin: &str,
+        email: &str,
+        salt: Salt,
+        kdf: KdfParams,
+    ) -> Result<()> {
+        let hex: String = salt.0.iter().map(|b| format!("{b:02x}")).collect();
+        let v = format!("{hex} {} {} {}", kdf.memory_kib, kdf.iterations, kdf.lanes);
+        Ok(self.store.set_setting(&Self::pin_key(origin, email), &v)?)
+    }
+
+    /// Did this profile hold the account (before password pins existed)?
+    fn held_account(&self, origin: &str, email: &str) -> Result<bool> {
+        Ok(self.account()?.is_some_and(|a| {
+            a.server
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(origin.trim_end_matches('/'))
+                && a.email.trim().eq_ignore_ascii_case(email.trim())
+        }))
+    }
+
     /// The identity keys from the keyring.
     pub fn identity(&self) -> Result<SecretIdentity> {
         let bytes = self
@@ -183,6 +248,36 @@ impl std::fmt::Debug for SignedUp {
     }
 }
 
+/// The password derivation a device uses for an account: the salt is derived from the server's
+/// origin and the email (never the server's choice), unless this device pinned an older
+/// account's salt; the parameters are the server's, but never weaker than the pin or the desktop
+/// minimum. Returns the salt and parameters to derive with.
+async fn password_params(profile: &Profile, api: &Api, email: &str) -> Result<(Salt, KdfParams)> {
+    let pre = api.prelogin(email).await?;
+    let derived = Salt::derived(api.origin(), email);
+    let pin = profile.password_pin(api.origin(), email)?;
+    let floor = pin.map(|(_, k)| k).unwrap_or(KdfParams::DESKTOP_MIN);
+    if !floor.accepts(pre.kdf) {
+        return Err(AccountError::WeakKdf {
+            offered: format!(
+                "{} MiB, {} passes",
+                pre.kdf.memory_kib / 1024,
+                pre.kdf.iterations
+            ),
+        });
+    }
+    let salt = match pin {
+        // An account from before derived salts, on a device that used it: its pinned salt,
+        // until a password change moves it to the derived one.
+        Some((pinned, _)) if pre.salt == pinned => pinned,
+        // A profile that held this account before pins existed keeps what it used.
+        None if pre.salt != derived && profile.held_account(api.origin(), email)? => pre.salt,
+        // Everything else derives: whatever the server says.
+        _ => derived,
+    };
+    Ok((salt, pre.kdf))
+}
+
 async fn derive(password: &str, salt: Salt, kdf: KdfParams) -> Result<PasswordKeys> {
     let password = Zeroizing::new(password.to_string());
     tokio::task::spawn_blocking(move || PasswordKeys::derive(&password, &salt, kdf))
@@ -211,11 +306,14 @@ pub async fn signup(
     // this server (by those keys) for this email.
     let directory = crate::transparency::server_keys(&api, None).await?;
     let identity = SecretIdentity::generate(Timestamp::now());
-    let salt = Salt::random();
+    let salt = Salt::derived(api.origin(), email);
     let kdf = KdfParams::DEFAULT;
     let keys = derive(password, salt, kdf).await?;
     let recovery = RecoveryCode::generate();
     let backup = KeyBackup::create(&identity, &keys, kdf, salt, &recovery);
+    let recovery_proof = backup
+        .recovery_proof(&keys)
+        .map_err(|e| AccountError::Keys(e.to_string()))?;
     let resp = api
         .signup(&SignupRequest {
             email: email.into(),
@@ -231,9 +329,11 @@ pub async fn signup(
                 &directory.signing,
                 Timestamp::now(),
             ),
+            recovery_proof: AuthSecret(recovery_proof),
         })
         .await?;
     profile.store_identity(&identity)?;
+    profile.set_password_pin(api.origin(), email, salt, kdf)?;
     // A new account on this profile: the previous account's directory knowledge goes.
     profile.store.forget_directory()?;
     profile.store.set_directory_keys(&directory)?;
@@ -272,12 +372,8 @@ pub async fn signin(
     device: &str,
 ) -> Result<Account> {
     let api = Api::new(server)?;
-    let pre = api.prelogin(email).await?;
-    let kdf = pre
-        .kdf
-        .check()
-        .map_err(|e| AccountError::Keys(e.to_string()))?;
-    let keys = derive(password, pre.salt, kdf).await?;
+    let (salt, kdf) = password_params(profile, &api, email).await?;
+    let keys = derive(password, salt, kdf).await?;
     let resp = api
         .signin(&SigninRequest {
             email: email.into(),
@@ -286,6 +382,28 @@ pub async fn signin(
             device: device.into(),
         })
         .await?;
+    let account = settle_in(profile, api, resp, Restore::Password(&keys)).await?;
+    profile.set_password_pin(&account.server, email, salt, kdf)?;
+    Ok(account)
+}
+
+/// Where a device without the identity keys gets them.
+enum Restore<'a> {
+    /// Open the server's backup with the password's keys.
+    Password(&'a PasswordKeys),
+    /// Already opened (by the recovery code).
+    Opened(Box<SecretIdentity>),
+}
+
+/// After a session was granted: the profile takes the account, restores the keys if needed,
+/// checks the server's directory keys and the account's own key in the directory, and keeps
+/// the token.
+async fn settle_in(
+    profile: &Profile,
+    api: Api,
+    resp: assent_shared::api::SigninResponse,
+    restore: Restore<'_>,
+) -> Result<Account> {
     let token = Zeroizing::new(resp.token.clone());
     let api = api.with_token(token.clone());
     let me = api.me().await?;
@@ -306,19 +424,22 @@ pub async fn signin(
     }
     // The server's directory keys: pinned the first time, checked every time after.
     let directory = crate::transparency::pin_server_keys(&api, &profile.store).await?;
-    let have_keys = profile.identity().is_ok();
-    if !have_keys {
-        let backup = api
-            .key_backup()
-            .await?
-            .key_backup
-            .ok_or_else(|| AccountError::Keys("the server holds no key backup".into()))?;
-        let backup =
-            KeyBackup::from_bytes(&backup.0).map_err(|e| AccountError::Keys(e.to_string()))?;
-        let identity = backup
-            .open_with_password(&keys)
-            .map_err(|e| AccountError::Keys(e.to_string()))?;
-        profile.store_identity(&identity)?;
+    match restore {
+        Restore::Opened(identity) => profile.store_identity(&identity)?,
+        Restore::Password(keys) if profile.identity().is_err() => {
+            let backup = api
+                .key_backup()
+                .await?
+                .key_backup
+                .ok_or_else(|| AccountError::Keys("the server holds no key backup".into()))?;
+            let backup =
+                KeyBackup::from_bytes(&backup.0).map_err(|e| AccountError::Keys(e.to_string()))?;
+            let identity = backup
+                .open_with_password(keys)
+                .map_err(|e| AccountError::Keys(e.to_string()))?;
+            profile.store_identity(&identity)?;
+        }
+        Restore::Password(_) => {}
     }
     // The directory must hold the key this device signs with.
     let identity = profile.identity()?;
@@ -355,6 +476,77 @@ pub async fn signin(
     Ok(account)
 }
 
+/// Forgotten password, step 1: the server mails a recovery code to the address (if it belongs
+/// to a verified account; the answer is the same either way).
+pub async fn start_recovery(server: &str, email: &str) -> Result<()> {
+    Api::new(server)?.start_recovery(email).await?;
+    Ok(())
+}
+
+/// What a recovery needs from the person.
+pub struct RecoveryInput<'a> {
+    pub server: &'a str,
+    pub email: &'a str,
+    /// The code the server mailed.
+    pub email_code: &'a str,
+    /// The recovery code shown at sign-up.
+    pub recovery_code: &'a str,
+    /// The authenticator's code, when two-factor sign-in is on.
+    pub totp: Option<&'a str>,
+    pub new_password: &'a str,
+    pub device: &'a str,
+}
+
+/// Forgotten password, step 2: the mailed code (and the TOTP code) buy the backup's recovery
+/// half; the recovery code opens it here and proves itself to the server; the same keys are
+/// sealed under the new password. The keys, and so every recording, are kept; this device is
+/// signed in, every other one signed out.
+pub async fn recover(profile: &Profile, input: RecoveryInput<'_>) -> Result<Account> {
+    let broken = assent_shared::password::check(input.new_password, &[input.email]);
+    if !broken.is_empty() {
+        let why: Vec<&str> = broken.iter().map(|r| r.message()).collect();
+        return Err(AccountError::WeakPassword(why.join(" ")));
+    }
+    let code = RecoveryCode::parse(input.recovery_code)
+        .map_err(|_| AccountError::MalformedRecoveryCode)?;
+    let api = Api::new(input.server)?;
+    let ticket = api
+        .verify_recovery(&RecoveryVerify {
+            email: input.email.into(),
+            code: input.email_code.trim().into(),
+            totp: input.totp.map(|t| t.trim().to_string()),
+        })
+        .await?;
+    let half = RecoveryHalf::from_bytes(&ticket.recovery_half.0)
+        .map_err(|e| AccountError::Keys(e.to_string()))?;
+    let proof = half
+        .proof(&code)
+        .map_err(|_| AccountError::WrongRecoveryCode)?;
+    let identity = half
+        .open(&code)
+        .map_err(|_| AccountError::WrongRecoveryCode)?;
+    let salt = Salt::derived(api.origin(), input.email);
+    let kdf = KdfParams::DEFAULT;
+    let keys = derive(input.new_password, salt, kdf).await?;
+    let backup = half
+        .reset_password(&code, &keys, kdf, salt)
+        .map_err(|_| AccountError::WrongRecoveryCode)?;
+    let resp = api
+        .complete_recovery(&RecoveryComplete {
+            ticket: ticket.ticket.clone(),
+            device: input.device.into(),
+            recovery_proof: AuthSecret(proof),
+            new_auth_secret: AuthSecret(*keys.auth_secret()),
+            new_salt: salt,
+            new_kdf: kdf,
+            new_key_backup: B64(backup.to_bytes()),
+        })
+        .await?;
+    let account = settle_in(profile, api, resp, Restore::Opened(Box::new(identity))).await?;
+    profile.set_password_pin(&account.server, input.email, salt, kdf)?;
+    Ok(account)
+}
+
 /// Sign out: the server revokes the session; the token leaves the keyring. The identity keys
 /// stay (they decrypt this device's recordings).
 pub async fn signout(profile: &Profile) -> Result<()> {
@@ -380,32 +572,35 @@ pub async fn change_password(profile: &Profile, current: &str, new: &str) -> Res
         let why: Vec<&str> = broken.iter().map(|r| r.message()).collect();
         return Err(AccountError::WeakPassword(why.join(" ")));
     }
-    let pre = api.prelogin(&account.email).await?;
-    let kdf = pre
-        .kdf
-        .check()
-        .map_err(|e| AccountError::Keys(e.to_string()))?;
-    let old_keys = derive(current, pre.salt, kdf).await?;
+    let (salt, kdf) = password_params(profile, &api, &account.email).await?;
+    let old_keys = derive(current, salt, kdf).await?;
     let backup = api
         .key_backup()
         .await?
         .key_backup
         .ok_or_else(|| AccountError::Keys("the server holds no key backup".into()))?;
     let backup = KeyBackup::from_bytes(&backup.0).map_err(|e| AccountError::Keys(e.to_string()))?;
-    let new_salt = Salt::random();
-    let new_kdf = KdfParams::DEFAULT;
+    // The new password moves the account to the derived salt (accounts made before derived
+    // salts leave the server's choice behind here).
+    let new_salt = Salt::derived(api.origin(), &account.email);
+    let new_kdf = KdfParams::DEFAULT.max_with(kdf);
     let new_keys = derive(new, new_salt, new_kdf).await?;
     let resealed = backup
         .rewrap_password(&old_keys, &new_keys, new_kdf, new_salt)
         .map_err(|_| AccountError::WrongPassword)?;
+    let proof = resealed
+        .recovery_proof(&new_keys)
+        .map_err(|e| AccountError::Keys(e.to_string()))?;
     api.change_password(&ChangePassword {
         auth_secret: AuthSecret(*old_keys.auth_secret()),
         new_auth_secret: AuthSecret(*new_keys.auth_secret()),
         new_salt,
         new_kdf,
         new_key_backup: B64(resealed.to_bytes()),
+        recovery_proof: AuthSecret(proof),
     })
     .await?;
+    profile.set_password_pin(api.origin(), &account.email, new_salt, new_kdf)?;
     Ok(())
 }
 
@@ -413,12 +608,8 @@ pub async fn change_password(profile: &Profile, current: &str, new: &str) -> Res
 /// keyring; the identity keys stay, since they still open the recordings on this device.
 pub async fn delete_account(profile: &Profile, password: &str) -> Result<()> {
     let (api, account) = profile.api()?;
-    let pre = api.prelogin(&account.email).await?;
-    let kdf = pre
-        .kdf
-        .check()
-        .map_err(|e| AccountError::Keys(e.to_string()))?;
-    let keys = derive(password, pre.salt, kdf).await?;
+    let (salt, kdf) = password_params(profile, &api, &account.email).await?;
+    let keys = derive(password, salt, kdf).await?;
     api.delete_account(&Confirm {
         auth_secret: AuthSecret(*keys.auth_secret()),
     })

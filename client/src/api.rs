@@ -7,8 +7,9 @@ use assent_shared::api::{ChangePassword, Confirm, SessionInfo, TotpCode, TotpEnr
 use assent_shared::api::{
     CompleteUpload, CreateMeeting, DirectoryEntry, Download, EmailCode, EmailOnly, ErrorBody,
     IceServers, KeyBackupBody, Me, Meeting, PartRequest, PartTag, PartUrl, PartUrls, Prelogin,
-    PublishIdentity, RecordingInfo, RecordingList, RecordingObject, SigninRequest, SigninResponse,
-    SignupRequest, SignupResponse, StoredPart, StoredParts, UploadStarted,
+    PublishIdentity, RecordingInfo, RecordingList, RecordingObject, RecoveryComplete,
+    RecoveryTicket, RecoveryVerify, SigninRequest, SigninResponse, SignupRequest, SignupResponse,
+    StoredPart, StoredParts, UploadStarted,
 };
 use assent_shared::ids::RecordingId;
 use reqwest::{Method, StatusCode};
@@ -62,11 +63,25 @@ impl std::fmt::Debug for Api {
 impl Api {
     /// `server` is the base URL, e.g. `http://127.0.0.1:7800`.
     pub fn new(server: &str) -> Result<Api> {
-        let base = server.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(ApiError::Protocol(format!(
-                "the server URL must start with http:// or https://: {base}"
-            )));
+        let base = server.trim().trim_end_matches('/').to_string();
+        let url = reqwest::Url::parse(&base)
+            .map_err(|_| ApiError::Protocol(format!("not a server URL: {base}")))?;
+        match url.scheme() {
+            "https" => {}
+            // Without TLS, anyone on the path reads the session token: only this machine.
+            "http" if is_loopback(&url) || allowed_in_clear(&url) => {}
+            "http" => {
+                return Err(ApiError::Protocol(format!(
+                    "refusing {base}: without https:// anyone on the network could read and \
+                     change what this device sends (plain http:// is allowed only for this \
+                     machine, e.g. http://127.0.0.1)"
+                )));
+            }
+            _ => {
+                return Err(ApiError::Protocol(format!(
+                    "the server URL must start with https:// (or http:// for this machine): {base}"
+                )));
+            }
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -78,6 +93,11 @@ impl Api {
             base,
             token: None,
         })
+    }
+
+    /// The server's origin for a stored key derivation salt ([`assent_shared::backup::Salt::derived`]).
+    pub fn origin(&self) -> &str {
+        &self.base
     }
 
     pub fn with_token(mut self, token: Zeroizing<String>) -> Api {
@@ -201,6 +221,24 @@ impl Api {
             email: email.into(),
         };
         self.post_empty("/v1/accounts/verify/resend", &body).await
+    }
+
+    /// Mail a recovery code to a verified account (the answer is the same for any address).
+    pub async fn start_recovery(&self, email: &str) -> Result<()> {
+        let body = EmailOnly {
+            email: email.into(),
+        };
+        self.post_empty("/v1/recovery", &body).await
+    }
+
+    /// The mailed code (and the TOTP code) for a ticket and the backup's recovery half.
+    pub async fn verify_recovery(&self, req: &RecoveryVerify) -> Result<RecoveryTicket> {
+        self.post("/v1/recovery/verify", req).await
+    }
+
+    /// The recovery proof and the new password: a session on this device.
+    pub async fn complete_recovery(&self, req: &RecoveryComplete) -> Result<SigninResponse> {
+        self.post("/v1/recovery/complete", req).await
     }
 
     pub async fn signin(&self, req: &SigninRequest) -> Result<SigninResponse> {
@@ -614,6 +652,28 @@ fn url_escape(s: &str) -> String {
     out
 }
 
+/// A host named in `ASSENT_INSECURE_HTTP_HOSTS` (comma-separated): an explicit exception for
+/// a private network one controls end to end (the test suite's network namespaces).
+fn allowed_in_clear(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    std::env::var("ASSENT_INSECURE_HTTP_HOSTS").is_ok_and(|v| {
+        v.split(',')
+            .any(|h| !h.trim().is_empty() && h.trim().eq_ignore_ascii_case(host))
+    })
+}
+
+/// Is the URL's host this machine (127.0.0.0/8, ::1 or `localhost`)?
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,6 +685,25 @@ mod tests {
         let api = Api::new("https://assent.example").unwrap();
         assert_eq!(api.signal_url(), "wss://assent.example/v1/signal");
         assert!(Api::new("ftp://x").is_err());
+        // Plain http only to this machine: a session token must not cross a network in clear.
+        for ok in [
+            "http://localhost:7800",
+            "http://127.0.0.2",
+            "http://[::1]:80",
+        ] {
+            assert!(Api::new(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://assent.example",
+            "http://10.0.0.1:7800",
+            "http://[fe80::1]",
+        ] {
+            let e = Api::new(refused).unwrap_err().to_string();
+            assert!(
+                e.contains("refusing") && e.contains("https://"),
+                "{refused}: {e}"
+            );
+        }
         assert_eq!(url_escape("a+b@c.d"), "a%2Bb%40c.d");
     }
 }

@@ -6,9 +6,9 @@ use std::net::IpAddr;
 
 use assent_shared::api::{
     AuthSecret, B64, ChangePassword, Confirm, EmailCode, EmailOnly, KeyBackupBody, Me, Prelogin,
-    RecoveryComplete, RecoveryTicket, SignupRequest, SignupResponse,
+    RecoveryComplete, RecoveryTicket, RecoveryVerify, SignupRequest, SignupResponse,
 };
-use assent_shared::backup::{KdfParams, KeyBackup, Salt};
+use assent_shared::backup::{KdfParams, KeyBackup, Salt, recovery_verifier};
 use assent_shared::ids::UserId;
 use assent_shared::{PublicIdentity, Timestamp};
 use axum::http::StatusCode;
@@ -202,9 +202,8 @@ fn issue_code(
     Ok(Some(code))
 }
 
-/// Consume a code: right, unexpired, fewer than five tries. A wrong try counts; a right one
-/// deletes the code (single use).
-fn consume_code(
+/// Check a code: right, unexpired, fewer than five tries. A wrong try counts.
+fn check_code(
     c: &Connection,
     user: &UserId,
     purpose: &str,
@@ -232,12 +231,28 @@ fn consume_code(
         )?;
         return Err(ApiError::invalid_code());
     }
-    // Keep the row (for resend limits) but void the code.
+    Ok(())
+}
+
+/// Void a code that was used (the row stays, for the resend limits).
+fn void_code(c: &Connection, user: &UserId, purpose: &str) -> ApiResult<()> {
     c.execute(
         "UPDATE email_codes SET attempts = ?3, expires_at = 0 WHERE user_id = ?1 AND purpose = ?2",
         params![&user.0[..], purpose, CODE_MAX_ATTEMPTS],
     )?;
     Ok(())
+}
+
+/// Consume a code: checked, then void (single use).
+fn consume_code(
+    c: &Connection,
+    user: &UserId,
+    purpose: &str,
+    code: &str,
+    now: Timestamp,
+) -> ApiResult<()> {
+    check_code(c, user, purpose, code, now)?;
+    void_code(c, user, purpose)
 }
 
 fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
@@ -278,19 +293,30 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<SignupRes
     let identity = req.identity;
     let salt = req.salt;
     let backup = req.key_backup.0;
+    let recovery = recovery_verifier(&req.recovery_proof.0);
     let to = email.clone();
     let code = state
         .db
         .run(move |c| -> ApiResult<Option<String>> {
             let tx = c.transaction()?;
-            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM users WHERE email = ?1)", [&email], |r| r.get(0))?;
-            if exists {
-                return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email address exists"));
+            let existing: Option<bool> = tx
+                .query_row("SELECT email_verified FROM users WHERE email = ?1", [&email], |r| r.get(0))
+                .optional()?;
+            match existing {
+                Some(true) => {
+                    return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email address exists"));
+                }
+                // Nobody proved this address yet: whoever can read its mail may claim it. The
+                // unverified account (never in the key directory) goes.
+                Some(false) => {
+                    tx.execute("DELETE FROM users WHERE email = ?1 AND email_verified = 0", [&email])?;
+                }
+                None => {}
             }
             tx.execute(
-                "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, key_backup, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![&id.0[..], email, display_name, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup, now.0 as i64],
+                "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, key_backup, created_at, recovery_verifier)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![&id.0[..], email, display_name, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup, now.0 as i64, &recovery[..]],
             )?;
             crate::directory::append_identity(&tx, &id.0, &identity, now)?;
             let code = issue_code(&tx, &id, PURPOSE_VERIFY, now)?;
@@ -488,13 +514,14 @@ pub async fn change_password(
     let verifier = hash(&req.new_auth_secret).await?;
     let salt = req.new_salt;
     let backup = req.new_key_backup.0;
+    let recovery = recovery_verifier(&req.recovery_proof.0);
     state
         .db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
             tx.execute(
-                "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7 WHERE id = ?1",
-                params![&user.0[..], verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup],
+                "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7, recovery_verifier = ?8 WHERE id = ?1",
+                params![&user.0[..], verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup, &recovery[..]],
             )?;
             tx.execute("DELETE FROM sessions WHERE user_id = ?1 AND id != ?2", params![&user.0[..], session])?;
             tx.commit()?;
@@ -533,11 +560,24 @@ pub async fn start_recovery(state: &AppState, ip: IpAddr, req: EmailOnly) -> Api
     .await
 }
 
-/// `POST /v1/recovery/verify`: the email code buys a short-lived ticket and the sealed backup.
+/// The error when the account cannot be recovered this way (made before recovery proofs).
+fn recovery_unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "recovery_unavailable",
+        "this account has no recovery proof yet: sign in on a device that knows the password \
+         and change the password once to turn recovery on",
+    )
+}
+
+/// `POST /v1/recovery/verify`: the email code (and the TOTP code when two-factor is on) buys
+/// a short-lived ticket and the backup's recovery half, which opens with the recovery code
+/// only. The password-wrapped part is not handed out: it would let whoever reads the mailbox
+/// guess the password offline.
 pub async fn verify_recovery(
     state: &AppState,
     ip: IpAddr,
-    req: EmailCode,
+    req: RecoveryVerify,
 ) -> ApiResult<RecoveryTicket> {
     code_throttle(state, "recovery", &req.email, ip)?;
     let now = state.now();
@@ -545,15 +585,39 @@ pub async fn verify_recovery(
     let result = state
         .db
         .run(move |c| -> ApiResult<RecoveryTicket> {
-            let acct = by_email(c, &email)?.ok_or_else(ApiError::invalid_code)?;
-            consume_code(c, &acct.id, PURPOSE_RECOVERY, &req.code, now)?;
+            let acct = by_email(c, &email)?
+                .filter(|a| a.email_verified && !a.disabled)
+                .ok_or_else(ApiError::invalid_code)?;
+            check_code(c, &acct.id, PURPOSE_RECOVERY, &req.code, now)?;
+            if acct.totp_enabled {
+                let code = req.totp.as_deref().ok_or_else(crate::totp::required)?;
+                crate::totp::consume(c, &acct, code, now)?;
+            }
+            let (backup, verifier): (Option<Vec<u8>>, Option<Vec<u8>>) = c.query_row(
+                "SELECT key_backup, recovery_verifier FROM users WHERE id = ?1",
+                [&acct.id.0[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let half = backup
+                .and_then(|b| KeyBackup::from_bytes(&b).ok())
+                .filter(|_| verifier.is_some())
+                .ok_or_else(recovery_unavailable)?
+                .recovery_half();
+            // The code stays good until a recovery completes (a mistyped recovery code does
+            // not cost the mail), but each ticket counts as one of its five tries.
+            c.execute(
+                "UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?1 AND purpose = ?2",
+                params![&acct.id.0[..], PURPOSE_RECOVERY],
+            )?;
             let (ticket, hash) = secrets::new_token();
             c.execute(
                 "INSERT INTO recovery_tickets (ticket_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
                 params![hash, &acct.id.0[..], now.plus_millis(TICKET_TTL_MS).0 as i64],
             )?;
-            let b: Option<Vec<u8>> = c.query_row("SELECT key_backup FROM users WHERE id = ?1", [&acct.id.0[..]], |r| r.get(0))?;
-            Ok(RecoveryTicket { ticket, key_backup: b.map(B64) })
+            Ok(RecoveryTicket {
+                ticket,
+                recovery_half: B64(half.to_bytes()),
+            })
         })
         .await;
     if result.is_err() {
@@ -562,59 +626,99 @@ pub async fn verify_recovery(
     result
 }
 
-/// `POST /v1/recovery/complete`: set the new password (and, if the old keys are lost, publish
-/// the new identity); every session is signed out. Returns whether the keys were replaced.
-pub async fn complete_recovery(state: &AppState, req: RecoveryComplete) -> ApiResult<bool> {
+/// Wrong recovery proofs a ticket allows before it is void.
+pub const TICKET_MAX_PROOFS: i64 = 3;
+
+/// `POST /v1/recovery/complete`: the recovery proof (which only the recovery code or the
+/// password can make) and a new password whose backup holds the same keys. Every session is
+/// signed out and every live connection of the account closed.
+pub async fn complete_recovery(
+    state: &AppState,
+    req: RecoveryComplete,
+) -> ApiResult<assent_shared::api::SigninResponse> {
+    let device = crate::sessions::check_device(&req.device)?;
     let kdf = check_kdf(req.new_kdf)?;
     check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
-    if let Some(id) = &req.identity {
-        check_identity(id)?;
-        if req.possession.is_none() {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "bad_possession",
-                "a new identity needs a proof of possession",
-            ));
-        }
-    }
-    let server = state.kt.keys().signing;
-    let verifier = hash(&req.new_auth_secret).await?;
+    let new_backup = KeyBackup::from_bytes(&req.new_key_backup.0)
+        .map_err(|_| ApiError::field("invalid_key_backup", "the key backup does not parse"))?;
     let now = state.now();
-    let hash = secrets::token_hash(&req.ticket);
+    let ticket_hash = secrets::token_hash(&req.ticket);
+    let proof = recovery_verifier(&req.recovery_proof.0);
+    // The ticket and the proof first: the Argon2 work is only done for a caller who has both.
+    let user = state
+        .db
+        .run(move |c| -> ApiResult<Vec<u8>> {
+            let row: Option<(Vec<u8>, i64, i64)> = c
+                .query_row(
+                    "SELECT user_id, expires_at, attempts FROM recovery_tickets WHERE ticket_hash = ?1",
+                    [&ticket_hash],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((user, _, _)) =
+                row.filter(|(_, e, a)| now.0 as i64 <= *e && *a < TICKET_MAX_PROOFS)
+            else {
+                return Err(ApiError::invalid_code());
+            };
+            let (stored, verifier): (Option<Vec<u8>>, Option<Vec<u8>>) = c.query_row(
+                "SELECT key_backup, recovery_verifier FROM users WHERE id = ?1",
+                [&user],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let verifier = verifier.ok_or_else(recovery_unavailable)?;
+            if !subtle_eq(&verifier, &proof) {
+                c.execute(
+                    "UPDATE recovery_tickets SET attempts = attempts + 1 WHERE ticket_hash = ?1",
+                    [&ticket_hash],
+                )?;
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "bad_recovery_proof",
+                    "the recovery code does not belong to this account",
+                ));
+            }
+            let same = stored
+                .and_then(|b| KeyBackup::from_bytes(&b).ok())
+                .is_some_and(|b| b.same_keys(&new_backup));
+            if !same {
+                return Err(ApiError::field(
+                    "invalid_key_backup",
+                    "a recovery keeps the keys: the new backup must seal the same ones",
+                ));
+            }
+            Ok(user)
+        })
+        .await?;
+    let verifier = hash(&req.new_auth_secret).await?;
     let salt = req.new_salt;
     let backup = req.new_key_backup.0;
-    let identity = req.identity;
-    let possession = req.possession;
-    let replaced = identity.is_some();
+    let ticket_hash = secrets::token_hash(&req.ticket);
+    let id = user.clone();
     state
         .db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
-            let user: Option<(Vec<u8>, i64)> = tx
-                .query_row("SELECT user_id, expires_at FROM recovery_tickets WHERE ticket_hash = ?1", [&hash], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let Some((user, expires_at)) = user.filter(|(_, e)| now.0 as i64 <= *e) else {
+            // Single use: only the request that deletes the ticket goes on.
+            if tx.execute("DELETE FROM recovery_tickets WHERE ticket_hash = ?1", [&ticket_hash])? != 1 {
                 return Err(ApiError::invalid_code());
-            };
-            let _ = expires_at;
-            tx.execute("DELETE FROM recovery_tickets WHERE ticket_hash = ?1", [&hash])?;
+            }
             tx.execute(
                 "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7 WHERE id = ?1",
-                params![user, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup],
+                params![id, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup],
             )?;
-            if let (Some(identity), Some(p)) = (&identity, &possession) {
-                let email: String =
-                    tx.query_row("SELECT email FROM users WHERE id = ?1", [&user], |r| r.get(0))?;
-                crate::directory::check_possession(identity, p, &email, &server, now)?;
-                crate::directory::append_identity(&tx, &user, identity, now)?;
-            }
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&user])?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
+            tx.execute("DELETE FROM recovery_tickets WHERE user_id = ?1", [&id])?;
+            tx.execute(
+                "UPDATE email_codes SET attempts = ?3, expires_at = 0 WHERE user_id = ?1 AND purpose = ?2",
+                params![&id, PURPOSE_RECOVERY, CODE_MAX_ATTEMPTS],
+            )?;
             tx.commit()?;
             Ok(())
         })
         .await?;
-    if replaced {
-        state.kt.changed();
-    }
-    Ok(replaced)
+    let user = UserId(
+        <[u8; 16]>::try_from(user.as_slice()).map_err(|_| ApiError::Internal("user id".into()))?,
+    );
+    tracing::info!(%user, "account recovered");
+    crate::sessions::create(state, user, device).await
 }

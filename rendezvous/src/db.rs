@@ -181,6 +181,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE identities ADD COLUMN signing_key BLOB;
     CREATE INDEX identities_signing_key ON identities(signing_key);
     "#,
+    // 6: recovery proofs. The server keeps a hash of the proof that the caller can open the
+    // key backup's data key; a recovery must show the proof before it may set a password. A
+    // ticket allows a few wrong proofs.
+    r#"
+    ALTER TABLE users ADD COLUMN recovery_verifier BLOB;
+    ALTER TABLE recovery_tickets ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Storage errors (details stay in the logs, never in responses).

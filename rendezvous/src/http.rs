@@ -6,8 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use assent_shared::api::{
     AdminUser, CallHistory, ChangePassword, Confirm, CreateMeeting, DirectoryEntry, EmailCode,
     EmailOnly, KeyBackupBody, LockMeeting, Me, Meeting, MemberRef, PasswordPolicy, Prelogin,
-    PublishIdentity, RecoveryComplete, RecoveryTicket, SessionInfo, SetDisabled, SetRole,
-    SigninRequest, SigninResponse, SignupRequest, SignupResponse, TotpCode, TotpEnrolment,
+    PublishIdentity, RecoveryComplete, RecoveryTicket, RecoveryVerify, SessionInfo, SetDisabled,
+    SetRole, SigninRequest, SigninResponse, SignupRequest, SignupResponse, TotpCode, TotpEnrolment,
 };
 use assent_shared::ids::UserId;
 use assent_shared::password::{self, Rule};
@@ -290,7 +290,7 @@ async fn recovery_start(
 async fn recovery_verify(
     State(s): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(req): ApiJson<EmailCode>,
+    ApiJson(req): ApiJson<RecoveryVerify>,
 ) -> ApiResult<Json<RecoveryTicket>> {
     Ok(Json(accounts::verify_recovery(&s, ip, req).await?))
 }
@@ -298,9 +298,11 @@ async fn recovery_verify(
 async fn recovery_complete(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<RecoveryComplete>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let replaced = accounts::complete_recovery(&s, req).await?;
-    Ok(Json(json!({"keys_replaced": replaced})))
+) -> ApiResult<(StatusCode, Json<SigninResponse>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::complete_recovery(&s, req).await?),
+    ))
 }
 
 async fn directory_by_id(

@@ -21,13 +21,7 @@ const TOUCH_EVERY_MS: u64 = 60_000;
 
 /// `POST /v1/sessions`
 pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResult<SigninResponse> {
-    let device = req.device.trim().to_string();
-    if device.is_empty() || device.chars().count() > 64 || device.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "invalid_device",
-            "a device name has 1 to 64 characters",
-        ));
-    }
+    let device = check_device(&req.device)?;
     state
         .throttle
         .check("signin", &req.email, ip, state.now())
@@ -62,35 +56,43 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
         ));
     }
     if acct.totp_enabled {
-        let Some(code) = req.totp.as_deref() else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "totp_required",
-                "enter the code from your authenticator app",
-            ));
+        let Some(code) = req.totp.clone() else {
+            return Err(totp::required());
         };
-        let secret = acct.totp_secret.clone().unwrap_or_default();
-        let Some(step) = totp::check(&secret, code, now, acct.totp_last_step) else {
-            state.throttle.failure("signin", &req.email, ip, now);
-            return Err(ApiError::invalid_totp());
-        };
-        let id = acct.id;
-        state
+        let a = acct.clone();
+        let used = state
             .db
-            .run(move |c| -> ApiResult<()> {
-                c.execute(
-                    "UPDATE users SET totp_last_step = ?2 WHERE id = ?1",
-                    params![&id.0[..], step as i64],
-                )?;
-                Ok(())
-            })
-            .await?;
+            .run(move |c| totp::consume(c, &a, &code, now))
+            .await;
+        if let Err(e) = used {
+            state.throttle.failure("signin", &req.email, ip, now);
+            return Err(e);
+        }
     }
     state.throttle.success("signin", &req.email, ip);
+    let resp = create(state, acct.id, device).await?;
+    tracing::info!(user = %acct.id, "signed in");
+    Ok(resp)
+}
+
+/// A device name: 1 to 64 characters, no control characters.
+pub fn check_device(device: &str) -> ApiResult<String> {
+    let device = device.trim().to_string();
+    if device.is_empty() || device.chars().count() > 64 || device.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "invalid_device",
+            "a device name has 1 to 64 characters",
+        ));
+    }
+    Ok(device)
+}
+
+/// A new session for `user` on `device`.
+pub async fn create(state: &AppState, user: UserId, device: String) -> ApiResult<SigninResponse> {
+    let now = state.now();
     let (token, hash) = secrets::new_token();
     let session_id = UserId::random();
     let expires_at = now.plus_millis(state.config.limits.session_days * 24 * 3_600_000);
-    let user = acct.id;
     state
         .db
         .run(move |c| -> ApiResult<()> {
@@ -101,7 +103,6 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
             Ok(())
         })
         .await?;
-    tracing::info!(%user, "signed in");
     Ok(SigninResponse {
         token,
         session_id: session_id.to_string(),

@@ -51,6 +51,36 @@ pub fn check(secret: &[u8], code: &str, now: Timestamp, last_step: u64) -> Optio
         .find(|&step| constant_eq(&t.generate(step * STEP), code))
 }
 
+/// Check `code` for `acct` and use it up, atomically: of two concurrent requests with one code,
+/// one wins (the `UPDATE … WHERE totp_last_step < step` matches once).
+pub fn consume(
+    c: &rusqlite::Connection,
+    acct: &Account,
+    code: &str,
+    now: Timestamp,
+) -> ApiResult<()> {
+    let secret = acct.totp_secret.clone().unwrap_or_default();
+    let step = check(&secret, code, now, acct.totp_last_step).ok_or_else(ApiError::invalid_totp)?;
+    let won = c.execute(
+        "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
+        params![&acct.id.0[..], step as i64],
+    )?;
+    if won == 1 {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_totp())
+    }
+}
+
+/// The error when two-factor is on and no code came.
+pub fn required() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "totp_required",
+        "enter the code from your authenticator app",
+    )
+}
+
 fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()

@@ -2,9 +2,9 @@
 
 mod support;
 
+use assent_shared::SecretIdentity;
 use assent_shared::api::{AuthSecret, B64};
-use assent_shared::backup::{KeyBackup, PasswordKeys, RecoveryCode, Salt};
-use assent_shared::{PublicIdentity, SecretIdentity};
+use assent_shared::backup::{KeyBackup, PasswordKeys, RecoveryCode, RecoveryHalf, Salt};
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 use support::{Client, KDF, T0, TestServer, auth, code};
@@ -400,6 +400,112 @@ async fn throttling_behind_a_trusted_proxy_counts_the_forwarded_address() {
     );
 }
 
+/// Turn two-factor on for `a`; returns a code generator for its secret.
+async fn enable_totp(
+    s: &TestServer,
+    a: &Client,
+) -> impl Fn(assent_shared::Timestamp) -> String + use<> {
+    let (_, e) = s.call(Method::POST, "/v1/me/totp", a.token(), None).await;
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(e["secret"].as_str().unwrap().as_bytes())
+        .unwrap();
+    let totp_now = move |t: assent_shared::Timestamp| {
+        totp_rs::TOTP::new_unchecked(
+            totp_rs::Algorithm::SHA1,
+            6,
+            1,
+            30,
+            secret.clone(),
+            None,
+            String::new(),
+        )
+        .generate(t.0 / 1000)
+    };
+    let (st, _) = s
+        .call(
+            Method::POST,
+            "/v1/me/totp/confirm",
+            a.token(),
+            Some(json!({"code": totp_now(s.clock_now())})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    s.clock.advance_ms(30_000);
+    totp_now
+}
+
+/// One TOTP code, two sign-ins at once: exactly one gets a session.
+#[tokio::test]
+async fn a_totp_code_signs_in_once_even_concurrently() {
+    let s = TestServer::start().await;
+    let a = Client::register("race@example.org", &s).await;
+    let totp_now = enable_totp(&s, &a).await;
+    for _ in 0..5 {
+        let mut body = a.signin_body();
+        body["totp"] = json!(totp_now(s.clock_now()));
+        let (x, y, z) = tokio::join!(
+            s.call(Method::POST, "/v1/sessions", None, Some(body.clone())),
+            s.call(Method::POST, "/v1/sessions", None, Some(body.clone())),
+            s.call(Method::POST, "/v1/sessions", None, Some(body.clone())),
+        );
+        let won = [&x, &y, &z]
+            .iter()
+            .filter(|(st, _)| *st == StatusCode::CREATED)
+            .count();
+        assert_eq!(won, 1, "{x:?} {y:?} {z:?}");
+        for (st, v) in [x, y, z] {
+            assert!(
+                st == StatusCode::CREATED || code(&v) == "invalid_totp",
+                "{v}"
+            );
+        }
+        s.clock.advance_ms(30_000);
+    }
+}
+
+/// With two-factor on, the mailbox is not enough to start a recovery.
+#[tokio::test]
+async fn recovery_needs_the_second_factor_when_it_is_on() {
+    let s = TestServer::start().await;
+    let a = Client::register("twofa@example.org", &s).await;
+    let totp_now = enable_totp(&s, &a).await;
+    assert_eq!(
+        recovery_ticket(&s, &a, None).await.unwrap_err(),
+        (StatusCode::UNAUTHORIZED, "totp_required".into())
+    );
+    // The mailed code was not used up by the refusal; a wrong TOTP code is refused.
+    let mail = s
+        .smtp
+        .wait_for(&a.email, 1, std::time::Duration::from_secs(10))
+        .await;
+    let try_with =
+        |totp: String| json!({"email": a.email, "code": mail.code().unwrap(), "totp": totp});
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v1/recovery/verify",
+            None,
+            Some(try_with("000000".into())),
+        )
+        .await;
+    assert_eq!((st, code(&v)), (StatusCode::UNAUTHORIZED, "invalid_totp"));
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v1/recovery/verify",
+            None,
+            Some(try_with(totp_now(s.clock_now()))),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let b64: B64 = serde_json::from_value(v["recovery_half"].clone()).unwrap();
+    let half = RecoveryHalf::from_bytes(&b64.0).unwrap();
+    assert_eq!(
+        half.open(&a.recovery).unwrap().public(),
+        a.identity.public()
+    );
+}
+
 #[tokio::test]
 async fn totp_enrol_confirm_signin_replay_disable() {
     let s = TestServer::start().await;
@@ -507,6 +613,7 @@ async fn change_password_keeps_keys_and_signs_out_other_sessions() {
     let body = json!({
         "auth_secret": auth(&a.keys), "new_auth_secret": auth(&new_keys), "new_salt": new_salt,
         "new_kdf": KDF, "new_key_backup": B64(new_backup.to_bytes()),
+        "recovery_proof": AuthSecret(new_backup.recovery_proof(&new_keys).unwrap()),
     });
     let mut wrong = body.clone();
     wrong["auth_secret"] = serde_json::to_value(AuthSecret([3; 32])).unwrap();
@@ -551,7 +658,13 @@ async fn change_password_keeps_keys_and_signs_out_other_sessions() {
     assert_eq!(opened.public(), a.identity.public());
 }
 
-async fn recover(s: &TestServer, a: &Client) -> (String, KeyBackup) {
+/// Start a recovery and verify the mailed code (with `totp` when given): the ticket, or the
+/// error's status and code.
+async fn recovery_ticket(
+    s: &TestServer,
+    a: &Client,
+    totp: Option<&str>,
+) -> Result<(String, RecoveryHalf), (StatusCode, String)> {
     let (st, _) = s
         .call(
             Method::POST,
@@ -571,27 +684,36 @@ async fn recover(s: &TestServer, a: &Client) -> (String, KeyBackup) {
             Method::POST,
             "/v1/recovery/verify",
             None,
-            Some(json!({"email": a.email, "code": mail.code().unwrap()})),
+            Some(json!({"email": a.email, "code": mail.code().unwrap(), "totp": totp})),
         )
         .await;
-    assert_eq!(st, StatusCode::OK, "{t}");
-    let b64: B64 = serde_json::from_value(t["key_backup"].clone()).unwrap();
-    (
+    if st != StatusCode::OK {
+        return Err((st, code(&t).to_string()));
+    }
+    // No password-wrapped backup in the answer: only the half the recovery code opens.
+    assert!(t.get("key_backup").is_none(), "{t}");
+    let b64: B64 = serde_json::from_value(t["recovery_half"].clone()).unwrap();
+    Ok((
         t["ticket"].as_str().unwrap().to_string(),
-        KeyBackup::from_bytes(&b64.0).unwrap(),
-    )
+        RecoveryHalf::from_bytes(&b64.0).unwrap(),
+    ))
+}
+
+async fn recover(s: &TestServer, a: &Client) -> (String, RecoveryHalf) {
+    recovery_ticket(s, a, None).await.unwrap()
 }
 
 #[tokio::test]
 async fn forgot_password_with_recovery_code_keeps_the_keys() {
     let s = TestServer::start().await;
     let a = Client::register("r@example.org", &s).await;
-    let (ticket, backup) = recover(&s, &a).await;
+    let (ticket, half) = recover(&s, &a).await;
     let code = RecoveryCode::parse(&a.recovery.display()).unwrap();
     let salt = Salt::random();
     let keys = PasswordKeys::derive("I remembered nothing", &salt, KDF).unwrap();
-    let reset = backup.reset_password(&code, &keys, KDF, salt).unwrap();
-    let body = json!({"ticket": ticket, "new_auth_secret": auth(&keys), "new_salt": salt, "new_kdf": KDF, "new_key_backup": B64(reset.to_bytes())});
+    let reset = half.reset_password(&code, &keys, KDF, salt).unwrap();
+    let body = json!({"ticket": ticket, "device": "new laptop", "recovery_proof": AuthSecret(half.proof(&code).unwrap()),
+        "new_auth_secret": auth(&keys), "new_salt": salt, "new_kdf": KDF, "new_key_backup": B64(reset.to_bytes())});
     let (st, v) = s
         .call(
             Method::POST,
@@ -600,9 +722,14 @@ async fn forgot_password_with_recovery_code_keeps_the_keys() {
             Some(body.clone()),
         )
         .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    // The answer signs this device in.
+    let recovered = v["token"].as_str().unwrap().to_string();
     assert_eq!(
-        (st, v["keys_replaced"].clone()),
-        (StatusCode::OK, json!(false))
+        s.call(Method::GET, "/v1/me", Some(&recovered), None)
+            .await
+            .0,
+        StatusCode::OK
     );
     // The ticket is single-use; old sessions are gone.
     assert_eq!(
@@ -645,19 +772,41 @@ fn code_of(v: &serde_json::Value) -> &str {
     code(v)
 }
 
+/// The attacker reads the victim's mailbox but has no recovery code: no password oracle, no new
+/// password, no new key.
 #[tokio::test]
-async fn forgot_password_without_recovery_code_replaces_the_keys_visibly() {
+async fn a_mailbox_alone_recovers_nothing() {
     let s = TestServer::start().await;
-    let a = Client::register("lost@example.org", &s).await;
-    let b = Client::register("friend@example.org", &s).await;
-    let (ticket, _) = recover(&s, &a).await;
-    let fresh = SecretIdentity::generate(T0);
+    let a = Client::register("victim@example.org", &s).await;
+    let (ticket, half) = recover(&s, &a).await;
+    // What was handed out does not depend on the password: an offline guess has nothing to test.
+    assert_eq!(half, a.backup.recovery_half());
+    let guess = RecoveryCode::generate();
+    assert!(half.open(&guess).is_err());
+    // A made-up proof: refused, and the third wrong one voids the ticket.
     let salt = Salt::random();
-    let keys = PasswordKeys::derive("starting over now", &salt, KDF).unwrap();
-    let backup = KeyBackup::create(&fresh, &keys, KDF, salt, &RecoveryCode::generate());
-    let mut body = json!({"ticket": ticket, "new_auth_secret": auth(&keys), "new_salt": salt, "new_kdf": KDF,
-        "new_key_backup": B64(backup.to_bytes()), "identity": fresh.public()});
-    // A new key needs its proof of possession.
+    let keys = PasswordKeys::derive("the attacker's password", &salt, KDF).unwrap();
+    let fresh = SecretIdentity::generate(T0);
+    let own = KeyBackup::create(&fresh, &keys, KDF, salt, &guess);
+    let mut body = json!({"ticket": ticket, "device": "attacker", "recovery_proof": AuthSecret([7; 32]),
+        "new_auth_secret": auth(&keys), "new_salt": salt, "new_kdf": KDF, "new_key_backup": B64(own.to_bytes())});
+    for _ in 0..3 {
+        let (st, v) = s
+            .call(
+                Method::POST,
+                "/v1/recovery/complete",
+                None,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(
+            (st, code(&v)),
+            (StatusCode::FORBIDDEN, "bad_recovery_proof")
+        );
+    }
+    // Even the right proof (say, leaked) cannot swap the keys: the backup must seal the same.
+    body["recovery_proof"] =
+        serde_json::to_value(AuthSecret(a.backup.recovery_proof(&a.keys).unwrap())).unwrap();
     let (st, v) = s
         .call(
             Method::POST,
@@ -666,31 +815,62 @@ async fn forgot_password_without_recovery_code_replaces_the_keys_visibly() {
             Some(body.clone()),
         )
         .await;
-    assert_eq!((st, code(&v)), (StatusCode::FORBIDDEN, "bad_possession"));
-    body["possession"] = serde_json::to_value(a.possession(&fresh, &s)).unwrap();
+    assert_eq!(
+        (st, code(&v)),
+        (StatusCode::BAD_REQUEST, "invalid_code"),
+        "void after 3"
+    );
+    let (ticket, _) = recover_again(&s, &a).await;
+    body["ticket"] = json!(ticket);
     let (st, v) = s
         .call(Method::POST, "/v1/recovery/complete", None, Some(body))
         .await;
     assert_eq!(
-        (st, v["keys_replaced"].clone()),
-        (StatusCode::OK, json!(true))
+        (st, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_key_backup")
     );
-    // A contact sees both keys in the history: the change is visible, not silent.
-    let (st, d) = s
+    // The victim's password and key are untouched.
+    let (st, _) = s
+        .call(Method::POST, "/v1/sessions", None, Some(a.signin_body()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (_, kb) = s
+        .call(Method::GET, "/v1/me/key-backup", a.token(), None)
+        .await;
+    let b64: B64 = serde_json::from_value(kb["key_backup"].clone()).unwrap();
+    assert_eq!(b64.0, a.backup.to_bytes());
+}
+
+/// A second recovery mail waits out the resend interval (the server's clock is the test's).
+async fn recover_again(s: &TestServer, a: &Client) -> (String, RecoveryHalf) {
+    s.clock.advance_ms(61_000);
+    let (st, _) = s
         .call(
-            Method::GET,
-            "/v1/directory?email=lost@example.org",
-            b.token(),
+            Method::POST,
+            "/v1/recovery",
             None,
+            Some(json!({"email": a.email})),
         )
         .await;
-    assert_eq!(st, StatusCode::OK, "{d}");
-    let history = d["history"].as_array().unwrap();
-    assert_eq!(history.len(), 2);
-    let current: PublicIdentity = serde_json::from_value(d["identity"].clone()).unwrap();
-    assert_eq!(&current, fresh.public());
-    let first: PublicIdentity = serde_json::from_value(history[0]["identity"].clone()).unwrap();
-    assert_eq!(&first, a.identity.public());
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let mail = s
+        .smtp
+        .wait_for(&a.email, 2, std::time::Duration::from_secs(10))
+        .await;
+    let (st, t) = s
+        .call(
+            Method::POST,
+            "/v1/recovery/verify",
+            None,
+            Some(json!({"email": a.email, "code": mail.code().unwrap()})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    let b64: B64 = serde_json::from_value(t["recovery_half"].clone()).unwrap();
+    (
+        t["ticket"].as_str().unwrap().to_string(),
+        RecoveryHalf::from_bytes(&b64.0).unwrap(),
+    )
 }
 
 #[tokio::test]

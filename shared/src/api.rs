@@ -62,6 +62,9 @@ pub struct SignupRequest {
     pub identity: PublicIdentity,
     /// The new key's proof that its holder publishes it (for this email, on this server).
     pub possession: KeyPossession,
+    /// The recovery proof ([`crate::backup::KeyBackup::recovery_proof`]): the server keeps
+    /// only its hash, and a recovery must present it before it may set a new password.
+    pub recovery_proof: AuthSecret,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,6 +164,9 @@ pub struct ChangePassword {
     pub new_salt: Salt,
     pub new_kdf: KdfParams,
     pub new_key_backup: B64,
+    /// The recovery proof (unchanged by a password change; accounts made before recovery
+    /// proofs get theirs here).
+    pub recovery_proof: AuthSecret,
 }
 
 /// `GET /v1/me/key-backup`
@@ -193,13 +199,25 @@ pub struct TotpCode {
     pub code: String,
 }
 
-/// `POST /v1/recovery/verify` response: a short-lived ticket and the sealed backup, which the
-/// recovery code (never sent) opens on the client.
+/// `POST /v1/recovery/verify`: the mailed code, and the authenticator's code when two-factor
+/// sign-in is on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryVerify {
+    pub email: String,
+    pub code: String,
+    #[serde(default)]
+    pub totp: Option<String>,
+}
+
+/// `POST /v1/recovery/verify` response: a short-lived ticket and the backup's recovery half
+/// ([`crate::backup::RecoveryHalf`]), which only the recovery code (never sent) opens. The
+/// password-wrapped part never leaves the server in a recovery.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryTicket {
     pub ticket: String,
-    pub key_backup: Option<B64>,
+    pub recovery_half: B64,
 }
 
 impl std::fmt::Debug for RecoveryTicket {
@@ -208,22 +226,20 @@ impl std::fmt::Debug for RecoveryTicket {
     }
 }
 
-/// `POST /v1/recovery/complete`. With the recovery code, the client re-wraps the old backup
-/// (`identity` absent: keys kept). Without it, the old keys are gone: the client sends a new
-/// identity and a new backup, and contacts will see a key change.
+/// `POST /v1/recovery/complete`: the recovery proof (made with the recovery code) and the new
+/// password's secret, salt, parameters and backup, which must hold the same keys. The answer is
+/// a [`SigninResponse`]: every other session is gone, this device is signed in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryComplete {
     pub ticket: String,
+    /// The name of the device the recovery signs in (the answer is a new session).
+    pub device: String,
+    pub recovery_proof: AuthSecret,
     pub new_auth_secret: AuthSecret,
     pub new_salt: Salt,
     pub new_kdf: KdfParams,
     pub new_key_backup: B64,
-    #[serde(default)]
-    pub identity: Option<PublicIdentity>,
-    /// With `identity`: the new key's proof of possession.
-    #[serde(default)]
-    pub possession: Option<KeyPossession>,
 }
 
 /// `PUT /v1/me/identity`

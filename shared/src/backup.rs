@@ -45,6 +45,13 @@ impl KdfParams {
         iterations: 3,
         lanes: 1,
     };
+    /// The least a desktop device accepts for its own password, whatever a server says:
+    /// 64 MiB and 3 passes (a server offering less gets a refusal, not a cheaper hash).
+    pub const DESKTOP_MIN: KdfParams = KdfParams {
+        memory_kib: 64 * 1024,
+        iterations: 3,
+        lanes: 1,
+    };
     const MAX_MEMORY_KIB: u32 = 1024 * 1024;
 
     /// Parameters weaker than OWASP's minimum (or absurdly large ones from an untrusted server)
@@ -63,6 +70,26 @@ impl KdfParams {
     }
 }
 
+impl KdfParams {
+    /// The stronger of two, parameter by parameter.
+    pub fn max_with(self, other: KdfParams) -> KdfParams {
+        KdfParams {
+            memory_kib: self.memory_kib.max(other.memory_kib),
+            iterations: self.iterations.max(other.iterations),
+            lanes: self.lanes.max(other.lanes),
+        }
+    }
+
+    /// Does a device that pinned `self` accept `offered`? Never weaker in memory or passes
+    /// than the pin or than [`KdfParams::DESKTOP_MIN`], never out of [`KdfParams::check`]'s
+    /// range.
+    pub fn accepts(self, offered: KdfParams) -> bool {
+        offered.check().is_ok()
+            && offered.memory_kib >= self.memory_kib.max(Self::DESKTOP_MIN.memory_kib)
+            && offered.iterations >= self.iterations.max(Self::DESKTOP_MIN.iterations)
+    }
+}
+
 impl Default for KdfParams {
     fn default() -> Self {
         Self::DEFAULT
@@ -74,6 +101,22 @@ impl Default for KdfParams {
 pub struct Salt(pub [u8; 16]);
 
 impl Salt {
+    /// The salt a device derives for an account: from the server's origin and the normalised
+    /// email, so that no server can hand everyone one salt (and crack every account with one
+    /// dictionary). Still unique per (server, account).
+    pub fn derived(origin: &str, email: &str) -> Salt {
+        use sha2::Digest;
+        let mut h = Sha256::new();
+        h.update(b"assent/v1/password-salt\0");
+        let origin = origin.trim().trim_end_matches('/').to_lowercase();
+        h.update((origin.len() as u64).to_be_bytes());
+        h.update(origin.as_bytes());
+        h.update(crate::transparency::normalize_email(email).as_bytes());
+        let mut s = [0u8; 16];
+        s.copy_from_slice(&h.finalize()[..16]);
+        Salt(s)
+    }
+
     pub fn random() -> Salt {
         let mut s = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut s);
@@ -92,6 +135,8 @@ pub enum BackupError {
     WrongKey,
     #[error("recovery code is malformed")]
     MalformedRecoveryCode,
+    #[error("the new backup does not hold the same keys")]
+    DifferentKeys,
     #[error("backup encoding: {0}")]
     Codec(#[from] CodecError),
     #[error("the backup holds no valid identity")]
@@ -344,6 +389,31 @@ impl KeyBackup {
         })
     }
 
+    /// The recovery proof, from the password: whoever can open the data key can make it, and
+    /// the server keeps only [`recovery_verifier`] of it.
+    pub fn recovery_proof(&self, keys: &PasswordKeys) -> Result<[u8; 32], BackupError> {
+        let dk = Self::data_key(&open(&keys.backup, AAD_PASSWORD, &self.by_password)?)?;
+        self.open_secrets(&dk)?;
+        Ok(proof_of(&dk))
+    }
+
+    /// What a server may hand out to someone who proved only the mailbox (and the second
+    /// factor): the recovery wrapping and the sealed secrets, both under 160-bit or 256-bit
+    /// keys. The password wrapping stays on the server: it would be an offline password oracle.
+    pub fn recovery_half(&self) -> RecoveryHalf {
+        RecoveryHalf {
+            version: self.version,
+            by_recovery: self.by_recovery.clone(),
+            secrets: self.secrets.clone(),
+        }
+    }
+
+    /// Does `other` seal the same keys under the same recovery wrapping (only the password
+    /// wrapping, salt and parameters may differ)?
+    pub fn same_keys(&self, other: &KeyBackup) -> bool {
+        self.by_recovery == other.by_recovery && self.secrets == other.secrets
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         codec::encode(self)
     }
@@ -355,6 +425,90 @@ impl KeyBackup {
         }
         b.kdf.check()?;
         Ok(b)
+    }
+}
+
+fn proof_of(data_key: &[u8; 32]) -> [u8; 32] {
+    let hk = Hkdf::<Sha256>::new(Some(b"assent/v1/recovery-proof"), data_key);
+    let mut out = [0u8; 32];
+    let _ = hk.expand(b"assent/v1/recovery-proof/v1", &mut out);
+    out
+}
+
+/// What the server stores of a recovery proof (a hash: the proof has 256 bits of entropy).
+pub fn recovery_verifier(proof: &[u8; 32]) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = Sha256::new();
+    h.update(b"assent/v1/recovery-verifier\0");
+    h.update(proof);
+    h.finalize().into()
+}
+
+/// The part of a [`KeyBackup`] a recovery gets before it has proven the recovery code: opens
+/// with the code only, and tells nothing about the password.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryHalf {
+    pub version: u16,
+    by_recovery: Sealed,
+    secrets: Sealed,
+}
+
+impl RecoveryHalf {
+    fn data_key(&self, code: &RecoveryCode) -> Result<Zeroizing<[u8; 32]>, BackupError> {
+        KeyBackup::data_key(&open(
+            &code.wrapping_key(),
+            AAD_RECOVERY,
+            &self.by_recovery,
+        )?)
+    }
+
+    fn secrets(&self, dk: &[u8; 32]) -> Result<SecretIdentity, BackupError> {
+        let raw = open(dk, AAD_SECRETS, &self.secrets)?;
+        SecretIdentity::from_bytes(&raw).map_err(|_| BackupError::BadContents)
+    }
+
+    /// The identity keys, opened with the recovery code.
+    pub fn open(&self, code: &RecoveryCode) -> Result<SecretIdentity, BackupError> {
+        self.secrets(&*self.data_key(code)?)
+    }
+
+    /// The proof the server checks before it accepts a new password.
+    pub fn proof(&self, code: &RecoveryCode) -> Result<[u8; 32], BackupError> {
+        let dk = self.data_key(code)?;
+        self.secrets(&dk)?;
+        Ok(proof_of(&dk))
+    }
+
+    /// A whole backup again: the same keys, wrapped under a new password.
+    pub fn reset_password(
+        &self,
+        code: &RecoveryCode,
+        new: &PasswordKeys,
+        kdf: KdfParams,
+        salt: Salt,
+    ) -> Result<KeyBackup, BackupError> {
+        let dk = self.data_key(code)?;
+        self.secrets(&dk)?;
+        Ok(KeyBackup {
+            version: self.version,
+            kdf,
+            salt,
+            by_password: seal(&new.backup, AAD_PASSWORD, dk.as_ref()),
+            by_recovery: self.by_recovery.clone(),
+            secrets: self.secrets.clone(),
+        })
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<RecoveryHalf, BackupError> {
+        let h: RecoveryHalf = codec::decode(bytes, MAX_BACKUP_BYTES)?;
+        if h.version != BACKUP_VERSION {
+            return Err(CodecError::UnsupportedVersion(h.version).into());
+        }
+        Ok(h)
     }
 }
 
@@ -452,5 +606,123 @@ mod tests {
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn recovery_half_opens_with_the_code_only_and_proves_what_the_password_proves() {
+        let id = SecretIdentity::generate(Timestamp(5));
+        let salt = Salt::random();
+        let k = keys("correct horse battery", &salt);
+        let code = RecoveryCode::generate();
+        let backup = KeyBackup::create(&id, &k, KdfParams::OWASP_MIN, salt, &code);
+        let half = RecoveryHalf::from_bytes(&backup.recovery_half().to_bytes()).unwrap();
+        // The half carries no password wrapping: nothing in it depends on the password.
+        let other = KeyBackup::create(
+            &id,
+            &keys("another one", &salt),
+            KdfParams::OWASP_MIN,
+            salt,
+            &code,
+        );
+        assert_ne!(backup.by_password, other.by_password);
+        assert_eq!(half.open(&code).unwrap().public(), id.public());
+        assert_eq!(
+            half.open(&RecoveryCode::generate()).unwrap_err(),
+            BackupError::WrongKey
+        );
+        // The proof is the same from the password and from the code.
+        let by_password = backup.recovery_proof(&k).unwrap();
+        assert_eq!(half.proof(&code).unwrap(), by_password);
+        assert_ne!(recovery_verifier(&by_password), by_password);
+        assert_eq!(
+            backup.recovery_proof(&keys("wrong", &salt)).unwrap_err(),
+            BackupError::WrongKey
+        );
+        // A reset keeps the keys and the recovery wrapping; the new password opens it.
+        let salt2 = Salt::random();
+        let k2 = keys("brand new password", &salt2);
+        let reset = half
+            .reset_password(&code, &k2, KdfParams::OWASP_MIN, salt2)
+            .unwrap();
+        assert!(backup.same_keys(&reset));
+        assert_eq!(reset.open_with_password(&k2).unwrap().public(), id.public());
+        assert_eq!(reset.recovery_proof(&k2).unwrap(), by_password);
+        // A backup of other keys is not the same.
+        let foreign = KeyBackup::create(
+            &SecretIdentity::generate(Timestamp(6)),
+            &k2,
+            KdfParams::OWASP_MIN,
+            salt2,
+            &code,
+        );
+        assert!(!backup.same_keys(&foreign));
+    }
+
+    #[test]
+    fn derived_salts_depend_on_origin_and_normalised_email() {
+        let a = Salt::derived("https://assent.example.org", "Ann@Example.org ");
+        assert_eq!(
+            a,
+            Salt::derived("https://ASSENT.example.org/", "ann@example.org")
+        );
+        assert_ne!(
+            a,
+            Salt::derived("https://other.example.org", "ann@example.org")
+        );
+        assert_ne!(
+            a,
+            Salt::derived("https://assent.example.org", "bob@example.org")
+        );
+        // A golden value: changing the derivation would lock every account out.
+        assert_eq!(
+            Salt::derived("https://assent.example.org", "ann@example.org")
+                .0
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+            GOLDEN_SALT
+        );
+    }
+
+    // sha256("assent/v1/password-salt\0" || be64(len(origin)) || origin || email)[..16], computed
+    // independently with Python's hashlib.
+    const GOLDEN_SALT: &str = "1f1aa595f3a1613123ee07c819080644";
+
+    #[test]
+    fn a_device_accepts_no_weaker_parameters_than_its_pin_or_the_desktop_minimum() {
+        let pin = KdfParams::DEFAULT;
+        assert!(pin.accepts(KdfParams::DEFAULT));
+        assert!(pin.accepts(KdfParams {
+            memory_kib: 128 * 1024,
+            ..pin
+        }));
+        assert!(
+            !pin.accepts(KdfParams::OWASP_MIN),
+            "the server's minimum is not a desktop's"
+        );
+        assert!(!pin.accepts(KdfParams {
+            iterations: 2,
+            ..pin
+        }));
+        let stronger = KdfParams {
+            memory_kib: 256 * 1024,
+            iterations: 4,
+            lanes: 1,
+        };
+        assert!(!stronger.accepts(KdfParams::DEFAULT), "weaker than the pin");
+        assert!(
+            !pin.accepts(KdfParams {
+                memory_kib: 4 * 1024 * 1024,
+                ..pin
+            }),
+            "absurd"
+        );
+        assert!(
+            !pin.accepts(KdfParams {
+                iterations: 1000,
+                ..pin
+            }),
+            "absurd"
+        );
     }
 }

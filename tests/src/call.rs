@@ -183,6 +183,19 @@ impl Server {
         self.code_for(email).await
     }
 
+    /// The code in the first mail to `email` whose text contains `about` (needs the SMTP
+    /// listener, the default).
+    pub async fn mailed_code_about(&self, email: &str, about: &str) -> String {
+        let smtp = self.smtp.as_ref().expect("an SMTP listener");
+        for nth in 0.. {
+            let mail = smtp.wait_for(email, nth, Duration::from_secs(20)).await;
+            if mail.data.contains(about) {
+                return mail.code().expect("a code in the mail");
+            }
+        }
+        unreachable!("wait_for panics when no mail comes")
+    }
+
     /// A new account whose client talks to the server at `base` (e.g. a hostile proxy in
     /// front of this server): signed up, verified and signed in through it.
     pub async fn user_at(&self, name: &str, base: &str) -> User {
@@ -283,6 +296,8 @@ impl User {
             .arg(&self.profile)
             .env("ASSENT_KEYRING", "keyutils")
             .env("ASSENT_TEST_PASSWORD", PASSWORD)
+            // The namespaced server is reached over plain http on the test's own veth link.
+            .env("ASSENT_INSECURE_HTTP_HOSTS", crate::netem::ADDR_A)
             .env("TMPDIR", &tmp)
             .env(
                 "ASSENT_LOG",

@@ -2,7 +2,9 @@
 //! password change that keeps the keys and signs the other devices out, two-factor sign-in,
 //! and deleting the account.
 
-use assent_e2e::call::{Server, ServerOptions};
+use std::time::Duration;
+
+use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions, export, started_dir};
 use assent_e2e::totp;
 use serde_json::Value;
 
@@ -206,4 +208,118 @@ async fn two_factor_sign_in_sessions_revoke_and_delete() {
     let v: Value = serde_json::from_str(ada.cli(&["account", "show", "--json"]).trim()).unwrap();
     assert!(v["fingerprint"].is_string());
     assert_eq!(v["signed_in"], false);
+}
+
+/// Bob forgot his password and lost his laptop. On a new device, the mailed code and his
+/// recovery code set a new password; his keys come back, so a recording made before opens.
+/// Without the recovery code, the mailbox alone gets nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_recovered_on_a_new_device_with_keys_and_recordings() {
+    const WAIT: Duration = Duration::from_secs(45);
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Before the loss");
+    let mut a = ann.join(&code, LOOPBACK_ICE);
+    a.event("joined", WAIT).await;
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    for c in [&mut a, &mut b] {
+        c.event("connected", WAIT).await;
+    }
+    a.command("record Before the loss");
+    b.event("consent_asked", WAIT).await;
+    b.command("agree");
+    let started = a.event("recording_started", WAIT).await;
+    let dir = started_dir(&ann, &started);
+    a.wait("a segment", WAIT, |v| v["event"] == "segment_written")
+        .await;
+    a.leave().await;
+    b.leave().await;
+    let fingerprint = |u: &assent_e2e::call::User| -> Option<String> {
+        let shown = u.try_cli(&["account", "show", "--json"]).ok()?;
+        let v: Value = serde_json::from_str(shown.trim()).ok()?;
+        v["fingerprint"].as_str().map(str::to_string)
+    };
+    let before = fingerprint(&bob).expect("Bob's keys");
+
+    let phone = bob.with_profile_suffix("phone");
+    let recovery_file = bob.profile.with_extension("recovery");
+    let new = [("NEW_PASSWORD", "a fresh start with long words")];
+    let recover = |code: &str, recovery: &std::path::Path| {
+        phone.try_cli_env(
+            &[
+                "account",
+                "recover",
+                "--server",
+                server.base(),
+                "--email",
+                &bob.email,
+                "--code",
+                code,
+                "--recovery-code-file",
+                recovery.to_str().unwrap(),
+                "--new-password-env",
+                "NEW_PASSWORD",
+            ],
+            &new,
+        )
+    };
+    let send = phone
+        .try_cli(&[
+            "account",
+            "recover",
+            "--server",
+            server.base(),
+            "--email",
+            &bob.email,
+            "--send-code",
+        ])
+        .unwrap();
+    assert!(send.contains("recovery code is on its way"), "{send}");
+    let mailed = server.mailed_code_about(&bob.email, "recovery code").await;
+
+    // Someone with the mailbox but a wrong recovery code: refused, nothing changes.
+    let wrong = phone.tmp_dir().join("wrong.recovery");
+    std::fs::create_dir_all(phone.tmp_dir()).unwrap();
+    std::fs::write(&wrong, "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH\n").unwrap();
+    let err = recover(&mailed, &wrong).unwrap_err();
+    assert!(
+        err.contains("does not open this account's keys") || err.contains("recovery code is not"),
+        "{err}"
+    );
+    assert_eq!(fingerprint(&phone), None, "no keys on the phone");
+    // The old device is still signed in after the failed attempt.
+    bob.cli(&["account", "sessions", "--json"]);
+
+    // The same mailed code (not used up by a wrong recovery code) with the right one.
+    let out = recover(&mailed, &recovery_file).unwrap();
+    assert!(out.contains("your keys and recordings are kept"), "{out}");
+    assert_eq!(fingerprint(&phone).as_deref(), Some(before.as_str()));
+    // The laptop is signed out; the old password no longer works, the new one does.
+    assert!(bob.try_cli(&["account", "sessions", "--json"]).is_err());
+    let tablet = bob.with_profile_suffix("tablet");
+    let signin = |var: &str| {
+        tablet.try_cli_env(
+            &[
+                "account",
+                "signin",
+                "--server",
+                server.base(),
+                "--email",
+                &bob.email,
+                "--password-env",
+                var,
+            ],
+            &new,
+        )
+    };
+    assert!(signin("ASSENT_TEST_PASSWORD").is_err());
+    signin("NEW_PASSWORD").unwrap();
+    assert_eq!(fingerprint(&tablet).as_deref(), Some(before.as_str()));
+
+    // The recording from before opens with the keys the phone recovered.
+    let out = phone.tmp_dir().join("before.mkv");
+    let tracks = export(&phone, &dir, &out).expect("the recovered keys open the recording");
+    assert!(tracks.contains("video\": "), "{tracks}");
+    assert!(std::fs::metadata(&out).unwrap().len() > 1000);
 }

@@ -71,6 +71,7 @@ async fn sign_up_restart_sign_in_behind(prefix: &[String]) {
         kdf: KdfParams::OWASP_MIN,
         key_backup: B64(backup.to_bytes()),
         identity: id.public().clone(),
+        recovery_proof: AuthSecret(backup.recovery_proof(&keys).unwrap()),
     };
     let r = http
         .post(server.url("/v1/accounts"))

@@ -46,6 +46,34 @@ pub(crate) enum AccountCommand {
         #[arg(long)]
         device: Option<String>,
     },
+    /// Forgot your password? With the code the server mails and your recovery code, set a new
+    /// one: your keys, and so every recording, are kept; this device is signed in and every
+    /// other one signed out. Run once without `--code` to get the mail (it asks for the code),
+    /// or with `--send-code` only to send it.
+    Recover {
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        email: String,
+        /// Only mail the code, then stop.
+        #[arg(long, conflicts_with = "code")]
+        send_code: bool,
+        /// The 6-digit code from the recovery mail (when you already have one).
+        #[arg(long)]
+        code: Option<String>,
+        /// Read the recovery code from the first line of this file (otherwise it is asked).
+        #[arg(long)]
+        recovery_code_file: Option<PathBuf>,
+        /// The current code of your authenticator app, when two-factor sign-in is on.
+        #[arg(long)]
+        totp: Option<String>,
+        /// Read the new password from this environment variable (otherwise it is asked twice).
+        #[arg(long)]
+        new_password_env: Option<String>,
+        /// A name for this device in your session list.
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Sign out: the session is revoked; your keys stay on this device.
     Signout,
     /// Check the key directory from this device: the server's directory keys against the
@@ -178,6 +206,25 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A new password: from an environment variable, or asked twice.
+fn new_password(env: Option<String>) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(var) = env {
+        return std::env::var(&var)
+            .map(Zeroizing::new)
+            .with_context(|| format!("environment variable {var} is not set"));
+    }
+    let a = Zeroizing::new(
+        rpassword::prompt_password("New password: ").context("cannot read the password")?,
+    );
+    let b = Zeroizing::new(
+        rpassword::prompt_password("New password again: ").context("cannot read the password")?,
+    );
+    if a != b {
+        bail!("the two new passwords differ; nothing changed");
+    }
+    Ok(a)
+}
+
 pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let profile = Profile::open(profile_dir)?;
@@ -239,6 +286,68 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                     .await?;
                 println!("Signed in as {} <{}>.", a.display_name, a.email);
             }
+            AccountCommand::Recover {
+                server,
+                email,
+                send_code,
+                code,
+                recovery_code_file,
+                totp,
+                new_password_env,
+                device,
+            } => {
+                let code = match code {
+                    Some(c) => c,
+                    None => {
+                        account::start_recovery(&server, &email).await?;
+                        if send_code {
+                            println!(
+                                "If {email} belongs to a verified account, a recovery code is on \
+                                 its way: run `assent account recover --code CODE …` with it."
+                            );
+                            return Ok(ExitCode::SUCCESS);
+                        }
+                        eprint!("The 6-digit code mailed to {email}: ");
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        line.trim().to_string()
+                    }
+                };
+                let recovery_code = match recovery_code_file {
+                    Some(p) => {
+                        let text = Zeroizing::new(
+                            std::fs::read_to_string(&p)
+                                .with_context(|| format!("cannot read {}", p.display()))?,
+                        );
+                        Zeroizing::new(text.lines().next().unwrap_or_default().to_string())
+                    }
+                    None => Zeroizing::new(
+                        rpassword::prompt_password("Recovery code: ")
+                            .context("cannot read the recovery code")?,
+                    ),
+                };
+                let new = new_password(new_password_env)?;
+                let device = device.unwrap_or_else(device_name);
+                let a = account::recover(
+                    &profile,
+                    account::RecoveryInput {
+                        server: &server,
+                        email: &email,
+                        email_code: &code,
+                        recovery_code: &recovery_code,
+                        totp: totp.as_deref(),
+                        new_password: &new,
+                        device: &device,
+                    },
+                )
+                .await?;
+                println!(
+                    "Password reset for {} <{}>: your keys and recordings are kept, this device \
+                     is signed in and every other one was signed out. Your recovery code stays \
+                     the same.",
+                    a.display_name, a.email
+                );
+            }
             AccountCommand::Signout => {
                 account::signout(&profile).await?;
                 println!("Signed out.");
@@ -259,25 +368,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 new_password_env,
             } => {
                 let current = password.read()?;
-                let new = match new_password_env {
-                    Some(var) => std::env::var(&var)
-                        .map(Zeroizing::new)
-                        .with_context(|| format!("environment variable {var} is not set"))?,
-                    None => {
-                        let a = Zeroizing::new(
-                            rpassword::prompt_password("New password: ")
-                                .context("cannot read the password")?,
-                        );
-                        let b = Zeroizing::new(
-                            rpassword::prompt_password("New password again: ")
-                                .context("cannot read the password")?,
-                        );
-                        if a != b {
-                            bail!("the two new passwords differ; nothing changed");
-                        }
-                        a
-                    }
-                };
+                let new = new_password(new_password_env)?;
                 account::change_password(&profile, &current, &new).await?;
                 println!(
                     "Password changed. Your keys and recovery code are unchanged; your other \

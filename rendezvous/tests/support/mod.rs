@@ -308,6 +308,7 @@ impl Client {
             key_backup: B64(self.backup.to_bytes()),
             identity: self.identity.public().clone(),
             possession: self.possession(&self.identity, s),
+            recovery_proof: AuthSecret(self.backup.recovery_proof(&self.keys).unwrap()),
         })
         .unwrap()
     }
