@@ -501,3 +501,60 @@ async fn the_auditor_refuses_a_rewritten_past_or_a_gap() {
         "{v}"
     );
 }
+
+/// A server that wants one dictionary for everyone tells a new device a salt of its choosing
+/// and the weakest hashing it accepts. The device refuses weaker hashing before it sends any
+/// secret, and never derives with the server's salt: its own, from the server's origin and the
+/// email, is the only one that signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_chooses_neither_the_salt_nor_weaker_password_hashing() {
+    let server = Server::start(ServerOptions::default()).await;
+    let proxy = HostileServer::start(server.base()).await;
+    let ann = server.user_at("Ann", &proxy.base).await;
+    let phone = ann.with_profile_suffix("phone");
+    let signin = || {
+        phone.try_cli(&[
+            "account",
+            "signin",
+            "--server",
+            &proxy.base,
+            "--email",
+            &ann.email,
+            "--password-env",
+            "ASSENT_TEST_PASSWORD",
+        ])
+    };
+    let rewrite_prelogin = |field: &'static str, value: Value| {
+        move |path: &str, status: u16, body: &[u8]| {
+            if !path.starts_with("/v1/prelogin") {
+                return None;
+            }
+            let mut v: Value = serde_json::from_slice(body).ok()?;
+            v[field] = value.clone();
+            Some((status, serde_json::to_vec(&v).unwrap()))
+        }
+    };
+    let sessions_before = proxy
+        .requested()
+        .iter()
+        .filter(|p| p.starts_with("/v1/sessions"))
+        .count();
+    proxy.on_http(rewrite_prelogin(
+        "kdf",
+        json!({"memory_kib": 19 * 1024, "iterations": 2, "lanes": 1}),
+    ));
+    let err = signin().unwrap_err();
+    assert!(err.contains("weaker password hashing"), "{err}");
+    let sessions_after = proxy
+        .requested()
+        .iter()
+        .filter(|p| p.starts_with("/v1/sessions"))
+        .count();
+    assert_eq!(sessions_before, sessions_after, "no secret was sent");
+
+    proxy.on_http(rewrite_prelogin(
+        "salt",
+        serde_json::to_value(assent_shared::backup::Salt([0; 16])).unwrap(),
+    ));
+    signin().expect("the device derives its own salt and signs in");
+}

@@ -274,6 +274,49 @@ async fn the_window_signs_up_and_asks_for_the_second_factor() {
     assert!(cy.cli(&["account", "show"]).contains("signed in    yes"));
 }
 
+/// Forgot password, in the window of a new device: Ctrl+R on the sign-in form, the address,
+/// then the mailed code, the recovery code and a new password; Home follows, with the same
+/// keys as before. Screenshots `forgot-password.png` and `new-password.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_recovers_a_forgotten_password() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let fingerprint = |u: &assent_e2e::call::User| -> Option<String> {
+        let shown = u.try_cli(&["account", "show", "--json"]).ok()?;
+        let v: serde_json::Value = serde_json::from_str(shown.trim()).ok()?;
+        v["fingerprint"].as_str().map(str::to_string)
+    };
+    let before = fingerprint(&ann).expect("keys");
+    let recovery = std::fs::read_to_string(ann.profile.with_extension("recovery")).unwrap();
+    let desk = ann.with_profile_suffix("desk");
+    let display = Display::start(1280, 720);
+    let _window = desk.open_window_env(&display.name, &[("ASSENT_SERVER", server.base())]);
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = screenshot_dir(&tmp);
+    display.wait_for_window("Assent — sign in", WAIT);
+    display.focus("Assent — sign in");
+    display.keys(&["ctrl+r"]);
+    display.wait_for_window("Assent — forgot password", WAIT);
+    display.type_text(&ann.email);
+    assert!(display.screenshot(&shots.join("forgot-password.png")) > 16);
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — new password", WAIT);
+    let code = server.mailed_code_about(&ann.email, "recovery code").await;
+    // The mailed code has the keyboard; Tab goes on to the recovery code, the authenticator's
+    // code (empty: two-factor is off) and the new password.
+    display.type_text(&code);
+    display.keys(&["Tab"]);
+    display.type_text(recovery.trim());
+    display.keys(&["Tab", "Tab"]);
+    display.type_text("a brand new password for Ann");
+    assert!(display.screenshot(&shots.join("new-password.png")) > 16);
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent", WAIT);
+    assert_eq!(fingerprint(&desk).as_deref(), Some(before.as_str()));
+    // The old device was signed out by the recovery.
+    assert!(ann.try_cli(&["account", "sessions", "--json"]).is_err());
+}
+
 /// At 1920x1080 the window fills the screen and its screens are laid out for it (the pictures
 /// are written like the others: `home-1080p.png`, `recordings-1080p.png`, `settings-1080p.png`,
 /// `setup-1080p.png`, `room-1080p.png`, `camera-off-1080p.png`). Turning the camera off in the

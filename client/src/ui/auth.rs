@@ -16,6 +16,8 @@ pub const EMAIL: Id = Id::new("auth-email");
 pub const NAME: Id = Id::new("auth-name");
 pub const PASSWORD: Id = Id::new("auth-password");
 pub const CODE: Id = Id::new("auth-code");
+pub const RECOVERY_CODE: Id = Id::new("auth-recovery-code");
+pub const TOTP: Id = Id::new("auth-totp");
 
 /// Which step of the form is showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,11 @@ pub enum Step {
     Totp,
     /// The recovery code, shown once.
     Recovery,
+    /// Forgot password: the address to mail a recovery code to.
+    Forgot,
+    /// Forgot password: the mailed code, the recovery code (and the authenticator's code),
+    /// and the new password.
+    Reset,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +48,8 @@ pub enum Message {
     Show(Step),
     StoredRecovery(bool),
     ResendCode,
+    RecoveryCode(String),
+    Totp(String),
 }
 
 /// What the user asked for (the app carries it out).
@@ -62,6 +71,20 @@ pub enum Event {
         code: String,
     },
     ResendCode,
+    /// Mail a recovery code.
+    StartRecovery {
+        server: String,
+        email: String,
+    },
+    /// Set a new password with the mailed code and the recovery code.
+    Recover {
+        server: String,
+        email: String,
+        email_code: String,
+        recovery_code: Zeroizing<String>,
+        totp: Option<String>,
+        password: Zeroizing<String>,
+    },
     /// The recovery code is stored: sign in with the new account.
     RecoveryStored {
         server: String,
@@ -80,6 +103,9 @@ pub struct Auth {
     code: String,
     recovery: Option<Zeroizing<String>>,
     stored_recovery: bool,
+    /// What the user types on the reset step.
+    recovery_code: Zeroizing<String>,
+    totp: String,
     busy: bool,
     error: Option<String>,
     notice: Option<String>,
@@ -96,6 +122,8 @@ impl Auth {
             code: String::new(),
             recovery: None,
             stored_recovery: false,
+            recovery_code: Zeroizing::new(String::new()),
+            totp: String::new(),
             busy: false,
             error: None,
             notice: None,
@@ -110,10 +138,14 @@ impl Auth {
     pub fn first_empty(&self) -> Id {
         let empty = |s: &str| s.trim().is_empty();
         match self.step {
-            Step::SignIn | Step::SignUp if empty(&self.server) => SERVER,
-            Step::SignIn | Step::SignUp if empty(&self.email) => EMAIL,
+            Step::SignIn | Step::SignUp | Step::Forgot if empty(&self.server) => SERVER,
+            Step::SignIn | Step::SignUp | Step::Forgot if empty(&self.email) => EMAIL,
             Step::SignUp if empty(&self.name) => NAME,
             Step::SignIn | Step::SignUp => PASSWORD,
+            Step::Forgot => EMAIL,
+            Step::Reset if empty(&self.code) => CODE,
+            Step::Reset if empty(&self.recovery_code) => RECOVERY_CODE,
+            Step::Reset => PASSWORD,
             Step::VerifyEmail | Step::Totp | Step::Recovery => CODE,
         }
     }
@@ -122,9 +154,14 @@ impl Auth {
         self.stored_recovery
     }
 
-    /// The password rules the current password breaks (sign-up only).
+    /// The password rules the current password breaks (sign-up and a new password).
     pub fn broken_rules(&self) -> Vec<Rule> {
         password::check(&self.password, &[&self.email, &self.name])
+    }
+
+    fn code_ok(code: &str) -> bool {
+        let c = code.trim();
+        c.len() == 6 && c.chars().all(|d| d.is_ascii_digit())
     }
 
     fn can_submit(&self) -> bool {
@@ -140,11 +177,15 @@ impl Auth {
                     && filled(&self.name)
                     && self.broken_rules().is_empty()
             }
-            Step::VerifyEmail | Step::Totp => {
-                let c = self.code.trim();
-                c.len() == 6 && c.chars().all(|d| d.is_ascii_digit())
-            }
+            Step::VerifyEmail | Step::Totp => Self::code_ok(&self.code),
             Step::Recovery => self.stored_recovery,
+            Step::Forgot => filled(&self.server) && self.email.contains('@'),
+            Step::Reset => {
+                Self::code_ok(&self.code)
+                    && filled(&self.recovery_code)
+                    && (self.totp.is_empty() || Self::code_ok(&self.totp))
+                    && self.broken_rules().is_empty()
+            }
         }
     }
 
@@ -158,7 +199,18 @@ impl Auth {
                 self.code = s.chars().filter(char::is_ascii_digit).take(6).collect()
             }
             Message::StoredRecovery(b) => self.stored_recovery = b,
+            Message::RecoveryCode(s) => self.recovery_code = Zeroizing::new(s),
+            Message::Totp(s) => {
+                self.totp = s.chars().filter(char::is_ascii_digit).take(6).collect()
+            }
             Message::Show(step) => {
+                if step == Step::Forgot || step == Step::Reset {
+                    // A new password is typed fresh; the codes too.
+                    self.password = Zeroizing::new(String::new());
+                    self.code.clear();
+                    self.recovery_code = Zeroizing::new(String::new());
+                    self.totp.clear();
+                }
                 self.step = step;
                 self.error = None;
                 self.notice = None;
@@ -197,6 +249,15 @@ impl Auth {
                     Step::VerifyEmail => Event::VerifyEmail {
                         code: self.code.clone(),
                     },
+                    Step::Forgot => Event::StartRecovery { server, email },
+                    Step::Reset => Event::Recover {
+                        server,
+                        email,
+                        email_code: self.code.clone(),
+                        recovery_code: self.recovery_code.clone(),
+                        totp: (!self.totp.is_empty()).then(|| self.totp.clone()),
+                        password: self.password.clone(),
+                    },
                     Step::Recovery => {
                         // Shown once: gone from memory as soon as the user has stored it.
                         self.recovery = None;
@@ -220,11 +281,32 @@ impl Auth {
         self.error = Some(error);
     }
 
-    /// The server wants the authenticator's code.
-    pub fn on_totp_required(&mut self) {
+    /// The server wants the authenticator's code; the field that takes it has the keyboard.
+    pub fn on_totp_required(&mut self) -> Id {
         self.busy = false;
+        if self.step == Step::Reset {
+            self.totp.clear();
+            self.error = Some(
+                "This account has two-factor sign-in: enter the code from your authenticator \
+                 app too."
+                    .into(),
+            );
+            return TOTP;
+        }
         self.code.clear();
         self.step = Step::Totp;
+        CODE
+    }
+
+    /// The recovery mail is on its way (if the address has an account): the reset step.
+    pub fn on_recovery_sent(&mut self) {
+        self.busy = false;
+        self.step = Step::Reset;
+        self.error = None;
+        self.notice = Some(format!(
+            "If {} has an account, a recovery code is on its way to it.",
+            self.email.trim()
+        ));
     }
 
     /// The account exists; the emailed code comes next. The recovery code is kept until shown.
@@ -256,6 +338,8 @@ impl Auth {
             Step::VerifyEmail => "Check your email",
             Step::Totp => "Two-factor authentication",
             Step::Recovery => "Your recovery code",
+            Step::Forgot => "Forgot your password?",
+            Step::Reset => "Choose a new password",
         };
         let mut form = column![text(title).size(26)].spacing(12).width(420);
         let input = |placeholder: &'static str, id: Id, value: &str, on: fn(String) -> Message| {
@@ -296,26 +380,28 @@ impl Auth {
                 } else {
                     ("Create account", Step::SignIn, "I have an account")
                 };
+                let mut actions = row![
+                    button(text(other_label))
+                        .style(button::text)
+                        .on_press(Message::Show(other)),
+                ]
+                .align_y(Center);
+                if self.step == Step::SignIn {
+                    actions = actions.push(
+                        button(text("Forgot password?"))
+                            .style(button::text)
+                            .on_press(Message::Show(Step::Forgot)),
+                    );
+                }
                 form = form
+                    .push(actions.push(space::horizontal()).push(self.submit(action)))
                     .push(
-                        row![
-                            button(text(other_label))
-                                .style(button::text)
-                                .on_press(Message::Show(other)),
-                            space::horizontal(),
-                            self.submit(action),
-                        ]
-                        .align_y(Center),
-                    )
-                    .push(
-                        text(format!(
-                            "Tab: next field · Ctrl+N: {} · F2: light/dark",
-                            if self.step == Step::SignIn {
-                                "new account"
-                            } else {
-                                "sign in instead"
-                            }
-                        ))
+                        text(if self.step == Step::SignIn {
+                            "Tab: next field · Ctrl+N: new account · Ctrl+R: forgot password · \
+                             F2: light/dark"
+                        } else {
+                            "Tab: next field · Ctrl+N: sign in instead · F2: light/dark"
+                        })
                         .size(13)
                         .style(style::muted),
                     );
@@ -345,6 +431,76 @@ impl Auth {
                 };
                 form =
                     form.push(row![back, space::horizontal(), self.submit(action)].align_y(Center));
+            }
+            Step::Forgot => {
+                form = form
+                    .push(text(
+                        "With the code we mail you and the recovery code you stored when you \
+                         created the account, you choose a new password and keep your keys and \
+                         recordings.",
+                    ))
+                    .push(text("Server").size(14))
+                    .push(input(
+                        "https://assent.example.org",
+                        SERVER,
+                        &self.server,
+                        Message::Server,
+                    ))
+                    .push(text("Email").size(14))
+                    .push(input("you@example.org", EMAIL, &self.email, Message::Email))
+                    .push(
+                        row![
+                            button(text("Back"))
+                                .style(button::text)
+                                .on_press(Message::Show(Step::SignIn)),
+                            space::horizontal(),
+                            self.submit("Send recovery code"),
+                        ]
+                        .align_y(Center),
+                    )
+                    .push(
+                        text("Enter sends · Escape: back")
+                            .size(13)
+                            .style(style::muted),
+                    );
+            }
+            Step::Reset => {
+                form = form
+                    .push(text("Code from the email").size(14))
+                    .push(input("123456", CODE, &self.code, Message::Code))
+                    .push(text("Recovery code").size(14))
+                    .push(
+                        input(
+                            "XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX",
+                            RECOVERY_CODE,
+                            &self.recovery_code,
+                            Message::RecoveryCode,
+                        )
+                        .secure(true),
+                    )
+                    .push(text("Authenticator code (only with two-factor sign-in)").size(14))
+                    .push(input("123456", TOTP, &self.totp, Message::Totp))
+                    .push(text("New password").size(14))
+                    .push(
+                        input("New password", PASSWORD, &self.password, Message::Password)
+                            .secure(true),
+                    )
+                    .push(self.rules())
+                    .push(
+                        row![
+                            button(text("Send a new code"))
+                                .style(button::text)
+                                .on_press(Message::Show(Step::Forgot)),
+                            space::horizontal(),
+                            self.submit("Set password"),
+                        ]
+                        .align_y(Center),
+                    )
+                    .push(
+                        text("Tab: next field · Enter: set the password · Escape: sign in")
+                            .size(13)
+                            .style(style::muted),
+                    );
             }
             Step::Recovery => {
                 let code = self
@@ -545,5 +701,70 @@ mod tests {
             [Event::RecoveryStored { .. }]
         ));
         assert!(!shows(&auth, "ABCD-EFGH-IJKL-MNOP"), "shown only once");
+    }
+
+    #[test]
+    fn forgot_password_mails_a_code_then_sets_a_new_password_with_the_recovery_code() {
+        let mut auth = Auth::new("http://127.0.0.1:1".into(), "ada@example.org".into());
+        type_into(&mut auth, PASSWORD, "an old one I forgot");
+        click(&mut auth, "Forgot password?");
+        assert_eq!(auth.step(), Step::Forgot);
+        assert_eq!(
+            click(&mut auth, "Send recovery code"),
+            [Event::StartRecovery {
+                server: "http://127.0.0.1:1".into(),
+                email: "ada@example.org".into()
+            }]
+        );
+        auth.on_recovery_sent();
+        assert_eq!(auth.step(), Step::Reset);
+        assert!(shows(
+            &auth,
+            "If ada@example.org has an account, a recovery code is on its way to it."
+        ));
+        assert_eq!(auth.first_empty(), CODE);
+        // Nothing goes before the codes and a good new password are there.
+        assert!(click(&mut auth, "Set password").is_empty());
+        type_into(&mut auth, CODE, "246810");
+        type_into(
+            &mut auth,
+            RECOVERY_CODE,
+            "ABCD-EFGH-IJKL-MNOP-QRST-UVWX-YZ23-4567",
+        );
+        type_into(&mut auth, PASSWORD, "ada");
+        assert!(
+            !auth.broken_rules().is_empty(),
+            "the rules are checked live"
+        );
+        assert!(click(&mut auth, "Set password").is_empty());
+        let mut ui = simulator(auth.view());
+        ui.click(PASSWORD).unwrap();
+        let _ = ui.typewrite(" plus a long tail of words");
+        for m in ui.into_messages().collect::<Vec<_>>() {
+            auth.update(m);
+        }
+        let events = click(&mut auth, "Set password");
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event::Recover { email_code, recovery_code, totp: None, password, .. }]
+                    if email_code == "246810"
+                        && recovery_code.starts_with("ABCD-")
+                        && password.as_str() == "ada plus a long tail of words"
+            ),
+            "{events:?}"
+        );
+        // Two-factor on: the same step asks for the authenticator's code too.
+        assert_eq!(auth.on_totp_required(), TOTP);
+        assert_eq!(auth.step(), Step::Reset);
+        assert!(shows(
+            &auth,
+            "This account has two-factor sign-in: enter the code from your authenticator app too."
+        ));
+        type_into(&mut auth, TOTP, "135791");
+        assert!(matches!(
+            click(&mut auth, "Set password").as_slice(),
+            [Event::Recover { totp: Some(t), .. }] if t == "135791"
+        ));
     }
 }

@@ -102,6 +102,52 @@ pub async fn sign_in(
     .unwrap_or_else(|e| Err(SignInError::Other(e)))
 }
 
+/// Mail a recovery code.
+pub async fn start_recovery(server: String, email: String) -> Result<(), String> {
+    local(move || async move {
+        account::start_recovery(&server, &email)
+            .await
+            .map_err(|e| e.to_string())
+    })
+    .await?
+}
+
+/// What the reset step carries.
+#[derive(Debug)]
+pub struct Recovery {
+    pub server: String,
+    pub email: String,
+    pub email_code: String,
+    pub recovery_code: Zeroizing<String>,
+    pub totp: Option<String>,
+    pub password: Zeroizing<String>,
+}
+
+/// Set a new password with the mailed code and the recovery code: signed in, keys kept.
+pub async fn recover(dir: PathBuf, r: Recovery) -> Result<Account, SignInError> {
+    local(move || async move {
+        let profile = open(&dir).map_err(SignInError::Other)?;
+        let input = account::RecoveryInput {
+            server: &r.server,
+            email: &r.email,
+            email_code: &r.email_code,
+            recovery_code: &r.recovery_code,
+            totp: r.totp.as_deref(),
+            new_password: &r.password,
+            device: "desktop",
+        };
+        match account::recover(&profile, input).await {
+            Ok(a) => Ok(a),
+            Err(AccountError::Api(e)) if e.code() == Some("totp_required") => {
+                Err(SignInError::TotpRequired)
+            }
+            Err(e) => Err(SignInError::Other(e.to_string())),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(SignInError::Other(e)))
+}
+
 pub async fn sign_up(
     dir: PathBuf,
     server: String,

@@ -111,6 +111,8 @@ pub enum Message {
     Auth(auth::Message),
     Home(home::Message),
     SignedIn(Result<Account, io::SignInError>),
+    /// The recovery mail was asked for.
+    RecoverySent(Result<(), String>),
     SignedUp(Result<zeroize::Zeroizing<String>, String>),
     Verified(Result<(), String>),
     CodeSent(Result<(), String>),
@@ -272,6 +274,8 @@ impl App {
                 auth::Step::VerifyEmail => "Assent — check your email",
                 auth::Step::Totp => "Assent — two-factor code",
                 auth::Step::Recovery => "Assent — your recovery code",
+                auth::Step::Forgot => "Assent — forgot password",
+                auth::Step::Reset => "Assent — new password",
             }
             .into(),
             Screen::Home(home) => {
@@ -416,6 +420,30 @@ impl App {
                     Some(auth::Event::ResendCode) => {
                         Task::perform(io::resend_code(dir), Message::CodeSent)
                     }
+                    Some(auth::Event::StartRecovery { server, email }) => {
+                        Task::perform(io::start_recovery(server, email), Message::RecoverySent)
+                    }
+                    Some(auth::Event::Recover {
+                        server,
+                        email,
+                        email_code,
+                        recovery_code,
+                        totp,
+                        password,
+                    }) => Task::perform(
+                        io::recover(
+                            dir,
+                            io::Recovery {
+                                server,
+                                email,
+                                email_code,
+                                recovery_code,
+                                totp,
+                                password,
+                            },
+                        ),
+                        Message::SignedIn,
+                    ),
                     Some(auth::Event::RecoveryStored {
                         server,
                         email,
@@ -430,8 +458,7 @@ impl App {
                 match (result, &mut self.screen) {
                     (Ok(account), _) => return self.enter_home(&account),
                     (Err(io::SignInError::TotpRequired), Screen::Auth(auth)) => {
-                        auth.on_totp_required();
-                        return operation::focus(auth::CODE);
+                        return operation::focus(auth.on_totp_required());
                     }
                     (Err(io::SignInError::Other(e)), Screen::Auth(auth)) => auth.on_error(e),
                     _ => {}
@@ -454,6 +481,18 @@ impl App {
                 if let Screen::Auth(auth) = &mut self.screen {
                     match result {
                         Ok(()) => auth.on_verified(),
+                        Err(e) => auth.on_error(e),
+                    }
+                }
+                Task::none()
+            }
+            Message::RecoverySent(result) => {
+                if let Screen::Auth(auth) = &mut self.screen {
+                    match result {
+                        Ok(()) => {
+                            auth.on_recovery_sent();
+                            return operation::focus(auth.first_empty());
+                        }
                         Err(e) => auth.on_error(e),
                     }
                 }
@@ -1009,6 +1048,17 @@ impl App {
                         }
                         _ => return Task::none(),
                     },
+                    // Ctrl+R: forgot the password; Escape goes back to signing in.
+                    (Shortcut::Recordings, Screen::Auth(auth))
+                        if auth.step() == auth::Step::SignIn =>
+                    {
+                        Message::Auth(auth::Message::Show(auth::Step::Forgot))
+                    }
+                    (Shortcut::Back, Screen::Auth(auth))
+                        if matches!(auth.step(), auth::Step::Forgot | auth::Step::Reset) =>
+                    {
+                        Message::Auth(auth::Message::Show(auth::Step::SignIn))
+                    }
                     (Shortcut::PlayPause, Screen::Auth(auth))
                         if auth.step() == auth::Step::Recovery =>
                     {
