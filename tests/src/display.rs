@@ -41,9 +41,14 @@ impl Display {
         }
     }
 
+    /// An X tool on this display. Its text (window titles like "Assent — sign in") is UTF-8
+    /// whatever the caller's locale: with none set (`env -i`, a minimal container) the tools
+    /// would convert titles to ASCII and fail on the dash.
     fn tool(&self, program: &str) -> Command {
         let mut c = Command::new(program);
-        c.env("DISPLAY", &self.name);
+        c.env("DISPLAY", &self.name)
+            .env("LC_ALL", "C.UTF-8")
+            .env_remove("LANGUAGE");
         c
     }
 

@@ -221,6 +221,11 @@ pub(crate) fn test() -> anyhow::Result<()> {
     // Last, so its summary is the final line.
     let mut nextest = cargo();
     nextest.args(["nextest", "run", "--workspace", "--profile", "ci"]);
+    // As on a clean Debian root or under `env -i`: no locale. Nothing in the suite (the window
+    // harness reads UTF-8 titles) may depend on the caller's.
+    for var in ["LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES"] {
+        nextest.env_remove(var);
+    }
     step("cargo nextest run --workspace", nextest)
 }
 
