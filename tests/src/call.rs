@@ -644,6 +644,28 @@ pub fn started_dir(user: &User, ev: &Value) -> std::path::PathBuf {
     }
 }
 
+/// `assent recordings verify --json DIR`: the report and the exit status (0 intact, 1
+/// tampered, 2 incomplete).
+pub fn verify_status(dir: &std::path::Path) -> (Value, Option<i32>) {
+    let out = crate::run(
+        "assent",
+        &[
+            "recordings",
+            "verify",
+            "--json",
+            dir.to_str().expect("path"),
+        ],
+    );
+    let v = serde_json::from_str(&crate::stdout(&out)).unwrap_or_else(|e| {
+        panic!(
+            "verify output: {e}: {}{}",
+            crate::stdout(&out),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (v, out.status.code())
+}
+
 /// `assent recordings verify --json DIR`.
 pub fn verify(dir: &std::path::Path) -> Value {
     let out = crate::run(

@@ -109,12 +109,23 @@ fn tampering_is_reported() {
     std::fs::write(&seg, bytes).unwrap();
     let out = run("assent", &["recordings", "verify", rec.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    // Sentences for people; the codes stay in --json.
     assert!(
-        stdout(&out).contains("SegmentCorrupt { segment: 1 }"),
+        stdout(&out).contains(
+            "problem: segment 1 was changed: its bytes are not the ones the recorder signed"
+        ),
         "{}",
         stdout(&out)
     );
+    assert!(!stdout(&out).contains("SegmentCorrupt"), "{}", stdout(&out));
     assert!(stdout(&out).contains("NOT INTACT"));
+    let out = run(
+        "assent",
+        &["recordings", "verify", "--json", rec.to_str().unwrap()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["problems"][0]["code"], "segment_corrupt", "{v}");
+    assert_eq!(v["verdict"], "tampered");
 
     let out = run(
         "assent",

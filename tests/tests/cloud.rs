@@ -354,13 +354,15 @@ async fn a_recording_cut_short_by_a_crash_is_uploaded_at_the_next_start() {
     assert_eq!(rows[0]["state"], "incomplete");
     assert_eq!(rows[0]["cloud_state"], "complete");
 
-    // Bob gets exactly what was on Ann's disk: intact, and honestly incomplete.
+    // Bob gets exactly what was on Ann's disk: it verifies, and is honestly incomplete.
     let work = tempfile::tempdir().unwrap();
     let to = work.path().join("bob");
     download(&bob, &id, &to).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(files(&to), files(&dir));
     let v = verify(&to);
-    assert_eq!(v["intact"], true, "{v}");
+    assert_eq!(v["verifies"], true, "{v}");
+    assert_eq!(v["verdict"], "incomplete", "{v}");
+    assert_eq!(v["intact"], false, "{v}");
     assert_eq!(v["complete"], false, "{v}");
     b.leave().await;
 }

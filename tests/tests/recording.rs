@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use assent_e2e::call::{
     Client, LOOPBACK_ICE, Server, ServerOptions, export, join_all, started_dir, verify,
+    verify_status,
 };
 use serde_json::Value;
 
@@ -242,6 +243,81 @@ async fn only_ciphertext_reaches_the_disk() {
     }
 }
 
+/// The attack on a recording's ending: a server (or anyone holding the files) shows an earlier,
+/// validly signed manifest and drops the segments after it. Every signature still verifies, so
+/// the verdict must say what is missing: incomplete, may be truncated; never intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_manifest_with_the_tail_dropped_is_never_intact() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Truncated");
+    let mut a = ann.join(&code, LOOPBACK_ICE);
+    a.event("joined", WAIT).await;
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    a.event("connected", WAIT).await;
+    a.command("record --local Truncated");
+    b.event("consent_asked", WAIT).await;
+    b.command("agree");
+    let started = a.event("recording_started", WAIT).await;
+    let dir = started_dir(&ann, &started);
+    a.wait("the first segment", WAIT, |v| {
+        v["event"] == "segment_written" && v["index"] == 0
+    })
+    .await;
+    // An earlier version of the manifest, as a server keeps each uploaded one.
+    let earlier = std::fs::read(dir.join("manifest.asm")).unwrap();
+    a.wait("three segments", WAIT, |v| {
+        v["event"] == "segment_written" && v["index"].as_u64().unwrap_or(0) >= 2
+    })
+    .await;
+    a.leave().await;
+    let (whole, status) = verify_status(&dir);
+    assert_eq!(
+        (whole["verdict"].as_str(), status),
+        (Some("intact"), Some(0)),
+        "{whole}"
+    );
+
+    // What the attacker serves: the earlier manifest, and only the segments it lists.
+    let served = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    files_under(&dir, &mut files);
+    for f in &files {
+        std::fs::copy(f, served.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(served.path().join("manifest.asm"), &earlier).unwrap();
+    let (v, _) = verify_status(served.path());
+    for p in v["problems"].as_array().unwrap() {
+        assert_eq!(p["code"], "extra_file", "{v}");
+        let name = p["text"].as_str().unwrap().split(' ').next().unwrap();
+        std::fs::remove_file(served.path().join(name)).unwrap();
+    }
+    let (v, status) = verify_status(served.path());
+    assert!(
+        v["segments"].as_u64() < whole["segments"].as_u64(),
+        "the tail is gone: {v}"
+    );
+    assert_eq!(v["verifies"], true, "{v}");
+    assert_eq!(
+        (v["verdict"].as_str(), v["intact"].as_bool(), status),
+        (Some("incomplete"), Some(false), Some(2)),
+        "{v}"
+    );
+    // In words, for a person.
+    let out = assent_e2e::run(
+        "assent",
+        &["recordings", "verify", served.path().to_str().unwrap()],
+    );
+    let text = assent_e2e::stdout(&out);
+    assert!(
+        text.contains("VERDICT: INCOMPLETE, MAY BE TRUNCATED"),
+        "{text}"
+    );
+    assert!(!text.contains("VERDICT: intact"), "{text}");
+    b.leave().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorder_killed_at_any_moment_loses_no_finished_segment() {
     let server = Server::start(ServerOptions::default()).await;
@@ -271,8 +347,15 @@ async fn a_recorder_killed_at_any_moment_loses_no_finished_segment() {
         }
         a.kill9();
         let written = a.seen("segment_written").len();
-        let v = verify(&dir);
-        assert_eq!(v["intact"], true, "run {run} after {after_ms} ms: {v}");
+        // Every finished segment verifies, but with no signed ending it is never "intact":
+        // incomplete, exit status 2 (not 1, tampered).
+        let (v, status) = verify_status(&dir);
+        assert_eq!(v["verifies"], true, "run {run} after {after_ms} ms: {v}");
+        assert_eq!(
+            (v["verdict"].as_str(), v["intact"].as_bool(), status),
+            (Some("incomplete"), Some(false), Some(2)),
+            "run {run}: {v}"
+        );
         assert_eq!(
             v["complete"], false,
             "run {run}: the recorder never closed it"

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use assent_shared::consent::EndReason;
 use assent_shared::container::{
-    DirStore, Note, Report, Track, decrypt_segment, decrypt_segment_to, verify,
+    DirStore, Note, Report, Track, Verdict, decrypt_segment, decrypt_segment_to, verify,
 };
 use assent_shared::identity::IdentityKey;
 use clap::{Subcommand, ValueEnum};
@@ -106,11 +106,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
             } else {
                 print!("{}", describe(&report));
             }
-            Ok(if report.is_intact() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            Ok(verdict_exit(report.verdict()))
         }
         RecordingsCommand::Export {
             dir,
@@ -315,7 +311,7 @@ pub(crate) fn describe(r: &Report) -> String {
                 ending(e.reason.as_ref())
             )
         }
-        None => s += "  ended   never: INCOMPLETE (the recorder stopped without closing it)\n",
+        None => s += "  ended   never: no signed ending\n",
     }
     s += &format!("  consent epochs: {}\n", m.epochs.len());
     for (key, epoch, at) in r.consents() {
@@ -342,18 +338,42 @@ pub(crate) fn describe(r: &Report) -> String {
     for n in &r.notes {
         match n {
             Note::Incomplete => {}
-            other => s += &format!("  note: {other:?}\n"),
+            other => s += &format!("  note: {other}\n"),
         }
     }
-    if r.is_intact() {
-        s += "VERDICT: intact: every consent token and every segment verifies\n";
-    } else {
-        for p in &r.problems {
-            s += &format!("  PROBLEM: {p:?}\n");
+    for p in &r.problems {
+        s += &format!("  problem: {p}\n");
+    }
+    match r.verdict() {
+        Verdict::Intact => {
+            s += "VERDICT: intact: signed to its ending; every consent signature and every segment verifies\n"
         }
-        s += &format!("VERDICT: NOT INTACT: {} problem(s)\n", r.problems.len());
+        Verdict::Incomplete => {
+            s += &format!(
+                "VERDICT: INCOMPLETE, MAY BE TRUNCATED: there is no signed ending. The {} \
+                 segment(s) listed verify, but the recorder may have crashed, or someone may be \
+                 showing an earlier version with the end cut off.\n",
+                r.manifest.segments.len()
+            )
+        }
+        Verdict::Tampered => {
+            s += &format!(
+                "VERDICT: NOT INTACT: {} problem(s); do not rely on this recording\n",
+                r.problems.len()
+            )
+        }
     }
     s
+}
+
+/// `verify`'s exit status: 0 intact, 1 tampered, 2 incomplete (no signed ending: perhaps
+/// truncated, never reported as intact).
+pub(crate) fn verdict_exit(v: Verdict) -> ExitCode {
+    match v {
+        Verdict::Intact => ExitCode::SUCCESS,
+        Verdict::Tampered => ExitCode::FAILURE,
+        Verdict::Incomplete => ExitCode::from(2),
+    }
 }
 
 fn undecryptable(index: u32) -> String {
@@ -387,12 +407,14 @@ fn report_json(r: &Report) -> serde_json::Value {
         "ending": m.ended.as_ref().map(|e| ending(e.reason.as_ref())),
         "complete": r.is_complete(),
         "intact": r.is_intact(),
+        "verifies": r.verifies(),
+        "verdict": r.verdict().code(),
         "epochs": m.epochs.len(),
         "consents": r.consents().iter().map(|(k, e, at)| json!({"signer": hex(k), "epoch": e, "at": at.to_rfc3339()})).collect::<Vec<_>>(),
         "segments": m.segments.len(),
         "ciphertext_bytes": m.segments.iter().map(|x| x.size).sum::<u64>(),
-        "problems": r.problems.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>(),
-        "notes": r.notes.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>(),
+        "problems": r.problems.iter().map(|p| json!({"code": p.code(), "detail": format!("{p:?}"), "text": p.to_string()})).collect::<Vec<_>>(),
+        "notes": r.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
     })
 }
 
@@ -417,7 +439,9 @@ fn export(
     force: bool,
 ) -> anyhow::Result<()> {
     let report = open(dir)?;
-    if !report.is_intact() && !force {
+    // An incomplete recording (a crash) exports what verifies; one that does not verify only
+    // with --force.
+    if !report.verifies() && !force {
         bail!(
             "the recording does not verify ({} problem(s)); run `assent recordings verify` or pass --force",
             report.problems.len()

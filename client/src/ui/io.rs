@@ -865,7 +865,7 @@ pub async fn export_recording(
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
         let report = verify(&ds).map_err(|e| format!("cannot read the recording: {e}"))?;
-        if !report.is_intact() {
+        if !report.verifies() {
             return Err("the recording does not verify: not exported".into());
         }
         let identity = open(&dir)?.identity().map_err(|e| e.to_string())?;

@@ -53,7 +53,7 @@ pub struct Opened {
     pub ended: Option<(u64, String)>,
     pub scope: String,
     pub retention_days: u16,
-    pub intact: bool,
+    pub verdict: assent_shared::container::Verdict,
     pub problems: Vec<String>,
     pub notes: Vec<String>,
     pub epochs: Vec<Epoch>,
@@ -162,8 +162,8 @@ pub fn opened(
             _ => "kept on the recorder's device only".into(),
         },
         retention_days: first.map_or(0, |p| p.terms.retention_days),
-        intact: report.is_intact(),
-        problems: report.problems.iter().map(|p| format!("{p:?}")).collect(),
+        verdict: report.verdict(),
+        problems: report.problems.iter().map(|p| p.to_string()).collect(),
         notes: report
             .notes
             .iter()
@@ -397,13 +397,20 @@ impl Viewer {
     }
 
     fn verdict(&self) -> Element<'_, Message> {
+        use assent_shared::container::Verdict;
         let o = &self.opened;
         let mut c = column![].spacing(6);
-        if o.intact {
+        if o.verdict == Verdict::Intact {
             c = c.push(
                 text("✓ Intact: every consent signature and every segment verifies.")
                     .size(18)
                     .style(text::success),
+            );
+        } else if o.verdict == Verdict::Incomplete {
+            c = c.push(
+                text("⚠ Incomplete, may be truncated: there is no signed ending.")
+                    .size(18)
+                    .style(text::warning),
             );
         } else {
             c = c.push(
@@ -420,8 +427,8 @@ impl Viewer {
         }
         if o.ended.is_none() {
             c = c.push(text(
-                "Incomplete: the recorder stopped without closing it. Everything kept up to then \
-                 is signed and verifies.",
+                "What is here is signed and verifies, but the end is not: the recorder may have \
+                 crashed, or someone may be showing an earlier version with the end cut off.",
             ));
         }
         for n in &o.notes {
@@ -646,7 +653,7 @@ mod tests {
         };
         let text = chat(&report, &rec, &id);
         let o = opened(&report, rec.to_str().unwrap(), &names, Ok(text));
-        assert!(o.intact);
+        assert_eq!(o.verdict, assent_shared::container::Verdict::Intact);
         assert_eq!(o.recorder, "Alice");
         assert_eq!(o.epochs.len(), 2, "the newcomer extended the consent");
         assert_eq!(
@@ -805,13 +812,18 @@ mod tests {
             &names,
             Err("this device's keys do not open it".into()),
         );
-        assert!(!o.intact);
+        assert_eq!(o.verdict, assent_shared::container::Verdict::Tampered);
         assert!(!o.problems.is_empty());
         let v = Viewer::new(o, TimeZone::UTC);
         let mut ui =
             iced_test::Simulator::with_size(iced::Settings::default(), (1280.0, 2000.0), v.view());
         assert!(
             ui.find("✗ Not intact: 1 problem(s) found. Do not rely on this recording.")
+                .is_ok()
+        );
+        // In words, not Rust debug text.
+        assert!(
+            ui.find("segment 1 was changed: its bytes are not the ones the recorder signed")
                 .is_ok()
         );
         assert!(

@@ -20,7 +20,7 @@ mod verify;
 mod writer;
 
 pub use store::{DirStore, MemStore, Store};
-pub use verify::{Note, Problem, Report, read_manifest, verify, verify_manifest};
+pub use verify::{Note, Problem, Report, Verdict, read_manifest, verify, verify_manifest};
 pub use writer::RecordingWriter;
 
 use serde::{Deserialize, Serialize};

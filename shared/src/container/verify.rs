@@ -83,6 +83,158 @@ pub enum Problem {
     BadEndingNotice(ConsentError),
 }
 
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::WrongSigner { signer, .. } => write!(
+                f,
+                "the manifest is signed by {}, not by the recorder the consent names",
+                signer.short()
+            ),
+            Problem::IdsMismatch => f.write_str(
+                "the manifest's recording or call id disagrees with what was consented to",
+            ),
+            Problem::Epochs(e) => write!(f, "the consent history does not hold together: {e}"),
+            Problem::Token { signer, error } => {
+                write!(
+                    f,
+                    "the consent signature of {} does not verify: {error}",
+                    signer.short()
+                )
+            }
+            Problem::DuplicateToken { signer } => {
+                write!(f, "{} appears to have consented twice", signer.short())
+            }
+            Problem::MissingConsent {
+                segment,
+                participant,
+            } => write!(
+                f,
+                "segment {segment} was recorded while {} was present without having consented",
+                participant.short()
+            ),
+            Problem::UnknownEpoch { segment } => {
+                write!(
+                    f,
+                    "segment {segment} names consent that the manifest does not hold"
+                )
+            }
+            Problem::OutsideWindow { segment } => {
+                write!(
+                    f,
+                    "segment {segment} lies outside the time window that was consented to"
+                )
+            }
+            Problem::BadIndex { position, index } => write!(
+                f,
+                "the segment list is out of order: entry {position} is numbered {index}"
+            ),
+            Problem::ChainBroken { segment } => write!(
+                f,
+                "the list of segments was altered at segment {segment} (its link does not follow \
+                 from the ones before)"
+            ),
+            Problem::SegmentMissing { segment } => write!(f, "segment {segment} is missing"),
+            Problem::SegmentTruncated {
+                segment,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "segment {segment} is cut short: {actual} of {expected} bytes"
+            ),
+            Problem::SegmentTooLong {
+                segment,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "segment {segment} is longer than signed: {actual} bytes instead of {expected}"
+            ),
+            Problem::SegmentCorrupt { segment } => write!(
+                f,
+                "segment {segment} was changed: its bytes are not the ones the recorder signed"
+            ),
+            Problem::SegmentOutOfPlace { segment, holds } => write!(
+                f,
+                "segment {segment}'s file holds segment {holds}: the segments were reordered"
+            ),
+            Problem::ExtraFile { name } => {
+                write!(f, "{name} is not part of the signed recording")
+            }
+            Problem::BadEndingNotice(e) => {
+                write!(
+                    f,
+                    "the withdrawal or decline that ended it does not verify: {e}"
+                )
+            }
+        }
+    }
+}
+
+impl Problem {
+    /// A stable code for scripts (`--json`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::WrongSigner { .. } => "wrong_signer",
+            Problem::IdsMismatch => "ids_mismatch",
+            Problem::Epochs(_) => "bad_epochs",
+            Problem::Token { .. } => "bad_token",
+            Problem::DuplicateToken { .. } => "duplicate_token",
+            Problem::MissingConsent { .. } => "missing_consent",
+            Problem::UnknownEpoch { .. } => "unknown_epoch",
+            Problem::OutsideWindow { .. } => "outside_window",
+            Problem::BadIndex { .. } => "bad_index",
+            Problem::ChainBroken { .. } => "chain_broken",
+            Problem::SegmentMissing { .. } => "segment_missing",
+            Problem::SegmentTruncated { .. } => "segment_truncated",
+            Problem::SegmentTooLong { .. } => "segment_too_long",
+            Problem::SegmentCorrupt { .. } => "segment_corrupt",
+            Problem::SegmentOutOfPlace { .. } => "segment_out_of_place",
+            Problem::ExtraFile { .. } => "extra_file",
+            Problem::BadEndingNotice(_) => "bad_ending_notice",
+        }
+    }
+}
+
+/// What a reader may conclude.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Signed from start to its signed ending; every consent and every segment verifies.
+    Intact,
+    /// What is listed verifies, but there is no signed ending: the recorder crashed, is still
+    /// recording, or someone (a server) is showing an earlier manifest with the tail cut off.
+    Incomplete,
+    /// Something does not verify.
+    Tampered,
+}
+
+impl Verdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Intact => "intact",
+            Verdict::Incomplete => "incomplete",
+            Verdict::Tampered => "tampered",
+        }
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Incomplete => f.write_str("the recording has no signed ending"),
+            Note::UnlistedTrailingSegment { name } => write!(
+                f,
+                "{name}: the segment being written when the recorder stopped (not covered by \
+                 the signature, left out)"
+            ),
+            Note::TemporaryFile { name } => {
+                write!(f, "{name}: a leftover temporary file (ignored)")
+            }
+        }
+    }
+}
+
 /// Something worth saying that is not an integrity failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
@@ -104,9 +256,25 @@ pub struct Report {
 }
 
 impl Report {
-    /// No problems (an incomplete recording can be intact).
-    pub fn is_intact(&self) -> bool {
+    /// Everything the manifest lists verifies (an incomplete recording can verify).
+    pub fn verifies(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Intact means verified **and** sealed with a signed ending: a manifest without one may
+    /// be an earlier version with the tail cut off, and is never called intact.
+    pub fn is_intact(&self) -> bool {
+        self.verdict() == Verdict::Intact
+    }
+
+    pub fn verdict(&self) -> Verdict {
+        if !self.problems.is_empty() {
+            Verdict::Tampered
+        } else if self.manifest.ended.is_none() {
+            Verdict::Incomplete
+        } else {
+            Verdict::Intact
+        }
     }
 
     pub fn is_complete(&self) -> bool {
