@@ -99,7 +99,18 @@ impl Profile {
     }
 
     pub fn open(dir: &Path) -> Result<Profile> {
-        std::fs::create_dir_all(dir).map_err(|e| AccountError::Dir(dir.into(), e.to_string()))?;
+        // The profile holds the account, contacts and recordings: this user's only (0700),
+        // created so, and tightened if an older version left it open.
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            let err = |e: std::io::Error| AccountError::Dir(dir.into(), e.to_string());
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(err)?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
         let store = Store::open(&dir.join("profile.db"))?;
         let id = match store.setting("profile_id")? {
             Some(id) => id,

@@ -20,6 +20,21 @@ fn sessions(json: &str) -> Vec<Value> {
 async fn password_change_keeps_the_keys_and_signs_other_devices_out() {
     let server = Server::start(ServerOptions::default()).await;
     let ada = server.user("Ada", None).await;
+    // The profile is Ada's only: the directory 0700, the database 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&ada.profile), 0o700);
+    assert_eq!(mode(&ada.profile.join("profile.db")), 0o600);
+    // An older profile left readable is tightened at the next start.
+    std::fs::set_permissions(&ada.profile, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        ada.profile.join("profile.db"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    ada.cli(&["account", "show"]);
+    assert_eq!(mode(&ada.profile), 0o700);
+    assert_eq!(mode(&ada.profile.join("profile.db")), 0o600);
     let laptop = server.device(&ada, "laptop").await;
     let listed = sessions(&ada.cli(&["account", "sessions", "--json"]));
     assert_eq!(listed.len(), 2);

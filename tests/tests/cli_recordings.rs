@@ -60,6 +60,37 @@ fn demo_recording_verifies_and_exports_for_a_participant() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("DECRYPTED"));
+    // Decrypted content is for this user only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&exported).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+    assert!(!exported.with_extension("partial").exists());
+    // An existing file is never overwritten, nor one a symlink points to.
+    let target = dir.path().join("precious.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let link = dir.path().join("link.media");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for to in [&target, &link] {
+        let again = run(
+            "assent",
+            &[
+                "recordings",
+                "export",
+                rec.to_str().unwrap(),
+                "--identity",
+                dir.path().join("keys/bob.agekey").to_str().unwrap(),
+                "--out",
+                to.to_str().unwrap(),
+            ],
+        );
+        assert!(!again.status.success());
+        assert!(
+            String::from_utf8_lossy(&again.stderr).contains("already exists"),
+            "{}",
+            String::from_utf8_lossy(&again.stderr)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
     // One Matroska file, read back by the exporter: the demo's picture and tone, for the
     // whole time it was recorded.
     let media = std::fs::read(&exported).unwrap();

@@ -471,11 +471,17 @@ pub(crate) fn export_track(
     }
     // Decrypt into a side file and rename at the end: a failure leaves no half-written export.
     let partial = out.with_extension("partial");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&partial)
-        .with_context(|| format!("cannot create {}", partial.display()))?;
+    // Decrypted content: readable by this user only, and never through an existing file
+    // (O_EXCL: no symlink or earlier file is followed).
+    let mut file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?
+    };
     eprintln!(
         "warning: writing DECRYPTED content to {}; anyone who can read that file can watch it",
         out.display()
@@ -513,7 +519,16 @@ pub(crate) fn export_track(
             }
             std::fs::File::open(&partial)?.sync_all()?;
         }
-        std::fs::rename(&partial, out)?;
+        // Publish under the final name without overwriting anything that appeared there in
+        // the meantime: a hard link fails if the name exists (no check-then-rename race).
+        std::fs::hard_link(&partial, out).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                anyhow::anyhow!("{} already exists; nothing was overwritten", out.display())
+            } else {
+                anyhow::anyhow!("cannot create {}: {e}", out.display())
+            }
+        })?;
+        std::fs::remove_file(&partial)?;
         Ok(())
     })();
     if result.is_err() {

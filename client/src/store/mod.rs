@@ -18,9 +18,35 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("local store: {0}")]
     Corrupt(String),
+    #[error("local store {0}: {1}")]
+    File(std::path::PathBuf, String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The database and its journal files are this user's only (0600), created so from the start
+/// and tightened if an older version left them readable.
+fn private_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let err = |e: std::io::Error| StoreError::File(path.to_path_buf(), e.to_string());
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(err)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(err)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        let p = std::path::PathBuf::from(p);
+        if p.exists() {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+        }
+    }
+    Ok(())
+}
 
 const MIGRATIONS: &[&str] = &[
     // 1
@@ -163,6 +189,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Open (creating and migrating) the store at `path`.
     pub fn open(path: &Path) -> Result<Store> {
+        private_file(path)?;
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
