@@ -489,6 +489,7 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
         })
         .await?;
     state.kt.changed();
+    state.sockets.close_user(user, None);
     tracing::info!(%user, "account deleted");
     Ok(())
 }
@@ -515,6 +516,7 @@ pub async fn change_password(
     let salt = req.new_salt;
     let backup = req.new_key_backup.0;
     let recovery = recovery_verifier(&req.recovery_proof.0);
+    let keep = session.clone();
     state
         .db
         .run(move |c| -> ApiResult<()> {
@@ -527,7 +529,10 @@ pub async fn change_password(
             tx.commit()?;
             Ok(())
         })
-        .await
+        .await?;
+    // The other devices are signed out: their live connections too.
+    state.sockets.close_user(user, Some(&keep));
+    Ok(())
 }
 
 /// `GET /v1/me/key-backup`
@@ -720,5 +725,6 @@ pub async fn complete_recovery(
         <[u8; 16]>::try_from(user.as_slice()).map_err(|_| ApiError::Internal("user id".into()))?,
     );
     tracing::info!(%user, "account recovered");
+    state.sockets.close_user(user, None);
     crate::sessions::create(state, user, device).await
 }

@@ -72,6 +72,9 @@ pub async fn set_disabled(
     if n == 0 {
         Err(ApiError::not_found())
     } else {
+        if disabled {
+            state.sockets.close_user(target, None);
+        }
         Ok(())
     }
 }

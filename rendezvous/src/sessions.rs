@@ -229,6 +229,7 @@ pub async fn revoke(state: &AppState, user: &AuthUser, which: &str) -> ApiResult
             .map_err(|_| ApiError::not_found())?
     };
     let id = user.id;
+    let target_copy = target.clone();
     let n = state
         .db
         .run(move |c| -> ApiResult<usize> {
@@ -241,6 +242,7 @@ pub async fn revoke(state: &AppState, user: &AuthUser, which: &str) -> ApiResult
     if n == 0 {
         Err(ApiError::not_found())
     } else {
+        state.sockets.close_session(user.id, &target_copy);
         Ok(())
     }
 }

@@ -29,6 +29,8 @@ pub struct Inner {
     pub storage: crate::storage::Storage,
     /// The key directory (key transparency).
     pub kt: Arc<crate::kt::KeyDirectory>,
+    /// Live signaling connections, to end those of a session that ends.
+    pub sockets: crate::signaling::LiveSockets,
 }
 
 impl std::ops::Deref for AppState {
@@ -63,6 +65,7 @@ impl AppState {
             secret: Zeroizing::new(secret),
             storage,
             kt,
+            sockets: crate::signaling::LiveSockets::default(),
         }))
     }
 

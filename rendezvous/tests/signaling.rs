@@ -308,3 +308,104 @@ async fn wait_for_history(
             .unwrap();
     }
 }
+
+/// The frames until the server closes the connection: the close code.
+async fn closed_with(ws: &mut Ws) -> serde_json::Value {
+    loop {
+        let v = ws.recv().await;
+        if v["type"] == "closed" {
+            return v["code"].clone();
+        }
+    }
+}
+
+/// Signing a session out ends its live connections at once: revoked from another device, a
+/// password change (the other devices), a deleted account. A signed-out socket cannot stay in
+/// its call, nor join another one, nor reconnect.
+#[tokio::test]
+async fn signing_out_closes_live_connections() {
+    let s = TestServer::start().await;
+    let addr = s.listen().await;
+    let host = Client::register("host@example.org", &s).await;
+    let code = meeting(&s, &host).await;
+    let mut wh = Ws::connect(addr, host.token()).await.unwrap();
+    wh.join(&code).await;
+
+    // Revoked from another device.
+    let mut bob = Client::register("bob@example.org", &s).await;
+    let laptop = bob.token.clone().unwrap();
+    let mut wb = Ws::connect(addr, Some(&laptop)).await.unwrap();
+    let jb = wb.join(&code).await;
+    wh.until("peer_joined").await;
+    bob.signin(&s).await;
+    let (_, list) = s.call(Method::GET, "/v1/sessions", bob.token(), None).await;
+    let other = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["current"] == false)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, _) = s
+        .call(
+            Method::DELETE,
+            &format!("/v1/sessions/{other}"),
+            bob.token(),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(closed_with(&mut wb).await, 4401);
+    let left = wh.until("peer_left").await;
+    assert_eq!(left["peer_id"], jb["peer_id"]);
+    assert!(
+        Ws::connect(addr, Some(&laptop)).await.is_err(),
+        "the token is dead"
+    );
+
+    // A password change: the other devices' connections end, this one's stays.
+    let mut cy = Client::register("cy@example.org", &s).await;
+    let old = cy.token.clone().unwrap();
+    let mut w_old = Ws::connect(addr, Some(&old)).await.unwrap();
+    w_old.join(&code).await;
+    cy.signin(&s).await;
+    let mut w_new = Ws::connect(addr, cy.token()).await.unwrap();
+    let salt = assent_shared::backup::Salt::random();
+    let keys =
+        assent_shared::backup::PasswordKeys::derive("another good passphrase", &salt, support::KDF)
+            .unwrap();
+    let backup = cy
+        .backup
+        .rewrap_password(&cy.keys, &keys, support::KDF, salt)
+        .unwrap();
+    let body = json!({
+        "auth_secret": support::auth(&cy.keys), "new_auth_secret": support::auth(&keys),
+        "new_salt": salt, "new_kdf": support::KDF,
+        "new_key_backup": assent_shared::api::B64(backup.to_bytes()),
+        "recovery_proof": assent_shared::api::AuthSecret(backup.recovery_proof(&keys).unwrap()),
+    });
+    let (st, v) = s
+        .call(Method::PUT, "/v1/me/password", cy.token(), Some(body))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    assert_eq!(closed_with(&mut w_old).await, 4401);
+    w_new.send(json!({"type": "ping"})).await;
+    assert_eq!(w_new.until("pong").await["type"], "pong");
+
+    // A deleted account: every connection ends.
+    let dee = Client::register("dee@example.org", &s).await;
+    let mut wd = Ws::connect(addr, dee.token()).await.unwrap();
+    wd.join(&code).await;
+    let (st, _) = s
+        .call(
+            Method::DELETE,
+            "/v1/me",
+            dee.token(),
+            Some(json!({"auth_secret": support::auth(&dee.keys)})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(closed_with(&mut wd).await, 4401);
+}

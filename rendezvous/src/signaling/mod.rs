@@ -184,3 +184,69 @@ pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
         history_written,
     }
 }
+
+/// WebSocket close code for a connection whose session ended (revoked, password changed or
+/// reset, account deleted or disabled).
+pub const CLOSE_SIGNED_OUT: u16 = 4401;
+
+/// The live signaling connections by account and session, so that signing a session out ends
+/// its connections at once (they would otherwise stay in their calls and could join others).
+#[derive(Default)]
+pub struct LiveSockets {
+    inner: std::sync::Mutex<std::collections::HashMap<ConnId, LiveSocket>>,
+}
+
+struct LiveSocket {
+    user: assent_shared::ids::UserId,
+    session: Vec<u8>,
+    stop: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl LiveSockets {
+    /// Track a new connection; it ends when the returned notify fires.
+    pub fn add(
+        &self,
+        conn: ConnId,
+        user: assent_shared::ids::UserId,
+        session: Vec<u8>,
+    ) -> std::sync::Arc<tokio::sync::Notify> {
+        let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            conn,
+            LiveSocket {
+                user,
+                session,
+                stop: stop.clone(),
+            },
+        );
+        stop
+    }
+
+    pub fn remove(&self, conn: ConnId) {
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conn);
+    }
+
+    /// End every connection of `user` (except those of session `keep`); how many.
+    pub fn close_user(&self, user: assent_shared::ids::UserId, keep: Option<&[u8]>) -> usize {
+        self.close(|s| s.user == user && keep != Some(s.session.as_slice()))
+    }
+
+    /// End the connections of one session of `user`.
+    pub fn close_session(&self, user: assent_shared::ids::UserId, session: &[u8]) -> usize {
+        self.close(|s| s.user == user && s.session == session)
+    }
+
+    fn close(&self, which: impl Fn(&LiveSocket) -> bool) -> usize {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut n = 0;
+        for s in map.values().filter(|s| which(s)) {
+            // A stored permit: the connection stops even if it is not waiting right now.
+            s.stop.notify_one();
+            n += 1;
+        }
+        n
+    }
+}

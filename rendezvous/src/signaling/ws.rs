@@ -144,7 +144,21 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
         last: Instant::now(),
     };
     tracing::debug!(conn, user = %user.id, "signaling connected");
-    while let Some(frame) = stream.next().await {
+    let stop = state.sockets.add(conn, user.id, user.session.clone());
+    loop {
+        let frame = tokio::select! {
+            // The session ended: the connection ends now, whatever the client does.
+            // Its seat goes too (no grace period to resume: the session cannot come back).
+            () = stop.notified() => {
+                state.hub.input(Input::Leave { conn });
+                let _ = tx.try_send(Outbound::Close(super::CLOSE_SIGNED_OUT));
+                break;
+            }
+            frame = stream.next() => match frame {
+                Some(f) => f,
+                None => break,
+            },
+        };
         let text = match frame {
             Ok(Message::Text(t)) => t,
             Ok(Message::Binary(_)) => {
@@ -219,6 +233,7 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
             }
         }
     }
+    state.sockets.remove(conn);
     state.hub.input(Input::Disconnected { conn });
     drop(tx);
     let _ = writer.await;
