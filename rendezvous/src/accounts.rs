@@ -147,24 +147,21 @@ pub fn check_identity(identity: &PublicIdentity) -> ApiResult<()> {
 }
 
 async fn hash(secret: &AuthSecret) -> ApiResult<String> {
-    let s = secret.0;
-    tokio::task::spawn_blocking(move || secrets::hash_verifier(&s))
-        .await
-        .map_err(|_| ApiError::Internal("hash task".into()))?
+    let s = zeroize::Zeroizing::new(secret.0);
+    secrets::argon_bounded(move || secrets::hash_verifier(s.as_ref())).await?
 }
 
 /// Check `secret` against `verifier` (or a dummy, so timing does not reveal unknown accounts).
-pub async fn verify_secret(verifier: Option<String>, secret: &AuthSecret) -> bool {
-    let s = secret.0;
-    tokio::task::spawn_blocking(move || match verifier {
-        Some(v) => secrets::check_verifier(&v, &s),
+pub async fn verify_secret(verifier: Option<String>, secret: &AuthSecret) -> ApiResult<bool> {
+    let s = zeroize::Zeroizing::new(secret.0);
+    secrets::argon_bounded(move || match verifier {
+        Some(v) => secrets::check_verifier(&v, s.as_ref()),
         None => {
-            secrets::check_verifier(secrets::dummy_verifier(), &s);
+            secrets::check_verifier(secrets::dummy_verifier(), s.as_ref());
             false
         }
     })
     .await
-    .unwrap_or(false)
 }
 
 /// Store a fresh code for (user, purpose), respecting the resend limits; returns the code.
@@ -273,9 +270,36 @@ async fn send_code(state: &AppState, to: &str, purpose: &str, code: &str) {
     }
 }
 
+/// How long an account may wait for its email address to be verified.
+pub const UNVERIFIED_TTL_MS: u64 = 24 * 3_600_000;
+
+/// Delete accounts whose address was not verified within [`UNVERIFIED_TTL_MS`] (they were
+/// never in the key directory and never signed in). Returns how many went.
+pub async fn expire_unverified(state: &AppState, now: Timestamp) -> ApiResult<usize> {
+    let cutoff = now.0.saturating_sub(UNVERIFIED_TTL_MS) as i64;
+    let n = state
+        .db
+        .run(move |c| -> ApiResult<usize> {
+            Ok(c.execute(
+                "DELETE FROM users WHERE email_verified = 0 AND created_at < ?1",
+                [cutoff],
+            )?)
+        })
+        .await?;
+    if n > 0 {
+        tracing::info!(accounts = n, "expired unverified accounts");
+    }
+    Ok(n)
+}
+
 /// `POST /v1/accounts`
-pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<SignupResponse> {
+/// Sign-ups one address may make in an hour, and sign-ups for one email in an hour.
+pub const SIGNUPS_PER_IP_HOUR: u32 = 20;
+pub const SIGNUPS_PER_EMAIL_HOUR: u32 = 5;
+
+pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResult<SignupResponse> {
     let email = check_email(&req.email)?;
+
     let display_name = check_display_name(&req.display_name)?;
     let kdf = check_kdf(req.kdf)?;
     check_backup(&req.key_backup.0, req.salt, kdf)?;
@@ -288,6 +312,28 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<SignupRes
         &state.kt.keys().signing,
         now,
     )?;
+    // Well-formed, before any hashing or mail: a flood of sign-ups from one address, or for
+    // one email, waits.
+    let slow = |retry_after_secs| ApiError::SlowDown { retry_after_secs };
+
+    state
+        .throttle
+        .budget(
+            &format!("signup-email:{}", email.to_lowercase()),
+            SIGNUPS_PER_EMAIL_HOUR,
+            3_600_000,
+            now,
+        )
+        .map_err(slow)?;
+    state
+        .throttle
+        .budget(
+            &format!("signup-ip:{ip}"),
+            SIGNUPS_PER_IP_HOUR,
+            3_600_000,
+            now,
+        )
+        .map_err(slow)?;
     let verifier = hash(&req.auth_secret).await?;
     let id = UserId::random();
     let identity = req.identity;
@@ -463,7 +509,7 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
         .run(move |c| -> ApiResult<Option<Account>> { Ok(by_id(c, &user)?) })
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
-    if !verify_secret(Some(acct.verifier), &req.auth_secret).await {
+    if !verify_secret(Some(acct.verifier), &req.auth_secret).await? {
         return Err(ApiError::invalid_credentials());
     }
     // The cloud copies of recordings this account made go with it (their registry rows would
@@ -509,7 +555,7 @@ pub async fn change_password(
         .run(move |c| -> ApiResult<Option<Account>> { Ok(by_id(c, &user)?) })
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
-    if !verify_secret(Some(acct.verifier), &req.auth_secret).await {
+    if !verify_secret(Some(acct.verifier), &req.auth_secret).await? {
         return Err(ApiError::invalid_credentials());
     }
     let verifier = hash(&req.new_auth_secret).await?;

@@ -9,6 +9,7 @@
 //! | `payload_too_large` | 413 | the body exceeds the limit |
 //! | `invalid_email`, `invalid_display_name`, `invalid_auth_secret`, `weak_kdf`, `invalid_salt`, `invalid_identity`, `invalid_key_backup`, `invalid_device` | 422 | a field's value is not acceptable |
 //! | `email_taken` | 409 | an account with this email exists |
+//! | `busy` | 503 | too much password hashing is queued already; `Retry-After: 1` |
 //! | `invalid_code` | 400 | the email code is wrong, expired or used (after 5 tries it is void) |
 //! | `invalid_credentials` | 401 | wrong email or password |
 //! | `email_unverified` | 403 | sign-in before the email address was verified |
@@ -58,6 +59,9 @@ pub enum ApiError {
     },
     #[error("too many attempts")]
     SlowDown { retry_after_secs: u64 },
+    /// Too much password hashing waiting already: come back in a moment.
+    #[error("busy")]
+    Busy,
     #[error("internal error")]
     Internal(String),
 }
@@ -111,6 +115,7 @@ impl ApiError {
         match self {
             ApiError::Invalid { code, .. } => code,
             ApiError::SlowDown { .. } => "slow_down",
+            ApiError::Busy => "busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -170,6 +175,18 @@ impl IntoResponse for ApiError {
                 if let Ok(v) = retry_after_secs.to_string().parse() {
                     r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
                 }
+                r
+            }
+            ApiError::Busy => {
+                let mut r = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({"error": {"code": "busy", "message": "the server is busy; try again in a moment", "retry_after": 1}})),
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
                 r
             }
             ApiError::Internal(detail) => {

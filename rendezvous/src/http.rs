@@ -155,9 +155,13 @@ async fn policy() -> Json<PasswordPolicy> {
 
 async fn signup(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
-    Ok((StatusCode::CREATED, Json(accounts::signup(&s, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(accounts::signup(&s, ip, req).await?),
+    ))
 }
 
 async fn verify_email(

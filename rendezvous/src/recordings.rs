@@ -702,6 +702,9 @@ pub fn spawn_retention(state: AppState, interval: std::time::Duration) {
             if let Err(e) = expire(&state, state.now()).await {
                 tracing::warn!("retention job: {e}");
             }
+            if let Err(e) = crate::accounts::expire_unverified(&state, state.now()).await {
+                tracing::warn!("unverified accounts job: {e}");
+            }
         }
     });
 }

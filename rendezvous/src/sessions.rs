@@ -31,8 +31,8 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
         .db
         .run(move |c| -> ApiResult<Option<Account>> { Ok(accounts::by_email(c, &email)?) })
         .await?;
-    let ok =
-        accounts::verify_secret(acct.as_ref().map(|a| a.verifier.clone()), &req.auth_secret).await;
+    let ok = accounts::verify_secret(acct.as_ref().map(|a| a.verifier.clone()), &req.auth_secret)
+        .await?;
     let now = state.now();
     let acct = match acct {
         Some(a) if ok => a,
@@ -69,7 +69,7 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
             return Err(e);
         }
     }
-    state.throttle.success("signin", &req.email, ip);
+    state.throttle.success("signin", &req.email, ip, now);
     let resp = create(state, acct.id, device).await?;
     tracing::info!(user = %acct.id, "signed in");
     Ok(resp)

@@ -1,9 +1,14 @@
 //! Attempt throttling that slows attackers down without letting them lock a victim out.
 //!
-//! Failures are counted per (account, client IP) and per client IP. After a few free failures,
-//! each further attempt must wait an exponentially growing delay (capped), reported as
-//! `slow_down` with `retry_after`. Failures from an attacker's IP never delay the victim's own
-//! IP; an account-wide counter only adds a short, capped delay, so the owner can always sign in.
+//! Failures are counted per (account, client IP): after a few free failures, each further
+//! attempt from that pair waits an exponentially growing delay (capped), reported as
+//! `slow_down` with `retry_after`. Failures against other accounts from a shared address (an
+//! office, a carrier's NAT) never slow anyone else's sign-in there.
+//!
+//! Online guessing of one account is bounded per day: at most [`DAILY_FAILURES`] failures in
+//! 24 hours from addresses that never signed in to it. Once that is spent, such addresses wait
+//! for the day to pass; an address the account signed in from before (within
+//! [`TRUSTED_MS`]) is held only to its own pair's delays, so the owner is not locked out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -38,18 +43,6 @@ impl Policy {
         max_ms: 5 * 60_000,
         forget_ms: 3_600_000,
     };
-    pub const IP: Policy = Policy {
-        free: 30,
-        base_ms: 1_000,
-        max_ms: 5 * 60_000,
-        forget_ms: 3_600_000,
-    };
-    pub const ACCOUNT: Policy = Policy {
-        free: 50,
-        base_ms: 500,
-        max_ms: 5_000,
-        forget_ms: 3_600_000,
-    };
 
     fn delay(&self, failures: u32) -> u64 {
         if failures < self.free {
@@ -60,11 +53,22 @@ impl Policy {
     }
 }
 
+/// Failures of one account in 24 hours from addresses that never signed in to it.
+pub const DAILY_FAILURES: u32 = 100;
+const DAY_MS: u64 = 24 * 3_600_000;
+/// How long a successful sign-in from an address vouches for it.
+pub const TRUSTED_MS: u64 = 30 * DAY_MS;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
+    /// (scope:account, address): the pair's own delays.
     Pair(String, IpAddr),
-    Ip(IpAddr),
-    Account(String),
+    /// scope:account: failures in the current day from untrusted addresses.
+    Day(String),
+    /// scope:account, address: a successful sign-in came from here (the value's `last`).
+    Trusted(String, IpAddr),
+    /// A fixed budget of events per window (sign-ups per address, per email).
+    Budget(String),
 }
 
 /// In-memory counters (a restart forgets them: it cannot lock anyone out either).
@@ -74,27 +78,31 @@ pub struct Throttle {
 }
 
 impl Throttle {
-    fn keys(scope: &str, subject: &str, ip: IpAddr) -> [(Key, Policy); 3] {
-        let s = format!("{scope}:{}", subject.to_lowercase());
-        [
-            (Key::Pair(s.clone(), ip), Policy::PAIR),
-            (Key::Ip(ip), Policy::IP),
-            (Key::Account(s), Policy::ACCOUNT),
-        ]
+    fn subject(scope: &str, subject: &str) -> String {
+        format!("{scope}:{}", subject.trim().to_lowercase())
+    }
+
+    fn trusted(map: &HashMap<Key, Entry>, s: &str, ip: IpAddr, now: Timestamp) -> bool {
+        map.get(&Key::Trusted(s.to_string(), ip))
+            .is_some_and(|e| now.millis_since(e.last) < TRUSTED_MS)
     }
 
     /// May an attempt on `subject` (an email) from `ip` go ahead now? Err: seconds to wait.
     pub fn check(&self, scope: &str, subject: &str, ip: IpAddr, now: Timestamp) -> Result<(), u64> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let wait = Self::keys(scope, subject, ip)
-            .iter()
-            .filter_map(|(k, p)| {
-                map.get(k)
-                    .filter(|e| now.millis_since(e.last) < p.forget_ms)
-            })
-            .map(|e| e.not_before.millis_since(now))
-            .max()
-            .unwrap_or(0);
+        let s = Self::subject(scope, subject);
+        let mut wait = map
+            .get(&Key::Pair(s.clone(), ip))
+            .filter(|e| now.millis_since(e.last) < Policy::PAIR.forget_ms)
+            .map_or(0, |e| e.not_before.millis_since(now));
+        if !Self::trusted(&map, &s, ip, now)
+            && let Some(day) = map.get(&Key::Day(s))
+            && now.millis_since(day.not_before) < DAY_MS
+            && day.failures >= DAILY_FAILURES
+        {
+            // The day started at the first failure (`not_before`); it ends a day later.
+            wait = wait.max(day.not_before.plus_millis(DAY_MS).millis_since(now));
+        }
         if wait == 0 {
             Ok(())
         } else {
@@ -104,31 +112,87 @@ impl Throttle {
 
     pub fn failure(&self, scope: &str, subject: &str, ip: IpAddr, now: Timestamp) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        for (k, p) in Self::keys(scope, subject, ip) {
-            let e = map.entry(k).or_insert(Entry {
+        let s = Self::subject(scope, subject);
+        let p = Policy::PAIR;
+        let e = map.entry(Key::Pair(s.clone(), ip)).or_insert(Entry {
+            failures: 0,
+            not_before: now,
+            last: now,
+        });
+        if now.millis_since(e.last) >= p.forget_ms {
+            e.failures = 0;
+        }
+        e.failures += 1;
+        e.last = now;
+        e.not_before = now.plus_millis(p.delay(e.failures));
+        if !Self::trusted(&map, &s, ip, now) {
+            let day = map.entry(Key::Day(s)).or_insert(Entry {
                 failures: 0,
                 not_before: now,
                 last: now,
             });
-            if now.millis_since(e.last) >= p.forget_ms {
-                e.failures = 0;
+            if now.millis_since(day.not_before) >= DAY_MS {
+                *day = Entry {
+                    failures: 0,
+                    not_before: now,
+                    last: now,
+                };
             }
-            e.failures += 1;
-            e.last = now;
-            e.not_before = now.plus_millis(p.delay(e.failures));
+            day.failures += 1;
+            day.last = now;
         }
         if map.len() > 200_000 {
-            map.retain(|_, e| now.millis_since(e.last) < 3_600_000);
+            map.retain(|k, e| match k {
+                Key::Trusted(..) => now.millis_since(e.last) < TRUSTED_MS,
+                Key::Day(_) => now.millis_since(e.not_before) < DAY_MS,
+                Key::Pair(..) => now.millis_since(e.last) < Policy::PAIR.forget_ms,
+                Key::Budget(_) => now.millis_since(e.not_before) < DAY_MS,
+            });
         }
     }
 
-    /// A success clears the (account, IP) pair's count only.
-    pub fn success(&self, scope: &str, subject: &str, ip: IpAddr) {
+    /// Spend one of `limit` events allowed per `window_ms` for `key`. Err: seconds until the
+    /// window ends (the refused event is not counted).
+    pub fn budget(&self, key: &str, limit: u32, window_ms: u64, now: Timestamp) -> Result<(), u64> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(&Key::Pair(
-            format!("{scope}:{}", subject.to_lowercase()),
-            ip,
-        ));
+        let e = map.entry(Key::Budget(key.to_string())).or_insert(Entry {
+            failures: 0,
+            not_before: now,
+            last: now,
+        });
+        if now.millis_since(e.not_before) >= window_ms {
+            *e = Entry {
+                failures: 0,
+                not_before: now,
+                last: now,
+            };
+        }
+        if e.failures >= limit {
+            return Err(e
+                .not_before
+                .plus_millis(window_ms)
+                .millis_since(now)
+                .div_ceil(1000)
+                .max(1));
+        }
+        e.failures += 1;
+        e.last = now;
+        Ok(())
+    }
+
+    /// A success clears the (account, IP) pair's count and vouches for the address.
+    pub fn success(&self, scope: &str, subject: &str, ip: IpAddr, now: Timestamp) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let s = Self::subject(scope, subject);
+        map.remove(&Key::Pair(s.clone(), ip));
+        map.insert(
+            Key::Trusted(s, ip),
+            Entry {
+                failures: 0,
+                not_before: now,
+                last: now,
+            },
+        );
     }
 }
 
@@ -136,12 +200,19 @@ impl Throttle {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn attacker_slows_down_victim_does_not_get_locked_out() {
+    fn an_attacker_slows_down_and_the_owner_is_not_locked_out() {
         let t = Throttle::default();
-        let attacker: IpAddr = "10.0.0.66".parse().unwrap();
-        let victim: IpAddr = "10.0.0.7".parse().unwrap();
+        let attacker = ip("10.0.0.66");
+        let victim = ip("10.0.0.7");
         let mut now = Timestamp(1_000_000);
+        // The owner signed in from home last week.
+        t.success("signin", "v@x.org", victim, now);
+        now = now.plus_millis(7 * DAY_MS);
         for _ in 0..5 {
             assert!(t.check("signin", "v@x.org", attacker, now).is_ok());
             t.failure("signin", "v@x.org", attacker, now);
@@ -149,15 +220,57 @@ mod tests {
         // The sixth attempt from the attacker must wait.
         assert!(t.check("signin", "v@x.org", attacker, now).is_err());
         // Keep hammering over time (waiting out each delay): delays grow.
-        for _ in 0..100 {
+        for _ in 0..50 {
             if let Err(s) = t.check("signin", "v@x.org", attacker, now) {
                 now = now.plus_millis(s * 1000);
             }
             t.failure("signin", "v@x.org", attacker, now);
         }
         assert!(t.check("signin", "v@x.org", attacker, now).unwrap_err() >= 60);
-        // The victim, from their own address, waits at most the capped account delay.
-        let wait = t.check("signin", "V@X.org", victim, now).err().unwrap_or(0);
-        assert!(wait <= 5, "victim waits {wait}s");
+        // The owner, from their own address, does not wait at all.
+        assert_eq!(t.check("signin", "V@X.org", victim, now), Ok(()));
+    }
+
+    #[test]
+    fn failures_against_others_from_a_shared_address_never_slow_a_victim() {
+        let t = Throttle::default();
+        let office = ip("192.0.2.10");
+        let now = Timestamp(5_000_000);
+        for n in 0..5_000 {
+            t.failure("signin", &format!("colleague{n}@x.org"), office, now);
+        }
+        assert_eq!(t.check("signin", "victim@x.org", office, now), Ok(()));
+    }
+
+    #[test]
+    fn guessing_one_account_is_bounded_per_day_across_addresses() {
+        let t = Throttle::default();
+        let home = ip("198.51.100.1");
+        let start = Timestamp(9_000_000);
+        t.success("signin", "v@x.org", home, start);
+        // A botnet: each address stays within its pair's free failures.
+        let mut now = start;
+        let mut spent = 0;
+        'outer: for a in 0..255u8 {
+            for _ in 0..4 {
+                let bot = IpAddr::from([203, 0, 113, a]);
+                if t.check("signin", "v@x.org", bot, now).is_err() {
+                    break 'outer;
+                }
+                t.failure("signin", "v@x.org", bot, now);
+                spent += 1;
+                now = now.plus_millis(10);
+            }
+        }
+        assert_eq!(spent, DAILY_FAILURES, "the day's budget, and not one more");
+        let fresh = ip("203.0.114.9");
+        let wait = t.check("signin", "v@x.org", fresh, now).unwrap_err();
+        assert!(wait > 23 * 3600 && wait <= 24 * 3600, "{wait}");
+        // The owner at home is not locked out; other accounts are not touched.
+        assert_eq!(t.check("signin", "v@x.org", home, now), Ok(()));
+        assert_eq!(t.check("signin", "w@x.org", fresh, now), Ok(()));
+        // A day later the budget is back.
+        let later = start.plus_millis(DAY_MS + 1);
+        assert_eq!(t.check("signin", "v@x.org", fresh, later), Ok(()));
     }
 }

@@ -939,3 +939,61 @@ async fn state_survives_a_restart() {
         StatusCode::CREATED
     );
 }
+
+/// An address nobody verifies within a day is freed; verified accounts stay.
+#[tokio::test]
+async fn unverified_accounts_expire_after_a_day() {
+    use assent_rendezvous::accounts::expire_unverified;
+    let s = TestServer::start().await;
+    let kept = Client::register("kept@example.org", &s).await;
+    let squatter = Client::new("squat@example.org", "a long enough passphrase");
+    let (st, _) = s
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(squatter.signup_body(&s)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    s.clock.advance_ms(23 * 3_600_000);
+    assert_eq!(expire_unverified(&s.state, s.state.now()).await.unwrap(), 0);
+    s.clock.advance_ms(2 * 3_600_000);
+    assert_eq!(expire_unverified(&s.state, s.state.now()).await.unwrap(), 1);
+    assert_eq!(s.user_count().await, 1);
+    let (st, _) = s
+        .call(Method::POST, "/v1/sessions", None, Some(kept.signin_body()))
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "the verified account stays");
+}
+
+/// Sign-ups are throttled per email (5 an hour) and per address (20 an hour), before any
+/// hashing or mail.
+#[tokio::test]
+async fn sign_ups_are_throttled_per_email_and_per_address() {
+    let s = TestServer::start().await;
+    let s = &s;
+    let signup = |c: &Client| {
+        let body = c.signup_body(s);
+        async move { s.call(Method::POST, "/v1/accounts", None, Some(body)).await }
+    };
+    for n in 0..5 {
+        let c = Client::new("again@example.org", "a long enough passphrase");
+        let (st, v) = signup(&c).await;
+        assert_eq!(st, StatusCode::CREATED, "try {n}: {v}");
+    }
+    let c = Client::new("again@example.org", "a long enough passphrase");
+    let (st, v) = signup(&c).await;
+    assert_eq!((st, code(&v)), (StatusCode::TOO_MANY_REQUESTS, "slow_down"));
+    // Other addresses from the same place, up to the hourly budget of 20 in all.
+    for n in 5..20 {
+        let c = Client::new(&format!("other{n}@example.org"), "a long enough passphrase");
+        assert_eq!(signup(&c).await.0, StatusCode::CREATED, "sign-up {n}");
+    }
+    let c = Client::new("one-too-many@example.org", "a long enough passphrase");
+    let (st, v) = signup(&c).await;
+    assert_eq!((st, code(&v)), (StatusCode::TOO_MANY_REQUESTS, "slow_down"));
+    // An hour later, sign-ups go through again.
+    s.clock.advance_ms(3_600_000);
+    assert_eq!(signup(&c).await.0, StatusCode::CREATED);
+}

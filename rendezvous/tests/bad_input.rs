@@ -160,6 +160,8 @@ async fn invalid_values() {
         .call(Method::POST, "/v1/accounts", None, Some(c.signup_body(&s)))
         .await;
     assert_eq!(st, StatusCode::CREATED);
+    // Nobody proved the address yet: whoever can read its mail may claim it. The second sign-up
+    // replaces the unverified account.
     let again = Client::new("V@Example.org", "another good passphrase");
     let (st, v) = s
         .call(
@@ -167,6 +169,28 @@ async fn invalid_values() {
             "/v1/accounts",
             None,
             Some(again.signup_body(&s)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    assert_eq!(s.user_count().await, 1);
+    let code_for_again = s.mail_code("V@Example.org", 1).await;
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v1/accounts/verify",
+            None,
+            Some(json!({"email": "V@Example.org", "code": code_for_again})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    // Verified, the address is taken.
+    let third = Client::new("v@example.org", "yet another good passphrase");
+    let (st, v) = s
+        .call(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(third.signup_body(&s)),
         )
         .await;
     assert_eq!((st, code(&v)), (StatusCode::CONFLICT, "email_taken"));
