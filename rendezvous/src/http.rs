@@ -149,6 +149,7 @@ async fn policy() -> Json<PasswordPolicy> {
             Rule::Common,
             Rule::Repetitive,
             Rule::Personal,
+            Rule::Guessable,
         ],
     })
 }

@@ -1,5 +1,7 @@
 //! The password policy, after NIST SP 800-63B: 8 to 128 characters, anything allowed (spaces,
-//! any script), no composition rules, but common, repetitive or personal passwords are refused.
+//! any script), no composition rules, but common, repetitive or personal passwords are refused,
+//! and so is anything the zxcvbn estimator (with its frequency lists of common passwords,
+//! words and names, and the user's own email and name) puts under 10^10 guesses.
 //!
 //! Assent derives the authentication secret from the password on the client, so the server never
 //! sees the password and cannot check it: the policy is enforced here, by every client, and shown
@@ -28,6 +30,9 @@ pub enum Rule {
     Repetitive,
     /// Contains the email address's name or the display name.
     Personal,
+    /// Too easy to guess: fewer than 10^10 guesses by the zxcvbn estimator (dictionary words,
+    /// names, keyboard patterns, dates, l33t substitutions and the like).
+    Guessable,
 }
 
 impl Rule {
@@ -39,6 +44,9 @@ impl Rule {
             Rule::Common => "This password is too common; choose another.",
             Rule::Repetitive => "Avoid repeated characters and simple runs like 12345678.",
             Rule::Personal => "Don't use your name or email address.",
+            Rule::Guessable => {
+                "Too easy to guess: add another word or two, or characters that follow no pattern."
+            }
         }
     }
 }
@@ -88,7 +96,29 @@ pub fn check(password: &str, personal: &[&str]) -> Vec<Rule> {
     if personal_hit {
         broken.push(Rule::Personal);
     }
+    // The estimator, once the simpler rules hold (it would only repeat them).
+    if broken.is_empty() && guesses_log10(password, personal) < MIN_GUESSES_LOG10 {
+        broken.push(Rule::Guessable);
+    }
     broken
+}
+
+/// A password must need at least 10^10 guesses (zxcvbn's score 3): at the client's Argon2id cost
+/// (64 MiB, 3 passes; tens of guesses a second per core) that is centuries of one core.
+pub const MIN_GUESSES_LOG10: f64 = 10.0;
+
+/// zxcvbn's estimate of the guesses `password` needs (log10), knowing the user's `personal`
+/// words.
+pub fn guesses_log10(password: &str, personal: &[&str]) -> f64 {
+    let mut words: Vec<&str> = Vec::new();
+    for p in personal {
+        words.push(p);
+        words.extend(
+            p.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() >= 3),
+        );
+    }
+    zxcvbn::zxcvbn(password, &words).guesses_log10()
 }
 
 #[cfg(test)]
@@ -117,7 +147,35 @@ mod tests {
             vec![Rule::Personal]
         );
         assert_eq!(check("correct horse battery staple", &[]), vec![]);
-        assert_eq!(check("пароль-надёжный", &[]), vec![]);
+        assert_eq!(check("пароль-надёжный и длинный", &[]), vec![]);
+        // Past the simple rules, the estimator: words, names, dates and keyboard walks.
+        for weak in [
+            "iloveyou2024",
+            "qwertyuiop",
+            "P@ssw0rd!",
+            "Summer2019!",
+            "monkey dragon",
+            "alice1985smith",
+        ] {
+            let personal = ["alice@example.org", "Alice Smith"];
+            assert!(
+                guesses_log10(weak, &personal) < MIN_GUESSES_LOG10,
+                "{weak}: {}",
+                guesses_log10(weak, &personal)
+            );
+            assert!(!check(weak, &personal).is_empty(), "{weak}");
+        }
+        // Ones the old rules let through.
+        assert_eq!(check("Summer2019!", &[]), vec![Rule::Guessable]);
+        assert_eq!(check("monkey dragon", &[]), vec![Rule::Guessable]);
+        for strong in [
+            "a long and private passphrase",
+            "a long enough passphrase",
+            "correct horse battery staple",
+            "tX9#vq2!Lm8@",
+        ] {
+            assert_eq!(check(strong, &[]), vec![], "{strong}");
+        }
     }
 
     #[test]

@@ -558,7 +558,8 @@ impl Auth {
         let broken = self.broken_rules();
         if self.password.is_empty() {
             return text(format!(
-                "{} to {} characters; not a common password; not your name or email.",
+                "{} to {} characters; not a common or easily guessed password; not your name or \
+                 email.",
                 password::MIN_CHARS,
                 password::MAX_CHARS
             ))
