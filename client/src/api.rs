@@ -602,11 +602,14 @@ impl Api {
         etag.ok_or_else(|| ApiError::Protocol("the storage answered without an ETag".into()))
     }
 
-    /// GET a presigned URL.
-    pub async fn get_presigned(&self, url: &str) -> Result<Vec<u8>> {
-        let resp = self
+    /// GET a presigned URL, reading at most `max_bytes` (the size the signed manifest
+    /// promises): a server or storage that sends more is cut off, not buffered.
+    pub async fn get_presigned(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>> {
+        let full = self.presigned(url);
+        fetchable(&full)?;
+        let mut resp = self
             .http
-            .get(self.presigned(url))
+            .get(&full)
             .timeout(Duration::from_secs(300))
             .send()
             .await
@@ -615,11 +618,42 @@ impl Api {
         if !status.is_success() {
             return Err(storage_refusal(status));
         }
-        Ok(resp
-            .bytes()
+        let too_much = || {
+            ApiError::Protocol(format!(
+                "the storage sent more than the {max_bytes} bytes the signed manifest promises"
+            ))
+        };
+        if resp.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(too_much());
+        }
+        let mut out = Vec::with_capacity(max_bytes.min(64 << 20) as usize);
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| ApiError::Network(e.to_string()))?
-            .to_vec())
+            .map_err(|e| ApiError::Network(e.without_url().to_string()))?
+        {
+            if (out.len() + chunk.len()) as u64 > max_bytes {
+                return Err(too_much());
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+}
+
+/// May the client fetch this (presigned) URL? The same rule as for the server: https, or plain
+/// http only to this machine or an allowed private host. A server cannot send the client to
+/// fetch from other machines on its network in clear.
+fn fetchable(url: &str) -> Result<()> {
+    let u = reqwest::Url::parse(url)
+        .map_err(|_| ApiError::Protocol("the server gave a malformed storage URL".into()))?;
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&u) || allowed_in_clear(&u) => Ok(()),
+        _ => Err(ApiError::Protocol(format!(
+            "refusing to fetch from {}: storage must be https:// (or on this machine)",
+            u.host_str().unwrap_or("?")
+        ))),
     }
 }
 

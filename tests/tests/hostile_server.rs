@@ -558,3 +558,75 @@ async fn a_server_chooses_neither_the_salt_nor_weaker_password_hashing() {
     ));
     signin().expect("the device derives its own salt and signs in");
 }
+
+/// A server that wants a downloading client to buffer without end, or to fetch from elsewhere
+/// on its network in clear: a download reads at most what the signed manifest promises for each
+/// segment, and only from https:// (or this machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_takes_no_more_than_the_manifest_promises_nor_from_elsewhere() {
+    let server = Server::start(ServerOptions::default()).await;
+    let proxy = HostileServer::start(server.base()).await;
+    let ann = server.user_at("Ann", &proxy.base).await;
+    let bob = server.user_at("Bob", &proxy.base).await;
+    let code = ann.create_meeting("Cloud");
+    let mut a = ann.join(&code, LOOPBACK_ICE);
+    a.event("joined", WAIT).await;
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    a.event("connected", WAIT).await;
+    a.command("record --cloud Cloud");
+    b.event("consent_asked", WAIT).await;
+    b.command("agree");
+    let started = a.event("recording_started", WAIT).await;
+    let id = started["recording"].as_str().unwrap().to_string();
+    a.wait("a segment in the cloud", WAIT, |v| {
+        v["event"] == "upload_progress" && v["uploaded"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    a.leave().await;
+    assert_eq!(
+        a.seen("upload_complete").len(),
+        1,
+        "{:?}",
+        a.seen("upload_failed")
+    );
+    b.leave().await;
+    let work = tempfile::tempdir().unwrap();
+    let download = |to: &str| {
+        bob.try_cli(&[
+            "recordings",
+            "cloud",
+            "download",
+            &id,
+            "--to",
+            work.path().join(to).to_str().unwrap(),
+        ])
+    };
+    let point_objects_at = |url: &'static str| {
+        move |path: &str, status: u16, body: &[u8]| {
+            if path == "/huge" {
+                return Some((200, vec![0u8; 8 << 20]));
+            }
+            if !path.contains("/objects/") {
+                return None;
+            }
+            let mut v: Value = serde_json::from_slice(body).ok()?;
+            v["url"] = json!(url);
+            Some((status, serde_json::to_vec(&v).unwrap()))
+        }
+    };
+    // Another machine on the server's network, in clear: refused before connecting.
+    proxy.on_http(point_objects_at("http://10.9.8.7/segment-000000.age"));
+    let err = download("lan").unwrap_err();
+    assert!(err.contains("refusing to fetch from 10.9.8.7"), "{err}");
+    // 8 MiB where the manifest promises a segment's size: cut off.
+    proxy.on_http(point_objects_at("/huge"));
+    let err = download("huge").unwrap_err();
+    assert!(
+        err.contains("more than the") && err.contains("bytes the signed manifest promises"),
+        "{err}"
+    );
+    // Honest again: the copy comes down.
+    proxy.honest();
+    let out = download("honest").unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("\"downloaded\""), "{out}");
+}

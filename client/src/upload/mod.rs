@@ -431,7 +431,7 @@ pub async fn download(api: &Api, id: &RecordingId, to: &Path) -> Result<Download
     for s in &m.segments {
         let name = assent_shared::container::segment_name(s.index);
         let url = api.download_url(id, &name).await?;
-        let data = api.get_presigned(&url.url).await?;
+        let data = api.get_presigned(&url.url, s.size).await?;
         if data.len() as u64 != s.size || assent_shared::Digest::sha256(&data) != s.sha256 {
             return Err(UploadError::Local(format!(
                 "{name} from storage does not match the manifest (size or SHA-256)"
