@@ -21,6 +21,7 @@
 //! s3_bucket = "assent-recordings"
 //! s3_access_key = "…"
 //! s3_secret_key = "…"
+//! quota_bytes_per_user = 10737418240   # each account's recordings in the cloud (default 10 GiB)
 //! ```
 
 use std::net::SocketAddr;

@@ -25,6 +25,7 @@
 //! | `invalid_manifest` | 422 | a recording manifest that does not parse or verify, or is of another recording |
 //! | `scope_local` | 409 | the participants agreed to a local recording only: no cloud copy |
 //! | `recording_exists` | 409 | the recording id is registered by another recorder |
+//! | `quota_exceeded` | 507 | the recorder's recordings would use more cloud storage than its quota |
 //! | `recording_complete` | 409 | the cloud copy is complete: no more manifests or uploads |
 //! | `manifest_rewritten` | 409 | a newer manifest must keep every segment listed before, in order |
 //! | `recording_not_ended` | 409 | upload the final manifest (with its ending) before completing, or complete with `?interrupted=true` (a recorder that crashed) |

@@ -314,9 +314,45 @@ fn info(c: &Connection, id: &RecordingId, user: &AuthUser) -> ApiResult<Recordin
 
 /// `POST /v1/recordings` (body: the signed manifest bytes): register a recording for upload.
 /// Only its recorder may, only for a cloud scope, only with a manifest that verifies.
+/// Refuse a manifest that would take `user` past their storage quota: `size` bytes for
+/// recording `id` on top of their other recordings.
+fn within_quota(
+    c: &Connection,
+    quota: u64,
+    user: &UserId,
+    id: &RecordingId,
+    size: u64,
+) -> ApiResult<()> {
+    let others: i64 = c.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM recordings WHERE recorder_id = ?1 AND id != ?2",
+        params![&user.0[..], &id.0[..]],
+        |r| r.get(0),
+    )?;
+    let used = others.max(0) as u64;
+    if used.saturating_add(size) > quota {
+        let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "quota_exceeded",
+            format!(
+                "your cloud storage is full: {:.2} GiB of {:.2} GiB used by your recordings; \
+                 delete cloud copies you no longer need (the copies on your devices stay)",
+                gib(used),
+                gib(quota)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn register(state: &AppState, user: AuthUser, body: Vec<u8>) -> ApiResult<RecordingInfo> {
     let checked = check(&body)?;
     let now = state.now();
+    let quota = state
+        .config
+        .storage
+        .quota_bytes_per_user
+        .unwrap_or(crate::storage::DEFAULT_QUOTA_BYTES);
     state
         .db
         .run(move |c| -> ApiResult<RecordingInfo> {
@@ -344,6 +380,8 @@ pub async fn register(state: &AppState, user: AuthUser, body: Vec<u8>) -> ApiRes
                     ));
                 }
             } else {
+                let size = m.segments.iter().map(|s| s.size).sum::<u64>();
+                within_quota(&tx, quota, &user.id, &m.recording_id, size)?;
                 let terms = &m.epochs[0].terms;
                 tx.execute(
                     "INSERT INTO recordings (id, call_id, title, recorder_id, status,
@@ -381,6 +419,11 @@ pub async fn update_manifest(
     if checked.manifest.recording_id != id {
         return Err(bad_manifest("the manifest is of another recording"));
     }
+    let quota = state
+        .config
+        .storage
+        .quota_bytes_per_user
+        .unwrap_or(crate::storage::DEFAULT_QUOTA_BYTES);
     state
         .db
         .run(move |c| -> ApiResult<()> {
@@ -408,6 +451,8 @@ pub async fn update_manifest(
                     "a newer manifest must keep every segment listed before, in order",
                 ));
             }
+            let size = new.segments.iter().map(|s| s.size).sum::<u64>();
+            within_quota(&tx, quota, &user.id, &id, size)?;
             tx.execute(
                 "UPDATE recordings SET manifest = ?2, size = ?3 WHERE id = ?1",
                 params![
@@ -678,11 +723,20 @@ pub async fn expire(state: &AppState, now: Timestamp) -> ApiResult<usize> {
     let due: Vec<RecordingId> = state
         .db
         .run(move |c| -> ApiResult<Vec<RecordingId>> {
-            Ok(recording_ids(
+            let mut ids = recording_ids(
                 c,
                 "SELECT id FROM recordings WHERE status = 'complete' AND retention_until <= ?1",
                 now.0 as i64,
-            )?)
+            )?;
+            // An upload never completed goes when a complete one begun then would have: its
+            // retention counted from when it was registered.
+            ids.extend(recording_ids(
+                c,
+                "SELECT id FROM recordings WHERE status = 'uploading'
+                   AND created_at + retention_days * 86400000 <= ?1",
+                now.0 as i64,
+            )?);
+            Ok(ids)
         })
         .await?;
     let n = due.len();

@@ -35,7 +35,12 @@ pub struct StorageConfig {
     pub virtual_host: bool,
     /// How often the retention job runs, seconds (default 600).
     pub retention_interval_secs: Option<u64>,
+    /// Cloud storage each account may use for the recordings it makes, bytes (default 10 GiB).
+    pub quota_bytes_per_user: Option<u64>,
 }
+
+/// The default per-account storage quota: 10 GiB.
+pub const DEFAULT_QUOTA_BYTES: u64 = 10 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {

@@ -36,10 +36,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server with its configuration adjusted by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let smtp = SmtpSink::start().await;
         let clock = ManualClock::at(T0);
-        let (state, app) = Self::build(dir.path(), &smtp, &clock);
+        let (state, app) = Self::build(dir.path(), &smtp, &clock, configure);
         TestServer {
             dir,
             smtp,
@@ -78,7 +83,12 @@ impl TestServer {
         }
     }
 
-    fn build(dir: &std::path::Path, smtp: &SmtpSink, clock: &ManualClock) -> (AppState, Router) {
+    fn build(
+        dir: &std::path::Path,
+        smtp: &SmtpSink,
+        clock: &ManualClock,
+        configure: impl FnOnce(&mut Config),
+    ) -> (AppState, Router) {
         let mut config = Config {
             data_dir: dir.to_path_buf(),
             ..Config::default()
@@ -86,6 +96,7 @@ impl TestServer {
         config.mail.smtp_url = Some(smtp.url());
         // Tests publish key directory epochs themselves (`kt.publish_pending`), when they mean to.
         config.directory.epoch_interval_ms = 3_600_000;
+        configure(&mut config);
         let state = build_state(config, Arc::new(clock.clone())).unwrap();
         let app = router(state.clone());
         (state, app)
@@ -155,7 +166,7 @@ impl TestServer {
 
     /// Stop and start the server over the same data directory.
     pub fn restart(&mut self) {
-        let (state, app) = Self::build(self.dir.path(), &self.smtp, &self.clock);
+        let (state, app) = Self::build(self.dir.path(), &self.smtp, &self.clock, |_| {});
         self.state = state;
         self.app = app;
     }
