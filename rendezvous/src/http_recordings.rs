@@ -294,18 +294,25 @@ fn grant(
     if ok { Ok(upload) } else { Err(denied()) }
 }
 
+/// A presigned PUT of one part: the signature is checked before a byte of the body is read;
+/// the body then streams to disk, at most [`MAX_PART_BYTES`].
 async fn storage_put(
     State(s): State<AppState>,
     Path(key): Path<String>,
     q: Result<Query<Presigned>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> ApiResult<Response> {
     let (upload, part) = grant(&s, "PUT", &key, q)?.ok_or_else(denied)?;
     let local = s.storage.local().ok_or_else(ApiError::not_found)?;
     let etag = local
-        .put_part(&upload, part, &body)
+        .put_part_stream(&upload, part, body.into_data_stream(), MAX_PART_BYTES)
         .await
         .map_err(|e| match e {
+            crate::storage::StorageError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "a part is at most 64 MiB",
+            ),
             crate::storage::StorageError::NoUpload => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no_such_upload",

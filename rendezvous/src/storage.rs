@@ -48,6 +48,9 @@ pub enum StorageError {
     Failed(String),
     #[error("no such upload")]
     NoUpload,
+    /// A part larger than [`MAX_PART_BYTES`].
+    #[error("the part is too large")]
+    TooLarge,
     /// The parts named to complete an upload are not the ones stored (missing, changed, or
     /// too small).
     #[error("parts do not match the stored ones: {0}")]
@@ -472,17 +475,52 @@ impl LocalStore {
         Ok(id)
     }
 
-    /// Store one part (from a presigned PUT); its ETag.
-    pub async fn put_part(&self, upload_id: &str, number: u16, body: &[u8]) -> Result<String> {
+    /// Store one part (from a presigned PUT) as it arrives, chunk by chunk, never more than
+    /// `max` bytes and never whole in memory; its ETag (kept beside it).
+    pub async fn put_part_stream<S, E>(
+        &self,
+        upload_id: &str,
+        number: u16,
+        mut body: S,
+        max: usize,
+    ) -> Result<String>
+    where
+        S: futures_util::Stream<Item = std::result::Result<axum::body::Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        use futures_util::StreamExt;
+        use tokio::io::AsyncWriteExt;
         let dir = self.upload_dir(upload_id)?;
         if !dir.is_dir() {
             return Err(StorageError::NoUpload);
         }
-        atomic_write(&dir.join(format!("{number:05}")), body).await?;
-        Ok(format!(
-            "\"{}\"",
-            data_encoding::HEXLOWER.encode(&Sha256::digest(body))
-        ))
+        let path = dir.join(format!("{number:05}"));
+        let tmp = path.with_extension("partial");
+        let err = |e: std::io::Error| StorageError::Failed(e.to_string());
+        let mut file = tokio::fs::File::create(&tmp).await.map_err(err)?;
+        let mut hash = Sha256::new();
+        let mut total = 0usize;
+        let written: Result<()> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| StorageError::Failed(format!("body: {e}")))?;
+                total += chunk.len();
+                if total > max {
+                    return Err(StorageError::TooLarge);
+                }
+                hash.update(&chunk);
+                file.write_all(&chunk).await.map_err(err)?;
+            }
+            file.sync_all().await.map_err(err)
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        let etag = format!("\"{}\"", data_encoding::HEXLOWER.encode(&hash.finalize()));
+        tokio::fs::rename(&tmp, &path).await.map_err(err)?;
+        atomic_write(&path.with_extension("etag"), etag.as_bytes()).await?;
+        Ok(etag)
     }
 
     async fn list_parts(&self, upload_id: &str) -> Result<Vec<Part>> {
@@ -490,45 +528,66 @@ impl LocalStore {
         let mut rd = tokio::fs::read_dir(&dir)
             .await
             .map_err(|_| StorageError::NoUpload)?;
+        let err = |e: std::io::Error| StorageError::Failed(e.to_string());
         let mut out = Vec::new();
         while let Ok(Some(e)) = rd.next_entry().await {
             let name = e.file_name().to_string_lossy().into_owned();
             let Ok(number) = name.parse::<u16>() else {
                 continue;
             };
-            let body = tokio::fs::read(e.path())
-                .await
-                .map_err(|e| StorageError::Failed(e.to_string()))?;
-            out.push(Part {
-                number,
-                etag: format!(
-                    "\"{}\"",
-                    data_encoding::HEXLOWER.encode(&Sha256::digest(&body))
-                ),
-                size: body.len() as u64,
-            });
+            let size = e.metadata().await.map_err(err)?.len();
+            // The ETag written beside the part (a part stored by an older server: hashed now).
+            let etag = match tokio::fs::read_to_string(e.path().with_extension("etag")).await {
+                Ok(t) => t,
+                Err(_) => {
+                    let body = tokio::fs::read(e.path()).await.map_err(err)?;
+                    format!(
+                        "\"{}\"",
+                        data_encoding::HEXLOWER.encode(&Sha256::digest(&body))
+                    )
+                }
+            };
+            out.push(Part { number, etag, size });
         }
         out.sort_by_key(|p| p.number);
         Ok(out)
     }
 
+    /// Join the parts into the object file by file (copied from disk to disk, never together
+    /// in memory).
     async fn complete(&self, key: &str, upload_id: &str, parts: &[(u16, String)]) -> Result<()> {
         let have = self.list_parts(upload_id).await?;
         let dir = self.upload_dir(upload_id)?;
-        let mut body = Vec::new();
+        let path = self.path(key)?;
+        let err = |e: std::io::Error| StorageError::Failed(e.to_string());
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent).await.map_err(err)?;
+        }
         let mut sorted: Vec<&(u16, String)> = parts.iter().collect();
         sorted.sort_by_key(|p| p.0);
-        for (n, etag) in sorted {
-            let part = have
-                .iter()
-                .find(|p| p.number == *n && p.etag == *etag)
-                .ok_or_else(|| StorageError::InvalidPart(format!("part {n} missing or changed")))?;
-            let bytes = tokio::fs::read(dir.join(format!("{:05}", part.number)))
-                .await
-                .map_err(|e| StorageError::Failed(e.to_string()))?;
-            body.extend_from_slice(&bytes);
+        let tmp = path.with_extension("partial");
+        let mut out = tokio::fs::File::create(&tmp).await.map_err(err)?;
+        let joined: Result<()> = async {
+            for (n, etag) in sorted {
+                let part = have
+                    .iter()
+                    .find(|p| p.number == *n && p.etag == *etag)
+                    .ok_or_else(|| {
+                        StorageError::InvalidPart(format!("part {n} missing or changed"))
+                    })?;
+                let mut f = tokio::fs::File::open(dir.join(format!("{:05}", part.number)))
+                    .await
+                    .map_err(err)?;
+                tokio::io::copy(&mut f, &mut out).await.map_err(err)?;
+            }
+            out.sync_all().await.map_err(err)
         }
-        self.write(key, &body).await?;
+        .await;
+        if let Err(e) = joined {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&tmp, &path).await.map_err(err)?;
         let _ = tokio::fs::remove_dir_all(&dir).await;
         Ok(())
     }

@@ -1098,3 +1098,28 @@ async fn another_user_cannot_publish_alices_key_and_register_her_recording() {
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
+
+/// The embedded object store checks a presigned PUT's signature before it reads a byte of the
+/// body: a forged upload announcing 60 MB is refused at once, without the server waiting for
+/// (or holding) the body.
+#[tokio::test]
+async fn a_forged_upload_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = TestServer::start().await;
+    let addr = s.listen().await;
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PUT /v1/storage/recordings/x/segment-000000.age?upload=u&part=1&expires=99999999999&sig=forged HTTP/1.1\r\n\
+         Host: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: 60000000\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&[0u8; 4096]).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read(&mut buf))
+        .await
+        .expect("an answer without the rest of the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    assert!(answer.contains("invalid_signature"), "{answer}");
+}
