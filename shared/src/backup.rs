@@ -340,12 +340,7 @@ impl KeyBackup {
     }
 
     pub fn open_with_recovery(&self, code: &RecoveryCode) -> Result<SecretIdentity, BackupError> {
-        let dk = Self::data_key(&open(
-            &code.wrapping_key(),
-            AAD_RECOVERY,
-            &self.by_recovery,
-        )?)?;
-        self.open_secrets(&dk)
+        self.recovery_half().open(code)
     }
 
     /// Password change: unwrap the data key with the old password keys and wrap it under the new
@@ -375,18 +370,7 @@ impl KeyBackup {
         kdf: KdfParams,
         salt: Salt,
     ) -> Result<KeyBackup, BackupError> {
-        let dk = Self::data_key(&open(
-            &code.wrapping_key(),
-            AAD_RECOVERY,
-            &self.by_recovery,
-        )?)?;
-        self.open_secrets(&dk)?;
-        Ok(KeyBackup {
-            kdf,
-            salt,
-            by_password: seal(&new.backup, AAD_PASSWORD, dk.as_ref()),
-            ..self.clone()
-        })
+        self.recovery_half().reset_password(code, new, kdf, salt)
     }
 
     /// The recovery proof, from the password: whoever can open the data key can make it, and

@@ -72,6 +72,15 @@ pub enum SignInError {
     Other(String),
 }
 
+impl From<AccountError> for SignInError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Api(e) if e.code() == Some("totp_required") => SignInError::TotpRequired,
+            e => SignInError::Other(e.to_string()),
+        }
+    }
+}
+
 pub async fn sign_in(
     dir: PathBuf,
     server: String,
@@ -81,7 +90,7 @@ pub async fn sign_in(
 ) -> Result<Account, SignInError> {
     local(move || async move {
         let profile = open(&dir).map_err(SignInError::Other)?;
-        match account::signin(
+        account::signin(
             &profile,
             &server,
             &email,
@@ -90,13 +99,7 @@ pub async fn sign_in(
             "desktop",
         )
         .await
-        {
-            Ok(a) => Ok(a),
-            Err(AccountError::Api(e)) if e.code() == Some("totp_required") => {
-                Err(SignInError::TotpRequired)
-            }
-            Err(e) => Err(SignInError::Other(e.to_string())),
-        }
+        .map_err(SignInError::from)
     })
     .await
     .unwrap_or_else(|e| Err(SignInError::Other(e)))
@@ -136,13 +139,9 @@ pub async fn recover(dir: PathBuf, r: Recovery) -> Result<Account, SignInError> 
             new_password: &r.password,
             device: "desktop",
         };
-        match account::recover(&profile, input).await {
-            Ok(a) => Ok(a),
-            Err(AccountError::Api(e)) if e.code() == Some("totp_required") => {
-                Err(SignInError::TotpRequired)
-            }
-            Err(e) => Err(SignInError::Other(e.to_string())),
-        }
+        account::recover(&profile, input)
+            .await
+            .map_err(SignInError::from)
     })
     .await
     .unwrap_or_else(|e| Err(SignInError::Other(e)))
