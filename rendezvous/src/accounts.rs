@@ -644,11 +644,7 @@ pub async fn verify_recovery(
                 let code = req.totp.as_deref().ok_or_else(crate::totp::required)?;
                 crate::totp::consume(c, &acct, code, now)?;
             }
-            let (backup, verifier): (Option<Vec<u8>>, Option<Vec<u8>>) = c.query_row(
-                "SELECT key_backup, recovery_verifier FROM users WHERE id = ?1",
-                [&acct.id.0[..]],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (backup, verifier) = recovery_material(c, &acct.id.0)?;
             let half = backup
                 .and_then(|b| KeyBackup::from_bytes(&b).ok())
                 .filter(|_| verifier.is_some())
@@ -675,6 +671,17 @@ pub async fn verify_recovery(
         state.throttle.failure("recovery", &req.email, ip, now);
     }
     result
+}
+
+/// An account's stored key backup and recovery verifier (either may be missing).
+type RecoveryMaterial = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn recovery_material(c: &Connection, user: &[u8]) -> ApiResult<RecoveryMaterial> {
+    Ok(c.query_row(
+        "SELECT key_backup, recovery_verifier FROM users WHERE id = ?1",
+        [user],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
 }
 
 /// Wrong recovery proofs a ticket allows before it is void.
@@ -711,11 +718,7 @@ pub async fn complete_recovery(
             else {
                 return Err(ApiError::invalid_code());
             };
-            let (stored, verifier): (Option<Vec<u8>>, Option<Vec<u8>>) = c.query_row(
-                "SELECT key_backup, recovery_verifier FROM users WHERE id = ?1",
-                [&user],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (stored, verifier) = recovery_material(c, &user)?;
             let verifier = verifier.ok_or_else(recovery_unavailable)?;
             if !subtle_eq(&verifier, &proof) {
                 c.execute(
@@ -759,10 +762,10 @@ pub async fn complete_recovery(
             )?;
             tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
             tx.execute("DELETE FROM recovery_tickets WHERE user_id = ?1", [&id])?;
-            tx.execute(
-                "UPDATE email_codes SET attempts = ?3, expires_at = 0 WHERE user_id = ?1 AND purpose = ?2",
-                params![&id, PURPOSE_RECOVERY, CODE_MAX_ATTEMPTS],
-            )?;
+            // The recovery code is used up with the recovery.
+            if let Ok(arr) = <[u8; 16]>::try_from(id.as_slice()) {
+                void_code(&tx, &UserId(arr), PURPOSE_RECOVERY)?;
+            }
             tx.commit()?;
             Ok(())
         })

@@ -400,6 +400,20 @@ async fn throttling_behind_a_trusted_proxy_counts_the_forwarded_address() {
     );
 }
 
+/// The authenticator's code for `secret` at `t` (RFC 6238 with the server's parameters).
+fn totp_at(secret: &[u8], t: assent_shared::Timestamp) -> String {
+    totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret.to_vec(),
+        None,
+        String::new(),
+    )
+    .generate(t.0 / 1000)
+}
+
 /// Turn two-factor on for `a`; returns a code generator for its secret.
 async fn enable_totp(
     s: &TestServer,
@@ -409,18 +423,7 @@ async fn enable_totp(
     let secret = data_encoding::BASE32_NOPAD
         .decode(e["secret"].as_str().unwrap().as_bytes())
         .unwrap();
-    let totp_now = move |t: assent_shared::Timestamp| {
-        totp_rs::TOTP::new_unchecked(
-            totp_rs::Algorithm::SHA1,
-            6,
-            1,
-            30,
-            secret.clone(),
-            None,
-            String::new(),
-        )
-        .generate(t.0 / 1000)
-    };
+    let totp_now = move |t: assent_shared::Timestamp| totp_at(&secret, t);
     let (st, _) = s
         .call(
             Method::POST,
@@ -521,18 +524,7 @@ async fn totp_enrol_confirm_signin_replay_disable() {
     let secret = data_encoding::BASE32_NOPAD
         .decode(e["secret"].as_str().unwrap().as_bytes())
         .unwrap();
-    let totp_code = |t: assent_shared::Timestamp| {
-        totp_rs::TOTP::new_unchecked(
-            totp_rs::Algorithm::SHA1,
-            6,
-            1,
-            30,
-            secret.clone(),
-            None,
-            String::new(),
-        )
-        .generate(t.0 / 1000)
-    };
+    let totp_code = |t: assent_shared::Timestamp| totp_at(&secret, t);
     let (st, v) = s
         .call(
             Method::POST,
