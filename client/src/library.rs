@@ -7,7 +7,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use assent_shared::consent::Scope;
-use assent_shared::container::{DirStore, Manifest, verify};
+use assent_shared::container::{DirStore, Manifest, Report, verify};
 
 use crate::store::{RecordingRow, Store, StoreError};
 
@@ -43,6 +43,30 @@ pub async fn retag(
 }
 
 /// Where the recordings of a profile are.
+/// Verify a recording (any copy: local, downloaded, handed over) and compare it with the chain
+/// heads this profile witnessed during the call, if it has a store: a copy whose end was cut
+/// off, or whose history differs from what the recorder showed, does not verify.
+pub fn verify_witnessed(
+    profile_dir: &Path,
+    copy: &impl assent_shared::container::Store,
+) -> Result<Report, WitnessedError> {
+    let mut report = verify(copy)?;
+    let db = profile_dir.join("profile.db");
+    if db.exists() {
+        let heads = Store::open(&db)?.heads(&report.manifest.recording_id.to_string())?;
+        report.compare_with_witnesses(&heads);
+    }
+    Ok(report)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessedError {
+    #[error("{0}")]
+    Container(#[from] assent_shared::container::ContainerError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
 pub fn root(profile_dir: &Path) -> PathBuf {
     profile_dir.join("recordings")
 }

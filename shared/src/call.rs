@@ -380,6 +380,10 @@ pub enum PeerMessage {
     Root { root: SignedRoot },
     /// Proof that the server equivocated: two contradicting roots it signed.
     Equivocation { evidence: Equivocation },
+    /// The recorder's signed chain head after each segment and at its ending
+    /// ([`crate::container::SignedHead`]): every participant keeps the newest it saw, and a copy of
+    /// the recording with its end cut off no longer matches it.
+    Head { head: B64 },
 }
 
 /// Consent material between clients: the canonical bytes of the signed structures.
@@ -408,6 +412,7 @@ impl std::fmt::Debug for PeerMessage {
             PeerMessage::Equivocation { evidence } => {
                 write!(f, "Equivocation(epoch {})", evidence.a.epoch())
             }
+            PeerMessage::Head { head } => write!(f, "Head({} bytes)", head.0.len()),
         }
     }
 }

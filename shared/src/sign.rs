@@ -26,6 +26,8 @@ pub enum Context {
     DirectoryRoot,
     /// Proof that whoever publishes an identity key holds it.
     KeyPossession,
+    /// A recording's segment chain head, as the recorder showed it to the participants.
+    RecordingHead,
 }
 
 impl Context {
@@ -39,6 +41,7 @@ impl Context {
             Context::Envelope => b"assent/v1/signaling-envelope",
             Context::DirectoryRoot => b"assent/v1/directory-root",
             Context::KeyPossession => b"assent/v1/key-possession",
+            Context::RecordingHead => b"assent/v1/recording-head",
         }
     }
 }
@@ -137,6 +140,7 @@ mod tests {
             Envelope,
             DirectoryRoot,
             KeyPossession,
+            RecordingHead,
         ];
         let labels: std::collections::BTreeSet<_> = all.iter().map(|c| c.label()).collect();
         assert_eq!(labels.len(), all.len());

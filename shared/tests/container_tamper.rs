@@ -5,8 +5,8 @@ mod common;
 use assent_shared::consent::fixtures::{T0, identities, proposal};
 use assent_shared::consent::{ConsentError, ConsentToken};
 use assent_shared::container::{
-    self, ContainerError, MANIFEST_NAME, MemStore, Note, Problem, Store, Track, decrypt_segment,
-    read_manifest, segment_name, verify,
+    self, ContainerError, Head, HeadError, MANIFEST_NAME, MemStore, Note, Problem, SignedHead,
+    Store, Track, Verdict, decrypt_segment, read_manifest, segment_name, verify,
 };
 use assent_shared::{RecordingId, SecretIdentity};
 use common::{fixture, plaintext};
@@ -451,4 +451,132 @@ fn writer_checks_its_inputs() {
         container::RecordingWriter::create(&store, f.ids[0].clone(), &f.epochs, &f.tokens, T0)
             .unwrap_err();
     assert!(matches!(err, ContainerError::AlreadyExists));
+}
+
+/// The chain heads a participant witnessed during the call, as the recorder signed them.
+fn heads(f: &common::Fixture, store: &MemStore) -> SignedHead {
+    let (m, _) = read_manifest(store).unwrap();
+    Head::of(&m).sign(&f.ids[0])
+}
+
+/// The attack a witness defeats: a server serves an earlier manifest (every signature valid)
+/// and drops the tail. Without a witness that is only "incomplete"; against the head the
+/// participant saw at the end of the call it is a problem.
+#[test]
+fn an_earlier_manifest_contradicts_the_head_witnessed_at_the_end() {
+    let f = fixture();
+    let store = MemStore::new();
+    let mut w = f.record(&store, 2);
+    let earlier = store.get(MANIFEST_NAME, u64::MAX).unwrap();
+    let mid = heads(&f, &store);
+    for i in 2..4 {
+        w.write_segment(
+            Track::Media,
+            &plaintext(i),
+            &f.present(),
+            u64::from(i) * 2000,
+            2000,
+        )
+        .unwrap();
+    }
+    w.finish(assent_shared::Timestamp(T0.0 + 9000), None)
+        .unwrap();
+    let sealed = heads(&f, &store);
+
+    // The whole recording agrees with both heads; the note says so.
+    let mut r = verify(&store).unwrap();
+    r.compare_with_witnesses(&[mid.clone(), sealed.clone()]);
+    assert_eq!(r.problems, vec![]);
+    assert_eq!(
+        r.notes,
+        vec![Note::Witnessed {
+            segments: 4,
+            sealed: true
+        }]
+    );
+    assert_eq!(r.verdict(), Verdict::Intact);
+
+    // The earlier manifest and its two segments: incomplete on its own, cut against the head.
+    let served = MemStore::new();
+    served.put(MANIFEST_NAME, &earlier).unwrap();
+    for i in 0..2 {
+        let name = segment_name(i);
+        served
+            .put(&name, &store.get(&name, u64::MAX).unwrap())
+            .unwrap();
+    }
+    let alone = verify(&served).unwrap();
+    assert_eq!(alone.verdict(), Verdict::Incomplete);
+    let mut r = alone.clone();
+    r.compare_with_witnesses(&[sealed.clone()]);
+    assert_eq!(
+        r.problems,
+        vec![Problem::CutAgainstWitness {
+            witnessed: 4,
+            listed: 2,
+            sealed: true
+        }]
+    );
+    assert_eq!(r.verdict(), Verdict::Tampered);
+    assert!(
+        r.problems[0]
+            .to_string()
+            .contains("showed you 4 segment(s)")
+    );
+    // A head seen mid-call (two segments) agrees with the earlier copy.
+    let mut r = alone;
+    r.compare_with_witnesses(&[mid]);
+    assert_eq!(r.verdict(), Verdict::Incomplete);
+}
+
+#[test]
+fn a_rewritten_history_contradicts_the_head_witnessed() {
+    let (f, store) = finished(3);
+    let sealed = heads(&f, &store);
+    // The recorder (or anyone with its key) signs another history of the same length.
+    resign(&store, &f.ids[0], |m| {
+        m.segments[2].chain = assent_shared::Digest([5; 32]);
+    });
+    let mut r = verify(&store).unwrap();
+    r.compare_with_witnesses(&[sealed]);
+    assert!(
+        r.problems
+            .contains(&Problem::OtherHistoryThanWitnessed { segment: 2 }),
+        "{:?}",
+        r.problems
+    );
+}
+
+/// Heads signed by anyone but the recorder, or for another recording, count for nothing; a
+/// head whose bytes changed does not open.
+#[test]
+fn only_the_recorders_heads_of_this_recording_count() {
+    let (f, store) = finished(3);
+    let (m, _) = read_manifest(&store).unwrap();
+    let mut claim = Head::of(&m);
+    claim.segments = 9;
+    let by_participant = claim.sign(&f.ids[1]);
+    let mut other = Head::of(&m);
+    other.recording_id = RecordingId::random();
+    other.segments = 9;
+    let other = other.sign(&f.ids[0]);
+    let mut flipped = Head::of(&m).sign(&f.ids[0]);
+    let n = flipped.0.len();
+    flipped.0[n - 1] ^= 1;
+    assert_eq!(flipped.open().unwrap_err(), HeadError::BadSignature);
+    let mut r = verify(&store).unwrap();
+    r.compare_with_witnesses(&[by_participant, other, flipped]);
+    assert_eq!((r.problems.clone(), r.notes.clone()), (vec![], vec![]));
+    assert_eq!(r.verdict(), Verdict::Intact);
+    // Another context's signature over a head's body is no head.
+    let body = assent_shared::codec::encode(&Head::of(&m));
+    let sig = f.ids[0].sign(assent_shared::sign::Context::Manifest, &body);
+    let mut forged = container::head::HEAD_MAGIC.to_vec();
+    forged.extend_from_slice(&body);
+    forged.extend_from_slice(&f.ids[0].key().0);
+    forged.extend_from_slice(&sig.0);
+    assert_eq!(
+        SignedHead(forged).open().unwrap_err(),
+        HeadError::BadSignature
+    );
 }

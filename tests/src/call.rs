@@ -330,6 +330,26 @@ impl User {
         Window(child)
     }
 
+    /// `assent --profile P recordings verify --json DIR` as this user: compared with the chain
+    /// heads this user witnessed during the call. The report and the exit status.
+    pub fn verify_status(&self, dir: &std::path::Path) -> (Value, Option<i32>) {
+        let out = self
+            .command()
+            .args(["recordings", "verify", "--json"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run assent recordings verify");
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "verify output: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (v, out.status.code())
+    }
+
     /// Run a CLI command to completion; its stdout (fails the test on a non-zero exit).
     pub fn cli(&self, args: &[&str]) -> String {
         let out = self

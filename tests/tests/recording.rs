@@ -271,6 +271,11 @@ async fn an_earlier_manifest_with_the_tail_dropped_is_never_intact() {
         v["event"] == "segment_written" && v["index"].as_u64().unwrap_or(0) >= 2
     })
     .await;
+    // Bob's client keeps the chain heads Ann's recorder shows during the call.
+    b.wait("a head of three segments", WAIT, |v| {
+        v["event"] == "recording_head" && v["segments"].as_u64().unwrap_or(0) >= 3
+    })
+    .await;
     a.leave().await;
     let (whole, status) = verify_status(&dir);
     assert_eq!(
@@ -315,7 +320,32 @@ async fn an_earlier_manifest_with_the_tail_dropped_is_never_intact() {
         "{text}"
     );
     assert!(!text.contains("VERDICT: intact"), "{text}");
+
+    // Bob witnessed at least three segments during the call: against that, the cut copy is
+    // not what was recorded (and the whole one agrees with it).
     b.leave().await;
+    let (v, status) = bob.verify_status(served.path());
+    assert_eq!(v["verdict"], "tampered", "{v}");
+    assert_eq!(status, Some(1), "{v}");
+    let problems = v["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{v}");
+    assert_eq!(problems[0]["code"], "cut_against_witness", "{v}");
+    assert!(
+        problems[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("during the call the recorder showed you"),
+        "{v}"
+    );
+    let (v, status) = bob.verify_status(&dir);
+    assert_eq!((v["verdict"].as_str(), status), (Some("intact"), Some(0)), "{v}");
+    assert!(
+        v["notes"][0]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("agrees with what the recorder showed you"),
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

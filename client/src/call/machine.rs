@@ -35,15 +35,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use assent_shared::api::B64;
 use assent_shared::call::{
     Body, CALL_PROTOCOL_VERSION, CallError, DtlsFingerprint, Envelope, MAX_CHAT, MediaState, Party,
     PeerMessage, SignedEnvelope, sign_dtls, verify_sdp_binding,
 };
 use assent_shared::consent::NoticeKind;
+use assent_shared::container::SignedHead;
 use assent_shared::ids::UserId;
 use assent_shared::signal::{LeaveReason, PeerId, PeerInfo};
 use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
-use assent_shared::{CallId, DeviceId, SecretIdentity, Timestamp};
+use assent_shared::{CallId, DeviceId, RecordingId, SecretIdentity, Timestamp};
 
 pub use super::candidates::CandidateFilter;
 use super::consent::{ConsentLink, Out};
@@ -140,7 +142,12 @@ pub struct CallMachine {
     newest: Option<SignedRoot>,
     /// The server was caught equivocating (once is enough).
     equivocation: Option<Equivocation>,
+    /// The recordings each peer showed chain heads of (bounded: a peer cannot fill the store).
+    heads_from: BTreeMap<PeerId, BTreeSet<RecordingId>>,
 }
+
+/// Recordings one peer may show chain heads of in one call.
+const MAX_HEADS_PER_PEER: usize = 16;
 
 /// Directory roots remembered in a call.
 const MAX_ROOTS: usize = 64;
@@ -174,6 +181,7 @@ impl CallMachine {
             roots: BTreeMap::new(),
             newest: None,
             equivocation: None,
+            heads_from: BTreeMap::new(),
         }
     }
 
@@ -279,6 +287,15 @@ impl CallMachine {
             Input::WithdrawConsent => self.with_consent(&mut fx, |c, id, now| {
                 c.refuse(now, id, NoticeKind::Withdraw)
             }),
+            Input::ShareHead(head) => {
+                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                for id in ids {
+                    let head = PeerMessage::Head {
+                        head: B64(head.0.clone()),
+                    };
+                    self.send_data(now, id, head, &mut fx);
+                }
+            }
             Input::Leave => self.end(EndReason::Left, &mut fx),
             Input::Tick => self.tick(now, &mut fx),
         }
@@ -856,7 +873,36 @@ impl CallMachine {
             PeerMessage::Consent { msg } => {
                 self.with_consent(fx, |c, _, now| c.message(now, msg));
             }
+            PeerMessage::Head { head } => self.witnessed(peer, SignedHead(head.0), fx),
         }
+    }
+
+    /// A peer's chain head: kept only when the peer itself signed it, for this call, and
+    /// within the bound of recordings per peer.
+    fn witnessed(&mut self, peer: PeerId, head: SignedHead, fx: &mut Vec<Effect>) {
+        let CallPhase::InCall { call, .. } = self.phase else {
+            return;
+        };
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let refused = |error: String| Event::Refused { peer, error };
+        let opened = match head.open() {
+            Ok(o) => o,
+            Err(e) => return fx.push(Effect::Event(refused(e.to_string()))),
+        };
+        let (h, signer) = opened;
+        if signer != p.info.identity.signing || h.call_id != call {
+            return fx.push(Effect::Event(refused(
+                "a recording head not signed by its sender for this call".into(),
+            )));
+        }
+        let seen = self.heads_from.entry(peer).or_default();
+        if !seen.contains(&h.recording_id) && seen.len() >= MAX_HEADS_PER_PEER {
+            return;
+        }
+        seen.insert(h.recording_id);
+        fx.push(Effect::Event(Event::RecordingHead { peer, head }));
     }
 
     fn send_chat(&mut self, now: Timestamp, text: String, fx: &mut Vec<Effect>) {

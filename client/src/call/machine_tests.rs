@@ -1227,3 +1227,60 @@ fn a_root_not_signed_by_the_directory_key_proves_nothing() {
         Event::Refused { error, .. } if error.contains("not signed by this server")
     )));
 }
+
+fn head_by(by: &SecretIdentity, call: CallId, recording: u8, segments: u32) -> SignedHead {
+    assent_shared::container::Head {
+        recording_id: RecordingId([recording; 16]),
+        call_id: call,
+        segments,
+        chain: assent_shared::Digest([segments as u8; 32]),
+        ended: false,
+    }
+    .sign(by)
+}
+
+fn heads_seen(s: &Side) -> Vec<&SignedHead> {
+    s.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RecordingHead { head, .. } => Some(head),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The recorder's chain heads reach everyone as witnesses; a participant cannot pass off a
+/// head signed by someone else (or for another call) or fill the others' stores with them.
+#[test]
+fn chain_heads_reach_everyone_and_only_their_signers_can_send_them() {
+    let mut net = three_connected();
+    let head = head_by(&net.sides[0].identity, CALL, 1, 3);
+    input(&mut net, 0, Input::ShareHead(head.clone()));
+    for i in 1..3 {
+        assert_eq!(heads_seen(&net.sides[i]), vec![&head], "side {i}");
+    }
+
+    // Bob relays Ann's head as his own, and signs one for another call: both refused.
+    let bob = net.sides[1].peer;
+    let relayed = head_by(&net.sides[0].identity, CALL, 2, 9);
+    let elsewhere = head_by(&net.sides[1].identity, CallId([8; 16]), 3, 9);
+    for h in [relayed, elsewhere] {
+        let text = PeerMessage::Head { head: B64(h.0) }.to_text();
+        input(&mut net, 2, Input::ChannelMessage { peer: bob, text });
+    }
+    assert_eq!(heads_seen(&net.sides[2]).len(), 1);
+    let refused = net.sides[2]
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Refused { error, .. } if error.contains("recording head")))
+        .count();
+    assert_eq!(refused, 2);
+
+    // A flood of heads of made-up recordings: only the first few are kept.
+    for r in 10..40 {
+        let h = head_by(&net.sides[1].identity, CALL, r, 1);
+        let text = PeerMessage::Head { head: B64(h.0) }.to_text();
+        input(&mut net, 2, Input::ChannelMessage { peer: bob, text });
+    }
+    assert_eq!(heads_seen(&net.sides[2]).len(), 1 + MAX_HEADS_PER_PEER);
+}

@@ -3,6 +3,7 @@
 use assent_shared::CallId;
 use assent_shared::call::{DtlsFingerprint, MediaState};
 use assent_shared::consent::Scope;
+use assent_shared::container::SignedHead;
 use assent_shared::ids::UserId;
 use assent_shared::signal::{LeaveReason, PeerId, PeerInfo};
 use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
@@ -128,6 +129,8 @@ pub enum Input {
     DeclineRecording,
     /// Withdraw consent: the recording stops everywhere.
     WithdrawConsent,
+    /// The recorder here wrote a segment or its ending: show everyone the signed chain head.
+    ShareHead(SignedHead),
     Leave,
     /// Time passes (timeouts, heartbeats). Sent about every half second.
     Tick,
@@ -160,6 +163,7 @@ impl Input {
             Input::AgreeRecording => "agree_recording",
             Input::DeclineRecording => "decline_recording",
             Input::WithdrawConsent => "withdraw_consent",
+            Input::ShareHead(_) => "share_head",
             Input::Leave => "leave",
             Input::Tick => "tick",
         }
@@ -263,6 +267,12 @@ pub enum Event {
     /// proof that it lies about keys. Recording stops.
     Equivocation {
         evidence: Box<Equivocation>,
+    },
+    /// `peer`, recording this call, showed how far its recording went (its own signature
+    /// checked): keep it as a witness against a copy with the end cut off.
+    RecordingHead {
+        peer: PeerId,
+        head: SignedHead,
     },
     /// End to end verified: media flows.
     Connected {

@@ -397,8 +397,15 @@ impl Call {
                 },
                 Some(ev) = recorded.recv() => {
                     self.library(&ev);
+                    let share = match &ev {
+                        RecorderEvent::Head { head, .. } => Some(Input::ShareHead(head.clone())),
+                        _ => None,
+                    };
                     let _ = self.events.send(CallEvent::Recording(ev));
-                    continue;
+                    match share {
+                        Some(input) => input,
+                        None => continue,
+                    }
                 }
                 Some(msg) = next_bus(&mut bus) => {
                     self.bus_message(&msg);
@@ -545,6 +552,11 @@ impl Call {
                 {
                     tracing::warn!("cannot keep the evidence of an equivocation: {err}");
                 }
+                if let Event::RecordingHead { head, .. } = &e
+                    && let Err(err) = self.store.keep_head(head)
+                {
+                    tracing::warn!("cannot keep a recording's chain head: {err}");
+                }
                 if let Event::Chat {
                     from,
                     text,
@@ -678,6 +690,8 @@ impl Call {
                 self.store
                     .recording_ended(&id.to_string(), "complete", Some(Timestamp::now().0))
             }
+            // The recorder keeps its own witness too (a cloud copy it downloads later).
+            RecorderEvent::Head { head, .. } => self.store.keep_head(head),
             _ => Ok(()),
         };
         if let Err(e) = result {

@@ -216,6 +216,12 @@ fn event_json(e: &CallEvent) -> Value {
             Event::Equivocation { evidence } => json!({"event": "equivocation",
                 "epoch": evidence.a.epoch(),
                 "evidence": serde_json::to_value(evidence.as_ref()).unwrap_or_default()}),
+            Event::RecordingHead { peer, head } => {
+                let h = head.open().ok().map(|(h, _)| h);
+                json!({"event": "recording_head", "peer": peer.to_string(),
+                    "recording": h.map(|h| h.recording_id.to_string()),
+                    "segments": h.map(|h| h.segments), "sealed": h.map(|h| h.ended)})
+            }
             Event::ParticipantLeft { peer, reason } => json!({"event": "participant_left",
                 "peer": peer.to_string(), "reason": format!("{reason:?}").to_lowercase()}),
             Event::Connected { peer } => json!({"event": "connected", "peer": peer.to_string()}),
@@ -325,6 +331,11 @@ fn recording_json(r: &RecorderEvent) -> Value {
             bytes,
         } => json!({"event": "recording_finished", "recording": id.to_string(), "dir": dir,
             "segments": segments, "bytes": bytes}),
+        RecorderEvent::Head { id, head } => {
+            let h = head.open().ok().map(|(h, _)| h);
+            json!({"event": "recording_head_shown", "recording": id.to_string(),
+                "segments": h.map(|h| h.segments), "sealed": h.map(|h| h.ended)})
+        }
         RecorderEvent::Failed { reason } => json!({"event": "recorder_failed", "reason": reason}),
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use assent_shared::consent::EndReason;
 use assent_shared::container::{
-    DirStore, Note, Report, Track, Verdict, decrypt_segment, decrypt_segment_to, verify,
+    DirStore, Note, Report, Track, Verdict, decrypt_segment, decrypt_segment_to,
 };
 use assent_shared::identity::IdentityKey;
 use clap::{Subcommand, ValueEnum};
@@ -100,7 +100,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         RecordingsCommand::Verify { dir, json } => {
-            let report = open(&dir)?;
+            let report = open(profile_dir, &dir)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report_json(&report))?);
             } else {
@@ -115,7 +115,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
             track,
             force,
         } => {
-            export(&dir, &identity, &out, track, force)?;
+            export(profile_dir, &dir, &identity, &out, track, force)?;
             Ok(ExitCode::SUCCESS)
         }
         RecordingsCommand::Cloud(c) => cloud(profile_dir, c),
@@ -268,12 +268,14 @@ fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open(dir: &Path) -> anyhow::Result<Report> {
+/// Verify a recording's directory, compared with what this profile witnessed during the call.
+fn open(profile_dir: &Path, dir: &Path) -> anyhow::Result<Report> {
     if !dir.is_dir() {
         bail!("{} is not a directory", dir.display());
     }
     let store = DirStore::open(dir)?;
-    verify(&store).with_context(|| format!("cannot read the recording in {}", dir.display()))
+    assent_client::library::verify_witnessed(profile_dir, &store)
+        .with_context(|| format!("cannot read the recording in {}", dir.display()))
 }
 
 fn hex(k: &IdentityKey) -> String {
@@ -432,13 +434,14 @@ fn read_identity(path: &Path) -> anyhow::Result<age::x25519::Identity> {
 }
 
 fn export(
+    profile_dir: &Path,
     dir: &Path,
     identity: &Path,
     out: &Path,
     track: TrackArg,
     force: bool,
 ) -> anyhow::Result<()> {
-    let report = open(dir)?;
+    let report = open(profile_dir, dir)?;
     // An incomplete recording (a crash) exports what verifies; one that does not verify only
     // with --force.
     if !report.verifies() && !force {

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use assent_shared::consent::{ConsentToken, EndReason, Proposal};
-use assent_shared::container::{DirStore, RecordingWriter, Track};
+use assent_shared::container::{DirStore, Head, RecordingWriter, SignedHead, Track};
 use assent_shared::identity::IdentityKey;
 use assent_shared::{RecordingId, SecretIdentity, Timestamp};
 use tokio::sync::mpsc::UnboundedSender;
@@ -86,6 +86,11 @@ pub enum RecorderEvent {
         dir: PathBuf,
         segments: u32,
         bytes: u64,
+    },
+    /// The chain head after a segment or the ending, signed: shown to every participant.
+    Head {
+        id: RecordingId,
+        head: SignedHead,
     },
     Failed {
         reason: String,
@@ -390,15 +395,22 @@ impl Worker {
         let plain = mux.finish(FINISH_TIMEOUT).map_err(|e| e.to_string())?;
         let id = r.writer.manifest().recording_id;
         let span = (&open.present[..], start_ms, duration_ms);
+        let mut wrote = false;
         if !empty && !plain.is_empty() {
             let ev = r.write(id, Track::Media, &plain, span)?;
             let _ = self.events.send(ev);
+            wrote = true;
         }
         if !r.chat.is_empty() {
             let text = zeroize::Zeroizing::new(r.chat.join("\n") + "\n");
             r.chat.clear();
             let ev = r.write(id, Track::Chat, text.as_bytes(), span)?;
             let _ = self.events.send(ev);
+            wrote = true;
+        }
+        if wrote {
+            let head = Head::of(r.writer.manifest()).sign(&self.identity);
+            let _ = self.events.send(RecorderEvent::Head { id, head });
         }
         Ok(())
     }
@@ -425,9 +437,11 @@ impl Worker {
         };
         let id = r.writer.manifest().recording_id;
         let (dir, segments, bytes) = (r.dir.clone(), r.segments, r.bytes);
-        r.writer
+        let manifest = r
+            .writer
             .finish(Timestamp::now(), Some(reason))
             .map_err(|e| e.to_string())?;
+        let head = Head::of(&manifest).sign(&self.identity);
         let _ = std::fs::remove_file(crate::library::lock_path(&self.root, &id.to_string()));
         let _ = self.events.send(RecorderEvent::Finished {
             id,
@@ -435,6 +449,7 @@ impl Worker {
             segments,
             bytes,
         });
+        let _ = self.events.send(RecorderEvent::Head { id, head });
         closed
     }
 }

@@ -10,6 +10,7 @@ use assent_shared::PublicIdentity;
 use rusqlite::{Connection, OptionalExtension, params};
 
 mod directory;
+mod heads;
 pub use directory::{Alarm, Pin, PinSeen};
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +140,16 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL,
         evidence BLOB,
         raised_at INTEGER NOT NULL
+     );",
+    // The chain heads recorders showed during calls: witnesses against cut-off copies.
+    "CREATE TABLE recording_heads (
+        recording_id TEXT NOT NULL,
+        signer BLOB NOT NULL,
+        head BLOB NOT NULL,
+        segments INTEGER NOT NULL,
+        sealed INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (recording_id, signer)
      );",
 ];
 

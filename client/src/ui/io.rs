@@ -818,10 +818,11 @@ pub async fn delete_account(dir: PathBuf, password: Zeroizing<String>) -> Result
 /// contacts, and decrypt its chat with this device's keys.
 pub async fn open_recording(dir: PathBuf, recording: String) -> Result<viewer::Opened, String> {
     local(move || async move {
-        use assent_shared::container::{DirStore, Track, decrypt_segment, verify};
+        use assent_shared::container::{DirStore, Track, decrypt_segment};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
-        let report = verify(&ds).map_err(|e| format!("cannot read the recording: {e}"))?;
+        let report = assent_client::library::verify_witnessed(&dir, &ds)
+            .map_err(|e| format!("cannot read the recording: {e}"))?;
         let known: std::collections::BTreeMap<_, _> = store(&dir)?
             .contact_names()
             .map_err(|e| e.to_string())?
@@ -860,10 +861,11 @@ pub async fn export_recording(
     track: assent_shared::container::Track,
 ) -> Result<String, String> {
     local(move || async move {
-        use assent_shared::container::{DirStore, Track, verify};
+        use assent_shared::container::{DirStore, Track};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
-        let report = verify(&ds).map_err(|e| format!("cannot read the recording: {e}"))?;
+        let report = assent_client::library::verify_witnessed(&dir, &ds)
+            .map_err(|e| format!("cannot read the recording: {e}"))?;
         if !report.verifies() {
             return Err("the recording does not verify: not exported".into());
         }

@@ -169,12 +169,7 @@ pub fn opened(
             .iter()
             .filter_map(|n| match n {
                 Note::Incomplete => None,
-                Note::UnlistedTrailingSegment { name } => Some(format!(
-                    "{name}: the segment being written when the recorder stopped (not covered by the signature, left out)"
-                )),
-                Note::TemporaryFile { name } => {
-                    Some(format!("{name}: a leftover temporary file (ignored)"))
-                }
+                other => Some(other.to_string()),
             })
             .collect(),
         epochs,

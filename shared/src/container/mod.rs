@@ -14,11 +14,13 @@
 //! `body` is the canonical encoding of [`Manifest`] and the signature uses the
 //! `Manifest` context.
 
+pub mod head;
 pub mod segment;
 mod store;
 mod verify;
 mod writer;
 
+pub use head::{Contradiction, Head, HeadError, SignedHead};
 pub use store::{DirStore, MemStore, Store};
 pub use verify::{Note, Problem, Report, Verdict, read_manifest, verify, verify_manifest};
 pub use writer::RecordingWriter;

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::head::{Contradiction, SignedHead};
 use super::{
     ContainerError, MANIFEST_NAME, MAX_SEGMENT_BYTES, Manifest, Store, chain_link,
     parse_segment_name, parse_signed,
@@ -81,6 +82,17 @@ pub enum Problem {
     },
     /// The withdrawal or decline recorded as the ending does not verify.
     BadEndingNotice(ConsentError),
+    /// During the call the recorder showed this participant `witnessed` entries (and, when
+    /// `sealed`, its signed ending); this copy lists `listed`: its end was cut off.
+    CutAgainstWitness {
+        witnessed: u32,
+        listed: u32,
+        sealed: bool,
+    },
+    /// The chain at the point this participant witnessed is not the one the recorder showed.
+    OtherHistoryThanWitnessed {
+        segment: u32,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -168,6 +180,25 @@ impl std::fmt::Display for Problem {
                     "the withdrawal or decline that ended it does not verify: {e}"
                 )
             }
+            Problem::CutAgainstWitness {
+                witnessed,
+                listed,
+                sealed,
+            } => write!(
+                f,
+                "during the call the recorder showed you {witnessed} segment(s){}; this copy \
+                 lists {listed}: its end was cut off (or its last part was never uploaded)",
+                if *sealed {
+                    " and its signed ending"
+                } else {
+                    ""
+                }
+            ),
+            Problem::OtherHistoryThanWitnessed { segment } => write!(
+                f,
+                "up to segment {segment} this copy differs from what the recorder showed you \
+                 during the call: segments were replaced"
+            ),
         }
     }
 }
@@ -193,6 +224,8 @@ impl Problem {
             Problem::SegmentOutOfPlace { .. } => "segment_out_of_place",
             Problem::ExtraFile { .. } => "extra_file",
             Problem::BadEndingNotice(_) => "bad_ending_notice",
+            Problem::CutAgainstWitness { .. } => "cut_against_witness",
+            Problem::OtherHistoryThanWitnessed { .. } => "other_history_than_witnessed",
         }
     }
 }
@@ -231,6 +264,16 @@ impl std::fmt::Display for Note {
             Note::TemporaryFile { name } => {
                 write!(f, "{name}: a leftover temporary file (ignored)")
             }
+            Note::Witnessed { segments, sealed } => write!(
+                f,
+                "agrees with what the recorder showed you during the call ({segments} \
+                 segment(s){})",
+                if *sealed {
+                    " and its signed ending"
+                } else {
+                    ""
+                }
+            ),
         }
     }
 }
@@ -244,6 +287,8 @@ pub enum Note {
     UnlistedTrailingSegment { name: String },
     /// A leftover temporary file from an interrupted write.
     TemporaryFile { name: String },
+    /// The recording agrees with the chain head this participant witnessed during the call.
+    Witnessed { segments: u32, sealed: bool },
 }
 
 /// The verdict on one recording.
@@ -279,6 +324,54 @@ impl Report {
 
     pub fn is_complete(&self) -> bool {
         self.manifest.ended.is_some()
+    }
+
+    /// Compare with the chain heads this participant witnessed during the call (see
+    /// [`super::head`]). Only heads the manifest's recorder signed, for this recording,
+    /// count. A contradiction with any of them is a problem: the copy is not what was recorded.
+    pub fn compare_with_witnesses(&mut self, witnesses: &[SignedHead]) {
+        let recorder = self.manifest.recorder();
+        let heads: Vec<_> = witnesses
+            .iter()
+            .filter_map(|w| w.open().ok())
+            .filter(|(h, signer)| {
+                Some(*signer) == recorder
+                    && h.recording_id == self.manifest.recording_id
+                    && h.call_id == self.manifest.call_id
+            })
+            .map(|(h, _)| h)
+            .collect();
+        let mut found = Vec::new();
+        for head in &heads {
+            let problem = match head.contradiction(&self.manifest) {
+                Some(Contradiction::Cut {
+                    witnessed,
+                    listed,
+                    sealed,
+                }) => Problem::CutAgainstWitness {
+                    witnessed,
+                    listed,
+                    sealed,
+                },
+                Some(Contradiction::OtherHistory { segment }) => {
+                    Problem::OtherHistoryThanWitnessed { segment }
+                }
+                None => continue,
+            };
+            if !found.contains(&problem) {
+                found.push(problem);
+            }
+        }
+        if found.is_empty() {
+            if let Some(head) = heads.iter().max_by_key(|h| (h.segments, h.ended)) {
+                self.notes.push(Note::Witnessed {
+                    segments: head.segments,
+                    sealed: head.ended,
+                });
+            }
+        } else {
+            self.problems.extend(found);
+        }
     }
 
     /// Who consented, to which epoch, when: the tokens that verified.
