@@ -243,7 +243,22 @@ impl Profile {
             .ok_or(AccountError::SignedOut)?;
         let token =
             Zeroizing::new(String::from_utf8(token.to_vec()).map_err(|_| AccountError::SignedOut)?);
-        Ok((Api::new(&account.server)?.with_token(token), account))
+        let key = format!("storage_pin {}", account.server.trim_end_matches('/'));
+        let db = self.dir.join("profile.db");
+        let keep = {
+            let key = key.clone();
+            move |origin: &str| {
+                let kept = Store::open(&db).and_then(|s| s.set_setting(&key, origin));
+                if let Err(e) = kept {
+                    tracing::warn!("cannot keep the storage pin: {e}");
+                }
+            }
+        };
+        let pin = crate::api::StoragePin::new(self.store.setting(&key)?, keep);
+        let api = Api::new(&account.server)?
+            .with_token(token)
+            .with_storage_pin(pin);
+        Ok((api, account))
     }
 }
 

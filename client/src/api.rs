@@ -52,6 +52,56 @@ pub struct Api {
     http: reqwest::Client,
     base: String,
     token: Option<std::sync::Arc<Zeroizing<String>>>,
+    storage: StoragePin,
+}
+
+/// Where this client sends and fetches recording objects: the server's own origin, or the one
+/// storage origin pinned the first time the server named one (per profile and server; kept by
+/// `keep`). A server that later names another host is refused: it cannot send the client to
+/// fetch from, or upload to, hosts of its choosing.
+#[derive(Clone, Default)]
+pub struct StoragePin {
+    origin: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    keep: Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+}
+
+impl StoragePin {
+    /// A pin as the profile kept it (`None`: nothing pinned yet), and how to keep a new one.
+    pub fn new(pinned: Option<String>, keep: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        StoragePin {
+            origin: std::sync::Arc::new(std::sync::Mutex::new(pinned)),
+            keep: Some(std::sync::Arc::new(keep)),
+        }
+    }
+
+    pub fn pinned(&self) -> Option<String> {
+        self.origin.lock().ok().and_then(|o| o.clone())
+    }
+
+    /// May `url` (already absolute) be used? Pins its origin if nothing is pinned yet.
+    fn check(&self, server: &str, url: &reqwest::Url) -> Result<()> {
+        let origin = url.origin().ascii_serialization();
+        if reqwest::Url::parse(server).is_ok_and(|s| s.origin() == url.origin()) {
+            return Ok(());
+        }
+        let mut pinned = self
+            .origin
+            .lock()
+            .map_err(|_| ApiError::Protocol("storage pin poisoned".into()))?;
+        match pinned.as_deref() {
+            Some(p) if p == origin => Ok(()),
+            Some(p) => Err(ApiError::Protocol(format!(
+                "refusing {origin}: this server's recordings have always been stored at {p},                  and it now names another storage host"
+            ))),
+            None => {
+                if let Some(keep) = &self.keep {
+                    keep(&origin);
+                }
+                *pinned = Some(origin);
+                Ok(())
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Api {
@@ -83,21 +133,30 @@ impl Api {
                 )));
             }
         }
+        // No redirects: a server or storage could otherwise send the client anywhere.
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ApiError::Network(e.to_string()))?;
         Ok(Api {
             http,
             base,
             token: None,
+            storage: StoragePin::default(),
         })
     }
 
     /// The server's origin for a stored key derivation salt ([`assent_shared::backup::Salt::derived`]).
     pub fn origin(&self) -> &str {
         &self.base
+    }
+
+    /// Use (and keep) this profile's storage pin for the server.
+    pub fn with_storage_pin(mut self, pin: StoragePin) -> Api {
+        self.storage = pin;
+        self
     }
 
     pub fn with_token(mut self, token: Zeroizing<String>) -> Api {
@@ -580,11 +639,21 @@ impl Api {
         }
     }
 
+    /// A presigned URL made absolute and checked: https (or this machine), and the server's own
+    /// origin or its pinned storage.
+    fn storage_url(&self, url: &str) -> Result<String> {
+        let full = self.presigned(url);
+        let u = fetchable(&full)?;
+        self.storage.check(&self.base, &u)?;
+        Ok(full)
+    }
+
     /// PUT bytes to a presigned URL; the object storage's ETag.
     pub async fn put_presigned(&self, url: &str, bytes: Vec<u8>) -> Result<String> {
+        let full = self.storage_url(url)?;
         let resp = self
             .http
-            .put(self.presigned(url))
+            .put(full)
             .timeout(Duration::from_secs(300))
             .body(bytes)
             .send()
@@ -605,8 +674,7 @@ impl Api {
     /// GET a presigned URL, reading at most `max_bytes` (the size the signed manifest
     /// promises): a server or storage that sends more is cut off, not buffered.
     pub async fn get_presigned(&self, url: &str, max_bytes: u64) -> Result<Vec<u8>> {
-        let full = self.presigned(url);
-        fetchable(&full)?;
+        let full = self.storage_url(url)?;
         let mut resp = self
             .http
             .get(&full)
@@ -644,12 +712,12 @@ impl Api {
 /// May the client fetch this (presigned) URL? The same rule as for the server: https, or plain
 /// http only to this machine or an allowed private host. A server cannot send the client to
 /// fetch from other machines on its network in clear.
-fn fetchable(url: &str) -> Result<()> {
+fn fetchable(url: &str) -> Result<reqwest::Url> {
     let u = reqwest::Url::parse(url)
         .map_err(|_| ApiError::Protocol("the server gave a malformed storage URL".into()))?;
     match u.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(&u) || allowed_in_clear(&u) => Ok(()),
+        "https" => Ok(u),
+        "http" if is_loopback(&u) || allowed_in_clear(&u) => Ok(u),
         _ => Err(ApiError::Protocol(format!(
             "refusing to fetch from {}: storage must be https:// (or on this machine)",
             u.host_str().unwrap_or("?")

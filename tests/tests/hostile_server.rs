@@ -561,7 +561,8 @@ async fn a_server_chooses_neither_the_salt_nor_weaker_password_hashing() {
 
 /// A server that wants a downloading client to buffer without end, or to fetch from elsewhere
 /// on its network in clear: a download reads at most what the signed manifest promises for each
-/// segment, and only from https:// (or this machine).
+/// segment, only from https:// (or this machine), and only from the server itself or the one
+/// storage host pinned the first time the server named one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_takes_no_more_than_the_manifest_promises_nor_from_elsewhere() {
     let server = Server::start(ServerOptions::default()).await;
@@ -629,4 +630,30 @@ async fn a_download_takes_no_more_than_the_manifest_promises_nor_from_elsewhere(
     proxy.honest();
     let out = download("honest").unwrap_or_else(|e| panic!("{e}"));
     assert!(out.contains("\"downloaded\""), "{out}");
+
+    // The first storage host the server names (here the real server behind the proxy: another
+    // origin) is pinned for it on this device...
+    let storage = server.base().to_string();
+    proxy.on_http(move |path: &str, status: u16, body: &[u8]| {
+        if !path.contains("/objects/") {
+            return None;
+        }
+        let mut v: Value = serde_json::from_slice(body).ok()?;
+        let relative = v["url"].as_str()?.to_string();
+        v["url"] = json!(format!("{storage}{relative}"));
+        Some((status, serde_json::to_vec(&v).unwrap()))
+    });
+    let out = download("pinned").unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("\"downloaded\""), "{out}");
+    // ...and a server that later names another host (on this machine, so only the pin stands in
+    // its way) is refused before anything is fetched.
+    proxy.on_http(point_objects_at("http://127.0.0.2:9/segment-000000.age"));
+    let err = download("moved").unwrap_err();
+    assert!(
+        err.contains("refusing http://127.0.0.2:9")
+            && err.contains("always been stored at")
+            && err.contains(server.base()),
+        "{err}"
+    );
+    assert!(!work.path().join("moved").join("segment-000000.age").exists());
 }
