@@ -62,8 +62,11 @@ pub struct Api {
 #[derive(Clone, Default)]
 pub struct StoragePin {
     origin: std::sync::Arc<std::sync::Mutex<Option<String>>>,
-    keep: Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+    keep: Option<KeepPin>,
 }
+
+/// How a newly pinned storage origin is kept (in the profile's store).
+type KeepPin = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
 impl StoragePin {
     /// A pin as the profile kept it (`None`: nothing pinned yet), and how to keep a new one.
