@@ -336,10 +336,17 @@ async fn storage_get(
         return Err(denied());
     }
     let local = s.storage.local().ok_or_else(ApiError::not_found)?;
-    let body = local
-        .read(&key)
+    let (len, stream) = local
+        .open_read(&key)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .ok_or_else(ApiError::not_found)?;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }

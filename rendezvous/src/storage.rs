@@ -611,15 +611,44 @@ impl LocalStore {
         atomic_write(&path, body).await
     }
 
-    /// Read an object (for a presigned GET).
-    pub async fn read(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match tokio::fs::read(self.path(key)?).await {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StorageError::Failed(e.to_string())),
-        }
+    /// Open an object for a presigned GET: its length, and its bytes as a stream of chunks of
+    /// at most [`READ_CHUNK`] bytes (an object is never held in memory whole).
+    pub async fn open_read(&self, key: &str) -> Result<Option<(u64, ObjectStream)>> {
+        let file = match tokio::fs::File::open(self.path(key)?).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StorageError::Failed(e.to_string())),
+        };
+        let len = file
+            .metadata()
+            .await
+            .map_err(|e| StorageError::Failed(e.to_string()))?
+            .len();
+        let stream = futures_util::stream::unfold(Some(file), |file| async move {
+            use tokio::io::AsyncReadExt;
+            let mut file = file?;
+            let mut buf = vec![0u8; READ_CHUNK];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(axum::body::Bytes::from(buf)), Some(file)))
+                }
+                // The error ends the stream (and the response).
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        Ok(Some((len, Box::pin(stream))))
     }
 }
+
+/// The largest chunk a presigned GET of the embedded store reads at a time.
+pub const READ_CHUNK: usize = 256 * 1024;
+
+/// An object's bytes, chunk by chunk.
+pub type ObjectStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static>,
+>;
 
 async fn atomic_write(path: &Path, body: &[u8]) -> Result<()> {
     let tmp = path.with_extension("partial");
@@ -637,6 +666,30 @@ async fn atomic_write(path: &Path, body: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A presigned GET streams the object in bounded chunks, whatever its size.
+    #[tokio::test]
+    async fn objects_are_read_in_bounded_chunks() {
+        use futures_util::StreamExt;
+        let dir = tempfile::tempdir().unwrap();
+        let clock = crate::clock::ManualClock::at(assent_shared::Timestamp(1_795_266_300_000));
+        let l = LocalStore::new(dir.path().to_path_buf(), &[7; 32], Arc::new(clock)).unwrap();
+        let body: Vec<u8> = (0..3 * READ_CHUNK + 17).map(|i| (i * 7) as u8).collect();
+        l.write("r/x.age", &body).await.unwrap();
+        let (len, mut stream) = l.open_read("r/x.age").await.unwrap().unwrap();
+        assert_eq!(len, body.len() as u64);
+        let mut got = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.unwrap();
+            assert!(chunk.len() <= READ_CHUNK);
+            got.extend_from_slice(&chunk);
+            chunks += 1;
+        }
+        assert_eq!(got, body);
+        assert!(chunks >= 4, "{chunks} chunks");
+        assert!(l.open_read("r/none.age").await.unwrap().is_none());
+    }
 
     #[test]
     fn keys_and_signatures() {
