@@ -47,6 +47,9 @@ impl ApiError {
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// An API client for one server, optionally signed in.
+/// How many times a request answered `busy` (503) is tried again before the error is shown.
+const BUSY_RETRIES: u32 = 3;
+
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
@@ -196,11 +199,35 @@ impl Api {
         path: &str,
         body: Option<&B>,
     ) -> Result<Option<T>> {
-        let mut req = self.request(method, path);
-        if let Some(b) = body {
-            req = req.json(b);
+        let mut attempt = 0;
+        loop {
+            let mut req = self.request(method.clone(), path);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            match self.exchange(req).await {
+                // The server's password hashing is full: it did nothing with the request.
+                // Try again after the pause it asks for (a little more each time, with jitter
+                // so that many clients do not come back at once).
+                Err(ApiError::Server {
+                    status: 503,
+                    code,
+                    retry_after,
+                    ..
+                }) if code == "busy" && attempt < BUSY_RETRIES => {
+                    attempt += 1;
+                    let secs = retry_after.unwrap_or(1).clamp(1, 10) * u64::from(attempt);
+                    let jitter = u64::from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.subsec_millis() % 500)
+                            .unwrap_or(0),
+                    );
+                    tokio::time::sleep(Duration::from_millis(secs * 1000 + jitter)).await;
+                }
+                other => return other,
+            }
         }
-        self.exchange(req).await
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -782,6 +809,58 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A server that answers `busy` to the first `busy` requests, then `{}`; the requests seen.
+    async fn busy_then_ok(busy: usize) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let _ = tcp.read(&mut buf).await;
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let (status, body) = if n < busy {
+                    (
+                        "503 Service Unavailable",
+                        r#"{"error":{"code":"busy","message":"the server is busy; try again in a moment","retry_after":1}}"#,
+                    )
+                } else {
+                    ("200 OK", r#"{"status":"ok"}"#)
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tcp.write_all(answer.as_bytes()).await;
+            }
+        });
+        (base, seen)
+    }
+
+    /// `busy` is tried again (the server did nothing with the request); after a few tries the
+    /// error is shown.
+    #[tokio::test]
+    async fn busy_is_tried_again_then_shown() {
+        use std::sync::atomic::Ordering;
+        let (base, seen) = busy_then_ok(2).await;
+        let api = Api::new(&base).unwrap();
+        let v: serde_json::Value = api.get("/v1/health").await.unwrap();
+        assert_eq!(v["status"], "ok");
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+
+        let (base, seen) = busy_then_ok(100).await;
+        let api = Api::new(&base).unwrap();
+        let e = api
+            .get::<serde_json::Value>("/v1/health")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("busy"));
+        assert_eq!(seen.load(Ordering::SeqCst), 1 + BUSY_RETRIES as usize);
+    }
 
     #[test]
     fn urls() {

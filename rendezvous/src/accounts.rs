@@ -316,25 +316,30 @@ pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResu
     // one email, waits.
     let slow = |retry_after_secs| ApiError::SlowDown { retry_after_secs };
 
+    let (by_email, by_ip) = (
+        format!("signup-email:{}", email.to_lowercase()),
+        format!("signup-ip:{ip}"),
+    );
     state
         .throttle
-        .budget(
-            &format!("signup-email:{}", email.to_lowercase()),
-            SIGNUPS_PER_EMAIL_HOUR,
-            3_600_000,
-            now,
-        )
+        .budget(&by_email, SIGNUPS_PER_EMAIL_HOUR, 3_600_000, now)
         .map_err(slow)?;
-    state
+    if let Err(e) = state
         .throttle
-        .budget(
-            &format!("signup-ip:{ip}"),
-            SIGNUPS_PER_IP_HOUR,
-            3_600_000,
-            now,
-        )
-        .map_err(slow)?;
-    let verifier = hash(&req.auth_secret).await?;
+        .budget(&by_ip, SIGNUPS_PER_IP_HOUR, 3_600_000, now)
+    {
+        state.throttle.refund(&by_email);
+        return Err(slow(e));
+    }
+    let verifier = match hash(&req.auth_secret).await {
+        Ok(v) => v,
+        // Nothing was done: a sign-up tried again (clients do) does not spend the budget twice.
+        Err(e) => {
+            state.throttle.refund(&by_email);
+            state.throttle.refund(&by_ip);
+            return Err(e);
+        }
+    };
     let id = UserId::random();
     let identity = req.identity;
     let salt = req.salt;

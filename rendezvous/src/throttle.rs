@@ -180,6 +180,14 @@ impl Throttle {
         Ok(())
     }
 
+    /// Give back one event spent with [`Self::budget`] (the request was not carried out).
+    pub fn refund(&self, key: &str) {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = map.get_mut(&Key::Budget(key.to_string())) {
+            e.failures = e.failures.saturating_sub(1);
+        }
+    }
+
     /// A success clears the (account, IP) pair's count and vouches for the address.
     pub fn success(&self, scope: &str, subject: &str, ip: IpAddr, now: Timestamp) {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
@@ -202,6 +210,22 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_refunded_event_does_not_count() {
+        let t = Throttle::default();
+        let now = Timestamp(1_000_000);
+        for _ in 0..3 {
+            assert!(t.budget("k", 3, 60_000, now).is_ok());
+        }
+        assert!(t.budget("k", 3, 60_000, now).is_err());
+        t.refund("k");
+        assert!(t.budget("k", 3, 60_000, now).is_ok());
+        assert!(t.budget("k", 3, 60_000, now).is_err());
+        // Nothing to give back: nothing happens.
+        t.refund("never-spent");
+        assert!(t.budget("never-spent", 1, 60_000, now).is_ok());
     }
 
     #[test]

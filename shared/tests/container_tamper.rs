@@ -508,7 +508,7 @@ fn an_earlier_manifest_contradicts_the_head_witnessed_at_the_end() {
     let alone = verify(&served).unwrap();
     assert_eq!(alone.verdict(), Verdict::Incomplete);
     let mut r = alone.clone();
-    r.compare_with_witnesses(&[sealed.clone()]);
+    r.compare_with_witnesses(std::slice::from_ref(&sealed));
     assert_eq!(
         r.problems,
         vec![Problem::CutAgainstWitness {

@@ -655,5 +655,11 @@ async fn a_download_takes_no_more_than_the_manifest_promises_nor_from_elsewhere(
             && err.contains(server.base()),
         "{err}"
     );
-    assert!(!work.path().join("moved").join("segment-000000.age").exists());
+    assert!(
+        !work
+            .path()
+            .join("moved")
+            .join("segment-000000.age")
+            .exists()
+    );
 }

@@ -338,7 +338,11 @@ async fn an_earlier_manifest_with_the_tail_dropped_is_never_intact() {
         "{v}"
     );
     let (v, status) = bob.verify_status(&dir);
-    assert_eq!((v["verdict"].as_str(), status), (Some("intact"), Some(0)), "{v}");
+    assert_eq!(
+        (v["verdict"].as_str(), status),
+        (Some("intact"), Some(0)),
+        "{v}"
+    );
     assert!(
         v["notes"][0]
             .as_str()
