@@ -16,6 +16,12 @@ pub const MAX_CHARS: usize = 128;
 /// The shipped blocklist: one lowercase password a line, `#` lines are comments.
 const COMMON: &str = include_str!("../data/common-passwords.txt");
 
+/// The breached password list (about 200,000 passwords of 8 or more characters from published
+/// breaches, via SecLists): the first [`BREACHED_ENTRY`] bytes of the SHA-256 of each lowercased
+/// password, sorted. Rebuilt from its pinned source by `cargo xtask breached-passwords`.
+const BREACHED: &[u8] = include_bytes!("../data/breached-passwords.bin");
+const BREACHED_ENTRY: usize = 5;
+
 /// One rule a password breaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,7 +30,7 @@ pub enum Rule {
     TooShort,
     /// More than 128 characters.
     TooLong,
-    /// On the list of commonly used passwords.
+    /// On the list of commonly used passwords, or of passwords from published breaches.
     Common,
     /// One character repeated, or a run like `12345678` / `abcdefgh`.
     Repetitive,
@@ -41,7 +47,9 @@ impl Rule {
         match self {
             Rule::TooShort => "Use at least 8 characters.",
             Rule::TooLong => "Use at most 128 characters.",
-            Rule::Common => "This password is too common; choose another.",
+            Rule::Common => {
+                "This password is too common or has appeared in a data breach; choose another."
+            }
             Rule::Repetitive => "Avoid repeated characters and simple runs like 12345678.",
             Rule::Personal => "Don't use your name or email address.",
             Rule::Guessable => {
@@ -52,7 +60,25 @@ impl Rule {
 }
 
 fn is_common(lower: &str) -> bool {
-    COMMON.lines().any(|l| !l.starts_with('#') && l == lower)
+    COMMON.lines().any(|l| !l.starts_with('#') && l == lower) || is_breached(lower)
+}
+
+/// Is the (lowercased) password on the breached list? A binary search in place.
+fn is_breached(lower: &str) -> bool {
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(lower.as_bytes());
+    let key = &h[..BREACHED_ENTRY];
+    let (mut lo, mut hi) = (0, BREACHED.len() / BREACHED_ENTRY);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        let at = &BREACHED[mid * BREACHED_ENTRY..(mid + 1) * BREACHED_ENTRY];
+        match at.cmp(key) {
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
 }
 
 fn is_repetitive(chars: &[char]) -> bool {
@@ -134,7 +160,8 @@ mod tests {
         );
         assert_eq!(check("Password1", &[]), vec![Rule::Common]);
         assert_eq!(check("12345678", &[]), vec![Rule::Common, Rule::Repetitive]);
-        assert_eq!(check("hgfedcba", &[]), vec![Rule::Repetitive]);
+        assert_eq!(check("hgfedcba", &[]), vec![Rule::Common, Rule::Repetitive]);
+        assert_eq!(check("hgfedcbz", &[]), vec![Rule::Guessable]);
         assert_eq!(
             check(
                 "alice-in-the-garden",
@@ -176,6 +203,30 @@ mod tests {
         ] {
             assert_eq!(check(strong, &[]), vec![], "{strong}");
         }
+    }
+
+    /// Breached passwords the estimator alone would let through are refused, whatever their
+    /// case; the table is well formed.
+    #[test]
+    fn the_breached_list_is_shipped_and_searched() {
+        assert_eq!(BREACHED.len() % BREACHED_ENTRY, 0);
+        let n = BREACHED.len() / BREACHED_ENTRY;
+        assert!(n > 190_000, "{n} entries");
+        assert!(
+            BREACHED
+                .chunks(BREACHED_ENTRY)
+                .zip(BREACHED.chunks(BREACHED_ENTRY).skip(1))
+                .all(|(a, b)| a < b),
+            "sorted, each once"
+        );
+        for leaked in ["c7e4f8EzqH", "23WKoa0FP78dk", "BMVM3E46GTR"] {
+            assert!(
+                guesses_log10(leaked, &[]) >= MIN_GUESSES_LOG10,
+                "{leaked}: the estimator alone lets it through"
+            );
+            assert_eq!(check(leaked, &[]), vec![Rule::Common], "{leaked}");
+        }
+        assert!(!is_breached("a long and private passphrase"));
     }
 
     #[test]

