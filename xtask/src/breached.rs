@@ -25,7 +25,10 @@ pub(crate) fn rebuild() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
     let tgz = work.join("source.tgz");
-    run(Command::new("curl").args(["-fsSL", "--retry", "3", "-o"]).arg(&tgz).arg(URL))?;
+    run(Command::new("curl")
+        .args(["-fsSL", "--retry", "3", "-o"])
+        .arg(&tgz)
+        .arg(URL))?;
     let bytes = std::fs::read(&tgz)?;
     let got: String = Sha256::digest(&bytes)
         .iter()
@@ -34,7 +37,11 @@ pub(crate) fn rebuild() -> anyhow::Result<()> {
     if got != SHA256 {
         bail!("{URL}: SHA-256 {got}, expected {SHA256}: refusing it");
     }
-    run(Command::new("tar").arg("xzf").arg(&tgz).arg("-C").arg(&work))?;
+    run(Command::new("tar")
+        .arg("xzf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&work))?;
     let list = work.join("package/data/passwords.txt.gz");
     let out = Command::new("gzip")
         .arg("-dc")
