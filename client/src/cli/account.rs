@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use assent_client::account::{self, Profile};
+use assent_engine::account::{self, Profile};
 use assent_shared::Timestamp;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -268,7 +268,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             }
             AccountCommand::Resend => {
                 let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;
-                assent_client::api::Api::new(&a.server)?
+                assent_engine::api::Api::new(&a.server)?
                     .resend_code(&a.email)
                     .await?;
                 println!("If the address still needs verifying, a new code is on its way.");
@@ -447,7 +447,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             }
             AccountCommand::CheckKeys { json } => {
                 let (api, a) = profile.api()?;
-                let c = assent_client::transparency::checkup(&api, &profile.store, &a.email).await?;
+                let c = assent_engine::transparency::checkup(&api, &profile.store, &a.email).await?;
                 let unknown: Vec<_> = c
                     .own
                     .as_ref()

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use assent_client::api::Api;
-use assent_client::audit;
+use assent_engine::api::Api;
+use assent_engine::audit;
 use clap::Args;
 use serde_json::json;
 

@@ -120,8 +120,8 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
         }
         RecordingsCommand::Cloud(c) => cloud(profile_dir, c),
         RecordingsCommand::Tag { id, tags } => {
-            let profile = assent_client::account::Profile::open(profile_dir)?;
-            let store = assent_client::store::Store::open(&profile.dir().join("profile.db"))?;
+            let profile = assent_engine::account::Profile::open(profile_dir)?;
+            let store = assent_engine::store::Store::open(&profile.dir().join("profile.db"))?;
             // Signed out: the local copy only.
             let api = profile.api().ok().map(|(api, _)| api);
             let rt = super::account::runtime()?;
@@ -131,7 +131,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
                 .flat_map(|t| assent_shared::api::split_tags(t))
                 .collect();
             let kept = rt
-                .block_on(assent_client::library::retag(
+                .block_on(assent_engine::library::retag(
                     &store,
                     api.as_ref(),
                     &id,
@@ -155,17 +155,17 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
 }
 
 fn cloud(profile_dir: &Path, cmd: CloudCommand) -> anyhow::Result<ExitCode> {
-    let profile = assent_client::account::Profile::open(profile_dir)?;
+    let profile = assent_engine::account::Profile::open(profile_dir)?;
     let (api, _) = profile.api()?;
     let rt = super::account::runtime()?;
     rt.block_on(async move {
         match cmd {
             CloudCommand::Upload { id, attempts } => {
                 let db = profile.dir().join("profile.db");
-                let store = assent_client::store::Store::open(&db)?;
-                let root = assent_client::library::root(profile.dir());
-                assent_client::library::recover(&store, &root)?;
-                let mut todo = assent_client::upload::pending(&store)?;
+                let store = assent_engine::store::Store::open(&db)?;
+                let root = assent_engine::library::root(profile.dir());
+                assent_engine::library::recover(&store, &root)?;
+                let mut todo = assent_engine::upload::pending(&store)?;
                 if let Some(id) = &id {
                     todo.retain(|(r, _)| r == id);
                     if todo.is_empty() {
@@ -173,8 +173,8 @@ fn cloud(profile_dir: &Path, cmd: CloudCommand) -> anyhow::Result<ExitCode> {
                     }
                 }
                 drop(store);
-                let uploader = assent_client::upload::Uploader::new(api, db);
-                let report = |e: assent_client::upload::UploadEvent| {
+                let uploader = assent_engine::upload::Uploader::new(api, db);
+                let report = |e: assent_engine::upload::UploadEvent| {
                     println!("{}", super::call::upload_json(&e));
                 };
                 let mut failed = 0;
@@ -205,7 +205,7 @@ fn cloud(profile_dir: &Path, cmd: CloudCommand) -> anyhow::Result<ExitCode> {
             CloudCommand::Download { id, to } => {
                 let id: assent_shared::ids::RecordingId =
                     id.parse().context("a recording id is 32 hex digits")?;
-                let got = assent_client::upload::download(&api, &id, &to).await?;
+                let got = assent_engine::upload::download(&api, &id, &to).await?;
                 println!(
                     "{}",
                     json!({"event": "downloaded", "recording": id.to_string(),
@@ -225,9 +225,9 @@ fn cloud(profile_dir: &Path, cmd: CloudCommand) -> anyhow::Result<ExitCode> {
 
 fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(profile_dir)?;
-    let store = assent_client::store::Store::open(&profile_dir.join("profile.db"))?;
-    let root = assent_client::library::root(profile_dir);
-    let recovered = assent_client::library::recover(&store, &root)?;
+    let store = assent_engine::store::Store::open(&profile_dir.join("profile.db"))?;
+    let root = assent_engine::library::root(profile_dir);
+    let recovered = assent_engine::library::recover(&store, &root)?;
     for id in &recovered.incomplete {
         eprintln!("recording {id} was interrupted: marked incomplete (its segments verify)");
     }
@@ -274,7 +274,7 @@ fn open(profile_dir: &Path, dir: &Path) -> anyhow::Result<Report> {
         bail!("{} is not a directory", dir.display());
     }
     let store = DirStore::open(dir)?;
-    assent_client::library::verify_witnessed(profile_dir, &store)
+    assent_engine::library::verify_witnessed(profile_dir, &store)
         .with_context(|| format!("cannot read the recording in {}", dir.display()))
 }
 
@@ -509,10 +509,10 @@ pub(crate) fn export_track(
                 plain.push((seg.start_ms, bytes));
             }
             drop(file);
-            assent_client::recorder::export::remux(&plain, &partial)?;
+            assent_engine::recorder::export::remux(&plain, &partial)?;
             written = std::fs::metadata(&partial)?.len();
             // Read it back: an export that does not play is an error, not a file.
-            for t in assent_client::recorder::export::probe(&partial)? {
+            for t in assent_engine::recorder::export::probe(&partial)? {
                 eprintln!(
                     "track \"{}\": {} frames, {:.1} s",
                     t.name,

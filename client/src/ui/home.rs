@@ -115,7 +115,7 @@ impl Home {
                 None
             }
             Message::Join => {
-                let code = assent_client::call::join_code(&self.join);
+                let code = assent_engine::call::join_code(&self.join);
                 if code.is_empty() || self.busy {
                     return None;
                 }
@@ -188,7 +188,7 @@ impl Home {
         ]
         .spacing(8)
         .align_y(Center);
-        let can_join = !self.busy && !assent_client::call::join_code(&self.join).is_empty();
+        let can_join = !self.busy && !assent_engine::call::join_code(&self.join).is_empty();
         let join = row![
             text_input("Meeting code or assent:// link", &self.join)
                 .id(JOIN)

@@ -8,11 +8,11 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use assent_client::account::{self, Account, AccountError, Profile};
-use assent_client::api::ApiError;
+use assent_engine::account::{self, Account, AccountError, Profile};
+use assent_engine::api::ApiError;
 use zeroize::Zeroizing;
 
-use assent_client::library;
+use assent_engine::library;
 
 use super::home::MeetingCard;
 use super::recordings;
@@ -181,7 +181,7 @@ pub async fn resend_code(dir: PathBuf) -> Result<(), String> {
             .account()
             .map_err(|e| e.to_string())?
             .ok_or_else(|| AccountError::NoAccount.to_string())?;
-        assent_client::api::Api::new(&a.server)
+        assent_engine::api::Api::new(&a.server)
             .map_err(|e| e.to_string())?
             .resend_code(&a.email)
             .await
@@ -202,7 +202,7 @@ pub async fn new_meeting(dir: PathBuf) -> Result<MeetingCard, String> {
     let (api, account) =
         local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
     let title = format!("{}'s meeting", account.display_name);
-    let code = assent_client::call::create_meeting(&api, &title)
+    let code = assent_engine::call::create_meeting(&api, &title)
         .await
         .map_err(|e| e.to_string())?;
     Ok(MeetingCard {
@@ -245,7 +245,7 @@ pub async fn overview(dir: PathBuf) -> Result<Overview, String> {
         let (api, account) = profile.api().map_err(|e| e.to_string())?;
         // A check that cannot run (the server unreachable) raises nothing; one that finds
         // something wrong keeps it as an alarm, read back here either way.
-        let _ = assent_client::transparency::checkup(&api, &profile.store, &account.email).await;
+        let _ = assent_engine::transparency::checkup(&api, &profile.store, &account.email).await;
         let alarms = profile
             .store
             .alarms()
@@ -297,12 +297,12 @@ pub async fn personal_room(dir: PathBuf) -> Result<MeetingCard, String> {
 /// (it ends after the call closed and its uploads are done).
 #[derive(Clone)]
 pub struct CallLink {
-    pub handle: assent_client::call::CallHandle,
+    pub handle: assent_engine::call::CallHandle,
     /// The speaker chosen for the call (its sounds play there too).
     pub speaker: Option<String>,
     pub events: std::sync::Arc<
         std::sync::Mutex<
-            Option<tokio::sync::mpsc::UnboundedReceiver<assent_client::call::CallEvent>>,
+            Option<tokio::sync::mpsc::UnboundedReceiver<assent_engine::call::CallEvent>>,
         >,
     >,
 }
@@ -317,8 +317,8 @@ impl std::fmt::Debug for CallLink {
 /// first, when set, the sources of `ASSENT_VIDEO` / `ASSENT_AUDIO` (the command line's source
 /// specs, e.g. `test` or `file:PATH`: a machine without a camera can still show a picture).
 pub async fn devices(dir: PathBuf) -> Result<setup::Devices, String> {
-    use assent_client::media::devices::{self, DeviceKind};
-    use assent_client::media::{Kind, source};
+    use assent_engine::media::devices::{self, DeviceKind};
+    use assent_engine::media::{Kind, source};
     tokio::task::spawn_blocking(move || {
         let found = devices::list().map_err(|e| e.to_string())?;
         let mut out = setup::Devices::default();
@@ -377,7 +377,7 @@ const MICROPHONE: &str = "device.microphone";
 const SPEAKER: &str = "device.speaker";
 
 /// Remember the devices of a call for the next one.
-fn remember_devices(store: &assent_client::store::Store, joining: &setup::Joining) {
+fn remember_devices(store: &assent_engine::store::Store, joining: &setup::Joining) {
     for (key, spec) in [
         (CAMERA, &joining.video),
         (MICROPHONE, &joining.audio),
@@ -393,11 +393,11 @@ fn remember_devices(store: &assent_client::store::Store, joining: &setup::Joinin
 /// A running preview for the meeting setup (dropping the last clone lets go of the camera and
 /// the microphone).
 #[derive(Clone, Debug)]
-pub struct PreviewLink(pub std::sync::Arc<assent_client::media::preview::Preview>);
+pub struct PreviewLink(pub std::sync::Arc<assent_engine::media::preview::Preview>);
 
 /// Start previewing `sources`.
 pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, String> {
-    use assent_client::media::{Kind, source};
+    use assent_engine::media::{Kind, source};
     tokio::task::spawn_blocking(move || {
         let video = match &sources.video {
             Some(spec) => source::parse(Kind::Video, spec)?,
@@ -407,7 +407,7 @@ pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, Strin
             Some(spec) => source::parse(Kind::Audio, spec)?,
             None => None,
         };
-        assent_client::media::preview::Preview::start(video.as_deref(), audio.as_deref())
+        assent_engine::media::preview::Preview::start(video.as_deref(), audio.as_deref())
             .map(|p| PreviewLink(std::sync::Arc::new(p)))
             .map_err(|e| e.to_string())
     })
@@ -421,9 +421,9 @@ pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, Strin
 fn call_options(
     profile: &Profile,
     joining: &setup::Joining,
-) -> Result<assent_client::call::CallOptions, String> {
-    use assent_client::call::{CallOptions, machine};
-    use assent_client::media::{Kind, MediaOptions, Output, source};
+) -> Result<assent_engine::call::CallOptions, String> {
+    use assent_engine::call::{CallOptions, machine};
+    use assent_engine::media::{Kind, MediaOptions, Output, source};
     let parse = |kind: Kind, spec: &Option<String>| match spec {
         Some(spec) => source::parse(kind, spec),
         None => Ok(None),
@@ -502,7 +502,7 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
                     let (api, account) = profile.api().map_err(|e| e.to_string())?;
                     let identity = profile.identity().map_err(|e| e.to_string())?;
                     let store =
-                        assent_client::store::Store::open(&profile.dir().join("profile.db"))
+                        assent_engine::store::Store::open(&profile.dir().join("profile.db"))
                             .map_err(|e| e.to_string())?;
                     let opts = call_options(&profile, &joining)?;
                     remember_devices(&store, &joining);
@@ -515,7 +515,7 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
                         return;
                     }
                 };
-                match assent_client::call::start(api, account, identity, store, opts).await {
+                match assent_engine::call::start(api, account, identity, store, opts).await {
                     Err(e) => {
                         let _ = ready.send(Err(e.to_string()));
                     }
@@ -547,7 +547,7 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
 /// The profile's setting for sounds in calls ("off" turns them off).
 const SOUNDS: &str = "call.sounds";
 
-fn sounds_on(store: &assent_client::store::Store) -> bool {
+fn sounds_on(store: &assent_engine::store::Store) -> bool {
     store.setting(SOUNDS).ok().flatten().as_deref() != Some("off")
 }
 
@@ -571,14 +571,14 @@ pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
 /// sounds are turned off in the settings.
 pub async fn chime(
     dir: PathBuf,
-    chime: assent_client::media::chime::Chime,
+    chime: assent_engine::media::chime::Chime,
     speaker: Option<String>,
 ) {
     let played = tokio::task::spawn_blocking(move || {
         if !store(&dir).is_ok_and(|s| sounds_on(&s)) {
             return Ok(());
         }
-        assent_client::media::chime::play(chime, speaker.as_deref())
+        assent_engine::media::chime::play(chime, speaker.as_deref())
     })
     .await;
     if let Ok(Err(e)) = played {
@@ -589,7 +589,7 @@ pub async fn chime(
 /// The events of a started call as a stream (for `Task::run`).
 pub fn call_events(
     link: &CallLink,
-) -> impl futures_util::Stream<Item = assent_client::call::CallEvent> + use<> {
+) -> impl futures_util::Stream<Item = assent_engine::call::CallEvent> + use<> {
     let rx = link.events.lock().ok().and_then(|mut e| e.take());
     futures_util::stream::unfold(rx, |rx| async move {
         let mut rx = rx?;
@@ -598,9 +598,9 @@ pub fn call_events(
     })
 }
 
-fn store(dir: &Path) -> Result<assent_client::store::Store, String> {
+fn store(dir: &Path) -> Result<assent_engine::store::Store, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    assent_client::store::Store::open(&dir.join("profile.db")).map_err(|e| e.to_string())
+    assent_engine::store::Store::open(&dir.join("profile.db")).map_err(|e| e.to_string())
 }
 
 /// The recordings list: the local library (brought in step with the disk first, so an
@@ -692,13 +692,13 @@ pub async fn upload_recording(dir: PathBuf, id: String) -> Result<String, String
         let db = dir.join("profile.db");
         let todo = {
             let store = store(&dir)?;
-            assent_client::upload::pending(&store).map_err(|e| e.to_string())?
+            assent_engine::upload::pending(&store).map_err(|e| e.to_string())?
         };
         let (_, path) = todo
             .into_iter()
             .find(|(r, _)| *r == id)
             .ok_or("nothing of this recording is waiting to be uploaded")?;
-        let uploader = assent_client::upload::Uploader::new(api, db);
+        let uploader = assent_engine::upload::Uploader::new(api, db);
         uploader
             .sync_retrying(&path, 3, &|_| {})
             .await
@@ -716,7 +716,7 @@ pub async fn download_recording(dir: PathBuf, id: String) -> Result<String, Stri
             id.parse().map_err(|_| "not a recording id".to_string())?;
         let root = library::root(&dir);
         let to = root.join(&id);
-        let got = assent_client::upload::download(&api, &rid, &to)
+        let got = assent_engine::upload::download(&api, &rid, &to)
             .await
             .map_err(|e| format!("the download failed: {e}"))?;
         let store = store(&dir)?;
@@ -821,7 +821,7 @@ pub async fn open_recording(dir: PathBuf, recording: String) -> Result<viewer::O
         use assent_shared::container::{DirStore, Track, decrypt_segment};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
-        let report = assent_client::library::verify_witnessed(&dir, &ds)
+        let report = assent_engine::library::verify_witnessed(&dir, &ds)
             .map_err(|e| format!("cannot read the recording: {e}"))?;
         let known: std::collections::BTreeMap<_, _> = store(&dir)?
             .contact_names()
@@ -864,7 +864,7 @@ pub async fn export_recording(
         use assent_shared::container::{DirStore, Track};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
-        let report = assent_client::library::verify_witnessed(&dir, &ds)
+        let report = assent_engine::library::verify_witnessed(&dir, &ds)
             .map_err(|e| format!("cannot read the recording: {e}"))?;
         if !report.verifies() {
             return Err("the recording does not verify: not exported".into());
@@ -925,9 +925,9 @@ pub async fn load_media(
     dir: PathBuf,
     recording: String,
     manifest: std::sync::Arc<assent_shared::container::Manifest>,
-) -> Result<std::sync::Arc<assent_client::recorder::player::Player>, String> {
+) -> Result<std::sync::Arc<assent_engine::recorder::player::Player>, String> {
     local(move || async move {
-        use assent_client::recorder::player::{Player, Segment, Sound};
+        use assent_engine::recorder::player::{Player, Segment, Sound};
         use assent_shared::container::{DirStore, Track, decrypt_segment};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
@@ -990,7 +990,7 @@ pub async fn host_action(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use assent_client::store::RecordingRow;
+    use assent_engine::store::RecordingRow;
 
     fn recording(profile: &Path, id: &str) -> PathBuf {
         let dir = library::root(profile).join(id);
@@ -1028,7 +1028,7 @@ mod tests {
         set_sounds(dir.clone(), false).await.unwrap();
         assert!(!sounds_on(&store(&dir).unwrap()));
         // Turned off, a sound is not played (and waiting for it costs nothing).
-        chime(dir.clone(), assent_client::media::chime::Chime::Asked, None).await;
+        chime(dir.clone(), assent_engine::media::chime::Chime::Asked, None).await;
         set_sounds(dir.clone(), true).await.unwrap();
         assert!(sounds_on(&store(&dir).unwrap()));
     }

@@ -18,7 +18,7 @@ pub mod viewer;
 
 use std::path::PathBuf;
 
-use assent_client::account::Account;
+use assent_engine::account::Account;
 use iced::keyboard::{self, key};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task, Theme};
@@ -127,7 +127,7 @@ pub enum Message {
     Devices(Result<setup::Devices, String>),
     PreviewStarted(u64, Result<io::PreviewLink, String>),
     CallStarted(Result<io::CallLink, String>),
-    Call(assent_client::call::CallEvent),
+    Call(assent_engine::call::CallEvent),
     /// A call's sound has played.
     Chimed,
     Room(room::Message),
@@ -137,7 +137,7 @@ pub enum Message {
     RecordingsDone(Result<String, String>),
     Viewer(viewer::Message),
     RecordingOpened(Result<viewer::Opened, String>),
-    MediaLoaded(Result<std::sync::Arc<assent_client::recorder::player::Player>, String>),
+    MediaLoaded(Result<std::sync::Arc<assent_engine::recorder::player::Player>, String>),
     Exported(Result<String, String>),
     Settings(settings::Message),
     SettingsLoaded(Result<settings::Loaded, String>),
@@ -149,7 +149,7 @@ pub enum Message {
     Frame,
     /// Time to ask the call for its statistics (connection quality).
     StatsTick,
-    Stats(Option<std::sync::Arc<assent_client::call::CallStats>>),
+    Stats(Option<std::sync::Arc<assent_engine::call::CallStats>>),
     MeetingInfo(Result<assent_shared::api::Meeting, String>),
     FocusNext,
     FocusPrevious,
@@ -949,7 +949,7 @@ impl App {
                 let Screen::Room { room, call, .. } = &mut self.screen else {
                     return Task::none();
                 };
-                use assent_client::call::Command;
+                use assent_engine::call::Command;
                 match (room.update(msg), call.as_ref()) {
                     (Some(room::Event::SetMedia(state)), Some(link)) => {
                         link.handle.send(Command::SetMedia(state))

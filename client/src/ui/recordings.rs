@@ -3,7 +3,7 @@
 //! the upload's progress), how long the cloud keeps it; search and a tag filter; open,
 //! upload, download and delete.
 
-use assent_client::store::RecordingRow;
+use assent_engine::store::RecordingRow;
 use assent_shared::api::RecordingInfo;
 use iced::widget::{
     button, column, container, progress_bar, row, scrollable, space, text, text_input,

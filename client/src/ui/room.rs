@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use assent_client::call::CallEvent;
-use assent_client::call::consent::ConsentEvent;
-use assent_client::call::machine::Event as CallMachineEvent;
-use assent_client::media::level::{self, ActiveSpeaker, Levels};
-use assent_client::media::peer::FrameSlots;
-use assent_client::media::tap::Source;
+use assent_engine::call::CallEvent;
+use assent_engine::call::consent::ConsentEvent;
+use assent_engine::call::machine::Event as CallMachineEvent;
+use assent_engine::media::level::{self, ActiveSpeaker, Levels};
+use assent_engine::media::peer::FrameSlots;
+use assent_engine::media::tap::Source;
 use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use assent_shared::consent::StatusKind;
@@ -99,7 +99,7 @@ struct Ask {
     scope: Scope,
     retention_days: u16,
     /// Everyone it would be encrypted to.
-    recipients: Vec<assent_client::call::consent::Recipient>,
+    recipients: Vec<assent_engine::call::consent::Recipient>,
     /// Who joined since the previous set (asking to go on with them).
     joined: Vec<String>,
 }
@@ -151,7 +151,7 @@ pub enum Quality {
 
 /// Judge a connection by the loss and the round trip time the peer reports for what we send
 /// (RTCP). Frame rates are not used: a window's decoded frames are not counted per report.
-pub fn quality(s: &assent_client::call::PeerStats) -> Quality {
+pub fn quality(s: &assent_engine::call::PeerStats) -> Quality {
     let loss = s.transport.fraction_lost.unwrap_or(0.0);
     let rtt = s.transport.rtt_ms.unwrap_or(0.0);
     if loss > 0.10 || rtt > 400.0 {
@@ -692,7 +692,7 @@ impl Room {
     }
 
     /// The call's latest statistics: each person's connection quality.
-    pub fn on_stats(&mut self, stats: &assent_client::call::CallStats) {
+    pub fn on_stats(&mut self, stats: &assent_engine::call::CallStats) {
         for (peer, person) in self.people.iter_mut() {
             let id = peer.to_string();
             person.quality = stats
@@ -991,8 +991,8 @@ impl Room {
 
 /// The sound a call event deserves, if any: someone arriving (not those already there when we
 /// joined), someone leaving, and a request to record.
-pub fn chime_for(event: &CallEvent) -> Option<assent_client::media::chime::Chime> {
-    use assent_client::media::chime::Chime;
+pub fn chime_for(event: &CallEvent) -> Option<assent_engine::media::chime::Chime> {
+    use assent_engine::media::chime::Chime;
     match event {
         CallEvent::Call(CallMachineEvent::ParticipantJoined { arrived: true, .. }) => {
             Some(Chime::Joined)
@@ -1176,10 +1176,10 @@ mod tests {
             "Bob · muted · hand raised · checking their key…"
         ));
         // Connection quality from the statistics: loss and delay, and pictures arriving.
-        let stats = |loss: f64, rtt: f64, fps: f64| assent_client::call::CallStats {
+        let stats = |loss: f64, rtt: f64, fps: f64| assent_engine::call::CallStats {
             at: 0,
             video_target_kbps: 1000,
-            peers: vec![assent_client::call::PeerStats {
+            peers: vec![assent_engine::call::PeerStats {
                 peer: bob.to_string(),
                 name: "Bob".into(),
                 user_id: String::new(),
@@ -1191,7 +1191,7 @@ mod tests {
                 video_kbps: 900.0,
                 audio_kbps: 32.0,
                 first_frame_at: Some(1),
-                transport: assent_client::media::stats::Transport {
+                transport: assent_engine::media::stats::Transport {
                     rtt_ms: Some(rtt),
                     fraction_lost: Some(loss),
                     ..Default::default()
@@ -1262,7 +1262,7 @@ mod tests {
     /// Sounds: someone arriving (not those already there), leaving, and asking to record.
     #[test]
     fn chimes_for_arrivals_departures_and_requests() {
-        use assent_client::media::chime::Chime;
+        use assent_engine::media::chime::Chime;
         let joined = |arrived| {
             CallEvent::Call(CallMachineEvent::ParticipantJoined {
                 email: "someone@example.org".into(),
@@ -1534,7 +1534,7 @@ mod tests {
     }
     #[test]
     fn keys_show_how_far_they_are_trusted_and_the_dialog_names_every_recipient() {
-        use assent_client::call::consent::Recipient;
+        use assent_engine::call::consent::Recipient;
         let mut room = Room::new("Trust".into(), "abc-defg-hij".into(), ON);
         room.on_call_event(CallEvent::Call(CallMachineEvent::Joined {
             call: assent_shared::CallId([1; 16]),

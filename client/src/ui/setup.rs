@@ -1,9 +1,9 @@
 //! Getting ready to join: your own picture, a level meter for the microphone, the camera,
 //! microphone and speaker to use, and whether to join muted or with the camera off.
 
-use assent_client::media::Kind;
-use assent_client::media::level;
-use assent_client::media::preview::Preview;
+use assent_engine::media::Kind;
+use assent_engine::media::level;
+use assent_engine::media::preview::Preview;
 use assent_shared::call::MediaState;
 use iced::widget::{button, column, container, image, pick_list, progress_bar, row, space, text};
 use iced::{Center, Element, Fill};
@@ -588,7 +588,7 @@ mod tests {
     /// The preview's picture, level and problems reach the screen.
     #[test]
     fn the_preview_shows_the_picture_the_level_and_what_failed() {
-        use assent_client::media::source::{FileSource, TestAudio, TestVideo};
+        use assent_engine::media::source::{FileSource, TestAudio, TestVideo};
         let mut setup = Setup::new(card());
         setup.on_devices(devices());
         let preview = Preview::start(Some(&TestVideo::default()), Some(&TestAudio::default()))

@@ -10,7 +10,7 @@ use assent_shared::consent::EndReason;
 use assent_shared::container::{Note, Report, Track};
 use std::sync::Arc;
 
-use assent_client::recorder::player::Player;
+use assent_engine::recorder::player::Player;
 use iced::widget::{button, column, container, image, row, rule, scrollable, slider, space, text};
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
@@ -713,7 +713,7 @@ mod tests {
     /// shows against the length.
     #[test]
     fn the_recording_plays_and_seeks_in_the_viewer() {
-        use assent_client::recorder::player::{Player, Segment, Sound};
+        use assent_engine::recorder::player::{Player, Segment, Sound};
         let (_tmp, rec, id) = demo();
         let ds = DirStore::open(&rec).unwrap();
         let report = verify(&ds).unwrap();

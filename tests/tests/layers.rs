@@ -1,0 +1,157 @@
+//! The layer rules of `docs/architecture.md`, checked: a change that breaks one fails the test
+//! suite (and so the build), not a review.
+//!
+//! - `shared` is pure: no async runtime, window toolkit, media framework, HTTP or database.
+//! - The engine has no window toolkit, argument parser or terminal prompts, and knows neither the
+//!   app nor the server; the server knows neither the engine nor the app.
+//! - Only the app (`client/`) names iced; the engine and the core name no argument parser.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Each workspace package's normal (non-dev) dependencies, from `cargo metadata`.
+fn dependencies() -> BTreeMap<String, Vec<String>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    v["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .expect("dependencies")
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap_or("").to_string())
+                .collect();
+            (p["name"].as_str().unwrap_or("").to_string(), deps)
+        })
+        .collect()
+}
+
+fn refuse(package: &str, deps: &[String], forbidden: &[&str], why: &str) -> Vec<String> {
+    deps.iter()
+        .filter(|d| {
+            forbidden
+                .iter()
+                .any(|f| *d == f || (f.ends_with('*') && d.starts_with(&f[..f.len() - 1])))
+        })
+        .map(|d| format!("{package} depends on {d}: {why}"))
+        .collect()
+}
+
+/// Rust sources under `dir` that contain `needle` outside comments.
+fn naming(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).expect("source");
+                for (i, line) in text.lines().enumerate() {
+                    let code = line.split("//").next().unwrap_or("");
+                    if code.contains(needle) {
+                        found.push(format!("{}:{}: {}", p.display(), i + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_crates_depend_only_downwards() {
+    let deps = dependencies();
+    let get = |p: &str| deps.get(p).unwrap_or_else(|| panic!("no package {p}"));
+    let mut broken = Vec::new();
+    broken.extend(refuse(
+        "assent-shared",
+        get("assent-shared"),
+        &[
+            "tokio",
+            "iced",
+            "gst*",
+            "axum",
+            "reqwest",
+            "rusqlite",
+            "assent-engine",
+            "assent-rendezvous",
+        ],
+        "the core is pure (no runtime, window, media, HTTP or database)",
+    ));
+    broken.extend(refuse(
+        "assent-engine",
+        get("assent-engine"),
+        &[
+            "iced",
+            "iced_test",
+            "clap",
+            "rpassword",
+            "axum",
+            "assent-rendezvous",
+            "assent",
+        ],
+        "the engine has no window, argument parser or prompts, and does not know the server or \
+         the app",
+    ));
+    broken.extend(refuse(
+        "assent-rendezvous",
+        get("assent-rendezvous"),
+        &["assent-engine", "assent", "iced", "gst*"],
+        "the server knows only the shared core",
+    ));
+    assert!(
+        broken.is_empty(),
+        "layer rules broken:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn only_the_app_names_the_window_toolkit() {
+    let mut found = Vec::new();
+    for (dir, needles) in [
+        ("engine/src", &["iced::", "clap::", "rpassword::"][..]),
+        (
+            "shared/src",
+            &["iced::", "clap::", "rpassword::", "tokio::"][..],
+        ),
+        // The server has its own command line; it has no window.
+        ("rendezvous/src", &["iced::"][..]),
+    ] {
+        for needle in needles {
+            found.extend(naming(&root().join(dir), needle));
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
