@@ -5,6 +5,7 @@
 //! - The engine has no window toolkit, argument parser or terminal prompts, and knows neither the
 //!   app nor the server; the server knows neither the engine nor the app.
 //! - Only the app (`client/`) names iced; the engine and the core name no argument parser.
+//! - Within the engine, media does not know the call machine.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -153,5 +154,15 @@ fn only_the_app_names_the_window_toolkit() {
             found.extend(naming(&root().join(dir), needle));
         }
     }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+/// Media reports WebRTC events in its own terms (`media::MediaEvent`); the call layer maps them
+/// to its machine's inputs. Media never names the call layer.
+#[test]
+fn media_does_not_know_the_call_machine() {
+    let media = root().join("engine/src/media");
+    let mut found = naming(&media, "crate::call");
+    found.extend(naming(&media, "call::machine"));
     assert!(found.is_empty(), "{}", found.join("\n"));
 }

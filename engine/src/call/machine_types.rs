@@ -10,19 +10,7 @@ use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
 
 use super::super::consent::{ConsentEvent, RecordCommand};
 
-/// Which kind of session description.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SdpKind {
-    Offer,
-    Answer,
-}
-
-/// WebRTC connection states the machine cares about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Connected,
-    Failed,
-}
+pub use crate::media::event::{SdpKind, Transport};
 
 /// The key directory's verdict on a peer's key, as the edge found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,6 +212,32 @@ pub enum Effect {
     /// What the recorder must do (only on the recording's proposer's device).
     Record(RecordCommand),
     Event(Event),
+}
+
+impl From<crate::media::MediaEvent> for Input {
+    /// Media's WebRTC events, as the machine's inputs.
+    fn from(e: crate::media::MediaEvent) -> Input {
+        use crate::media::MediaEvent as M;
+        match e {
+            M::LocalDescription { peer, kind, sdp } => Input::LocalDescription { peer, kind, sdp },
+            M::LocalCandidate {
+                peer,
+                mline,
+                candidate,
+            } => Input::LocalCandidate {
+                peer,
+                mline,
+                candidate,
+            },
+            M::Transport { peer, state } => Input::Transport { peer, state },
+            M::RemoteCertificate { peer, fingerprint } => {
+                Input::RemoteCertificate { peer, fingerprint }
+            }
+            M::ChannelOpen { peer } => Input::ChannelOpen { peer },
+            M::ChannelMessage { peer, text } => Input::ChannelMessage { peer, text },
+            M::PeerError { peer, reason } => Input::PeerError { peer, reason },
+        }
+    }
 }
 
 /// What the user interface (or the CLI) shows.

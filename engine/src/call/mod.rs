@@ -199,7 +199,7 @@ pub async fn start(
         relay_only: opts.relay_only,
         local_addresses: std::mem::take(&mut opts.local_addresses),
     };
-    let (inputs, inputs_rx) = mpsc::unbounded_channel();
+    let (media_events, media_rx) = mpsc::unbounded_channel();
     let mut media_opts = std::mem::take(&mut opts.media);
     media_opts.camera_on = opts.initial.video && !opts.initial.screen;
     let (start_kbps, min_kbps, max_kbps) = (
@@ -207,7 +207,7 @@ pub async fn start(
         media_opts.min_kbps,
         media_opts.max_kbps,
     );
-    let media = Media::start(media_opts, ice, inputs)?;
+    let media = Media::start(media_opts, ice, media_events)?;
     if let Err(e) = media.apply_local(opts.initial) {
         let _ = events.send(CallEvent::MediaError(e.to_string()));
     }
@@ -289,7 +289,7 @@ pub async fn start(
             participants: Vec::new(),
         },
     };
-    tokio::spawn(call.run(inputs_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
+    tokio::spawn(call.run(media_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
     Ok((CallHandle { cmd, media }, events_rx))
 }
 
@@ -336,7 +336,7 @@ struct Call {
 impl Call {
     async fn run(
         mut self,
-        mut inputs: mpsc::UnboundedReceiver<Input>,
+        mut media: mpsc::UnboundedReceiver<crate::media::MediaEvent>,
         mut signals: mpsc::UnboundedReceiver<SignalEvent>,
         mut commands: mpsc::UnboundedReceiver<Command>,
         mut recorded: mpsc::UnboundedReceiver<RecorderEvent>,
@@ -356,7 +356,7 @@ impl Call {
                         Input::Leave
                     }
                 },
-                Some(input) = inputs.recv() => input,
+                Some(event) = media.recv() => Input::from(event),
                 Some(reply) = directory.recv() => {
                     for input in self.directory_reply(reply) {
                         self.feed(input);

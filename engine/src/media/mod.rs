@@ -17,6 +17,8 @@
 pub mod chime;
 pub mod codec;
 pub mod devices;
+pub mod event;
+pub mod frames;
 pub mod level;
 pub mod peer;
 pub mod preview;
@@ -37,7 +39,7 @@ use assent_shared::signal::PeerId;
 use gst::prelude::*;
 use tokio::sync::mpsc;
 
-use crate::call::machine::Input;
+pub use event::{MediaEvent, SdpKind, Transport};
 use source::make;
 pub use source::{CaptureSource, Kind};
 
@@ -210,12 +212,12 @@ pub(crate) struct Shared {
     opts: MediaOptions,
     codecs: Vec<codec::VideoCodec>,
     ice: IceOptions,
-    inputs: mpsc::UnboundedSender<Input>,
+    events: mpsc::UnboundedSender<MediaEvent>,
     peers: Mutex<BTreeMap<PeerId, peer::PeerLink>>,
     /// A webrtcbin made ahead of the next peer.
     spare: Mutex<Option<gst::Element>>,
     pub(crate) stats: stats::Stats,
-    pub(crate) frames: peer::FrameSlots,
+    pub(crate) frames: frames::FrameSlots,
     pub(crate) levels: level::Levels,
     pub(crate) taps: tap::Taps,
 }
@@ -234,16 +236,16 @@ impl std::fmt::Debug for Media {
 
 impl Media {
     /// Build and start the capture pipeline (before joining, so the first offer is not kept
-    /// waiting). WebRTC events go to `inputs`.
+    /// waiting). WebRTC events go to `events`.
     pub fn start(
         opts: MediaOptions,
         ice: IceOptions,
-        inputs: mpsc::UnboundedSender<Input>,
+        events: mpsc::UnboundedSender<MediaEvent>,
     ) -> Result<Media> {
         init()?;
         let pipeline = gst::Pipeline::with_name("assent-call");
         let taps = tap::Taps::default();
-        let frames = peer::FrameSlots::default();
+        let frames = frames::FrameSlots::default();
         let levels = level::Levels::default();
         let video = if opts.video.is_some() || opts.screen.is_some() {
             let video =
@@ -274,7 +276,7 @@ impl Media {
                 opts,
                 codecs,
                 ice,
-                inputs,
+                events,
                 peers: Mutex::new(BTreeMap::new()),
                 spare: Mutex::new(None),
                 stats: stats::Stats::default(),
@@ -307,7 +309,7 @@ impl Media {
 
     /// The latest decoded frame of each peer (RGBA), and with the window as output our own
     /// picture as sent, for the window.
-    pub fn frames(&self) -> peer::FrameSlots {
+    pub fn frames(&self) -> frames::FrameSlots {
         self.shared.frames.clone()
     }
 

@@ -1,7 +1,6 @@
 //! One `webrtcbin` per remote peer: negotiation, ICE, the DTLS certificate hook, the data
 //! channel, and the send and receive branches with their valves.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,123 +14,10 @@ use gst_webrtc::{
 };
 
 use super::codec::VideoCodec;
+use super::event::{MediaEvent, SdpKind, Transport};
 use super::source::make;
 use super::tap::{Source, TrackId};
 use super::{Media, MediaError, Output, Result, Shared, stamp, stats};
-use crate::call::machine::{Input, SdpKind, Transport};
-
-/// A decoded video frame for the window.
-#[derive(Clone)]
-pub struct Frame {
-    pub width: u32,
-    pub height: u32,
-    /// RGBA, `width * height * 4` bytes.
-    pub rgba: Arc<Vec<u8>>,
-    /// Increases with every new frame of this peer.
-    pub seq: u64,
-}
-
-/// The latest frame of each person (our own preview and each remote peer); the window waits on
-/// it or polls it.
-#[derive(Clone, Default)]
-pub struct FrameSlots(Arc<(Mutex<BTreeMap<Source, Frame>>, std::sync::Condvar)>);
-
-impl FrameSlots {
-    pub fn latest(&self, source: Source) -> Option<Frame> {
-        self.0.0.lock().ok()?.get(&source).cloned()
-    }
-
-    /// The first frame of `source` newer than `after` (a `seq`), waiting up to `timeout`.
-    pub fn wait_newer(&self, source: Source, after: u64, timeout: Duration) -> Option<Frame> {
-        let (lock, cv) = &*self.0;
-        let guard = lock.lock().ok()?;
-        let (guard, _) = cv
-            .wait_timeout_while(guard, timeout, |m| {
-                m.get(&source).is_none_or(|f| f.seq <= after)
-            })
-            .ok()?;
-        guard.get(&source).filter(|f| f.seq > after).cloned()
-    }
-
-    fn put(&self, source: Source, width: u32, height: u32, rgba: Vec<u8>) {
-        let (lock, cv) = &*self.0;
-        if let Ok(mut m) = lock.lock() {
-            let seq = m.get(&source).map_or(1, |f| f.seq + 1);
-            m.insert(
-                source,
-                Frame {
-                    width,
-                    height,
-                    rgba: Arc::new(rgba),
-                    seq,
-                },
-            );
-        }
-        cv.notify_all();
-    }
-
-    pub(crate) fn remove(&self, source: Source) {
-        if let Ok(mut m) = self.0.0.lock() {
-            m.remove(&source);
-        }
-    }
-
-    /// A branch from raw video to `source`'s slot, scaled and paced by `caps` (size, frame
-    /// rate): a one-buffer leaky queue (so the branch never holds up what feeds it), rate,
-    /// scale, convert, caps and the sink. Added to `bin` and linked; its first element is
-    /// returned for linking to.
-    pub(crate) fn add_branch(
-        &self,
-        bin: &gst::Bin,
-        source: Source,
-        caps: gst::Caps,
-    ) -> Result<Vec<gst::Element>> {
-        let chain = vec![
-            super::send::leaky_queue(1)?,
-            make("videorate")?,
-            make("videoscale")?,
-            make("videoconvert")?,
-            gst::ElementFactory::make("capsfilter")
-                .property("caps", caps)
-                .build()?,
-            self.sink(source),
-        ];
-        bin.add_many(&chain)?;
-        gst::Element::link_many(&chain)?;
-        Ok(chain)
-    }
-
-    /// An appsink that turns raw video into RGBA frames of `source` in these slots (the
-    /// newest only: a frame the window has not taken yet is replaced, never queued).
-    pub(crate) fn sink(&self, source: Source) -> gst::Element {
-        let sink = gst_app::AppSink::builder()
-            .caps(
-                &gst::Caps::builder("video/x-raw")
-                    .field("format", "RGBA")
-                    .build(),
-            )
-            .max_buffers(1)
-            .drop(true)
-            .sync(false)
-            .build();
-        let slots = self.clone();
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    if let (Some(buf), Some(caps)) = (sample.buffer(), sample.caps())
-                        && let Ok(info) = gst_video::VideoInfo::from_caps(caps)
-                        && let Ok(map) = buf.map_readable()
-                    {
-                        slots.put(source, info.width(), info.height(), map.to_vec());
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-        sink.upcast()
-    }
-}
 
 struct SendBranch {
     tee: gst::Element,
@@ -153,9 +39,9 @@ pub(crate) struct PeerLink {
     channel: Arc<Mutex<Option<WebRTCDataChannel>>>,
 }
 
-fn send_input(shared: &std::sync::Weak<Shared>, input: Input) {
+fn send_input(shared: &std::sync::Weak<Shared>, event: MediaEvent) {
     if let Some(s) = shared.upgrade() {
-        let _ = s.inputs.send(input);
+        let _ = s.events.send(event);
     }
 }
 
@@ -189,7 +75,7 @@ fn turn_uri(url: &str, user: &str, pass: &str) -> Option<String> {
 
 impl Media {
     /// Build the connection to `peer`, sending it video in `codec`. As offerer, open the data
-    /// channel and make the offer; the description comes back as [`Input::LocalDescription`].
+    /// channel and make the offer; the description comes back as [`MediaEvent::LocalDescription`].
     pub fn create_peer(&self, peer: PeerId, offerer: bool, codec: VideoCodec) -> Result<()> {
         let shared = &self.shared;
         let webrtc = match self.take_spare() {
@@ -207,7 +93,7 @@ impl Media {
             if let (Some(mline), Some(candidate)) = (mline, candidate) {
                 send_input(
                     &w,
-                    Input::LocalCandidate {
+                    MediaEvent::LocalCandidate {
                         peer,
                         mline,
                         candidate,
@@ -229,7 +115,7 @@ impl Media {
                 WebRTCPeerConnectionState::Connected => Transport::Connected,
                 _ => return,
             };
-            send_input(&w, Input::Transport { peer, state: t });
+            send_input(&w, MediaEvent::Transport { peer, state: t });
         });
         // The DTLS certificate the peer presents, as soon as the handshake shows it (before the
         // SRTP keys exist). webrtcbin 1.22 does not compare it with the SDP fingerprint.
@@ -249,11 +135,11 @@ impl Media {
                     let Some(pem) = pem else { return };
                     match DtlsFingerprint::of_pem(&pem) {
                         Ok(fingerprint) => {
-                            send_input(&w, Input::RemoteCertificate { peer, fingerprint })
+                            send_input(&w, MediaEvent::RemoteCertificate { peer, fingerprint })
                         }
                         Err(e) => send_input(
                             &w,
-                            Input::PeerError {
+                            MediaEvent::PeerError {
                                 peer,
                                 reason: format!("unreadable DTLS certificate: {e}"),
                             },
@@ -474,7 +360,7 @@ impl Media {
                 let w = webrtc.downgrade();
                 Some(gst::Promise::with_change_func(move |reply| {
                     if let Some(reason) = reply_error(reply) {
-                        return send_input(&weak, Input::PeerError { peer, reason });
+                        return send_input(&weak, MediaEvent::PeerError { peer, reason });
                     }
                     if let Some(webrtc) = w.upgrade() {
                         create_description(&webrtc, weak, peer, SdpKind::Answer);
@@ -706,15 +592,15 @@ fn create_description(
         };
         let Some(desc) = desc else {
             let reason = reply_error(reply).unwrap_or_else(|| format!("no {field} was made"));
-            return send_input(&weak, Input::PeerError { peer, reason });
+            return send_input(&weak, MediaEvent::PeerError { peer, reason });
         };
         let Some(webrtc) = w.upgrade() else { return };
         webrtc.emit_by_name::<()>("set-local-description", &[&desc, &None::<gst::Promise>]);
         match desc.sdp().as_text() {
-            Ok(sdp) => send_input(&weak, Input::LocalDescription { peer, kind, sdp }),
+            Ok(sdp) => send_input(&weak, MediaEvent::LocalDescription { peer, kind, sdp }),
             Err(e) => send_input(
                 &weak,
-                Input::PeerError {
+                MediaEvent::PeerError {
                     peer,
                     reason: format!("cannot write the {field}: {e}"),
                 },
@@ -730,13 +616,13 @@ fn create_description(
 
 fn hook_channel(weak: &std::sync::Weak<Shared>, peer: PeerId, dc: &WebRTCDataChannel) {
     let w = weak.clone();
-    dc.connect_on_open(move |_| send_input(&w, Input::ChannelOpen { peer }));
+    dc.connect_on_open(move |_| send_input(&w, MediaEvent::ChannelOpen { peer }));
     let w = weak.clone();
     dc.connect_on_message_string(move |_, text| {
         if let Some(text) = text {
             send_input(
                 &w,
-                Input::ChannelMessage {
+                MediaEvent::ChannelMessage {
                     peer,
                     text: text.to_string(),
                 },
@@ -744,7 +630,7 @@ fn hook_channel(weak: &std::sync::Weak<Shared>, peer: PeerId, dc: &WebRTCDataCha
         }
     });
     if dc.ready_state() == gst_webrtc::WebRTCDataChannelState::Open {
-        send_input(weak, Input::ChannelOpen { peer });
+        send_input(weak, MediaEvent::ChannelOpen { peer });
     }
 }
 
@@ -1104,7 +990,7 @@ mod tests {
         media.create_peer(peer, true, VideoCodec::Vp8).unwrap();
         let sdp = loop {
             match rx.blocking_recv() {
-                Some(Input::LocalDescription { sdp, .. }) => break sdp,
+                Some(MediaEvent::LocalDescription { sdp, .. }) => break sdp,
                 Some(_) => continue,
                 None => panic!("no offer"),
             }

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 
 use gst::prelude::*;
 
+use super::frames::{Frame, FrameSlots};
 use super::level::{FLOOR_DB, Levels};
-use super::peer::{Frame, FrameSlots};
 use super::source::make;
 use super::tap::Source;
 use super::{CaptureSource, Kind, MediaError, Result, init};

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use gst::prelude::*;
 
 use super::codec::VideoCodec;
+use super::frames::FrameSlots;
 use super::level::Levels;
-use super::peer::FrameSlots;
-use super::source::make;
+use super::source::{leaky_queue, make};
 use super::tap::{Source, Taps, TrackId};
 use super::{CaptureSource, Kind, MediaError, MediaOptions, Result, stamp};
 
@@ -42,15 +42,6 @@ pub(crate) struct VideoSend {
     fps: u32,
     threads: i32,
     taps: Taps,
-}
-
-pub(crate) fn leaky_queue(buffers: u32) -> Result<gst::Element> {
-    Ok(gst::ElementFactory::make("queue")
-        .property("max-size-buffers", buffers)
-        .property("max-size-bytes", 0u32)
-        .property("max-size-time", 0u64)
-        .property_from_str("leaky", "downstream")
-        .build()?)
 }
 
 fn tee(name: &str) -> Result<gst::Element> {

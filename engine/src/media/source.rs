@@ -225,6 +225,15 @@ impl CaptureSource for Screen {
     }
 }
 
+pub(super) fn leaky_queue(buffers: u32) -> Result<gst::Element, MediaError> {
+    Ok(gst::ElementFactory::make("queue")
+        .property("max-size-buffers", buffers)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .property_from_str("leaky", "downstream")
+        .build()?)
+}
+
 pub(super) fn make(factory: &str) -> Result<gst::Element, MediaError> {
     gst::ElementFactory::make(factory)
         .build()

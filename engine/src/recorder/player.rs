@@ -14,7 +14,7 @@ use gst::prelude::*;
 use gst_app::{AppSink, AppSrc};
 use zeroize::Zeroizing;
 
-use crate::media::peer::Frame;
+use crate::media::frames::Frame;
 
 /// One decrypted media segment: where it starts in the recording, how long it is, its bytes.
 pub struct Segment {
