@@ -74,7 +74,7 @@ impl Chime {
 /// until it has played.
 pub fn play(chime: Chime, speaker: Option<&str>) -> Result<()> {
     init()?;
-    run(chime, super::peer::audio_out(speaker)?)
+    run(chime, super::receive::audio_out(speaker)?)
 }
 
 /// Play `chime` into `sink` until the end.
