@@ -5,7 +5,6 @@
 //! them to one thread: each request runs on a blocking thread with its own small runtime, like
 //! the command line runs them.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use assent_engine::account::{self, Account, AccountError, Profile};
@@ -24,45 +23,23 @@ fn open(dir: &Path) -> Result<Profile, String> {
     Profile::open(dir).map_err(|e| e.to_string())
 }
 
-/// Run `f`'s future to completion on a thread of its own.
-async fn local<T, F, Fut>(f: F) -> Result<T, String>
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = T>,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start a request: {e}"))?;
-        Ok(rt.block_on(f()))
-    })
-    .await
-    .map_err(|e| format!("the request failed: {e}"))?
-}
-
 /// The account this profile is signed in to, if any (a stored session token).
 pub async fn current(dir: PathBuf) -> Option<Account> {
-    local(move || async move {
+    async move {
         let profile = open(&dir).ok()?;
         profile.api().ok().map(|(_, account)| account)
-    })
+    }
     .await
-    .ok()
-    .flatten()
 }
 
 /// The server and email last used, to prefill the sign-in form.
 pub async fn last_account(dir: PathBuf) -> Option<(String, String)> {
-    local(move || async move {
+    async move {
         let profile = open(&dir).ok()?;
         let a = profile.account().ok()??;
         Some((a.server, a.email))
-    })
+    }
     .await
-    .ok()
-    .flatten()
 }
 
 #[derive(Debug, Clone)]
@@ -88,7 +65,7 @@ pub async fn sign_in(
     password: Zeroizing<String>,
     totp: Option<String>,
 ) -> Result<Account, SignInError> {
-    local(move || async move {
+    async move {
         let profile = open(&dir).map_err(SignInError::Other)?;
         account::signin(
             &profile,
@@ -100,19 +77,18 @@ pub async fn sign_in(
         )
         .await
         .map_err(SignInError::from)
-    })
+    }
     .await
-    .unwrap_or_else(|e| Err(SignInError::Other(e)))
 }
 
 /// Mail a recovery code.
 pub async fn start_recovery(server: String, email: String) -> Result<(), String> {
-    local(move || async move {
+    async move {
         account::start_recovery(&server, &email)
             .await
             .map_err(|e| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 /// What the reset step carries.
@@ -128,7 +104,7 @@ pub struct Recovery {
 
 /// Set a new password with the mailed code and the recovery code: signed in, keys kept.
 pub async fn recover(dir: PathBuf, r: Recovery) -> Result<Account, SignInError> {
-    local(move || async move {
+    async move {
         let profile = open(&dir).map_err(SignInError::Other)?;
         let input = account::RecoveryInput {
             server: &r.server,
@@ -142,9 +118,8 @@ pub async fn recover(dir: PathBuf, r: Recovery) -> Result<Account, SignInError> 
         account::recover(&profile, input)
             .await
             .map_err(SignInError::from)
-    })
+    }
     .await
-    .unwrap_or_else(|e| Err(SignInError::Other(e)))
 }
 
 pub async fn sign_up(
@@ -154,28 +129,28 @@ pub async fn sign_up(
     name: String,
     password: Zeroizing<String>,
 ) -> Result<Zeroizing<String>, String> {
-    local(move || async move {
+    async move {
         let profile = open(&dir)?;
         account::signup(&profile, &server, &email, &name, &password)
             .await
             .map(|s| s.recovery_code)
             .map_err(|e| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn verify_email(dir: PathBuf, code: String) -> Result<(), String> {
-    local(move || async move {
+    async move {
         let profile = open(&dir)?;
         account::verify_email(&profile, &code)
             .await
             .map_err(|e| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn resend_code(dir: PathBuf) -> Result<(), String> {
-    local(move || async move {
+    async move {
         let profile = open(&dir)?;
         let a = profile
             .account()
@@ -186,21 +161,20 @@ pub async fn resend_code(dir: PathBuf) -> Result<(), String> {
             .resend_code(&a.email)
             .await
             .map_err(|e: ApiError| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn sign_out(dir: PathBuf) -> Result<(), String> {
-    local(move || async move {
+    async move {
         let profile = open(&dir)?;
         account::signout(&profile).await.map_err(|e| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn new_meeting(dir: PathBuf) -> Result<MeetingCard, String> {
-    let (api, account) =
-        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    let (api, account) = async move { open(&dir)?.api().map_err(|e| e.to_string()) }.await?;
     let title = format!("{}'s meeting", account.display_name);
     let code = assent_engine::call::create_meeting(&api, &title)
         .await
@@ -214,8 +188,7 @@ pub async fn new_meeting(dir: PathBuf) -> Result<MeetingCard, String> {
 
 /// Check that the server admits us to the meeting behind `code`.
 pub async fn find_meeting(dir: PathBuf, code: String) -> Result<MeetingCard, String> {
-    let (api, _) =
-        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    let (api, _) = async move { open(&dir)?.api().map_err(|e| e.to_string()) }.await?;
     let m = api.join_meeting(&code).await.map_err(|e| match e.code() {
         Some("not_found") => format!("No meeting has the code {code}."),
         _ => e.to_string(),
@@ -240,7 +213,7 @@ pub struct Overview {
 pub async fn overview(dir: PathBuf) -> Result<Overview, String> {
     // The directory check first: the server's keys against the pin, its newest root against
     // every root kept, our own key history against the keys this device held.
-    let (api, alarms) = local(move || async move {
+    let (api, alarms) = async move {
         let profile = open(&dir)?;
         let (api, account) = profile.api().map_err(|e| e.to_string())?;
         // A check that cannot run (the server unreachable) raises nothing; one that finds
@@ -254,8 +227,8 @@ pub async fn overview(dir: PathBuf) -> Result<Overview, String> {
             .map(|a| a.detail)
             .collect::<Vec<_>>();
         Ok::<_, String>((api, alarms))
-    })
-    .await??;
+    }
+    .await?;
     let upcoming = api.upcoming().await.map_err(|e| e.to_string())?;
     let history = api.history().await.map_err(|e| e.to_string())?;
     Ok(Overview {
@@ -269,8 +242,7 @@ pub async fn schedule(
     dir: PathBuf,
     request: assent_shared::api::CreateMeeting,
 ) -> Result<MeetingCard, String> {
-    let (api, _) =
-        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    let (api, _) = async move { open(&dir)?.api().map_err(|e| e.to_string()) }.await?;
     let m = api
         .create_meeting(&request)
         .await
@@ -283,8 +255,7 @@ pub async fn schedule(
 }
 
 pub async fn personal_room(dir: PathBuf) -> Result<MeetingCard, String> {
-    let (api, _) =
-        local(move || async move { open(&dir)?.api().map_err(|e| e.to_string()) }).await??;
+    let (api, _) = async move { open(&dir)?.api().map_err(|e| e.to_string()) }.await?;
     let m = api.personal_room().await.map_err(|e| e.to_string())?;
     Ok(MeetingCard {
         code: m.code,
@@ -607,7 +578,7 @@ fn store(dir: &Path) -> Result<assent_engine::store::Store, String> {
 /// interrupted recording shows as incomplete) and, when signed in, the server's registry. A
 /// registry failure comes back beside the local list, which is shown anyway.
 pub async fn recordings(dir: PathBuf) -> Result<(Vec<recordings::Item>, Option<String>), String> {
-    local(move || async move {
+    async move {
         let rows = {
             let store = store(&dir)?;
             library::recover(&store, &library::root(&dir)).map_err(|e| e.to_string())?;
@@ -621,13 +592,13 @@ pub async fn recordings(dir: PathBuf) -> Result<(Vec<recordings::Item>, Option<S
             Err(_) => (Vec::new(), Some("not signed in".into())),
         };
         Ok((recordings::merge(rows, cloud), error))
-    })
-    .await?
+    }
+    .await
 }
 
 /// Set a recording's tags (this device's copy and the cloud copy).
 pub async fn set_tags(dir: PathBuf, id: String, tags: Vec<String>) -> Result<String, String> {
-    local(move || async move {
+    async move {
         let store = store(&dir)?;
         let api = open(&dir)
             .ok()
@@ -639,8 +610,8 @@ pub async fn set_tags(dir: PathBuf, id: String, tags: Vec<String>) -> Result<Str
         } else {
             format!("Tagged {}.", assent_shared::api::hashtags(&kept))
         })
-    })
-    .await?
+    }
+    .await
 }
 
 /// Delete a recording's local copy (never one being written: its recorder holds the lock)
@@ -651,7 +622,7 @@ pub async fn delete_recording(
     local_copy: bool,
     cloud_copy: bool,
 ) -> Result<String, String> {
-    local(move || async move {
+    async move {
         if cloud_copy {
             let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
             let rid: assent_shared::ids::RecordingId =
@@ -681,13 +652,13 @@ pub async fn delete_recording(
             let _ = std::fs::remove_file(library::lock_path(&root, &id));
         }
         Ok("Deleted.".to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 /// Upload a recording's cloud copy now (the uploader resumes where it stopped).
 pub async fn upload_recording(dir: PathBuf, id: String) -> Result<String, String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         let db = dir.join("profile.db");
         let todo = {
@@ -704,13 +675,13 @@ pub async fn upload_recording(dir: PathBuf, id: String) -> Result<String, String
             .await
             .map_err(|e| format!("the upload stopped: {e}"))?;
         Ok("The cloud copy is complete.".to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 /// Download a cloud copy into this device's library, where it is verified and listed.
 pub async fn download_recording(dir: PathBuf, id: String) -> Result<String, String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         let rid: assent_shared::ids::RecordingId =
             id.parse().map_err(|_| "not a recording id".to_string())?;
@@ -729,13 +700,13 @@ pub async fn download_recording(dir: PathBuf, id: String) -> Result<String, Stri
             "Downloaded ({}).",
             recordings::human_size(got.bytes)
         ))
-    })
-    .await?
+    }
+    .await
 }
 
 /// What the settings screen shows from the server: two-factor state and the sessions.
 pub async fn settings(dir: PathBuf) -> Result<settings::Loaded, String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         let me = api.me().await.map_err(|e| e.to_string())?;
         let sessions = api.sessions().await.map_err(|e| e.to_string())?;
@@ -744,8 +715,8 @@ pub async fn settings(dir: PathBuf) -> Result<settings::Loaded, String> {
             sessions,
             sounds: store(&dir).is_ok_and(|s| sounds_on(&s)),
         })
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn change_password(
@@ -753,7 +724,7 @@ pub async fn change_password(
     current: Zeroizing<String>,
     new: Zeroizing<String>,
 ) -> Result<String, String> {
-    local(move || async move {
+    async move {
         let profile = open(&dir)?;
         account::change_password(&profile, &current, &new)
             .await
@@ -763,61 +734,61 @@ pub async fn change_password(
             were signed out."
                 .to_string(),
         )
-    })
-    .await?
+    }
+    .await
 }
 
 /// Start two-factor enrolment: the secret and its `otpauth://` URI.
 pub async fn enrol_totp(dir: PathBuf) -> Result<(Zeroizing<String>, String), String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         let e = api.totp_enrol().await.map_err(|e| e.to_string())?;
         Ok((Zeroizing::new(e.secret.clone()), e.uri.clone()))
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn confirm_totp(dir: PathBuf, code: String) -> Result<String, String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         api.totp_confirm(&code).await.map_err(|e| e.to_string())?;
         Ok("Two-factor sign-in is on.".to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn disable_totp(dir: PathBuf, code: String) -> Result<String, String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         api.totp_disable(&code).await.map_err(|e| e.to_string())?;
         Ok("Two-factor sign-in is off.".to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn revoke_session(dir: PathBuf, id: String) -> Result<String, String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         api.revoke_session(&id).await.map_err(|e| e.to_string())?;
         Ok("That device is signed out.".to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 pub async fn delete_account(dir: PathBuf, password: Zeroizing<String>) -> Result<(), String> {
-    local(move || async move {
+    async move {
         let profile = open(&dir)?;
         account::delete_account(&profile, &password)
             .await
             .map_err(|e| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 /// Open a recording for the viewer: verify it (offline), name the signers from this device's
 /// contacts, and decrypt its chat with this device's keys.
 pub async fn open_recording(dir: PathBuf, recording: String) -> Result<viewer::Opened, String> {
-    local(move || async move {
+    async move {
         use assent_shared::container::{DirStore, Track, decrypt_segment};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
@@ -848,8 +819,8 @@ pub async fn open_recording(dir: PathBuf, recording: String) -> Result<viewer::O
         });
         let names = viewer::Names { known: &known, me };
         Ok(viewer::opened(&report, &recording, &names, chat))
-    })
-    .await?
+    }
+    .await
 }
 
 /// Export one track decrypted into the user's videos folder (`~/Videos/Assent`, or
@@ -860,7 +831,7 @@ pub async fn export_recording(
     recording: String,
     track: assent_shared::container::Track,
 ) -> Result<String, String> {
-    local(move || async move {
+    async move {
         use assent_shared::container::{DirStore, Track};
         let path = PathBuf::from(&recording);
         let ds = DirStore::open(&path).map_err(|e| format!("cannot open the recording: {e}"))?;
@@ -912,8 +883,8 @@ pub async fn export_recording(
         crate::cli::recordings::export_track(&path, &report, &age, &out, track)
             .map_err(|e| format!("the export failed: {e:#}"))?;
         Ok(out.display().to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 /// Decrypt a recording's media with this device's keys, in memory, and make a player for it
@@ -926,7 +897,7 @@ pub async fn load_media(
     recording: String,
     manifest: std::sync::Arc<assent_shared::container::Manifest>,
 ) -> Result<std::sync::Arc<assent_engine::recorder::player::Player>, String> {
-    local(move || async move {
+    async move {
         use assent_engine::recorder::player::{Player, Segment, Sound};
         use assent_shared::container::{DirStore, Track, decrypt_segment};
         let path = PathBuf::from(&recording);
@@ -948,8 +919,8 @@ pub async fn load_media(
             _ => Sound::Speakers,
         };
         Player::new(segments, sound).map(std::sync::Arc::new)
-    })
-    .await?
+    }
+    .await
 }
 
 /// The meeting as the server sees it (host, locked, our role).
@@ -957,11 +928,11 @@ pub async fn meeting_info(
     dir: PathBuf,
     code: String,
 ) -> Result<assent_shared::api::Meeting, String> {
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         api.meeting(&code).await.map_err(|e| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 /// A host action on the meeting `code`.
@@ -971,7 +942,7 @@ pub async fn host_action(
     action: super::room::HostAction,
 ) -> Result<(), String> {
     use super::room::HostAction;
-    local(move || async move {
+    async move {
         let (api, _) = open(&dir)?.api().map_err(|e| e.to_string())?;
         match action {
             HostAction::Lock(locked) => api.lock_meeting(&code, locked).await,
@@ -983,8 +954,8 @@ pub async fn host_action(
             }
         }
         .map_err(|e| e.to_string())
-    })
-    .await?
+    }
+    .await
 }
 
 #[cfg(test)]

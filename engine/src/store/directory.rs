@@ -57,9 +57,10 @@ impl Store {
         key: &PublicIdentity,
         now: Timestamp,
     ) -> Result<PinSeen> {
+        let mut db = self.db();
         let email = kt::normalize_email(email);
         let bytes = key.to_bytes();
-        let tx = self.conn.transaction()?;
+        let tx = db.transaction()?;
         let pinned: Option<(Vec<u8>, bool)> = tx
             .query_row(
                 "SELECT identity, verified FROM pins WHERE email = ?1",
@@ -109,9 +110,10 @@ impl Store {
     /// The user compared (or chose to trust) `email`'s new key: it becomes the pin, not yet
     /// verified.
     pub fn accept_key(&mut self, email: &str, key: &PublicIdentity, now: Timestamp) -> Result<()> {
+        let mut db = self.db();
         let email = kt::normalize_email(email);
         let bytes = key.to_bytes();
-        let tx = self.conn.transaction()?;
+        let tx = db.transaction()?;
         tx.execute(
             "UPDATE pins SET identity = ?2, verified = 0, last_seen = ?3 WHERE email = ?1",
             params![email, bytes, now.0 as i64],
@@ -128,7 +130,8 @@ impl Store {
     /// Mark `email`'s pinned key as compared in person (the safety number matched), if it is
     /// still `key`.
     pub fn mark_verified(&self, email: &str, key: &PublicIdentity) -> Result<bool> {
-        let n = self.conn.execute(
+        let db = self.db();
+        let n = db.execute(
             "UPDATE pins SET verified = 1 WHERE email = ?1 AND identity = ?2",
             params![kt::normalize_email(email), key.to_bytes()],
         )?;
@@ -136,8 +139,8 @@ impl Store {
     }
 
     pub fn pin(&self, email: &str) -> Result<Option<Pin>> {
-        let row: Option<(String, String, Vec<u8>, bool, i64)> = self
-            .conn
+        let db = self.db();
+        let row: Option<(String, String, Vec<u8>, bool, i64)> = db
             .query_row(
                 "SELECT email, display_name, identity, verified, first_seen FROM pins
                  WHERE email = ?1",
@@ -159,7 +162,8 @@ impl Store {
 
     /// Key changes seen and not accepted: (email, seen at).
     pub fn pending_key_changes(&self) -> Result<Vec<(String, u64)>> {
-        let mut st = self.conn.prepare(
+        let db = self.db();
+        let mut st = db.prepare(
             "SELECT email, seen_at FROM pin_changes WHERE accepted_at IS NULL ORDER BY seen_at",
         )?;
         let rows = st.query_map([], |r| {
@@ -171,7 +175,8 @@ impl Store {
     /// A key this profile holds (signed up with, restored, or published): versions of our own
     /// label with these values are ours.
     pub fn add_own_key(&self, key: &PublicIdentity, now: Timestamp) -> Result<()> {
-        self.conn.execute(
+        let db = self.db();
+        db.execute(
             "INSERT INTO own_keys (value, identity, since) VALUES (?1, ?2, ?3)
              ON CONFLICT (value) DO NOTHING",
             params![&kt::value(key).0[..], key.to_bytes(), now.0 as i64],
@@ -181,7 +186,8 @@ impl Store {
 
     /// The directory values of every key this profile held.
     pub fn own_key_values(&self) -> Result<Vec<Digest>> {
-        let mut st = self.conn.prepare("SELECT value FROM own_keys")?;
+        let db = self.db();
+        let mut st = db.prepare("SELECT value FROM own_keys")?;
         let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
         let mut out = Vec::new();
         for r in rows {
@@ -194,7 +200,8 @@ impl Store {
 
     /// Forget what this profile knew of a directory (another account or server now).
     pub fn forget_directory(&self) -> Result<()> {
-        self.conn.execute_batch(
+        let db = self.db();
+        db.execute_batch(
             "DELETE FROM own_keys; DELETE FROM directory_roots;
              DELETE FROM settings WHERE key = 'directory_keys';",
         )?;
@@ -223,13 +230,14 @@ impl Store {
         if let Some(k) = kept {
             return Ok(k.contradicts(root).then_some(k));
         }
-        self.conn.execute(
+        let db = self.db();
+        db.execute(
             "INSERT INTO directory_roots (epoch, root, seen_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (epoch) DO NOTHING",
             params![root.epoch() as i64, root.to_bytes(), now.0 as i64],
         )?;
         // A bounded memory: the newest thousand epochs.
-        self.conn.execute(
+        db.execute(
             "DELETE FROM directory_roots WHERE epoch < (SELECT MAX(epoch) FROM directory_roots) - 1000",
             [],
         )?;
@@ -237,8 +245,8 @@ impl Store {
     }
 
     pub fn root(&self, epoch: u64) -> Result<Option<SignedRoot>> {
-        let b: Option<Vec<u8>> = self
-            .conn
+        let db = self.db();
+        let b: Option<Vec<u8>> = db
             .query_row(
                 "SELECT root FROM directory_roots WHERE epoch = ?1",
                 [epoch as i64],
@@ -250,8 +258,8 @@ impl Store {
 
     /// The newest root this profile has accepted.
     pub fn newest_root(&self) -> Result<Option<SignedRoot>> {
-        let b: Option<Vec<u8>> = self
-            .conn
+        let db = self.db();
+        let b: Option<Vec<u8>> = db
             .query_row(
                 "SELECT root FROM directory_roots ORDER BY epoch DESC LIMIT 1",
                 [],
@@ -268,13 +276,14 @@ impl Store {
         evidence: Option<&[u8]>,
         now: Timestamp,
     ) -> Result<()> {
-        let exists: bool = self.conn.query_row(
+        let db = self.db();
+        let exists: bool = db.query_row(
             "SELECT EXISTS(SELECT 1 FROM directory_alarms WHERE kind = ?1 AND detail = ?2)",
             params![kind, detail],
             |r| r.get(0),
         )?;
         if !exists {
-            self.conn.execute(
+            db.execute(
                 "INSERT INTO directory_alarms (kind, detail, evidence, raised_at)
                  VALUES (?1, ?2, ?3, ?4)",
                 params![kind, detail, evidence, now.0 as i64],
@@ -284,7 +293,8 @@ impl Store {
     }
 
     pub fn alarms(&self) -> Result<Vec<Alarm>> {
-        let mut st = self.conn.prepare(
+        let db = self.db();
+        let mut st = db.prepare(
             "SELECT id, kind, detail, raised_at FROM directory_alarms ORDER BY raised_at",
         )?;
         let rows = st.query_map([], |r| {
@@ -300,8 +310,8 @@ impl Store {
 
     /// The evidence kept with an alarm (e.g. the two contradicting signed roots).
     pub fn alarm_evidence(&self, id: i64) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn
+        let db = self.db();
+        Ok(db
             .query_row(
                 "SELECT evidence FROM directory_alarms WHERE id = ?1",
                 [id],

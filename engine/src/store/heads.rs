@@ -12,12 +12,12 @@ impl Store {
     /// Keep a head if it goes further than the one kept for its recording and signer. The
     /// signature is checked here too: only heads that open are stored.
     pub fn keep_head(&self, head: &SignedHead) -> Result<()> {
+        let db = self.db();
         let (h, signer) = head
             .open()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id = h.recording_id.to_string();
-        let kept: Option<(u32, bool)> = self
-            .conn
+        let kept: Option<(u32, bool)> = db
             .query_row(
                 "SELECT segments, sealed FROM recording_heads
                  WHERE recording_id = ?1 AND signer = ?2",
@@ -28,7 +28,7 @@ impl Store {
         if kept.is_some_and(|k| k >= (h.segments, h.ended)) {
             return Ok(());
         }
-        self.conn.execute(
+        db.execute(
             "INSERT INTO recording_heads (recording_id, signer, head, segments, sealed, seen_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (recording_id, signer) DO UPDATE SET head = excluded.head,
@@ -47,9 +47,8 @@ impl Store {
 
     /// Every head kept for a recording (one per signer).
     pub fn heads(&self, recording_id: &str) -> Result<Vec<SignedHead>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT head FROM recording_heads WHERE recording_id = ?1")?;
+        let db = self.db();
+        let mut st = db.prepare("SELECT head FROM recording_heads WHERE recording_id = ?1")?;
         let rows = st.query_map([recording_id], |r| r.get::<_, Vec<u8>>(0))?;
         Ok(rows
             .collect::<rusqlite::Result<Vec<_>>>()?

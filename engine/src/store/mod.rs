@@ -187,8 +187,10 @@ pub struct CallRecord {
     pub participants: Vec<String>,
 }
 
+/// The store is `Sync`: its connection is behind a lock, taken for each statement or
+/// transaction, so engine futures that use it can move between threads.
 pub struct Store {
-    conn: Connection,
+    conn: std::sync::Mutex<Connection>,
 }
 
 impl std::fmt::Debug for Store {
@@ -205,15 +207,22 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn: std::sync::Mutex::new(conn),
+        };
         store.migrate()?;
         Ok(store)
     }
 
+    /// The connection, for one statement or transaction (a panic while it was held leaves
+    /// SQLite consistent: the transaction is rolled back).
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let mut db = self.db();
+        let version: i64 = db.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let version = usize::try_from(version).unwrap_or(usize::MAX);
         if version > MIGRATIONS.len() {
             return Err(StoreError::Corrupt(format!(
@@ -222,7 +231,7 @@ impl Store {
             )));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self.conn.transaction()?;
+            let tx = db.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
@@ -231,8 +240,8 @@ impl Store {
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+        let db = self.db();
+        Ok(db
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
                 r.get(0)
             })
@@ -240,7 +249,8 @@ impl Store {
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
+        let db = self.db();
+        db.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![key, value],
@@ -249,15 +259,16 @@ impl Store {
     }
 
     pub fn remove_setting(&self, key: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM settings WHERE key = ?1", [key])?;
+        let db = self.db();
+        db.execute("DELETE FROM settings WHERE key = ?1", [key])?;
         Ok(())
     }
 
     /// The names of everyone whose keys this device has seen, current and earlier keys alike
     /// (to name the signers of a recording's consent).
     pub fn contact_names(&self) -> Result<Vec<(assent_shared::IdentityKey, String)>> {
-        let mut stmt = self.conn.prepare(
+        let db = self.db();
+        let mut stmt = db.prepare(
             "SELECT p.display_name || ' <' || p.email || '>', p.identity FROM pins p
              UNION ALL
              SELECT p.display_name || ' <' || p.email || '>', k.old_identity FROM pin_changes k
@@ -282,9 +293,10 @@ impl Store {
     }
 
     pub fn record_call(&self, call: &CallRecord) -> Result<()> {
+        let db = self.db();
         let participants = serde_json::to_string(&call.participants)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.conn.execute(
+        db.execute(
             "INSERT INTO calls (call_id, meeting_code, title, started_at, ended_at, participants)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT(call_id) DO UPDATE SET ended_at = excluded.ended_at,
@@ -302,8 +314,9 @@ impl Store {
     }
 
     pub fn add_recording(&self, r: &RecordingRow) -> Result<()> {
+        let db = self.db();
         let json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-        self.conn.execute(
+        db.execute(
             "INSERT INTO recordings (id, title, dir, call_id, started_at, ended_at, participants,
                tags, size, segments, state, scope, retention_days, cloud_state, uploaded_bytes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
@@ -331,7 +344,8 @@ impl Store {
 
     /// A segment was written.
     pub fn recording_progress(&self, id: &str, segments: u32, size: u64) -> Result<()> {
-        self.conn.execute(
+        let db = self.db();
+        db.execute(
             "UPDATE recordings SET segments = ?2, size = ?3 WHERE id = ?1",
             params![id, segments, size as i64],
         )?;
@@ -340,7 +354,8 @@ impl Store {
 
     /// The recording ended (`complete`) or was found abandoned (`incomplete`).
     pub fn recording_ended(&self, id: &str, state: &str, ended_at: Option<u64>) -> Result<()> {
-        self.conn.execute(
+        let db = self.db();
+        db.execute(
             "UPDATE recordings SET state = ?2, ended_at = COALESCE(?3, ended_at) WHERE id = ?1",
             params![id, state, ended_at.map(|t| t as i64)],
         )?;
@@ -348,7 +363,8 @@ impl Store {
     }
 
     pub fn set_cloud_state(&self, id: &str, state: &str, uploaded_bytes: u64) -> Result<()> {
-        self.conn.execute(
+        let db = self.db();
+        db.execute(
             "UPDATE recordings SET cloud_state = ?2, uploaded_bytes = ?3,
                cloud_error = CASE WHEN ?2 = 'failed' THEN cloud_error ELSE NULL END
              WHERE id = ?1",
@@ -359,7 +375,8 @@ impl Store {
 
     /// The upload failed for a reason retrying will not fix.
     pub fn set_cloud_failed(&self, id: &str, error: &str) -> Result<()> {
-        self.conn.execute(
+        let db = self.db();
+        db.execute(
             "UPDATE recordings SET cloud_state = 'failed', cloud_error = ?2 WHERE id = ?1",
             params![id, error],
         )?;
@@ -367,8 +384,8 @@ impl Store {
     }
 
     pub fn cloud_error(&self, id: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+        let db = self.db();
+        Ok(db
             .query_row(
                 "SELECT cloud_error FROM recordings WHERE id = ?1",
                 [id],
@@ -380,8 +397,8 @@ impl Store {
 
     /// The multipart upload in progress for an object, if any.
     pub fn upload_id(&self, recording: &str, name: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+        let db = self.db();
+        Ok(db
             .query_row(
                 "SELECT upload_id FROM cloud_uploads WHERE recording_id = ?1 AND name = ?2",
                 [recording, name],
@@ -391,13 +408,14 @@ impl Store {
     }
 
     pub fn set_upload_id(&self, recording: &str, name: &str, upload: Option<&str>) -> Result<()> {
+        let db = self.db();
         match upload {
-            Some(u) => self.conn.execute(
+            Some(u) => db.execute(
                 "INSERT INTO cloud_uploads (recording_id, name, upload_id) VALUES (?1, ?2, ?3)
                  ON CONFLICT(recording_id, name) DO UPDATE SET upload_id = excluded.upload_id",
                 params![recording, name, u],
             )?,
-            None => self.conn.execute(
+            None => db.execute(
                 "DELETE FROM cloud_uploads WHERE recording_id = ?1 AND name = ?2",
                 params![recording, name],
             )?,
@@ -406,8 +424,9 @@ impl Store {
     }
 
     pub fn set_tags(&self, id: &str, tags: &[String]) -> Result<bool> {
+        let db = self.db();
         let json = serde_json::to_string(tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let n = self.conn.execute(
+        let n = db.execute(
             "UPDATE recordings SET tags = ?2 WHERE id = ?1",
             params![id, json],
         )?;
@@ -415,16 +434,16 @@ impl Store {
     }
 
     pub fn remove_recording(&self, id: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM cloud_uploads WHERE recording_id = ?1", [id])?;
-        self.conn
-            .execute("DELETE FROM recordings WHERE id = ?1", [id])?;
+        let db = self.db();
+        db.execute("DELETE FROM cloud_uploads WHERE recording_id = ?1", [id])?;
+        db.execute("DELETE FROM recordings WHERE id = ?1", [id])?;
         Ok(())
     }
 
     /// The library, newest first.
     pub fn recordings(&self) -> Result<Vec<RecordingRow>> {
-        let mut st = self.conn.prepare(
+        let db = self.db();
+        let mut st = db.prepare(
             "SELECT id, title, dir, call_id, started_at, ended_at, participants, tags, size,
                segments, state, scope, retention_days, cloud_state, uploaded_bytes
              FROM recordings ORDER BY started_at DESC",
@@ -453,7 +472,8 @@ impl Store {
     }
 
     pub fn calls(&self) -> Result<Vec<CallRecord>> {
-        let mut st = self.conn.prepare(
+        let db = self.db();
+        let mut st = db.prepare(
             "SELECT call_id, meeting_code, title, started_at, ended_at, participants
              FROM calls ORDER BY started_at DESC",
         )?;
