@@ -4,7 +4,7 @@
 
 use assent_shared::Timestamp;
 use assent_shared::api::{CreateMeeting, Meeting, MeetingKind, MeetingRole};
-use assent_shared::ids::UserId;
+use assent_shared::ids::{MeetingId, UserId};
 use axum::http::StatusCode;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -20,7 +20,7 @@ pub const MAX_DURATION_MIN: u32 = 24 * 60;
 /// A meeting row.
 #[derive(Debug, Clone)]
 pub struct Row {
-    pub id: UserId,
+    pub id: MeetingId,
     pub code: String,
     pub kind: MeetingKind,
     pub title: String,
@@ -35,12 +35,12 @@ pub struct Row {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoomEffect {
     /// Disconnect this user from the meeting's room.
-    Kick { meeting: UserId, user: UserId },
+    Kick { meeting: MeetingId, user: UserId },
     /// Close the meeting's room for everyone.
-    Close { meeting: UserId },
+    Close { meeting: MeetingId },
     /// A member's role changed.
     Role {
-        meeting: UserId,
+        meeting: MeetingId,
         user: UserId,
         role: MeetingRole,
     },
@@ -72,8 +72,8 @@ fn parse_role(s: &str) -> MeetingRole {
     }
 }
 
-fn id_of(v: Vec<u8>) -> UserId {
-    UserId(v.try_into().unwrap_or([0; 16]))
+fn id_of(v: Vec<u8>) -> [u8; 16] {
+    v.try_into().unwrap_or([0; 16])
 }
 
 const COLUMNS: &str = "id, code, kind, title, host_id, starts_at, duration_min, locked, ended_at";
@@ -81,7 +81,7 @@ const COLUMNS: &str = "id, code, kind, title, host_id, starts_at, duration_min, 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let kind: String = r.get(2)?;
     Ok(Row {
-        id: id_of(r.get(0)?),
+        id: MeetingId(id_of(r.get(0)?)),
         code: r.get(1)?,
         kind: match kind.as_str() {
             "scheduled" => MeetingKind::Scheduled,
@@ -89,7 +89,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
             _ => MeetingKind::Instant,
         },
         title: r.get(3)?,
-        host: id_of(r.get(4)?),
+        host: UserId(id_of(r.get(4)?)),
         starts_at: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
         duration_min: r.get::<_, Option<i64>>(6)?.map(|v| v as u32),
         locked: r.get(7)?,
@@ -107,7 +107,7 @@ pub fn by_code(c: &Connection, code: &str) -> rusqlite::Result<Option<Row>> {
     .optional()
 }
 
-pub fn by_id(c: &Connection, id: &UserId) -> rusqlite::Result<Option<Row>> {
+pub fn by_id(c: &Connection, id: &MeetingId) -> rusqlite::Result<Option<Row>> {
     c.query_row(
         &format!("SELECT {COLUMNS} FROM meetings WHERE id = ?1"),
         [&id.0[..]],
@@ -140,7 +140,7 @@ fn new_code() -> String {
 
 pub fn member_role(
     c: &Connection,
-    meeting: &UserId,
+    meeting: &MeetingId,
     user: &UserId,
 ) -> rusqlite::Result<Option<(MeetingRole, bool)>> {
     c.query_row(
@@ -159,7 +159,7 @@ fn view(c: &Connection, m: &Row, user: &UserId) -> ApiResult<Meeting> {
         .filter(|(_, removed)| !removed)
         .map(|(r, _)| r);
     Ok(Meeting {
-        id: m.id.to_string(),
+        id: m.id,
         code: m.code.clone(),
         kind: m.kind,
         title: m.title.clone(),
@@ -194,7 +194,7 @@ fn insert(
     duration: Option<u32>,
     now: Timestamp,
 ) -> ApiResult<Row> {
-    let id = UserId::random();
+    let id = MeetingId::random();
     // A fresh code; retry on the (astronomically rare) collision.
     for _ in 0..8 {
         let code = new_code();
@@ -622,7 +622,7 @@ mod tests {
     #[test]
     fn ics_is_folded_and_escaped() {
         let m = Meeting {
-            id: "00".repeat(16),
+            id: MeetingId([0; 16]),
             code: "abc-defg-hij".into(),
             kind: MeetingKind::Scheduled,
             title: "Budget; Q3, draft — a long title that goes on and on and on past seventy-five octets".into(),

@@ -376,7 +376,7 @@ pub struct CreateMeeting {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Meeting {
-    pub id: String,
+    pub id: crate::ids::MeetingId,
     /// The join code, e.g. `abc-defg-hij`; also in `assent://join/<code>` links.
     pub code: String,
     pub kind: MeetingKind,

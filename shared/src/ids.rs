@@ -97,6 +97,11 @@ id_type!(
     UserId,
     "user id"
 );
+id_type!(
+    /// A meeting (instant, scheduled or a personal room) on the rendezvous server.
+    MeetingId,
+    "meeting id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -115,7 +115,7 @@ pub enum LeaveReason {
 pub enum ServerMsg {
     Joined {
         version: u32,
-        meeting_id: String,
+        meeting_id: crate::ids::MeetingId,
         call_id: CallId,
         peer_id: PeerId,
         /// Present this to resume the seat after a reconnect.

@@ -410,7 +410,7 @@ mod tests {
         assert!(shows(&home, "Nothing scheduled."));
         assert!(shows(&home, "No calls yet."));
         let meeting = Meeting {
-            id: "m1".into(),
+            id: assent_shared::ids::MeetingId([1; 16]),
             code: "abc-defg-hij".into(),
             kind: MeetingKind::Scheduled,
             title: "Planning".into(),

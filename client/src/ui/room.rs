@@ -1362,7 +1362,7 @@ mod tests {
             arrived: true,
         }));
         let meeting = |role| Meeting {
-            id: "m".into(),
+            id: assent_shared::ids::MeetingId([2; 16]),
             code: "abc-defg-hij".into(),
             kind: MeetingKind::Instant,
             title: "Standup".into(),

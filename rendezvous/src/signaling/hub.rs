@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use assent_shared::api::MeetingRole;
-use assent_shared::ids::{CallId, UserId};
+use assent_shared::ids::{CallId, MeetingId, UserId};
 use assent_shared::signal::{LeaveReason, PROTOCOL_VERSION, PeerId, PeerInfo, ServerMsg};
 use assent_shared::{PublicIdentity, Timestamp};
 use rand::RngCore;
@@ -29,7 +29,7 @@ pub const MAX_BUFFERED: usize = 256;
 /// A user the edge has admitted to a meeting (membership, lock and removal already checked).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admitted {
-    pub meeting: UserId,
+    pub meeting: MeetingId,
     pub user: UserId,
     /// The account's verified email (its name in the key directory).
     pub email: String,
@@ -60,14 +60,14 @@ pub enum Input {
     },
     Tick,
     Kick {
-        meeting: UserId,
+        meeting: MeetingId,
         user: UserId,
     },
     Close {
-        meeting: UserId,
+        meeting: MeetingId,
     },
     RoleChanged {
-        meeting: UserId,
+        meeting: MeetingId,
         user: UserId,
         role: MeetingRole,
     },
@@ -83,7 +83,7 @@ pub enum Output {
         conn: ConnId,
     },
     CallStarted {
-        meeting: UserId,
+        meeting: MeetingId,
         call: CallId,
         at: Timestamp,
     },
@@ -122,8 +122,8 @@ struct Room {
 #[derive(Debug)]
 pub struct Hub {
     grace_ms: u64,
-    rooms: HashMap<UserId, Room>,
-    seated: HashMap<ConnId, (UserId, PeerId)>,
+    rooms: HashMap<MeetingId, Room>,
+    seated: HashMap<ConnId, (MeetingId, PeerId)>,
 }
 
 fn hash(token: &str) -> [u8; 32] {
@@ -146,7 +146,7 @@ impl Hub {
         }
     }
 
-    pub fn room_size(&self, meeting: &UserId) -> usize {
+    pub fn room_size(&self, meeting: &MeetingId) -> usize {
         self.rooms.get(meeting).map_or(0, |r| r.seats.len())
     }
 
@@ -225,7 +225,7 @@ impl Hub {
     /// To every seat of the room except `except`.
     fn broadcast(
         &mut self,
-        meeting: &UserId,
+        meeting: &MeetingId,
         except: Option<PeerId>,
         msg: ServerMsg,
         out: &mut Vec<Output>,
@@ -273,7 +273,7 @@ impl Hub {
                     conn,
                     msg: ServerMsg::Joined {
                         version: PROTOCOL_VERSION,
-                        meeting_id: a.meeting.to_string(),
+                        meeting_id: a.meeting,
                         call_id: call,
                         peer_id: me,
                         resume_token: token,
@@ -359,7 +359,7 @@ impl Hub {
             conn,
             msg: ServerMsg::Joined {
                 version: PROTOCOL_VERSION,
-                meeting_id: a.meeting.to_string(),
+                meeting_id: a.meeting,
                 call_id: call,
                 peer_id: peer,
                 resume_token: token,
@@ -407,7 +407,7 @@ impl Hub {
     fn free(
         &mut self,
         now: Timestamp,
-        meeting: &UserId,
+        meeting: &MeetingId,
         peer: PeerId,
         reason: LeaveReason,
         out: &mut Vec<Output>,
@@ -444,7 +444,7 @@ impl Hub {
     }
 
     fn expire(&mut self, now: Timestamp, out: &mut Vec<Output>) {
-        let expired: Vec<(UserId, PeerId)> = self
+        let expired: Vec<(MeetingId, PeerId)> = self
             .rooms
             .iter()
             .flat_map(|(m, r)| {
@@ -462,7 +462,7 @@ impl Hub {
         }
     }
 
-    fn kick(&mut self, now: Timestamp, meeting: UserId, user: UserId, out: &mut Vec<Output>) {
+    fn kick(&mut self, now: Timestamp, meeting: MeetingId, user: UserId, out: &mut Vec<Output>) {
         let seats: Vec<(PeerId, Option<ConnId>)> = self
             .rooms
             .get(&meeting)
@@ -486,7 +486,7 @@ impl Hub {
         }
     }
 
-    fn close(&mut self, now: Timestamp, meeting: UserId, out: &mut Vec<Output>) {
+    fn close(&mut self, now: Timestamp, meeting: MeetingId, out: &mut Vec<Output>) {
         let Some(room) = self.rooms.remove(&meeting) else {
             return;
         };
@@ -517,7 +517,7 @@ mod tests {
     use super::*;
     use assent_shared::SecretIdentity;
 
-    fn admitted(meeting: UserId, n: u8) -> Box<Admitted> {
+    fn admitted(meeting: MeetingId, n: u8) -> Box<Admitted> {
         let id = SecretIdentity::from_seed([n; 32], Timestamp(0));
         Box::new(Admitted {
             meeting,
@@ -558,7 +558,7 @@ mod tests {
 
     #[test]
     fn join_route_leave_and_history() {
-        let m = UserId([9; 16]);
+        let m = MeetingId([9; 16]);
         let mut hub = Hub::new(10_000);
         let out = hub.handle(
             T,
@@ -663,7 +663,7 @@ mod tests {
 
     #[test]
     fn dropped_connection_resumes_its_seat_with_buffered_messages() {
-        let m = UserId([9; 16]);
+        let m = MeetingId([9; 16]);
         let mut hub = Hub::new(10_000);
         let out = hub.handle(
             T,
@@ -725,7 +725,7 @@ mod tests {
 
     #[test]
     fn grace_expiry_and_wrong_resume_token() {
-        let m = UserId([9; 16]);
+        let m = MeetingId([9; 16]);
         let mut hub = Hub::new(10_000);
         hub.handle(
             T,
@@ -775,7 +775,7 @@ mod tests {
 
     #[test]
     fn kick_close_and_roles() {
-        let m = UserId([9; 16]);
+        let m = MeetingId([9; 16]);
         let mut hub = Hub::new(10_000);
         hub.handle(
             T,
@@ -835,7 +835,7 @@ mod tests {
 
     #[test]
     fn room_limit() {
-        let m = UserId([9; 16]);
+        let m = MeetingId([9; 16]);
         let mut hub = Hub::new(10_000);
         for i in 0..MAX_ROOM as u64 {
             let mut a = admitted(m, 2);
