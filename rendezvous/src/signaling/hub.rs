@@ -124,25 +124,55 @@ pub struct Hub {
     grace_ms: u64,
     rooms: HashMap<MeetingId, Room>,
     seated: HashMap<ConnId, (MeetingId, PeerId)>,
+    ids: Ids,
+}
+
+/// Where call ids, peer ids and resume tokens come from: the operating system's generator, or
+/// in tests a seeded one, so that the hub's outputs are reproducible.
+struct Ids(Box<dyn RngCore + Send>);
+
+impl std::fmt::Debug for Ids {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ids(..)")
+    }
+}
+
+impl Ids {
+    fn call(&mut self) -> CallId {
+        let mut b = [0u8; 16];
+        self.0.fill_bytes(&mut b);
+        CallId(b)
+    }
+
+    fn peer(&mut self) -> PeerId {
+        PeerId(self.0.next_u64())
+    }
+
+    /// A resume token: 256 random bits.
+    fn token(&mut self) -> String {
+        let mut b = [0u8; 32];
+        self.0.fill_bytes(&mut b);
+        data_encoding::BASE64URL_NOPAD.encode(&b)
+    }
 }
 
 fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn random_token() -> String {
-    let mut b = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    data_encoding::BASE64URL_NOPAD.encode(&b)
-}
-
 impl Hub {
     /// A hub whose dropped seats wait `grace_ms` for their owner to reconnect.
     pub fn new(grace_ms: u64) -> Hub {
+        Hub::with_ids(grace_ms, Box::new(rand::rngs::OsRng))
+    }
+
+    /// A hub drawing its ids and tokens from `rng` (tests give a seeded one).
+    fn with_ids(grace_ms: u64, rng: Box<dyn RngCore + Send>) -> Hub {
         Hub {
             grace_ms,
             rooms: HashMap::new(),
             seated: HashMap::new(),
+            ids: Ids(rng),
         }
     }
 
@@ -311,8 +341,9 @@ impl Hub {
             });
             return;
         }
+        let ids = &mut self.ids;
         let room = self.rooms.entry(a.meeting).or_insert_with(|| {
-            let call = CallId::random();
+            let call = ids.call();
             out.push(Output::CallStarted {
                 meeting: a.meeting,
                 call,
@@ -323,11 +354,11 @@ impl Hub {
                 seats: BTreeMap::new(),
             }
         });
-        let mut peer = PeerId(rand::rngs::OsRng.next_u64());
+        let mut peer = ids.peer();
         while room.seats.contains_key(&peer) {
-            peer = PeerId(rand::rngs::OsRng.next_u64());
+            peer = ids.peer();
         }
-        let token = random_token();
+        let token = ids.token();
         let info = PeerInfo {
             peer_id: peer,
             user_id: a.user,
@@ -532,6 +563,34 @@ mod tests {
             identity: id.public().clone(),
             codecs: vec!["vp8".into()],
         })
+    }
+
+    /// With its ids drawn from a seeded generator, the hub is a pure function of its inputs:
+    /// the same joins give the same call id, peer ids and resume tokens, output for output.
+    #[test]
+    fn a_seeded_hub_is_deterministic() {
+        use rand::SeedableRng;
+        let run = |seed: u64| {
+            let mut hub = Hub::with_ids(10_000, Box::new(rand::rngs::StdRng::seed_from_u64(seed)));
+            let m = MeetingId([9; 16]);
+            let mut out = Vec::new();
+            for (conn, n) in [(1, 1), (2, 2), (3, 3)] {
+                out.extend(hub.handle(
+                    T,
+                    Input::Join {
+                        conn,
+                        admitted: admitted(m, n),
+                        resume: None,
+                    },
+                ));
+            }
+            out.extend(hub.handle(T, Input::Leave { conn: 2 }));
+            out
+        };
+        let a = run(7);
+        assert_eq!(a, run(7));
+        assert_ne!(a, run(8), "the ids come from the generator");
+        assert!(a.iter().any(|o| matches!(o, Output::CallStarted { .. })));
     }
 
     fn sent_to(out: &[Output], conn: ConnId) -> Vec<ServerMsg> {
