@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use assent_shared::api::{ChangePassword, Confirm, SessionInfo, TotpCode, TotpEnrolment};
+use assent_shared::api::{
+    ChangePassword, Confirm, ErrorCode, SessionInfo, TotpCode, TotpEnrolment,
+};
 use assent_shared::api::{
     CompleteUpload, CreateMeeting, DirectoryEntry, Download, EmailCode, EmailOnly, ErrorBody,
     IceServers, KeyBackupBody, Me, Meeting, PartRequest, PartTag, PartUrl, PartUrls, Prelogin,
@@ -36,9 +38,11 @@ pub enum ApiError {
 
 impl ApiError {
     /// The server's error code, if it answered with one.
-    pub fn code(&self) -> Option<&str> {
+    /// The server's error code (`Unknown` for one this version does not know, or one the
+    /// object storage's refusal was given).
+    pub fn code(&self) -> Option<ErrorCode> {
         match self {
-            ApiError::Server { code, .. } => Some(code),
+            ApiError::Server { code, .. } => Some(ErrorCode::parse(code)),
             _ => None,
         }
     }
@@ -214,7 +218,7 @@ impl Api {
                     code,
                     retry_after,
                     ..
-                }) if code == "busy" && attempt < BUSY_RETRIES => {
+                }) if ErrorCode::parse(&code) == ErrorCode::Busy && attempt < BUSY_RETRIES => {
                     attempt += 1;
                     let secs = retry_after.unwrap_or(1).clamp(1, 10) * u64::from(attempt);
                     let jitter = u64::from(
@@ -760,9 +764,9 @@ fn storage_refusal(status: StatusCode) -> ApiError {
     ApiError::Server {
         status: status.as_u16(),
         code: if status == StatusCode::FORBIDDEN {
-            "invalid_signature".into()
+            ErrorCode::InvalidSignature.as_str().into()
         } else if status.is_server_error() {
-            "storage_unavailable".into()
+            ErrorCode::StorageUnavailable.as_str().into()
         } else {
             "storage_refused".into()
         },
@@ -858,7 +862,7 @@ mod tests {
             .get::<serde_json::Value>("/v1/health")
             .await
             .unwrap_err();
-        assert_eq!(e.code(), Some("busy"));
+        assert_eq!(e.code(), Some(ErrorCode::Busy));
         assert_eq!(seen.load(Ordering::SeqCst), 1 + BUSY_RETRIES as usize);
     }
 

@@ -130,7 +130,7 @@ async fn vet_once(
     let email = kt::normalize_email(email);
     let l = match api.kt_lookup(&email).await {
         Ok(l) => l,
-        Err(e) if e.code() == Some("not_in_directory") => {
+        Err(e) if e.code() == Some(assent_shared::api::ErrorCode::NotInDirectory) => {
             return Err(DirectoryError::NotPublished(email));
         }
         Err(e) => return Err(e.into()),
@@ -157,7 +157,7 @@ pub async fn lookup(
     let email = kt::normalize_email(email);
     let l = match api.kt_lookup(&email).await {
         Ok(l) => l,
-        Err(e) if e.code() == Some("not_in_directory") => {
+        Err(e) if e.code() == Some(assent_shared::api::ErrorCode::NotInDirectory) => {
             return Err(DirectoryError::NotPublished(email));
         }
         Err(e) => return Err(e.into()),
@@ -250,7 +250,7 @@ pub async fn own_history(
 ) -> Result<OwnKeys> {
     let h = match api.kt_history().await {
         Ok(h) => h,
-        Err(e) if e.code() == Some("not_in_directory") => {
+        Err(e) if e.code() == Some(assent_shared::api::ErrorCode::NotInDirectory) => {
             return Err(DirectoryError::NotPublished(kt::normalize_email(email)));
         }
         Err(e) => return Err(e.into()),

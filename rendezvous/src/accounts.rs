@@ -2,6 +2,7 @@
 //! and recovery. The server stores an Argon2id verifier of the client-derived authentication
 //! secret and the sealed key backup; it never sees the password or any private key.
 
+use assent_shared::api::ErrorCode;
 use std::net::IpAddr;
 
 use assent_shared::api::{
@@ -101,7 +102,7 @@ pub fn check_email(email: &str) -> ApiResult<String> {
         Ok(e.to_string())
     } else {
         Err(ApiError::field(
-            "invalid_email",
+            ErrorCode::InvalidEmail,
             "not a valid email address",
         ))
     }
@@ -112,7 +113,7 @@ pub fn check_display_name(name: &str) -> ApiResult<String> {
     let count = n.chars().count();
     if count == 0 || count > 64 || n.chars().any(char::is_control) {
         return Err(ApiError::field(
-            "invalid_display_name",
+            ErrorCode::InvalidDisplayName,
             "a display name has 1 to 64 characters, no control characters",
         ));
     }
@@ -122,18 +123,19 @@ pub fn check_display_name(name: &str) -> ApiResult<String> {
 fn check_kdf(kdf: KdfParams) -> ApiResult<KdfParams> {
     kdf.check().map_err(|_| {
         ApiError::field(
-            "weak_kdf",
+            ErrorCode::WeakKdf,
             "key derivation parameters below the minimum or out of range",
         )
     })
 }
 
 fn check_backup(bytes: &[u8], salt: Salt, kdf: KdfParams) -> ApiResult<()> {
-    let b = KeyBackup::from_bytes(bytes)
-        .map_err(|_| ApiError::field("invalid_key_backup", "the key backup does not parse"))?;
+    let b = KeyBackup::from_bytes(bytes).map_err(|_| {
+        ApiError::field(ErrorCode::InvalidKeyBackup, "the key backup does not parse")
+    })?;
     if b.salt != salt || b.kdf != kdf {
         return Err(ApiError::field(
-            "invalid_key_backup",
+            ErrorCode::InvalidKeyBackup,
             "the key backup was made with another salt or parameters",
         ));
     }
@@ -141,9 +143,12 @@ fn check_backup(bytes: &[u8], salt: Salt, kdf: KdfParams) -> ApiResult<()> {
 }
 
 pub fn check_identity(identity: &PublicIdentity) -> ApiResult<()> {
-    identity
-        .verify()
-        .map_err(|_| ApiError::field("invalid_identity", "the identity bundle does not verify"))
+    identity.verify().map_err(|_| {
+        ApiError::field(
+            ErrorCode::InvalidIdentity,
+            "the identity bundle does not verify",
+        )
+    })
 }
 
 async fn hash(secret: &AuthSecret) -> ApiResult<String> {
@@ -355,7 +360,7 @@ pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResu
                 .optional()?;
             match existing {
                 Some(true) => {
-                    return Err(ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email address exists"));
+                    return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::EmailTaken, "an account with this email address exists"));
                 }
                 // Nobody proved this address yet: whoever can read its mail may claim it. The
                 // unverified account (never in the key directory) goes.
@@ -620,7 +625,7 @@ pub async fn start_recovery(state: &AppState, ip: IpAddr, req: EmailOnly) -> Api
 fn recovery_unavailable() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "recovery_unavailable",
+        ErrorCode::RecoveryUnavailable,
         "this account has no recovery proof yet: sign in on a device that knows the password \
          and change the password once to turn recovery on",
     )
@@ -702,8 +707,9 @@ pub async fn complete_recovery(
     let device = crate::sessions::check_device(&req.device)?;
     let kdf = check_kdf(req.new_kdf)?;
     check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
-    let new_backup = KeyBackup::from_bytes(&req.new_key_backup.0)
-        .map_err(|_| ApiError::field("invalid_key_backup", "the key backup does not parse"))?;
+    let new_backup = KeyBackup::from_bytes(&req.new_key_backup.0).map_err(|_| {
+        ApiError::field(ErrorCode::InvalidKeyBackup, "the key backup does not parse")
+    })?;
     let now = state.now();
     let ticket_hash = secrets::token_hash(&req.ticket);
     let proof = recovery_verifier(&req.recovery_proof.0);
@@ -732,7 +738,7 @@ pub async fn complete_recovery(
                 )?;
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
-                    "bad_recovery_proof",
+                    ErrorCode::BadRecoveryProof,
                     "the recovery code does not belong to this account",
                 ));
             }
@@ -741,7 +747,7 @@ pub async fn complete_recovery(
                 .is_some_and(|b| b.same_keys(&new_backup));
             if !same {
                 return Err(ApiError::field(
-                    "invalid_key_backup",
+                    ErrorCode::InvalidKeyBackup,
                     "a recovery keeps the keys: the new backup must seal the same ones",
                 ));
             }

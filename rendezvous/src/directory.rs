@@ -9,6 +9,7 @@
 //! - a key that was replaced can never be published again (409), so an old, perhaps stolen
 //!   key cannot come back.
 
+use assent_shared::api::ErrorCode;
 use assent_shared::api::{DirectoryEntry, KeyHistoryEntry, PublishIdentity};
 use assent_shared::ids::UserId;
 use assent_shared::transparency::{KeyPossession, ServerKey};
@@ -30,7 +31,13 @@ pub fn check_possession(
 ) -> ApiResult<()> {
     possession
         .verify(identity, email, server, now)
-        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_possession", e.to_string()))
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::BadPossession,
+                e.to_string(),
+            )
+        })
 }
 
 /// Append `identity` as the user's newest key unless it already is. Refuses a key that another
@@ -64,14 +71,14 @@ pub fn append_identity(
         Some(h) if h != user => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "key_taken",
+                ErrorCode::KeyTaken,
                 "this identity key belongs to another account",
             ));
         }
         Some(_) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                "key_replaced",
+                ErrorCode::KeyReplaced,
                 "a key that was replaced cannot be published again",
             ));
         }

@@ -41,7 +41,13 @@
 //! | `not_in_directory` | 404 | the key directory has no key for this email address (yet) |
 //! | `no_such_epoch` | 404 | the key directory has no such epoch yet |
 //! | `invalid_query` | 422 | a query string of the wrong shape (the message says which) |
+//! | `invalid_title`, `invalid_kind`, `invalid_time`, `too_many_invitees` | 422 | a meeting's title, kind, start or duration, or invitee list is not acceptable |
+//! | `meeting_ended` | 410 | the meeting has ended |
+//! | `removed_from_meeting`, `meeting_locked` | 403 | the host removed you, or locked the meeting |
+//! | `recovery_unavailable` | 409 | an account made before recovery proofs: change the password once on a device that knows it |
+//! | `bad_recovery_proof` | 403 | the recovery code does not belong to this account |
 
+use assent_shared::api::ErrorCode;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
@@ -55,7 +61,7 @@ pub enum ApiError {
     #[error("{message}")]
     Invalid {
         status: StatusCode,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     #[error("too many attempts")]
@@ -70,54 +76,66 @@ pub enum ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::Invalid {
             status,
             code,
             message: message.into(),
         }
     }
-    pub fn field(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn field(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "sign in first")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            "sign in first",
+        )
     }
     pub fn forbidden() -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you may not do this")
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "you may not do this",
+        )
     }
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            "no such resource",
+        )
     }
     pub fn invalid_code() -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "invalid_code",
+            ErrorCode::InvalidCode,
             "the code is wrong, expired or already used",
         )
     }
     pub fn invalid_totp() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_totp",
+            ErrorCode::InvalidTotp,
             "the code is wrong or was already used",
         )
     }
     pub fn invalid_credentials() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
+            ErrorCode::InvalidCredentials,
             "wrong email or password",
         )
     }
 
     /// The stable code (for tests and logs).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Invalid { code, .. } => code,
-            ApiError::SlowDown { .. } => "slow_down",
-            ApiError::Busy => "busy",
-            ApiError::Internal(_) => "internal",
+            ApiError::Invalid { code, .. } => *code,
+            ApiError::SlowDown { .. } => ErrorCode::SlowDown,
+            ApiError::Busy => ErrorCode::Busy,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -138,18 +156,23 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         let status = r.status();
         let (code, message) = match &r {
-            JsonRejection::JsonDataError(e) => ("invalid_body", e.body_text()),
-            JsonRejection::JsonSyntaxError(_) => {
-                ("malformed_json", "the body is not valid JSON".to_string())
-            }
+            JsonRejection::JsonDataError(e) => (ErrorCode::InvalidBody, e.body_text()),
+            JsonRejection::JsonSyntaxError(_) => (
+                ErrorCode::MalformedJson,
+                "the body is not valid JSON".to_string(),
+            ),
             JsonRejection::MissingJsonContentType(_) => (
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send Content-Type: application/json".to_string(),
             ),
-            _ if status == StatusCode::PAYLOAD_TOO_LARGE => {
-                ("payload_too_large", "the body is too large".to_string())
-            }
-            _ => ("malformed_json", "the body could not be read".to_string()),
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => (
+                ErrorCode::PayloadTooLarge,
+                "the body is too large".to_string(),
+            ),
+            _ => (
+                ErrorCode::MalformedJson,
+                "the body could not be read".to_string(),
+            ),
         };
         ApiError::new(status, code, message)
     }
@@ -208,3 +231,18 @@ impl IntoResponse for ApiError {
 #[derive(Debug, axum::extract::FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+#[cfg(test)]
+mod code_table {
+    /// Every code the API can answer with is documented in the table above.
+    #[test]
+    fn every_code_is_documented() {
+        let text = include_str!("error.rs");
+        let table = &text[..text.find("pub enum ApiError").unwrap_or(0)];
+        let missing: Vec<_> = assent_shared::api::ErrorCode::ALL
+            .iter()
+            .filter(|c| !table.contains(&format!("`{}`", c.as_str())))
+            .collect();
+        assert!(missing.is_empty(), "undocumented: {missing:?}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, extractors and status codes. Handlers stay thin; the logic lives in
 //! the domain modules.
 
+use assent_shared::api::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 
 use assent_shared::api::{
@@ -193,7 +194,7 @@ async fn prelogin(
     State(s): State<AppState>,
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Prelogin>> {
-    let Query(q) = q.map_err(|_| ApiError::field("invalid_email", "pass ?email="))?;
+    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidEmail, "pass ?email="))?;
     Ok(Json(accounts::prelogin(&s, q.email).await?))
 }
 
@@ -324,7 +325,7 @@ async fn directory_by_email(
     _user: AuthUser,
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<DirectoryEntry>> {
-    let Query(q) = q.map_err(|_| ApiError::field("invalid_email", "pass ?email="))?;
+    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidEmail, "pass ?email="))?;
     Ok(Json(directory::by_email(&s, q.email).await?))
 }
 

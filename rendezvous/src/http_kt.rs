@@ -10,6 +10,7 @@
 //! | `GET /v1/kt/history` | signed in | the caller's own key history with its proof |
 
 use assent_shared::PublicIdentity;
+use assent_shared::api::ErrorCode;
 use assent_shared::api::{B64, KtAudit, KtHistory, KtLookup, KtRoots};
 use assent_shared::transparency::{self as kt, DirectoryKeys, SignedRoot};
 use axum::extract::{Query, State};
@@ -57,7 +58,8 @@ async fn roots(
     State(s): State<AppState>,
     q: Result<Query<RootsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<KtRoots>> {
-    let Query(q) = q.map_err(|_| ApiError::field("invalid_query", "pass ?from=N&limit=M"))?;
+    let Query(q) =
+        q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "pass ?from=N&limit=M"))?;
     Ok(Json(KtRoots {
         roots: s.kt.roots(q.from, q.limit).await?,
     }))
@@ -73,7 +75,7 @@ async fn audit(
     State(s): State<AppState>,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<KtAudit>> {
-    let Query(q) = q.map_err(|_| ApiError::field("invalid_query", "pass ?start=N"))?;
+    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "pass ?start=N"))?;
     let (start, end, proof) = s.kt.audit(q.start).await?;
     Ok(Json(KtAudit {
         start,
@@ -109,7 +111,7 @@ async fn lookup(
     _user: AuthUser,
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<KtLookup>> {
-    let Query(q) = q.map_err(|_| ApiError::field("invalid_email", "pass ?email="))?;
+    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidEmail, "pass ?email="))?;
     let email = kt::normalize_email(&q.email);
     let (root, proof, value) = s.kt.lookup(&email).await?;
     let bundles =

@@ -1,5 +1,6 @@
 //! The HTTP edge of the recordings registry and of the embedded object storage.
 
+use assent_shared::api::ErrorCode;
 use assent_shared::api::{
     CompleteUpload, Download, PartRequest, PartUrl, PartUrls, RecordingInfo, RecordingList,
     RecordingObject, SetTags, StoredParts, UploadStarted,
@@ -72,7 +73,7 @@ fn manifest_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<Vec<u8>> {
     if ct != "application/octet-stream" {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the signed manifest as application/octet-stream",
         ));
     }
@@ -104,7 +105,8 @@ async fn list(
     user: AuthUser,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<RecordingList>> {
-    let Query(q) = q.map_err(|_| ApiError::field("invalid_query", "only ?all=true|false"))?;
+    let Query(q) =
+        q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "only ?all=true|false"))?;
     Ok(Json(RecordingList {
         recordings: recordings::list(&s, user, q.all).await?,
     }))
@@ -168,7 +170,7 @@ async fn complete(
     q: Result<Query<CompleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<RecordingInfo>> {
     let Query(q) =
-        q.map_err(|_| ApiError::field("invalid_query", "only ?interrupted=true|false"))?;
+        q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "only ?interrupted=true|false"))?;
     Ok(Json(
         recordings::complete(&s, user, rid(&id)?, q.interrupted).await?,
     ))
@@ -264,7 +266,7 @@ struct Presigned {
 fn denied() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
-        "invalid_signature",
+        ErrorCode::InvalidSignature,
         "the link is invalid or expired",
     )
 }
@@ -310,12 +312,12 @@ async fn storage_put(
         .map_err(|e| match e {
             crate::storage::StorageError::TooLarge => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
                 "a part is at most 64 MiB",
             ),
             crate::storage::StorageError::NoUpload => ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no_such_upload",
+                ErrorCode::NoSuchUpload,
                 "the upload does not exist (completed or aborted)",
             ),
             other => ApiError::Internal(other.to_string()),

@@ -3,6 +3,7 @@
 //! checks the caller's role.
 
 use assent_shared::Timestamp;
+use assent_shared::api::ErrorCode;
 use assent_shared::api::{CreateMeeting, Meeting, MeetingKind, MeetingRole};
 use assent_shared::ids::{MeetingId, UserId};
 use axum::http::StatusCode;
@@ -178,7 +179,7 @@ fn check_title(t: &str) -> ApiResult<String> {
     let n = t.chars().count();
     if n == 0 || n > 200 || t.chars().any(char::is_control) {
         return Err(ApiError::field(
-            "invalid_title",
+            ErrorCode::InvalidTitle,
             "a title has 1 to 200 characters, no control characters",
         ));
     }
@@ -223,29 +224,35 @@ pub async fn create(state: &AppState, user: UserId, req: CreateMeeting) -> ApiRe
         MeetingKind::Instant => (None, None, vec![]),
         MeetingKind::Personal => {
             return Err(ApiError::field(
-                "invalid_kind",
+                ErrorCode::InvalidKind,
                 "a personal room is fetched with GET /v1/meetings/personal",
             ));
         }
         MeetingKind::Scheduled => {
             let start = req.starts_at.ok_or_else(|| {
-                ApiError::field("invalid_time", "a scheduled meeting needs starts_at")
+                ApiError::field(
+                    ErrorCode::InvalidTime,
+                    "a scheduled meeting needs starts_at",
+                )
             })?;
             let duration = req.duration_min.unwrap_or(60);
             if duration == 0 || duration > MAX_DURATION_MIN {
                 return Err(ApiError::field(
-                    "invalid_time",
+                    ErrorCode::InvalidTime,
                     "duration must be 1 to 1440 minutes",
                 ));
             }
             if start + u64::from(duration) * 60_000 < now.0 {
                 return Err(ApiError::field(
-                    "invalid_time",
+                    ErrorCode::InvalidTime,
                     "the meeting would be over already",
                 ));
             }
             if req.invitees.len() > MAX_INVITEES {
-                return Err(ApiError::field("too_many_invitees", "at most 100 invitees"));
+                return Err(ApiError::field(
+                    ErrorCode::TooManyInvitees,
+                    "at most 100 invitees",
+                ));
             }
             let mut emails = req
                 .invitees
@@ -472,20 +479,20 @@ pub fn admit(c: &Connection, user: &UserId, code: &str) -> ApiResult<(Row, Meeti
     if m.ended_at.is_some() {
         return Err(ApiError::new(
             StatusCode::GONE,
-            "meeting_ended",
+            ErrorCode::MeetingEnded,
             "the host ended this meeting",
         ));
     }
     match member_role(c, &m.id, user)? {
         Some((_, true)) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "removed_from_meeting",
+            ErrorCode::RemovedFromMeeting,
             "the host removed you from this meeting",
         )),
         Some((role, false)) => Ok((m, role)),
         None if m.locked => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "meeting_locked",
+            ErrorCode::MeetingLocked,
             "the host locked this meeting",
         )),
         None => {

@@ -8,6 +8,7 @@
 //! - the participants named in the consent set see it and download its objects;
 //! - an organisation admin sees the metadata and may delete it, and can never decrypt it.
 
+use assent_shared::api::ErrorCode;
 use std::collections::BTreeSet;
 
 use assent_shared::api::{
@@ -45,19 +46,19 @@ fn storage_err(e: StorageError) -> ApiError {
     match e {
         StorageError::NoUpload => ApiError::new(
             StatusCode::NOT_FOUND,
-            "no_such_upload",
+            ErrorCode::NoSuchUpload,
             "the upload does not exist (completed or aborted)",
         ),
         StorageError::InvalidPart(why) => ApiError::new(
             StatusCode::CONFLICT,
-            "invalid_parts",
+            ErrorCode::InvalidParts,
             format!("the parts do not match what was uploaded ({why}); list them again"),
         ),
         other => {
             tracing::warn!("storage: {other}");
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
-                "storage_unavailable",
+                ErrorCode::StorageUnavailable,
                 "the recording storage did not answer; retry",
             )
         }
@@ -65,7 +66,11 @@ fn storage_err(e: StorageError) -> ApiError {
 }
 
 fn bad_manifest(why: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_manifest", why)
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::InvalidManifest,
+        why,
+    )
 }
 
 /// A verified manifest and who it names.
@@ -79,7 +84,7 @@ fn check(bytes: &[u8]) -> ApiResult<Checked> {
     if bytes.len() > MAX_MANIFEST {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "the manifest is too large",
         ));
     }
@@ -95,7 +100,7 @@ fn check(bytes: &[u8]) -> ApiResult<Checked> {
     if first.terms.scope != Scope::LocalAndCloud {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "scope_local",
+            ErrorCode::ScopeLocal,
             "the participants agreed to a local recording only",
         ));
     }
@@ -333,7 +338,7 @@ fn within_quota(
         let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
         return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
-            "quota_exceeded",
+            ErrorCode::QuotaExceeded,
             format!(
                 "your cloud storage is full: {:.2} GiB of {:.2} GiB used by your recordings; \
                  delete cloud copies you no longer need (the copies on your devices stay)",
@@ -375,7 +380,7 @@ pub async fn register(state: &AppState, user: AuthUser, body: Vec<u8>) -> ApiRes
                 if existing.recorder != user.id {
                     return Err(ApiError::new(
                         StatusCode::CONFLICT,
-                        "recording_exists",
+                        ErrorCode::RecordingExists,
                         "this recording is registered by someone else",
                     ));
                 }
@@ -433,7 +438,7 @@ pub async fn update_manifest(
             if r.status != "uploading" {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
-                    "recording_complete",
+                    ErrorCode::RecordingComplete,
                     "the cloud copy is complete: its manifest no longer changes",
                 ));
             }
@@ -447,7 +452,7 @@ pub async fn update_manifest(
             if !extends {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
-                    "manifest_rewritten",
+                    ErrorCode::ManifestRewritten,
                     "a newer manifest must keep every segment listed before, in order",
                 ));
             }
@@ -489,7 +494,7 @@ pub async fn complete(
             if m.ended.is_none() && !interrupted {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
-                    "recording_not_ended",
+                    ErrorCode::RecordingNotEnded,
                     "upload the final manifest (with its ending) first, or complete it as interrupted",
                 ));
             }
@@ -506,7 +511,7 @@ pub async fn complete(
     if !missing.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "objects_missing",
+            ErrorCode::ObjectsMissing,
             format!("not stored yet: {}", missing.join(", ")),
         ));
     }
@@ -617,7 +622,7 @@ pub async fn set_tags(
 ) -> ApiResult<()> {
     let clean = assent_shared::api::normalize_tags(&tags).map_err(|why| {
         ApiError::field(
-            "invalid_tags",
+            ErrorCode::InvalidTags,
             format!("{why} (at most 20 tags of 1 to 40 characters)"),
         )
     })?;
@@ -770,7 +775,7 @@ fn check_object(name: &str) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::field(
-            "invalid_object",
+            ErrorCode::InvalidObject,
             "objects are segment-NNNNNN.age",
         ))
     }
@@ -786,7 +791,7 @@ async fn recorder_of(state: &AppState, user: &AuthUser, id: RecordingId) -> ApiR
             if r.status != "uploading" {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
-                    "recording_complete",
+                    ErrorCode::RecordingComplete,
                     "the cloud copy is complete",
                 ));
             }
@@ -807,7 +812,13 @@ async fn upload_of(state: &AppState, id: RecordingId, name: &str, upload: &str) 
                 |_| Ok(()),
             )
             .optional()?
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no_such_upload", "no such upload"))
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::NoSuchUpload,
+                    "no such upload",
+                )
+            })
         })
         .await
 }
@@ -857,7 +868,7 @@ pub async fn part_urls(
         || parts.iter().any(|p| *p == 0 || *p > 10_000)
     {
         return Err(ApiError::field(
-            "invalid_parts",
+            ErrorCode::InvalidParts,
             "1 to 100 part numbers between 1 and 10000",
         ));
     }
@@ -912,7 +923,7 @@ pub async fn complete_upload(
         .all(|(i, (n, _))| usize::from(*n) == i + 1);
     if parts.is_empty() || parts.len() > 10_000 || !consecutive {
         return Err(ApiError::field(
-            "invalid_parts",
+            ErrorCode::InvalidParts,
             "name parts 1 to n (at most 10000) in order, each with its ETag",
         ));
     }

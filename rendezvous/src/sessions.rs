@@ -1,6 +1,7 @@
 //! Sign-in, session tokens (random, stored hashed, revocable) and the authenticated-user
 //! extractor.
 
+use assent_shared::api::ErrorCode;
 use std::net::IpAddr;
 
 use assent_shared::api::{SessionInfo, SigninRequest, SigninResponse};
@@ -44,14 +45,14 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
     if acct.disabled {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "account_disabled",
+            ErrorCode::AccountDisabled,
             "an administrator disabled this account",
         ));
     }
     if !acct.email_verified {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "email_unverified",
+            ErrorCode::EmailUnverified,
             "verify your email address first",
         ));
     }
@@ -80,7 +81,7 @@ pub fn check_device(device: &str) -> ApiResult<String> {
     let device = device.trim().to_string();
     if device.is_empty() || device.chars().count() > 64 || device.chars().any(char::is_control) {
         return Err(ApiError::field(
-            "invalid_device",
+            ErrorCode::InvalidDevice,
             "a device name has 1 to 64 characters",
         ));
     }

@@ -2,6 +2,7 @@
 //! skew). A code is accepted once: the last used step is remembered.
 
 use assent_shared::Timestamp;
+use assent_shared::api::ErrorCode;
 use assent_shared::api::{TotpCode, TotpEnrolment};
 use axum::http::StatusCode;
 use rand::RngCore;
@@ -76,7 +77,7 @@ pub fn consume(
 pub fn required() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "totp_required",
+        ErrorCode::TotpRequired,
         "enter the code from your authenticator app",
     )
 }
@@ -92,7 +93,7 @@ fn constant_eq(a: &str, b: &str) -> bool {
 fn already_enabled() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
-        "totp_already_enabled",
+        ErrorCode::TotpAlreadyEnabled,
         "two-factor sign-in is already on",
     )
 }
@@ -131,7 +132,7 @@ pub async fn confirm(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
     let secret = acct.totp_secret.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
-            "totp_not_enabled",
+            ErrorCode::TotpNotEnabled,
             "start enrolment first",
         )
     })?;
@@ -155,7 +156,7 @@ pub async fn disable(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
     if !acct.totp_enabled {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "totp_not_enabled",
+            ErrorCode::TotpNotEnabled,
             "two-factor sign-in is off",
         ));
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use assent_engine::account::{self, Account, AccountError, Profile};
 use assent_engine::api::ApiError;
+use assent_shared::api::ErrorCode;
 use zeroize::Zeroizing;
 
 use assent_engine::library;
@@ -52,7 +53,9 @@ pub enum SignInError {
 impl From<AccountError> for SignInError {
     fn from(e: AccountError) -> Self {
         match e {
-            AccountError::Api(e) if e.code() == Some("totp_required") => SignInError::TotpRequired,
+            AccountError::Api(e) if e.code() == Some(ErrorCode::TotpRequired) => {
+                SignInError::TotpRequired
+            }
             e => SignInError::Other(e.to_string()),
         }
     }
@@ -190,7 +193,7 @@ pub async fn new_meeting(dir: PathBuf) -> Result<MeetingCard, String> {
 pub async fn find_meeting(dir: PathBuf, code: String) -> Result<MeetingCard, String> {
     let (api, _) = async move { open(&dir)?.api().map_err(|e| e.to_string()) }.await?;
     let m = api.join_meeting(&code).await.map_err(|e| match e.code() {
-        Some("not_found") => format!("No meeting has the code {code}."),
+        Some(ErrorCode::NotFound) => format!("No meeting has the code {code}."),
         _ => e.to_string(),
     })?;
     Ok(MeetingCard {

@@ -211,7 +211,7 @@ impl Uploader {
         let (upload, held) = match known {
             Some(u) => match self.api.stored_parts(id, name, &u).await {
                 Ok(held) => (u, held),
-                Err(e) if e.code() == Some("no_such_upload") => {
+                Err(e) if e.code() == Some(assent_shared::api::ErrorCode::NoSuchUpload) => {
                     (self.start(id, name).await?, Vec::new())
                 }
                 Err(e) => return Err(e.into()),
@@ -256,7 +256,7 @@ impl Uploader {
             .collect::<Result<_, _>>()?;
         match self.api.complete_upload(id, name, &upload, tags).await {
             Ok(_) => {}
-            Err(e) if e.code() == Some("no_such_upload") => {
+            Err(e) if e.code() == Some(assent_shared::api::ErrorCode::NoSuchUpload) => {
                 // Completed by an earlier attempt whose answer was lost, or aborted: the next
                 // pass sees which from the recording's stored objects.
                 self.forget(&key, name)?;

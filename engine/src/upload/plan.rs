@@ -86,15 +86,16 @@ pub fn classify(e: &ApiError) -> Failure {
         ApiError::Network(_) => Failure::Transient,
         ApiError::Protocol(_) => Failure::Transient,
         ApiError::Server { status, code, .. } => {
+            use assent_shared::api::ErrorCode as C;
             let transient_code = matches!(
-                code.as_str(),
-                "storage_unavailable"
-                    | "invalid_signature"
-                    | "no_such_upload"
-                    | "invalid_parts"
-                    | "objects_missing"
-                    | "slow_down"
-                    | "unauthenticated"
+                C::parse(code),
+                C::StorageUnavailable
+                    | C::InvalidSignature
+                    | C::NoSuchUpload
+                    | C::InvalidParts
+                    | C::ObjectsMissing
+                    | C::SlowDown
+                    | C::Unauthenticated
             );
             if *status >= 500 || *status == 408 || *status == 429 || transient_code {
                 Failure::Transient

@@ -15,6 +15,7 @@
 
 pub mod storage;
 
+use assent_shared::api::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,7 +85,7 @@ fn kt_error(e: akd::errors::AkdError) -> ApiError {
 fn not_in_directory() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "not_in_directory",
+        ErrorCode::NotInDirectory,
         "this email address has no key in the directory (yet)",
     )
 }
@@ -401,7 +402,7 @@ impl KeyDirectory {
         let (Some(a), Some(b)) = (a, b) else {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
-                "no_such_epoch",
+                ErrorCode::NoSuchEpoch,
                 "the directory has no such epoch yet",
             ));
         };

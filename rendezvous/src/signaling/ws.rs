@@ -94,7 +94,7 @@ async fn admit(
 
 fn error_frame(e: &ApiError) -> ServerMsg {
     match e {
-        ApiError::Invalid { code, message, .. } => ServerMsg::error(code, message),
+        ApiError::Invalid { code, message, .. } => ServerMsg::error(code.as_str(), message),
         ApiError::SlowDown { .. } => ServerMsg::error("slow_down", "too many attempts"),
         ApiError::Busy => ServerMsg::error("busy", "the server is busy; try again in a moment"),
         ApiError::Internal(_) => ServerMsg::error("internal", "internal server error"),
