@@ -2,14 +2,16 @@
 //! the email code, the TOTP step, and the recovery code shown once after sign-up.
 //!
 //! A pure component: `update` changes the form and reports what the user asked for as an
-//! [`Event`]; the app does the IO and reports back through the `on_*` methods.
+//! [`Event`]; the app does the IO and hands the answers back as messages of this screen.
 
 use assent_shared::password::{self, Rule};
 use iced::widget::{Id, button, checkbox, column, container, row, rule, space, text, text_input};
 use iced::{Center, Element, Fill};
 use zeroize::Zeroizing;
 
+use super::io::SignInError;
 use super::style;
+use assent_engine::account::Account;
 
 pub const SERVER: Id = Id::new("auth-server");
 pub const EMAIL: Id = Id::new("auth-email");
@@ -50,6 +52,14 @@ pub enum Message {
     ResendCode,
     RecoveryCode(String),
     Totp(String),
+    // The answers to what the app asked for.
+    SignedIn(Result<Account, SignInError>),
+    /// The account exists: its recovery code, to show once.
+    SignedUp(Result<Zeroizing<String>, String>),
+    Verified(Result<(), String>),
+    /// The recovery mail was asked for.
+    RecoverySent(Result<(), String>),
+    CodeSent(Result<(), String>),
 }
 
 /// What the user asked for (the app carries it out).
@@ -91,6 +101,10 @@ pub enum Event {
         email: String,
         password: Zeroizing<String>,
     },
+    /// Signed in: on to the account.
+    SignedIn(Account),
+    /// This field takes the keyboard (a new step, or the one the server asks for).
+    Focus(Id),
 }
 
 #[derive(Debug)]
@@ -214,6 +228,8 @@ impl Auth {
                 self.step = step;
                 self.error = None;
                 self.notice = None;
+                // Another step: its first empty field has the keyboard.
+                return Some(Event::Focus(self.first_empty()));
             }
             Message::ResendCode => {
                 self.notice = None;
@@ -271,18 +287,37 @@ impl Auth {
                 self.busy = !matches!(self.step, Step::Recovery);
                 return Some(event);
             }
+            Message::SignedIn(Ok(account)) => return Some(Event::SignedIn(account)),
+            Message::SignedIn(Err(SignInError::TotpRequired)) => {
+                return Some(Event::Focus(self.on_totp_required()));
+            }
+            Message::SignedIn(Err(SignInError::Other(e)))
+            | Message::SignedUp(Err(e))
+            | Message::Verified(Err(e))
+            | Message::RecoverySent(Err(e))
+            | Message::CodeSent(Err(e)) => self.on_error(e),
+            Message::SignedUp(Ok(recovery)) => {
+                self.on_signed_up(recovery);
+                return Some(Event::Focus(CODE));
+            }
+            Message::Verified(Ok(())) => self.on_verified(),
+            Message::RecoverySent(Ok(())) => {
+                self.on_recovery_sent();
+                return Some(Event::Focus(self.first_empty()));
+            }
+            Message::CodeSent(Ok(())) => self.on_code_sent(),
         }
         None
     }
 
     /// The request failed: say why and let the user correct the form.
-    pub fn on_error(&mut self, error: String) {
+    fn on_error(&mut self, error: String) {
         self.busy = false;
         self.error = Some(error);
     }
 
     /// The server wants the authenticator's code; the field that takes it has the keyboard.
-    pub fn on_totp_required(&mut self) -> Id {
+    fn on_totp_required(&mut self) -> Id {
         self.busy = false;
         if self.step == Step::Reset {
             self.totp.clear();
@@ -299,7 +334,7 @@ impl Auth {
     }
 
     /// The recovery mail is on its way (if the address has an account): the reset step.
-    pub fn on_recovery_sent(&mut self) {
+    fn on_recovery_sent(&mut self) {
         self.busy = false;
         self.step = Step::Reset;
         self.error = None;
@@ -310,14 +345,14 @@ impl Auth {
     }
 
     /// The account exists; the emailed code comes next. The recovery code is kept until shown.
-    pub fn on_signed_up(&mut self, recovery: Zeroizing<String>) {
+    fn on_signed_up(&mut self, recovery: Zeroizing<String>) {
         self.busy = false;
         self.recovery = Some(recovery);
         self.code.clear();
         self.step = Step::VerifyEmail;
     }
 
-    pub fn on_code_sent(&mut self) {
+    fn on_code_sent(&mut self) {
         self.notice = Some(format!(
             "A new code is on its way to {}.",
             self.email.trim()
@@ -325,7 +360,7 @@ impl Auth {
     }
 
     /// The email is verified: show the recovery code (once).
-    pub fn on_verified(&mut self) {
+    fn on_verified(&mut self) {
         self.busy = false;
         self.stored_recovery = false;
         self.step = Step::Recovery;
@@ -620,7 +655,11 @@ mod tests {
     #[test]
     fn sign_up_checks_the_password_as_you_type() {
         let mut auth = Auth::new("http://127.0.0.1:1".into(), String::new());
-        assert!(click(&mut auth, "Create an account").is_empty());
+        // Another step: only its first empty field takes the keyboard.
+        assert_eq!(
+            click(&mut auth, "Create an account"),
+            vec![Event::Focus(EMAIL)]
+        );
         assert_eq!(auth.step(), Step::SignUp);
         type_into(&mut auth, EMAIL, "lovelace@example.org");
         type_into(&mut auth, NAME, "Ada");

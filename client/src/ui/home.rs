@@ -5,6 +5,7 @@ use iced::widget::{Id, button, column, container, row, scrollable, space, text, 
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
 
+use super::io::Overview;
 use super::{style, time};
 
 pub const JOIN: Id = Id::new("home-join");
@@ -22,6 +23,12 @@ pub enum Message {
     /// Join the call of the meeting on show.
     Enter,
     SignOut,
+    // The answers to what the app asked for.
+    /// A meeting created or found (or why not).
+    Meeting(Result<MeetingCard, String>),
+    /// What is coming up, what happened, and the key directory's alarms.
+    Overview(Overview),
+    SignedOut(Result<(), String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +44,8 @@ pub enum Event {
     PersonalRoom,
     Enter(MeetingCard),
     SignOut,
+    /// Signed out: back to the start.
+    SignedOut,
 }
 
 /// A meeting the server admitted us to, or just created.
@@ -79,13 +88,13 @@ impl Home {
     }
 
     /// What the server says is coming up and what happened.
-    pub fn on_overview(&mut self, upcoming: Vec<Meeting>, history: Vec<CallHistory>) {
+    fn on_overview(&mut self, upcoming: Vec<Meeting>, history: Vec<CallHistory>) {
         self.upcoming = upcoming;
         self.history = history;
     }
 
     /// The alarms the key directory checks raised on this device.
-    pub fn on_alarms(&mut self, alarms: Vec<String>) {
+    fn on_alarms(&mut self, alarms: Vec<String>) {
         self.alarms = alarms;
     }
 
@@ -157,16 +166,30 @@ impl Home {
             }
             Message::Enter => self.meeting.clone().map(Event::Enter),
             Message::SignOut => Some(Event::SignOut),
+            Message::Meeting(Ok(card)) => {
+                self.on_meeting(card);
+                None
+            }
+            Message::Meeting(Err(e)) | Message::SignedOut(Err(e)) => {
+                self.on_error(e);
+                None
+            }
+            Message::Overview(o) => {
+                self.on_overview(o.upcoming, o.history);
+                self.on_alarms(o.alarms);
+                None
+            }
+            Message::SignedOut(Ok(())) => Some(Event::SignedOut),
         }
     }
 
-    pub fn on_meeting(&mut self, card: MeetingCard) {
+    fn on_meeting(&mut self, card: MeetingCard) {
         self.busy = false;
         self.error = None;
         self.meeting = Some(card);
     }
 
-    pub fn on_error(&mut self, error: String) {
+    fn on_error(&mut self, error: String) {
         self.busy = false;
         self.error = Some(error);
     }

@@ -174,6 +174,13 @@ pub enum Message {
     CancelTags,
     Refresh,
     Back,
+    // The answers to what the app asked for.
+    /// The list (and why the cloud copies could not be listed, if so).
+    Loaded(Result<(Vec<Item>, Option<String>), String>),
+    /// An action finished: what to tell the user (the list is reloaded).
+    Done(Result<String, String>),
+    /// A recording opened for the viewer, or why not.
+    Opened(Result<Box<super::viewer::Opened>, String>),
 }
 
 /// The tags field, while open.
@@ -201,6 +208,8 @@ pub enum Event {
     },
     Refresh,
     Back,
+    /// A recording is open: on to the viewer.
+    Opened(Box<super::viewer::Opened>),
 }
 
 /// A recording's tags being edited: which, what the field holds, and what is wrong with it.
@@ -250,7 +259,7 @@ impl Recordings {
 
     /// The list arrived (or could not be fetched). A cloud failure still shows the local
     /// recordings, with the reason.
-    pub fn on_loaded(&mut self, items: Vec<Item>, cloud_error: Option<String>) {
+    fn on_loaded(&mut self, items: Vec<Item>, cloud_error: Option<String>) {
         self.items = items;
         self.loading = false;
         self.error = cloud_error.map(|e| format!("Cloud copies not shown: {e}"));
@@ -259,13 +268,9 @@ impl Recordings {
         }
     }
 
-    pub fn on_error(&mut self, error: String) {
+    fn on_error(&mut self, error: String) {
         self.loading = false;
         self.error = Some(error);
-    }
-
-    pub fn on_notice(&mut self, notice: String) {
-        self.notice = Some(notice);
     }
 
     /// How many recordings there are, once loaded.
@@ -314,6 +319,7 @@ impl Recordings {
             Message::Open(id) => {
                 let item = self.items.iter().find(|i| i.id == id)?;
                 let (dir, _) = item.local.clone()?;
+                self.notice = Some("Opening…".into());
                 Some(Event::Open { id, dir })
             }
             Message::OpenFirst => {
@@ -325,11 +331,11 @@ impl Recordings {
                 self.update(Message::Open(id))
             }
             Message::Upload(id) => {
-                self.notice = None;
+                self.notice = Some("Uploading…".into());
                 Some(Event::Upload(id))
             }
             Message::Download(id) => {
-                self.notice = None;
+                self.notice = Some("Downloading…".into());
                 Some(Event::Download(id))
             }
             Message::Delete(id) => {
@@ -400,6 +406,23 @@ impl Recordings {
                 Some(Event::Refresh)
             }
             Message::Back => Some(Event::Back),
+            Message::Loaded(Ok((items, cloud_error))) => {
+                self.on_loaded(items, cloud_error);
+                None
+            }
+            Message::Loaded(Err(e)) => {
+                self.on_error(e);
+                None
+            }
+            Message::Done(Ok(notice) | Err(notice)) => {
+                self.notice = Some(notice);
+                Some(Event::Refresh)
+            }
+            Message::Opened(Ok(opened)) => Some(Event::Opened(opened)),
+            Message::Opened(Err(e)) => {
+                self.notice = Some(e);
+                None
+            }
         }
     }
 

@@ -51,6 +51,13 @@ pub enum Message {
     Agree,
     Decline,
     Withdraw,
+    // What the app hands back: the engine's reports and answers.
+    /// Something the call reports.
+    Call(CallEvent),
+    /// The meeting as the server sees it (host, locked, our role), when it could be asked.
+    Meeting(Result<assent_shared::api::Meeting, String>),
+    /// The call's statistics (connection quality).
+    Stats(std::sync::Arc<assent_engine::call::CallStats>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +78,8 @@ pub enum Event {
     Agree,
     Decline,
     Withdraw,
+    /// Play this sound.
+    Chime(assent_engine::media::chime::Chime),
 }
 
 /// What a host (or co-host) does to the meeting.
@@ -263,8 +272,24 @@ impl Room {
     }
 
     pub fn update(&mut self, message: Message) -> Option<Event> {
-        if let Message::Leave = message {
-            return Some(Event::Leave);
+        match message {
+            Message::Leave => return Some(Event::Leave),
+            Message::Call(event) => {
+                let chime = chime_for(&event);
+                self.on_call_event(event);
+                return chime.map(Event::Chime);
+            }
+            Message::Meeting(result) => {
+                if let Ok(m) = result {
+                    self.on_meeting(m);
+                }
+                return None;
+            }
+            Message::Stats(stats) => {
+                self.on_stats(&stats);
+                return None;
+            }
+            _ => {}
         }
         if self.ended.is_some() {
             return None;
@@ -337,7 +362,7 @@ impl Room {
                 self.chat.push(("You".into(), text.clone()));
                 Some(Event::Chat(text))
             }
-            Message::Leave => None,
+            Message::Leave | Message::Call(_) | Message::Meeting(_) | Message::Stats(_) => None,
             Message::Record => {
                 if self.recording.is_some() {
                     return None;
@@ -353,7 +378,7 @@ impl Room {
     }
 
     /// The meeting as the server sees it: host, locked, our role.
-    pub fn on_meeting(&mut self, meeting: assent_shared::api::Meeting) {
+    fn on_meeting(&mut self, meeting: assent_shared::api::Meeting) {
         self.meeting = Some(meeting);
     }
 
@@ -383,7 +408,7 @@ impl Room {
     }
 
     /// What the engine reports about the call.
-    pub fn on_call_event(&mut self, event: CallEvent) {
+    fn on_call_event(&mut self, event: CallEvent) {
         match event {
             CallEvent::Admitted { title, code } => {
                 self.title = title;
@@ -692,7 +717,7 @@ impl Room {
     }
 
     /// The call's latest statistics: each person's connection quality.
-    pub fn on_stats(&mut self, stats: &assent_engine::call::CallStats) {
+    fn on_stats(&mut self, stats: &assent_engine::call::CallStats) {
         for (peer, person) in self.people.iter_mut() {
             let id = peer.to_string();
             person.quality = stats

@@ -22,12 +22,16 @@ pub enum Message {
     Invitees(String),
     Submit,
     Cancel,
+    /// The server's answer: the meeting scheduled, or why not.
+    Scheduled(Result<super::home::MeetingCard, String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Schedule(CreateMeeting),
     Cancel,
+    /// Scheduled: back home, showing it.
+    Scheduled(super::home::MeetingCard),
 }
 
 #[derive(Debug)]
@@ -125,11 +129,13 @@ impl Schedule {
                 self.error = None;
                 return Some(Event::Schedule(request));
             }
+            Message::Scheduled(Ok(card)) => return Some(Event::Scheduled(card)),
+            Message::Scheduled(Err(e)) => self.on_error(e),
         }
         None
     }
 
-    pub fn on_error(&mut self, error: String) {
+    fn on_error(&mut self, error: String) {
         self.busy = false;
         self.error = Some(error);
     }

@@ -59,6 +59,15 @@ pub enum Message {
     DeleteAccount,
     Sounds(bool),
     Back,
+    // The answers to what the app asked for.
+    /// What the server says about the account (or why it could not be asked).
+    Loaded(Result<Loaded, String>),
+    /// A section's request finished (what the screen shows is then loaded again).
+    Done(Section, Result<String, String>),
+    /// Two-factor enrolment started: the secret and its `otpauth://` URI.
+    Enrolled(Result<(Zeroizing<String>, String), String>),
+    /// The account was deleted (or why not).
+    Deleted(Result<(), String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +84,10 @@ pub enum Event {
     /// Sounds in calls on or off (this device).
     Sounds(bool),
     Back,
+    /// Load what the screen shows again.
+    Reload,
+    /// The account is gone: back to the start.
+    Deleted,
 }
 
 #[derive(Debug)]
@@ -117,12 +130,12 @@ impl Settings {
         }
     }
 
-    pub fn on_loaded(&mut self, loaded: Loaded) {
+    fn on_loaded(&mut self, loaded: Loaded) {
         self.loaded = Some(loaded);
     }
 
     /// The server's answer to a section's request.
-    pub fn on_done(&mut self, section: Section, result: Result<String, String>) {
+    fn on_done(&mut self, section: Section, result: Result<String, String>) {
         self.busy = None;
         match result {
             Ok(notice) => {
@@ -146,7 +159,7 @@ impl Settings {
     }
 
     /// Enrolment started: the secret and its `otpauth://` URI.
-    pub fn on_enrolment(&mut self, secret: Zeroizing<String>, uri: &str) {
+    fn on_enrolment(&mut self, secret: Zeroizing<String>, uri: &str) {
         self.busy = None;
         self.enrolment = Some(Enrolment {
             secret,
@@ -258,6 +271,16 @@ impl Settings {
                 return Some(Event::DeleteAccount(self.delete_password.clone()));
             }
             Message::Back => return Some(Event::Back),
+            Message::Loaded(Ok(loaded)) => self.on_loaded(loaded),
+            Message::Loaded(Err(e)) => self.on_done(Section::Sessions, Err(e)),
+            Message::Done(section, result) => {
+                self.on_done(section, result);
+                return Some(Event::Reload);
+            }
+            Message::Enrolled(Ok((secret, uri))) => self.on_enrolment(secret, &uri),
+            Message::Enrolled(Err(e)) => self.on_done(Section::TwoFactor, Err(e)),
+            Message::Deleted(Ok(())) => return Some(Event::Deleted),
+            Message::Deleted(Err(e)) => self.on_done(Section::Delete, Err(e)),
         }
         None
     }

@@ -73,6 +73,11 @@ pub enum Message {
     ToggleMic(bool),
     Join,
     Back,
+    // The answers to what the app asked for.
+    /// The devices, or why they could not be listed.
+    Devices(Result<Devices, String>),
+    /// The preview could not start at all.
+    PreviewFailed(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +136,7 @@ impl Setup {
 
     /// The devices are listed: the ones chosen last time if they are still there, else the
     /// first of each. Then the preview starts, or, if Join was pressed already, the call.
-    pub fn on_devices(&mut self, devices: Devices) -> Event {
+    fn on_devices(&mut self, devices: Devices) -> Event {
         let pick = |list: &[Choice], last: &Option<String>| {
             last.as_ref()
                 .and_then(|spec| list.iter().find(|c| &c.spec == spec))
@@ -149,7 +154,7 @@ impl Setup {
     }
 
     /// The devices could not be listed: join with none.
-    pub fn on_devices_failed(&mut self, why: String) -> Option<Event> {
+    fn on_devices_failed(&mut self, why: String) -> Option<Event> {
         self.devices = Some(Devices::default());
         self.problems = vec![(Kind::Video, why)];
         self.join_pending.then(|| self.join())
@@ -186,7 +191,7 @@ impl Setup {
     }
 
     /// The preview could not start at all.
-    pub fn on_preview_failed(&mut self, why: String) {
+    fn on_preview_failed(&mut self, why: String) {
         self.problems = vec![(Kind::Video, why)];
     }
 
@@ -216,6 +221,12 @@ impl Setup {
 
     pub fn update(&mut self, message: Message) -> Option<Event> {
         match message {
+            Message::Devices(Ok(devices)) => return Some(self.on_devices(devices)),
+            Message::Devices(Err(why)) => return self.on_devices_failed(why),
+            Message::PreviewFailed(why) => {
+                self.on_preview_failed(why);
+                return None;
+            }
             Message::Camera(c) => {
                 self.camera = Some(c);
                 self.frame = None;

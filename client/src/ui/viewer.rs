@@ -41,7 +41,7 @@ pub struct ChatLine {
 }
 
 /// What the viewer shows, read from the recording.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
     pub dir: String,
     /// The manifest as verified when opened (playback decrypts by it).
@@ -191,6 +191,11 @@ pub enum Message {
     ConfirmExport,
     CancelExport,
     Back,
+    // The answers to what the app asked for.
+    /// The media is decrypted and ready to play (or cannot be).
+    Media(Result<Arc<Player>, String>),
+    /// An export finished: where it went, or why not.
+    Exported(Result<String, String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,7 +240,7 @@ impl Viewer {
     }
 
     /// The media is decrypted and ready to play (or cannot be).
-    pub fn on_media(&mut self, result: Result<Arc<Player>, String>) {
+    fn on_media(&mut self, result: Result<Arc<Player>, String>) {
         match result {
             Ok(p) => self.playback.player = Some(p),
             Err(e) => self.playback.error = Some(e),
@@ -272,7 +277,7 @@ impl Viewer {
     }
 
     /// An export finished: where it went, or why not.
-    pub fn on_exported(&mut self, result: Result<String, String>) {
+    fn on_exported(&mut self, result: Result<String, String>) {
         self.busy = false;
         self.notice = Some(match result {
             Ok(path) => (format!("Exported to {path}"), false),
@@ -282,6 +287,14 @@ impl Viewer {
 
     pub fn update(&mut self, message: Message) -> Option<Event> {
         match message {
+            Message::Media(result) => {
+                self.on_media(result);
+                None
+            }
+            Message::Exported(result) => {
+                self.on_exported(result);
+                None
+            }
             Message::Export(track) => {
                 if !self.busy {
                     self.confirm = Some(track);
