@@ -18,6 +18,7 @@ pub mod shortcuts;
 pub mod style;
 mod time;
 mod trust;
+mod video;
 pub mod viewer;
 
 use std::path::PathBuf;

@@ -184,7 +184,7 @@ impl Setup {
         if let Some(f) = preview.frame()
             && self.frame.as_ref().is_none_or(|(seq, _)| *seq != f.seq)
         {
-            self.frame = Some((f.seq, super::room::picture(f.width, f.height, f.rgba)));
+            self.frame = Some((f.seq, super::video::picture(f.width, f.height, f.rgba)));
         }
         self.level_db = preview.level_db();
         self.problems = preview.problems();

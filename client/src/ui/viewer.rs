@@ -268,7 +268,11 @@ impl Viewer {
             {
                 Some(i) => out.push(self.playback.frames.swap_remove(i)),
                 None => {
-                    out.push((name, f.seq, super::room::picture(f.width, f.height, f.rgba)));
+                    out.push((
+                        name,
+                        f.seq,
+                        super::video::picture(f.width, f.height, f.rgba),
+                    ));
                 }
             }
         }

@@ -1,0 +1,35 @@
+//! The chat beside the call (end to end encrypted over the data channels).
+
+use iced::Element;
+use iced::Fill;
+use iced::widget::{column, scrollable, text, text_input};
+
+use super::super::style;
+use super::{CHAT, Message, Room};
+
+impl Room {
+    pub(super) fn chat_panel(&self) -> Element<'_, Message> {
+        let mut lines = column![].spacing(6);
+        for (who, what) in &self.chat {
+            lines = lines.push(
+                column![
+                    text(who.as_str()).size(12).style(style::muted),
+                    text(what.as_str())
+                ]
+                .spacing(1),
+            );
+        }
+        column![
+            scrollable(lines).height(Fill),
+            text_input("Message (end to end encrypted)", &self.chat_input)
+                .id(CHAT)
+                .on_input(Message::ChatInput)
+                .on_submit(Message::SendChat)
+                .padding(8),
+        ]
+        .spacing(8)
+        .width(280)
+        .height(Fill)
+        .into()
+    }
+}
