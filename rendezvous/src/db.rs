@@ -243,6 +243,16 @@ impl Db {
     }
 }
 
+/// A database in memory with the current schema (unit tests of the SQL).
+#[cfg(test)]
+pub fn memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("an in-memory database");
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .expect("foreign keys");
+    migrate(&mut conn).expect("the migrations apply");
+    conn
+}
+
 /// Identities stored before migration 5 get their signing key column filled in.
 fn backfill_signing_keys(conn: &Connection) -> Result<(), DbError> {
     let mut st = conn.prepare("SELECT rowid, bundle FROM identities WHERE signing_key IS NULL")?;

@@ -124,6 +124,22 @@ impl AuthUser {
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
     }
+
+    /// Who is asking, as the services see it.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            id: self.id,
+            admin: self.is_admin(),
+        }
+    }
+}
+
+/// Who is asking, for a service: the account and whether it administers the organisation
+/// (how the request was authenticated is the HTTP layer's business).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub id: UserId,
+    pub admin: bool,
 }
 
 impl FromRequestParts<AppState> for AuthUser {

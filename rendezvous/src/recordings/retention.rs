@@ -1,0 +1,138 @@
+//! Deleting recordings: by the recorder or an admin, with an account, and by the retention
+//! job once their time is up. Objects go first, then the rows.
+
+use assent_shared::Timestamp;
+use assent_shared::ids::{RecordingId, UserId};
+
+use super::access::{Access, access};
+use super::store::recording_ids;
+use super::{key, storage_err};
+use crate::error::{ApiError, ApiResult};
+use crate::sessions::Caller;
+use crate::state::AppState;
+
+/// An unfinished multipart upload: object name and the storage's upload id.
+pub(super) type NamedUpload = (String, String);
+
+/// Remove a recording's objects and its rows (deletion and retention share this).
+pub(super) async fn purge(state: &AppState, id: RecordingId) -> ApiResult<()> {
+    let (objects, uploads) = state
+        .db
+        .run(move |c| -> ApiResult<(Vec<String>, Vec<NamedUpload>)> {
+            let mut st = c.prepare("SELECT name FROM recording_objects WHERE recording_id = ?1")?;
+            let objects = st
+                .query_map([&id.0[..]], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut st =
+                c.prepare("SELECT name, upload_id FROM recording_uploads WHERE recording_id = ?1")?;
+            let uploads = st
+                .query_map([&id.0[..]], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok((objects, uploads))
+        })
+        .await?;
+    for (name, upload) in uploads {
+        state
+            .storage
+            .abort(&key(&id, &name), &upload)
+            .await
+            .map_err(storage_err)?;
+    }
+    for name in objects
+        .iter()
+        .map(String::as_str)
+        .chain([assent_shared::container::MANIFEST_NAME])
+    {
+        state
+            .storage
+            .delete(&key(&id, name))
+            .await
+            .map_err(storage_err)?;
+    }
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            c.execute("DELETE FROM recordings WHERE id = ?1", [&id.0[..]])?;
+            Ok(())
+        })
+        .await
+}
+
+/// Delete every recording `user` made, objects first (an account being deleted).
+pub async fn purge_recorded_by(state: &AppState, user: UserId) -> ApiResult<()> {
+    let ids = state
+        .db
+        .run(move |c| -> ApiResult<Vec<RecordingId>> {
+            Ok(recording_ids(
+                c,
+                "SELECT id FROM recordings WHERE recorder_id = ?1",
+                &user.0[..],
+            )?)
+        })
+        .await?;
+    for id in ids {
+        purge(state, id).await?;
+    }
+    Ok(())
+}
+
+/// `DELETE /v1/recordings/{id}`: the recorder or an organisation admin.
+pub async fn delete(state: &AppState, user: Caller, id: RecordingId) -> ApiResult<()> {
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            let (_, a) = access(c, &id, &user)?;
+            match a {
+                Access::Recorder | Access::Admin => Ok(()),
+                Access::Participant => Err(ApiError::forbidden()),
+            }
+        })
+        .await?;
+    purge(state, id).await
+}
+
+/// The retention job: delete every complete recording past its date. Idempotent (a recording
+/// half-deleted by a crash is deleted again on the next run). Returns how many went.
+pub async fn expire(state: &AppState, now: Timestamp) -> ApiResult<usize> {
+    let due: Vec<RecordingId> = state
+        .db
+        .run(move |c| -> ApiResult<Vec<RecordingId>> {
+            let mut ids = recording_ids(
+                c,
+                "SELECT id FROM recordings WHERE status = 'complete' AND retention_until <= ?1",
+                now.0 as i64,
+            )?;
+            // An upload never completed goes when a complete one begun then would have: its
+            // retention counted from when it was registered.
+            ids.extend(recording_ids(
+                c,
+                "SELECT id FROM recordings WHERE status = 'uploading'
+                   AND created_at + retention_days * 86400000 <= ?1",
+                now.0 as i64,
+            )?);
+            Ok(ids)
+        })
+        .await?;
+    let n = due.len();
+    for id in due {
+        purge(state, id).await?;
+        tracing::info!(recording = %id, "retention: deleted");
+    }
+    Ok(n)
+}
+
+/// Run the retention job every `interval` until the process ends.
+pub fn spawn_retention(state: AppState, interval: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            if let Err(e) = expire(&state, state.now()).await {
+                tracing::warn!("retention job: {e}");
+            }
+            if let Err(e) = crate::accounts::expire_unverified(&state, state.now()).await {
+                tracing::warn!("unverified accounts job: {e}");
+            }
+        }
+    });
+}

@@ -1,0 +1,239 @@
+//! The registry's SQL: rows of recordings, their participants and stored objects. Nothing
+//! here decides who may do what ([`super::access`]) or talks to storage.
+
+use assent_shared::PublicIdentity;
+use assent_shared::api::{ErrorCode, RecordingInfo, RecordingObject, RecordingPerson};
+use assent_shared::ids::{RecordingId, UserId};
+use axum::http::StatusCode;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{ApiError, ApiResult};
+use crate::sessions::Caller;
+
+/// The recording ids a one-parameter query selects.
+pub(super) fn recording_ids(
+    c: &Connection,
+    sql: &str,
+    param: impl rusqlite::ToSql,
+) -> rusqlite::Result<Vec<RecordingId>> {
+    let mut st = c.prepare(sql)?;
+    let ids: Vec<Vec<u8>> = st
+        .query_map([param], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids
+        .into_iter()
+        .filter_map(|b| b.try_into().ok().map(RecordingId))
+        .collect())
+}
+
+/// The size of a stored object of a recording, if it is stored.
+pub(super) fn object_size(
+    c: &Connection,
+    id: &RecordingId,
+    name: &str,
+) -> rusqlite::Result<Option<u64>> {
+    c.query_row(
+        "SELECT size FROM recording_objects WHERE recording_id = ?1 AND name = ?2",
+        params![&id.0[..], name],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map(|o| o.map(|s| s as u64))
+}
+
+/// The account whose directory holds `identity` (any of its keys, current or past).
+pub(super) fn user_of(
+    c: &Connection,
+    identity: &PublicIdentity,
+) -> rusqlite::Result<Option<UserId>> {
+    c.query_row(
+        "SELECT user_id FROM identities WHERE bundle = ?1 LIMIT 1",
+        [identity.to_bytes()],
+        |r| r.get::<_, Vec<u8>>(0),
+    )
+    .optional()
+    .map(|o| o.and_then(|b| b.try_into().ok().map(UserId)))
+}
+
+/// Where a cloud copy is: being uploaded (its manifest may still grow) or complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Status {
+    Uploading,
+    Complete,
+}
+
+impl Status {
+    /// The column's value (the schema allows only these two).
+    fn parse(s: &str) -> Status {
+        match s {
+            "complete" => Status::Complete,
+            _ => Status::Uploading,
+        }
+    }
+}
+
+pub(super) struct Row {
+    pub(super) recorder: UserId,
+    pub(super) status: Status,
+    pub(super) manifest: Vec<u8>,
+}
+
+pub(super) fn row(c: &Connection, id: &RecordingId) -> ApiResult<Option<Row>> {
+    Ok(c.query_row(
+        "SELECT recorder_id, status, manifest FROM recordings WHERE id = ?1",
+        [&id.0[..]],
+        |r| {
+            Ok(Row {
+                recorder: UserId(r.get::<_, Vec<u8>>(0)?.try_into().unwrap_or([0; 16])),
+                status: Status::parse(&r.get::<_, String>(1)?),
+                manifest: r.get(2)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
+pub(super) fn is_participant(c: &Connection, id: &RecordingId, user: &UserId) -> ApiResult<bool> {
+    Ok(c.query_row(
+        "SELECT 1 FROM recording_participants WHERE recording_id = ?1 AND user_id = ?2",
+        params![&id.0[..], &user.0[..]],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
+}
+
+pub(super) fn set_participants(
+    c: &Connection,
+    id: &RecordingId,
+    people: &[PublicIdentity],
+) -> ApiResult<()> {
+    for p in people {
+        if let Some(u) = user_of(c, p)? {
+            c.execute(
+                "INSERT OR IGNORE INTO recording_participants (recording_id, user_id)
+                 VALUES (?1, ?2)",
+                params![&id.0[..], &u.0[..]],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One `recordings` row as stored.
+pub(super) struct InfoRow {
+    call: Vec<u8>,
+    title: String,
+    recorder: Vec<u8>,
+    status: String,
+    days: u16,
+    until: Option<i64>,
+    size: i64,
+    created: i64,
+    completed: Option<i64>,
+    tags: String,
+}
+
+pub(super) fn info(c: &Connection, id: &RecordingId, user: &Caller) -> ApiResult<RecordingInfo> {
+    let InfoRow {
+        call,
+        title,
+        recorder,
+        status,
+        days,
+        until,
+        size,
+        created,
+        completed,
+        tags,
+    } = c.query_row(
+        "SELECT call_id, title, recorder_id, status, retention_days, retention_until, size,
+               created_at, completed_at, tags FROM recordings WHERE id = ?1",
+        [&id.0[..]],
+        |r| {
+            Ok(InfoRow {
+                call: r.get(0)?,
+                title: r.get(1)?,
+                recorder: r.get(2)?,
+                status: r.get(3)?,
+                days: r.get(4)?,
+                until: r.get(5)?,
+                size: r.get(6)?,
+                created: r.get(7)?,
+                completed: r.get(8)?,
+                tags: r.get(9)?,
+            })
+        },
+    )?;
+    let mut st = c.prepare(
+        "SELECT p.user_id, u.display_name FROM recording_participants p
+         JOIN users u ON u.id = p.user_id WHERE p.recording_id = ?1 ORDER BY u.display_name",
+    )?;
+    let participants = st
+        .query_map([&id.0[..]], |r| {
+            Ok(RecordingPerson {
+                user_id: UserId(r.get::<_, Vec<u8>>(0)?.try_into().unwrap_or([0; 16])),
+                display_name: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut st = c.prepare(
+        "SELECT name, size FROM recording_objects WHERE recording_id = ?1 ORDER BY name",
+    )?;
+    let objects = st
+        .query_map([&id.0[..]], |r| {
+            Ok(RecordingObject {
+                name: r.get(0)?,
+                size: r.get::<_, i64>(1)? as u64,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let recorder = UserId(recorder.try_into().unwrap_or([0; 16]));
+    Ok(RecordingInfo {
+        id: *id,
+        call_id: assent_shared::CallId(call.try_into().unwrap_or([0; 16])),
+        title,
+        recorder,
+        status,
+        retention_days: days,
+        retention_until: until.map(|t| t as u64),
+        size: size as u64,
+        created_at: created as u64,
+        completed_at: completed.map(|t| t as u64),
+        participants,
+        tags: serde_json::from_str(&tags).unwrap_or_default(),
+        objects,
+        can_delete: recorder == user.id || user.admin,
+    })
+}
+
+/// Refuse a manifest that would take `user` past their storage quota: `size` bytes for
+/// recording `id` on top of their other recordings.
+pub(super) fn within_quota(
+    c: &Connection,
+    quota: u64,
+    user: &UserId,
+    id: &RecordingId,
+    size: u64,
+) -> ApiResult<()> {
+    let others: i64 = c.query_row(
+        "SELECT COALESCE(SUM(size), 0) FROM recordings WHERE recorder_id = ?1 AND id != ?2",
+        params![&user.0[..], &id.0[..]],
+        |r| r.get(0),
+    )?;
+    let used = others.max(0) as u64;
+    if used.saturating_add(size) > quota {
+        let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+        return Err(ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            ErrorCode::QuotaExceeded,
+            format!(
+                "your cloud storage is full: {:.2} GiB of {:.2} GiB used by your recordings; \
+                 delete cloud copies you no longer need (the copies on your devices stay)",
+                gib(used),
+                gib(quota)
+            ),
+        ));
+    }
+    Ok(())
+}

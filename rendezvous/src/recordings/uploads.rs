@@ -1,0 +1,272 @@
+//! Uploads (the recorder only, while the cloud copy is not complete): multipart uploads of
+//! the segments through presigned URLs, resumable; and downloads for the participants.
+
+use assent_shared::api::{ErrorCode, RecordingObject, StoredPart, UploadStarted};
+use assent_shared::ids::RecordingId;
+use axum::http::StatusCode;
+use rusqlite::{OptionalExtension, params};
+
+use super::access::{Access, access, must_record};
+use super::store::{Status, object_size};
+use super::{MAX_PARTS_PER_REQUEST, key, storage_err, valid_object};
+use crate::error::{ApiError, ApiResult};
+use crate::sessions::Caller;
+use crate::state::AppState;
+
+pub(super) fn check_object(name: &str) -> ApiResult<()> {
+    if valid_object(name) {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            ErrorCode::InvalidObject,
+            "objects are segment-NNNNNN.age",
+        ))
+    }
+}
+
+pub(super) async fn recorder_of(state: &AppState, user: &Caller, id: RecordingId) -> ApiResult<()> {
+    let user = *user;
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            let (r, a) = access(c, &id, &user)?;
+            must_record(&a)?;
+            if r.status != Status::Uploading {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::RecordingComplete,
+                    "the cloud copy is complete",
+                ));
+            }
+            Ok(())
+        })
+        .await
+}
+
+pub(super) async fn upload_of(
+    state: &AppState,
+    id: RecordingId,
+    name: &str,
+    upload: &str,
+) -> ApiResult<()> {
+    let (name, upload) = (name.to_string(), upload.to_string());
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            c.query_row(
+                "SELECT 1 FROM recording_uploads WHERE recording_id = ?1 AND name = ?2
+                   AND upload_id = ?3",
+                params![&id.0[..], name, upload],
+                |_| Ok(()),
+            )
+            .optional()?
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::NoSuchUpload,
+                    "no such upload",
+                )
+            })
+        })
+        .await
+}
+
+/// `POST /v1/recordings/{id}/objects/{name}/uploads`: start a multipart upload.
+pub async fn start_upload(
+    state: &AppState,
+    user: Caller,
+    id: RecordingId,
+    name: String,
+) -> ApiResult<UploadStarted> {
+    check_object(&name)?;
+    recorder_of(state, &user, id).await?;
+    let upload_id = state
+        .storage
+        .create_multipart(&key(&id, &name))
+        .await
+        .map_err(storage_err)?;
+    let (n, u) = (name.clone(), upload_id.clone());
+    let now = state.now();
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            c.execute(
+                "INSERT INTO recording_uploads (recording_id, name, upload_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![&id.0[..], n, u, now.0 as i64],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(UploadStarted { upload_id })
+}
+
+/// `POST …/uploads/{upload}/parts`: presigned URLs for these parts.
+pub async fn part_urls(
+    state: &AppState,
+    user: Caller,
+    id: RecordingId,
+    name: String,
+    upload: String,
+    parts: Vec<u16>,
+) -> ApiResult<Vec<(u16, String)>> {
+    check_object(&name)?;
+    if parts.is_empty()
+        || parts.len() > MAX_PARTS_PER_REQUEST
+        || parts.iter().any(|p| *p == 0 || *p > 10_000)
+    {
+        return Err(ApiError::field(
+            ErrorCode::InvalidParts,
+            "1 to 100 part numbers between 1 and 10000",
+        ));
+    }
+    recorder_of(state, &user, id).await?;
+    upload_of(state, id, &name, &upload).await?;
+    Ok(parts
+        .into_iter()
+        .map(|p| (p, state.storage.presign_part(&key(&id, &name), &upload, p)))
+        .collect())
+}
+
+/// `GET …/uploads/{upload}/parts`: what storage already holds (to resume).
+pub async fn stored_parts(
+    state: &AppState,
+    user: Caller,
+    id: RecordingId,
+    name: String,
+    upload: String,
+) -> ApiResult<Vec<StoredPart>> {
+    check_object(&name)?;
+    recorder_of(state, &user, id).await?;
+    upload_of(state, id, &name, &upload).await?;
+    let parts = state
+        .storage
+        .list_parts(&key(&id, &name), &upload)
+        .await
+        .map_err(storage_err)?;
+    Ok(parts
+        .into_iter()
+        .map(|p| StoredPart {
+            part: p.number,
+            etag: p.etag,
+            size: p.size,
+        })
+        .collect())
+}
+
+/// `POST …/uploads/{upload}/complete`: assemble the object; it is then listed as stored.
+pub async fn complete_upload(
+    state: &AppState,
+    user: Caller,
+    id: RecordingId,
+    name: String,
+    upload: String,
+    parts: Vec<(u16, String)>,
+) -> ApiResult<RecordingObject> {
+    check_object(&name)?;
+    // Parts 1 to n, each once, in order (what S3 requires to assemble an object).
+    let consecutive = parts
+        .iter()
+        .enumerate()
+        .all(|(i, (n, _))| usize::from(*n) == i + 1);
+    if parts.is_empty() || parts.len() > 10_000 || !consecutive {
+        return Err(ApiError::field(
+            ErrorCode::InvalidParts,
+            "name parts 1 to n (at most 10000) in order, each with its ETag",
+        ));
+    }
+    recorder_of(state, &user, id).await?;
+    upload_of(state, id, &name, &upload).await?;
+    let k = key(&id, &name);
+    state
+        .storage
+        .complete(&k, &upload, &parts)
+        .await
+        .map_err(storage_err)?;
+    let size = state
+        .storage
+        .head(&k)
+        .await
+        .map_err(storage_err)?
+        .ok_or_else(|| ApiError::Internal("completed object is missing".into()))?;
+    let n = name.clone();
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO recording_objects (recording_id, name, size) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(recording_id, name) DO UPDATE SET size = excluded.size",
+                params![&id.0[..], n, size as i64],
+            )?;
+            tx.execute(
+                "DELETE FROM recording_uploads WHERE recording_id = ?1 AND upload_id = ?2",
+                params![&id.0[..], upload],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(RecordingObject { name, size })
+}
+
+/// `DELETE …/uploads/{upload}`: give up an upload.
+pub async fn abort_upload(
+    state: &AppState,
+    user: Caller,
+    id: RecordingId,
+    name: String,
+    upload: String,
+) -> ApiResult<()> {
+    check_object(&name)?;
+    recorder_of(state, &user, id).await?;
+    upload_of(state, id, &name, &upload).await?;
+    state
+        .storage
+        .abort(&key(&id, &name), &upload)
+        .await
+        .map_err(storage_err)?;
+    state
+        .db
+        .run(move |c| -> ApiResult<()> {
+            c.execute(
+                "DELETE FROM recording_uploads WHERE recording_id = ?1 AND upload_id = ?2",
+                params![&id.0[..], upload],
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+/// `GET /v1/recordings/{id}/objects/{name}`: a download URL, for participants only (the
+/// manifest too, once the copy is complete).
+pub async fn download(
+    state: &AppState,
+    user: Caller,
+    id: RecordingId,
+    name: String,
+) -> ApiResult<(String, u64)> {
+    let is_manifest = name == assent_shared::container::MANIFEST_NAME;
+    if !is_manifest {
+        check_object(&name)?;
+    }
+    let n = name.clone();
+    let size = state
+        .db
+        .run(move |c| -> ApiResult<u64> {
+            let (r, a) = access(c, &id, &user)?;
+            if matches!(a, Access::Admin) {
+                return Err(ApiError::forbidden());
+            }
+            if is_manifest {
+                return if r.status == Status::Complete {
+                    Ok(r.manifest.len() as u64)
+                } else {
+                    Err(ApiError::not_found())
+                };
+            }
+            object_size(c, &id, &n)?.ok_or_else(ApiError::not_found)
+        })
+        .await?;
+    Ok((state.storage.presign_get(&key(&id, &name)), size))
+}
