@@ -1,0 +1,308 @@
+//! The devices, the preview and the call.
+
+use super::*;
+
+/// A call running for the window: commands go to `handle`; `events` is taken once by the app
+/// (it ends after the call closed and its uploads are done).
+#[derive(Clone)]
+pub struct CallLink {
+    pub handle: assent_engine::call::CallHandle,
+    /// The speaker chosen for the call (its sounds play there too).
+    pub speaker: Option<String>,
+    pub events: std::sync::Arc<
+        std::sync::Mutex<
+            Option<tokio::sync::mpsc::UnboundedReceiver<assent_engine::call::CallEvent>>,
+        >,
+    >,
+}
+
+impl std::fmt::Debug for CallLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallLink(..)")
+    }
+}
+
+/// The devices the meeting setup offers: the cameras, microphones and speakers present, and
+/// first, when set, the sources of `ASSENT_VIDEO` / `ASSENT_AUDIO` (the command line's source
+/// specs, e.g. `test` or `file:PATH`: a machine without a camera can still show a picture).
+pub async fn devices(dir: PathBuf) -> Result<setup::Devices, String> {
+    use assent_engine::media::devices::{self, DeviceKind};
+    use assent_engine::media::{Kind, source};
+    tokio::task::spawn_blocking(move || {
+        let found = devices::list().map_err(|e| e.to_string())?;
+        let mut out = setup::Devices::default();
+        if let Ok(store) = store(&dir) {
+            let get = |key: &str| store.setting(key).ok().flatten();
+            out.last = setup::Chosen {
+                camera: get(CAMERA),
+                microphone: get(MICROPHONE),
+                speaker: get(SPEAKER),
+            };
+        }
+        for (var, kind, list) in [
+            ("ASSENT_VIDEO", Kind::Video, &mut out.cameras),
+            ("ASSENT_AUDIO", Kind::Audio, &mut out.microphones),
+        ] {
+            if let Ok(spec) = std::env::var(var)
+                && let Some(src) = source::parse(kind, &spec).map_err(|e| format!("{var}: {e}"))?
+            {
+                list.push(setup::Choice {
+                    label: src.describe(),
+                    spec,
+                });
+            }
+        }
+        out.speakers.push(setup::Choice {
+            label: "System default".into(),
+            spec: String::new(),
+        });
+        for d in found {
+            let (list, prefix) = match d.kind {
+                DeviceKind::Camera => (&mut out.cameras, "camera"),
+                DeviceKind::Microphone => (&mut out.microphones, "mic"),
+                DeviceKind::Speaker => (&mut out.speakers, ""),
+            };
+            let spec = match (prefix, d.id) {
+                ("", Some(id)) => id,
+                // A speaker the sound server cannot name: only the default reaches it.
+                ("", None) => continue,
+                (p, Some(id)) => format!("{p}:{id}"),
+                (p, None) => p.to_string(),
+            };
+            list.push(setup::Choice {
+                label: d.name,
+                spec,
+            });
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| format!("cannot list the devices: {e}"))?
+}
+
+/// The profile's settings for the devices chosen last.
+pub(super) const CAMERA: &str = "device.camera";
+pub(super) const MICROPHONE: &str = "device.microphone";
+pub(super) const SPEAKER: &str = "device.speaker";
+
+/// Remember the devices of a call for the next one.
+pub(super) fn remember_devices(store: &assent_engine::store::Store, joining: &setup::Joining) {
+    for (key, spec) in [
+        (CAMERA, &joining.video),
+        (MICROPHONE, &joining.audio),
+        // The system default is remembered as such.
+        (SPEAKER, &Some(joining.speaker.clone().unwrap_or_default())),
+    ] {
+        if let Some(spec) = spec {
+            let _ = store.set_setting(key, spec);
+        }
+    }
+}
+
+/// A running preview for the meeting setup (dropping the last clone lets go of the camera and
+/// the microphone).
+#[derive(Clone, Debug)]
+pub struct PreviewLink(pub std::sync::Arc<assent_engine::media::preview::Preview>);
+
+/// Start previewing `sources`.
+pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, String> {
+    use assent_engine::media::{Kind, source};
+    tokio::task::spawn_blocking(move || {
+        let video = match &sources.video {
+            Some(spec) => source::parse(Kind::Video, spec)?,
+            None => None,
+        };
+        let audio = match &sources.audio {
+            Some(spec) => source::parse(Kind::Audio, spec)?,
+            None => None,
+        };
+        assent_engine::media::preview::Preview::start(video.as_deref(), audio.as_deref())
+            .map(|p| PreviewLink(std::sync::Arc::new(p)))
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| format!("cannot start the preview: {e}"))?
+}
+
+/// The call's media and network settings: the sources, speaker and start state chosen in the
+/// meeting setup; `ASSENT_ICE_ADDRESS` and `ASSENT_ICE_ALLOW` from the environment
+/// (comma-separated, like `--ice-address` and `--ice-allow`).
+pub(super) fn call_options(
+    profile: &Profile,
+    joining: &setup::Joining,
+) -> Result<assent_engine::call::CallOptions, String> {
+    use assent_engine::call::{CallOptions, machine};
+    use assent_engine::media::{Kind, MediaOptions, Output, source};
+    let parse = |kind: Kind, spec: &Option<String>| match spec {
+        Some(spec) => source::parse(kind, spec),
+        None => Ok(None),
+    };
+    let video = parse(Kind::Video, &joining.video)?;
+    let audio = parse(Kind::Audio, &joining.audio)?;
+    let list = |var: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let local_addresses = list("ASSENT_ICE_ADDRESS")
+        .iter()
+        .map(|a| {
+            a.parse()
+                .map_err(|_| format!("ASSENT_ICE_ADDRESS: {a} is not an address"))
+        })
+        .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
+    let candidates = machine::CandidateFilter::parse(&list("ASSENT_ICE_ALLOW"))?;
+    Ok(CallOptions {
+        meeting: joining.card.code.clone(),
+        media: MediaOptions {
+            video,
+            audio,
+            // What "Share screen" captures (`ASSENT_SCREEN`, default the X11/Wayland screen);
+            // without one, sharing reports why in the room.
+            screen: source::parse(
+                Kind::Video,
+                &std::env::var("ASSENT_SCREEN").unwrap_or_else(|_| "screen".into()),
+            )
+            .ok()
+            .flatten(),
+            output: Output::Display,
+            speaker: joining.speaker.clone(),
+            ..MediaOptions::default()
+        },
+        relay_only: false,
+        local_addresses,
+        server_ice: true,
+        machine: machine::Config {
+            candidates,
+            ..machine::Config::default()
+        },
+        initial: joining.initial,
+        signal_url: None,
+        device: profile.device_id(),
+        recordings: profile.dir().join("recordings"),
+        profile_db: profile.dir().join("profile.db"),
+    })
+}
+
+/// Join the meeting `code`. The call runs on a thread of its own (its engine tasks live on
+/// that thread's runtime until the call and its uploads are over).
+pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLink, String> {
+    let (ready, started) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("call".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready.send(Err(format!("cannot start the call: {e}")));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let setup = || -> Result<_, String> {
+                    let profile = open(&dir)?;
+                    let (api, account) = profile.api().map_err(|e| e.to_string())?;
+                    let identity = profile.identity().map_err(|e| e.to_string())?;
+                    let store =
+                        assent_engine::store::Store::open(&profile.dir().join("profile.db"))
+                            .map_err(|e| e.to_string())?;
+                    let opts = call_options(&profile, &joining)?;
+                    remember_devices(&store, &joining);
+                    Ok((api, account, identity, store, opts))
+                };
+                let (api, account, identity, store, opts) = match setup() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                match assent_engine::call::start(api, account, identity, store, opts).await {
+                    Err(e) => {
+                        let _ = ready.send(Err(e.to_string()));
+                    }
+                    Ok((handle, mut events)) => {
+                        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                        let link = CallLink {
+                            handle,
+                            speaker: joining.speaker.clone(),
+                            events: std::sync::Arc::new(std::sync::Mutex::new(Some(rx))),
+                        };
+                        if ready.send(Ok(link)).is_err() {
+                            return;
+                        }
+                        while let Some(ev) = events.recv().await {
+                            if tx.send(ev).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        })
+        .map_err(|e| format!("cannot start the call: {e}"))?;
+    started
+        .await
+        .map_err(|_| "the call stopped before it started".to_string())?
+}
+
+/// The profile's setting for sounds in calls ("off" turns them off).
+pub(super) const SOUNDS: &str = "call.sounds";
+
+pub(super) fn sounds_on(store: &assent_engine::store::Store) -> bool {
+    store.setting(SOUNDS).ok().flatten().as_deref() != Some("off")
+}
+
+/// Sounds in calls on or off, for this device.
+pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        store(&dir)?
+            .set_setting(SOUNDS, if on { "on" } else { "off" })
+            .map_err(|e| e.to_string())?;
+        Ok(if on {
+            "Calls will play sounds.".to_string()
+        } else {
+            "Calls will be silent.".to_string()
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Play a call's sound (someone came or left, a request to record) on `speaker`, unless
+/// sounds are turned off in the settings.
+pub async fn chime(
+    dir: PathBuf,
+    chime: assent_engine::media::chime::Chime,
+    speaker: Option<String>,
+) {
+    let played = tokio::task::spawn_blocking(move || {
+        if !store(&dir).is_ok_and(|s| sounds_on(&s)) {
+            return Ok(());
+        }
+        assent_engine::media::chime::play(chime, speaker.as_deref())
+    })
+    .await;
+    if let Ok(Err(e)) = played {
+        tracing::debug!(error = %e, "a call sound did not play");
+    }
+}
+
+/// The events of a started call as a stream (for `Task::run`).
+pub fn call_events(
+    link: &CallLink,
+) -> impl futures_util::Stream<Item = assent_engine::call::CallEvent> + use<> {
+    let rx = link.events.lock().ok().and_then(|mut e| e.take());
+    futures_util::stream::unfold(rx, |rx| async move {
+        let mut rx = rx?;
+        let ev = rx.recv().await?;
+        Some((ev, Some(rx)))
+    })
+}
