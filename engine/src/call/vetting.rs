@@ -1,0 +1,128 @@
+//! Vetting the people in a call against the key directory: each peer's key is looked up (with
+//! its proof) off the call's task, the answer fed to the machine; keys compared in person are
+//! remembered as verified, and a changed key is held until accepted.
+
+use super::*;
+
+impl Call {
+    /// Note the codecs of someone we meet (their key is checked by [`Self::vet`]).
+    pub(super) fn observe(&mut self, p: &PeerInfo) {
+        self.codecs.insert(p.peer_id, p.codecs.clone());
+    }
+
+    /// Check a peer's key with the key directory, off the call's task.
+    pub(super) fn vet(&mut self, peer: PeerId, email: String, identity: PublicIdentity) {
+        let name = self
+            .machine
+            .peers()
+            .find(|(id, _, _)| *id == peer)
+            .map(|(_, _, i)| i.display_name.clone())
+            .unwrap_or_default();
+        let newest = self.store.newest_root().ok().flatten().map(|r| r.epoch());
+        let (api, keys, reply) = (self.api.clone(), self.keys, self.directory.clone());
+        tokio::spawn(async move {
+            let result = transparency::vet(&api, &keys, newest, &email, &identity, VET_WAIT).await;
+            let _ = reply.send(DirectoryReply::Vetted {
+                peer,
+                email,
+                name,
+                identity: Box::new(identity),
+                result,
+            });
+        });
+    }
+
+    /// Turn what the directory said into machine inputs: the roots it showed (the machine
+    /// compares them), then the verdict on the peer (the pin decides between trusted and
+    /// changed).
+    pub(super) fn directory_reply(&mut self, reply: DirectoryReply) -> Vec<Input> {
+        let keys = self.keys;
+        let mut inputs = Vec::new();
+        let learn = |store: &Store, root: SignedRoot, inputs: &mut Vec<Input>| {
+            if let Err(DirectoryError::Equivocation(e)) =
+                transparency::keep_root(store, &keys, &root)
+            {
+                // A contradiction with a root kept from an earlier check: the machine sees both.
+                inputs.push(Input::DirectoryRoot { keys, root: e.a });
+                inputs.push(Input::DirectoryRoot { keys, root: e.b });
+            }
+            inputs.push(Input::DirectoryRoot { keys, root });
+        };
+        match reply {
+            DirectoryReply::Root(Ok(root)) => learn(&self.store, root, &mut inputs),
+            DirectoryReply::Root(Err(e)) => {
+                tracing::warn!("cannot fetch the directory root a peer named: {e}");
+            }
+            DirectoryReply::Vetted {
+                peer,
+                email,
+                name,
+                identity,
+                result,
+            } => {
+                let outcome = match result {
+                    Ok(v) => {
+                        learn(&self.store, v.root, &mut inputs);
+                        match self
+                            .store
+                            .observe_pin(&email, &name, &identity, Timestamp::now())
+                        {
+                            Ok(PinSeen::New) => Vetting::Trusted { compared: false },
+                            Ok(PinSeen::Same { verified }) => {
+                                Vetting::Trusted { compared: verified }
+                            }
+                            Ok(PinSeen::Changed { .. }) => Vetting::Changed {
+                                safety_number: safety_number(&self.public, &identity),
+                            },
+                            Err(e) => Vetting::Refused(format!("cannot check the pinned key: {e}")),
+                        }
+                    }
+                    Err(e) => Vetting::Refused(e.to_string()),
+                };
+                inputs.push(Input::PeerVetted { peer, outcome });
+            }
+        }
+        inputs
+    }
+
+    /// The user compared `peer`'s safety number: their pinned key is marked verified.
+    pub(super) fn mark_verified(&mut self, peer: PeerId) -> Option<Input> {
+        let (email, identity) = self
+            .machine
+            .peers()
+            .find(|(id, _, _)| *id == peer)
+            .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
+        match self.store.mark_verified(&email, &identity) {
+            Ok(true) => Some(Input::KeyCompared { peer }),
+            Ok(false) => None,
+            Err(e) => {
+                let _ = self.events.send(CallEvent::MediaError(format!(
+                    "cannot keep the comparison: {e}"
+                )));
+                None
+            }
+        }
+    }
+
+    /// The user accepts `peer`'s changed key: it becomes the pin for their email.
+    pub(super) fn accept_key(&mut self, peer: PeerId) -> Option<Input> {
+        let (email, identity) = self
+            .machine
+            .peers()
+            .find(|(id, phase, _)| *id == peer && *phase == machine::Phase::KeyChanged)
+            .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
+        let accepted = self
+            .store
+            .accept_key(&email, &identity, Timestamp::now())
+            .and_then(|()| self.store.mark_verified(&email, &identity));
+        match accepted {
+            Ok(_) => Some(Input::AcceptKey { peer }),
+            Err(e) => {
+                let _ = self.events.send(CallEvent::MediaError(format!(
+                    "cannot keep the accepted key: {e}"
+                )));
+                None
+            }
+        }
+    }
+}
