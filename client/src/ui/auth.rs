@@ -5,7 +5,9 @@
 //! [`Event`]; the app does the IO and hands the answers back as messages of this screen.
 
 use assent_shared::password::{self, Rule};
-use iced::widget::{Id, button, checkbox, column, container, row, rule, space, text, text_input};
+use iced::widget::{
+    Column, Id, TextInput, button, checkbox, column, container, row, rule, space, text, text_input,
+};
 use iced::{Center, Element, Fill};
 use zeroize::Zeroizing;
 
@@ -125,6 +127,20 @@ pub struct Auth {
     notice: Option<String>,
 }
 
+/// A field of the form: Enter submits it.
+fn input<'a>(
+    placeholder: &'a str,
+    id: Id,
+    value: &'a str,
+    on: fn(String) -> Message,
+) -> TextInput<'a, Message> {
+    text_input(placeholder, value)
+        .id(id)
+        .on_input(on)
+        .on_submit(Message::Submit)
+        .padding(8)
+}
+
 impl Auth {
     pub fn new(server: String, email: String) -> Auth {
         Auth {
@@ -235,58 +251,69 @@ impl Auth {
                 self.notice = None;
                 return Some(Event::ResendCode);
             }
-            Message::Submit => {
-                if !self.can_submit() {
-                    return None;
+            Message::Submit => return self.submit_event(),
+            answer => return self.on_answer(answer),
+        }
+        None
+    }
+
+    /// Submit: what this step asks the app for, if the form is ready.
+    fn submit_event(&mut self) -> Option<Event> {
+        if !self.can_submit() {
+            return None;
+        }
+        self.error = None;
+        self.notice = None;
+        let server = self.server.trim().to_string();
+        let email = self.email.trim().to_string();
+        let event = match self.step {
+            Step::SignIn => Event::SignIn {
+                server,
+                email,
+                password: self.password.clone(),
+                totp: None,
+            },
+            Step::Totp => Event::SignIn {
+                server,
+                email,
+                password: self.password.clone(),
+                totp: Some(self.code.clone()),
+            },
+            Step::SignUp => Event::SignUp {
+                server,
+                email,
+                name: self.name.trim().to_string(),
+                password: self.password.clone(),
+            },
+            Step::VerifyEmail => Event::VerifyEmail {
+                code: self.code.clone(),
+            },
+            Step::Forgot => Event::StartRecovery { server, email },
+            Step::Reset => Event::Recover {
+                server,
+                email,
+                email_code: self.code.clone(),
+                recovery_code: self.recovery_code.clone(),
+                totp: (!self.totp.is_empty()).then(|| self.totp.clone()),
+                password: self.password.clone(),
+            },
+            Step::Recovery => {
+                // Shown once: gone from memory as soon as the user has stored it.
+                self.recovery = None;
+                Event::RecoveryStored {
+                    server,
+                    email,
+                    password: self.password.clone(),
                 }
-                self.error = None;
-                self.notice = None;
-                let server = self.server.trim().to_string();
-                let email = self.email.trim().to_string();
-                let event = match self.step {
-                    Step::SignIn => Event::SignIn {
-                        server,
-                        email,
-                        password: self.password.clone(),
-                        totp: None,
-                    },
-                    Step::Totp => Event::SignIn {
-                        server,
-                        email,
-                        password: self.password.clone(),
-                        totp: Some(self.code.clone()),
-                    },
-                    Step::SignUp => Event::SignUp {
-                        server,
-                        email,
-                        name: self.name.trim().to_string(),
-                        password: self.password.clone(),
-                    },
-                    Step::VerifyEmail => Event::VerifyEmail {
-                        code: self.code.clone(),
-                    },
-                    Step::Forgot => Event::StartRecovery { server, email },
-                    Step::Reset => Event::Recover {
-                        server,
-                        email,
-                        email_code: self.code.clone(),
-                        recovery_code: self.recovery_code.clone(),
-                        totp: (!self.totp.is_empty()).then(|| self.totp.clone()),
-                        password: self.password.clone(),
-                    },
-                    Step::Recovery => {
-                        // Shown once: gone from memory as soon as the user has stored it.
-                        self.recovery = None;
-                        Event::RecoveryStored {
-                            server,
-                            email,
-                            password: self.password.clone(),
-                        }
-                    }
-                };
-                self.busy = !matches!(self.step, Step::Recovery);
-                return Some(event);
             }
+        };
+        self.busy = !matches!(self.step, Step::Recovery);
+        Some(event)
+    }
+
+    /// The answer to a request: the form moves on, or says why not.
+    fn on_answer(&mut self, answer: Message) -> Option<Event> {
+        match answer {
             Message::SignedIn(Ok(account)) => return Some(Event::SignedIn(account)),
             Message::SignedIn(Err(SignInError::TotpRequired)) => {
                 return Some(Event::Focus(self.on_totp_required()));
@@ -306,6 +333,7 @@ impl Auth {
                 return Some(Event::Focus(self.first_empty()));
             }
             Message::CodeSent(Ok(())) => self.on_code_sent(),
+            _ => {}
         }
         None
     }
@@ -376,199 +404,14 @@ impl Auth {
             Step::Forgot => "Forgot your password?",
             Step::Reset => "Choose a new password",
         };
-        let mut form = column![text(title).size(26)].spacing(12).width(420);
-        let input = |placeholder: &'static str, id: Id, value: &str, on: fn(String) -> Message| {
-            text_input(placeholder, value)
-                .id(id)
-                .on_input(on)
-                .on_submit(Message::Submit)
-                .padding(8)
+        let form = column![text(title).size(26)].spacing(12).width(420);
+        let mut form = match self.step {
+            Step::SignIn | Step::SignUp => self.credentials(form),
+            Step::VerifyEmail | Step::Totp => self.code_step(form),
+            Step::Forgot => self.forgot(form),
+            Step::Reset => self.reset(form),
+            Step::Recovery => self.recovery(form),
         };
-        match self.step {
-            Step::SignIn | Step::SignUp => {
-                form = form
-                    .push(text("Server").size(14))
-                    .push(input(
-                        "https://assent.example.org",
-                        SERVER,
-                        &self.server,
-                        Message::Server,
-                    ))
-                    .push(text("Email").size(14))
-                    .push(input("you@example.org", EMAIL, &self.email, Message::Email));
-                if self.step == Step::SignUp {
-                    form = form.push(text("Your name").size(14)).push(input(
-                        "Ada Lovelace",
-                        NAME,
-                        &self.name,
-                        Message::Name,
-                    ));
-                }
-                form = form.push(text("Password").size(14)).push(
-                    input("Password", PASSWORD, &self.password, Message::Password).secure(true),
-                );
-                if self.step == Step::SignUp {
-                    form = form.push(self.rules());
-                }
-                let (action, other, other_label) = if self.step == Step::SignIn {
-                    ("Sign in", Step::SignUp, "Create an account")
-                } else {
-                    ("Create account", Step::SignIn, "I have an account")
-                };
-                let mut actions = row![
-                    button(text(other_label))
-                        .style(button::text)
-                        .on_press(Message::Show(other)),
-                ]
-                .align_y(Center);
-                if self.step == Step::SignIn {
-                    actions = actions.push(
-                        button(text("Forgot password?"))
-                            .style(button::text)
-                            .on_press(Message::Show(Step::Forgot)),
-                    );
-                }
-                form = form
-                    .push(actions.push(space::horizontal()).push(self.submit(action)))
-                    .push(
-                        text(if self.step == Step::SignIn {
-                            "Tab: next field · Ctrl+N: new account · Ctrl+R: forgot password · \
-                             F2: light/dark"
-                        } else {
-                            "Tab: next field · Ctrl+N: sign in instead · F2: light/dark"
-                        })
-                        .size(13)
-                        .style(style::muted),
-                    );
-            }
-            Step::VerifyEmail | Step::Totp => {
-                let hint = if self.step == Step::VerifyEmail {
-                    format!("Enter the 6-digit code we sent to {}.", self.email.trim())
-                } else {
-                    "Enter the 6-digit code from your authenticator app.".to_string()
-                };
-                form = form
-                    .push(text(hint))
-                    .push(input("123456", CODE, &self.code, Message::Code));
-                let back = if self.step == Step::VerifyEmail {
-                    button(text("Send a new code"))
-                        .style(button::text)
-                        .on_press(Message::ResendCode)
-                } else {
-                    button(text("Back"))
-                        .style(button::text)
-                        .on_press(Message::Show(Step::SignIn))
-                };
-                let action = if self.step == Step::VerifyEmail {
-                    "Verify"
-                } else {
-                    "Continue"
-                };
-                form =
-                    form.push(row![back, space::horizontal(), self.submit(action)].align_y(Center));
-            }
-            Step::Forgot => {
-                form = form
-                    .push(text(
-                        "With the code we mail you and the recovery code you stored when you \
-                         created the account, you choose a new password and keep your keys and \
-                         recordings.",
-                    ))
-                    .push(text("Server").size(14))
-                    .push(input(
-                        "https://assent.example.org",
-                        SERVER,
-                        &self.server,
-                        Message::Server,
-                    ))
-                    .push(text("Email").size(14))
-                    .push(input("you@example.org", EMAIL, &self.email, Message::Email))
-                    .push(
-                        row![
-                            button(text("Back"))
-                                .style(button::text)
-                                .on_press(Message::Show(Step::SignIn)),
-                            space::horizontal(),
-                            self.submit("Send recovery code"),
-                        ]
-                        .align_y(Center),
-                    )
-                    .push(
-                        text("Enter sends · Escape: back")
-                            .size(13)
-                            .style(style::muted),
-                    );
-            }
-            Step::Reset => {
-                form = form
-                    .push(text("Code from the email").size(14))
-                    .push(input("123456", CODE, &self.code, Message::Code))
-                    .push(text("Recovery code").size(14))
-                    .push(
-                        input(
-                            "XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX",
-                            RECOVERY_CODE,
-                            &self.recovery_code,
-                            Message::RecoveryCode,
-                        )
-                        .secure(true),
-                    )
-                    .push(text("Authenticator code (only with two-factor sign-in)").size(14))
-                    .push(input("123456", TOTP, &self.totp, Message::Totp))
-                    .push(text("New password").size(14))
-                    .push(
-                        input("New password", PASSWORD, &self.password, Message::Password)
-                            .secure(true),
-                    )
-                    .push(self.rules())
-                    .push(
-                        row![
-                            button(text("Send a new code"))
-                                .style(button::text)
-                                .on_press(Message::Show(Step::Forgot)),
-                            space::horizontal(),
-                            self.submit("Set password"),
-                        ]
-                        .align_y(Center),
-                    )
-                    .push(
-                        text("Tab: next field · Enter: set the password · Escape: sign in")
-                            .size(13)
-                            .style(style::muted),
-                    );
-            }
-            Step::Recovery => {
-                let code = self
-                    .recovery
-                    .as_ref()
-                    .map(|c| c.as_str())
-                    .unwrap_or("(already shown)");
-                form = form
-                    .push(text(
-                        "Write this code down and keep it somewhere safe. With it (and your email) you \
-                         can recover your keys if you forget your password. Without it, a forgotten \
-                         password means your old recordings can no longer be decrypted. It is shown \
-                         only this once.",
-                    ))
-                    .push(
-                        container(text(code).size(20).font(iced::Font::MONOSPACE))
-                            .padding(12)
-                            .width(Fill)
-                            .style(container::bordered_box),
-                    )
-                    .push(
-                        checkbox(self.stored_recovery)
-                            .label("I have stored my recovery code")
-                            .on_toggle(Message::StoredRecovery),
-                    )
-                    .push(row![space::horizontal(), self.submit("Continue")])
-                    .push(
-                        text("Space ticks the box; Enter continues.")
-                            .size(13)
-                            .style(style::muted),
-                    );
-            }
-        }
         if let Some(notice) = &self.notice {
             form = form.push(text(notice.as_str()).style(text::success));
         }
@@ -579,6 +422,200 @@ impl Auth {
             form = form.push(text("Working…").style(style::muted));
         }
         container(form).center(Fill).padding(24).into()
+    }
+
+    /// Sign in or sign up: server, email (name), password; the other way, and the keys.
+    fn credentials<'a>(&'a self, mut form: Column<'a, Message>) -> Column<'a, Message> {
+        form = form
+            .push(text("Server").size(14))
+            .push(input(
+                "https://assent.example.org",
+                SERVER,
+                &self.server,
+                Message::Server,
+            ))
+            .push(text("Email").size(14))
+            .push(input("you@example.org", EMAIL, &self.email, Message::Email));
+        if self.step == Step::SignUp {
+            form = form.push(text("Your name").size(14)).push(input(
+                "Ada Lovelace",
+                NAME,
+                &self.name,
+                Message::Name,
+            ));
+        }
+        form = form
+            .push(text("Password").size(14))
+            .push(input("Password", PASSWORD, &self.password, Message::Password).secure(true));
+        if self.step == Step::SignUp {
+            form = form.push(self.rules());
+        }
+        let (action, other, other_label) = if self.step == Step::SignIn {
+            ("Sign in", Step::SignUp, "Create an account")
+        } else {
+            ("Create account", Step::SignIn, "I have an account")
+        };
+        let mut actions = row![
+            button(text(other_label))
+                .style(button::text)
+                .on_press(Message::Show(other)),
+        ]
+        .align_y(Center);
+        if self.step == Step::SignIn {
+            actions = actions.push(
+                button(text("Forgot password?"))
+                    .style(button::text)
+                    .on_press(Message::Show(Step::Forgot)),
+            );
+        }
+        form = form
+            .push(actions.push(space::horizontal()).push(self.submit(action)))
+            .push(
+                text(if self.step == Step::SignIn {
+                    "Tab: next field · Ctrl+N: new account · Ctrl+R: forgot password · \
+                     F2: light/dark"
+                } else {
+                    "Tab: next field · Ctrl+N: sign in instead · F2: light/dark"
+                })
+                .size(13)
+                .style(style::muted),
+            );
+        form
+    }
+
+    /// A 6-digit code: mailed, or from the authenticator.
+    fn code_step<'a>(&'a self, mut form: Column<'a, Message>) -> Column<'a, Message> {
+        let hint = if self.step == Step::VerifyEmail {
+            format!("Enter the 6-digit code we sent to {}.", self.email.trim())
+        } else {
+            "Enter the 6-digit code from your authenticator app.".to_string()
+        };
+        form = form
+            .push(text(hint))
+            .push(input("123456", CODE, &self.code, Message::Code));
+        let back = if self.step == Step::VerifyEmail {
+            button(text("Send a new code"))
+                .style(button::text)
+                .on_press(Message::ResendCode)
+        } else {
+            button(text("Back"))
+                .style(button::text)
+                .on_press(Message::Show(Step::SignIn))
+        };
+        let action = if self.step == Step::VerifyEmail {
+            "Verify"
+        } else {
+            "Continue"
+        };
+        form = form.push(row![back, space::horizontal(), self.submit(action)].align_y(Center));
+        form
+    }
+
+    /// Forgot the password: where to mail the recovery code.
+    fn forgot<'a>(&'a self, mut form: Column<'a, Message>) -> Column<'a, Message> {
+        form = form
+            .push(text(
+                "With the code we mail you and the recovery code you stored when you \
+                 created the account, you choose a new password and keep your keys and \
+                 recordings.",
+            ))
+            .push(text("Server").size(14))
+            .push(input(
+                "https://assent.example.org",
+                SERVER,
+                &self.server,
+                Message::Server,
+            ))
+            .push(text("Email").size(14))
+            .push(input("you@example.org", EMAIL, &self.email, Message::Email))
+            .push(
+                row![
+                    button(text("Back"))
+                        .style(button::text)
+                        .on_press(Message::Show(Step::SignIn)),
+                    space::horizontal(),
+                    self.submit("Send recovery code"),
+                ]
+                .align_y(Center),
+            )
+            .push(
+                text("Enter sends · Escape: back")
+                    .size(13)
+                    .style(style::muted),
+            );
+        form
+    }
+
+    /// The mailed code, the recovery code (and the authenticator's), the new password.
+    fn reset<'a>(&'a self, mut form: Column<'a, Message>) -> Column<'a, Message> {
+        form = form
+            .push(text("Code from the email").size(14))
+            .push(input("123456", CODE, &self.code, Message::Code))
+            .push(text("Recovery code").size(14))
+            .push(
+                input(
+                    "XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX",
+                    RECOVERY_CODE,
+                    &self.recovery_code,
+                    Message::RecoveryCode,
+                )
+                .secure(true),
+            )
+            .push(text("Authenticator code (only with two-factor sign-in)").size(14))
+            .push(input("123456", TOTP, &self.totp, Message::Totp))
+            .push(text("New password").size(14))
+            .push(input("New password", PASSWORD, &self.password, Message::Password).secure(true))
+            .push(self.rules())
+            .push(
+                row![
+                    button(text("Send a new code"))
+                        .style(button::text)
+                        .on_press(Message::Show(Step::Forgot)),
+                    space::horizontal(),
+                    self.submit("Set password"),
+                ]
+                .align_y(Center),
+            )
+            .push(
+                text("Tab: next field · Enter: set the password · Escape: sign in")
+                    .size(13)
+                    .style(style::muted),
+            );
+        form
+    }
+
+    /// The recovery code, shown once, to store before going on.
+    fn recovery<'a>(&'a self, mut form: Column<'a, Message>) -> Column<'a, Message> {
+        let code = self
+            .recovery
+            .as_ref()
+            .map(|c| c.as_str())
+            .unwrap_or("(already shown)");
+        form = form
+            .push(text(
+                "Write this code down and keep it somewhere safe. With it (and your email) you \
+                 can recover your keys if you forget your password. Without it, a forgotten \
+                 password means your old recordings can no longer be decrypted. It is shown \
+                 only this once.",
+            ))
+            .push(
+                container(text(code).size(20).font(iced::Font::MONOSPACE))
+                    .padding(12)
+                    .width(Fill)
+                    .style(container::bordered_box),
+            )
+            .push(
+                checkbox(self.stored_recovery)
+                    .label("I have stored my recovery code")
+                    .on_toggle(Message::StoredRecovery),
+            )
+            .push(row![space::horizontal(), self.submit("Continue")])
+            .push(
+                text("Space ticks the box; Enter continues.")
+                    .size(13)
+                    .style(style::muted),
+            );
+        form
     }
 
     fn submit<'a>(&self, label: &'a str) -> Element<'a, Message> {

@@ -5,7 +5,7 @@ use iced::Fill;
 use iced::widget::{column, scrollable, text, text_input};
 
 use super::super::style;
-use super::{CHAT, Message, Room};
+use super::{CHAT, Event, Message, Room};
 
 impl Room {
     pub(super) fn chat_panel(&self) -> Element<'_, Message> {
@@ -31,5 +31,25 @@ impl Room {
         .width(280)
         .height(Fill)
         .into()
+    }
+
+    /// Typing and sending a chat message.
+    pub(super) fn on_chat(&mut self, message: Message) -> Option<Event> {
+        match message {
+            Message::ChatInput(s) => {
+                self.chat_input = s;
+                None
+            }
+            Message::SendChat => {
+                let text = self.chat_input.trim().to_string();
+                if text.is_empty() {
+                    return None;
+                }
+                self.chat_input.clear();
+                self.chat.push(("You".into(), text.clone()));
+                Some(Event::Chat(text))
+            }
+            _ => None,
+        }
     }
 }

@@ -7,7 +7,7 @@ use iced::widget::{button, column, container, row, space, text};
 use iced::{Center, Element, Fill};
 
 use super::super::style;
-use super::{Ask, Message, Recording, Room};
+use super::{Ask, Event, Message, Recording, Room};
 
 impl Room {
     pub(super) fn on_consent(&mut self, c: ConsentEvent) {
@@ -148,5 +148,23 @@ impl Room {
             );
         }
         Some(line.into())
+    }
+
+    /// Proposing a recording, answering a proposal, withdrawing consent.
+    pub(super) fn on_recording(&mut self, message: Message) -> Option<Event> {
+        match message {
+            Message::Record => {
+                if self.recording.is_some() {
+                    return None;
+                }
+                Some(Event::Record {
+                    title: format!("{} recording", self.title),
+                })
+            }
+            Message::Agree => self.ask.take().map(|_| Event::Agree),
+            Message::Decline => self.ask.take().map(|_| Event::Decline),
+            Message::Withdraw => self.recording.as_ref().map(|_| Event::Withdraw),
+            _ => None,
+        }
     }
 }

@@ -258,28 +258,24 @@ impl Room {
 
     pub fn update(&mut self, message: Message) -> Option<Event> {
         match message {
-            Message::Leave => return Some(Event::Leave),
+            Message::Leave => Some(Event::Leave),
             Message::Call(event) => {
                 let chime = chime_for(&event);
                 self.on_call_event(event);
-                return chime.map(Event::Chime);
+                chime.map(Event::Chime)
             }
             Message::Meeting(result) => {
                 if let Ok(m) = result {
                     self.on_meeting(m);
                 }
-                return None;
+                None
             }
             Message::Stats(stats) => {
                 self.on_stats(&stats);
-                return None;
+                None
             }
-            _ => {}
-        }
-        if self.ended.is_some() {
-            return None;
-        }
-        match message {
+            // Once the call has ended, only leaving is left.
+            _ if self.ended.is_some() => None,
             Message::ToggleMic => {
                 self.local.audio = !self.local.audio;
                 Some(Event::SetMedia(self.local))
@@ -300,65 +296,23 @@ impl Room {
                 self.show_people = !self.show_people;
                 None
             }
-            Message::Lock(locked) => self
-                .may_host()
-                .then_some(Event::Host(HostAction::Lock(locked))),
-            Message::EndForAll => self.may_host().then_some(Event::Host(HostAction::End)),
-            Message::Remove(user) => self
-                .may_host()
-                .then_some(Event::Host(HostAction::Remove(user))),
-            Message::MakeCohost(user) => {
-                let host = self.my_role() == Some(assent_shared::api::MeetingRole::Host);
-                host.then(|| {
-                    self.cohosts.insert(user);
-                    Event::Host(HostAction::MakeCohost(user))
-                })
-            }
             Message::Noted(note) => {
                 if note.is_some() {
                     self.notice = note;
                 }
                 None
             }
-            Message::KeyCompared(peer) => {
-                let before = self.key_changes.len();
-                self.key_changes.retain(|k| k.peer != peer);
-                (self.key_changes.len() < before).then_some(Event::KeyCompared(peer))
+            Message::Lock(_)
+            | Message::EndForAll
+            | Message::Remove(_)
+            | Message::MakeCohost(_)
+            | Message::KeyCompared(_)
+            | Message::MarkVerified(_)
+            | Message::ToggleQr(_) => self.on_people(message),
+            Message::ChatInput(_) | Message::SendChat => self.on_chat(message),
+            Message::Record | Message::Agree | Message::Decline | Message::Withdraw => {
+                self.on_recording(message)
             }
-            Message::MarkVerified(peer) => self
-                .people
-                .get(&peer)
-                .filter(|p| p.key == KeyState::Proven { compared: false })
-                .map(|_| Event::MarkVerified(peer)),
-            Message::ToggleQr(peer) => {
-                self.show_qr = (self.show_qr != Some(peer)).then_some(peer);
-                None
-            }
-            Message::ChatInput(s) => {
-                self.chat_input = s;
-                None
-            }
-            Message::SendChat => {
-                let text = self.chat_input.trim().to_string();
-                if text.is_empty() {
-                    return None;
-                }
-                self.chat_input.clear();
-                self.chat.push(("You".into(), text.clone()));
-                Some(Event::Chat(text))
-            }
-            Message::Leave | Message::Call(_) | Message::Meeting(_) | Message::Stats(_) => None,
-            Message::Record => {
-                if self.recording.is_some() {
-                    return None;
-                }
-                Some(Event::Record {
-                    title: format!("{} recording", self.title),
-                })
-            }
-            Message::Agree => self.ask.take().map(|_| Event::Agree),
-            Message::Decline => self.ask.take().map(|_| Event::Decline),
-            Message::Withdraw => self.recording.as_ref().map(|_| Event::Withdraw),
         }
     }
 

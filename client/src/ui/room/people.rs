@@ -7,7 +7,7 @@ use iced::widget::{button, column, row, rule, scrollable, space, text};
 use iced::{Element, Fill};
 
 use super::super::style;
-use super::{KeyChange, KeyState, Message, Person, Room};
+use super::{Event, HostAction, KeyChange, KeyState, Message, Person, Room};
 
 impl Room {
     /// What the call says of someone's key: proven by the directory (and compared or not), or
@@ -230,5 +230,40 @@ impl Room {
             );
         }
         scrollable(c).width(280).height(Fill).into()
+    }
+
+    /// A host's action, or a key compared, verified or shown as a QR code.
+    pub(super) fn on_people(&mut self, message: Message) -> Option<Event> {
+        match message {
+            Message::Lock(locked) => self
+                .may_host()
+                .then_some(Event::Host(HostAction::Lock(locked))),
+            Message::EndForAll => self.may_host().then_some(Event::Host(HostAction::End)),
+            Message::Remove(user) => self
+                .may_host()
+                .then_some(Event::Host(HostAction::Remove(user))),
+            Message::MakeCohost(user) => {
+                let host = self.my_role() == Some(assent_shared::api::MeetingRole::Host);
+                host.then(|| {
+                    self.cohosts.insert(user);
+                    Event::Host(HostAction::MakeCohost(user))
+                })
+            }
+            Message::KeyCompared(peer) => {
+                let before = self.key_changes.len();
+                self.key_changes.retain(|k| k.peer != peer);
+                (self.key_changes.len() < before).then_some(Event::KeyCompared(peer))
+            }
+            Message::MarkVerified(peer) => self
+                .people
+                .get(&peer)
+                .filter(|p| p.key == KeyState::Proven { compared: false })
+                .map(|_| Event::MarkVerified(peer)),
+            Message::ToggleQr(peer) => {
+                self.show_qr = (self.show_qr != Some(peer)).then_some(peer);
+                None
+            }
+            _ => None,
+        }
     }
 }
