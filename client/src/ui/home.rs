@@ -195,100 +195,17 @@ impl Home {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let header = row![
-            column![
-                text(format!("Hello, {}", self.name)).size(26),
-                text(self.email.as_str()).size(14).style(style::muted),
-            ]
-            .spacing(2),
-            space::horizontal(),
-            button(text("Settings"))
-                .style(button::secondary)
-                .on_press(Message::Settings),
-            button(text("Sign out"))
-                .style(button::secondary)
-                .on_press(Message::SignOut),
-        ]
-        .spacing(8)
-        .align_y(Center);
-        let can_join = !self.busy && !assent_engine::call::join_code(&self.join).is_empty();
-        let join = row![
-            text_input("Meeting code or assent:// link", &self.join)
-                .id(JOIN)
-                .on_input(Message::JoinInput)
-                .on_submit(Message::Join)
-                .padding(8),
-            button(text("Join"))
-                .padding([8, 16])
-                .on_press_maybe(can_join.then_some(Message::Join)),
-        ]
-        .spacing(8)
-        .align_y(Center);
-        let idle = |m: Message| (!self.busy).then_some(m);
-        let actions = row![
-            button(text("New meeting"))
-                .padding([10, 20])
-                .on_press_maybe(idle(Message::NewMeeting)),
-            button(text("Schedule…"))
-                .padding([10, 20])
-                .style(button::secondary)
-                .on_press(Message::Schedule),
-            button(text("Personal room"))
-                .padding([10, 20])
-                .style(button::secondary)
-                .on_press_maybe(idle(Message::PersonalRoom)),
-            button(text("Recordings"))
-                .padding([10, 20])
-                .style(button::secondary)
-                .on_press(Message::Recordings),
-        ]
-        .spacing(8);
-        let mut body = column![header].spacing(16).width(680);
+        let mut body = column![self.header()].spacing(16).width(680);
         if !self.alarms.is_empty() {
             body = body.push(super::trust::directory_alarms(&self.alarms));
         }
         body = body.extend([
-            actions.into(),
+            self.actions(),
             text("Join a meeting").size(18).into(),
-            join.into(),
+            self.join(),
         ]);
         if let Some(m) = &self.meeting {
-            let heading = if m.created {
-                "Your new meeting"
-            } else {
-                "Meeting found"
-            };
-            let link = format!("assent://join/{}", m.code);
-            body = body.push(
-                container(
-                    column![
-                        text(heading).size(14).style(style::muted),
-                        text(m.title.as_str()).size(20),
-                        row![
-                            text("Code").width(60),
-                            text(m.code.as_str()).font(iced::Font::MONOSPACE)
-                        ],
-                        row![
-                            text("Link").width(60),
-                            text(link).font(iced::Font::MONOSPACE)
-                        ],
-                        row![
-                            text("Share the code or the link.")
-                                .size(13)
-                                .style(style::muted),
-                            space::horizontal(),
-                            button(text("Join now"))
-                                .padding([8, 16])
-                                .on_press(Message::Enter),
-                        ]
-                        .align_y(Center),
-                    ]
-                    .spacing(6),
-                )
-                .padding(12)
-                .width(Fill)
-                .style(container::bordered_box),
-            );
+            body = body.push(meeting_card(m));
         }
         if let Some(e) = &self.error {
             body = body.push(text(e.as_str()).style(iced::widget::text::danger));
@@ -308,6 +225,69 @@ impl Home {
         container(scrollable(container(body).center_x(Fill).padding(24)))
             .center_y(Fill)
             .into()
+    }
+
+    /// Who is signed in; the settings and signing out.
+    fn header(&self) -> Element<'_, Message> {
+        row![
+            column![
+                text(format!("Hello, {}", self.name)).size(26),
+                text(self.email.as_str()).size(14).style(style::muted),
+            ]
+            .spacing(2),
+            space::horizontal(),
+            button(text("Settings"))
+                .style(button::secondary)
+                .on_press(Message::Settings),
+            button(text("Sign out"))
+                .style(button::secondary)
+                .on_press(Message::SignOut),
+        ]
+        .spacing(8)
+        .align_y(Center)
+        .into()
+    }
+
+    /// A meeting code or link, and Join.
+    fn join(&self) -> Element<'_, Message> {
+        let can_join = !self.busy && !assent_engine::call::join_code(&self.join).is_empty();
+        row![
+            text_input("Meeting code or assent:// link", &self.join)
+                .id(JOIN)
+                .on_input(Message::JoinInput)
+                .on_submit(Message::Join)
+                .padding(8),
+            button(text("Join"))
+                .padding([8, 16])
+                .on_press_maybe(can_join.then_some(Message::Join)),
+        ]
+        .spacing(8)
+        .align_y(Center)
+        .into()
+    }
+
+    /// New meeting, schedule, personal room, recordings.
+    fn actions(&self) -> Element<'_, Message> {
+        let idle = |m: Message| (!self.busy).then_some(m);
+        row![
+            button(text("New meeting"))
+                .padding([10, 20])
+                .on_press_maybe(idle(Message::NewMeeting)),
+            button(text("Schedule…"))
+                .padding([10, 20])
+                .style(button::secondary)
+                .on_press(Message::Schedule),
+            button(text("Personal room"))
+                .padding([10, 20])
+                .style(button::secondary)
+                .on_press_maybe(idle(Message::PersonalRoom)),
+            button(text("Recordings"))
+                .padding([10, 20])
+                .style(button::secondary)
+                .on_press(Message::Recordings),
+        ]
+        .spacing(8)
+        .into()
     }
 
     fn upcoming(&self) -> Element<'_, Message> {
@@ -367,6 +347,45 @@ impl Home {
         }
         list.into()
     }
+}
+
+/// The meeting created or found: its title, code and link, and Join now.
+fn meeting_card(m: &MeetingCard) -> Element<'_, Message> {
+    let heading = if m.created {
+        "Your new meeting"
+    } else {
+        "Meeting found"
+    };
+    let link = format!("assent://join/{}", m.code);
+    container(
+        column![
+            text(heading).size(14).style(style::muted),
+            text(m.title.as_str()).size(20),
+            row![
+                text("Code").width(60),
+                text(m.code.as_str()).font(iced::Font::MONOSPACE)
+            ],
+            row![
+                text("Link").width(60),
+                text(link).font(iced::Font::MONOSPACE)
+            ],
+            row![
+                text("Share the code or the link.")
+                    .size(13)
+                    .style(style::muted),
+                space::horizontal(),
+                button(text("Join now"))
+                    .padding([8, 16])
+                    .on_press(Message::Enter),
+            ]
+            .align_y(Center),
+        ]
+        .spacing(6),
+    )
+    .padding(12)
+    .width(Fill)
+    .style(container::bordered_box)
+    .into()
 }
 
 #[cfg(test)]

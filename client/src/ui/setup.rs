@@ -268,112 +268,141 @@ impl Setup {
             .style(style::muted),
         ]
         .spacing(2);
-        let problem = |kind: Kind| {
-            self.problems
-                .iter()
-                .find(|(k, _)| *k == kind)
-                .map(|(_, why)| why.as_str())
-        };
+        column![
+            header,
+            row![self.picture(), self.side()].spacing(16).height(Fill),
+            self.actions()
+        ]
+        .spacing(16)
+        .padding(24)
+        .into()
+    }
+
+    /// What went wrong with a kind of device, if anything.
+    fn problem(&self, kind: Kind) -> Option<&str> {
+        self.problems
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, why)| why.as_str())
+    }
+
+    /// The camera's picture, or what stands in for it.
+    fn picture(&self) -> Element<'_, Message> {
         let picture: Element<'_, Message> = match (&self.frame, self.camera_on) {
             _ if self.devices.is_none() => centered("Looking for your camera and microphone…"),
             (_, false) => centered("Your camera is off"),
             _ if self.camera.is_none() => centered("No camera found"),
-            _ if problem(Kind::Video).is_some() => centered("The camera is not available"),
+            _ if self.problem(Kind::Video).is_some() => centered("The camera is not available"),
             (Some((_, h)), true) => image(h.clone()).width(Fill).height(Fill).into(),
             (None, true) => centered("Starting the camera…"),
         };
-        let picture = container(picture)
+        container(picture)
             .width(Fill)
             .height(Fill)
-            .style(container::bordered_box);
+            .style(container::bordered_box)
+            .into()
+    }
 
-        let devices = self.devices.clone().unwrap_or_default();
-        let picker = |label: &'static str,
-                      options: Vec<Choice>,
-                      chosen: &Option<Choice>,
-                      none: &'static str,
-                      on: fn(Choice) -> Message| {
-            // No list while there is nothing to choose from (nor a placeholder: the
-            // software renderer left it showing through the first choice drawn over it).
-            let list: Element<'_, Message> = if self.devices.is_none() {
-                text("Looking…").into()
-            } else if options.is_empty() {
-                text(none).into()
-            } else {
-                pick_list(options, chosen.clone(), on).width(Fill).into()
-            };
-            column![text(label).size(13).style(style::muted), list].spacing(4)
+    /// A device list with its label. No list while there is nothing to choose from (nor a
+    /// placeholder: the software renderer left it showing through the first choice drawn over
+    /// it).
+    fn picker(
+        &self,
+        label: &'static str,
+        options: Vec<Choice>,
+        chosen: &Option<Choice>,
+        none: &'static str,
+        on: fn(Choice) -> Message,
+    ) -> Element<'_, Message> {
+        let list: Element<'_, Message> = if self.devices.is_none() {
+            text("Looking…").into()
+        } else if options.is_empty() {
+            text(none).into()
+        } else {
+            pick_list(options, chosen.clone(), on).width(Fill).into()
         };
-        let mut side = column![
-            picker(
+        column![text(label).size(13).style(style::muted), list]
+            .spacing(4)
+            .into()
+    }
+
+    /// What went wrong with a device, under its controls.
+    fn trouble(&self, kind: Kind, device: &str) -> Option<Element<'_, Message>> {
+        self.problem(kind).map(|why| {
+            text(format!("{device}: {why}"))
+                .size(13)
+                .style(text::danger)
+                .into()
+        })
+    }
+
+    /// The devices: camera, microphone (with its level) and speaker, each with its switch.
+    fn side(&self) -> Element<'_, Message> {
+        let devices = self.devices.clone().unwrap_or_default();
+        let camera_switch = switch(
+            if self.camera_on {
+                "Camera off"
+            } else {
+                "Camera on"
+            },
+            self.camera
+                .is_some()
+                .then_some(Message::ToggleCamera(!self.camera_on)),
+        );
+        let level = row![
+            text("Level").size(13).style(style::muted),
+            progress_bar(0.0..=1.0, self.meter()).girth(8),
+        ]
+        .spacing(8)
+        .align_y(Center);
+        let mic_switch = switch(
+            if self.mic_on { "Mute" } else { "Unmute" },
+            self.microphone
+                .is_some()
+                .then_some(Message::ToggleMic(!self.mic_on)),
+        );
+        column![
+            self.picker(
                 "Camera",
                 devices.cameras.clone(),
                 &self.camera,
                 "No camera found",
                 Message::Camera
             ),
-            switch(
-                if self.camera_on {
-                    "Camera off"
-                } else {
-                    "Camera on"
-                },
-                self.camera
-                    .is_some()
-                    .then_some(Message::ToggleCamera(!self.camera_on)),
+            camera_switch,
+            self.trouble(Kind::Video, "Camera"),
+            self.picker(
+                "Microphone",
+                devices.microphones.clone(),
+                &self.microphone,
+                "No microphone found",
+                Message::Microphone,
+            ),
+            level,
+            mic_switch,
+            self.trouble(Kind::Audio, "Microphone"),
+            self.picker(
+                "Speaker",
+                devices.speakers.clone(),
+                &self.speaker,
+                "System default",
+                Message::Speaker,
             ),
         ]
         .spacing(10)
-        .width(320);
-        // What went wrong with a device, under its controls.
-        let trouble = |kind: Kind, device: &str| {
-            problem(kind).map(|why| {
-                text(format!("{device}: {why}"))
-                    .size(13)
-                    .style(text::danger)
-            })
-        };
-        if let Some(t) = trouble(Kind::Video, "Camera") {
-            side = side.push(t);
-        }
-        side = side.push(picker(
-            "Microphone",
-            devices.microphones.clone(),
-            &self.microphone,
-            "No microphone found",
-            Message::Microphone,
-        ));
-        side = side.push(
-            row![
-                text("Level").size(13).style(style::muted),
-                progress_bar(0.0..=1.0, self.meter()).girth(8),
-            ]
-            .spacing(8)
-            .align_y(Center),
-        );
-        side = side.push(switch(
-            if self.mic_on { "Mute" } else { "Unmute" },
-            self.microphone
-                .is_some()
-                .then_some(Message::ToggleMic(!self.mic_on)),
-        ));
-        if let Some(t) = trouble(Kind::Audio, "Microphone") {
-            side = side.push(t);
-        }
-        side = side.push(picker(
-            "Speaker",
-            devices.speakers.clone(),
-            &self.speaker,
-            "System default",
-            Message::Speaker,
-        ));
+        .width(320)
+        .into()
+    }
+
+    /// Back, how you will join, Join.
+    fn actions(&self) -> Element<'_, Message> {
         let joining = match (self.mic_on, self.camera_on && self.camera.is_some()) {
             (true, true) => "You will join with your microphone and camera on.",
             (false, true) => "You will join muted, with your camera on.",
             (true, false) => "You will join with your camera off.",
             (false, false) => "You will join muted, with your camera off.",
         };
-        let actions = row![
+        row![
             button(text("Back"))
                 .padding([8, 16])
                 .style(button::secondary)
@@ -386,14 +415,7 @@ impl Setup {
                 .on_press_maybe((!self.join_pending).then_some(Message::Join)),
         ]
         .spacing(12)
-        .align_y(Center);
-        column![
-            header,
-            row![picture, side].spacing(16).height(Fill),
-            actions
-        ]
-        .spacing(16)
-        .padding(24)
+        .align_y(Center)
         .into()
     }
 }
