@@ -6,7 +6,7 @@
 use assent_engine::store::RecordingRow;
 use assent_shared::api::RecordingInfo;
 use iced::widget::{
-    button, column, container, progress_bar, row, scrollable, space, text, text_input,
+    Column, button, column, container, progress_bar, row, scrollable, space, text, text_input,
 };
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
@@ -554,6 +554,14 @@ impl Recordings {
         if !item.participants.is_empty() {
             c = c.push(text(format!("With {}", item.participants.join(", "))).size(14));
         }
+        c = self.tags_line(item, c);
+        c = c.push(self.cloud_line(item));
+        c = c.push(self.actions(item));
+        style::card(c)
+    }
+
+    /// The tags: the field editing them, or the hashtags.
+    fn tags_line<'a>(&'a self, item: &'a Item, mut c: Column<'a, Message>) -> Column<'a, Message> {
         match &self.editing {
             Some(edit) if edit.id == item.id => {
                 c = c.push(
@@ -584,7 +592,12 @@ impl Recordings {
             }
             _ => {}
         }
-        let cloud_line: Element<'_, Message> = match &item.cloud {
+        c
+    }
+
+    /// Where the cloud copy is: not kept, stored until when, uploading (with progress), failed.
+    fn cloud_line<'a>(&'a self, item: &'a Item) -> Element<'a, Message> {
+        match &item.cloud {
             None | Some(Cloud::NotKept) => text("Kept on this device only")
                 .size(13)
                 .style(style::muted)
@@ -620,8 +633,11 @@ impl Recordings {
                 .size(13)
                 .style(text::danger)
                 .into(),
-        };
-        c = c.push(cloud_line);
+        }
+    }
+
+    /// Open or download, upload now, edit tags, delete.
+    fn actions<'a>(&'a self, item: &'a Item) -> Element<'a, Message> {
         let mut actions = row![].spacing(8);
         if item.local.is_some() {
             actions = actions.push(button(text("Open")).on_press(Message::Open(item.id.clone())));
@@ -651,8 +667,7 @@ impl Recordings {
                 .style(button::danger)
                 .on_press_maybe(deletable.then(|| Message::Delete(item.id.clone()))),
         );
-        c = c.push(actions);
-        style::card(c)
+        actions.into()
     }
 }
 
