@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use assent_shared::api::ErrorCode;
 use assent_shared::signal::{ClientMsg, ServerMsg};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
@@ -48,13 +49,13 @@ impl Signaling {
 }
 
 /// Error codes after which retrying cannot help.
-const FINAL_ERRORS: &[&str] = &[
-    "not_found",
-    "meeting_locked",
-    "meeting_ended",
-    "removed_from_meeting",
-    "room_full",
-    "unauthorized",
+const FINAL_ERRORS: &[ErrorCode] = &[
+    ErrorCode::NotFound,
+    ErrorCode::MeetingLocked,
+    ErrorCode::MeetingEnded,
+    ErrorCode::RemovedFromMeeting,
+    ErrorCode::RoomFull,
+    ErrorCode::Unauthenticated,
 ];
 
 /// How long to keep trying to reconnect before giving up.
@@ -197,7 +198,7 @@ async fn session(
                     }
                     // Any refusal of the join itself, or one that retrying cannot cure.
                     ServerMsg::Error { code, message }
-                        if !seated || FINAL_ERRORS.contains(&code.as_str()) =>
+                        if !seated || FINAL_ERRORS.contains(code) =>
                     {
                         return Ok(Outcome::Refused(format!("{message} ({code})")));
                     }

@@ -46,6 +46,17 @@
 //! | `removed_from_meeting`, `meeting_locked` | 403 | the host removed you, or locked the meeting |
 //! | `recovery_unavailable` | 409 | an account made before recovery proofs: change the password once on a device that knows it |
 //! | `bad_recovery_proof` | 403 | the recovery code does not belong to this account |
+//!
+//! The signaling connection's error frames (`{"type": "error", "code": …, "message": …}`) carry
+//! the codes above where they apply (`not_found`, `meeting_locked`, …) and these of its own:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | `not_joined`, `already_joined` | a message that needs a room before joining one, or a second join |
+//! | `room_full` | the meeting has as many people as a call takes |
+//! | `unknown_peer` | a message to someone not in the room |
+//! | `malformed_message`, `binary_not_supported` | a frame that is not a valid JSON message |
+//! | `rate_limited` | too many messages: slow down |
 
 use assent_shared::api::ErrorCode;
 use axum::Json;

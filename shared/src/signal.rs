@@ -145,16 +145,18 @@ pub enum ServerMsg {
     Removed,
     /// The host ended the meeting.
     Ended,
+    /// A refusal: the code (the HTTP API's codes, and a few of the connection's own) and a
+    /// message for people.
     Error {
-        code: String,
+        code: crate::api::ErrorCode,
         message: String,
     },
 }
 
 impl ServerMsg {
-    pub fn error(code: &str, message: &str) -> ServerMsg {
+    pub fn error(code: crate::api::ErrorCode, message: &str) -> ServerMsg {
         ServerMsg::Error {
-            code: code.into(),
+            code,
             message: message.into(),
         }
     }

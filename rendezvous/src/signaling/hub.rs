@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use assent_shared::api::MeetingRole;
+use assent_shared::api::{ErrorCode, MeetingRole};
 use assent_shared::ids::{CallId, MeetingId, UserId};
 use assent_shared::signal::{LeaveReason, PROTOCOL_VERSION, PeerId, PeerInfo, ServerMsg};
 use assent_shared::{PublicIdentity, Timestamp};
@@ -195,7 +195,7 @@ impl Hub {
                 } else {
                     out.push(Output::Send {
                         conn,
-                        msg: ServerMsg::error("not_joined", "join a meeting first"),
+                        msg: ServerMsg::error(ErrorCode::NotJoined, "join a meeting first"),
                     });
                 }
             }
@@ -280,7 +280,10 @@ impl Hub {
         if self.seated.contains_key(&conn) {
             out.push(Output::Send {
                 conn,
-                msg: ServerMsg::error("already_joined", "this connection is already in a room"),
+                msg: ServerMsg::error(
+                    ErrorCode::AlreadyJoined,
+                    "this connection is already in a room",
+                ),
             });
             return;
         }
@@ -337,7 +340,7 @@ impl Hub {
         if self.room_size(&a.meeting) >= MAX_ROOM {
             out.push(Output::Send {
                 conn,
-                msg: ServerMsg::error("room_full", "this meeting is full"),
+                msg: ServerMsg::error(ErrorCode::RoomFull, "this meeting is full"),
             });
             return;
         }
@@ -413,7 +416,7 @@ impl Hub {
         let Some((meeting, from)) = self.seated.get(&conn).copied() else {
             out.push(Output::Send {
                 conn,
-                msg: ServerMsg::error("not_joined", "join a meeting first"),
+                msg: ServerMsg::error(ErrorCode::NotJoined, "join a meeting first"),
             });
             return;
         };
@@ -428,7 +431,7 @@ impl Hub {
                 Some(seat) if target != from => Self::deliver(seat, msg, out),
                 _ => out.push(Output::Send {
                     conn,
-                    msg: ServerMsg::error("unknown_peer", "no such peer in this room"),
+                    msg: ServerMsg::error(ErrorCode::UnknownPeer, "no such peer in this room"),
                 }),
             },
         }

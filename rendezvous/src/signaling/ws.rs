@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use assent_shared::PublicIdentity;
+use assent_shared::api::ErrorCode;
 use assent_shared::signal::{ClientMsg, MAX_FRAME, MAX_PAYLOAD, ServerMsg};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -94,10 +95,12 @@ async fn admit(
 
 fn error_frame(e: &ApiError) -> ServerMsg {
     match e {
-        ApiError::Invalid { code, message, .. } => ServerMsg::error(code.as_str(), message),
-        ApiError::SlowDown { .. } => ServerMsg::error("slow_down", "too many attempts"),
-        ApiError::Busy => ServerMsg::error("busy", "the server is busy; try again in a moment"),
-        ApiError::Internal(_) => ServerMsg::error("internal", "internal server error"),
+        ApiError::Invalid { code, message, .. } => ServerMsg::error(*code, message),
+        ApiError::SlowDown { .. } => ServerMsg::error(ErrorCode::SlowDown, "too many attempts"),
+        ApiError::Busy => {
+            ServerMsg::error(ErrorCode::Busy, "the server is busy; try again in a moment")
+        }
+        ApiError::Internal(_) => ServerMsg::error(ErrorCode::Internal, "internal server error"),
     }
 }
 
@@ -164,7 +167,7 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
             Ok(Message::Text(t)) => t,
             Ok(Message::Binary(_)) => {
                 reply(ServerMsg::error(
-                    "binary_not_supported",
+                    ErrorCode::BinaryNotSupported,
                     "send JSON text frames",
                 ));
                 continue;
@@ -189,19 +192,22 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
         };
         if !bucket.take() {
             reply(ServerMsg::error(
-                "rate_limited",
+                ErrorCode::RateLimited,
                 "too many messages; slow down",
             ));
             continue;
         }
         match serde_json::from_str::<ClientMsg>(&text) {
-            Err(e) => reply(ServerMsg::error("malformed_message", &e.to_string())),
+            Err(e) => reply(ServerMsg::error(
+                ErrorCode::MalformedMessage,
+                &e.to_string(),
+            )),
             Ok(ClientMsg::Ping) => reply(ServerMsg::Pong),
             Ok(ClientMsg::Leave) => state.hub.input(Input::Leave { conn }),
             Ok(ClientMsg::Send { to, payload }) => {
                 if payload.len() > MAX_PAYLOAD {
                     reply(ServerMsg::error(
-                        "payload_too_large",
+                        ErrorCode::PayloadTooLarge,
                         "payloads are at most 64 KiB",
                     ));
                 } else {
@@ -215,7 +221,7 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
             }) => {
                 if !assent_shared::signal::codecs_valid(&codecs) {
                     reply(ServerMsg::error(
-                        "malformed_message",
+                        ErrorCode::MalformedMessage,
                         "codecs: at most 8 names of 1 to 16 characters a-z, 0-9, -",
                     ));
                     continue;

@@ -16,7 +16,8 @@ pub struct ErrorDetail {
     pub retry_after: Option<u64>,
 }
 
-/// Every error code the server's API answers with (`{"error": {"code": …, "message": …}}`):
+/// Every error code the server's API answers with (`{"error": {"code": …, "message": …}}`), and
+/// its signaling connection's error frames:
 /// one type for the server that sends them and the client that acts on them, so neither
 /// matches on text. `rendezvous/src/error.rs` documents each with its HTTP status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -77,13 +78,21 @@ pub enum ErrorCode {
     InvalidTime,
     TooManyInvitees,
     InvalidTitle,
+    // Signaling frames only (`signal::ServerMsg::Error`).
+    AlreadyJoined,
+    BinaryNotSupported,
+    MalformedMessage,
+    NotJoined,
+    RateLimited,
+    RoomFull,
+    UnknownPeer,
     /// A code this version does not know (a newer server).
     Unknown,
 }
 
 impl ErrorCode {
     /// Every known code.
-    pub const ALL: [ErrorCode; 56] = [
+    pub const ALL: [ErrorCode; 63] = [
         ErrorCode::AccountDisabled,
         ErrorCode::BadPossession,
         ErrorCode::BadRecoveryProof,
@@ -140,6 +149,13 @@ impl ErrorCode {
         ErrorCode::InvalidTime,
         ErrorCode::TooManyInvitees,
         ErrorCode::InvalidTitle,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::BinaryNotSupported,
+        ErrorCode::MalformedMessage,
+        ErrorCode::NotJoined,
+        ErrorCode::RateLimited,
+        ErrorCode::RoomFull,
+        ErrorCode::UnknownPeer,
     ];
 
     /// The code as it travels.
@@ -201,6 +217,13 @@ impl ErrorCode {
             ErrorCode::InvalidTime => "invalid_time",
             ErrorCode::TooManyInvitees => "too_many_invitees",
             ErrorCode::InvalidTitle => "invalid_title",
+            ErrorCode::AlreadyJoined => "already_joined",
+            ErrorCode::BinaryNotSupported => "binary_not_supported",
+            ErrorCode::MalformedMessage => "malformed_message",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::UnknownPeer => "unknown_peer",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -264,6 +287,13 @@ impl ErrorCode {
             "invalid_time" => ErrorCode::InvalidTime,
             "too_many_invitees" => ErrorCode::TooManyInvitees,
             "invalid_title" => ErrorCode::InvalidTitle,
+            "already_joined" => ErrorCode::AlreadyJoined,
+            "binary_not_supported" => ErrorCode::BinaryNotSupported,
+            "malformed_message" => ErrorCode::MalformedMessage,
+            "not_joined" => ErrorCode::NotJoined,
+            "rate_limited" => ErrorCode::RateLimited,
+            "room_full" => ErrorCode::RoomFull,
+            "unknown_peer" => ErrorCode::UnknownPeer,
             _ => ErrorCode::Unknown,
         }
     }

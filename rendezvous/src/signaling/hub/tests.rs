@@ -135,7 +135,7 @@ fn join_route_leave_and_history() {
         },
     );
     assert!(
-        matches!(&sent_to(&out, 2)[0], ServerMsg::Error { code, .. } if code == "unknown_peer")
+        matches!(&sent_to(&out, 2)[0], ServerMsg::Error { code, .. } if *code == ErrorCode::UnknownPeer)
     );
     let out = hub.handle(
         T,
@@ -145,7 +145,9 @@ fn join_route_leave_and_history() {
             payload: "x".into(),
         },
     );
-    assert!(matches!(&sent_to(&out, 3)[0], ServerMsg::Error { code, .. } if code == "not_joined"));
+    assert!(
+        matches!(&sent_to(&out, 3)[0], ServerMsg::Error { code, .. } if *code == ErrorCode::NotJoined)
+    );
     let out = hub.handle(
         T,
         Input::Join {
@@ -155,7 +157,7 @@ fn join_route_leave_and_history() {
         },
     );
     assert!(
-        matches!(&sent_to(&out, 1)[0], ServerMsg::Error { code, .. } if code == "already_joined")
+        matches!(&sent_to(&out, 1)[0], ServerMsg::Error { code, .. } if *code == ErrorCode::AlreadyJoined)
     );
     // Leave; the last one out ends the call.
     let out = hub.handle(T, Input::Leave { conn: 2 });
@@ -366,5 +368,7 @@ fn room_limit() {
             resume: None,
         },
     );
-    assert!(matches!(&sent_to(&out, 999)[0], ServerMsg::Error { code, .. } if code == "room_full"));
+    assert!(
+        matches!(&sent_to(&out, 999)[0], ServerMsg::Error { code, .. } if *code == ErrorCode::RoomFull)
+    );
 }
