@@ -71,16 +71,21 @@ fn storage_err(e: StorageError) -> ApiError {
     }
 }
 
+/// Each user's cloud storage quota, as configured.
+fn quota(state: &AppState) -> u64 {
+    state
+        .config
+        .storage
+        .quota_bytes_per_user
+        .unwrap_or(crate::storage::DEFAULT_QUOTA_BYTES)
+}
+
 /// `POST /v1/recordings` (body: the signed manifest bytes): register a recording for upload.
 /// Only its recorder may, only for a cloud scope, only with a manifest that verifies.
 pub async fn register(state: &AppState, user: Caller, body: Vec<u8>) -> ApiResult<RecordingInfo> {
     let checked = check(&body)?;
     let now = state.now();
-    let quota = state
-        .config
-        .storage
-        .quota_bytes_per_user
-        .unwrap_or(crate::storage::DEFAULT_QUOTA_BYTES);
+    let quota = quota(state);
     state
         .db
         .run(move |c| -> ApiResult<RecordingInfo> {
@@ -147,11 +152,7 @@ pub async fn update_manifest(
     if checked.manifest.recording_id != id {
         return Err(bad_manifest("the manifest is of another recording"));
     }
-    let quota = state
-        .config
-        .storage
-        .quota_bytes_per_user
-        .unwrap_or(crate::storage::DEFAULT_QUOTA_BYTES);
+    let quota = quota(state);
     state
         .db
         .run(move |c| -> ApiResult<()> {
