@@ -493,22 +493,11 @@ impl Auth {
         form = form
             .push(text(hint))
             .push(input("123456", CODE, &self.code, Message::Code));
-        let back = if self.step == Step::VerifyEmail {
-            button(text("Send a new code"))
-                .style(button::text)
-                .on_press(Message::ResendCode)
+        form.push(if self.step == Step::VerifyEmail {
+            self.actions("Send a new code", Message::ResendCode, "Verify")
         } else {
-            button(text("Back"))
-                .style(button::text)
-                .on_press(Message::Show(Step::SignIn))
-        };
-        let action = if self.step == Step::VerifyEmail {
-            "Verify"
-        } else {
-            "Continue"
-        };
-        form = form.push(row![back, space::horizontal(), self.submit(action)].align_y(Center));
-        form
+            self.actions("Back", Message::Show(Step::SignIn), "Continue")
+        })
     }
 
     /// Forgot the password: where to mail the recovery code.
@@ -528,16 +517,7 @@ impl Auth {
             ))
             .push(text("Email").size(14))
             .push(input("you@example.org", EMAIL, &self.email, Message::Email))
-            .push(
-                row![
-                    button(text("Back"))
-                        .style(button::text)
-                        .on_press(Message::Show(Step::SignIn)),
-                    space::horizontal(),
-                    self.submit("Send recovery code"),
-                ]
-                .align_y(Center),
-            )
+            .push(self.actions("Back", Message::Show(Step::SignIn), "Send recovery code"))
             .push(
                 text("Enter sends · Escape: back")
                     .size(13)
@@ -566,16 +546,11 @@ impl Auth {
             .push(text("New password").size(14))
             .push(input("New password", PASSWORD, &self.password, Message::Password).secure(true))
             .push(self.rules())
-            .push(
-                row![
-                    button(text("Send a new code"))
-                        .style(button::text)
-                        .on_press(Message::Show(Step::Forgot)),
-                    space::horizontal(),
-                    self.submit("Set password"),
-                ]
-                .align_y(Center),
-            )
+            .push(self.actions(
+                "Send a new code",
+                Message::Show(Step::Forgot),
+                "Set password",
+            ))
             .push(
                 text("Tab: next field · Enter: set the password · Escape: sign in")
                     .size(13)
@@ -616,6 +591,17 @@ impl Auth {
                     .style(style::muted),
             );
         form
+    }
+
+    /// A step's actions: another way on the left (`other`, sending `to`), submit on the right.
+    fn actions<'a>(&self, other: &'a str, to: Message, action: &'a str) -> Element<'a, Message> {
+        row![
+            button(text(other)).style(button::text).on_press(to),
+            space::horizontal(),
+            self.submit(action),
+        ]
+        .align_y(Center)
+        .into()
     }
 
     fn submit<'a>(&self, label: &'a str) -> Element<'a, Message> {

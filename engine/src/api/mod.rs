@@ -331,8 +331,9 @@ fn storage_refusal(status: StatusCode) -> ApiError {
     }
 }
 
-/// Percent-encode a query or path component.
-fn url_escape(s: &str) -> String {
+/// Percent-encode a URI component (a query or path part, a TURN user name or credential):
+/// every byte but RFC 3986's unreserved characters.
+pub(crate) fn url_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

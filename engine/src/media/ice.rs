@@ -8,19 +8,7 @@ use gst::glib;
 use gst::prelude::*;
 
 use super::{MediaError, Result, Shared};
-
-/// Percent-encode a TURN user name or credential for a `turn://user:pass@host` URI.
-fn escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use crate::api::url_escape as escape;
 
 /// `turn:host:port?transport=udp` (RFC 7065) as GStreamer wants it:
 /// `turn://user:pass@host:port?transport=udp`.
