@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use assent_engine::library::{Copies, Keys, Library, LibraryError, Listing};
+use assent_engine::upload::UploadEvent;
 use assent_shared::consent::EndReason;
-use assent_shared::container::{
-    DirStore, Note, Report, Track, Verdict, decrypt_segment, decrypt_segment_to,
-};
+use assent_shared::container::{Note, Report, Track, Verdict};
 use assent_shared::identity::IdentityKey;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
@@ -120,24 +120,13 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
         }
         RecordingsCommand::Cloud(c) => cloud(profile_dir, c),
         RecordingsCommand::Tag { id, tags } => {
-            let profile = assent_engine::account::Profile::open(profile_dir)?;
-            let store = assent_engine::store::Store::open(&profile.dir().join("profile.db"))?;
-            // Signed out: the local copy only.
-            let api = profile.api().ok().map(|(api, _)| api);
-            let rt = super::account::runtime()?;
             // `a b`, `a,b` and `"a, b"` alike.
             let tags: Vec<String> = tags
                 .iter()
                 .flat_map(|t| assent_shared::api::split_tags(t))
                 .collect();
-            let kept = rt
-                .block_on(assent_engine::library::retag(
-                    &store,
-                    api.as_ref(),
-                    &id,
-                    &tags,
-                ))
-                .map_err(anyhow::Error::msg)?;
+            let rt = super::account::runtime()?;
+            let kept = rt.block_on(Library::new(profile_dir).retag(&id, &tags))?;
             println!(
                 "{}",
                 if kept.is_empty() {
@@ -155,68 +144,42 @@ pub(crate) fn run(profile_dir: &Path, cmd: RecordingsCommand) -> anyhow::Result<
 }
 
 fn cloud(profile_dir: &Path, cmd: CloudCommand) -> anyhow::Result<ExitCode> {
-    let profile = assent_engine::account::Profile::open(profile_dir)?;
-    let (api, _) = profile.api()?;
+    let library = Library::new(profile_dir);
     let rt = super::account::runtime()?;
     rt.block_on(async move {
         match cmd {
             CloudCommand::Upload { id, attempts } => {
-                let db = profile.dir().join("profile.db");
-                let store = assent_engine::store::Store::open(&db)?;
-                let root = assent_engine::library::root(profile.dir());
-                assent_engine::library::recover(&store, &root)?;
-                let mut todo = assent_engine::upload::pending(&store)?;
-                if let Some(id) = &id {
-                    todo.retain(|(r, _)| r == id);
-                    if todo.is_empty() {
-                        bail!("no recording {id} waiting for its cloud copy here");
-                    }
-                }
-                drop(store);
-                let uploader = assent_engine::upload::Uploader::new(api, db);
-                let report = |e: assent_engine::upload::UploadEvent| {
+                let report = |e: UploadEvent| {
                     println!("{}", super::call::upload_json(&e));
                 };
-                let mut failed = 0;
-                for (_, dir) in todo {
-                    if uploader
-                        .sync_retrying(&dir, attempts, &report)
-                        .await
-                        .is_err()
-                    {
-                        failed += 1;
-                    }
-                }
-                Ok(if failed == 0 {
+                // Every pending one (some may fail: the status says so), or the one asked for.
+                let done = library.upload(id.as_deref(), attempts, &report).await?;
+                Ok(if done.failed == 0 {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::FAILURE
                 })
             }
             CloudCommand::List { all } => {
-                let list = if all {
-                    api.all_recordings().await?
-                } else {
-                    api.recordings().await?
-                };
+                let list = library.cloud(all).await?;
                 println!("{}", serde_json::to_string(&list)?);
                 Ok(ExitCode::SUCCESS)
             }
             CloudCommand::Download { id, to } => {
-                let id: assent_shared::ids::RecordingId =
-                    id.parse().context("a recording id is 32 hex digits")?;
-                let got = assent_engine::upload::download(&api, &id, &to).await?;
+                let got = library.download(&id, Some(&to)).await?;
                 println!(
                     "{}",
-                    json!({"event": "downloaded", "recording": id.to_string(),
+                    json!({"event": "downloaded", "recording": id,
                            "dir": to, "segments": got.segments, "bytes": got.bytes})
                 );
                 Ok(ExitCode::SUCCESS)
             }
             CloudCommand::Delete { id } => {
-                let id: assent_shared::ids::RecordingId =
-                    id.parse().context("a recording id is 32 hex digits")?;
-                api.delete_recording(&id).await?;
+                let cloud_only = Copies {
+                    local: false,
+                    cloud: true,
+                };
+                library.delete(&id, cloud_only).await?;
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -224,14 +187,10 @@ fn cloud(profile_dir: &Path, cmd: CloudCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
-    std::fs::create_dir_all(profile_dir)?;
-    let store = assent_engine::store::Store::open(&profile_dir.join("profile.db"))?;
-    let root = assent_engine::library::root(profile_dir);
-    let recovered = assent_engine::library::recover(&store, &root)?;
+    let Listing { rows, recovered } = Library::new(profile_dir).list()?;
     for id in &recovered.incomplete {
         eprintln!("recording {id} was interrupted: marked incomplete (its segments verify)");
     }
-    let rows = store.recordings()?;
     if json {
         println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
@@ -270,12 +229,7 @@ fn list(profile_dir: &Path, json: bool) -> anyhow::Result<()> {
 
 /// Verify a recording's directory, compared with what this profile witnessed during the call.
 fn open(profile_dir: &Path, dir: &Path) -> anyhow::Result<Report> {
-    if !dir.is_dir() {
-        bail!("{} is not a directory", dir.display());
-    }
-    let store = DirStore::open(dir)?;
-    assent_engine::library::verify_witnessed(profile_dir, &store)
-        .with_context(|| format!("cannot read the recording in {}", dir.display()))
+    Ok(Library::new(profile_dir).verify(dir)?)
 }
 
 fn hex(k: &IdentityKey) -> String {
@@ -378,10 +332,6 @@ pub(crate) fn verdict_exit(v: Verdict) -> ExitCode {
     }
 }
 
-fn undecryptable(index: u32) -> String {
-    format!("segment {index} cannot be decrypted with this identity")
-}
-
 /// How a recording ended, in words.
 pub(crate) fn ending(reason: Option<&EndReason>) -> String {
     match reason {
@@ -441,103 +391,29 @@ fn export(
     track: TrackArg,
     force: bool,
 ) -> anyhow::Result<()> {
-    let report = open(profile_dir, dir)?;
-    // An incomplete recording (a crash) exports what verifies; one that does not verify only
-    // with --force.
-    if !report.verifies() && !force {
-        bail!(
-            "the recording does not verify ({} problem(s)); run `assent recordings verify` or pass --force",
-            report.problems.len()
-        );
-    }
-    let id = read_identity(identity)?;
+    let keys = Keys::Given(read_identity(identity)?);
     let want = match track {
         TrackArg::Media => Track::Media,
         TrackArg::Chat => Track::Chat,
-    };
-    export_track(dir, &report, &id, out, want)
-}
-
-/// Decrypt one track of a verified recording to `out` (which must not exist): the chat as
-/// text, the media remuxed into one Matroska file that is read back before it counts. A
-/// failure leaves no file behind. The window's export uses it too.
-pub(crate) fn export_track(
-    dir: &Path,
-    report: &Report,
-    id: &age::x25519::Identity,
-    out: &Path,
-    want: Track,
-) -> anyhow::Result<()> {
-    let store = DirStore::open(dir)?;
-    if out.exists() {
-        bail!("{} already exists; choose another name", out.display());
-    }
-    // Decrypt into a side file and rename at the end: a failure leaves no half-written export.
-    let partial = out.with_extension("partial");
-    // Decrypted content: readable by this user only, and never through an existing file
-    // (O_EXCL: no symlink or earlier file is followed).
-    let mut file = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&partial)
-            .with_context(|| format!("cannot create {}", partial.display()))?
     };
     eprintln!(
         "warning: writing DECRYPTED content to {}; anyone who can read that file can watch it",
         out.display()
     );
-    let mut written = 0u64;
-    let result = (|| -> anyhow::Result<()> {
-        let segments = report.manifest.segments.iter().filter(|s| s.track == want);
-        if want == Track::Chat {
-            // Chat is text: the lines of every segment, in order.
-            for seg in segments {
-                written += decrypt_segment_to(&store, &report.manifest, seg.index, id, &mut file)
-                    .with_context(|| undecryptable(seg.index))?;
-            }
-            file.sync_all()?;
-        } else {
-            // Media: one Matroska file remuxed from every segment (each plays on its own; the
-            // tracks are followed across them).
-            let mut plain = Vec::new();
-            for seg in segments {
-                let bytes = decrypt_segment(&store, &report.manifest, seg.index, id)
-                    .with_context(|| undecryptable(seg.index))?;
-                plain.push((seg.start_ms, bytes));
-            }
-            drop(file);
-            assent_engine::recorder::export::remux(&plain, &partial)?;
-            written = std::fs::metadata(&partial)?.len();
-            // Read it back: an export that does not play is an error, not a file.
-            for t in assent_engine::recorder::export::probe(&partial)? {
-                eprintln!(
-                    "track \"{}\": {} frames, {:.1} s",
-                    t.name,
-                    t.frames,
-                    t.end_ms as f64 / 1000.0
-                );
-            }
-            std::fs::File::open(&partial)?.sync_all()?;
-        }
-        // Publish under the final name without overwriting anything that appeared there in
-        // the meantime: a hard link fails if the name exists (no check-then-rename race).
-        std::fs::hard_link(&partial, out).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow::anyhow!("{} already exists; nothing was overwritten", out.display())
-            } else {
-                anyhow::anyhow!("cannot create {}: {e}", out.display())
-            }
-        })?;
-        std::fs::remove_file(&partial)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
+    let got = match Library::new(profile_dir).export(dir, want, Some(out), keys, force) {
+        Err(LibraryError::DoesNotVerify(n)) => bail!(
+            "the recording does not verify ({n} problem(s)); run `assent recordings verify` or pass --force"
+        ),
+        other => other?,
+    };
+    for t in &got.tracks {
+        eprintln!(
+            "track \"{}\": {} frames, {:.1} s",
+            t.name,
+            t.frames,
+            t.end_ms as f64 / 1000.0
+        );
     }
-    result?;
-    eprintln!("exported {written} bytes");
+    eprintln!("exported {} bytes", got.bytes);
     Ok(())
 }

@@ -40,6 +40,17 @@ impl AsRef<[u8]> for Slice {
     }
 }
 
+/// Why a recording cannot be played.
+#[derive(Debug, thiserror::Error)]
+pub enum PlayerError {
+    #[error("the recording holds no media")]
+    NoMedia,
+    #[error("GStreamer element {0} is missing")]
+    Missing(&'static str),
+    #[error("cannot play the recording: {0}")]
+    Pipeline(String),
+}
+
 /// Where sound goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sound {
@@ -82,10 +93,10 @@ impl std::fmt::Debug for Player {
 
 impl Player {
     /// Start paused at the beginning.
-    pub fn new(segments: Vec<Segment>, sound: Sound) -> Result<Player, String> {
-        crate::media::init().map_err(|e| e.to_string())?;
+    pub fn new(segments: Vec<Segment>, sound: Sound) -> Result<Player, PlayerError> {
+        crate::media::init().map_err(|e| PlayerError::Pipeline(e.to_string()))?;
         if segments.is_empty() {
-            return Err("the recording holds no media".into());
+            return Err(PlayerError::NoMedia);
         }
         let duration_ms = segments
             .iter()
@@ -109,7 +120,7 @@ impl Player {
         let thread = std::thread::Builder::new()
             .name("assent-player".into())
             .spawn(move || run(segments, sound, st, rx))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
         Ok(Player {
             state,
             commands: tx,
@@ -191,7 +202,7 @@ fn run(segments: Vec<Held>, sound: Sound, state: Arc<State>, commands: Receiver<
         let pipeline = match build(seg, sound, &state) {
             Ok(p) => p,
             Err(e) => {
-                fail(e);
+                fail(e.to_string());
                 return;
             }
         };
@@ -312,7 +323,7 @@ fn prerolled(pipeline: &gst::Pipeline) -> bool {
 
 /// `appsrc (random access over the segment's bytes) ! decodebin`, video to RGBA appsinks and
 /// sound to the output.
-fn build(seg: &Held, sound: Sound, state: &Arc<State>) -> Result<gst::Pipeline, String> {
+fn build(seg: &Held, sound: Sound, state: &Arc<State>) -> Result<gst::Pipeline, PlayerError> {
     let pipeline = gst::Pipeline::new();
     let bytes = seg.bytes.clone();
     let size = bytes.len() as u64;
@@ -351,11 +362,12 @@ fn build(seg: &Held, sound: Sound, state: &Arc<State>) -> Result<gst::Pipeline, 
     );
     let decode = gst::ElementFactory::make("decodebin")
         .build()
-        .map_err(|_| "decodebin is missing".to_string())?;
+        .map_err(|_| PlayerError::Missing("decodebin"))?;
     pipeline
         .add_many([src.upcast_ref(), &decode])
-        .map_err(|e| e.to_string())?;
-    src.link(&decode).map_err(|e| e.to_string())?;
+        .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
+    src.link(&decode)
+        .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
     let weak = pipeline.downgrade();
     let state = state.clone();
     decode.connect_pad_added(move |_, pad| {

@@ -10,8 +10,6 @@ use assent_engine::api::ApiError;
 use assent_shared::api::ErrorCode;
 use zeroize::Zeroizing;
 
-use assent_engine::library;
-
 use super::home::MeetingCard;
 use super::recordings;
 use super::settings;
@@ -51,6 +49,12 @@ pub async fn last_account(dir: PathBuf) -> Option<(String, String)> {
         Some((a.server, a.email))
     }
     .await
+}
+
+/// The sentence a person reads for an engine error: every engine error type says itself, in
+/// words for people (never a debug dump), so the window shows exactly that.
+fn say(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 fn store(dir: &Path) -> Result<assent_engine::store::Store, String> {

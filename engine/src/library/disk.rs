@@ -1,7 +1,7 @@
-//! The local recordings library: what this device recorded, in the profile's store, kept in step
-//! with the recordings on disk. After a crash, a recording its recorder never closed is found
-//! (its lock is free), verified, and marked incomplete — every finished segment still counts —
-//! and, if its participants agreed to a cloud copy, offered for upload.
+//! The library on disk: the recordings directory, the recorder's lock, and recovery. After a
+//! crash, a recording its recorder never closed is found (its lock is free), verified, and
+//! marked incomplete — every finished segment still counts — and, if its participants agreed
+//! to a cloud copy, offered for upload.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,38 +11,6 @@ use assent_shared::container::{DirStore, Manifest, Report, verify};
 
 use crate::store::{RecordingRow, Store, StoreError};
 
-/// Set a recording's tags, on this device's copy and on the cloud copy (the server keeps one
-/// set for all its participants). The tags are normalised first (trimmed, without `#`, each
-/// once); the ones kept come back.
-pub async fn retag(
-    store: &Store,
-    api: Option<&crate::api::Api>,
-    id: &str,
-    tags: &[String],
-) -> Result<Vec<String>, String> {
-    let tags = assent_shared::api::normalize_tags(tags)?;
-    let local = store.set_tags(id, &tags).map_err(|e| e.to_string())?;
-    let cloud = match (api, id.parse::<assent_shared::ids::RecordingId>()) {
-        (Some(api), Ok(rid)) => match api.set_recording_tags(&rid, &tags).await {
-            Ok(()) => true,
-            // No cloud copy (or not one we may see): the local copy is all there is.
-            Err(crate::api::ApiError::Server { status: 404, .. }) => false,
-            Err(e) if local => {
-                return Err(format!(
-                    "the tags are saved on this device, but the cloud copy's are not: {e}"
-                ));
-            }
-            Err(e) => return Err(e.to_string()),
-        },
-        _ => false,
-    };
-    if !local && !cloud {
-        return Err(format!("no recording {id} here or in the cloud"));
-    }
-    Ok(tags)
-}
-
-/// Where the recordings of a profile are.
 /// Verify a recording (any copy: local, downloaded, handed over) and compare it with the chain
 /// heads this profile witnessed during the call, if it has a store: a copy whose end was cut
 /// off, or whose history differs from what the recorder showed, does not verify.
@@ -67,6 +35,7 @@ pub enum WitnessedError {
     Store(#[from] StoreError),
 }
 
+/// Where the recordings of a profile are.
 pub fn root(profile_dir: &Path) -> PathBuf {
     profile_dir.join("recordings")
 }
