@@ -11,38 +11,8 @@ use iced::{Center, Element, Fill};
 use super::home::MeetingCard;
 use super::style;
 
-/// A device in a picker: what the user sees, and the source spec the engine takes
-/// (`camera:/dev/video0`, `mic:NAME`, a speaker's sound server name; empty for the default).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub label: String,
-    pub spec: String,
-}
-
-impl std::fmt::Display for Choice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.label)
-    }
-}
-
-/// What the pickers offer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Devices {
-    pub cameras: Vec<Choice>,
-    pub microphones: Vec<Choice>,
-    /// The first is the system's default output.
-    pub speakers: Vec<Choice>,
-    /// What was chosen the last time (chosen again if it is still there).
-    pub last: Chosen,
-}
-
-/// Devices chosen, by spec.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Chosen {
-    pub camera: Option<String>,
-    pub microphone: Option<String>,
-    pub speaker: Option<String>,
-}
+/// What the pickers offer: the engine's catalogue of devices.
+pub use assent_engine::media::devices::{Choice, Chosen, Devices};
 
 /// What the preview should capture (specs; `None`: off).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,6 +33,7 @@ use machine::{CallMachine, Effect, Event, Input, Vetting};
 /// How long a peer's key may take to appear in the key directory (a new account, or a key
 /// changed a moment ago, waits for the next epoch).
 const VET_WAIT: Duration = Duration::from_secs(15);
+pub use candidates::{IcePolicy, IcePolicyError};
 pub use report::{CallStats, PeerStats};
 
 /// How to run a call.

@@ -62,6 +62,130 @@ pub fn list() -> super::Result<Vec<Device>> {
     Ok(out)
 }
 
+/// A device offered for a call: what the user sees, and the source spec the engine takes
+/// (`camera:/dev/video0`, `mic:NAME`, a speaker's sound server name; empty for the default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub label: String,
+    pub spec: String,
+}
+
+impl std::fmt::Display for Choice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+/// Devices chosen, by spec.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chosen {
+    pub camera: Option<String>,
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
+}
+
+/// What a call can use: first, when set, the sources of `ASSENT_VIDEO` / `ASSENT_AUDIO` (the
+/// command line's source specs, e.g. `test` or `file:PATH`: a machine without a camera can
+/// still show a picture), then the cameras, microphones and speakers present.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Devices {
+    pub cameras: Vec<Choice>,
+    pub microphones: Vec<Choice>,
+    /// The first is the system's default output.
+    pub speakers: Vec<Choice>,
+    /// What was chosen the last time (chosen again if it is still there).
+    pub last: Chosen,
+}
+
+/// Why the devices cannot be offered.
+#[derive(Debug, thiserror::Error)]
+pub enum DevicesError {
+    #[error("{var}: {source}")]
+    Setting {
+        var: &'static str,
+        source: super::source::SourceError,
+    },
+    #[error("cannot list the devices: {0}")]
+    List(#[from] super::MediaError),
+}
+
+/// The profile's settings for the devices chosen last.
+const CAMERA: &str = "device.camera";
+const MICROPHONE: &str = "device.microphone";
+const SPEAKER: &str = "device.speaker";
+
+impl Devices {
+    /// The devices now, with the ones chosen last in this profile (blocking: it asks the
+    /// device monitor).
+    pub fn list(profile: Option<&crate::store::Store>) -> Result<Devices, DevicesError> {
+        let found = list()?;
+        let mut out = Devices::default();
+        if let Some(store) = profile {
+            let get = |key: &str| store.setting(key).ok().flatten();
+            out.last = Chosen {
+                camera: get(CAMERA),
+                microphone: get(MICROPHONE),
+                speaker: get(SPEAKER),
+            };
+        }
+        for (var, kind, list) in [
+            ("ASSENT_VIDEO", super::Kind::Video, &mut out.cameras),
+            ("ASSENT_AUDIO", super::Kind::Audio, &mut out.microphones),
+        ] {
+            if let Ok(spec) = std::env::var(var)
+                && let Some(src) = super::source::parse(kind, &spec)
+                    .map_err(|source| DevicesError::Setting { var, source })?
+            {
+                list.push(Choice {
+                    label: src.describe(),
+                    spec,
+                });
+            }
+        }
+        out.speakers.push(Choice {
+            label: "System default".into(),
+            spec: String::new(),
+        });
+        out.add(found);
+        Ok(out)
+    }
+
+    fn add(&mut self, found: Vec<Device>) {
+        for d in found {
+            let (list, prefix) = match d.kind {
+                DeviceKind::Camera => (&mut self.cameras, "camera"),
+                DeviceKind::Microphone => (&mut self.microphones, "mic"),
+                DeviceKind::Speaker => (&mut self.speakers, ""),
+            };
+            let spec = match (prefix, d.id) {
+                ("", Some(id)) => id,
+                // A speaker the sound server cannot name: only the default reaches it.
+                ("", None) => continue,
+                (p, Some(id)) => format!("{p}:{id}"),
+                (p, None) => p.to_string(),
+            };
+            list.push(Choice {
+                label: d.name,
+                spec,
+            });
+        }
+    }
+
+    /// Keep the devices of a call for the next one (`None` for a speaker: the system default,
+    /// remembered as such).
+    pub fn remember(store: &crate::store::Store, chosen: &Chosen) {
+        for (key, spec) in [
+            (CAMERA, &chosen.camera),
+            (MICROPHONE, &chosen.microphone),
+            (SPEAKER, &Some(chosen.speaker.clone().unwrap_or_default())),
+        ] {
+            if let Some(spec) = spec {
+                let _ = store.set_setting(key, spec);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -69,5 +193,52 @@ mod tests {
         // A build machine has no camera or microphone: the list may be empty, but listing works.
         let devices = super::list().unwrap();
         assert!(devices.iter().all(|d| !d.name.is_empty()));
+    }
+
+    /// Devices become choices with the spec the sources take; a speaker without a sound
+    /// server name is left out (only the default reaches it).
+    #[test]
+    fn devices_become_choices() {
+        use super::*;
+        let mut d = Devices::default();
+        let dev = |kind, name: &str, id: Option<&str>| Device {
+            kind,
+            name: name.into(),
+            id: id.map(str::to_string),
+        };
+        d.add(vec![
+            dev(DeviceKind::Camera, "Webcam", Some("/dev/video0")),
+            dev(DeviceKind::Microphone, "Mic", None),
+            dev(DeviceKind::Speaker, "Speakers", Some("alsa_output.pci")),
+            dev(DeviceKind::Speaker, "Nameless", None),
+        ]);
+        let specs = |l: &[Choice]| l.iter().map(|c| c.spec.clone()).collect::<Vec<_>>();
+        assert_eq!(specs(&d.cameras), ["camera:/dev/video0"]);
+        assert_eq!(specs(&d.microphones), ["mic"]);
+        assert_eq!(specs(&d.speakers), ["alsa_output.pci"]);
+    }
+
+    /// What was chosen is offered again next time; the default speaker is kept as such.
+    #[test]
+    fn the_last_choice_is_remembered() {
+        use super::*;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("profile.db")).unwrap();
+        let chosen = Chosen {
+            camera: Some("test".into()),
+            microphone: None,
+            speaker: None,
+        };
+        Devices::remember(&store, &chosen);
+        let d = Devices::list(Some(&store)).unwrap();
+        assert_eq!(
+            d.last,
+            Chosen {
+                camera: Some("test".into()),
+                microphone: None,
+                speaker: Some(String::new()),
+            }
+        );
+        assert_eq!(d.speakers[0].label, "System default");
     }
 }

@@ -250,9 +250,24 @@ fn ghost_src(b: &gst::Bin, last: &gst::Element) -> Result<(), MediaError> {
     Ok(())
 }
 
+/// A source description that names no source.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    #[error("not a frequency: {0}")]
+    Frequency(String),
+    #[error("a file source needs its path: file:PATH")]
+    NoPath,
+    #[error(
+        "unknown video source {0:?}: use test[:PATTERN], file:PATH, camera[:DEVICE], screen or none"
+    )]
+    UnknownVideo(String),
+    #[error("unknown audio source {0:?}: use test[:HZ], file:PATH, mic[:DEVICE] or none")]
+    UnknownAudio(String),
+}
+
 /// Parse a source description: `test`, `test:PATTERN` (video) or `test:HZ` (audio),
 /// `file:PATH`, `camera[:DEVICE]`, `mic[:DEVICE]`, `screen`, `none`.
-pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, String> {
+pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, SourceError> {
     let (head, arg) = match spec.split_once(':') {
         Some((h, a)) => (h, Some(a)),
         None => (spec, None),
@@ -266,13 +281,13 @@ pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, S
             freq: arg
                 .map(|a| {
                     a.parse::<f64>()
-                        .map_err(|_| format!("not a frequency: {a}"))
+                        .map_err(|_| SourceError::Frequency(a.to_string()))
                 })
                 .transpose()?
                 .unwrap_or(440.0),
         }),
         (_, "file") => Box::new(FileSource {
-            path: arg.ok_or("file:PATH")?.into(),
+            path: arg.ok_or(SourceError::NoPath)?.into(),
             kind,
         }),
         (Kind::Video, "camera") => Box::new(Camera {
@@ -284,12 +299,8 @@ pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, S
         }),
         _ => {
             return Err(match kind {
-                Kind::Video => format!(
-                    "unknown video source {spec:?}: use test[:PATTERN], file:PATH, camera[:DEVICE], screen or none"
-                ),
-                Kind::Audio => format!(
-                    "unknown audio source {spec:?}: use test[:HZ], file:PATH, mic[:DEVICE] or none"
-                ),
+                Kind::Video => SourceError::UnknownVideo(spec.to_string()),
+                Kind::Audio => SourceError::UnknownAudio(spec.to_string()),
             });
         }
     };
@@ -313,7 +324,11 @@ mod tests {
         assert!(parse(Kind::Audio, "none").unwrap().is_none());
         assert!(parse(Kind::Audio, "screen").is_err());
         assert!(parse(Kind::Video, "mic").is_err());
-        assert!(parse(Kind::Audio, "test:loud").is_err());
+        assert_eq!(
+            parse(Kind::Audio, "test:loud").err(),
+            Some(SourceError::Frequency("loud".into()))
+        );
+        assert_eq!(parse(Kind::Video, "file").err(), Some(SourceError::NoPath));
         assert_eq!(
             parse(Kind::Video, "file:/x y.webm")
                 .unwrap()

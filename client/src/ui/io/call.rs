@@ -22,81 +22,25 @@ impl std::fmt::Debug for CallLink {
     }
 }
 
-/// The devices the meeting setup offers: the cameras, microphones and speakers present, and
-/// first, when set, the sources of `ASSENT_VIDEO` / `ASSENT_AUDIO` (the command line's source
-/// specs, e.g. `test` or `file:PATH`: a machine without a camera can still show a picture).
+/// The devices the meeting setup offers (the engine's catalogue, with the ones this profile
+/// chose last).
 pub async fn devices(dir: PathBuf) -> Result<setup::Devices, String> {
-    use assent_engine::media::devices::{self, DeviceKind};
-    use assent_engine::media::{Kind, source};
     tokio::task::spawn_blocking(move || {
-        let found = devices::list().map_err(|e| e.to_string())?;
-        let mut out = setup::Devices::default();
-        if let Ok(store) = store(&dir) {
-            let get = |key: &str| store.setting(key).ok().flatten();
-            out.last = setup::Chosen {
-                camera: get(CAMERA),
-                microphone: get(MICROPHONE),
-                speaker: get(SPEAKER),
-            };
-        }
-        for (var, kind, list) in [
-            ("ASSENT_VIDEO", Kind::Video, &mut out.cameras),
-            ("ASSENT_AUDIO", Kind::Audio, &mut out.microphones),
-        ] {
-            if let Ok(spec) = std::env::var(var)
-                && let Some(src) = source::parse(kind, &spec).map_err(|e| format!("{var}: {e}"))?
-            {
-                list.push(setup::Choice {
-                    label: src.describe(),
-                    spec,
-                });
-            }
-        }
-        out.speakers.push(setup::Choice {
-            label: "System default".into(),
-            spec: String::new(),
-        });
-        for d in found {
-            let (list, prefix) = match d.kind {
-                DeviceKind::Camera => (&mut out.cameras, "camera"),
-                DeviceKind::Microphone => (&mut out.microphones, "mic"),
-                DeviceKind::Speaker => (&mut out.speakers, ""),
-            };
-            let spec = match (prefix, d.id) {
-                ("", Some(id)) => id,
-                // A speaker the sound server cannot name: only the default reaches it.
-                ("", None) => continue,
-                (p, Some(id)) => format!("{p}:{id}"),
-                (p, None) => p.to_string(),
-            };
-            list.push(setup::Choice {
-                label: d.name,
-                spec,
-            });
-        }
-        Ok(out)
+        let profile = store(&dir).ok();
+        setup::Devices::list(profile.as_ref()).map_err(say)
     })
     .await
     .map_err(|e| format!("cannot list the devices: {e}"))?
 }
 
-/// The profile's settings for the devices chosen last.
-pub(super) const CAMERA: &str = "device.camera";
-pub(super) const MICROPHONE: &str = "device.microphone";
-pub(super) const SPEAKER: &str = "device.speaker";
-
 /// Remember the devices of a call for the next one.
 pub(super) fn remember_devices(store: &assent_engine::store::Store, joining: &setup::Joining) {
-    for (key, spec) in [
-        (CAMERA, &joining.video),
-        (MICROPHONE, &joining.audio),
-        // The system default is remembered as such.
-        (SPEAKER, &Some(joining.speaker.clone().unwrap_or_default())),
-    ] {
-        if let Some(spec) = spec {
-            let _ = store.set_setting(key, spec);
-        }
-    }
+    let chosen = setup::Chosen {
+        camera: joining.video.clone(),
+        microphone: joining.audio.clone(),
+        speaker: joining.speaker.clone(),
+    };
+    setup::Devices::remember(store, &chosen);
 }
 
 /// A running preview for the meeting setup (dropping the last clone lets go of the camera and
@@ -109,53 +53,39 @@ pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, Strin
     use assent_engine::media::{Kind, source};
     tokio::task::spawn_blocking(move || {
         let video = match &sources.video {
-            Some(spec) => source::parse(Kind::Video, spec)?,
+            Some(spec) => source::parse(Kind::Video, spec).map_err(say)?,
             None => None,
         };
         let audio = match &sources.audio {
-            Some(spec) => source::parse(Kind::Audio, spec)?,
+            Some(spec) => source::parse(Kind::Audio, spec).map_err(say)?,
             None => None,
         };
         assent_engine::media::preview::Preview::start(video.as_deref(), audio.as_deref())
             .map(|p| PreviewLink(std::sync::Arc::new(p)))
-            .map_err(|e| e.to_string())
+            .map_err(say)
     })
     .await
     .map_err(|e| format!("cannot start the preview: {e}"))?
 }
 
 /// The call's media and network settings: the sources, speaker and start state chosen in the
-/// meeting setup; `ASSENT_ICE_ADDRESS` and `ASSENT_ICE_ALLOW` from the environment
-/// (comma-separated, like `--ice-address` and `--ice-allow`).
+/// meeting setup; the network policy from the environment ([`IcePolicy::from_env`]).
 pub(super) fn call_options(
     profile: &Profile,
     joining: &setup::Joining,
 ) -> Result<assent_engine::call::CallOptions, String> {
-    use assent_engine::call::{CallOptions, machine};
+    use assent_engine::call::{CallOptions, IcePolicy, machine};
     use assent_engine::media::{Kind, MediaOptions, Output, source};
     let parse = |kind: Kind, spec: &Option<String>| match spec {
-        Some(spec) => source::parse(kind, spec),
+        Some(spec) => source::parse(kind, spec).map_err(say),
         None => Ok(None),
     };
     let video = parse(Kind::Video, &joining.video)?;
     let audio = parse(Kind::Audio, &joining.audio)?;
-    let list = |var: &str| -> Vec<String> {
-        std::env::var(var)
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let local_addresses = list("ASSENT_ICE_ADDRESS")
-        .iter()
-        .map(|a| {
-            a.parse()
-                .map_err(|_| format!("ASSENT_ICE_ADDRESS: {a} is not an address"))
-        })
-        .collect::<Result<Vec<std::net::IpAddr>, String>>()?;
-    let candidates = machine::CandidateFilter::parse(&list("ASSENT_ICE_ALLOW"))?;
+    let IcePolicy {
+        local_addresses,
+        candidates,
+    } = IcePolicy::from_env().map_err(say)?;
     Ok(CallOptions {
         meeting: joining.card.code.clone(),
         media: MediaOptions {
