@@ -164,6 +164,26 @@ struct Recording {
     bytes: u64,
 }
 
+/// Why the recorder could not go on (reported to the call as [`RecorderEvent::Failed`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RecorderError {
+    #[error("a recording is already running")]
+    AlreadyRunning,
+    #[error("there is no recording to resume")]
+    NotRunning,
+    #[error("there is no proposal to record under")]
+    NoProposal,
+    #[error("{}: {source}", dir.display())]
+    Dir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the recording: {0}")]
+    Container(#[from] assent_shared::container::ContainerError),
+    #[error("{0}")]
+    Segment(#[from] segment::SegmentError),
+}
+
 impl Recording {
     /// Encrypt and write one segment of `track` (who was present, its start and duration); the
     /// event that reports it.
@@ -173,11 +193,10 @@ impl Recording {
         track: Track,
         plain: &[u8],
         (present, start_ms, duration_ms): (&[IdentityKey], u64, u32),
-    ) -> Result<RecorderEvent, String> {
+    ) -> Result<RecorderEvent, RecorderError> {
         let entry = self
             .writer
-            .write_segment(track, plain, present, start_ms, duration_ms)
-            .map_err(|e| e.to_string())?;
+            .write_segment(track, plain, present, start_ms, duration_ms)?;
         self.segments += 1;
         self.bytes += entry.size;
         Ok(RecorderEvent::Segment {
@@ -237,7 +256,8 @@ impl Worker {
         }
     }
 
-    fn fail(&mut self, reason: String) {
+    fn fail(&mut self, error: RecorderError) {
+        let reason = error.to_string();
         tracing::warn!("recorder: {reason}");
         let _ = self.events.send(RecorderEvent::Failed { reason });
     }
@@ -248,7 +268,7 @@ impl Worker {
             .map(|r| r.writer.manifest().recording_id)
     }
 
-    fn command(&mut self, c: Command) -> Result<(), String> {
+    fn command(&mut self, c: Command) -> Result<(), RecorderError> {
         match c {
             Command::Start {
                 epochs,
@@ -268,11 +288,9 @@ impl Worker {
                 present,
             } => {
                 let Some(r) = self.current.as_mut() else {
-                    return Err("resume without a recording".into());
+                    return Err(RecorderError::NotRunning);
                 };
-                r.writer
-                    .update_consent(&epochs, &tokens)
-                    .map_err(|e| e.to_string())?;
+                r.writer.update_consent(&epochs, &tokens)?;
                 self.open_segment(present)?;
                 if let Some(id) = self.id() {
                     let _ = self.events.send(RecorderEvent::Resumed { id });
@@ -301,27 +319,29 @@ impl Worker {
         epochs: &[Proposal],
         tokens: &[ConsentToken],
         present: Vec<IdentityKey>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RecorderError> {
         if self.current.is_some() {
-            return Err("a recording is already running".into());
+            return Err(RecorderError::AlreadyRunning);
         }
         let id = epochs
             .first()
             .map(|p| p.terms.recording_id)
-            .ok_or("no proposal")?;
+            .ok_or(RecorderError::NoProposal)?;
         let dir = self.root.join(id.to_string());
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let lock = crate::library::lock(&self.root, &id.to_string())
-            .map_err(|e| format!("{}: {e}", dir.display()))?;
-        let store = DirStore::open(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let at = |source| RecorderError::Dir {
+            dir: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(at)?;
+        let lock = crate::library::lock(&self.root, &id.to_string()).map_err(at)?;
+        let store = DirStore::open(&dir).map_err(at)?;
         let writer = RecordingWriter::create(
             store,
             self.identity.clone(),
             epochs,
             tokens,
             Timestamp::now(),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let row = crate::library::row_from_manifest(writer.manifest(), &dir, Vec::new());
         self.current = Some(Recording {
             writer,
@@ -343,7 +363,7 @@ impl Worker {
     }
 
     /// Start a segment with the streams flowing now; ask everyone for a key frame.
-    fn open_segment(&mut self, present: Vec<IdentityKey>) -> Result<(), String> {
+    fn open_segment(&mut self, present: Vec<IdentityKey>) -> Result<(), RecorderError> {
         let tracks = self.media.taps().tracks();
         let labels = &self.labels;
         let opened_at = self.media.running_time();
@@ -359,8 +379,7 @@ impl Worker {
                     })
             },
             opened_at,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let mux = Arc::new(mux);
         if let Ok(mut s) = self.sink.segment.lock() {
             *s = Some(mux.clone());
@@ -377,7 +396,7 @@ impl Worker {
     }
 
     /// Finish the segment in progress (if any): mux, encrypt, write.
-    fn close_segment(&mut self) -> Result<(), String> {
+    fn close_segment(&mut self) -> Result<(), RecorderError> {
         if let Ok(mut s) = self.sink.segment.lock() {
             *s = None;
         }
@@ -392,7 +411,7 @@ impl Worker {
         r.offset_ms += u64::from(duration_ms);
         let mux = open.mux;
         let empty = mux.packets() == 0;
-        let plain = mux.finish(FINISH_TIMEOUT).map_err(|e| e.to_string())?;
+        let plain = mux.finish(FINISH_TIMEOUT)?;
         let id = r.writer.manifest().recording_id;
         let span = (&open.present[..], start_ms, duration_ms);
         let mut wrote = false;
@@ -416,7 +435,7 @@ impl Worker {
     }
 
     /// A segment is long enough: close it and open the next with the same people present.
-    fn rotate(&mut self) -> Result<(), String> {
+    fn rotate(&mut self) -> Result<(), RecorderError> {
         let present = self
             .current
             .as_ref()
@@ -429,7 +448,7 @@ impl Worker {
         self.open_segment(present)
     }
 
-    fn stop(&mut self, reason: EndReason) -> Result<(), String> {
+    fn stop(&mut self, reason: EndReason) -> Result<(), RecorderError> {
         let closed = self.close_segment();
         self.media.taps().detach();
         let Some(r) = self.current.take() else {
@@ -437,10 +456,7 @@ impl Worker {
         };
         let id = r.writer.manifest().recording_id;
         let (dir, segments, bytes) = (r.dir.clone(), r.segments, r.bytes);
-        let manifest = r
-            .writer
-            .finish(Timestamp::now(), Some(reason))
-            .map_err(|e| e.to_string())?;
+        let manifest = r.writer.finish(Timestamp::now(), Some(reason))?;
         let head = Head::of(&manifest).sign(&self.identity);
         let _ = std::fs::remove_file(crate::library::lock_path(&self.root, &id.to_string()));
         let _ = self.events.send(RecorderEvent::Finished {
