@@ -91,10 +91,6 @@ impl Keyring {
         Ok(Keyring { backend, store })
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     fn entry(&self, profile: &str, name: &str) -> Result<Entry, KeyringError> {
         self.store
             .build(SERVICE, &format!("{profile}/{name}"), None)

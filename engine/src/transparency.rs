@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use assent_shared::transparency::{
-    self as kt, DirectoryKeys, Equivocation, KtError, MAX_ROOT_AGE_MS, Proven, SignedRoot, Version,
+    self as kt, DirectoryKeys, Equivocation, KtError, MAX_ROOT_AGE_MS, SignedRoot, Version,
 };
 use assent_shared::{Digest, PublicIdentity, Timestamp};
 
@@ -92,7 +92,6 @@ pub async fn pin_server_keys(api: &Api, store: &Store) -> Result<DirectoryKeys> 
 #[derive(Clone, Copy, Debug)]
 pub struct Vetted {
     pub root: SignedRoot,
-    pub proven: Proven,
 }
 
 /// Check that the directory holds `identity` for `email`: a lookup proof against a root signed
@@ -138,45 +137,10 @@ async fn vet_once(
     kt::check_root(keys, &l.root, Timestamp::now(), MAX_ROOT_AGE_MS, newest)?;
     let proven = kt::verify_lookup(keys, &l.root, &email, &l.proof.0)?;
     match proven.check(identity) {
-        Ok(()) => Ok(Vetted {
-            root: l.root,
-            proven,
-        }),
+        Ok(()) => Ok(Vetted { root: l.root }),
         Err(KtError::Deleted) => Err(DirectoryError::Deleted { email }),
         Err(_) => Err(DirectoryError::KeyMismatch { email }),
     }
-}
-
-/// Look `email`'s current key up (no expectation of which): the proven bundle.
-pub async fn lookup(
-    api: &Api,
-    keys: &DirectoryKeys,
-    newest: Option<u64>,
-    email: &str,
-) -> Result<(PublicIdentity, Vetted)> {
-    let email = kt::normalize_email(email);
-    let l = match api.kt_lookup(&email).await {
-        Ok(l) => l,
-        Err(e) if e.code() == Some(assent_shared::api::ErrorCode::NotInDirectory) => {
-            return Err(DirectoryError::NotPublished(email));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    kt::check_root(keys, &l.root, Timestamp::now(), MAX_ROOT_AGE_MS, newest)?;
-    let proven = kt::verify_lookup(keys, &l.root, &email, &l.proof.0)?;
-    let identity = l.identity.ok_or_else(|| DirectoryError::Deleted {
-        email: email.clone(),
-    })?;
-    proven
-        .check(&identity)
-        .map_err(|_| DirectoryError::KeyMismatch { email })?;
-    Ok((
-        identity,
-        Vetted {
-            root: l.root,
-            proven,
-        },
-    ))
 }
 
 /// The newest root the server vouches for (checked like any other).

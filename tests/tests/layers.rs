@@ -166,3 +166,23 @@ fn media_does_not_know_the_call_machine() {
     found.extend(naming(&media, "call::machine"));
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// The app sees the engine only through its facade: the engine's modules are private, so the
+/// compiler refuses any path past what `engine/src/lib.rs` re-exports.
+#[test]
+fn the_engine_is_a_facade_over_private_modules() {
+    let lib = std::fs::read_to_string(root().join("engine/src/lib.rs")).expect("engine lib.rs");
+    let public: Vec<&str> = lib
+        .lines()
+        .filter(|l| l.trim_start().starts_with("pub mod "))
+        .collect();
+    assert!(
+        public.is_empty(),
+        "engine modules must stay private (re-export what the app needs instead):\n{}",
+        public.join("\n")
+    );
+    assert!(
+        lib.contains("pub use library::"),
+        "the facade re-exports the library"
+    );
+}

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use assent_engine::account::{self, Profile};
+use assent_engine::Profile;
 use assent_shared::Timestamp;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -243,7 +243,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                     bail!("{} already exists", p.display());
                 }
                 let pw = password.read()?;
-                let done = account::signup(&profile, &server, &email, &name, &pw).await?;
+                let done = assent_engine::signup(&profile, &server, &email, &name, &pw).await?;
                 match recovery_out {
                     Some(p) => {
                         write_private(&p, &format!("{}\n", done.recovery_code.as_str()))?;
@@ -263,12 +263,12 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 println!("A 6-digit code was mailed to {email}: run `assent account verify CODE`.");
             }
             AccountCommand::Verify { code } => {
-                account::verify_email(&profile, &code).await?;
+                assent_engine::verify_email(&profile, &code).await?;
                 println!("Email verified: you can sign in.");
             }
             AccountCommand::Resend => {
-                let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;
-                assent_engine::api::Api::new(&a.server)?
+                let a = profile.account()?.ok_or(assent_engine::AccountError::NoAccount)?;
+                assent_engine::Api::new(&a.server)?
                     .resend_code(&a.email)
                     .await?;
                 println!("If the address still needs verifying, a new code is on its way.");
@@ -282,7 +282,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             } => {
                 let pw = password.read()?;
                 let device = device.unwrap_or_else(device_name);
-                let a = account::signin(&profile, &server, &email, &pw, totp.as_deref(), &device)
+                let a = assent_engine::signin(&profile, &server, &email, &pw, totp.as_deref(), &device)
                     .await?;
                 println!("Signed in as {} <{}>.", a.display_name, a.email);
             }
@@ -299,7 +299,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 let code = match code {
                     Some(c) => c,
                     None => {
-                        account::start_recovery(&server, &email).await?;
+                        assent_engine::start_recovery(&server, &email).await?;
                         if send_code {
                             println!(
                                 "If {email} belongs to a verified account, a recovery code is on \
@@ -328,9 +328,9 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 };
                 let new = new_password(new_password_env)?;
                 let device = device.unwrap_or_else(device_name);
-                let a = account::recover(
+                let a = assent_engine::recover_account(
                     &profile,
-                    account::RecoveryInput {
+                    assent_engine::RecoveryInput {
                         server: &server,
                         email: &email,
                         email_code: &code,
@@ -349,7 +349,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 );
             }
             AccountCommand::Signout => {
-                account::signout(&profile).await?;
+                assent_engine::signout(&profile).await?;
                 println!("Signed out.");
             }
             AccountCommand::ExportIdentity { out } => {
@@ -369,7 +369,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             } => {
                 let current = password.read()?;
                 let new = new_password(new_password_env)?;
-                account::change_password(&profile, &current, &new).await?;
+                assent_engine::change_password(&profile, &current, &new).await?;
                 println!(
                     "Password changed. Your keys and recovery code are unchanged; your other \
                      devices were signed out."
@@ -425,7 +425,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 println!("That device is signed out.");
             }
             AccountCommand::Delete { password, yes } => {
-                let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;
+                let a = profile.account()?.ok_or(assent_engine::AccountError::NoAccount)?;
                 if !yes {
                     eprint!(
                         "Delete the account {} on {}? Meetings, contacts' view of your key and \
@@ -439,7 +439,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                     }
                 }
                 let pw = password.read()?;
-                account::delete_account(&profile, &pw).await?;
+                assent_engine::delete_account(&profile, &pw).await?;
                 println!(
                     "Account deleted. Recordings on this device and the keys that open them \
                      are still here."
@@ -447,7 +447,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             }
             AccountCommand::CheckKeys { json } => {
                 let (api, a) = profile.api()?;
-                let c = assent_engine::transparency::checkup(&api, &profile.store, &a.email).await?;
+                let c = assent_engine::checkup(&api, &profile.store, &a.email).await?;
                 let unknown: Vec<_> = c
                     .own
                     .as_ref()
@@ -487,7 +487,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 }
             }
             AccountCommand::Show { json } => {
-                let a = profile.account()?.ok_or(account::AccountError::NoAccount)?;
+                let a = profile.account()?.ok_or(assent_engine::AccountError::NoAccount)?;
                 let fp = profile.identity().map(|i| i.public().fingerprint()).ok();
                 let signed_in = profile.api().is_ok();
                 if json {

@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use assent_engine::api::Api;
-use assent_engine::audit;
+use assent_engine::Api;
 use clap::Args;
 use serde_json::json;
 
@@ -43,7 +42,7 @@ pub(crate) fn run(a: AuditArgs) -> anyhow::Result<ExitCode> {
     let path = a.state.unwrap_or_else(|| default_state(&a.server));
     rt.block_on(async move {
         let api = Api::new(&a.server)?;
-        let state = audit::load_state(&path)?;
+        let state = assent_engine::load_state(&path)?;
         if let Some(s) = &state
             && s.server.trim_end_matches('/') != api.base()
         {
@@ -54,7 +53,7 @@ pub(crate) fn run(a: AuditArgs) -> anyhow::Result<ExitCode> {
                 api.base()
             );
         }
-        match audit::audit(&api, state, |s| audit::save_state(&path, s)).await {
+        match assent_engine::audit(&api, state, |s| assent_engine::save_state(&path, s)).await {
             Ok((_, report)) => {
                 if a.json {
                     println!("{}", json!({"ok": true, "report": report}));
@@ -72,7 +71,7 @@ pub(crate) fn run(a: AuditArgs) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 let evidence = match &e {
-                    audit::AuditError::Rewritten { evidence, .. } => {
+                    assent_engine::AuditError::Rewritten { evidence, .. } => {
                         serde_json::to_value(evidence.as_ref()).ok()
                     }
                     _ => None,

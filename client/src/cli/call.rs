@@ -8,14 +8,15 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use assent_engine::account::Profile;
-use assent_engine::call::consent::ConsentEvent;
-use assent_engine::call::machine::{self, CandidateFilter, EndReason, Event};
-use assent_engine::call::{self, CallEvent, CallOptions, Command};
-use assent_engine::media::{self, Kind, MediaOptions, Output};
-use assent_engine::recorder::RecorderEvent;
-use assent_engine::store::Store;
-use assent_engine::upload::{self, UploadEvent};
+use assent_engine::ConsentEvent;
+use assent_engine::Profile;
+use assent_engine::RecorderEvent;
+use assent_engine::Store;
+use assent_engine::UploadEvent;
+use assent_engine::{
+    CallCommand as Command, CallEnd as EndReason, CallEvent, CallMachineEvent as Event,
+    CallOptions, CandidateFilter, Kind, MediaOptions, Output,
+};
 use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use clap::{Args, Subcommand};
@@ -130,7 +131,7 @@ pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Re
     rt.block_on(async move {
         match cmd {
             MeetingCommand::Create { title, json } => {
-                let code = call::create_meeting(&api, &title).await?;
+                let code = assent_engine::create_meeting(&api, &title).await?;
                 if json {
                     println!(
                         "{}",
@@ -141,7 +142,7 @@ pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Re
                 }
             }
             MeetingCommand::Lock { code, unlock } => {
-                let code = call::join_code(&code);
+                let code = assent_engine::join_code(&code);
                 api.lock_meeting(&code, !unlock).await?;
                 println!(
                     "{}",
@@ -155,11 +156,12 @@ pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Re
             MeetingCommand::Remove { code, user } => {
                 let user: assent_shared::ids::UserId =
                     user.parse().map_err(|_| anyhow::anyhow!("not a user id"))?;
-                api.remove_member(&call::join_code(&code), user).await?;
+                api.remove_member(&assent_engine::join_code(&code), user)
+                    .await?;
                 println!("Removed.");
             }
             MeetingCommand::End { code } => {
-                api.end_meeting(&call::join_code(&code)).await?;
+                api.end_meeting(&assent_engine::join_code(&code)).await?;
                 println!("The meeting has ended for everyone.");
             }
         }
@@ -390,19 +392,22 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
     let identity = profile.identity()?;
     let store = Store::open(&profile.dir().join("profile.db"))?;
     let (width, height) = parse_size(&args.size)?;
-    let video = media::source::parse(Kind::Video, &args.video).map_err(anyhow::Error::msg)?;
-    let audio = media::source::parse(Kind::Audio, &args.audio).map_err(anyhow::Error::msg)?;
-    let screen = media::source::parse(Kind::Video, &args.screen).map_err(anyhow::Error::msg)?;
+    let video =
+        assent_engine::parse_source(Kind::Video, &args.video).map_err(anyhow::Error::msg)?;
+    let audio =
+        assent_engine::parse_source(Kind::Audio, &args.audio).map_err(anyhow::Error::msg)?;
+    let screen =
+        assent_engine::parse_source(Kind::Video, &args.screen).map_err(anyhow::Error::msg)?;
     let mut codecs = Vec::new();
     for c in &args.codecs {
         codecs.push(
-            media::codec::VideoCodec::parse(c)
+            assent_engine::VideoCodec::parse(c)
                 .with_context(|| format!("unknown codec {c}: use vp8, vp9, h264"))?,
         );
     }
     let candidates = CandidateFilter::parse(&args.ice_allow).map_err(anyhow::Error::msg)?;
     let opts = CallOptions {
-        meeting: call::join_code(&args.code),
+        meeting: assent_engine::join_code(&args.code),
         media: MediaOptions {
             video,
             audio,
@@ -421,9 +426,9 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
         relay_only: args.relay_only,
         local_addresses: args.ice_addresses.clone(),
         server_ice: !args.no_server_ice,
-        machine: machine::Config {
+        machine: assent_engine::CallConfig {
             candidates,
-            ..machine::Config::default()
+            ..assent_engine::CallConfig::default()
         },
         initial: MediaState {
             audio: !args.muted,
@@ -438,7 +443,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
     };
     let rt = runtime()?;
     let result = rt.block_on(async move {
-        let (handle, mut events) = call::start(api, account, identity, store, opts).await?;
+        let (handle, mut events) = assent_engine::start_call(api, account, identity, store, opts).await?;
         let mut state = MediaState {
             audio: !args.muted,
             video: !args.camera_off,
@@ -467,7 +472,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
                         // The cloud copy of a recording made here finishes after the call:
                         // report it until the uploads are done (or resume them later with
                         // `assent recordings upload`).
-                        let drain = tokio::time::timeout(upload::DRAIN_TIMEOUT, async {
+                        let drain = tokio::time::timeout(assent_engine::UPLOAD_DRAIN_TIMEOUT, async {
                             while let Some(ev) = events.recv().await {
                                 emit(event_json(&ev));
                             }
@@ -563,7 +568,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
 }
 
 pub(crate) fn run_devices(json: bool) -> anyhow::Result<ExitCode> {
-    let devices = media::devices::list()?;
+    let devices = assent_engine::list_devices()?;
     if json {
         println!("{}", serde_json::to_string(&devices)?);
     } else if devices.is_empty() {
@@ -594,10 +599,10 @@ mod tests {
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5y").is_err());
         assert_eq!(
-            call::join_code("assent://join/abc-defg-hij"),
+            assent_engine::join_code("assent://join/abc-defg-hij"),
             "abc-defg-hij"
         );
-        assert_eq!(call::join_code(" abc "), "abc");
+        assert_eq!(assent_engine::join_code(" abc "), "abc");
         assert!(parse_size("640x480").is_ok());
         assert!(parse_size("640").is_err());
         assert!(parse_size("99999x480").is_err());

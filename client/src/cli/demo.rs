@@ -148,7 +148,7 @@ impl Demo {
                     .map(|p| p.id.key())
                     .collect();
                 // Real media (the format a call's recorder writes): a test picture and tone.
-                let media = assent_engine::recorder::segment::synthetic(2000, "demo")?;
+                let media = assent_engine::synthetic_segment(2000, "demo")?;
                 w.write_segment(Track::Media, &media, &present, self.next_start_ms, 2000)?;
                 self.segment += 1;
                 if self.segment == 1 {

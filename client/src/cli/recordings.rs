@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use assent_engine::library::{Copies, Keys, Library, LibraryError, Listing};
-use assent_engine::upload::UploadEvent;
+use assent_engine::UploadEvent;
+use assent_engine::{Copies, Keys, Library, LibraryError, Listing};
 use assent_shared::consent::EndReason;
 use assent_shared::container::{Note, Report, Track, Verdict};
 use assent_shared::identity::IdentityKey;

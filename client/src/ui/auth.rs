@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use super::io::SignInError;
 use super::style;
-use assent_engine::account::Account;
+use assent_engine::Account;
 
 pub const SERVER: Id = Id::new("auth-server");
 pub const EMAIL: Id = Id::new("auth-email");

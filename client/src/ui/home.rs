@@ -124,7 +124,7 @@ impl Home {
                 None
             }
             Message::Join => {
-                let code = assent_engine::call::join_code(&self.join);
+                let code = assent_engine::join_code(&self.join);
                 if code.is_empty() || self.busy {
                     return None;
                 }
@@ -250,7 +250,7 @@ impl Home {
 
     /// A meeting code or link, and Join.
     fn join(&self) -> Element<'_, Message> {
-        let can_join = !self.busy && !assent_engine::call::join_code(&self.join).is_empty();
+        let can_join = !self.busy && !assent_engine::join_code(&self.join).is_empty();
         row![
             text_input("Meeting code or assent:// link", &self.join)
                 .id(JOIN)

@@ -23,7 +23,7 @@ pub mod viewer;
 
 use std::path::PathBuf;
 
-use assent_engine::account::Account;
+use assent_engine::Account;
 use iced::keyboard::{self, key};
 use iced::widget::operation;
 use iced::{Element, Subscription, Task, Theme};

@@ -2,7 +2,7 @@
 //! Every screen but sign-in opens over Home (the viewer over the recordings list too) and
 //! goes back to what it was opened over, as it was left.
 
-use assent_engine::account::Account;
+use assent_engine::Account;
 use iced::Task;
 use iced::widget::operation;
 

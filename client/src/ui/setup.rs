@@ -1,9 +1,9 @@
 //! Getting ready to join: your own picture, a level meter for the microphone, the camera,
 //! microphone and speaker to use, and whether to join muted or with the camera off.
 
-use assent_engine::media::Kind;
-use assent_engine::media::level;
-use assent_engine::media::preview::Preview;
+use assent_engine::Kind;
+use assent_engine::Preview;
+use assent_engine::level;
 use assent_shared::call::MediaState;
 use iced::widget::{button, column, container, image, pick_list, progress_bar, row, space, text};
 use iced::{Center, Element, Fill};
@@ -12,7 +12,7 @@ use super::home::MeetingCard;
 use super::style;
 
 /// What the pickers offer: the engine's catalogue of devices.
-pub use assent_engine::media::devices::{Choice, Chosen, Devices};
+pub use assent_engine::{Choice, Chosen, Devices};
 
 /// What the preview should capture (specs; `None`: off).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -591,7 +591,7 @@ mod tests {
     /// The preview's picture, level and problems reach the screen.
     #[test]
     fn the_preview_shows_the_picture_the_level_and_what_failed() {
-        use assent_engine::media::source::{FileSource, TestAudio, TestVideo};
+        use assent_engine::{FileSource, TestAudio, TestVideo};
         let mut setup = Setup::new(card());
         setup.on_devices(devices());
         let preview = Preview::start(Some(&TestVideo::default()), Some(&TestAudio::default()))

@@ -2,7 +2,7 @@
 //! (digits and a QR code to scan), the people a recording would be encrypted to, and the alarm
 //! when the server is caught lying about keys.
 
-use assent_engine::call::consent::Recipient;
+use assent_engine::Recipient;
 use assent_shared::signal::PeerId;
 use iced::widget::{button, column, container, qr_code, row, text};
 use iced::{Element, Fill};

@@ -10,7 +10,7 @@ use assent_shared::consent::EndReason;
 use assent_shared::container::{Note, Report, Track};
 use std::sync::Arc;
 
-use assent_engine::recorder::player::Player;
+use assent_engine::Player;
 use iced::widget::{button, column, container, image, row, rule, scrollable, slider, space, text};
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;

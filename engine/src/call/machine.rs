@@ -198,10 +198,6 @@ impl CallMachine {
         self.phase == CallPhase::Over
     }
 
-    pub fn local_media(&self) -> MediaState {
-        self.local
-    }
-
     /// The connection phase of each remote peer.
     pub fn peers(&self) -> impl Iterator<Item = (PeerId, Phase, &PeerInfo)> {
         self.peers.iter().map(|(id, p)| (*id, p.phase, &p.info))

@@ -41,7 +41,7 @@ use assent_shared::signal::PeerId;
 use gst::prelude::*;
 use tokio::sync::mpsc;
 
-pub use event::{MediaEvent, SdpKind, Transport};
+pub use event::MediaEvent;
 use source::make;
 pub use source::{CaptureSource, Kind};
 

@@ -152,10 +152,6 @@ impl SegmentMux {
         })
     }
 
-    pub fn has_track(&self, track: &TrackId) -> bool {
-        self.lanes.contains_key(track)
-    }
-
     /// Add one packet of `track` (ignored if the segment has no such track).
     pub fn push(&self, track: &TrackId, buffer: &gst::Buffer) {
         let Some(lane) = self.lanes.get(track) else {

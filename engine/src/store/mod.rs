@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod directory;
 mod heads;
-pub use directory::{Alarm, Pin, PinSeen};
+pub use directory::{Alarm, PinSeen};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -94,12 +94,6 @@ impl Uploader {
         }
     }
 
-    /// Smaller parts (tests of resumption against the embedded storage, which has no minimum).
-    pub fn with_part_size(mut self, bytes: u64) -> Uploader {
-        self.part_size = bytes.max(1);
-        self
-    }
-
     fn store(&self) -> Result<Store, UploadError> {
         Store::open(&self.db).map_err(|e| local("local store", e))
     }

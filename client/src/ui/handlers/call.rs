@@ -4,7 +4,7 @@ use iced::Task;
 
 use super::super::nav::Screen;
 use super::super::{App, Message, home, io, room, setup};
-use assent_engine::call::Command;
+use assent_engine::CallCommand as Command;
 
 impl App {
     pub(in crate::ui) fn on_setup(&mut self, msg: setup::Message) -> Task<Message> {

@@ -29,7 +29,7 @@ pub async fn sign_in(
 ) -> Result<Account, SignInError> {
     async move {
         let profile = open(&dir).map_err(SignInError::Other)?;
-        account::signin(
+        assent_engine::signin(
             &profile,
             &server,
             &email,
@@ -46,7 +46,7 @@ pub async fn sign_in(
 /// Mail a recovery code.
 pub async fn start_recovery(server: String, email: String) -> Result<(), String> {
     async move {
-        account::start_recovery(&server, &email)
+        assent_engine::start_recovery(&server, &email)
             .await
             .map_err(|e| e.to_string())
     }
@@ -68,7 +68,7 @@ pub struct Recovery {
 pub async fn recover(dir: PathBuf, r: Recovery) -> Result<Account, SignInError> {
     async move {
         let profile = open(&dir).map_err(SignInError::Other)?;
-        let input = account::RecoveryInput {
+        let input = assent_engine::RecoveryInput {
             server: &r.server,
             email: &r.email,
             email_code: &r.email_code,
@@ -77,7 +77,7 @@ pub async fn recover(dir: PathBuf, r: Recovery) -> Result<Account, SignInError> 
             new_password: &r.password,
             device: "desktop",
         };
-        account::recover(&profile, input)
+        assent_engine::recover_account(&profile, input)
             .await
             .map_err(SignInError::from)
     }
@@ -93,7 +93,7 @@ pub async fn sign_up(
 ) -> Result<Zeroizing<String>, String> {
     async move {
         let profile = open(&dir)?;
-        account::signup(&profile, &server, &email, &name, &password)
+        assent_engine::signup(&profile, &server, &email, &name, &password)
             .await
             .map(|s| s.recovery_code)
             .map_err(|e| e.to_string())
@@ -104,7 +104,7 @@ pub async fn sign_up(
 pub async fn verify_email(dir: PathBuf, code: String) -> Result<(), String> {
     async move {
         let profile = open(&dir)?;
-        account::verify_email(&profile, &code)
+        assent_engine::verify_email(&profile, &code)
             .await
             .map_err(|e| e.to_string())
     }
@@ -118,7 +118,7 @@ pub async fn resend_code(dir: PathBuf) -> Result<(), String> {
             .account()
             .map_err(|e| e.to_string())?
             .ok_or_else(|| AccountError::NoAccount.to_string())?;
-        assent_engine::api::Api::new(&a.server)
+        assent_engine::Api::new(&a.server)
             .map_err(|e| e.to_string())?
             .resend_code(&a.email)
             .await
@@ -130,7 +130,9 @@ pub async fn resend_code(dir: PathBuf) -> Result<(), String> {
 pub async fn sign_out(dir: PathBuf) -> Result<(), String> {
     async move {
         let profile = open(&dir)?;
-        account::signout(&profile).await.map_err(|e| e.to_string())
+        assent_engine::signout(&profile)
+            .await
+            .map_err(|e| e.to_string())
     }
     .await
 }
@@ -157,7 +159,7 @@ pub async fn change_password(
 ) -> Result<String, String> {
     async move {
         let profile = open(&dir)?;
-        account::change_password(&profile, &current, &new)
+        assent_engine::change_password(&profile, &current, &new)
             .await
             .map_err(|e| e.to_string())?;
         Ok(
@@ -209,7 +211,7 @@ pub async fn revoke_session(dir: PathBuf, id: String) -> Result<String, String> 
 pub async fn delete_account(dir: PathBuf, password: Zeroizing<String>) -> Result<(), String> {
     async move {
         let profile = open(&dir)?;
-        account::delete_account(&profile, &password)
+        assent_engine::delete_account(&profile, &password)
             .await
             .map_err(|e| e.to_string())
     }

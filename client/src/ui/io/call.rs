@@ -6,13 +6,11 @@ use super::*;
 /// (it ends after the call closed and its uploads are done).
 #[derive(Clone)]
 pub struct CallLink {
-    pub handle: assent_engine::call::CallHandle,
+    pub handle: assent_engine::CallHandle,
     /// The speaker chosen for the call (its sounds play there too).
     pub speaker: Option<String>,
     pub events: std::sync::Arc<
-        std::sync::Mutex<
-            Option<tokio::sync::mpsc::UnboundedReceiver<assent_engine::call::CallEvent>>,
-        >,
+        std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<assent_engine::CallEvent>>>,
     >,
 }
 
@@ -34,7 +32,7 @@ pub async fn devices(dir: PathBuf) -> Result<setup::Devices, String> {
 }
 
 /// Remember the devices of a call for the next one.
-pub(super) fn remember_devices(store: &assent_engine::store::Store, joining: &setup::Joining) {
+pub(super) fn remember_devices(store: &assent_engine::Store, joining: &setup::Joining) {
     let chosen = setup::Chosen {
         camera: joining.video.clone(),
         microphone: joining.audio.clone(),
@@ -46,21 +44,21 @@ pub(super) fn remember_devices(store: &assent_engine::store::Store, joining: &se
 /// A running preview for the meeting setup (dropping the last clone lets go of the camera and
 /// the microphone).
 #[derive(Clone, Debug)]
-pub struct PreviewLink(pub std::sync::Arc<assent_engine::media::preview::Preview>);
+pub struct PreviewLink(pub std::sync::Arc<assent_engine::Preview>);
 
 /// Start previewing `sources`.
 pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, String> {
-    use assent_engine::media::{Kind, source};
+    use assent_engine::Kind;
     tokio::task::spawn_blocking(move || {
         let video = match &sources.video {
-            Some(spec) => source::parse(Kind::Video, spec).map_err(say)?,
+            Some(spec) => assent_engine::parse_source(Kind::Video, spec).map_err(say)?,
             None => None,
         };
         let audio = match &sources.audio {
-            Some(spec) => source::parse(Kind::Audio, spec).map_err(say)?,
+            Some(spec) => assent_engine::parse_source(Kind::Audio, spec).map_err(say)?,
             None => None,
         };
-        assent_engine::media::preview::Preview::start(video.as_deref(), audio.as_deref())
+        assent_engine::Preview::start(video.as_deref(), audio.as_deref())
             .map(|p| PreviewLink(std::sync::Arc::new(p)))
             .map_err(say)
     })
@@ -73,11 +71,10 @@ pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, Strin
 pub(super) fn call_options(
     profile: &Profile,
     joining: &setup::Joining,
-) -> Result<assent_engine::call::CallOptions, String> {
-    use assent_engine::call::{CallOptions, IcePolicy, machine};
-    use assent_engine::media::{Kind, MediaOptions, Output, source};
+) -> Result<assent_engine::CallOptions, String> {
+    use assent_engine::{CallOptions, IcePolicy, Kind, MediaOptions, Output};
     let parse = |kind: Kind, spec: &Option<String>| match spec {
-        Some(spec) => source::parse(kind, spec).map_err(say),
+        Some(spec) => assent_engine::parse_source(kind, spec).map_err(say),
         None => Ok(None),
     };
     let video = parse(Kind::Video, &joining.video)?;
@@ -93,7 +90,7 @@ pub(super) fn call_options(
             audio,
             // What "Share screen" captures (`ASSENT_SCREEN`, default the X11/Wayland screen);
             // without one, sharing reports why in the room.
-            screen: source::parse(
+            screen: assent_engine::parse_source(
                 Kind::Video,
                 &std::env::var("ASSENT_SCREEN").unwrap_or_else(|_| "screen".into()),
             )
@@ -106,9 +103,9 @@ pub(super) fn call_options(
         relay_only: false,
         local_addresses,
         server_ice: true,
-        machine: machine::Config {
+        machine: assent_engine::CallConfig {
             candidates,
-            ..machine::Config::default()
+            ..assent_engine::CallConfig::default()
         },
         initial: joining.initial,
         signal_url: None,
@@ -140,9 +137,8 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
                     let profile = open(&dir)?;
                     let (api, account) = profile.api().map_err(|e| e.to_string())?;
                     let identity = profile.identity().map_err(|e| e.to_string())?;
-                    let store =
-                        assent_engine::store::Store::open(&profile.dir().join("profile.db"))
-                            .map_err(|e| e.to_string())?;
+                    let store = assent_engine::Store::open(&profile.dir().join("profile.db"))
+                        .map_err(|e| e.to_string())?;
                     let opts = call_options(&profile, &joining)?;
                     remember_devices(&store, &joining);
                     Ok((api, account, identity, store, opts))
@@ -154,7 +150,7 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
                         return;
                     }
                 };
-                match assent_engine::call::start(api, account, identity, store, opts).await {
+                match assent_engine::start_call(api, account, identity, store, opts).await {
                     Err(e) => {
                         let _ = ready.send(Err(e.to_string()));
                     }
@@ -186,7 +182,7 @@ pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLin
 /// The profile's setting for sounds in calls ("off" turns them off).
 pub(super) const SOUNDS: &str = "call.sounds";
 
-pub(super) fn sounds_on(store: &assent_engine::store::Store) -> bool {
+pub(super) fn sounds_on(store: &assent_engine::Store) -> bool {
     store.setting(SOUNDS).ok().flatten().as_deref() != Some("off")
 }
 
@@ -208,16 +204,12 @@ pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
 
 /// Play a call's sound (someone came or left, a request to record) on `speaker`, unless
 /// sounds are turned off in the settings.
-pub async fn chime(
-    dir: PathBuf,
-    chime: assent_engine::media::chime::Chime,
-    speaker: Option<String>,
-) {
+pub async fn chime(dir: PathBuf, chime: assent_engine::Chime, speaker: Option<String>) {
     let played = tokio::task::spawn_blocking(move || {
         if !store(&dir).is_ok_and(|s| sounds_on(&s)) {
             return Ok(());
         }
-        assent_engine::media::chime::play(chime, speaker.as_deref())
+        assent_engine::play_chime(chime, speaker.as_deref())
     })
     .await;
     if let Ok(Err(e)) = played {
@@ -228,7 +220,7 @@ pub async fn chime(
 /// The events of a started call as a stream (for `Task::run`).
 pub fn call_events(
     link: &CallLink,
-) -> impl futures_util::Stream<Item = assent_engine::call::CallEvent> + use<> {
+) -> impl futures_util::Stream<Item = assent_engine::CallEvent> + use<> {
     let rx = link.events.lock().ok().and_then(|mut e| e.take());
     futures_util::stream::unfold(rx, |rx| async move {
         let mut rx = rx?;

@@ -1,8 +1,7 @@
 //! The recordings: the library and the registry, uploads and downloads, opening, exporting and playing.
 
 use super::*;
-use assent_engine::library::{Copies, Keys, Library, LibraryError};
-use assent_engine::recorder::player::{Player, Sound};
+use assent_engine::{Copies, Keys, Library, LibraryError, Player, Sound};
 
 /// The recordings list: the local library (brought in step with the disk first, so an
 /// interrupted recording shows as incomplete) and, when signed in, the server's registry. A

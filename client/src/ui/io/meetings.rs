@@ -5,7 +5,7 @@ use super::*;
 pub async fn new_meeting(dir: PathBuf) -> Result<MeetingCard, String> {
     let (api, account) = async move { open(&dir)?.api().map_err(|e| e.to_string()) }.await?;
     let title = format!("{}'s meeting", account.display_name);
-    let code = assent_engine::call::create_meeting(&api, &title)
+    let code = assent_engine::create_meeting(&api, &title)
         .await
         .map_err(|e| e.to_string())?;
     Ok(MeetingCard {
@@ -47,7 +47,7 @@ pub async fn overview(dir: PathBuf) -> Result<Overview, String> {
         let (api, account) = profile.api().map_err(|e| e.to_string())?;
         // A check that cannot run (the server unreachable) raises nothing; one that finds
         // something wrong keeps it as an alarm, read back here either way.
-        let _ = assent_engine::transparency::checkup(&api, &profile.store, &account.email).await;
+        let _ = assent_engine::checkup(&api, &profile.store, &account.email).await;
         let alarms = profile
             .store
             .alarms()

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use assent_engine::account::{self, Account, AccountError, Profile};
-use assent_engine::api::ApiError;
+use assent_engine::ApiError;
+use assent_engine::{Account, AccountError, Profile};
 use assent_shared::api::ErrorCode;
 use zeroize::Zeroizing;
 
@@ -57,7 +57,7 @@ fn say(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn store(dir: &Path) -> Result<assent_engine::store::Store, String> {
+fn store(dir: &Path) -> Result<assent_engine::Store, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    assent_engine::store::Store::open(&dir.join("profile.db")).map_err(|e| e.to_string())
+    assent_engine::Store::open(&dir.join("profile.db")).map_err(|e| e.to_string())
 }

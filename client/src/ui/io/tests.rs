@@ -11,7 +11,7 @@ async fn call_sounds_setting_is_kept() {
     set_sounds(dir.clone(), false).await.unwrap();
     assert!(!sounds_on(&store(&dir).unwrap()));
     // Turned off, a sound is not played (and waiting for it costs nothing).
-    chime(dir.clone(), assent_engine::media::chime::Chime::Asked, None).await;
+    chime(dir.clone(), assent_engine::Chime::Asked, None).await;
     set_sounds(dir.clone(), true).await.unwrap();
     assert!(sounds_on(&store(&dir).unwrap()));
 }

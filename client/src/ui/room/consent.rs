@@ -1,7 +1,7 @@
 //! Recording consent in the room: the proposal's dialog, the indicator everyone sees, and
 //! what the consent machine reports.
 
-use assent_engine::call::consent::ConsentEvent;
+use assent_engine::ConsentEvent;
 use assent_shared::consent::{Scope, StatusKind};
 use iced::widget::{button, column, container, row, space, text};
 use iced::{Center, Element, Fill};

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use assent_engine::call::CallEvent;
-use assent_engine::call::consent::ConsentEvent;
-use assent_engine::call::machine::Event as CallMachineEvent;
-use assent_engine::media::frames::FrameSlots;
-use assent_engine::media::level::{self, ActiveSpeaker, Levels};
-use assent_engine::media::tap::Source;
+use assent_engine::CallEvent;
+use assent_engine::CallMachineEvent;
+use assent_engine::ConsentEvent;
+use assent_engine::FrameSlots;
+use assent_engine::Source;
+use assent_engine::level::{self, ActiveSpeaker, Levels};
 use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use assent_shared::consent::StatusKind;
@@ -64,7 +64,7 @@ pub enum Message {
     /// The meeting as the server sees it (host, locked, our role), when it could be asked.
     Meeting(Result<assent_shared::api::Meeting, String>),
     /// The call's statistics (connection quality).
-    Stats(std::sync::Arc<assent_engine::call::CallStats>),
+    Stats(std::sync::Arc<assent_engine::CallStats>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +86,7 @@ pub enum Event {
     Decline,
     Withdraw,
     /// Play this sound.
-    Chime(assent_engine::media::chime::Chime),
+    Chime(assent_engine::Chime),
 }
 
 /// What a host (or co-host) does to the meeting.
@@ -115,7 +115,7 @@ struct Ask {
     scope: Scope,
     retention_days: u16,
     /// Everyone it would be encrypted to.
-    recipients: Vec<assent_engine::call::consent::Recipient>,
+    recipients: Vec<assent_engine::Recipient>,
     /// Who joined since the previous set (asking to go on with them).
     joined: Vec<String>,
 }
@@ -388,7 +388,7 @@ impl Room {
     }
 
     /// The call's latest statistics: each person's connection quality.
-    fn on_stats(&mut self, stats: &assent_engine::call::CallStats) {
+    fn on_stats(&mut self, stats: &assent_engine::CallStats) {
         for (peer, person) in self.people.iter_mut() {
             let id = peer.to_string();
             person.quality = stats
@@ -587,8 +587,8 @@ impl Room {
 
 /// The sound a call event deserves, if any: someone arriving (not those already there when we
 /// joined), someone leaving, and a request to record.
-pub fn chime_for(event: &CallEvent) -> Option<assent_engine::media::chime::Chime> {
-    use assent_engine::media::chime::Chime;
+pub fn chime_for(event: &CallEvent) -> Option<assent_engine::Chime> {
+    use assent_engine::Chime;
     match event {
         CallEvent::Call(CallMachineEvent::ParticipantJoined { arrived: true, .. }) => {
             Some(Chime::Joined)

@@ -1,7 +1,7 @@
 //! The people in the call: arrivals, departures and connections, what is known of their
 //! keys (proven, compared, changed), and the panel listing them with the host's controls.
 
-use assent_engine::call::machine::Event as CallMachineEvent;
+use assent_engine::CallMachineEvent;
 use assent_shared::call::MediaState;
 use iced::widget::{button, column, row, rule, scrollable, space, text};
 use iced::{Element, Fill};

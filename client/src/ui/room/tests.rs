@@ -61,10 +61,10 @@ fn people_come_connect_talk_and_go() {
         "Bob · muted · hand raised · checking their key…"
     ));
     // Connection quality from the statistics: loss and delay, and pictures arriving.
-    let stats = |loss: f64, rtt: f64, fps: f64| assent_engine::call::CallStats {
+    let stats = |loss: f64, rtt: f64, fps: f64| assent_engine::CallStats {
         at: 0,
         video_target_kbps: 1000,
-        peers: vec![assent_engine::call::PeerStats {
+        peers: vec![assent_engine::PeerStats {
             peer: bob.to_string(),
             name: "Bob".into(),
             user_id: String::new(),
@@ -76,7 +76,7 @@ fn people_come_connect_talk_and_go() {
             video_kbps: 900.0,
             audio_kbps: 32.0,
             first_frame_at: Some(1),
-            transport: assent_engine::media::stats::Transport {
+            transport: assent_engine::Transport {
                 rtt_ms: Some(rtt),
                 fraction_lost: Some(loss),
                 ..Default::default()
@@ -147,7 +147,7 @@ fn people_come_connect_talk_and_go() {
 /// Sounds: someone arriving (not those already there), leaving, and asking to record.
 #[test]
 fn chimes_for_arrivals_departures_and_requests() {
-    use assent_engine::media::chime::Chime;
+    use assent_engine::Chime;
     let joined = |arrived| {
         CallEvent::Call(CallMachineEvent::ParticipantJoined {
             email: "someone@example.org".into(),
@@ -419,7 +419,7 @@ fn recording_needs_everyones_consent_and_shows_while_on() {
 }
 #[test]
 fn keys_show_how_far_they_are_trusted_and_the_dialog_names_every_recipient() {
-    use assent_engine::call::consent::Recipient;
+    use assent_engine::Recipient;
     let mut room = Room::new("Trust".into(), "abc-defg-hij".into(), ON);
     room.on_call_event(CallEvent::Call(CallMachineEvent::Joined {
         call: assent_shared::CallId([1; 16]),

@@ -16,7 +16,7 @@ pub enum Quality {
 
 /// Judge a connection by the loss and the round trip time the peer reports for what we send
 /// (RTCP). Frame rates are not used: a window's decoded frames are not counted per report.
-pub fn quality(s: &assent_engine::call::PeerStats) -> Quality {
+pub fn quality(s: &assent_engine::PeerStats) -> Quality {
     let loss = s.transport.fraction_lost.unwrap_or(0.0);
     let rtt = s.transport.rtt_ms.unwrap_or(0.0);
     if loss > 0.10 || rtt > 400.0 {

@@ -105,7 +105,7 @@ fn an_intact_recording_shows_its_evidence_and_chat() {
 /// shows against the length.
 #[test]
 fn the_recording_plays_and_seeks_in_the_viewer() {
-    use assent_engine::recorder::player::{Player, Segment, Sound};
+    use assent_engine::{Player, PlayerSegment as Segment, Sound};
     let (_tmp, rec, id) = demo();
     let ds = DirStore::open(&rec).unwrap();
     let report = verify(&ds).unwrap();
