@@ -3,7 +3,7 @@
 //! the upload's progress), how long the cloud keeps it; search and a tag filter; open,
 //! upload, download and delete.
 
-use assent_engine::store::RecordingRow;
+use assent_engine::RecordingRow;
 use assent_shared::api::RecordingInfo;
 use iced::widget::{
     Column, button, column, container, progress_bar, row, scrollable, space, text, text_input,
@@ -101,56 +101,66 @@ pub fn merge(local: Vec<RecordingRow>, cloud: Vec<RecordingInfo>) -> Vec<Item> {
         .collect();
     for info in cloud {
         let id = info.id.to_string();
-        let stored = info.status == "complete";
         match items.iter_mut().find(|i| i.id == id) {
-            Some(item) => {
-                item.keep_until = info.retention_until;
-                item.can_delete_cloud = info.can_delete;
-                // A downloaded copy knows its people from the registry only.
-                if item.participants.is_empty() {
-                    item.participants = info
-                        .participants
-                        .iter()
-                        .map(|p| p.display_name.clone())
-                        .collect();
-                }
-                if stored {
-                    item.cloud = Some(Cloud::Stored);
-                }
-                for t in info.tags {
-                    if !item.tags.contains(&t) {
-                        item.tags.push(t);
-                    }
-                }
-            }
-            None => items.push(Item {
-                id,
-                title: info.title,
-                started_at: info.created_at,
-                duration_ms: None,
-                participants: info
-                    .participants
-                    .into_iter()
-                    .map(|p| p.display_name)
-                    .collect(),
-                tags: info.tags,
-                size: info.size,
-                local: None,
-                cloud: Some(if stored {
-                    Cloud::Stored
-                } else {
-                    Cloud::Uploading {
-                        done: info.objects.iter().map(|o| o.size).sum(),
-                        total: info.size,
-                    }
-                }),
-                keep_until: info.retention_until,
-                can_delete_cloud: info.can_delete,
-            }),
+            Some(item) => item.add_cloud(info),
+            None => items.push(Item::from_cloud(id, info)),
         }
     }
     items.sort_by_key(|i| std::cmp::Reverse(i.started_at));
     items
+}
+
+impl Item {
+    /// What the registry says about a recording this device has: how long it is kept, who may
+    /// delete it, its people (a downloaded copy knows them from the registry only) and tags.
+    fn add_cloud(&mut self, info: RecordingInfo) {
+        self.keep_until = info.retention_until;
+        self.can_delete_cloud = info.can_delete;
+        if self.participants.is_empty() {
+            self.participants = info
+                .participants
+                .iter()
+                .map(|p| p.display_name.clone())
+                .collect();
+        }
+        if info.status == "complete" {
+            self.cloud = Some(Cloud::Stored);
+        }
+        for t in info.tags {
+            if !self.tags.contains(&t) {
+                self.tags.push(t);
+            }
+        }
+    }
+
+    /// A recording only in the cloud.
+    fn from_cloud(id: String, info: RecordingInfo) -> Item {
+        let cloud = if info.status == "complete" {
+            Cloud::Stored
+        } else {
+            Cloud::Uploading {
+                done: info.objects.iter().map(|o| o.size).sum(),
+                total: info.size,
+            }
+        };
+        Item {
+            id,
+            title: info.title,
+            started_at: info.created_at,
+            duration_ms: None,
+            participants: info
+                .participants
+                .into_iter()
+                .map(|p| p.display_name)
+                .collect(),
+            tags: info.tags,
+            size: info.size,
+            local: None,
+            cloud: Some(cloud),
+            keep_until: info.retention_until,
+            can_delete_cloud: info.can_delete,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -338,6 +348,44 @@ impl Recordings {
                 self.notice = Some("Downloading…".into());
                 Some(Event::Download(id))
             }
+            Message::Delete(_) | Message::ConfirmDelete | Message::CancelDelete => {
+                self.deleting(message)
+            }
+            Message::EditTags(_)
+            | Message::TagsInput(_)
+            | Message::CancelTags
+            | Message::SaveTags => self.tagging(message),
+            Message::Refresh => {
+                if self.loading {
+                    return None;
+                }
+                self.loading = true;
+                Some(Event::Refresh)
+            }
+            Message::Back => Some(Event::Back),
+            Message::Loaded(Ok((items, cloud_error))) => {
+                self.on_loaded(items, cloud_error);
+                None
+            }
+            Message::Loaded(Err(e)) => {
+                self.on_error(e);
+                None
+            }
+            Message::Done(Ok(notice) | Err(notice)) => {
+                self.notice = Some(notice);
+                Some(Event::Refresh)
+            }
+            Message::Opened(Ok(opened)) => Some(Event::Opened(opened)),
+            Message::Opened(Err(e)) => {
+                self.notice = Some(e);
+                None
+            }
+        }
+    }
+
+    /// Deleting: which copies may go (never one being recorded), then the confirmation.
+    fn deleting(&mut self, message: Message) -> Option<Event> {
+        match message {
             Message::Delete(id) => {
                 let item = self.items.iter().find(|i| i.id == id)?;
                 let local = item
@@ -350,6 +398,25 @@ impl Recordings {
                 }
                 None
             }
+            Message::ConfirmDelete => {
+                let p = self.confirm.take()?;
+                Some(Event::Delete {
+                    id: p.id,
+                    local: p.local,
+                    cloud: p.cloud,
+                })
+            }
+            Message::CancelDelete => {
+                self.confirm = None;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Editing a recording's tags: they are checked before they are saved.
+    fn tagging(&mut self, message: Message) -> Option<Event> {
+        match message {
             Message::EditTags(id) => {
                 let item = self.items.iter().find(|i| i.id == id)?;
                 self.editing = Some(TagEdit {
@@ -386,43 +453,7 @@ impl Recordings {
                     }
                 }
             }
-            Message::ConfirmDelete => {
-                let p = self.confirm.take()?;
-                Some(Event::Delete {
-                    id: p.id,
-                    local: p.local,
-                    cloud: p.cloud,
-                })
-            }
-            Message::CancelDelete => {
-                self.confirm = None;
-                None
-            }
-            Message::Refresh => {
-                if self.loading {
-                    return None;
-                }
-                self.loading = true;
-                Some(Event::Refresh)
-            }
-            Message::Back => Some(Event::Back),
-            Message::Loaded(Ok((items, cloud_error))) => {
-                self.on_loaded(items, cloud_error);
-                None
-            }
-            Message::Loaded(Err(e)) => {
-                self.on_error(e);
-                None
-            }
-            Message::Done(Ok(notice) | Err(notice)) => {
-                self.notice = Some(notice);
-                Some(Event::Refresh)
-            }
-            Message::Opened(Ok(opened)) => Some(Event::Opened(opened)),
-            Message::Opened(Err(e)) => {
-                self.notice = Some(e);
-                None
-            }
+            _ => None,
         }
     }
 

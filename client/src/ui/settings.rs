@@ -214,35 +214,11 @@ impl Settings {
                     new: self.new.clone(),
                 });
             }
-            Message::StartTotp => {
-                if self.busy.is_some() {
-                    return None;
-                }
-                self.busy = Some(Section::TwoFactor);
-                self.notice = None;
-                return Some(Event::EnrolTotp);
-            }
-            Message::TotpCode(s) => {
-                self.code = s.chars().filter(|c| !c.is_whitespace()).take(6).collect();
-            }
-            Message::ConfirmTotp => {
-                if self.busy.is_some() || self.enrolment.is_none() || !self.code_ok() {
-                    return None;
-                }
-                self.busy = Some(Section::TwoFactor);
-                return Some(Event::ConfirmTotp(self.code.clone()));
-            }
-            Message::CancelTotp => {
-                self.enrolment = None;
-                self.code.clear();
-            }
-            Message::DisableTotp => {
-                if self.busy.is_some() || !self.code_ok() || self.totp_enabled() != Some(true) {
-                    return None;
-                }
-                self.busy = Some(Section::TwoFactor);
-                return Some(Event::DisableTotp(self.code.clone()));
-            }
+            Message::StartTotp
+            | Message::TotpCode(_)
+            | Message::ConfirmTotp
+            | Message::CancelTotp
+            | Message::DisableTotp => return self.two_factor(message),
             Message::Revoke(id) => {
                 let other = self
                     .loaded
@@ -283,6 +259,39 @@ impl Settings {
             Message::Deleted(Err(e)) => self.on_done(Section::Delete, Err(e)),
         }
         None
+    }
+
+    /// Two-factor sign-in: enrol (a secret, then a code from the app to confirm it), or turn it
+    /// off with a current code.
+    fn two_factor(&mut self, message: Message) -> Option<Event> {
+        let busy = self.busy.is_some();
+        match message {
+            Message::StartTotp if !busy => {
+                self.notice = None;
+                self.busy = Some(Section::TwoFactor);
+                Some(Event::EnrolTotp)
+            }
+            Message::TotpCode(s) => {
+                self.code = s.chars().filter(|c| !c.is_whitespace()).take(6).collect();
+                None
+            }
+            Message::ConfirmTotp if !busy && self.enrolment.is_some() && self.code_ok() => {
+                self.busy = Some(Section::TwoFactor);
+                Some(Event::ConfirmTotp(self.code.clone()))
+            }
+            Message::CancelTotp => {
+                self.enrolment = None;
+                self.code.clear();
+                None
+            }
+            Message::DisableTotp
+                if !busy && self.code_ok() && self.totp_enabled() == Some(true) =>
+            {
+                self.busy = Some(Section::TwoFactor);
+                Some(Event::DisableTotp(self.code.clone()))
+            }
+            _ => None,
+        }
     }
 
     pub fn view(&self) -> Element<'_, Message> {

@@ -91,60 +91,11 @@ pub fn opened(
 ) -> Opened {
     let m = &report.manifest;
     let first = m.epochs.first();
-    let consents = report.consents();
-    let epochs = m
-        .epochs
-        .iter()
-        .map(|p| Epoch {
-            epoch: p.epoch,
-            participants: p
-                .participants
-                .iter()
-                .map(|i| names.of(&i.signing))
-                .collect(),
-            signed: consents
-                .iter()
-                .filter(|(_, e, _)| *e == p.epoch)
-                .map(|(k, _, at)| Signed {
-                    who: names.of(k),
-                    at: at.0,
-                })
-                .collect(),
-        })
-        .collect();
-    let ended = m.ended.as_ref().map(|e| {
-        let how = match &e.reason {
-            None => "stopped by the recorder".to_string(),
-            Some(EndReason::Withdrawn(n)) => {
-                format!("consent withdrawn by {}", names.of(&n.body.signer))
-            }
-            Some(EndReason::Declined(n)) => format!("declined by {}", names.of(&n.body.signer)),
-            Some(EndReason::ParticipantJoined(k)) => {
-                format!("{} joined before consent was complete", names.of(k))
-            }
-            Some(EndReason::RecorderLeft) => "the recorder left the call".into(),
-            Some(EndReason::WindowEnded) => "the consented time window ended".into(),
-        };
-        (e.at.0, how)
-    });
-    let chat = chat.map(|bytes| {
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
-                Ok(v) => ChatLine {
-                    at: v["at"].as_u64(),
-                    from: v["from"].as_str().unwrap_or("someone").to_string(),
-                    text: v["text"].as_str().unwrap_or_default().to_string(),
-                },
-                Err(_) => ChatLine {
-                    at: None,
-                    from: String::new(),
-                    text: l.to_string(),
-                },
-            })
-            .collect()
-    });
+    let ended = m
+        .ended
+        .as_ref()
+        .map(|e| (e.at.0, ending(e.reason.as_ref(), names)));
+    let chat = chat.map(|bytes| chat_lines(&bytes));
     Opened {
         dir: dir.to_string(),
         manifest: Arc::new(report.manifest.clone()),
@@ -172,7 +123,7 @@ pub fn opened(
                 other => Some(other.to_string()),
             })
             .collect(),
-        epochs,
+        epochs: epochs(report, names),
         media_segments: m
             .segments
             .iter()
@@ -180,6 +131,68 @@ pub fn opened(
             .count(),
         chat,
     }
+}
+
+/// Each consent epoch: who was in the call and who signed, when.
+fn epochs(report: &Report, names: &Names<'_>) -> Vec<Epoch> {
+    let consents = report.consents();
+    report
+        .manifest
+        .epochs
+        .iter()
+        .map(|p| Epoch {
+            epoch: p.epoch,
+            participants: p
+                .participants
+                .iter()
+                .map(|i| names.of(&i.signing))
+                .collect(),
+            signed: consents
+                .iter()
+                .filter(|(_, e, _)| *e == p.epoch)
+                .map(|(k, _, at)| Signed {
+                    who: names.of(k),
+                    at: at.0,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// How a recording ended, in words, with people's names.
+fn ending(reason: Option<&EndReason>, names: &Names<'_>) -> String {
+    match reason {
+        None => "stopped by the recorder".to_string(),
+        Some(EndReason::Withdrawn(n)) => {
+            format!("consent withdrawn by {}", names.of(&n.body.signer))
+        }
+        Some(EndReason::Declined(n)) => format!("declined by {}", names.of(&n.body.signer)),
+        Some(EndReason::ParticipantJoined(k)) => {
+            format!("{} joined before consent was complete", names.of(k))
+        }
+        Some(EndReason::RecorderLeft) => "the recorder left the call".into(),
+        Some(EndReason::WindowEnded) => "the consented time window ended".into(),
+    }
+}
+
+/// The chat track's lines: the recorder's JSON lines, or a line as it is if it is not one.
+fn chat_lines(bytes: &[u8]) -> Vec<ChatLine> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) => ChatLine {
+                at: v["at"].as_u64(),
+                from: v["from"].as_str().unwrap_or("someone").to_string(),
+                text: v["text"].as_str().unwrap_or_default().to_string(),
+            },
+            Err(_) => ChatLine {
+                at: None,
+                from: String::new(),
+                text: l.to_string(),
+            },
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone)]
