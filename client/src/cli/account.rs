@@ -50,30 +50,7 @@ pub(crate) enum AccountCommand {
     /// one: your keys, and so every recording, are kept; this device is signed in and every
     /// other one signed out. Run once without `--code` to get the mail (it asks for the code),
     /// or with `--send-code` only to send it.
-    Recover {
-        #[arg(long)]
-        server: String,
-        #[arg(long)]
-        email: String,
-        /// Only mail the code, then stop.
-        #[arg(long, conflicts_with = "code")]
-        send_code: bool,
-        /// The 6-digit code from the recovery mail (when you already have one).
-        #[arg(long)]
-        code: Option<String>,
-        /// Read the recovery code from the first line of this file (otherwise it is asked).
-        #[arg(long)]
-        recovery_code_file: Option<PathBuf>,
-        /// The current code of your authenticator app, when two-factor sign-in is on.
-        #[arg(long)]
-        totp: Option<String>,
-        /// Read the new password from this environment variable (otherwise it is asked twice).
-        #[arg(long)]
-        new_password_env: Option<String>,
-        /// A name for this device in your session list.
-        #[arg(long)]
-        device: Option<String>,
-    },
+    Recover(RecoverArgs),
     /// Sign out: the session is revoked; your keys stay on this device.
     Signout,
     /// Check the key directory from this device: the server's directory keys against the
@@ -142,6 +119,33 @@ pub(crate) enum TotpCommand {
 }
 
 /// Where the password comes from (a prompt when none is given).
+/// `account recover`: what a password reset needs.
+#[derive(Args, Debug)]
+pub(crate) struct RecoverArgs {
+    #[arg(long)]
+    server: String,
+    #[arg(long)]
+    email: String,
+    /// Only mail the code, then stop.
+    #[arg(long, conflicts_with = "code")]
+    send_code: bool,
+    /// The 6-digit code from the recovery mail (when you already have one).
+    #[arg(long)]
+    code: Option<String>,
+    /// Read the recovery code from the first line of this file (otherwise it is asked).
+    #[arg(long)]
+    recovery_code_file: Option<PathBuf>,
+    /// The current code of your authenticator app, when two-factor sign-in is on.
+    #[arg(long)]
+    totp: Option<String>,
+    /// Read the new password from this environment variable (otherwise it is asked twice).
+    #[arg(long)]
+    new_password_env: Option<String>,
+    /// A name for this device in your session list.
+    #[arg(long)]
+    device: Option<String>,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct PasswordArgs {
     /// Read the password from this environment variable.
@@ -236,38 +240,15 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 name,
                 password,
                 recovery_out,
-            } => {
-                if let Some(p) = &recovery_out
-                    && p.exists()
-                {
-                    bail!("{} already exists", p.display());
-                }
-                let pw = password.read()?;
-                let done = assent_engine::signup(&profile, &server, &email, &name, &pw).await?;
-                match recovery_out {
-                    Some(p) => {
-                        write_private(&p, &format!("{}\n", done.recovery_code.as_str()))?;
-                        println!(
-                            "Account created. Your recovery code is in {}: keep it safe and \
-                             offline; with it a forgotten password does not cost your keys.",
-                            p.display()
-                        );
-                    }
-                    None => println!(
-                        "Account created.\n\nRecovery code (shown once, write it down and keep \
-                         it safe):\n\n    {}\n\nWith it, a forgotten password does not cost you \
-                         your keys or your recordings.",
-                        done.recovery_code.as_str()
-                    ),
-                }
-                println!("A 6-digit code was mailed to {email}: run `assent account verify CODE`.");
-            }
+            } => signup(&profile, &server, &email, &name, password, recovery_out).await?,
             AccountCommand::Verify { code } => {
                 assent_engine::verify_email(&profile, &code).await?;
                 println!("Email verified: you can sign in.");
             }
             AccountCommand::Resend => {
-                let a = profile.account()?.ok_or(assent_engine::AccountError::NoAccount)?;
+                let a = profile
+                    .account()?
+                    .ok_or(assent_engine::AccountError::NoAccount)?;
                 assent_engine::Api::new(&a.server)?
                     .resend_code(&a.email)
                     .await?;
@@ -282,72 +263,12 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             } => {
                 let pw = password.read()?;
                 let device = device.unwrap_or_else(device_name);
-                let a = assent_engine::signin(&profile, &server, &email, &pw, totp.as_deref(), &device)
-                    .await?;
+                let totp = totp.as_deref();
+                let a =
+                    assent_engine::signin(&profile, &server, &email, &pw, totp, &device).await?;
                 println!("Signed in as {} <{}>.", a.display_name, a.email);
             }
-            AccountCommand::Recover {
-                server,
-                email,
-                send_code,
-                code,
-                recovery_code_file,
-                totp,
-                new_password_env,
-                device,
-            } => {
-                let code = match code {
-                    Some(c) => c,
-                    None => {
-                        assent_engine::start_recovery(&server, &email).await?;
-                        if send_code {
-                            println!(
-                                "If {email} belongs to a verified account, a recovery code is on \
-                                 its way: run `assent account recover --code CODE …` with it."
-                            );
-                            return Ok(ExitCode::SUCCESS);
-                        }
-                        eprint!("The 6-digit code mailed to {email}: ");
-                        let mut line = String::new();
-                        std::io::stdin().read_line(&mut line)?;
-                        line.trim().to_string()
-                    }
-                };
-                let recovery_code = match recovery_code_file {
-                    Some(p) => {
-                        let text = Zeroizing::new(
-                            std::fs::read_to_string(&p)
-                                .with_context(|| format!("cannot read {}", p.display()))?,
-                        );
-                        Zeroizing::new(text.lines().next().unwrap_or_default().to_string())
-                    }
-                    None => Zeroizing::new(
-                        rpassword::prompt_password("Recovery code: ")
-                            .context("cannot read the recovery code")?,
-                    ),
-                };
-                let new = new_password(new_password_env)?;
-                let device = device.unwrap_or_else(device_name);
-                let a = assent_engine::recover_account(
-                    &profile,
-                    assent_engine::RecoveryInput {
-                        server: &server,
-                        email: &email,
-                        email_code: &code,
-                        recovery_code: &recovery_code,
-                        totp: totp.as_deref(),
-                        new_password: &new,
-                        device: &device,
-                    },
-                )
-                .await?;
-                println!(
-                    "Password reset for {} <{}>: your keys and recordings are kept, this device \
-                     is signed in and every other one was signed out. Your recovery code stays \
-                     the same.",
-                    a.display_name, a.email
-                );
-            }
+            AccountCommand::Recover(args) => return recover(&profile, args).await,
             AccountCommand::Signout => {
                 assent_engine::signout(&profile).await?;
                 println!("Signed out.");
@@ -375,138 +296,272 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                      devices were signed out."
                 );
             }
-            AccountCommand::Totp(c) => {
-                let (api, _) = profile.api()?;
-                match c {
-                    TotpCommand::Enrol { json } => {
-                        let e = api.totp_enrol().await?;
-                        if json {
-                            println!("{}", json!({"secret": e.secret, "uri": e.uri}));
-                        } else {
-                            println!(
-                                "Add this to your authenticator app, then run `assent account \
-                                 totp confirm CODE` with the code it shows:\n\n    secret  {}\n    \
-                                 link    {}",
-                                e.secret, e.uri
-                            );
-                        }
-                    }
-                    TotpCommand::Confirm { code } => {
-                        api.totp_confirm(code.trim()).await?;
-                        println!("Two-factor sign-in is on.");
-                    }
-                    TotpCommand::Disable { code } => {
-                        api.totp_disable(code.trim()).await?;
-                        println!("Two-factor sign-in is off.");
-                    }
-                }
-            }
-            AccountCommand::Sessions { json } => {
-                let (api, _) = profile.api()?;
-                let sessions = api.sessions().await?;
-                if json {
-                    println!("{}", serde_json::to_string(&sessions)?);
-                } else {
-                    for s in sessions {
-                        println!(
-                            "{}  {}{}  signed in {}, last used {}",
-                            s.id,
-                            s.device,
-                            if s.current { " (this device)" } else { "" },
-                            Timestamp(s.created_at).to_rfc3339(),
-                            Timestamp(s.last_used_at).to_rfc3339(),
-                        );
-                    }
-                }
-            }
+            AccountCommand::Totp(c) => totp(&profile, c).await?,
+            AccountCommand::Sessions { json } => sessions(&profile, json).await?,
             AccountCommand::Revoke { id } => {
                 let (api, _) = profile.api()?;
                 api.revoke_session(&id).await?;
                 println!("That device is signed out.");
             }
-            AccountCommand::Delete { password, yes } => {
-                let a = profile.account()?.ok_or(assent_engine::AccountError::NoAccount)?;
-                if !yes {
-                    eprint!(
-                        "Delete the account {} on {}? Meetings, contacts' view of your key and \
-                         cloud recordings you made go with it. Type DELETE to confirm: ",
-                        a.email, a.server
-                    );
-                    let mut line = String::new();
-                    std::io::stdin().read_line(&mut line)?;
-                    if line.trim() != "DELETE" {
-                        bail!("not deleted");
-                    }
-                }
-                let pw = password.read()?;
-                assent_engine::delete_account(&profile, &pw).await?;
-                println!(
-                    "Account deleted. Recordings on this device and the keys that open them \
-                     are still here."
-                );
-            }
-            AccountCommand::CheckKeys { json } => {
-                let (api, a) = profile.api()?;
-                let c = assent_engine::checkup(&api, &profile.store, &a.email).await?;
-                let unknown: Vec<_> = c
-                    .own
-                    .as_ref()
-                    .map(|o| o.unknown.iter().map(|v| json!({"version": v.version, "epoch": v.epoch})).collect())
-                    .unwrap_or_default();
-                if json {
-                    let v = json!({
-                        "directory_keys": c.keys.fingerprint(),
-                        "epoch": c.head.epoch(),
-                        "published": c.own.is_some(),
-                        "versions": c.own.as_ref().map(|o| o.versions.len()).unwrap_or(0),
-                        "unknown_versions": unknown,
-                        "alarms": c.alarms.iter().map(|a| json!({"kind": a.kind, "detail": a.detail,
-                            "raised_at": a.raised_at})).collect::<Vec<_>>(),
-                    });
-                    println!("{v}");
-                } else {
-                    println!("directory keys  {}", c.keys.fingerprint());
-                    println!("newest epoch    {}", c.head.epoch());
-                    match &c.own {
-                        Some(o) => println!(
-                            "your key        {} version(s) in the directory, {} you did not publish",
-                            o.versions.len(),
-                            o.unknown.len()
-                        ),
-                        None => println!("your key        not in the directory yet (the next epoch publishes it)"),
-                    }
-                    if c.alarms.is_empty() {
-                        println!("alarms          none");
-                    }
-                    for a in &c.alarms {
-                        println!("ALARM ({}): {}", a.kind, a.detail);
-                    }
-                }
-                if !c.alarms.is_empty() {
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-            AccountCommand::Show { json } => {
-                let a = profile.account()?.ok_or(assent_engine::AccountError::NoAccount)?;
-                let fp = profile.identity().map(|i| i.public().fingerprint()).ok();
-                let signed_in = profile.api().is_ok();
-                if json {
-                    let v = json!({
-                        "server": a.server, "email": a.email, "user_id": a.user_id.to_string(),
-                        "display_name": a.display_name, "fingerprint": fp, "signed_in": signed_in,
-                    });
-                    println!("{v}");
-                } else {
-                    println!("{} <{}> on {}", a.display_name, a.email, a.server);
-                    println!("user id      {}", a.user_id);
-                    println!(
-                        "fingerprint  {}",
-                        fp.as_deref().unwrap_or("(no keys on this device)")
-                    );
-                    println!("signed in    {}", if signed_in { "yes" } else { "no" });
-                }
-            }
+            AccountCommand::Delete { password, yes } => delete(&profile, password, yes).await?,
+            AccountCommand::CheckKeys { json } => return check_keys(&profile, json).await,
+            AccountCommand::Show { json } => show(&profile, json)?,
         }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `account signup`: create the account; the recovery code is shown once or written to a file.
+async fn signup(
+    profile: &Profile,
+    server: &str,
+    email: &str,
+    name: &str,
+    password: PasswordArgs,
+    recovery_out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    if let Some(p) = &recovery_out
+        && p.exists()
+    {
+        bail!("{} already exists", p.display());
+    }
+    let pw = password.read()?;
+    let done = assent_engine::signup(profile, server, email, name, &pw).await?;
+    match recovery_out {
+        Some(p) => {
+            write_private(&p, &format!("{}\n", done.recovery_code.as_str()))?;
+            println!(
+                "Account created. Your recovery code is in {}: keep it safe and \
+                 offline; with it a forgotten password does not cost your keys.",
+                p.display()
+            );
+        }
+        None => println!(
+            "Account created.\n\nRecovery code (shown once, write it down and keep \
+             it safe):\n\n    {}\n\nWith it, a forgotten password does not cost you \
+             your keys or your recordings.",
+            done.recovery_code.as_str()
+        ),
+    }
+    println!("A 6-digit code was mailed to {email}: run `assent account verify CODE`.");
+    Ok(())
+}
+
+/// `account recover`: a forgotten password reset with the mailed code and the recovery code.
+async fn recover(profile: &Profile, args: RecoverArgs) -> anyhow::Result<ExitCode> {
+    let RecoverArgs {
+        server,
+        email,
+        send_code,
+        code,
+        recovery_code_file,
+        totp,
+        new_password_env,
+        device,
+    } = args;
+    let code = match code {
+        Some(c) => c,
+        None => {
+            assent_engine::start_recovery(&server, &email).await?;
+            if send_code {
+                println!(
+                    "If {email} belongs to a verified account, a recovery code is on \
+                     its way: run `assent account recover --code CODE …` with it."
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprint!("The 6-digit code mailed to {email}: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim().to_string()
+        }
+    };
+    let recovery_code = match recovery_code_file {
+        Some(p) => {
+            let text = Zeroizing::new(
+                std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            );
+            Zeroizing::new(text.lines().next().unwrap_or_default().to_string())
+        }
+        None => Zeroizing::new(
+            rpassword::prompt_password("Recovery code: ")
+                .context("cannot read the recovery code")?,
+        ),
+    };
+    let new = new_password(new_password_env)?;
+    let device = device.unwrap_or_else(device_name);
+    let a = assent_engine::recover_account(
+        profile,
+        assent_engine::RecoveryInput {
+            server: &server,
+            email: &email,
+            email_code: &code,
+            recovery_code: &recovery_code,
+            totp: totp.as_deref(),
+            new_password: &new,
+            device: &device,
+        },
+    )
+    .await?;
+    println!(
+        "Password reset for {} <{}>: your keys and recordings are kept, this device \
+         is signed in and every other one was signed out. Your recovery code stays \
+         the same.",
+        a.display_name, a.email
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `account totp enrol|confirm|disable`.
+async fn totp(profile: &Profile, c: TotpCommand) -> anyhow::Result<()> {
+    let (api, _) = profile.api()?;
+    match c {
+        TotpCommand::Enrol { json } => {
+            let e = api.totp_enrol().await?;
+            if json {
+                println!("{}", json!({"secret": e.secret, "uri": e.uri}));
+            } else {
+                println!(
+                    "Add this to your authenticator app, then run `assent account \
+                     totp confirm CODE` with the code it shows:\n\n    secret  {}\n    \
+                     link    {}",
+                    e.secret, e.uri
+                );
+            }
+        }
+        TotpCommand::Confirm { code } => {
+            api.totp_confirm(code.trim()).await?;
+            println!("Two-factor sign-in is on.");
+        }
+        TotpCommand::Disable { code } => {
+            api.totp_disable(code.trim()).await?;
+            println!("Two-factor sign-in is off.");
+        }
+    }
+    Ok(())
+}
+
+/// `account sessions`: the devices signed in.
+async fn sessions(profile: &Profile, json: bool) -> anyhow::Result<()> {
+    let (api, _) = profile.api()?;
+    let sessions = api.sessions().await?;
+    if json {
+        println!("{}", serde_json::to_string(&sessions)?);
+    } else {
+        for s in sessions {
+            println!(
+                "{}  {}{}  signed in {}, last used {}",
+                s.id,
+                s.device,
+                if s.current { " (this device)" } else { "" },
+                Timestamp(s.created_at).to_rfc3339(),
+                Timestamp(s.last_used_at).to_rfc3339(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `account delete`, after the user typed DELETE (or passed `--yes`).
+async fn delete(profile: &Profile, password: PasswordArgs, yes: bool) -> anyhow::Result<()> {
+    let a = profile
+        .account()?
+        .ok_or(assent_engine::AccountError::NoAccount)?;
+    if !yes {
+        eprint!(
+            "Delete the account {} on {}? Meetings, contacts' view of your key and \
+             cloud recordings you made go with it. Type DELETE to confirm: ",
+            a.email, a.server
+        );
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if line.trim() != "DELETE" {
+            bail!("not deleted");
+        }
+    }
+    let pw = password.read()?;
+    assent_engine::delete_account(profile, &pw).await?;
+    println!(
+        "Account deleted. Recordings on this device and the keys that open them \
+         are still here."
+    );
+    Ok(())
+}
+
+/// `account check-keys`: what the key directory holds for this account, and any alarm (an
+/// alarm fails the command).
+async fn check_keys(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
+    let (api, a) = profile.api()?;
+    let c = assent_engine::checkup(&api, &profile.store, &a.email).await?;
+    let unknown: Vec<_> = c
+        .own
+        .as_ref()
+        .map(|o| {
+            o.unknown
+                .iter()
+                .map(|v| json!({"version": v.version, "epoch": v.epoch}))
+                .collect()
+        })
+        .unwrap_or_default();
+    if json {
+        let v = json!({
+            "directory_keys": c.keys.fingerprint(),
+            "epoch": c.head.epoch(),
+            "published": c.own.is_some(),
+            "versions": c.own.as_ref().map(|o| o.versions.len()).unwrap_or(0),
+            "unknown_versions": unknown,
+            "alarms": c.alarms.iter().map(|a| json!({"kind": a.kind, "detail": a.detail,
+                "raised_at": a.raised_at})).collect::<Vec<_>>(),
+        });
+        println!("{v}");
+    } else {
+        println!("directory keys  {}", c.keys.fingerprint());
+        println!("newest epoch    {}", c.head.epoch());
+        match &c.own {
+            Some(o) => println!(
+                "your key        {} version(s) in the directory, {} you did not publish",
+                o.versions.len(),
+                o.unknown.len()
+            ),
+            None => {
+                println!("your key        not in the directory yet (the next epoch publishes it)")
+            }
+        }
+        if c.alarms.is_empty() {
+            println!("alarms          none");
+        }
+        for a in &c.alarms {
+            println!("ALARM ({}): {}", a.kind, a.detail);
+        }
+    }
+    if !c.alarms.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `account show`.
+fn show(profile: &Profile, json: bool) -> anyhow::Result<()> {
+    let a = profile
+        .account()?
+        .ok_or(assent_engine::AccountError::NoAccount)?;
+    let fp = profile.identity().map(|i| i.public().fingerprint()).ok();
+    let signed_in = profile.api().is_ok();
+    if json {
+        let v = json!({
+            "server": a.server, "email": a.email, "user_id": a.user_id.to_string(),
+            "display_name": a.display_name, "fingerprint": fp, "signed_in": signed_in,
+        });
+        println!("{v}");
+    } else {
+        println!("{} <{}> on {}", a.display_name, a.email, a.server);
+        println!("user id      {}", a.user_id);
+        println!(
+            "fingerprint  {}",
+            fp.as_deref().unwrap_or("(no keys on this device)")
+        );
+        println!("signed in    {}", if signed_in { "yes" } else { "no" });
+    }
+    Ok(())
 }
