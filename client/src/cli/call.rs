@@ -391,13 +391,26 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
     let (api, account) = profile.api()?;
     let identity = profile.identity()?;
     let store = Store::open(&profile.dir().join("profile.db"))?;
+    let opts = call_options(&profile, &args)?;
+    let rt = runtime()?;
+    let result = rt.block_on(async move {
+        let (handle, events) =
+            assent_engine::start_call(api, account, identity, store, opts).await?;
+        Ok(drive(handle, events, &args).await)
+    });
+    // The stdin reader is a blocking thread that never returns while stdin stays open: do
+    // not wait for it.
+    rt.shutdown_background();
+    result
+}
+
+/// The call's options from the command line.
+fn call_options(profile: &Profile, args: &CallArgs) -> anyhow::Result<CallOptions> {
     let (width, height) = parse_size(&args.size)?;
-    let video =
-        assent_engine::parse_source(Kind::Video, &args.video).map_err(anyhow::Error::msg)?;
-    let audio =
-        assent_engine::parse_source(Kind::Audio, &args.audio).map_err(anyhow::Error::msg)?;
-    let screen =
-        assent_engine::parse_source(Kind::Video, &args.screen).map_err(anyhow::Error::msg)?;
+    let source = |kind, spec: &str| assent_engine::parse_source(kind, spec);
+    let video = source(Kind::Video, &args.video)?;
+    let audio = source(Kind::Audio, &args.audio)?;
+    let screen = source(Kind::Video, &args.screen)?;
     let mut codecs = Vec::new();
     for c in &args.codecs {
         codecs.push(
@@ -405,8 +418,8 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
                 .with_context(|| format!("unknown codec {c}: use vp8, vp9, h264"))?,
         );
     }
-    let candidates = CandidateFilter::parse(&args.ice_allow).map_err(anyhow::Error::msg)?;
-    let opts = CallOptions {
+    let candidates = CandidateFilter::parse(&args.ice_allow)?;
+    Ok(CallOptions {
         meeting: assent_engine::join_code(&args.code),
         media: MediaOptions {
             video,
@@ -430,141 +443,163 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
             candidates,
             ..assent_engine::CallConfig::default()
         },
-        initial: MediaState {
-            audio: !args.muted,
-            video: !args.camera_off,
-            screen: false,
-            hand: false,
-        },
+        initial: initial_state(args),
         signal_url: args.signal_url.clone(),
         device: profile.device_id(),
         recordings: profile.dir().join("recordings"),
         profile_db: profile.dir().join("profile.db"),
-    };
-    let rt = runtime()?;
-    let result = rt.block_on(async move {
-        let (handle, mut events) = assent_engine::start_call(api, account, identity, store, opts).await?;
-        let mut state = MediaState {
-            audio: !args.muted,
-            video: !args.camera_off,
-            screen: false,
-            hand: false,
-        };
-        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        let mut stdin_open = true;
-        let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-        let mut stats_tick = args
-            .stats_every
-            .map(|s| tokio::time::interval(Duration::from_secs(s.max(1))));
-        let mut final_stats = None;
-        let mut left = false;
-        let code = loop {
-            tokio::select! {
-                ev = events.recv() => {
-                    let Some(ev) = ev else { break ExitCode::FAILURE };
-                    emit(event_json(&ev));
-                    if let CallEvent::Closed { reason } = &ev {
-                        let code = if left || reason == "left the call" {
-                            ExitCode::SUCCESS
-                        } else {
-                            ExitCode::FAILURE
-                        };
-                        // The cloud copy of a recording made here finishes after the call:
-                        // report it until the uploads are done (or resume them later with
-                        // `assent recordings upload`).
-                        let drain = tokio::time::timeout(assent_engine::UPLOAD_DRAIN_TIMEOUT, async {
-                            while let Some(ev) = events.recv().await {
-                                emit(event_json(&ev));
-                            }
-                        });
-                        if drain.await.is_err() {
-                            emit(json!({"event": "upload_deferred",
-                                        "reason": "still uploading; `assent recordings upload` resumes it"}));
-                        }
-                        break code;
-                    }
-                }
-                line = stdin.next_line(), if stdin_open => {
-                    let Ok(Some(line)) = line else {
-                        // End of input is not a request to leave (scripts close stdin).
-                        stdin_open = false;
-                        continue;
-                    };
-                    let line = line.trim();
-                    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
-                    match (verb, rest.trim()) {
-                        ("chat", text) => handle.send(Command::Chat(text.to_string())),
-                        ("mute", _) => { state.audio = false; handle.send(Command::SetMedia(state)) }
-                        ("unmute", _) => { state.audio = true; handle.send(Command::SetMedia(state)) }
-                        ("camera", "on") => { state.video = true; handle.send(Command::SetMedia(state)) }
-                        ("camera", "off") => { state.video = false; handle.send(Command::SetMedia(state)) }
-                        ("screen", "on") => { state.screen = true; handle.send(Command::SetMedia(state)) }
-                        ("screen", "off") => { state.screen = false; handle.send(Command::SetMedia(state)) }
-                        ("hand", "up") => { state.hand = true; handle.send(Command::SetMedia(state)) }
-                        ("hand", "down") => { state.hand = false; handle.send(Command::SetMedia(state)) }
-                        ("record", rest) => match parse_record(rest) {
-                            Ok(c) => handle.send(c),
-                            Err(reason) => emit(json!({"event": "command_failed", "reason": reason})),
-                        },
-                        ("agree", _) => handle.send(Command::AgreeRecording),
-                        ("decline", _) => handle.send(Command::DeclineRecording),
-                        ("withdraw", _) => handle.send(Command::WithdrawConsent),
-                        ("verified", peer) => match parse_peer(peer) {
-                            Some(p) => handle.send(Command::MarkVerified(p)),
-                            None => emit(json!({"event": "command_failed",
-                                "reason": "verified PEER (after comparing the safety number)"})),
-                        },
-                        ("accept-key", peer) => match parse_peer(peer) {
-                            Some(p) => handle.send(Command::AcceptKey(p)),
-                            None => emit(json!({"event": "command_failed",
-                                "reason": "accept-key PEER (the peer id of a key_changed event)"})),
-                        },
-                        ("stats", _) => {
-                            if let Some(s) = handle.stats().await {
-                                emit(json!({"event": "stats", "stats": s}));
-                            }
-                        }
-                        ("leave", _) => {
-                            final_stats = handle.stats().await;
-                            left = true;
-                            handle.send(Command::Leave);
-                        }
-                        ("", _) => {}
-                        _ => emit(json!({"event": "command_failed",
-                                         "reason": format!("unknown command: {verb}")})),
-                    }
-                }
-                _ = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d).await,
-                        None => std::future::pending().await,
-                    }
-                }, if !left => {
-                    final_stats = handle.stats().await;
-                    left = true;
-                    handle.send(Command::Leave);
-                }
-                _ = async {
-                    match stats_tick.as_mut() {
-                        Some(t) => { t.tick().await; }
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    if let Some(s) = handle.stats().await {
-                        emit(json!({"event": "stats", "stats": s}));
-                    }
+    })
+}
+
+fn initial_state(args: &CallArgs) -> MediaState {
+    MediaState {
+        audio: !args.muted,
+        video: !args.camera_off,
+        screen: false,
+        hand: false,
+    }
+}
+
+/// Run the call: events out as JSON lines, commands in from stdin, until it closes; the exit
+/// status says whether it ended as asked.
+async fn drive(
+    handle: assent_engine::CallHandle,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<CallEvent>,
+    args: &CallArgs,
+) -> ExitCode {
+    let mut state = initial_state(args);
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let mut stats_tick = args
+        .stats_every
+        .map(|s| tokio::time::interval(Duration::from_secs(s.max(1))));
+    let mut final_stats = None;
+    let mut left = false;
+    let code = loop {
+        tokio::select! {
+            ev = events.recv() => {
+                let Some(ev) = ev else { break ExitCode::FAILURE };
+                emit(event_json(&ev));
+                if let CallEvent::Closed { reason } = &ev {
+                    let asked = left || reason == "left the call";
+                    drain(&mut events).await;
+                    break if asked { ExitCode::SUCCESS } else { ExitCode::FAILURE };
                 }
             }
-        };
-        if let Some(s) = final_stats {
-            emit(json!({"event": "final_stats", "stats": s}));
+            line = stdin.next_line(), if stdin_open => {
+                let Ok(Some(line)) = line else {
+                    // End of input is not a request to leave (scripts close stdin).
+                    stdin_open = false;
+                    continue;
+                };
+                match parse_line(&line, &mut state) {
+                    Line::Send(c) => handle.send(c),
+                    Line::Failed(reason) => emit(json!({"event": "command_failed", "reason": reason})),
+                    Line::Stats => {
+                        if let Some(s) = handle.stats().await {
+                            emit(json!({"event": "stats", "stats": s}));
+                        }
+                    }
+                    Line::Leave => {
+                        final_stats = handle.stats().await;
+                        left = true;
+                        handle.send(Command::Leave);
+                    }
+                    Line::Nothing => {}
+                }
+            }
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            }, if !left => {
+                final_stats = handle.stats().await;
+                left = true;
+                handle.send(Command::Leave);
+            }
+            _ = async {
+                match stats_tick.as_mut() {
+                    Some(t) => { t.tick().await; }
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Some(s) = handle.stats().await {
+                    emit(json!({"event": "stats", "stats": s}));
+                }
+            }
         }
-        Ok(code)
+    };
+    if let Some(s) = final_stats {
+        emit(json!({"event": "final_stats", "stats": s}));
+    }
+    code
+}
+
+/// The cloud copy of a recording made here finishes after the call: report it until the
+/// uploads are done (or resume them later with `assent recordings upload`).
+async fn drain(events: &mut tokio::sync::mpsc::UnboundedReceiver<CallEvent>) {
+    let drain = tokio::time::timeout(assent_engine::UPLOAD_DRAIN_TIMEOUT, async {
+        while let Some(ev) = events.recv().await {
+            emit(event_json(&ev));
+        }
     });
-    // The stdin reader is a blocking thread that never returns while stdin stays open: do
-    // not wait for it.
-    rt.shutdown_background();
-    result
+    if drain.await.is_err() {
+        emit(json!({"event": "upload_deferred",
+                    "reason": "still uploading; `assent recordings upload` resumes it"}));
+    }
+}
+
+/// What a line on stdin asks for.
+#[derive(Debug)]
+enum Line {
+    Send(Command),
+    Stats,
+    Leave,
+    Failed(String),
+    Nothing,
+}
+
+/// Read one stdin line (`chat TEXT`, `mute`, `camera on`, `record …`, `leave`, …); the media
+/// switches change `state`, which is what is sent.
+fn parse_line(line: &str, state: &mut MediaState) -> Line {
+    let line = line.trim();
+    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let mut set = |f: &mut dyn FnMut(&mut MediaState)| {
+        f(state);
+        Line::Send(Command::SetMedia(*state))
+    };
+    match (verb, rest.trim()) {
+        ("chat", text) => Line::Send(Command::Chat(text.to_string())),
+        ("mute", _) => set(&mut |s| s.audio = false),
+        ("unmute", _) => set(&mut |s| s.audio = true),
+        ("camera", "on") => set(&mut |s| s.video = true),
+        ("camera", "off") => set(&mut |s| s.video = false),
+        ("screen", "on") => set(&mut |s| s.screen = true),
+        ("screen", "off") => set(&mut |s| s.screen = false),
+        ("hand", "up") => set(&mut |s| s.hand = true),
+        ("hand", "down") => set(&mut |s| s.hand = false),
+        ("record", rest) => match parse_record(rest) {
+            Ok(c) => Line::Send(c),
+            Err(reason) => Line::Failed(reason),
+        },
+        ("agree", _) => Line::Send(Command::AgreeRecording),
+        ("decline", _) => Line::Send(Command::DeclineRecording),
+        ("withdraw", _) => Line::Send(Command::WithdrawConsent),
+        ("verified", peer) => match parse_peer(peer) {
+            Some(p) => Line::Send(Command::MarkVerified(p)),
+            None => Line::Failed("verified PEER (after comparing the safety number)".into()),
+        },
+        ("accept-key", peer) => match parse_peer(peer) {
+            Some(p) => Line::Send(Command::AcceptKey(p)),
+            None => Line::Failed("accept-key PEER (the peer id of a key_changed event)".into()),
+        },
+        ("stats", _) => Line::Stats,
+        ("leave", _) => Line::Leave,
+        ("", _) => Line::Nothing,
+        _ => Line::Failed(format!("unknown command: {verb}")),
+    }
 }
 
 pub(crate) fn run_devices(json: bool) -> anyhow::Result<ExitCode> {
@@ -589,6 +624,36 @@ pub(crate) fn run_devices(json: bool) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Stdin lines become commands; the media switches change the state that is sent.
+    #[test]
+    fn stdin_lines_become_commands() {
+        let mut state = MediaState {
+            audio: true,
+            video: true,
+            screen: false,
+            hand: false,
+        };
+        assert!(
+            matches!(parse_line("mute", &mut state), Line::Send(Command::SetMedia(s)) if !s.audio && s.video)
+        );
+        assert!(
+            matches!(parse_line(" hand up ", &mut state), Line::Send(Command::SetMedia(s)) if s.hand && !s.audio)
+        );
+        assert!(!state.audio && state.hand);
+        assert!(
+            matches!(parse_line("chat hello there", &mut state), Line::Send(Command::Chat(t)) if t == "hello there")
+        );
+        assert!(matches!(parse_line("leave", &mut state), Line::Leave));
+        assert!(matches!(parse_line("", &mut state), Line::Nothing));
+        assert!(matches!(
+            parse_line("verified nobody", &mut state),
+            Line::Failed(_)
+        ));
+        assert!(
+            matches!(parse_line("dance", &mut state), Line::Failed(r) if r == "unknown command: dance")
+        );
+    }
 
     #[test]
     fn durations_and_codes() {
