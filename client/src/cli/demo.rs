@@ -202,129 +202,167 @@ pub(crate) fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "Alice and Bob compare safety number {}\n",
         safety_number(ids[0].public(), ids[1].public())
     );
+    let mut d = Demo::new(&ids, call, now, DirStore::open(&rec_dir)?)?;
+    d.alice_proposes(&ids, call)?;
+    d.dave_joins(&ids)?;
+    d.bob_withdraws(&ids)?;
+    summary(&dir, &rec_dir, &ids)
+}
 
-    let people = NAMES
-        .iter()
-        .zip(&ids)
-        .enumerate()
-        .map(|(i, (name, id))| Person {
-            name,
-            id: id.clone(),
-            machine: ConsentMachine::new(id.public().clone(), call),
-            here: i < 3,
-        })
-        .collect();
-    let store = DirStore::open(&rec_dir)?;
-    let mut d = Demo {
-        people,
-        now,
-        writer: None,
-        store,
-        next_start_ms: 0,
-        segment: 0,
-    };
-    // Alice, Bob and Carol are in the call.
-    for i in 0..3 {
-        for j in 0..3 {
-            if i != j {
-                let bundle = d.people[j].id.public().clone();
-                let fx = d.people[i].machine.handle(now, Input::Joined(bundle));
-                d.apply(i, fx)?;
+impl Demo {
+    /// Alice, Bob and Carol in the call (Dave not yet), each knowing the others.
+    fn new(
+        ids: &[Arc<SecretIdentity>],
+        call: CallId,
+        now: Timestamp,
+        store: DirStore,
+    ) -> anyhow::Result<Demo> {
+        let people = NAMES
+            .iter()
+            .zip(ids)
+            .enumerate()
+            .map(|(i, (name, id))| Person {
+                name,
+                id: id.clone(),
+                machine: ConsentMachine::new(id.public().clone(), call),
+                here: i < 3,
+            })
+            .collect();
+        let mut d = Demo {
+            people,
+            now,
+            writer: None,
+            store,
+            next_start_ms: 0,
+            segment: 0,
+        };
+        for i in 0..3 {
+            for j in 0..3 {
+                if i != j {
+                    let bundle = d.people[j].id.public().clone();
+                    let fx = d.people[i].machine.handle(now, Input::Joined(bundle));
+                    d.apply(i, fx)?;
+                }
             }
         }
+        Ok(d)
     }
 
-    println!("1. Alice proposes a recording.");
-    let terms = Terms {
-        recording_id: RecordingId::random(),
-        call_id: call,
-        proposer: ids[0].key(),
-        recorder_device: DeviceId::random(),
-        scope: Scope::LocalAndCloud,
-        retention_days: 30,
-        title: "Design review".into(),
-        not_before: now,
-        not_after: now.plus_millis(3600 * 1000),
-    };
-    let proposal = Proposal::new(terms, ids[..3].iter().map(|i| i.public().clone()).collect())?;
-    // Proposing is agreeing: the proposal travels with Alice's own signed token.
-    let token = ConsentToken::sign(&ids[0], &proposal, now);
-    d.broadcast(Input::Propose { proposal, token })?;
-    d.sign(1)?;
-    d.record(4)?;
-    println!(
-        "  (4 s pass: nothing is recorded while Carol has not answered: {} segments)",
-        d.segment
-    );
-    d.sign(2)?;
-    d.record(6)?;
-    println!("  recorded {} segments", d.segment);
+    /// Act 1: nothing is recorded until all three agreed.
+    fn alice_proposes(&mut self, ids: &[Arc<SecretIdentity>], call: CallId) -> anyhow::Result<()> {
+        let now = self.now;
+        let d = self;
+        println!("1. Alice proposes a recording.");
+        let terms = Terms {
+            recording_id: RecordingId::random(),
+            call_id: call,
+            proposer: ids[0].key(),
+            recorder_device: DeviceId::random(),
+            scope: Scope::LocalAndCloud,
+            retention_days: 30,
+            title: "Design review".into(),
+            not_before: now,
+            not_after: now.plus_millis(3600 * 1000),
+        };
+        let proposal = Proposal::new(terms, ids[..3].iter().map(|i| i.public().clone()).collect())?;
+        // Proposing is agreeing: the proposal travels with Alice's own signed token.
+        let token = ConsentToken::sign(&ids[0], &proposal, now);
+        d.broadcast(Input::Propose { proposal, token })?;
+        d.sign(1)?;
+        d.record(4)?;
+        println!(
+            "  (4 s pass: nothing is recorded while Carol has not answered: {} segments)",
+            d.segment
+        );
+        d.sign(2)?;
+        d.record(6)?;
+        println!("  recorded {} segments", d.segment);
+        Ok(())
+    }
 
-    println!("2. Dave joins the call: everyone present is asked to continue with him.");
-    let dave = ids[3].public().clone();
-    d.people[3].here = true;
-    for i in 0..3 {
-        let fx = d.people[i]
-            .machine
-            .handle(d.now, Input::Joined(dave.clone()));
-        d.apply(i, fx)?;
-        let b = d.people[i].id.public().clone();
-        let fx = d.people[3].machine.handle(d.now, Input::Joined(b));
+    /// Act 2: a newcomer pauses the recording until everyone, old and new, agreed again.
+    fn dave_joins(&mut self, ids: &[Arc<SecretIdentity>]) -> anyhow::Result<()> {
+        let d = self;
+        println!("2. Dave joins the call: everyone present is asked to continue with him.");
+        let dave = ids[3].public().clone();
+        d.people[3].here = true;
+        for i in 0..3 {
+            let fx = d.people[i]
+                .machine
+                .handle(d.now, Input::Joined(dave.clone()));
+            d.apply(i, fx)?;
+            let b = d.people[i].id.public().clone();
+            let fx = d.people[3].machine.handle(d.now, Input::Joined(b));
+            d.apply(3, fx)?;
+        }
+        let session = d.people[0].machine.session().context("no session")?;
+        let sync = Input::Sync {
+            epochs: session.epochs().to_vec(),
+            tokens: session.tokens().cloned().collect(),
+        };
+        let fx = d.people[3].machine.handle(d.now, sync);
         d.apply(3, fx)?;
+        let before = d.segment;
+        d.record(4)?;
+        println!(
+            "  (paused while they decide: {} new segments)",
+            d.segment - before
+        );
+        d.sign(3)?;
+        d.record(2)?;
+        println!(
+            "  (Dave alone does not resume it: {} new segments)",
+            d.segment - before
+        );
+        for i in 0..3 {
+            d.sign(i)?;
+        }
+        d.record(4)?;
+        Ok(())
     }
-    let session = d.people[0].machine.session().context("no session")?;
-    let sync = Input::Sync {
-        epochs: session.epochs().to_vec(),
-        tokens: session.tokens().cloned().collect(),
-    };
-    let fx = d.people[3].machine.handle(d.now, sync);
-    d.apply(3, fx)?;
-    let before = d.segment;
-    d.record(4)?;
-    println!(
-        "  (paused while they decide: {} new segments)",
-        d.segment - before
-    );
-    d.sign(3)?;
-    d.record(2)?;
-    println!(
-        "  (Dave alone does not resume it: {} new segments)",
-        d.segment - before
-    );
-    for i in 0..3 {
-        d.sign(i)?;
+
+    /// Act 3: a withdrawal ends the recording.
+    fn bob_withdraws(&mut self, ids: &[Arc<SecretIdentity>]) -> anyhow::Result<()> {
+        let d = self;
+        println!("3. Bob withdraws his consent.");
+        let first = d.people[1]
+            .machine
+            .session()
+            .context("no session")?
+            .epochs()[0]
+            .clone();
+        let notice = SignedNotice::sign(&ids[1], NoticeKind::Withdraw, &first, d.now);
+        d.broadcast(Input::Notice(notice))?;
+        let before = d.segment;
+        d.record(4)?;
+        println!(
+            "  (after the withdrawal: {} new segments)\n",
+            d.segment - before
+        );
+        Ok(())
     }
-    d.record(4)?;
+}
 
-    println!("3. Bob withdraws his consent.");
-    let first = d.people[1]
-        .machine
-        .session()
-        .context("no session")?
-        .epochs()[0]
-        .clone();
-    let notice = SignedNotice::sign(&ids[1], NoticeKind::Withdraw, &first, d.now);
-    d.broadcast(Input::Notice(notice))?;
-    let before = d.segment;
-    d.record(4)?;
-    println!(
-        "  (after the withdrawal: {} new segments)\n",
-        d.segment - before
-    );
-
+/// Verify what was written, print who signed what, leave the keys beside it and say how to
+/// check it with other tools.
+fn summary(
+    dir: &std::path::Path,
+    rec_dir: &std::path::Path,
+    ids: &[Arc<SecretIdentity>],
+) -> anyhow::Result<ExitCode> {
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys)?;
-    for (n, id) in NAMES.iter().zip(&ids) {
+    for (n, id) in NAMES.iter().zip(ids) {
         write_private(
             &keys.join(format!("{}.agekey", n.to_lowercase())),
             id.to_age_identity().expose_secret(),
         )?;
     }
-    let report = verify(&DirStore::open(&rec_dir)?)?;
+    let report = verify(&DirStore::open(rec_dir)?)?;
     print!("{}", super::recordings::describe(&report));
     let names: BTreeMap<String, &str> = NAMES
         .iter()
-        .zip(&ids)
+        .zip(ids)
         .map(|(n, i)| (hex(&i.key()), *n))
         .collect();
     for (k, e, _) in report.consents() {
