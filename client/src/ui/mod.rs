@@ -246,12 +246,22 @@ impl App {
         });
         match &self.screen {
             // Video at the display's pace: new frames are picked up 30 times a second.
-            Screen::Room { call: Some(_), .. } => Subscription::batch([
-                keys,
-                iced::time::every(std::time::Duration::from_millis(33)).map(|_| Message::Frame),
-                // Connection quality, from the call's statistics every two seconds.
-                iced::time::every(std::time::Duration::from_secs(2)).map(|_| Message::StatsTick),
-            ]),
+            // The call itself, while the room exists; once it runs, video at the display's
+            // pace (new frames picked up 30 times a second) and the connection quality from
+            // its statistics every two seconds.
+            Screen::Room { request, call, .. } => {
+                let call_sub =
+                    Subscription::run_with(request.as_ref().clone(), io::call).map(call_update);
+                let running = call.is_some().then(|| {
+                    Subscription::batch([
+                        iced::time::every(std::time::Duration::from_millis(33))
+                            .map(|_| Message::Frame),
+                        iced::time::every(std::time::Duration::from_secs(2))
+                            .map(|_| Message::StatsTick),
+                    ])
+                });
+                Subscription::batch([keys, call_sub].into_iter().chain(running))
+            }
             // Getting ready: the preview's picture and level at the display's pace.
             Screen::Setup {
                 preview: Some(_), ..
@@ -279,6 +289,14 @@ impl App {
             ]),
             _ => keys,
         }
+    }
+}
+
+/// What the call's subscription reports, as the app's messages.
+fn call_update(update: io::CallUpdate) -> Message {
+    match update {
+        io::CallUpdate::Started(result) => Message::CallStarted(result),
+        io::CallUpdate::Event(e) => Message::Room(room::Message::Call(e)),
     }
 }
 

@@ -50,9 +50,11 @@ pub enum Screen {
         generation: u64,
         home: Home,
     },
-    /// In a call (the link once it has started), over the home screen it returns to.
+    /// In a call (the link once it has started), over the home screen it returns to. The
+    /// call runs as the room's subscription, for `request`, while this screen exists.
     Room {
         room: Room,
+        request: Box<io::CallRequest>,
         call: Option<io::CallLink>,
         home: Home,
     },

@@ -22,8 +22,8 @@ impl App {
         }
     }
 
-    /// Into the room: the call starts (the preview is dropped with the setup: the call opens
-    /// the devices).
+    /// Into the room: its subscription starts the call (the preview is dropped with the
+    /// setup: the call opens the devices).
     fn join(&mut self, joining: setup::Joining) -> Task<Message> {
         let Screen::Setup { home, .. } = std::mem::replace(&mut self.screen, Screen::Loading)
         else {
@@ -33,13 +33,11 @@ impl App {
         let room = room::Room::new(card.title.clone(), card.code.clone(), joining.initial);
         self.screen = Screen::Room {
             room,
+            request: Box::new(io::CallRequest::new(self.profile.clone(), joining)),
             call: None,
             home,
         };
-        Task::perform(
-            io::start_call(self.profile.clone(), joining),
-            Message::CallStarted,
-        )
+        Task::none()
     }
 
     /// Start previewing `sources` in the meeting setup (the preview shown until now is let go
@@ -82,8 +80,8 @@ impl App {
         }
     }
 
-    /// The call started: its events flow into the room, and the meeting is asked for (who
-    /// hosts). If it could not start: home, saying why.
+    /// The call started: the room keeps its link, and the meeting is asked for (who hosts).
+    /// If it could not start: home, saying why.
     pub(in crate::ui) fn on_call_started(
         &mut self,
         result: Result<io::CallLink, String>,
@@ -93,13 +91,9 @@ impl App {
         };
         match result {
             Ok(link) => {
-                let events = io::call_events(&link);
                 *call = Some(link);
                 let info = io::meeting_info(self.profile.clone(), room.code().to_string());
-                Task::batch([
-                    Task::run(events, |e| Message::Room(room::Message::Call(e))),
-                    Task::perform(info, |m| Message::Room(room::Message::Meeting(m))),
-                ])
+                Task::perform(info, |m| Message::Room(room::Message::Meeting(m)))
             }
             Err(e) => {
                 self.back_home();

@@ -2,16 +2,13 @@
 
 use super::*;
 
-/// A call running for the window: commands go to `handle`; `events` is taken once by the app
-/// (it ends after the call closed and its uploads are done).
+/// A call running for the window: commands go to `handle` (its events come through the
+/// room's subscription, [`call`]).
 #[derive(Clone)]
 pub struct CallLink {
     pub handle: assent_engine::CallHandle,
     /// The speaker chosen for the call (its sounds play there too).
     pub speaker: Option<String>,
-    pub events: std::sync::Arc<
-        std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<assent_engine::CallEvent>>>,
-    >,
 }
 
 impl std::fmt::Debug for CallLink {
@@ -115,68 +112,104 @@ pub(super) fn call_options(
     })
 }
 
-/// Join the meeting `code`. The call runs on a thread of its own (its engine tasks live on
-/// that thread's runtime until the call and its uploads are over).
-pub async fn start_call(dir: PathBuf, joining: setup::Joining) -> Result<CallLink, String> {
-    let (ready, started) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("call".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready.send(Err(format!("cannot start the call: {e}")));
-                    return;
+/// A call the room asked for: what to join with. Each request is a call of its own (its
+/// subscription is told apart by `id` alone).
+#[derive(Debug, Clone)]
+pub struct CallRequest {
+    id: u64,
+    dir: PathBuf,
+    joining: setup::Joining,
+}
+
+impl CallRequest {
+    pub fn new(dir: PathBuf, joining: setup::Joining) -> CallRequest {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        CallRequest { id, dir, joining }
+    }
+}
+
+impl std::hash::Hash for CallRequest {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+/// What the call's subscription reports: that it started (or why not), then its events (the
+/// last ones are its uploads finishing, after it closed).
+#[derive(Debug, Clone)]
+pub enum CallUpdate {
+    Started(Result<CallLink, String>),
+    Event(assent_engine::CallEvent),
+}
+
+/// The call as a subscription's stream (for `Subscription::run_with`): it joins when the room
+/// subscribes and leaves when the room goes away (the stream is dropped). Its engine tasks run
+/// on the window's runtime; uploads that outlive the room go on there.
+pub fn call(request: &CallRequest) -> impl futures_util::Stream<Item = CallUpdate> + use<> {
+    enum State {
+        Starting(PathBuf, setup::Joining),
+        Running(
+            LeaveOnDrop,
+            tokio::sync::mpsc::UnboundedReceiver<assent_engine::CallEvent>,
+        ),
+        Over,
+    }
+    let start = State::Starting(request.dir.clone(), request.joining.clone());
+    futures_util::stream::unfold(start, |state| async move {
+        match state {
+            State::Starting(dir, joining) => match start_call(dir, joining).await {
+                Ok((link, events)) => {
+                    let guard = LeaveOnDrop(link.handle.clone());
+                    Some((CallUpdate::Started(Ok(link)), State::Running(guard, events)))
                 }
-            };
-            rt.block_on(async move {
-                let setup = || -> Result<_, String> {
-                    let profile = open(&dir)?;
-                    let (api, account) = profile.api().map_err(|e| e.to_string())?;
-                    let identity = profile.identity().map_err(|e| e.to_string())?;
-                    let store = assent_engine::Store::open(&profile.dir().join("profile.db"))
-                        .map_err(|e| e.to_string())?;
-                    let opts = call_options(&profile, &joining)?;
-                    remember_devices(&store, &joining);
-                    Ok((api, account, identity, store, opts))
-                };
-                let (api, account, identity, store, opts) = match setup() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                        return;
-                    }
-                };
-                match assent_engine::start_call(api, account, identity, store, opts).await {
-                    Err(e) => {
-                        let _ = ready.send(Err(e.to_string()));
-                    }
-                    Ok((handle, mut events)) => {
-                        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                        let link = CallLink {
-                            handle,
-                            speaker: joining.speaker.clone(),
-                            events: std::sync::Arc::new(std::sync::Mutex::new(Some(rx))),
-                        };
-                        if ready.send(Ok(link)).is_err() {
-                            return;
-                        }
-                        while let Some(ev) = events.recv().await {
-                            if tx.send(ev).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-            });
-        })
-        .map_err(|e| format!("cannot start the call: {e}"))?;
-    started
+                Err(e) => Some((CallUpdate::Started(Err(e)), State::Over)),
+            },
+            State::Running(guard, mut events) => {
+                let ev = events.recv().await?;
+                Some((CallUpdate::Event(ev), State::Running(guard, events)))
+            }
+            State::Over => None,
+        }
+    })
+}
+
+/// Leaves the call when the room's subscription goes (a call that already ended ignores it).
+struct LeaveOnDrop(assent_engine::CallHandle);
+
+impl Drop for LeaveOnDrop {
+    fn drop(&mut self) {
+        self.0.send(assent_engine::CallCommand::Leave);
+    }
+}
+
+/// Join the meeting: the profile's account, keys and store, the options chosen in the setup.
+async fn start_call(
+    dir: PathBuf,
+    joining: setup::Joining,
+) -> Result<
+    (
+        CallLink,
+        tokio::sync::mpsc::UnboundedReceiver<assent_engine::CallEvent>,
+    ),
+    String,
+> {
+    let setup = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        let profile = open(&dir)?;
+        let (api, account) = profile.api().map_err(say)?;
+        let identity = profile.identity().map_err(say)?;
+        let store = assent_engine::Store::open(&profile.dir().join("profile.db")).map_err(say)?;
+        let opts = call_options(&profile, &joining)?;
+        remember_devices(&store, &joining);
+        Ok((api, account, identity, store, opts, joining.speaker))
+    });
+    let (api, account, identity, store, opts, speaker) = setup
         .await
-        .map_err(|_| "the call stopped before it started".to_string())?
+        .map_err(|e| format!("cannot start the call: {e}"))??;
+    let (handle, events) = assent_engine::start_call(api, account, identity, store, opts)
+        .await
+        .map_err(say)?;
+    Ok((CallLink { handle, speaker }, events))
 }
 
 /// The profile's setting for sounds in calls ("off" turns them off).
@@ -215,16 +248,4 @@ pub async fn chime(dir: PathBuf, chime: assent_engine::Chime, speaker: Option<St
     if let Ok(Err(e)) = played {
         tracing::debug!(error = %e, "a call sound did not play");
     }
-}
-
-/// The events of a started call as a stream (for `Task::run`).
-pub fn call_events(
-    link: &CallLink,
-) -> impl futures_util::Stream<Item = assent_engine::CallEvent> + use<> {
-    let rx = link.events.lock().ok().and_then(|mut e| e.take());
-    futures_util::stream::unfold(rx, |rx| async move {
-        let mut rx = rx?;
-        let ev = rx.recv().await?;
-        Some((ev, Some(rx)))
-    })
 }
