@@ -60,5 +60,5 @@ pub use library::{
 pub use recorder::player::{Player, PlayerError, Segment as PlayerSegment, Sound};
 pub use recorder::segment::synthetic as synthetic_segment;
 pub use recorder::{RecorderError, RecorderEvent};
-pub use store::{RecordingRow, Store, StoreError};
+pub use store::{CloudState, RecordingRow, RecordingState, Store, StoreError};
 pub use upload::{DRAIN_TIMEOUT as UPLOAD_DRAIN_TIMEOUT, Downloaded, UploadError, UploadEvent};

@@ -3,8 +3,9 @@
 //! the upload's progress), how long the cloud keeps it; search and a tag filter; open,
 //! upload, download and delete.
 
-use assent_engine::RecordingRow;
+use assent_engine::{CloudState, RecordingRow, RecordingState};
 use assent_shared::api::RecordingInfo;
+use assent_shared::consent::Scope;
 use iced::widget::{
     Column, button, column, container, progress_bar, row, scrollable, space, text, text_input,
 };
@@ -41,7 +42,7 @@ pub struct Item {
     pub size: u64,
     /// The copy on this device: its directory and state (`recording`, `complete`,
     /// `incomplete`).
-    pub local: Option<(String, String)>,
+    pub local: Option<(String, RecordingState)>,
     pub cloud: Option<Cloud>,
     /// When the cloud copy is deleted (Unix ms).
     pub keep_until: Option<u64>,
@@ -72,11 +73,11 @@ pub fn merge(local: Vec<RecordingRow>, cloud: Vec<RecordingInfo>) -> Vec<Item> {
     let mut items: Vec<Item> = local
         .into_iter()
         .map(|r| {
-            let cloud = if r.scope != "local_and_cloud" {
+            let cloud = if r.scope != Scope::LocalAndCloud {
                 Cloud::NotKept
-            } else if r.cloud_state == "complete" {
+            } else if r.cloud_state == CloudState::Complete {
                 Cloud::Stored
-            } else if r.cloud_state == "failed" {
+            } else if r.cloud_state == CloudState::Failed {
                 Cloud::Failed("the last upload attempt failed; it is retried".into())
             } else {
                 Cloud::Uploading {
@@ -391,7 +392,7 @@ impl Recordings {
                 let local = item
                     .local
                     .as_ref()
-                    .is_some_and(|(_, state)| state != "recording");
+                    .is_some_and(|(_, state)| *state != RecordingState::Recording);
                 let cloud = item.can_delete_cloud && item.cloud.is_some();
                 if local || cloud {
                     self.confirm = Some(PendingDelete { id, local, cloud });
@@ -564,10 +565,12 @@ impl Recordings {
         let mut facts = vec![when, length, human_size(item.size)];
         if let Some((_, state)) = &item.local {
             facts.push(
-                match state.as_str() {
-                    "recording" => "recording now",
-                    "incomplete" => "incomplete (interrupted; what was kept verifies)",
-                    _ => "on this device",
+                match state {
+                    RecordingState::Recording => "recording now",
+                    RecordingState::Incomplete => {
+                        "incomplete (interrupted; what was kept verifies)"
+                    }
+                    RecordingState::Complete => "on this device",
                 }
                 .into(),
             );
@@ -685,7 +688,10 @@ impl Recordings {
                     .on_press(Message::Upload(item.id.clone())),
             );
         }
-        let deletable = item.local.as_ref().is_some_and(|(_, s)| s != "recording")
+        let deletable = item
+            .local
+            .as_ref()
+            .is_some_and(|(_, s)| *s != RecordingState::Recording)
             || (item.can_delete_cloud && item.cloud.is_some());
         actions = actions.push(
             button(text("Edit tags"))

@@ -273,7 +273,10 @@ fn recordings_open_over_home_and_return() {
             participants: vec!["Ada".into(), "Grace".into()],
             tags: vec!["team".into()],
             size: 1_000_000,
-            local: Some(("/p/recordings/r1".into(), "complete".into())),
+            local: Some((
+                "/p/recordings/r1".into(),
+                assent_engine::RecordingState::Complete,
+            )),
             cloud: Some(recordings::Cloud::NotKept),
             keep_until: None,
             can_delete_cloud: false,

@@ -3,6 +3,8 @@
 //! returns.
 
 use super::*;
+use crate::store::RecordingState;
+use assent_shared::consent::Scope;
 
 impl Call {
     pub(super) async fn run(
@@ -329,7 +331,7 @@ impl Call {
         // The cloud copy follows the recording: registered when it starts, each segment
         // uploaded once written, completed when it ends.
         match ev {
-            RecorderEvent::Started { id, dir, row } if row.scope == "local_and_cloud" => {
+            RecorderEvent::Started { id, dir, row } if row.scope == Scope::LocalAndCloud => {
                 self.cloud.insert(*id, dir.clone());
                 self.uploads.kick(dir.clone());
             }
@@ -358,8 +360,11 @@ impl Call {
             }
             RecorderEvent::Finished { id, .. } => {
                 self.recording = false;
-                self.store
-                    .recording_ended(&id.to_string(), "complete", Some(Timestamp::now().0))
+                self.store.recording_ended(
+                    &id.to_string(),
+                    RecordingState::Complete,
+                    Some(Timestamp::now().0),
+                )
             }
             // The recorder keeps its own witness too (a cloud copy it downloads later).
             RecorderEvent::Head { head, .. } => self.store.keep_head(head),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use assent_shared::consent::Scope;
 use assent_shared::container::{DirStore, Manifest, Report, verify};
 
-use crate::store::{RecordingRow, Store, StoreError};
+use crate::store::{CloudState, RecordingRow, RecordingState, Store, StoreError};
 
 /// Verify a recording (any copy: local, downloaded, handed over) and compare it with the chain
 /// heads this profile witnessed during the call, if it has a store: a copy whose end was cut
@@ -59,13 +59,6 @@ pub fn lock(root: &Path, id: &str) -> std::io::Result<File> {
     Ok(f)
 }
 
-fn scope_name(s: Scope) -> &'static str {
-    match s {
-        Scope::Local => "local",
-        Scope::LocalAndCloud => "local_and_cloud",
-    }
-}
-
 /// A library row for a recording, from its manifest.
 pub fn row_from_manifest(m: &Manifest, dir: &Path, participants: Vec<String>) -> RecordingRow {
     let first = m.epochs.first();
@@ -82,16 +75,16 @@ pub fn row_from_manifest(m: &Manifest, dir: &Path, participants: Vec<String>) ->
         size: m.segments.iter().map(|s| s.size).sum(),
         segments: m.segments.len() as u32,
         state: if m.ended.is_some() {
-            "complete".into()
+            RecordingState::Complete
         } else {
-            "recording".into()
+            RecordingState::Recording
         },
-        scope: scope_name(scope).into(),
+        scope,
         retention_days: first.map_or(0, |p| p.terms.retention_days),
         cloud_state: if scope == Scope::LocalAndCloud {
-            "pending".into()
+            CloudState::Pending
         } else {
-            "none".into()
+            CloudState::None
         },
         uploaded_bytes: 0,
     }
@@ -132,7 +125,7 @@ pub fn recover(store: &Store, root: &Path) -> Result<Recovered, StoreError> {
         }
     }
     for row in store.recordings()? {
-        if row.state != "recording" {
+        if row.state != RecordingState::Recording {
             continue;
         }
         // A live recorder holds the lock.
@@ -151,17 +144,17 @@ pub fn recover(store: &Store, root: &Path) -> Result<Recovered, StoreError> {
                     m.segments.iter().map(|s| s.size).sum(),
                 )?;
                 let state = if m.ended.is_some() {
-                    "complete"
+                    RecordingState::Complete
                 } else {
-                    "incomplete"
+                    RecordingState::Incomplete
                 };
                 store.recording_ended(&row.id, state, m.ended.as_ref().map(|e| e.at.0))?;
-                if state == "incomplete" {
+                if state == RecordingState::Incomplete {
                     out.incomplete.push(row.id.clone());
                 }
             }
             None => {
-                store.recording_ended(&row.id, "incomplete", None)?;
+                store.recording_ended(&row.id, RecordingState::Incomplete, None)?;
                 out.incomplete.push(row.id.clone());
             }
         }

@@ -14,7 +14,7 @@ use assent_shared::ids::RecordingId;
 use crate::account::Profile;
 use crate::api::{Api, ApiError};
 use crate::recorder::player::{Player, Segment, Sound};
-use crate::store::{RecordingRow, Store};
+use crate::store::{CloudState, RecordingRow, Store};
 use crate::upload::{Downloaded, UploadEvent, Uploader};
 
 mod disk;
@@ -241,7 +241,7 @@ impl Library {
             let store = self.store()?;
             recover(&store, &root)?;
             // Its cloud copy is the one it came from.
-            store.set_cloud_state(id, "complete", got.bytes)?;
+            store.set_cloud_state(id, CloudState::Complete, got.bytes)?;
         }
         Ok(got)
     }

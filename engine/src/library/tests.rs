@@ -9,6 +9,7 @@ use assent_shared::consent::fixtures::{T0, identities, proposal};
 use assent_shared::container::RecordingWriter;
 
 use super::*;
+use crate::store::RecordingState;
 
 /// A real recording of two people with one chat segment, in the profile's library; finished
 /// or left open (as a crash leaves it). Its directory and the people's identities.
@@ -55,10 +56,10 @@ fn listed(library: &Library, id: &str) -> PathBuf {
             tags: vec![],
             size: 10,
             segments: 1,
-            state: "complete".into(),
-            scope: "local".into(),
+            state: RecordingState::Complete,
+            scope: assent_shared::consent::Scope::Local,
             retention_days: 30,
-            cloud_state: "none".into(),
+            cloud_state: CloudState::None,
             uploaded_bytes: 0,
         })
         .unwrap();
@@ -130,7 +131,7 @@ fn listing_adopts_and_recovers_an_interrupted_recording() {
     assert_eq!(listing.recovered.adopted, std::slice::from_ref(&id));
     assert_eq!(listing.recovered.incomplete, std::slice::from_ref(&id));
     assert_eq!(listing.rows.len(), 1);
-    assert_eq!(listing.rows[0].state, "incomplete");
+    assert_eq!(listing.rows[0].state, RecordingState::Incomplete);
     assert_eq!(listing.rows[0].title, "Quarterly review");
     // Listing again finds nothing new.
     let again = library.list().unwrap();

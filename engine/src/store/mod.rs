@@ -11,7 +11,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 mod directory;
 mod heads;
+mod states;
 pub use directory::{Alarm, PinSeen};
+pub use states::{CloudState, RecordingState};
+use states::{scope_from_word, scope_word};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -166,13 +169,12 @@ pub struct RecordingRow {
     pub tags: Vec<String>,
     pub size: u64,
     pub segments: u32,
-    /// `recording`, `complete` or `incomplete` (its recorder stopped without closing it).
-    pub state: String,
-    /// `local` or `local_and_cloud`.
-    pub scope: String,
+    pub state: RecordingState,
+    /// Where the participants agreed it may be kept.
+    #[serde(serialize_with = "states::serialize_scope")]
+    pub scope: assent_shared::consent::Scope,
     pub retention_days: u16,
-    /// `none`, `pending`, `uploading`, `complete` or `failed`.
-    pub cloud_state: String,
+    pub cloud_state: CloudState,
     pub uploaded_bytes: u64,
 }
 
@@ -333,7 +335,7 @@ impl Store {
                 r.size as i64,
                 r.segments,
                 r.state,
-                r.scope,
+                scope_word(r.scope),
                 r.retention_days,
                 r.cloud_state,
                 r.uploaded_bytes as i64
@@ -352,8 +354,13 @@ impl Store {
         Ok(())
     }
 
-    /// The recording ended (`complete`) or was found abandoned (`incomplete`).
-    pub fn recording_ended(&self, id: &str, state: &str, ended_at: Option<u64>) -> Result<()> {
+    /// The recording ended (complete) or was found abandoned (incomplete).
+    pub fn recording_ended(
+        &self,
+        id: &str,
+        state: RecordingState,
+        ended_at: Option<u64>,
+    ) -> Result<()> {
         let db = self.db();
         db.execute(
             "UPDATE recordings SET state = ?2, ended_at = COALESCE(?3, ended_at) WHERE id = ?1",
@@ -362,7 +369,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn set_cloud_state(&self, id: &str, state: &str, uploaded_bytes: u64) -> Result<()> {
+    pub fn set_cloud_state(&self, id: &str, state: CloudState, uploaded_bytes: u64) -> Result<()> {
         let db = self.db();
         db.execute(
             "UPDATE recordings SET cloud_state = ?2, uploaded_bytes = ?3,
@@ -462,7 +469,13 @@ impl Store {
                 size: r.get::<_, i64>(8)? as u64,
                 segments: r.get(9)?,
                 state: r.get(10)?,
-                scope: r.get(11)?,
+                scope: scope_from_word(&r.get::<_, String>(11)?).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        11,
+                        rusqlite::types::Type::Text,
+                        "unknown scope".into(),
+                    )
+                })?,
                 retention_days: r.get(12)?,
                 cloud_state: r.get(13)?,
                 uploaded_bytes: r.get::<_, i64>(14)? as u64,

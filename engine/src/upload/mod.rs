@@ -20,7 +20,7 @@ use assent_shared::ids::RecordingId;
 use tokio::sync::mpsc;
 
 use crate::api::{Api, ApiError};
-use crate::store::Store;
+use crate::store::{CloudState, RecordingState, Store};
 use plan::{Failure, PartSpan};
 
 /// What the uploader reports (the UI shows it; the CLI prints it).
@@ -125,7 +125,7 @@ impl Uploader {
         let info = self.api.register_recording(bytes.clone()).await?;
         if info.status == "complete" {
             self.store()?
-                .set_cloud_state(&key, "complete", total)
+                .set_cloud_state(&key, CloudState::Complete, total)
                 .map_err(|e| local("local store", e))?;
             return Ok(Synced::Complete { total });
         }
@@ -154,7 +154,7 @@ impl Uploader {
         }
         self.api.complete_recording(&id, interrupted).await?;
         self.store()?
-            .set_cloud_state(&key, "complete", total)
+            .set_cloud_state(&key, CloudState::Complete, total)
             .map_err(|e| local("local store", e))?;
         report(UploadEvent::Complete { id: key, total });
         Ok(Synced::Complete { total })
@@ -166,7 +166,7 @@ impl Uploader {
             .recordings()
             .map_err(|e| local("local store", e))?
             .iter()
-            .any(|r| r.id == id && r.state == "incomplete"))
+            .any(|r| r.id == id && r.state == RecordingState::Incomplete))
     }
 
     fn progress(
@@ -177,7 +177,7 @@ impl Uploader {
         report: &(dyn Fn(UploadEvent) + Send + Sync),
     ) -> Result<(), UploadError> {
         self.store()?
-            .set_cloud_state(id, "uploading", uploaded)
+            .set_cloud_state(id, CloudState::Uploading, uploaded)
             .map_err(|e| local("local store", e))?;
         report(UploadEvent::Progress {
             id: id.to_string(),
@@ -374,8 +374,8 @@ pub fn pending(store: &Store) -> Result<Vec<(String, PathBuf)>, crate::store::St
     Ok(store
         .recordings()?
         .into_iter()
-        .filter(|r| r.scope == "local_and_cloud" && r.cloud_state != "complete")
-        .filter(|r| r.state != "recording")
+        .filter(|r| r.scope == Scope::LocalAndCloud && r.cloud_state != CloudState::Complete)
+        .filter(|r| r.state != RecordingState::Recording)
         .map(|r| (r.id, PathBuf::from(r.dir)))
         .collect())
 }

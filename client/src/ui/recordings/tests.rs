@@ -7,7 +7,7 @@ use assent_shared::ids::{CallId, RecordingId, UserId};
 const DAY: u64 = 86_400_000;
 const T: u64 = 1_795_000_000_000;
 
-fn row(id: &RecordingId, title: &str, at: u64, tags: &[&str], cloud: &str) -> RecordingRow {
+fn row(id: &RecordingId, title: &str, at: u64, tags: &[&str], cloud: CloudState) -> RecordingRow {
     RecordingRow {
         id: id.to_string(),
         title: title.into(),
@@ -19,15 +19,19 @@ fn row(id: &RecordingId, title: &str, at: u64, tags: &[&str], cloud: &str) -> Re
         tags: tags.iter().map(|t| t.to_string()).collect(),
         size: 48_000_000,
         segments: 12,
-        state: "complete".into(),
-        scope: if cloud == "none" {
-            "local".into()
+        state: RecordingState::Complete,
+        scope: if cloud == CloudState::None {
+            Scope::Local
         } else {
-            "local_and_cloud".into()
+            Scope::LocalAndCloud
         },
         retention_days: 30,
-        cloud_state: cloud.into(),
-        uploaded_bytes: if cloud == "uploading" { 12_000_000 } else { 0 },
+        cloud_state: cloud,
+        uploaded_bytes: if cloud == CloudState::Uploading {
+            12_000_000
+        } else {
+            0
+        },
     }
 }
 
@@ -67,9 +71,21 @@ fn sample() -> Recordings {
         RecordingId::random(),
     );
     let local = vec![
-        row(&a, "Design review", T, &["design"], "none"),
-        row(&b, "Weekly sync", T + DAY, &["team", "weekly"], "uploading"),
-        row(&c, "Interview: Grace", T + 2 * DAY, &["hiring"], "pending"),
+        row(&a, "Design review", T, &["design"], CloudState::None),
+        row(
+            &b,
+            "Weekly sync",
+            T + DAY,
+            &["team", "weekly"],
+            CloudState::Uploading,
+        ),
+        row(
+            &c,
+            "Interview: Grace",
+            T + 2 * DAY,
+            &["hiring"],
+            CloudState::Pending,
+        ),
     ];
     let mut stored = info(&c, "Interview: Grace", T + 2 * DAY, "complete");
     stored.can_delete = true;
@@ -266,7 +282,7 @@ fn delete_asks_and_warns_about_the_only_copy() {
     let _ = r.update(Message::Delete(board));
     assert_eq!(r.update(Message::ConfirmDelete), None);
     // Recording now: not deletable.
-    r.items[2].local.as_mut().unwrap().1 = "recording".into();
+    r.items[2].local.as_mut().unwrap().1 = RecordingState::Recording;
     let weekly = r.items[2].id.clone();
     let _ = r.update(Message::Delete(weekly));
     assert_eq!(r.update(Message::ConfirmDelete), None);
