@@ -9,6 +9,7 @@ mod account;
 mod api;
 mod audit;
 mod call;
+mod disk;
 mod keyring;
 mod library;
 mod media;

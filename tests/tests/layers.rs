@@ -186,3 +186,172 @@ fn the_engine_is_a_facade_over_private_modules() {
         "the facade re-exports the library"
     );
 }
+
+/// Every Rust file under `dir`.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const CRATES: [&str; 6] = ["shared", "engine", "client", "rendezvous", "tests", "xtask"];
+
+/// No file grows past 800 lines (code and tests alike): a file that large holds more than one
+/// concern and is split by concern.
+#[test]
+fn no_source_file_is_over_800_lines() {
+    let mut long = Vec::new();
+    for krate in CRATES {
+        for f in rust_files(&root().join(krate)) {
+            let n = std::fs::read_to_string(&f).expect("source").lines().count();
+            if n > 800 {
+                long.push(format!("{}: {n} lines", f.display()));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "split these by concern:\n{}",
+        long.join("\n")
+    );
+}
+
+/// Which of a crate's top-level modules import which (`crate::name` outside comments).
+fn module_graph(src: &Path) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let top = |f: &Path| {
+        let rel = f.strip_prefix(src).expect("under src");
+        let first = rel.components().next().expect("a component");
+        first
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string()
+    };
+    let files = rust_files(src);
+    let modules: std::collections::BTreeSet<String> = files
+        .iter()
+        .map(|f| top(f))
+        .filter(|m| m != "lib" && m != "main")
+        .collect();
+    let mut graph: BTreeMap<String, std::collections::BTreeSet<String>> = modules
+        .iter()
+        .map(|m| (m.clone(), Default::default()))
+        .collect();
+    for f in &files {
+        let from = top(f);
+        let Some(edges) = graph.get_mut(&from) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(f).expect("source");
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or("");
+            for (i, _) in code.match_indices("crate::") {
+                let name: String = code[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if name != from && modules.contains(&name) {
+                    edges.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// The groups of modules that import each other in a circle (Tarjan's strongly connected
+/// components with more than one module).
+fn cycles(graph: &BTreeMap<String, std::collections::BTreeSet<String>>) -> Vec<Vec<String>> {
+    struct Walk<'a> {
+        graph: &'a BTreeMap<String, std::collections::BTreeSet<String>>,
+        index: BTreeMap<&'a str, usize>,
+        low: BTreeMap<&'a str, usize>,
+        stack: Vec<&'a str>,
+        out: Vec<Vec<String>>,
+    }
+    impl<'a> Walk<'a> {
+        fn visit(&mut self, v: &'a str) {
+            let n = self.index.len();
+            self.index.insert(v, n);
+            self.low.insert(v, n);
+            self.stack.push(v);
+            for w in &self.graph[v] {
+                let w = w.as_str();
+                if !self.index.contains_key(w) {
+                    self.visit(w);
+                    let lw = self.low[w];
+                    let lv = self.low.get_mut(v).expect("visited");
+                    *lv = (*lv).min(lw);
+                } else if self.stack.contains(&w) {
+                    let iw = self.index[w];
+                    let lv = self.low.get_mut(v).expect("visited");
+                    *lv = (*lv).min(iw);
+                }
+            }
+            if self.low[v] == self.index[v] {
+                let mut group = Vec::new();
+                while let Some(w) = self.stack.pop() {
+                    group.push(w.to_string());
+                    if w == v {
+                        break;
+                    }
+                }
+                if group.len() > 1 {
+                    group.sort();
+                    self.out.push(group);
+                }
+            }
+        }
+    }
+    let mut walk = Walk {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        out: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !walk.index.contains_key(v.as_str()) {
+            walk.visit(v);
+        }
+    }
+    walk.out
+}
+
+/// Modules depend one way inside a crate. The server still has one circle (its services share
+/// `AppState`); it may only shrink.
+#[test]
+fn modules_do_not_import_each_other_in_a_circle() {
+    for krate in ["shared/src", "engine/src", "client/src", "xtask/src"] {
+        let found = cycles(&module_graph(&root().join(krate)));
+        assert!(found.is_empty(), "{krate}: modules in a circle: {found:?}");
+    }
+    let known = [
+        "accounts",
+        "directory",
+        "history",
+        "meetings",
+        "recordings",
+        "sessions",
+        "signaling",
+        "state",
+        "totp",
+    ];
+    for group in cycles(&module_graph(&root().join("rendezvous/src"))) {
+        assert!(
+            group.iter().all(|m| known.contains(&m.as_str())),
+            "rendezvous: a new module joined the circle: {group:?}"
+        );
+    }
+}

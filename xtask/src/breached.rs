@@ -21,7 +21,7 @@ const SHA256: &str = "d48876c2c1664739be7b7dffc7c9d239e7f7ee7e413a3dcc3969b1ae61
 pub const ENTRY: usize = 5;
 
 pub(crate) fn rebuild() -> anyhow::Result<()> {
-    let work = crate::tasks::target_dir().join("tmp/breached-passwords");
+    let work = crate::cmd::target_dir().join("tmp/breached-passwords");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
     let tgz = work.join("source.tgz");
@@ -69,7 +69,7 @@ pub(crate) fn rebuild() -> anyhow::Result<()> {
     }
     entries.sort_unstable();
     entries.dedup();
-    let path = crate::tasks::root().join("shared/data/breached-passwords.bin");
+    let path = crate::cmd::root().join("shared/data/breached-passwords.bin");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
     for e in &entries {
         f.write_all(e)?;

@@ -27,6 +27,7 @@
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
 
 mod breached;
+mod cmd;
 mod package;
 mod setup;
 mod tasks;

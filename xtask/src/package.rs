@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail, ensure};
 
+use crate::cmd::{cargo, root, step, target_dir};
 use crate::setup::{self, Purpose};
-use crate::tasks::{cargo, root, step, target_dir};
 
 /// What the two packages are made of.
 struct Pkg {

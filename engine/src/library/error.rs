@@ -39,7 +39,7 @@ pub enum LibraryError {
     #[error("cannot open the recording: {0}")]
     Open(std::io::Error),
     #[error("cannot read the recording: {0}")]
-    Read(#[from] super::WitnessedError),
+    Read(#[from] crate::disk::WitnessedError),
     #[error("the recording does not verify ({0} problem(s))")]
     DoesNotVerify(usize),
     #[error("this device's keys do not open it")]

@@ -17,14 +17,13 @@ use crate::recorder::player::{Player, Segment, Sound};
 use crate::store::{CloudState, RecordingRow, Store};
 use crate::upload::{Downloaded, UploadEvent, Uploader};
 
-mod disk;
 mod error;
 mod export;
 #[cfg(test)]
 mod tests;
 
-pub use disk::{Recovered, WitnessedError, recover, root, verify_witnessed};
-pub(crate) use disk::{lock, lock_path, row_from_manifest};
+pub use crate::disk::Recovered;
+use crate::disk::{lock, lock_path, recover, root, verify_witnessed};
 pub use error::LibraryError;
 pub use export::Exported;
 

@@ -333,7 +333,7 @@ impl Worker {
             source,
         };
         std::fs::create_dir_all(&dir).map_err(at)?;
-        let lock = crate::library::lock(&self.root, &id.to_string()).map_err(at)?;
+        let lock = crate::disk::lock(&self.root, &id.to_string()).map_err(at)?;
         let store = DirStore::open(&dir).map_err(at)?;
         let writer = RecordingWriter::create(
             store,
@@ -342,7 +342,7 @@ impl Worker {
             tokens,
             Timestamp::now(),
         )?;
-        let row = crate::library::row_from_manifest(writer.manifest(), &dir, Vec::new());
+        let row = crate::disk::row_from_manifest(writer.manifest(), &dir, Vec::new());
         self.current = Some(Recording {
             writer,
             dir: dir.clone(),
@@ -458,7 +458,7 @@ impl Worker {
         let (dir, segments, bytes) = (r.dir.clone(), r.segments, r.bytes);
         let manifest = r.writer.finish(Timestamp::now(), Some(reason))?;
         let head = Head::of(&manifest).sign(&self.identity);
-        let _ = std::fs::remove_file(crate::library::lock_path(&self.root, &id.to_string()));
+        let _ = std::fs::remove_file(crate::disk::lock_path(&self.root, &id.to_string()));
         let _ = self.events.send(RecorderEvent::Finished {
             id,
             dir,

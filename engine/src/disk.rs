@@ -1,7 +1,7 @@
-//! The library on disk: the recordings directory, the recorder's lock, and recovery. After a
-//! crash, a recording its recorder never closed is found (its lock is free), verified, and
-//! marked incomplete — every finished segment still counts — and, if its participants agreed
-//! to a cloud copy, offered for upload.
+//! The recordings on disk, below both the library and the recorder: the directory, the
+//! recorder's lock, and recovery. After a crash, a recording its recorder never closed is found
+//! (its lock is free), verified, and marked incomplete — every finished segment still counts —
+//! and, if its participants agreed to a cloud copy, offered for upload.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
