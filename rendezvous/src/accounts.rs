@@ -20,6 +20,9 @@ use sha2::Sha256;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets;
 use crate::state::AppState;
+pub use crate::users::{
+    Account, by_email, by_id, check_display_name, check_email, check_identity, verify_secret,
+};
 
 pub const CODE_TTL_MS: u64 = 15 * 60_000;
 pub const CODE_MAX_ATTEMPTS: i64 = 5;
@@ -29,96 +32,6 @@ pub const TICKET_TTL_MS: u64 = 15 * 60_000;
 
 pub const PURPOSE_VERIFY: &str = "verify";
 pub const PURPOSE_RECOVERY: &str = "recovery";
-
-/// A stored account.
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub id: UserId,
-    pub email: String,
-    pub display_name: String,
-    pub verifier: String,
-    pub salt: Salt,
-    pub kdf: KdfParams,
-    pub email_verified: bool,
-    pub totp_secret: Option<Vec<u8>>,
-    pub totp_enabled: bool,
-    pub totp_last_step: u64,
-    pub role: String,
-    pub disabled: bool,
-    pub created_at: u64,
-}
-
-const ACCOUNT_COLUMNS: &str = "id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, \
-     email_verified, totp_secret, totp_enabled, totp_last_step, role, disabled, created_at";
-
-fn row_to_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
-    let id: Vec<u8> = r.get(0)?;
-    let salt: Vec<u8> = r.get(4)?;
-    Ok(Account {
-        id: UserId(id.try_into().unwrap_or([0; 16])),
-        email: r.get(1)?,
-        display_name: r.get(2)?,
-        verifier: r.get(3)?,
-        salt: Salt(salt.try_into().unwrap_or([0; 16])),
-        kdf: KdfParams {
-            memory_kib: r.get(5)?,
-            iterations: r.get(6)?,
-            lanes: r.get(7)?,
-        },
-        email_verified: r.get(8)?,
-        totp_secret: r.get(9)?,
-        totp_enabled: r.get(10)?,
-        totp_last_step: r.get::<_, i64>(11)? as u64,
-        role: r.get(12)?,
-        disabled: r.get(13)?,
-        created_at: r.get::<_, i64>(14)? as u64,
-    })
-}
-
-pub fn by_email(c: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
-    c.query_row(
-        &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE email = ?1"),
-        [email.trim()],
-        row_to_account,
-    )
-    .optional()
-}
-
-pub fn by_id(c: &Connection, id: &UserId) -> rusqlite::Result<Option<Account>> {
-    c.query_row(
-        &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1"),
-        [&id.0[..]],
-        row_to_account,
-    )
-    .optional()
-}
-
-/// Validation of what a client sends.
-pub fn check_email(email: &str) -> ApiResult<String> {
-    let e = email.trim();
-    let ok =
-        e.len() <= 254 && e.parse::<lettre::Address>().is_ok() && !e.contains(char::is_whitespace);
-    if ok {
-        Ok(e.to_string())
-    } else {
-        Err(ApiError::field(
-            ErrorCode::InvalidEmail,
-            "not a valid email address",
-        ))
-    }
-}
-
-pub fn check_display_name(name: &str) -> ApiResult<String> {
-    let n = name.trim();
-    let count = n.chars().count();
-    if count == 0 || count > 64 || n.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            ErrorCode::InvalidDisplayName,
-            "a display name has 1 to 64 characters, no control characters",
-        ));
-    }
-    Ok(n.to_string())
-}
 
 fn check_kdf(kdf: KdfParams) -> ApiResult<KdfParams> {
     kdf.check().map_err(|_| {
@@ -142,31 +55,9 @@ fn check_backup(bytes: &[u8], salt: Salt, kdf: KdfParams) -> ApiResult<()> {
     Ok(())
 }
 
-pub fn check_identity(identity: &PublicIdentity) -> ApiResult<()> {
-    identity.verify().map_err(|_| {
-        ApiError::field(
-            ErrorCode::InvalidIdentity,
-            "the identity bundle does not verify",
-        )
-    })
-}
-
 async fn hash(secret: &AuthSecret) -> ApiResult<String> {
     let s = zeroize::Zeroizing::new(secret.0);
     secrets::argon_bounded(move || secrets::hash_verifier(s.as_ref())).await?
-}
-
-/// Check `secret` against `verifier` (or a dummy, so timing does not reveal unknown accounts).
-pub async fn verify_secret(verifier: Option<String>, secret: &AuthSecret) -> ApiResult<bool> {
-    let s = zeroize::Zeroizing::new(secret.0);
-    secrets::argon_bounded(move || match verifier {
-        Some(v) => secrets::check_verifier(&v, s.as_ref()),
-        None => {
-            secrets::check_verifier(secrets::dummy_verifier(), s.as_ref());
-            false
-        }
-    })
-    .await
 }
 
 /// Store a fresh code for (user, purpose), respecting the resend limits; returns the code.

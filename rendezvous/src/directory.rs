@@ -17,9 +17,9 @@ use assent_shared::{PublicIdentity, Timestamp};
 use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::accounts::{self, check_identity};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::users::{self, check_identity};
 
 /// Check a proof of possession of `identity` for the account `email` on this server.
 pub fn check_possession(
@@ -111,7 +111,7 @@ pub async fn publish(state: &AppState, user: UserId, req: PublishIdentity) -> Ap
     let changed = state
         .db
         .run(move |c| -> ApiResult<bool> {
-            let acct = accounts::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
+            let acct = users::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
             check_possession(&req.identity, &req.possession, &acct.email, &server, now)?;
             let tx = c.transaction()?;
             let changed = append_identity(&tx, &user.0, &req.identity, now)?;
@@ -165,7 +165,7 @@ pub async fn by_id(state: &AppState, user: UserId) -> ApiResult<DirectoryEntry> 
     state
         .db
         .run(move |c| -> ApiResult<DirectoryEntry> {
-            let a = accounts::by_id(c, &user)?
+            let a = users::by_id(c, &user)?
                 .filter(|a| a.email_verified && !a.disabled)
                 .ok_or_else(ApiError::not_found)?;
             entry(c, a.id, a.display_name)
@@ -178,7 +178,7 @@ pub async fn by_email(state: &AppState, email: String) -> ApiResult<DirectoryEnt
     state
         .db
         .run(move |c| -> ApiResult<DirectoryEntry> {
-            let a = accounts::by_email(c, &email)?
+            let a = users::by_email(c, &email)?
                 .filter(|a| a.email_verified && !a.disabled)
                 .ok_or_else(ApiError::not_found)?;
             entry(c, a.id, a.display_name)

@@ -22,8 +22,9 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::sessions::{self, AuthUser};
+use crate::signaling::history;
 use crate::state::AppState;
-use crate::{accounts, admin, directory, history, meetings, totp};
+use crate::{accounts, admin, directory, meetings, totp};
 
 /// The client's IP address: the TCP peer (loopback in in-process tests, which have none), or,
 /// when that peer is a trusted reverse proxy, the address it says it forwarded for.
@@ -118,7 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/history", get(history))
         .route("/v1/admin/users", get(admin_users))
         .route("/v1/admin/users/{id}/disabled", post(admin_disable))
-        .route("/v1/signal", get(crate::signaling::ws::upgrade))
+        .route("/v1/signal", get(crate::http_signaling::upgrade))
         .route("/v1/ice-servers", get(ice_servers))
         .merge(crate::http_recordings::routes())
         .merge(crate::http_kt::routes())
@@ -407,7 +408,7 @@ async fn end_meeting(
 }
 
 async fn history(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Vec<CallHistory>>> {
-    Ok(Json(history::for_user(&s, user.id).await?))
+    Ok(Json(history::for_user(&s.db, user.id).await?))
 }
 
 async fn admin_users(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Vec<AdminUser>>> {

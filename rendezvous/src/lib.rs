@@ -8,10 +8,11 @@ pub mod config;
 pub mod db;
 pub mod directory;
 pub mod error;
-pub mod history;
 pub mod http;
 pub mod http_kt;
 pub mod http_recordings;
+pub mod http_signaling;
+pub mod jobs;
 pub mod kt;
 pub mod mail;
 pub mod meetings;
@@ -24,6 +25,7 @@ pub mod storage;
 pub mod throttle;
 pub mod totp;
 pub mod turn;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -40,7 +42,7 @@ pub fn build_state(
     {
         // Rooms live in memory: calls still open from a previous run ended with it.
         let conn = rusqlite::Connection::open(config.database_path())?;
-        history::close_open_calls(&conn, clock.now())?;
+        signaling::history::close_open_calls(&conn, clock.now())?;
     }
     let grace = std::time::Duration::from_secs(config.limits.reconnect_grace_secs);
     let hub = signaling::spawn(db.clone(), clock.clone(), grace);

@@ -119,10 +119,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .retention_interval_secs
         .unwrap_or(600)
         .max(1);
-    assent_rendezvous::recordings::spawn_retention(
-        state.clone(),
-        std::time::Duration::from_secs(every),
-    );
+    assent_rendezvous::jobs::spawn(state.clone(), std::time::Duration::from_secs(every));
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Signaling frames are small and latency-sensitive: no Nagle delay.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

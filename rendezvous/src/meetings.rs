@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::accounts::{self, check_email};
 use crate::error::{ApiError, ApiResult};
 use crate::mail::MailAttachment;
+use crate::signaling::hub::Input;
 use crate::state::AppState;
+use crate::users::{self, check_email};
 
 pub const MAX_INVITEES: usize = 100;
 pub const MAX_DURATION_MIN: u32 = 24 * 60;
@@ -30,23 +31,6 @@ pub struct Row {
     pub duration_min: Option<u32>,
     pub locked: bool,
     pub ended_at: Option<u64>,
-}
-
-/// What the signaling hub must do after a host action.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RoomEffect {
-    /// Disconnect this user from the meeting's room.
-    Kick { meeting: MeetingId, user: UserId },
-    /// Close the meeting's room for everyone.
-    Close { meeting: MeetingId },
-    /// A member's role changed.
-    Role {
-        meeting: MeetingId,
-        user: UserId,
-        role: MeetingRole,
-    },
-    /// Nothing for the room to do.
-    Nothing,
 }
 
 fn kind_str(k: MeetingKind) -> &'static str {
@@ -153,7 +137,7 @@ pub fn member_role(
 }
 
 fn view(c: &Connection, m: &Row, user: &UserId) -> ApiResult<Meeting> {
-    let host_name = accounts::by_id(c, &m.host)?
+    let host_name = users::by_id(c, &m.host)?
         .map(|a| a.display_name)
         .unwrap_or_default();
     let role = member_role(c, &m.id, user)?
@@ -276,7 +260,7 @@ pub async fn create(state: &AppState, user: UserId, req: CreateMeeting) -> ApiRe
                     params![&m.id.0[..], e],
                 )?;
             }
-            let host = accounts::by_id(&tx, &user)?.ok_or_else(ApiError::unauthenticated)?;
+            let host = users::by_id(&tx, &user)?.ok_or_else(ApiError::unauthenticated)?;
             let v = view(&tx, &m, &user)?;
             tx.commit()?;
             Ok((v, host.display_name, host.email))
@@ -421,7 +405,7 @@ pub async fn personal(state: &AppState, user: UserId) -> ApiResult<Meeting> {
             let m = match existing {
                 Some(m) => m,
                 None => {
-                    let name = accounts::by_id(c, &user)?
+                    let name = users::by_id(c, &user)?
                         .map(|a| a.display_name)
                         .unwrap_or_default();
                     insert(
@@ -457,7 +441,7 @@ pub async fn upcoming(state: &AppState, user: UserId) -> ApiResult<Vec<Meeting>>
     state
         .db
         .run(move |c| -> ApiResult<Vec<Meeting>> {
-            let email = accounts::by_id(c, &user)?.map(|a| a.email).unwrap_or_default();
+            let email = users::by_id(c, &user)?.map(|a| a.email).unwrap_or_default();
             let mut st = c.prepare(&format!(
                 "SELECT {COLUMNS} FROM meetings m WHERE kind = 'scheduled' AND ended_at IS NULL
                    AND starts_at + duration_min * 60000 >= ?2
@@ -531,16 +515,16 @@ pub async fn lock(
     user: UserId,
     code: String,
     locked: bool,
-) -> ApiResult<RoomEffect> {
+) -> ApiResult<Option<Input>> {
     state
         .db
-        .run(move |c| -> ApiResult<RoomEffect> {
+        .run(move |c| -> ApiResult<Option<Input>> {
             let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
             c.execute(
                 "UPDATE meetings SET locked = ?2 WHERE id = ?1",
                 params![&m.id.0[..], locked],
             )?;
-            Ok(RoomEffect::Nothing)
+            Ok(None)
         })
         .await
 }
@@ -551,10 +535,10 @@ pub async fn remove(
     user: UserId,
     code: String,
     target: UserId,
-) -> ApiResult<RoomEffect> {
+) -> ApiResult<Option<Input>> {
     state
         .db
-        .run(move |c| -> ApiResult<RoomEffect> {
+        .run(move |c| -> ApiResult<Option<Input>> {
             let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
             if target == m.host {
                 return Err(ApiError::forbidden());
@@ -564,7 +548,10 @@ pub async fn remove(
                  ON CONFLICT (meeting_id, user_id) DO UPDATE SET removed = 1",
                 params![&m.id.0[..], &target.0[..]],
             )?;
-            Ok(RoomEffect::Kick { meeting: m.id, user: target })
+            Ok(Some(Input::Kick {
+                meeting: m.id,
+                user: target,
+            }))
         })
         .await
 }
@@ -576,10 +563,10 @@ pub async fn set_role(
     code: String,
     target: UserId,
     role: MeetingRole,
-) -> ApiResult<RoomEffect> {
+) -> ApiResult<Option<Input>> {
     state
         .db
-        .run(move |c| -> ApiResult<RoomEffect> {
+        .run(move |c| -> ApiResult<Option<Input>> {
             let m = authorize(c, &user, &code, MeetingRole::Host)?;
             if role == MeetingRole::Host || target == m.host {
                 return Err(ApiError::forbidden());
@@ -591,17 +578,21 @@ pub async fn set_role(
             if n == 0 {
                 return Err(ApiError::not_found());
             }
-            Ok(RoomEffect::Role { meeting: m.id, user: target, role })
+            Ok(Some(Input::RoleChanged {
+                meeting: m.id,
+                user: target,
+                role,
+            }))
         })
         .await
 }
 
 /// `POST /v1/meetings/{code}/end` (host only). A personal room stays; its current call ends.
-pub async fn end(state: &AppState, user: UserId, code: String) -> ApiResult<RoomEffect> {
+pub async fn end(state: &AppState, user: UserId, code: String) -> ApiResult<Option<Input>> {
     let now = state.now();
     state
         .db
-        .run(move |c| -> ApiResult<RoomEffect> {
+        .run(move |c| -> ApiResult<Option<Input>> {
             let m = authorize(c, &user, &code, MeetingRole::Host)?;
             if m.kind != MeetingKind::Personal {
                 c.execute(
@@ -609,7 +600,7 @@ pub async fn end(state: &AppState, user: UserId, code: String) -> ApiResult<Room
                     params![&m.id.0[..], now.0 as i64],
                 )?;
             }
-            Ok(RoomEffect::Close { meeting: m.id })
+            Ok(Some(Input::Close { meeting: m.id }))
         })
         .await
 }

@@ -11,11 +11,11 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use rusqlite::{OptionalExtension, params};
 
-use crate::accounts::{self, Account};
 use crate::error::{ApiError, ApiResult};
 use crate::secrets;
 use crate::state::AppState;
 use crate::totp;
+use crate::users::{self, Account};
 
 /// Update `last_used_at` at most this often.
 const TOUCH_EVERY_MS: u64 = 60_000;
@@ -30,10 +30,10 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
     let email = req.email.clone();
     let acct = state
         .db
-        .run(move |c| -> ApiResult<Option<Account>> { Ok(accounts::by_email(c, &email)?) })
+        .run(move |c| -> ApiResult<Option<Account>> { Ok(users::by_email(c, &email)?) })
         .await?;
-    let ok = accounts::verify_secret(acct.as_ref().map(|a| a.verifier.clone()), &req.auth_secret)
-        .await?;
+    let ok =
+        users::verify_secret(acct.as_ref().map(|a| a.verifier.clone()), &req.auth_secret).await?;
     let now = state.now();
     let acct = match acct {
         Some(a) if ok => a,

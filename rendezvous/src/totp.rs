@@ -9,9 +9,9 @@ use rand::RngCore;
 use rusqlite::params;
 use totp_rs::{Algorithm, TOTP};
 
-use crate::accounts::{self, Account};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::users::{self, Account};
 
 const STEP: u64 = 30;
 const DIGITS: usize = 6;
@@ -180,7 +180,7 @@ pub async fn disable(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
 pub async fn account(state: &AppState, id: assent_shared::ids::UserId) -> ApiResult<Account> {
     state
         .db
-        .run(move |c| -> ApiResult<Option<Account>> { Ok(accounts::by_id(c, &id)?) })
+        .run(move |c| -> ApiResult<Option<Account>> { Ok(users::by_id(c, &id)?) })
         .await?
         .ok_or_else(ApiError::unauthenticated)
 }

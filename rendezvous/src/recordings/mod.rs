@@ -28,7 +28,7 @@ mod uploads;
 
 use access::{Access, access, must_record};
 use manifest::{bad_manifest, check, must_extend};
-pub use retention::{delete, expire, purge_recorded_by, spawn_retention};
+pub use retention::{delete, expire, purge_recorded_by};
 use store::{Status, info, object_size, row, set_participants, within_quota};
 pub use uploads::{abort_upload, complete_upload, download, part_urls, start_upload, stored_parts};
 

@@ -120,19 +120,3 @@ pub async fn expire(state: &AppState, now: Timestamp) -> ApiResult<usize> {
     }
     Ok(n)
 }
-
-/// Run the retention job every `interval` until the process ends.
-pub fn spawn_retention(state: AppState, interval: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        loop {
-            tick.tick().await;
-            if let Err(e) = expire(&state, state.now()).await {
-                tracing::warn!("retention job: {e}");
-            }
-            if let Err(e) = crate::accounts::expire_unverified(&state, state.now()).await {
-                tracing::warn!("unverified accounts job: {e}");
-            }
-        }
-    });
-}

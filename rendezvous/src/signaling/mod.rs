@@ -1,8 +1,9 @@
-//! Signaling: the pure hub ([`hub`]) and its edge ([`ws`]): one task owns the hub, connections
-//! talk to it over channels, history is written by a second task in order.
+//! Signaling: the pure hub ([`hub`]), the task that owns it, and the call history it writes
+//! ([`history`], by a second task, in order). Connections talk to it over channels; their
+//! WebSocket edge is the `http_signaling` module.
 
+pub mod history;
 pub mod hub;
-pub mod ws;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,7 +15,6 @@ use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 use crate::db::Db;
-use crate::meetings::RoomEffect;
 use hub::{ConnId, Hub, Input, Output};
 
 /// What a connection's writer receives.
@@ -69,21 +69,11 @@ impl HubHandle {
         self.history_written.clone()
     }
 
-    /// Carry out a host action's effect on the room.
-    pub fn apply(&self, effect: RoomEffect) {
-        match effect {
-            RoomEffect::Kick { meeting, user } => self.input(Input::Kick { meeting, user }),
-            RoomEffect::Close { meeting } => self.input(Input::Close { meeting }),
-            RoomEffect::Role {
-                meeting,
-                user,
-                role,
-            } => self.input(Input::RoleChanged {
-                meeting,
-                user,
-                role,
-            }),
-            RoomEffect::Nothing => {}
+    /// Carry out what a host action asks of the room (a meetings service's answer), if
+    /// anything.
+    pub fn apply(&self, input: Option<Input>) {
+        if let Some(i) = input {
+            self.input(i);
         }
     }
 }
@@ -110,7 +100,7 @@ pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
                     let tx = c.transaction()?;
                     for o in &batch {
                         // One bad record must not cost the others theirs.
-                        if let Err(e) = crate::history::record(&tx, o) {
+                        if let Err(e) = history::record(&tx, o) {
                             tracing::error!(error = %e, "could not record call history");
                         }
                     }

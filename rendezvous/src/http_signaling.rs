@@ -17,12 +17,12 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
-use super::hub::{Admitted, ConnId, Input};
-use super::{OUTBOUND_QUEUE, Outbound};
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::AuthUser;
+use crate::signaling::hub::{Admitted, ConnId, Input};
+use crate::signaling::{CLOSE_SIGNED_OUT, OUTBOUND_QUEUE, Outbound};
 use crate::state::AppState;
-use crate::{accounts, meetings};
+use crate::{meetings, users};
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -72,7 +72,7 @@ async fn admit(
         .db
         .run(move |c| -> ApiResult<Admitted> {
             let (m, role) = meetings::admit(c, &user, &code)?;
-            let acct = accounts::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
+            let acct = users::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
             let bundle: Vec<u8> = c.query_row(
                 "SELECT bundle FROM identities WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
                 [&user.0[..]],
@@ -155,7 +155,7 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
             // Its seat goes too (no grace period to resume: the session cannot come back).
             () = stop.notified() => {
                 state.hub.input(Input::Leave { conn });
-                let _ = tx.try_send(Outbound::Close(super::CLOSE_SIGNED_OUT));
+                let _ = tx.try_send(Outbound::Close(CLOSE_SIGNED_OUT));
                 break;
             }
             frame = stream.next() => match frame {

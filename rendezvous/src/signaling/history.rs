@@ -6,9 +6,9 @@ use assent_shared::api::{CallHistory, HistoryParticipant};
 use assent_shared::ids::UserId;
 use rusqlite::{Connection, params};
 
+use super::hub::Output;
+use crate::db::Db;
 use crate::error::ApiResult;
-use crate::signaling::hub::Output;
-use crate::state::AppState;
 
 /// Record one hub output (others are ignored).
 pub fn record(c: &Connection, o: &Output) -> rusqlite::Result<()> {
@@ -65,10 +65,8 @@ fn id(v: Vec<u8>) -> UserId {
 }
 
 /// `GET /v1/history`: calls the user took part in, newest first.
-pub async fn for_user(state: &AppState, user: UserId) -> ApiResult<Vec<CallHistory>> {
-    state
-        .db
-        .run(move |c| -> ApiResult<Vec<CallHistory>> {
+pub async fn for_user(db: &Db, user: UserId) -> ApiResult<Vec<CallHistory>> {
+    db.run(move |c| -> ApiResult<Vec<CallHistory>> {
             let mut calls = c.prepare(
                 "SELECT DISTINCT k.id, m.code, m.title, k.started_at, k.ended_at FROM calls k
                  JOIN meetings m ON m.id = k.meeting_id
