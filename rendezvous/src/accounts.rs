@@ -679,3 +679,6 @@ pub async fn complete_recovery(
     state.sockets.close_user(user, None);
     crate::sessions::create(state, user, device).await
 }
+
+#[cfg(test)]
+mod tests;

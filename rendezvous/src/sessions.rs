@@ -263,3 +263,27 @@ pub async fn revoke(state: &AppState, user: &AuthUser, which: &str) -> ApiResult
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_are_checked_and_trimmed() {
+        assert_eq!(check_device("  Ann's laptop ").unwrap(), "Ann's laptop");
+        for bad in ["", "  ", "a\nb"] {
+            assert!(
+                matches!(
+                    check_device(bad),
+                    Err(ApiError::Invalid {
+                        code: ErrorCode::InvalidDevice,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(check_device(&"d".repeat(65)).is_err());
+        assert!(check_device(&"d".repeat(64)).is_ok());
+    }
+}

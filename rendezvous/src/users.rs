@@ -122,3 +122,78 @@ pub async fn verify_secret(verifier: Option<String>, secret: &AuthSecret) -> Api
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_and_trimmed() {
+        assert_eq!(check_email(" ann@example.org ").unwrap(), "ann@example.org");
+        for bad in ["", "ann", "ann@", "@example.org", "a nn@example.org"] {
+            assert!(
+                matches!(
+                    check_email(bad),
+                    Err(ApiError::Invalid {
+                        code: ErrorCode::InvalidEmail,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(check_email(&format!("{}@example.org", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn display_names_have_1_to_64_printable_characters() {
+        assert_eq!(check_display_name("  Ann  ").unwrap(), "Ann");
+        assert_eq!(
+            check_display_name(&"é".repeat(64)).unwrap().chars().count(),
+            64
+        );
+        for bad in ["", "   ", "A\u{7}nn"] {
+            assert!(check_display_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_display_name(&"a".repeat(65)).is_err());
+    }
+
+    /// A stored account is found by email (whatever its case and spaces) and by id.
+    #[test]
+    fn accounts_are_found_by_email_and_id() {
+        let c = crate::db::memory();
+        let id = UserId::random();
+        c.execute(
+            "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib,
+               kdf_iterations, kdf_lanes, created_at)
+             VALUES (?1, 'ann@example.org', 'Ann', 'v', ?2, 65536, 3, 1, 7)",
+            rusqlite::params![&id.0[..], &[9u8; 16][..]],
+        )
+        .unwrap();
+        let a = by_email(&c, " ANN@example.org").unwrap().unwrap();
+        assert_eq!(
+            (a.id, a.display_name.as_str(), a.salt.0),
+            (id, "Ann", [9; 16])
+        );
+        assert!(!a.email_verified && !a.totp_enabled && !a.disabled);
+        assert_eq!(a.role, "user");
+        assert_eq!(by_id(&c, &id).unwrap().unwrap().email, "ann@example.org");
+        assert!(by_email(&c, "bob@example.org").unwrap().is_none());
+    }
+
+    /// A bundle that does not verify is refused with its code.
+    #[test]
+    fn identities_must_verify() {
+        let id = assent_shared::SecretIdentity::generate(assent_shared::Timestamp(1));
+        check_identity(id.public()).unwrap();
+        let mut forged = id.public().clone();
+        forged.signing = assent_shared::SecretIdentity::generate(assent_shared::Timestamp(2)).key();
+        assert!(matches!(
+            check_identity(&forged),
+            Err(ApiError::Invalid {
+                code: ErrorCode::InvalidIdentity,
+                ..
+            })
+        ));
+    }
+}
