@@ -70,20 +70,12 @@ fn refuse(package: &str, deps: &[String], forbidden: &[&str], why: &str) -> Vec<
 /// Rust sources under `dir` that contain `needle` outside comments.
 fn naming(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                let text = std::fs::read_to_string(&p).expect("source");
-                for (i, line) in text.lines().enumerate() {
-                    let code = line.split("//").next().unwrap_or("");
-                    if code.contains(needle) {
-                        found.push(format!("{}:{}: {}", p.display(), i + 1, line.trim()));
-                    }
-                }
+    for p in rust_files(dir) {
+        let text = std::fs::read_to_string(&p).expect("source");
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains(needle) {
+                found.push(format!("{}:{}: {}", p.display(), i + 1, line.trim()));
             }
         }
     }
