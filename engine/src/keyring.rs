@@ -33,7 +33,7 @@ impl std::str::FromStr for Backend {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum KeyringError {
     #[error("no keyring is available: {0}")]
     Unavailable(String),
@@ -54,7 +54,7 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
-static OPENED: OnceLock<Result<Keyring, String>> = OnceLock::new();
+static OPENED: OnceLock<Result<Keyring, KeyringError>> = OnceLock::new();
 
 impl Keyring {
     /// Open the keyring: `ASSENT_KEYRING` (`secret-service` or `keyutils`) if set, otherwise the
@@ -65,7 +65,8 @@ impl Keyring {
                 let chosen = std::env::var("ASSENT_KEYRING")
                     .ok()
                     .map(|v| v.parse::<Backend>())
-                    .transpose()?;
+                    .transpose()
+                    .map_err(KeyringError::Unavailable)?;
                 match chosen {
                     Some(b) => Self::open_backend(b),
                     None => Self::open_backend(Backend::SecretService)
@@ -73,20 +74,20 @@ impl Keyring {
                 }
             })
             .clone()
-            .map_err(KeyringError::Unavailable)
     }
 
-    fn open_backend(backend: Backend) -> Result<Keyring, String> {
+    fn open_backend(backend: Backend) -> Result<Keyring, KeyringError> {
+        let unavailable = |e: keyring_core::Error| KeyringError::Unavailable(e.to_string());
         let store: Arc<CredentialStore> = match backend {
             Backend::SecretService => {
                 if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-                    return Err("no session bus for the Secret Service".into());
+                    return Err(KeyringError::Unavailable(
+                        "no session bus for the Secret Service".into(),
+                    ));
                 }
-                zbus_secret_service_keyring_store::Store::new().map_err(|e| e.to_string())?
+                zbus_secret_service_keyring_store::Store::new().map_err(unavailable)?
             }
-            Backend::Keyutils => {
-                linux_keyutils_keyring_store::Store::new().map_err(|e| e.to_string())?
-            }
+            Backend::Keyutils => linux_keyutils_keyring_store::Store::new().map_err(unavailable)?,
         };
         Ok(Keyring { backend, store })
     }

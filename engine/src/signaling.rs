@@ -22,8 +22,35 @@ pub enum SignalEvent {
     Reconnecting {
         attempt: u32,
     },
-    /// Cannot go on (refused admission, bad token, gave up): why, for the user.
-    Closed(String),
+    /// Cannot go on (refused admission, bad token, gave up): why.
+    Closed(Closed),
+}
+
+/// Why signaling ended for good, said for the user.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Closed {
+    #[error("the server refused the session: sign in again")]
+    SignedOut,
+    /// The server refused the join, or said something retrying cannot cure.
+    #[error("{message} ({code})")]
+    Refused { code: ErrorCode, message: String },
+    #[error("lost the connection to the server")]
+    Lost,
+}
+
+/// Why one connection attempt failed (it is retried).
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("not a signaling address: {0}")]
+    Address(tokio_tungstenite::tungstenite::Error),
+    #[error("the session token cannot be sent as a header")]
+    Token,
+    #[error("cannot connect: {0}")]
+    Connect(tokio_tungstenite::tungstenite::Error),
+    #[error("cannot encode a message: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("cannot send the join: {0}")]
+    Send(tokio_tungstenite::tungstenite::Error),
 }
 
 /// Handle to send frames; dropping it (or sending `Leave`) ends the task.
@@ -84,7 +111,7 @@ enum Outcome {
     /// The connection dropped: try again.
     Dropped,
     /// The server refused for good.
-    Refused(String),
+    Refused(Closed),
 }
 
 async fn run(
@@ -111,13 +138,11 @@ async fn run(
                 attempt = 0;
                 lost_since = None;
             }
-            Err(_) => {}
+            Err(e) => tracing::debug!(error = %e, "signaling: connection attempt failed"),
         }
         let since = *lost_since.get_or_insert_with(tokio::time::Instant::now);
         if since.elapsed() > GIVE_UP_AFTER {
-            let _ = events.send(SignalEvent::Closed(
-                "lost the connection to the server".into(),
-            ));
+            let _ = events.send(SignalEvent::Closed(Closed::Lost));
             return;
         }
         attempt += 1;
@@ -144,12 +169,12 @@ async fn session(
     resume: &mut Option<String>,
     rx: &mut mpsc::UnboundedReceiver<ClientMsg>,
     events: &mpsc::UnboundedSender<SignalEvent>,
-) -> Result<Outcome, String> {
-    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+) -> Result<Outcome, ConnectError> {
+    let mut req = url.into_client_request().map_err(ConnectError::Address)?;
     if let Some(t) = api.token() {
         let value = format!("Bearer {t}")
             .parse()
-            .map_err(|_| "token".to_string())?;
+            .map_err(|_| ConnectError::Token)?;
         req.headers_mut().insert("authorization", value);
     }
     // No Nagle: signaling messages are small and latency-critical (with delayed ACKs, Nagle
@@ -157,11 +182,9 @@ async fn session(
     let (ws, _) = match tokio_tungstenite::connect_async_with_config(req, None, true).await {
         Ok(c) => c,
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
-            return Ok(Outcome::Refused(
-                "the server refused the session: sign in again".into(),
-            ));
+            return Ok(Outcome::Refused(Closed::SignedOut));
         }
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err(ConnectError::Connect(e)),
     };
     let (mut sink, mut stream) = ws.split();
     let join = ClientMsg::Join {
@@ -169,10 +192,10 @@ async fn session(
         resume: resume.clone(),
         codecs: codecs.to_vec(),
     };
-    let text = serde_json::to_string(&join).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string(&join)?;
     sink.send(Message::Text(text.into()))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ConnectError::Send)?;
     let mut ping = tokio::time::interval(Duration::from_secs(20));
     ping.tick().await;
     let mut seated = false;
@@ -200,7 +223,10 @@ async fn session(
                     ServerMsg::Error { code, message }
                         if !seated || FINAL_ERRORS.contains(code) =>
                     {
-                        return Ok(Outcome::Refused(format!("{message} ({code})")));
+                        return Ok(Outcome::Refused(Closed::Refused {
+                            code: *code,
+                            message: message.clone(),
+                        }));
                     }
                     ServerMsg::Removed | ServerMsg::Ended => {
                         let _ = events.send(SignalEvent::Msg(Box::new(msg)));
@@ -216,7 +242,7 @@ async fn session(
                     return Ok(Outcome::Done);
                 };
                 let leaving = out == ClientMsg::Leave;
-                let text = serde_json::to_string(&out).map_err(|e| e.to_string())?;
+                let text = serde_json::to_string(&out)?;
                 if sink.send(Message::Text(text.into())).await.is_err() {
                     if leaving {
                         return Ok(Outcome::Done);

@@ -25,7 +25,7 @@ impl Call {
                     Ok(Some(input)) => input,
                     Ok(None) => continue,
                     Err(why) => {
-                        closed = why;
+                        closed = why.to_string();
                         Input::Leave
                     }
                 },
@@ -270,7 +270,10 @@ impl Call {
     }
 
     /// Turn a signaling event into a machine input (or report it). `Err`: the call cannot go on.
-    pub(super) fn signal_event(&mut self, ev: SignalEvent) -> Result<Option<Input>, String> {
+    pub(super) fn signal_event(
+        &mut self,
+        ev: SignalEvent,
+    ) -> Result<Option<Input>, crate::signaling::Closed> {
         let msg = match ev {
             SignalEvent::Msg(m) => *m,
             SignalEvent::Reconnecting { attempt } => {
