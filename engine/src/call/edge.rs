@@ -135,6 +135,15 @@ impl Call {
 
     /// Perform one effect; a failure comes back as an input for the machine.
     pub(super) fn perform(&mut self, effect: Effect) -> Option<Input> {
+        let effect = match ports::route(effect, &self.media, &self.codecs) {
+            ports::Routed::Done => return None,
+            ports::Routed::Input(input) => return Some(input),
+            ports::Routed::LocalFailed(e) => {
+                let _ = self.events.send(CallEvent::MediaError(e.to_string()));
+                return None;
+            }
+            ports::Routed::NotMedia(effect) => effect,
+        };
         match effect {
             Effect::Signal { to, payload } => self.signaling.send(ClientMsg::Send {
                 to: Some(to),
@@ -160,44 +169,15 @@ impl Call {
                     let _ = reply.send(DirectoryReply::Root(root));
                 });
             }
-            Effect::CreatePeer { peer, offerer } => {
-                // The newcomer's preference decides; both sides compute the same codec.
-                let mine = self.media.codecs();
-                let theirs = self.codecs.get(&peer).cloned().unwrap_or_default();
-                let codec = if offerer {
-                    codec::choose(&mine, &theirs)
-                } else {
-                    codec::choose(&theirs, &mine)
-                };
-                if let Err(e) = self.media.create_peer(peer, offerer, codec) {
-                    return Some(Input::PeerError {
-                        peer,
-                        reason: e.to_string(),
-                    });
-                }
-            }
-            Effect::ApplyRemote { peer, kind, sdp } => {
-                if let Err(e) = self.media.apply_remote(peer, kind, &sdp) {
-                    return Some(Input::PeerError {
-                        peer,
-                        reason: e.to_string(),
-                    });
-                }
-            }
-            Effect::AddCandidate {
-                peer,
-                mline,
-                candidate,
-            } => self.media.add_candidate(peer, mline, &candidate),
-            Effect::OpenMedia { peer } => self.media.open_media(peer),
-            Effect::ClosePeer { peer } => self.media.close_peer(peer),
-            Effect::SendData { peer, text } => self.media.send_data(peer, &text),
-            Effect::ApplyLocalMedia(state) => {
-                if let Err(e) = self.media.apply_local(state) {
-                    let _ = self.events.send(CallEvent::MediaError(e.to_string()));
-                }
-            }
             Effect::Hangup => self.signaling.send(ClientMsg::Leave),
+            // The media's own effects went to the media above.
+            Effect::CreatePeer { .. }
+            | Effect::ApplyRemote { .. }
+            | Effect::AddCandidate { .. }
+            | Effect::OpenMedia { .. }
+            | Effect::ClosePeer { .. }
+            | Effect::SendData { .. }
+            | Effect::ApplyLocalMedia(_) => {}
             Effect::Record(cmd) => {
                 let present: Vec<assent_shared::identity::IdentityKey> = self
                     .machine

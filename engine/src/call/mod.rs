@@ -6,6 +6,7 @@ mod candidates;
 pub mod consent;
 mod edge;
 pub mod machine;
+mod ports;
 mod report;
 mod vetting;
 
@@ -22,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::account::Account;
 use crate::api::{Api, ApiError};
-use crate::media::{IceOptions, Media, MediaError, MediaOptions, codec, rate};
+use crate::media::{IceOptions, Media, MediaError, MediaOptions, rate};
 use crate::recorder::{self, Recorder, RecorderEvent};
 use crate::signaling::{self, SignalEvent, Signaling};
 use crate::store::{CallRecord, PinSeen, Store};
