@@ -171,47 +171,15 @@ pub async fn start(
     mut opts: CallOptions,
 ) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), CallError> {
     let (events, events_rx) = mpsc::unbounded_channel();
-    // The server's directory keys, as pinned for this profile: every key in the call is
-    // checked with them.
-    let pinned = store.directory_keys().map_err(DirectoryError::from)?;
-    let keys = match transparency::server_keys(&api, pinned).await {
-        Ok(k) => k,
-        Err(e @ DirectoryError::KeysChanged { .. }) => {
-            let _ = store.raise_alarm("keys_changed", &e.to_string(), None, Timestamp::now());
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if pinned.is_none() {
-        store
-            .set_directory_keys(&keys)
-            .map_err(DirectoryError::from)?;
-    }
+    let keys = directory_keys(&api, &store).await?;
     let newest = store.newest_root().map_err(DirectoryError::from)?;
     let meeting = api.join_meeting(&opts.meeting).await?;
     let _ = events.send(CallEvent::Admitted {
         title: meeting.title.clone(),
         code: meeting.code.clone(),
     });
-    let servers = if opts.server_ice {
-        api.ice_servers().await?.ice_servers
-    } else {
-        Vec::new()
-    };
-    let ice = IceOptions {
-        servers,
-        relay_only: opts.relay_only,
-        local_addresses: std::mem::take(&mut opts.local_addresses),
-    };
     let (media_events, media_rx) = mpsc::unbounded_channel();
-    let mut media_opts = std::mem::take(&mut opts.media);
-    media_opts.camera_on = opts.initial.video && !opts.initial.screen;
-    let (start_kbps, min_kbps, max_kbps) = (
-        media_opts.start_kbps,
-        media_opts.min_kbps,
-        media_opts.max_kbps,
-    );
-    let media = Media::start(media_opts, ice, media_events)?;
+    let (media, rate) = start_media(&api, &mut opts, media_events).await?;
     if let Err(e) = media.apply_local(opts.initial) {
         let _ = events.send(CallEvent::MediaError(e.to_string()));
     }
@@ -225,33 +193,10 @@ pub async fn start(
         signal_tx,
     );
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
-    let (up_tx, mut up_rx) = mpsc::unbounded_channel();
-    let (uploads, _) = crate::upload::spawn(
-        crate::upload::Uploader::new(api.clone(), opts.profile_db.clone()),
-        up_tx,
-    );
-    {
-        let events = events.clone();
-        tokio::spawn(async move {
-            while let Some(e) = up_rx.recv().await {
-                let _ = events.send(CallEvent::Upload(e));
-            }
-        });
-    }
+    let uploads = uploads(&api, opts.profile_db.clone(), events.clone());
     let public = identity.public().clone();
-    let recorder_identity = SecretIdentity::from_bytes(&identity.to_bytes())
-        .map_err(|e| CallError::Media(MediaError::Init(e.to_string())))?;
     let (rec_tx, rec_rx) = mpsc::unbounded_channel();
-    let recorder = Recorder::spawn(
-        media.clone(),
-        std::sync::Arc::new(recorder_identity),
-        opts.recordings.clone(),
-        rec_tx,
-    );
-    recorder.send(recorder::Command::Label {
-        source: crate::media::tap::Source::Local,
-        label: format!("{} <{}>", account.display_name, account.email),
-    });
+    let recorder = start_recorder(&media, &identity, &account, opts.recordings.clone(), rec_tx)?;
     let mut machine = CallMachine::new(
         identity,
         account.user_id,
@@ -281,7 +226,7 @@ pub async fn start(
         cloud: std::collections::BTreeMap::new(),
         recording: false,
         recording_stats: (0, 0),
-        rate: rate::RateController::new(start_kbps, min_kbps, max_kbps),
+        rate,
         report: report::Tracker::default(),
         codecs: std::collections::BTreeMap::new(),
         record: CallRecord {
@@ -295,6 +240,95 @@ pub async fn start(
     };
     tokio::spawn(call.run(media_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
     Ok((CallHandle { cmd, media }, events_rx))
+}
+
+/// Start the media with the server's ICE servers (unless the options say not to) and the
+/// rate controller for its bitrate.
+async fn start_media(
+    api: &Api,
+    opts: &mut CallOptions,
+    events: mpsc::UnboundedSender<crate::media::MediaEvent>,
+) -> Result<(Media, rate::RateController), CallError> {
+    let servers = if opts.server_ice {
+        api.ice_servers().await?.ice_servers
+    } else {
+        Vec::new()
+    };
+    let ice = IceOptions {
+        servers,
+        relay_only: opts.relay_only,
+        local_addresses: std::mem::take(&mut opts.local_addresses),
+    };
+    let mut media_opts = std::mem::take(&mut opts.media);
+    media_opts.camera_on = opts.initial.video && !opts.initial.screen;
+    let rate = rate::RateController::new(
+        media_opts.start_kbps,
+        media_opts.min_kbps,
+        media_opts.max_kbps,
+    );
+    Ok((Media::start(media_opts, ice, events)?, rate))
+}
+
+/// The recorder of this device (it records only when this device proposes a recording and
+/// everyone agreed), with this person's own track labelled.
+fn start_recorder(
+    media: &Media,
+    identity: &SecretIdentity,
+    account: &Account,
+    recordings: std::path::PathBuf,
+    events: mpsc::UnboundedSender<RecorderEvent>,
+) -> Result<Recorder, CallError> {
+    let recorder_identity = SecretIdentity::from_bytes(&identity.to_bytes())
+        .map_err(|e| CallError::Media(MediaError::Init(e.to_string())))?;
+    let recorder = Recorder::spawn(
+        media.clone(),
+        std::sync::Arc::new(recorder_identity),
+        recordings,
+        events,
+    );
+    recorder.send(recorder::Command::Label {
+        source: crate::media::tap::Source::Local,
+        label: format!("{} <{}>", account.display_name, account.email),
+    });
+    Ok(recorder)
+}
+
+/// The server's directory keys, as pinned for this profile (pinned now if this is its first
+/// call): every key in the call is checked with them. Keys that changed raise an alarm and
+/// stop the call.
+async fn directory_keys(api: &Api, store: &Store) -> Result<DirectoryKeys, CallError> {
+    let pinned = store.directory_keys().map_err(DirectoryError::from)?;
+    let keys = match transparency::server_keys(api, pinned).await {
+        Ok(k) => k,
+        Err(e @ DirectoryError::KeysChanged { .. }) => {
+            let _ = store.raise_alarm("keys_changed", &e.to_string(), None, Timestamp::now());
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if pinned.is_none() {
+        store
+            .set_directory_keys(&keys)
+            .map_err(DirectoryError::from)?;
+    }
+    Ok(keys)
+}
+
+/// The upload queue of the call's recordings; its progress becomes the call's events.
+fn uploads(
+    api: &Api,
+    profile_db: std::path::PathBuf,
+    events: mpsc::UnboundedSender<CallEvent>,
+) -> crate::upload::UploadQueue {
+    let (up_tx, mut up_rx) = mpsc::unbounded_channel();
+    let (uploads, _) =
+        crate::upload::spawn(crate::upload::Uploader::new(api.clone(), profile_db), up_tx);
+    tokio::spawn(async move {
+        while let Some(e) = up_rx.recv().await {
+            let _ = events.send(CallEvent::Upload(e));
+        }
+    });
+    uploads
 }
 
 /// What the key directory answered (checked off the call's task, handled on it).
