@@ -200,53 +200,59 @@ impl Call {
                 });
             }
             Effect::Event(e) => {
-                if let Event::Equivocation { evidence } = &e
-                    && let Err(err) = transparency::record_equivocation(&self.store, evidence)
-                {
-                    tracing::warn!("cannot keep the evidence of an equivocation: {err}");
-                }
-                if let Event::RecordingHead { head, .. } = &e
-                    && let Err(err) = self.store.keep_head(head)
-                {
-                    tracing::warn!("cannot keep a recording's chain head: {err}");
-                }
-                if let Event::Chat {
-                    from,
-                    text,
-                    sent_at,
-                    ..
-                } = &e
-                {
-                    let name = self
-                        .machine
-                        .peers()
-                        .find(|(id, _, _)| id == from)
-                        .map(|(_, _, info)| info.display_name.clone())
-                        .unwrap_or_else(|| from.to_string());
-                    self.recorder.send(recorder::Command::Chat {
-                        from: name,
-                        text: text.clone(),
-                        at: *sent_at,
-                    });
-                }
-                if let Event::ParticipantJoined {
-                    peer, email, name, ..
-                } = &e
-                {
-                    self.recorder.send(recorder::Command::Label {
-                        source: crate::media::tap::Source::Peer(*peer),
-                        label: format!("{name} <{email}>"),
-                    });
-                }
-                if let Event::ParticipantJoined { name, .. } = &e
-                    && !self.record.participants.contains(name)
-                {
-                    self.record.participants.push(name.clone());
-                }
+                self.keep(&e);
                 let _ = self.events.send(CallEvent::Call(e));
             }
         }
         None
+    }
+
+    /// What an event of the call leaves behind here: evidence and chain heads in the store,
+    /// chat lines and people's names for the recorder, the people in the call's history.
+    fn keep(&mut self, e: &Event) {
+        if let Event::Equivocation { evidence } = e
+            && let Err(err) = transparency::record_equivocation(&self.store, evidence)
+        {
+            tracing::warn!("cannot keep the evidence of an equivocation: {err}");
+        }
+        if let Event::RecordingHead { head, .. } = e
+            && let Err(err) = self.store.keep_head(head)
+        {
+            tracing::warn!("cannot keep a recording's chain head: {err}");
+        }
+        if let Event::Chat {
+            from,
+            text,
+            sent_at,
+            ..
+        } = e
+        {
+            let name = self
+                .machine
+                .peers()
+                .find(|(id, _, _)| id == from)
+                .map(|(_, _, info)| info.display_name.clone())
+                .unwrap_or_else(|| from.to_string());
+            self.recorder.send(recorder::Command::Chat {
+                from: name,
+                text: text.clone(),
+                at: *sent_at,
+            });
+        }
+        if let Event::ParticipantJoined {
+            peer, email, name, ..
+        } = e
+        {
+            self.recorder.send(recorder::Command::Label {
+                source: crate::media::tap::Source::Peer(*peer),
+                label: format!("{name} <{email}>"),
+            });
+        }
+        if let Event::ParticipantJoined { name, .. } = e
+            && !self.record.participants.contains(name)
+        {
+            self.record.participants.push(name.clone());
+        }
     }
 
     /// Turn a signaling event into a machine input (or report it). `Err`: the call cannot go on.
