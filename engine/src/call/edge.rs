@@ -36,37 +36,9 @@ impl Call {
                     }
                     continue;
                 }
-                Some(c) = commands.recv() => match c {
-                    Command::SetMedia(s) => Input::SetMedia(s),
-                    Command::Chat(text) => {
-                        self.recorder.send(recorder::Command::Chat {
-                            from: self.name.clone(),
-                            text: text.clone(),
-                            at: Timestamp::now().0,
-                        });
-                        Input::SendChat { text }
-                    }
-                    Command::Record { title, scope, retention_days } => Input::ProposeRecording {
-                        title,
-                        scope,
-                        retention_days,
-                    },
-                    Command::AgreeRecording => Input::AgreeRecording,
-                    Command::DeclineRecording => Input::DeclineRecording,
-                    Command::WithdrawConsent => Input::WithdrawConsent,
-                    Command::AcceptKey(peer) => match self.accept_key(peer) {
-                        Some(input) => input,
-                        None => continue,
-                    },
-                    Command::MarkVerified(peer) => match self.mark_verified(peer) {
-                        Some(input) => input,
-                        None => continue,
-                    },
-                    Command::Leave => Input::Leave,
-                    Command::Stats(reply) => {
-                        let _ = reply.send(self.stats().await);
-                        continue;
-                    }
+                Some(c) = commands.recv() => match self.command(c).await {
+                    Some(input) => input,
+                    None => continue,
                 },
                 Some(ev) = recorded.recv() => {
                     self.library(&ev);
@@ -116,6 +88,40 @@ impl Call {
             tracing::warn!("cannot keep the call in the local history: {e}");
         }
         let _ = self.events.send(CallEvent::Closed { reason: closed });
+    }
+
+    /// What the user asked for, as the machine's input (`None`: answered here).
+    async fn command(&mut self, c: Command) -> Option<Input> {
+        Some(match c {
+            Command::SetMedia(s) => Input::SetMedia(s),
+            Command::Chat(text) => {
+                self.recorder.send(recorder::Command::Chat {
+                    from: self.name.clone(),
+                    text: text.clone(),
+                    at: Timestamp::now().0,
+                });
+                Input::SendChat { text }
+            }
+            Command::Record {
+                title,
+                scope,
+                retention_days,
+            } => Input::ProposeRecording {
+                title,
+                scope,
+                retention_days,
+            },
+            Command::AgreeRecording => Input::AgreeRecording,
+            Command::DeclineRecording => Input::DeclineRecording,
+            Command::WithdrawConsent => Input::WithdrawConsent,
+            Command::AcceptKey(peer) => return self.accept_key(peer),
+            Command::MarkVerified(peer) => return self.mark_verified(peer),
+            Command::Leave => Input::Leave,
+            Command::Stats(reply) => {
+                let _ = reply.send(self.stats().await);
+                return None;
+            }
+        })
     }
 
     pub(super) fn feed(&mut self, input: Input) {
