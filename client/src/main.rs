@@ -66,7 +66,7 @@ fn main() -> std::process::ExitCode {
     let profile = args
         .profile
         .clone()
-        .unwrap_or_else(assent_engine::Profile::default_dir);
+        .unwrap_or_else(assent_engine::Session::default_dir);
     let result = match args.command {
         Some(Command::Demo(a)) => cli::demo::run(a),
         Some(Command::Recordings(c)) => cli::recordings::run(&profile, c),

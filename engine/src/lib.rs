@@ -14,19 +14,18 @@ mod keyring;
 mod library;
 mod media;
 mod recorder;
+mod session;
 mod signaling;
 mod store;
 mod transparency;
 mod upload;
 
-// The session: a profile on this device, its account, and what the server says about keys.
-pub use account::{
-    Account, AccountError, Profile, RecoveryInput, SignedUp, change_password, delete_account,
-    recover as recover_account, signin, signout, signup, start_recovery, verify_email,
-};
+// The session: a profile on this device, its account (the account flows are its methods), and
+// what the server says about keys.
+pub use account::{Account, AccountError, Profile as Session, RecoveryInput, SignedUp};
 pub use api::{Api, ApiError};
 pub use audit::{AuditError, AuditReport, AuditState, audit, load_state, save_state};
-pub use transparency::{Checkup, DirectoryError, checkup};
+pub use transparency::{Checkup, DirectoryError};
 
 // Meetings and calls.
 pub use call::consent::{ConsentEvent, Recipient};

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use assent_engine::Profile;
+use assent_engine::Session;
 use assent_shared::Timestamp;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -231,7 +231,7 @@ fn new_password(env: Option<String>) -> anyhow::Result<Zeroizing<String>> {
 
 pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
-    let profile = Profile::open(profile_dir)?;
+    let profile = Session::open(profile_dir)?;
     rt.block_on(async move {
         match cmd {
             AccountCommand::Signup {
@@ -242,7 +242,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 recovery_out,
             } => signup(&profile, &server, &email, &name, password, recovery_out).await?,
             AccountCommand::Verify { code } => {
-                assent_engine::verify_email(&profile, &code).await?;
+                profile.verify_email(&code).await?;
                 println!("Email verified: you can sign in.");
             }
             AccountCommand::Resend => {
@@ -264,13 +264,12 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
                 let pw = password.read()?;
                 let device = device.unwrap_or_else(device_name);
                 let totp = totp.as_deref();
-                let a =
-                    assent_engine::signin(&profile, &server, &email, &pw, totp, &device).await?;
+                let a = profile.signin(&server, &email, &pw, totp, &device).await?;
                 println!("Signed in as {} <{}>.", a.display_name, a.email);
             }
             AccountCommand::Recover(args) => return recover(&profile, args).await,
             AccountCommand::Signout => {
-                assent_engine::signout(&profile).await?;
+                profile.signout().await?;
                 println!("Signed out.");
             }
             AccountCommand::ExportIdentity { out } => {
@@ -290,7 +289,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
             } => {
                 let current = password.read()?;
                 let new = new_password(new_password_env)?;
-                assent_engine::change_password(&profile, &current, &new).await?;
+                profile.change_password(&current, &new).await?;
                 println!(
                     "Password changed. Your keys and recovery code are unchanged; your other \
                      devices were signed out."
@@ -313,7 +312,7 @@ pub(crate) fn run(profile_dir: &Path, cmd: AccountCommand) -> anyhow::Result<Exi
 
 /// `account signup`: create the account; the recovery code is shown once or written to a file.
 async fn signup(
-    profile: &Profile,
+    profile: &Session,
     server: &str,
     email: &str,
     name: &str,
@@ -326,7 +325,7 @@ async fn signup(
         bail!("{} already exists", p.display());
     }
     let pw = password.read()?;
-    let done = assent_engine::signup(profile, server, email, name, &pw).await?;
+    let done = profile.signup(server, email, name, &pw).await?;
     match recovery_out {
         Some(p) => {
             write_private(&p, &format!("{}\n", done.recovery_code.as_str()))?;
@@ -348,7 +347,7 @@ async fn signup(
 }
 
 /// `account recover`: a forgotten password reset with the mailed code and the recovery code.
-async fn recover(profile: &Profile, args: RecoverArgs) -> anyhow::Result<ExitCode> {
+async fn recover(profile: &Session, args: RecoverArgs) -> anyhow::Result<ExitCode> {
     let RecoverArgs {
         server,
         email,
@@ -362,7 +361,7 @@ async fn recover(profile: &Profile, args: RecoverArgs) -> anyhow::Result<ExitCod
     let code = match code {
         Some(c) => c,
         None => {
-            assent_engine::start_recovery(&server, &email).await?;
+            assent_engine::Session::start_recovery(&server, &email).await?;
             if send_code {
                 println!(
                     "If {email} belongs to a verified account, a recovery code is on \
@@ -391,9 +390,8 @@ async fn recover(profile: &Profile, args: RecoverArgs) -> anyhow::Result<ExitCod
     };
     let new = new_password(new_password_env)?;
     let device = device.unwrap_or_else(device_name);
-    let a = assent_engine::recover_account(
-        profile,
-        assent_engine::RecoveryInput {
+    let a = profile
+        .recover(assent_engine::RecoveryInput {
             server: &server,
             email: &email,
             email_code: &code,
@@ -401,9 +399,8 @@ async fn recover(profile: &Profile, args: RecoverArgs) -> anyhow::Result<ExitCod
             totp: totp.as_deref(),
             new_password: &new,
             device: &device,
-        },
-    )
-    .await?;
+        })
+        .await?;
     println!(
         "Password reset for {} <{}>: your keys and recordings are kept, this device \
          is signed in and every other one was signed out. Your recovery code stays \
@@ -414,7 +411,7 @@ async fn recover(profile: &Profile, args: RecoverArgs) -> anyhow::Result<ExitCod
 }
 
 /// `account totp enrol|confirm|disable`.
-async fn totp(profile: &Profile, c: TotpCommand) -> anyhow::Result<()> {
+async fn totp(profile: &Session, c: TotpCommand) -> anyhow::Result<()> {
     let (api, _) = profile.api()?;
     match c {
         TotpCommand::Enrol { json } => {
@@ -443,7 +440,7 @@ async fn totp(profile: &Profile, c: TotpCommand) -> anyhow::Result<()> {
 }
 
 /// `account sessions`: the devices signed in.
-async fn sessions(profile: &Profile, json: bool) -> anyhow::Result<()> {
+async fn sessions(profile: &Session, json: bool) -> anyhow::Result<()> {
     let (api, _) = profile.api()?;
     let sessions = api.sessions().await?;
     if json {
@@ -464,7 +461,7 @@ async fn sessions(profile: &Profile, json: bool) -> anyhow::Result<()> {
 }
 
 /// `account delete`, after the user typed DELETE (or passed `--yes`).
-async fn delete(profile: &Profile, password: PasswordArgs, yes: bool) -> anyhow::Result<()> {
+async fn delete(profile: &Session, password: PasswordArgs, yes: bool) -> anyhow::Result<()> {
     let a = profile
         .account()?
         .ok_or(assent_engine::AccountError::NoAccount)?;
@@ -481,7 +478,7 @@ async fn delete(profile: &Profile, password: PasswordArgs, yes: bool) -> anyhow:
         }
     }
     let pw = password.read()?;
-    assent_engine::delete_account(profile, &pw).await?;
+    profile.delete_account(&pw).await?;
     println!(
         "Account deleted. Recordings on this device and the keys that open them \
          are still here."
@@ -491,9 +488,9 @@ async fn delete(profile: &Profile, password: PasswordArgs, yes: bool) -> anyhow:
 
 /// `account check-keys`: what the key directory holds for this account, and any alarm (an
 /// alarm fails the command).
-async fn check_keys(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
+async fn check_keys(profile: &Session, json: bool) -> anyhow::Result<ExitCode> {
     let (api, a) = profile.api()?;
-    let c = assent_engine::checkup(&api, &profile.store, &a.email).await?;
+    let c = profile.checkup(&api, &a.email).await?;
     let unknown: Vec<_> = c
         .own
         .as_ref()
@@ -542,7 +539,7 @@ async fn check_keys(profile: &Profile, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// `account show`.
-fn show(profile: &Profile, json: bool) -> anyhow::Result<()> {
+fn show(profile: &Session, json: bool) -> anyhow::Result<()> {
     let a = profile
         .account()?
         .ok_or(assent_engine::AccountError::NoAccount)?;

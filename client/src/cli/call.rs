@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use assent_engine::ConsentEvent;
-use assent_engine::Profile;
 use assent_engine::RecorderEvent;
+use assent_engine::Session;
 use assent_engine::Store;
 use assent_engine::UploadEvent;
 use assent_engine::{
@@ -125,7 +125,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub(crate) fn run_meeting(profile_dir: &Path, cmd: MeetingCommand) -> anyhow::Result<ExitCode> {
-    let profile = Profile::open(profile_dir)?;
+    let profile = Session::open(profile_dir)?;
     let (api, _) = profile.api()?;
     let rt = runtime()?;
     rt.block_on(async move {
@@ -387,7 +387,7 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 }
 
 pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<ExitCode> {
-    let profile = Profile::open(profile_dir)?;
+    let profile = Session::open(profile_dir)?;
     let (api, account) = profile.api()?;
     let identity = profile.identity()?;
     let store = Store::open(&profile.dir().join("profile.db"))?;
@@ -405,7 +405,7 @@ pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<Exi
 }
 
 /// The call's options from the command line.
-fn call_options(profile: &Profile, args: &CallArgs) -> anyhow::Result<CallOptions> {
+fn call_options(profile: &Session, args: &CallArgs) -> anyhow::Result<CallOptions> {
     let (width, height) = parse_size(&args.size)?;
     let source = |kind, spec: &str| assent_engine::parse_source(kind, spec);
     let video = source(Kind::Video, &args.video)?;

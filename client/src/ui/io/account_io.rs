@@ -29,16 +29,10 @@ pub async fn sign_in(
 ) -> Result<Account, SignInError> {
     async move {
         let profile = open(&dir).map_err(SignInError::Other)?;
-        assent_engine::signin(
-            &profile,
-            &server,
-            &email,
-            &password,
-            totp.as_deref(),
-            "desktop",
-        )
-        .await
-        .map_err(SignInError::from)
+        profile
+            .signin(&server, &email, &password, totp.as_deref(), "desktop")
+            .await
+            .map_err(SignInError::from)
     }
     .await
 }
@@ -46,7 +40,7 @@ pub async fn sign_in(
 /// Mail a recovery code.
 pub async fn start_recovery(server: String, email: String) -> Result<(), String> {
     async move {
-        assent_engine::start_recovery(&server, &email)
+        assent_engine::Session::start_recovery(&server, &email)
             .await
             .map_err(|e| e.to_string())
     }
@@ -77,9 +71,7 @@ pub async fn recover(dir: PathBuf, r: Recovery) -> Result<Account, SignInError> 
             new_password: &r.password,
             device: "desktop",
         };
-        assent_engine::recover_account(&profile, input)
-            .await
-            .map_err(SignInError::from)
+        profile.recover(input).await.map_err(SignInError::from)
     }
     .await
 }
@@ -93,7 +85,8 @@ pub async fn sign_up(
 ) -> Result<Zeroizing<String>, String> {
     async move {
         let profile = open(&dir)?;
-        assent_engine::signup(&profile, &server, &email, &name, &password)
+        profile
+            .signup(&server, &email, &name, &password)
             .await
             .map(|s| s.recovery_code)
             .map_err(|e| e.to_string())
@@ -104,9 +97,7 @@ pub async fn sign_up(
 pub async fn verify_email(dir: PathBuf, code: String) -> Result<(), String> {
     async move {
         let profile = open(&dir)?;
-        assent_engine::verify_email(&profile, &code)
-            .await
-            .map_err(|e| e.to_string())
+        profile.verify_email(&code).await.map_err(|e| e.to_string())
     }
     .await
 }
@@ -130,9 +121,7 @@ pub async fn resend_code(dir: PathBuf) -> Result<(), String> {
 pub async fn sign_out(dir: PathBuf) -> Result<(), String> {
     async move {
         let profile = open(&dir)?;
-        assent_engine::signout(&profile)
-            .await
-            .map_err(|e| e.to_string())
+        profile.signout().await.map_err(|e| e.to_string())
     }
     .await
 }
@@ -159,7 +148,8 @@ pub async fn change_password(
 ) -> Result<String, String> {
     async move {
         let profile = open(&dir)?;
-        assent_engine::change_password(&profile, &current, &new)
+        profile
+            .change_password(&current, &new)
             .await
             .map_err(|e| e.to_string())?;
         Ok(
@@ -211,7 +201,8 @@ pub async fn revoke_session(dir: PathBuf, id: String) -> Result<String, String> 
 pub async fn delete_account(dir: PathBuf, password: Zeroizing<String>) -> Result<(), String> {
     async move {
         let profile = open(&dir)?;
-        assent_engine::delete_account(&profile, &password)
+        profile
+            .delete_account(&password)
             .await
             .map_err(|e| e.to_string())
     }

@@ -66,7 +66,7 @@ pub async fn start_preview(sources: setup::Sources) -> Result<PreviewLink, Strin
 /// The call's media and network settings: the sources, speaker and start state chosen in the
 /// meeting setup; the network policy from the environment ([`IcePolicy::from_env`]).
 pub(super) fn call_options(
-    profile: &Profile,
+    profile: &Session,
     joining: &setup::Joining,
 ) -> Result<assent_engine::CallOptions, String> {
     use assent_engine::{CallOptions, IcePolicy, Kind, MediaOptions, Output};

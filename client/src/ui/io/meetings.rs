@@ -47,7 +47,7 @@ pub async fn overview(dir: PathBuf) -> Result<Overview, String> {
         let (api, account) = profile.api().map_err(|e| e.to_string())?;
         // A check that cannot run (the server unreachable) raises nothing; one that finds
         // something wrong keeps it as an alarm, read back here either way.
-        let _ = assent_engine::checkup(&api, &profile.store, &account.email).await;
+        let _ = profile.checkup(&api, &account.email).await;
         let alarms = profile
             .store
             .alarms()

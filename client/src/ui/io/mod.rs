@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use assent_engine::ApiError;
-use assent_engine::{Account, AccountError, Profile};
+use assent_engine::{Account, AccountError, Session};
 use assent_shared::api::ErrorCode;
 use zeroize::Zeroizing;
 
@@ -28,8 +28,8 @@ pub use call::*;
 pub use library_io::*;
 pub use meetings::*;
 
-fn open(dir: &Path) -> Result<Profile, String> {
-    Profile::open(dir).map_err(|e| e.to_string())
+fn open(dir: &Path) -> Result<Session, String> {
+    Session::open(dir).map_err(|e| e.to_string())
 }
 
 /// The account this profile is signed in to, if any (a stored session token).
