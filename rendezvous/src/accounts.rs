@@ -20,7 +20,7 @@ use sha2::Sha256;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets;
 use crate::state::AppState;
-pub use crate::users::{
+use crate::users::{
     Account, by_email, by_id, check_display_name, check_email, check_identity, verify_secret,
 };
 

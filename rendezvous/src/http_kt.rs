@@ -129,7 +129,7 @@ async fn history(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Kt
     let id = user.id;
     let email =
         s.db.run(move |c| -> ApiResult<String> {
-            crate::accounts::by_id(c, &id)?
+            crate::users::by_id(c, &id)?
                 .map(|a| kt::normalize_email(&a.email))
                 .ok_or_else(ApiError::unauthenticated)
         })
