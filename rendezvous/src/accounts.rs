@@ -12,7 +12,6 @@ use assent_shared::api::{
 use assent_shared::backup::{KdfParams, KeyBackup, Salt, recovery_verifier};
 use assent_shared::ids::UserId;
 use assent_shared::{PublicIdentity, Timestamp};
-use axum::http::StatusCode;
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
@@ -35,7 +34,7 @@ pub const PURPOSE_RECOVERY: &str = "recovery";
 
 fn check_kdf(kdf: KdfParams) -> ApiResult<KdfParams> {
     kdf.check().map_err(|_| {
-        ApiError::field(
+        ApiError::new(
             ErrorCode::WeakKdf,
             "key derivation parameters below the minimum or out of range",
         )
@@ -43,11 +42,10 @@ fn check_kdf(kdf: KdfParams) -> ApiResult<KdfParams> {
 }
 
 fn check_backup(bytes: &[u8], salt: Salt, kdf: KdfParams) -> ApiResult<()> {
-    let b = KeyBackup::from_bytes(bytes).map_err(|_| {
-        ApiError::field(ErrorCode::InvalidKeyBackup, "the key backup does not parse")
-    })?;
+    let b = KeyBackup::from_bytes(bytes)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidKeyBackup, "the key backup does not parse"))?;
     if b.salt != salt || b.kdf != kdf {
-        return Err(ApiError::field(
+        return Err(ApiError::new(
             ErrorCode::InvalidKeyBackup,
             "the key backup was made with another salt or parameters",
         ));
@@ -251,7 +249,7 @@ pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResu
                 .optional()?;
             match existing {
                 Some(true) => {
-                    return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::EmailTaken, "an account with this email address exists"));
+                    return Err(ApiError::new(ErrorCode::EmailTaken, "an account with this email address exists"));
                 }
                 // Nobody proved this address yet: whoever can read its mail may claim it. The
                 // unverified account (never in the key directory) goes.
@@ -515,7 +513,6 @@ pub async fn start_recovery(state: &AppState, ip: IpAddr, req: EmailOnly) -> Api
 /// The error when the account cannot be recovered this way (made before recovery proofs).
 fn recovery_unavailable() -> ApiError {
     ApiError::new(
-        StatusCode::CONFLICT,
         ErrorCode::RecoveryUnavailable,
         "this account has no recovery proof yet: sign in on a device that knows the password \
          and change the password once to turn recovery on",
@@ -598,9 +595,8 @@ pub async fn complete_recovery(
     let device = crate::sessions::check_device(&req.device)?;
     let kdf = check_kdf(req.new_kdf)?;
     check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
-    let new_backup = KeyBackup::from_bytes(&req.new_key_backup.0).map_err(|_| {
-        ApiError::field(ErrorCode::InvalidKeyBackup, "the key backup does not parse")
-    })?;
+    let new_backup = KeyBackup::from_bytes(&req.new_key_backup.0)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidKeyBackup, "the key backup does not parse"))?;
     let now = state.now();
     let ticket_hash = secrets::token_hash(&req.ticket);
     let proof = recovery_verifier(&req.recovery_proof.0);
@@ -627,9 +623,7 @@ pub async fn complete_recovery(
                     "UPDATE recovery_tickets SET attempts = attempts + 1 WHERE ticket_hash = ?1",
                     [&ticket_hash],
                 )?;
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::BadRecoveryProof,
+                return Err(ApiError::new(ErrorCode::BadRecoveryProof,
                     "the recovery code does not belong to this account",
                 ));
             }
@@ -637,7 +631,7 @@ pub async fn complete_recovery(
                 .and_then(|b| KeyBackup::from_bytes(&b).ok())
                 .is_some_and(|b| b.same_keys(&new_backup));
             if !same {
-                return Err(ApiError::field(
+                return Err(ApiError::new(
                     ErrorCode::InvalidKeyBackup,
                     "a recovery keeps the keys: the new backup must seal the same ones",
                 ));

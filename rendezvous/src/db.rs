@@ -253,6 +253,16 @@ pub fn memory() -> Connection {
     conn
 }
 
+#[cfg(test)]
+impl Db {
+    /// A handle on a database in memory with the current schema (unit tests of the services).
+    pub fn in_memory() -> Db {
+        Db {
+            conn: Arc::new(Mutex::new(memory())),
+        }
+    }
+}
+
 /// Identities stored before migration 5 get their signing key column filled in.
 fn backfill_signing_keys(conn: &Connection) -> Result<(), DbError> {
     let mut st = conn.prepare("SELECT rowid, bundle FROM identities WHERE signing_key IS NULL")?;

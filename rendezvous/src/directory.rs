@@ -14,7 +14,6 @@ use assent_shared::api::{DirectoryEntry, KeyHistoryEntry, PublishIdentity};
 use assent_shared::ids::UserId;
 use assent_shared::transparency::{KeyPossession, ServerKey};
 use assent_shared::{PublicIdentity, Timestamp};
-use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{ApiError, ApiResult};
@@ -31,13 +30,7 @@ pub fn check_possession(
 ) -> ApiResult<()> {
     possession
         .verify(identity, email, server, now)
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::BadPossession,
-                e.to_string(),
-            )
-        })
+        .map_err(|e| ApiError::new(ErrorCode::BadPossession, e.to_string()))
 }
 
 /// Append `identity` as the user's newest key unless it already is. Refuses a key that another
@@ -70,14 +63,12 @@ pub fn append_identity(
     match holder {
         Some(h) if h != user => {
             return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
                 ErrorCode::KeyTaken,
                 "this identity key belongs to another account",
             ));
         }
         Some(_) => {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
                 ErrorCode::KeyReplaced,
                 "a key that was replaced cannot be published again",
             ));

@@ -20,7 +20,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiResult};
+use crate::http_error::ApiJson;
 use crate::sessions::{self, AuthUser};
 use crate::signaling::history;
 use crate::state::AppState;
@@ -195,7 +196,7 @@ async fn prelogin(
     State(s): State<AppState>,
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Prelogin>> {
-    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidEmail, "pass ?email="))?;
+    let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidEmail, "pass ?email="))?;
     Ok(Json(accounts::prelogin(&s, q.email).await?))
 }
 
@@ -326,7 +327,7 @@ async fn directory_by_email(
     _user: AuthUser,
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<DirectoryEntry>> {
-    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidEmail, "pass ?email="))?;
+    let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidEmail, "pass ?email="))?;
     Ok(Json(directory::by_email(&s, q.email).await?))
 }
 
@@ -337,16 +338,28 @@ async fn create_meeting(
 ) -> ApiResult<(StatusCode, Json<Meeting>)> {
     Ok((
         StatusCode::CREATED,
-        Json(meetings::create(&s, user.id, req).await?),
+        Json(
+            meetings::create(
+                &s.db,
+                &meetings::Invitations {
+                    mailer: &s.mailer,
+                    public_url: &s.config.public_url,
+                },
+                s.now(),
+                user.id,
+                req,
+            )
+            .await?,
+        ),
     ))
 }
 
 async fn personal_room(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Meeting>> {
-    Ok(Json(meetings::personal(&s, user.id).await?))
+    Ok(Json(meetings::personal(&s.db, s.now(), user.id).await?))
 }
 
 async fn upcoming(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Vec<Meeting>>> {
-    Ok(Json(meetings::upcoming(&s, user.id).await?))
+    Ok(Json(meetings::upcoming(&s.db, s.now(), user.id).await?))
 }
 
 async fn get_meeting(
@@ -354,7 +367,7 @@ async fn get_meeting(
     user: AuthUser,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Meeting>> {
-    Ok(Json(meetings::get(&s, user.id, code).await?))
+    Ok(Json(meetings::get(&s.db, user.id, code).await?))
 }
 
 async fn join_meeting(
@@ -362,7 +375,7 @@ async fn join_meeting(
     user: AuthUser,
     Path(code): Path<String>,
 ) -> ApiResult<Json<Meeting>> {
-    Ok(Json(meetings::join(&s, user.id, code).await?))
+    Ok(Json(meetings::join(&s.db, user.id, code).await?))
 }
 
 async fn lock_meeting(
@@ -372,7 +385,7 @@ async fn lock_meeting(
     ApiJson(req): ApiJson<LockMeeting>,
 ) -> ApiResult<StatusCode> {
     s.hub
-        .apply(meetings::lock(&s, user.id, code, req.locked).await?);
+        .apply(meetings::lock(&s.db, user.id, code, req.locked).await?);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -383,7 +396,7 @@ async fn remove_member(
     ApiJson(req): ApiJson<MemberRef>,
 ) -> ApiResult<StatusCode> {
     s.hub
-        .apply(meetings::remove(&s, user.id, code, req.user_id).await?);
+        .apply(meetings::remove(&s.db, user.id, code, req.user_id).await?);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -394,7 +407,7 @@ async fn set_role(
     ApiJson(req): ApiJson<SetRole>,
 ) -> ApiResult<StatusCode> {
     s.hub
-        .apply(meetings::set_role(&s, user.id, code, req.user_id, req.role).await?);
+        .apply(meetings::set_role(&s.db, user.id, code, req.user_id, req.role).await?);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -403,7 +416,8 @@ async fn end_meeting(
     user: AuthUser,
     Path(code): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.hub.apply(meetings::end(&s, user.id, code).await?);
+    s.hub
+        .apply(meetings::end(&s.db, s.now(), user.id, code).await?);
     Ok(StatusCode::NO_CONTENT)
 }
 

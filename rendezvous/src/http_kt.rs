@@ -58,8 +58,7 @@ async fn roots(
     State(s): State<AppState>,
     q: Result<Query<RootsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<KtRoots>> {
-    let Query(q) =
-        q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "pass ?from=N&limit=M"))?;
+    let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidQuery, "pass ?from=N&limit=M"))?;
     Ok(Json(KtRoots {
         roots: s.kt.roots(q.from, q.limit).await?,
     }))
@@ -75,7 +74,7 @@ async fn audit(
     State(s): State<AppState>,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<KtAudit>> {
-    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "pass ?start=N"))?;
+    let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidQuery, "pass ?start=N"))?;
     let (start, end, proof) = s.kt.audit(q.start).await?;
     Ok(Json(KtAudit {
         start,
@@ -111,7 +110,7 @@ async fn lookup(
     _user: AuthUser,
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<KtLookup>> {
-    let Query(q) = q.map_err(|_| ApiError::field(ErrorCode::InvalidEmail, "pass ?email="))?;
+    let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidEmail, "pass ?email="))?;
     let email = kt::normalize_email(&q.email);
     let (root, proof, value) = s.kt.lookup(&email).await?;
     let bundles =

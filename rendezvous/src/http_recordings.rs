@@ -14,7 +14,8 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::error::{ApiError, ApiResult};
+use crate::http_error::ApiJson;
 use crate::recordings::{self, MAX_MANIFEST};
 use crate::sessions::AuthUser;
 use crate::state::AppState;
@@ -72,7 +73,6 @@ fn manifest_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<Vec<u8>> {
         .unwrap_or("");
     if ct != "application/octet-stream" {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::UnsupportedMediaType,
             "send the signed manifest as application/octet-stream",
         ));
@@ -105,8 +105,7 @@ async fn list(
     user: AuthUser,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<RecordingList>> {
-    let Query(q) =
-        q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "only ?all=true|false"))?;
+    let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidQuery, "only ?all=true|false"))?;
     Ok(Json(RecordingList {
         recordings: recordings::list(&s, user.caller(), q.all).await?,
     }))
@@ -170,7 +169,7 @@ async fn complete(
     q: Result<Query<CompleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<RecordingInfo>> {
     let Query(q) =
-        q.map_err(|_| ApiError::field(ErrorCode::InvalidQuery, "only ?interrupted=true|false"))?;
+        q.map_err(|_| ApiError::new(ErrorCode::InvalidQuery, "only ?interrupted=true|false"))?;
     Ok(Json(
         recordings::complete(&s, user.caller(), rid(&id)?, q.interrupted).await?,
     ))
@@ -265,7 +264,6 @@ struct Presigned {
 
 fn denied() -> ApiError {
     ApiError::new(
-        StatusCode::FORBIDDEN,
         ErrorCode::InvalidSignature,
         "the link is invalid or expired",
     )
@@ -310,13 +308,10 @@ async fn storage_put(
         .put_part_stream(&upload, part, body.into_data_stream(), MAX_PART_BYTES)
         .await
         .map_err(|e| match e {
-            crate::storage::StorageError::TooLarge => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::PayloadTooLarge,
-                "a part is at most 64 MiB",
-            ),
+            crate::storage::StorageError::TooLarge => {
+                ApiError::new(ErrorCode::PayloadTooLarge, "a part is at most 64 MiB")
+            }
             crate::storage::StorageError::NoUpload => ApiError::new(
-                StatusCode::NOT_FOUND,
                 ErrorCode::NoSuchUpload,
                 "the upload does not exist (completed or aborted)",
             ),

@@ -95,7 +95,9 @@ async fn admit(
 
 fn error_frame(e: &ApiError) -> ServerMsg {
     match e {
-        ApiError::Invalid { code, message, .. } => ServerMsg::error(*code, message),
+        ApiError::Refused { code, message } | ApiError::Conflict { code, message } => {
+            ServerMsg::error(*code, message)
+        }
         ApiError::SlowDown { .. } => ServerMsg::error(ErrorCode::SlowDown, "too many attempts"),
         ApiError::Busy => {
             ServerMsg::error(ErrorCode::Busy, "the server is busy; try again in a moment")

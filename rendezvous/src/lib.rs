@@ -9,6 +9,7 @@ pub mod db;
 pub mod directory;
 pub mod error;
 pub mod http;
+pub mod http_error;
 pub mod http_kt;
 pub mod http_recordings;
 pub mod http_signaling;

@@ -7,7 +7,6 @@ use std::net::IpAddr;
 use assent_shared::api::{SessionInfo, SigninRequest, SigninResponse};
 use assent_shared::ids::UserId;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use rusqlite::{OptionalExtension, params};
 
@@ -44,14 +43,12 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
     };
     if acct.disabled {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
             ErrorCode::AccountDisabled,
             "an administrator disabled this account",
         ));
     }
     if !acct.email_verified {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
             ErrorCode::EmailUnverified,
             "verify your email address first",
         ));
@@ -80,7 +77,7 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
 pub fn check_device(device: &str) -> ApiResult<String> {
     let device = device.trim().to_string();
     if device.is_empty() || device.chars().count() > 64 || device.chars().any(char::is_control) {
-        return Err(ApiError::field(
+        return Err(ApiError::new(
             ErrorCode::InvalidDevice,
             "a device name has 1 to 64 characters",
         ));
@@ -275,7 +272,7 @@ mod tests {
             assert!(
                 matches!(
                     check_device(bad),
-                    Err(ApiError::Invalid {
+                    Err(ApiError::Refused {
                         code: ErrorCode::InvalidDevice,
                         ..
                     })

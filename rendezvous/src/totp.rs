@@ -4,7 +4,6 @@
 use assent_shared::Timestamp;
 use assent_shared::api::ErrorCode;
 use assent_shared::api::{TotpCode, TotpEnrolment};
-use axum::http::StatusCode;
 use rand::RngCore;
 use rusqlite::params;
 use totp_rs::{Algorithm, TOTP};
@@ -76,7 +75,6 @@ pub fn consume(
 /// The error when two-factor is on and no code came.
 pub fn required() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
         ErrorCode::TotpRequired,
         "enter the code from your authenticator app",
     )
@@ -92,7 +90,6 @@ fn constant_eq(a: &str, b: &str) -> bool {
 
 fn already_enabled() -> ApiError {
     ApiError::new(
-        StatusCode::CONFLICT,
         ErrorCode::TotpAlreadyEnabled,
         "two-factor sign-in is already on",
     )
@@ -129,13 +126,10 @@ pub async fn confirm(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
     if acct.totp_enabled {
         return Err(already_enabled());
     }
-    let secret = acct.totp_secret.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            ErrorCode::TotpNotEnabled,
-            "start enrolment first",
-        )
-    })?;
+    let secret = acct
+        .totp_secret
+        .clone()
+        .ok_or_else(|| ApiError::new(ErrorCode::TotpNotEnabled, "start enrolment first"))?;
     let step = check(&secret, &req.code, state.now(), acct.totp_last_step)
         .ok_or_else(ApiError::invalid_totp)?;
     let id = acct.id;
@@ -155,7 +149,6 @@ pub async fn confirm(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
 pub async fn disable(state: &AppState, acct: Account, req: TotpCode) -> ApiResult<()> {
     if !acct.totp_enabled {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
             ErrorCode::TotpNotEnabled,
             "two-factor sign-in is off",
         ));

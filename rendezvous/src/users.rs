@@ -82,7 +82,7 @@ pub fn check_email(email: &str) -> ApiResult<String> {
     if ok {
         Ok(e.to_string())
     } else {
-        Err(ApiError::field(
+        Err(ApiError::new(
             ErrorCode::InvalidEmail,
             "not a valid email address",
         ))
@@ -93,7 +93,7 @@ pub fn check_display_name(name: &str) -> ApiResult<String> {
     let n = name.trim();
     let count = n.chars().count();
     if count == 0 || count > 64 || n.chars().any(char::is_control) {
-        return Err(ApiError::field(
+        return Err(ApiError::new(
             ErrorCode::InvalidDisplayName,
             "a display name has 1 to 64 characters, no control characters",
         ));
@@ -103,7 +103,7 @@ pub fn check_display_name(name: &str) -> ApiResult<String> {
 
 pub fn check_identity(identity: &PublicIdentity) -> ApiResult<()> {
     identity.verify().map_err(|_| {
-        ApiError::field(
+        ApiError::new(
             ErrorCode::InvalidIdentity,
             "the identity bundle does not verify",
         )
@@ -134,7 +134,7 @@ mod tests {
             assert!(
                 matches!(
                     check_email(bad),
-                    Err(ApiError::Invalid {
+                    Err(ApiError::Refused {
                         code: ErrorCode::InvalidEmail,
                         ..
                     })
@@ -190,7 +190,7 @@ mod tests {
         forged.signing = assent_shared::SecretIdentity::generate(assent_shared::Timestamp(2)).key();
         assert!(matches!(
             check_identity(&forged),
-            Err(ApiError::Invalid {
+            Err(ApiError::Refused {
                 code: ErrorCode::InvalidIdentity,
                 ..
             })

@@ -25,7 +25,7 @@ fn user(c: &Connection) -> UserId {
 
 fn code_of(e: ApiError) -> Option<ErrorCode> {
     match e {
-        ApiError::Invalid { code, .. } => Some(code),
+        ApiError::Refused { code, .. } => Some(code),
         _ => None,
     }
 }

@@ -26,7 +26,6 @@ use assent_shared::transparency::{
 };
 use assent_shared::{Digest, PublicIdentity, Timestamp};
 use async_trait::async_trait;
-use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 use zeroize::Zeroizing;
 
@@ -84,7 +83,6 @@ fn kt_error(e: akd::errors::AkdError) -> ApiError {
 
 fn not_in_directory() -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
         ErrorCode::NotInDirectory,
         "this email address has no key in the directory (yet)",
     )
@@ -401,7 +399,6 @@ impl KeyDirectory {
             .await?;
         let (Some(a), Some(b)) = (a, b) else {
             return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
                 ErrorCode::NoSuchEpoch,
                 "the directory has no such epoch yet",
             ));

@@ -8,17 +8,12 @@ use assent_shared::api::ErrorCode;
 use assent_shared::consent::Scope;
 use assent_shared::container::{Manifest, verify_manifest};
 use assent_shared::identity::IdentityKey;
-use axum::http::StatusCode;
 
 use super::MAX_MANIFEST;
 use crate::error::{ApiError, ApiResult};
 
 pub(super) fn bad_manifest(why: impl Into<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorCode::InvalidManifest,
-        why,
-    )
+    ApiError::new(ErrorCode::InvalidManifest, why)
 }
 
 /// A verified manifest and who it names.
@@ -31,7 +26,6 @@ pub(super) struct Checked {
 pub(super) fn check(bytes: &[u8]) -> ApiResult<Checked> {
     if bytes.len() > MAX_MANIFEST {
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PayloadTooLarge,
             "the manifest is too large",
         ));
@@ -47,7 +41,6 @@ pub(super) fn check(bytes: &[u8]) -> ApiResult<Checked> {
         .ok_or_else(|| bad_manifest("no consent epoch"))?;
     if first.terms.scope != Scope::LocalAndCloud {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
             ErrorCode::ScopeLocal,
             "the participants agreed to a local recording only",
         ));
@@ -90,7 +83,6 @@ pub(super) fn must_extend(stored: &[u8], new: &Checked) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::CONFLICT,
             ErrorCode::ManifestRewritten,
             "a newer manifest must keep every segment listed before, in order",
         ))

@@ -12,7 +12,6 @@ use assent_shared::PublicIdentity;
 use assent_shared::api::{ErrorCode, RecordingInfo};
 use assent_shared::container::verify_manifest;
 use assent_shared::ids::RecordingId;
-use axum::http::StatusCode;
 use rusqlite::params;
 
 use crate::error::{ApiError, ApiResult};
@@ -51,19 +50,16 @@ pub fn valid_object(name: &str) -> bool {
 fn storage_err(e: StorageError) -> ApiError {
     match e {
         StorageError::NoUpload => ApiError::new(
-            StatusCode::NOT_FOUND,
             ErrorCode::NoSuchUpload,
             "the upload does not exist (completed or aborted)",
         ),
-        StorageError::InvalidPart(why) => ApiError::new(
-            StatusCode::CONFLICT,
+        StorageError::InvalidPart(why) => ApiError::conflict(
             ErrorCode::InvalidParts,
             format!("the parts do not match what was uploaded ({why}); list them again"),
         ),
         other => {
             tracing::warn!("storage: {other}");
             ApiError::new(
-                StatusCode::BAD_GATEWAY,
                 ErrorCode::StorageUnavailable,
                 "the recording storage did not answer; retry",
             )
@@ -107,7 +103,6 @@ pub async fn register(state: &AppState, user: Caller, body: Vec<u8>) -> ApiResul
             if let Some(existing) = row(&tx, &m.recording_id)? {
                 if existing.recorder != user.id {
                     return Err(ApiError::new(
-                        StatusCode::CONFLICT,
                         ErrorCode::RecordingExists,
                         "this recording is registered by someone else",
                     ));
@@ -161,7 +156,6 @@ pub async fn update_manifest(
             must_record(&a)?;
             if r.status != Status::Uploading {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
                     ErrorCode::RecordingComplete,
                     "the cloud copy is complete: its manifest no longer changes",
                 ));
@@ -204,9 +198,7 @@ pub async fn complete(
             let (m, _, _) = verify_manifest(&r.manifest)
                 .map_err(|e| ApiError::Internal(format!("stored manifest: {e}")))?;
             if m.ended.is_none() && !interrupted {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    ErrorCode::RecordingNotEnded,
+                return Err(ApiError::new(ErrorCode::RecordingNotEnded,
                     "upload the final manifest (with its ending) first, or complete it as interrupted",
                 ));
             }
@@ -222,7 +214,6 @@ pub async fn complete(
         .await?;
     if !missing.is_empty() {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
             ErrorCode::ObjectsMissing,
             format!("not stored yet: {}", missing.join(", ")),
         ));
@@ -333,7 +324,7 @@ pub async fn set_tags(
     tags: Vec<String>,
 ) -> ApiResult<()> {
     let clean = assent_shared::api::normalize_tags(&tags).map_err(|why| {
-        ApiError::field(
+        ApiError::new(
             ErrorCode::InvalidTags,
             format!("{why} (at most 20 tags of 1 to 40 characters)"),
         )

@@ -4,7 +4,6 @@
 use assent_shared::PublicIdentity;
 use assent_shared::api::{ErrorCode, RecordingInfo, RecordingObject, RecordingPerson};
 use assent_shared::ids::{RecordingId, UserId};
-use axum::http::StatusCode;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{ApiError, ApiResult};
@@ -225,7 +224,6 @@ pub(super) fn within_quota(
     if used.saturating_add(size) > quota {
         let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
         return Err(ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
             ErrorCode::QuotaExceeded,
             format!(
                 "your cloud storage is full: {:.2} GiB of {:.2} GiB used by your recordings; \

@@ -3,7 +3,6 @@
 
 use assent_shared::api::{ErrorCode, RecordingObject, StoredPart, UploadStarted};
 use assent_shared::ids::RecordingId;
-use axum::http::StatusCode;
 use rusqlite::{OptionalExtension, params};
 
 use super::access::{Access, access, must_record};
@@ -17,7 +16,7 @@ pub(super) fn check_object(name: &str) -> ApiResult<()> {
     if valid_object(name) {
         Ok(())
     } else {
-        Err(ApiError::field(
+        Err(ApiError::new(
             ErrorCode::InvalidObject,
             "objects are segment-NNNNNN.age",
         ))
@@ -33,7 +32,6 @@ pub(super) async fn recorder_of(state: &AppState, user: &Caller, id: RecordingId
             must_record(&a)?;
             if r.status != Status::Uploading {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
                     ErrorCode::RecordingComplete,
                     "the cloud copy is complete",
                 ));
@@ -60,13 +58,7 @@ pub(super) async fn upload_of(
                 |_| Ok(()),
             )
             .optional()?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    ErrorCode::NoSuchUpload,
-                    "no such upload",
-                )
-            })
+            .ok_or_else(|| ApiError::new(ErrorCode::NoSuchUpload, "no such upload"))
         })
         .await
 }
@@ -115,7 +107,7 @@ pub async fn part_urls(
         || parts.len() > MAX_PARTS_PER_REQUEST
         || parts.iter().any(|p| *p == 0 || *p > 10_000)
     {
-        return Err(ApiError::field(
+        return Err(ApiError::new(
             ErrorCode::InvalidParts,
             "1 to 100 part numbers between 1 and 10000",
         ));
@@ -170,7 +162,7 @@ pub async fn complete_upload(
         .enumerate()
         .all(|(i, (n, _))| usize::from(*n) == i + 1);
     if parts.is_empty() || parts.len() > 10_000 || !consecutive {
-        return Err(ApiError::field(
+        return Err(ApiError::new(
             ErrorCode::InvalidParts,
             "name parts 1 to n (at most 10000) in order, each with its ETag",
         ));

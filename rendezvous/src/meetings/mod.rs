@@ -6,14 +6,14 @@ use assent_shared::Timestamp;
 use assent_shared::api::ErrorCode;
 use assent_shared::api::{CreateMeeting, Meeting, MeetingKind, MeetingRole};
 use assent_shared::ids::{MeetingId, UserId};
-use axum::http::StatusCode;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::mail::MailAttachment;
+use crate::mail::Mailer;
 use crate::signaling::hub::Input;
-use crate::state::AppState;
 use crate::users::{self, check_email};
 
 pub const MAX_INVITEES: usize = 100;
@@ -162,7 +162,7 @@ fn check_title(t: &str) -> ApiResult<String> {
     let t = t.trim();
     let n = t.chars().count();
     if n == 0 || n > 200 || t.chars().any(char::is_control) {
-        return Err(ApiError::field(
+        return Err(ApiError::new(
             ErrorCode::InvalidTitle,
             "a title has 1 to 200 characters, no control characters",
         ));
@@ -200,40 +200,51 @@ fn insert(
     ))
 }
 
+/// Where invitations go out: the mailer, and the server's address for the links they carry.
+pub struct Invitations<'a> {
+    pub mailer: &'a Mailer,
+    pub public_url: &'a str,
+}
+
 /// `POST /v1/meetings`
-pub async fn create(state: &AppState, user: UserId, req: CreateMeeting) -> ApiResult<Meeting> {
+pub async fn create(
+    db: &Db,
+    invitations: &Invitations<'_>,
+    now: Timestamp,
+    user: UserId,
+    req: CreateMeeting,
+) -> ApiResult<Meeting> {
     let title = check_title(&req.title)?;
-    let now = state.now();
     let (starts_at, duration, invitees) = match req.kind {
         MeetingKind::Instant => (None, None, vec![]),
         MeetingKind::Personal => {
-            return Err(ApiError::field(
+            return Err(ApiError::new(
                 ErrorCode::InvalidKind,
                 "a personal room is fetched with GET /v1/meetings/personal",
             ));
         }
         MeetingKind::Scheduled => {
             let start = req.starts_at.ok_or_else(|| {
-                ApiError::field(
+                ApiError::new(
                     ErrorCode::InvalidTime,
                     "a scheduled meeting needs starts_at",
                 )
             })?;
             let duration = req.duration_min.unwrap_or(60);
             if duration == 0 || duration > MAX_DURATION_MIN {
-                return Err(ApiError::field(
+                return Err(ApiError::new(
                     ErrorCode::InvalidTime,
                     "duration must be 1 to 1440 minutes",
                 ));
             }
             if start + u64::from(duration) * 60_000 < now.0 {
-                return Err(ApiError::field(
+                return Err(ApiError::new(
                     ErrorCode::InvalidTime,
                     "the meeting would be over already",
                 ));
             }
             if req.invitees.len() > MAX_INVITEES {
-                return Err(ApiError::field(
+                return Err(ApiError::new(
                     ErrorCode::TooManyInvitees,
                     "at most 100 invitees",
                 ));
@@ -249,8 +260,7 @@ pub async fn create(state: &AppState, user: UserId, req: CreateMeeting) -> ApiRe
         }
     };
     let inv = invitees.clone();
-    let (meeting, host_name, host_email) = state
-        .db
+    let (meeting, host_name, host_email) = db
         .run(move |c| -> ApiResult<(Meeting, String, String)> {
             let tx = c.transaction()?;
             let m = insert(&tx, req.kind, &title, &user, starts_at, duration, now)?;
@@ -267,13 +277,13 @@ pub async fn create(state: &AppState, user: UserId, req: CreateMeeting) -> ApiRe
         })
         .await?;
     for to in invitees {
-        send_invitation(state, &meeting, &host_name, &host_email, &to, now).await;
+        send_invitation(invitations, &meeting, &host_name, &host_email, &to, now).await;
     }
     Ok(meeting)
 }
 
 async fn send_invitation(
-    state: &AppState,
+    invitations: &Invitations<'_>,
     m: &Meeting,
     host_name: &str,
     host_email: &str,
@@ -291,13 +301,13 @@ async fn send_invitation(
         m.code,
         m.code
     );
-    let ics = ics_invitation(m, host_name, host_email, to, &state.config.public_url, now);
+    let ics = ics_invitation(m, host_name, host_email, to, invitations.public_url, now);
     let attachment = MailAttachment {
         filename: "invite.ics".into(),
         content_type: "text/calendar; method=REQUEST; charset=utf-8".into(),
         body: ics.into_bytes(),
     };
-    if let Err(e) = state
+    if let Err(e) = invitations
         .mailer
         .send(
             to,
@@ -388,58 +398,49 @@ pub fn ics_invitation(
 }
 
 /// `GET /v1/meetings/personal`: the host's permanent room, created on first use.
-pub async fn personal(state: &AppState, user: UserId) -> ApiResult<Meeting> {
-    let now = state.now();
-    state
-        .db
-        .run(move |c| -> ApiResult<Meeting> {
-            let existing = c
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM meetings WHERE host_id = ?1 AND kind = 'personal'"
-                    ),
-                    [&user.0[..]],
-                    row,
-                )
-                .optional()?;
-            let m = match existing {
-                Some(m) => m,
-                None => {
-                    let name = users::by_id(c, &user)?
-                        .map(|a| a.display_name)
-                        .unwrap_or_default();
-                    insert(
-                        c,
-                        MeetingKind::Personal,
-                        &format!("{name}'s room"),
-                        &user,
-                        None,
-                        None,
-                        now,
-                    )?
-                }
-            };
-            view(c, &m, &user)
-        })
-        .await
+pub async fn personal(db: &Db, now: Timestamp, user: UserId) -> ApiResult<Meeting> {
+    db.run(move |c| -> ApiResult<Meeting> {
+        let existing = c
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM meetings WHERE host_id = ?1 AND kind = 'personal'"),
+                [&user.0[..]],
+                row,
+            )
+            .optional()?;
+        let m = match existing {
+            Some(m) => m,
+            None => {
+                let name = users::by_id(c, &user)?
+                    .map(|a| a.display_name)
+                    .unwrap_or_default();
+                insert(
+                    c,
+                    MeetingKind::Personal,
+                    &format!("{name}'s room"),
+                    &user,
+                    None,
+                    None,
+                    now,
+                )?
+            }
+        };
+        view(c, &m, &user)
+    })
+    .await
 }
 
 /// `GET /v1/meetings/{code}`
-pub async fn get(state: &AppState, user: UserId, code: String) -> ApiResult<Meeting> {
-    state
-        .db
-        .run(move |c| -> ApiResult<Meeting> {
-            let m = by_code(c, &code)?.ok_or_else(ApiError::not_found)?;
-            view(c, &m, &user)
-        })
-        .await
+pub async fn get(db: &Db, user: UserId, code: String) -> ApiResult<Meeting> {
+    db.run(move |c| -> ApiResult<Meeting> {
+        let m = by_code(c, &code)?.ok_or_else(ApiError::not_found)?;
+        view(c, &m, &user)
+    })
+    .await
 }
 
 /// `GET /v1/meetings/upcoming`: scheduled meetings the user hosts or is invited to, not over.
-pub async fn upcoming(state: &AppState, user: UserId) -> ApiResult<Vec<Meeting>> {
-    let now = state.now();
-    state
-        .db
+pub async fn upcoming(db: &Db, now: Timestamp, user: UserId) -> ApiResult<Vec<Meeting>> {
+    db
         .run(move |c| -> ApiResult<Vec<Meeting>> {
             let email = users::by_id(c, &user)?.map(|a| a.email).unwrap_or_default();
             let mut st = c.prepare(&format!(
@@ -462,20 +463,17 @@ pub fn admit(c: &Connection, user: &UserId, code: &str) -> ApiResult<(Row, Meeti
     let m = by_code(c, code)?.ok_or_else(ApiError::not_found)?;
     if m.ended_at.is_some() {
         return Err(ApiError::new(
-            StatusCode::GONE,
             ErrorCode::MeetingEnded,
             "the host ended this meeting",
         ));
     }
     match member_role(c, &m.id, user)? {
         Some((_, true)) => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
             ErrorCode::RemovedFromMeeting,
             "the host removed you from this meeting",
         )),
         Some((role, false)) => Ok((m, role)),
         None if m.locked => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
             ErrorCode::MeetingLocked,
             "the host locked this meeting",
         )),
@@ -490,14 +488,12 @@ pub fn admit(c: &Connection, user: &UserId, code: &str) -> ApiResult<(Row, Meeti
 }
 
 /// `POST /v1/meetings/{code}/join`
-pub async fn join(state: &AppState, user: UserId, code: String) -> ApiResult<Meeting> {
-    state
-        .db
-        .run(move |c| -> ApiResult<Meeting> {
-            let (m, _) = admit(c, &user, &code)?;
-            view(c, &m, &user)
-        })
-        .await
+pub async fn join(db: &Db, user: UserId, code: String) -> ApiResult<Meeting> {
+    db.run(move |c| -> ApiResult<Meeting> {
+        let (m, _) = admit(c, &user, &code)?;
+        view(c, &m, &user)
+    })
+    .await
 }
 
 /// Load the meeting and check that `user` holds at least `needed`.
@@ -510,34 +506,26 @@ fn authorize(c: &Connection, user: &UserId, code: &str, needed: MeetingRole) -> 
 }
 
 /// `POST /v1/meetings/{code}/lock` (host or co-host)
-pub async fn lock(
-    state: &AppState,
-    user: UserId,
-    code: String,
-    locked: bool,
-) -> ApiResult<Option<Input>> {
-    state
-        .db
-        .run(move |c| -> ApiResult<Option<Input>> {
-            let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
-            c.execute(
-                "UPDATE meetings SET locked = ?2 WHERE id = ?1",
-                params![&m.id.0[..], locked],
-            )?;
-            Ok(None)
-        })
-        .await
+pub async fn lock(db: &Db, user: UserId, code: String, locked: bool) -> ApiResult<Option<Input>> {
+    db.run(move |c| -> ApiResult<Option<Input>> {
+        let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
+        c.execute(
+            "UPDATE meetings SET locked = ?2 WHERE id = ?1",
+            params![&m.id.0[..], locked],
+        )?;
+        Ok(None)
+    })
+    .await
 }
 
 /// `POST /v1/meetings/{code}/remove` (host or co-host; never the host)
 pub async fn remove(
-    state: &AppState,
+    db: &Db,
     user: UserId,
     code: String,
     target: UserId,
 ) -> ApiResult<Option<Input>> {
-    state
-        .db
+    db
         .run(move |c| -> ApiResult<Option<Input>> {
             let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
             if target == m.host {
@@ -558,14 +546,13 @@ pub async fn remove(
 
 /// `POST /v1/meetings/{code}/role` (host only; the host role is not transferable here)
 pub async fn set_role(
-    state: &AppState,
+    db: &Db,
     user: UserId,
     code: String,
     target: UserId,
     role: MeetingRole,
 ) -> ApiResult<Option<Input>> {
-    state
-        .db
+    db
         .run(move |c| -> ApiResult<Option<Input>> {
             let m = authorize(c, &user, &code, MeetingRole::Host)?;
             if role == MeetingRole::Host || target == m.host {
@@ -588,65 +575,19 @@ pub async fn set_role(
 }
 
 /// `POST /v1/meetings/{code}/end` (host only). A personal room stays; its current call ends.
-pub async fn end(state: &AppState, user: UserId, code: String) -> ApiResult<Option<Input>> {
-    let now = state.now();
-    state
-        .db
-        .run(move |c| -> ApiResult<Option<Input>> {
-            let m = authorize(c, &user, &code, MeetingRole::Host)?;
-            if m.kind != MeetingKind::Personal {
-                c.execute(
-                    "UPDATE meetings SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
-                    params![&m.id.0[..], now.0 as i64],
-                )?;
-            }
-            Ok(Some(Input::Close { meeting: m.id }))
-        })
-        .await
+pub async fn end(db: &Db, now: Timestamp, user: UserId, code: String) -> ApiResult<Option<Input>> {
+    db.run(move |c| -> ApiResult<Option<Input>> {
+        let m = authorize(c, &user, &code, MeetingRole::Host)?;
+        if m.kind != MeetingKind::Personal {
+            c.execute(
+                "UPDATE meetings SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
+                params![&m.id.0[..], now.0 as i64],
+            )?;
+        }
+        Ok(Some(Input::Close { meeting: m.id }))
+    })
+    .await
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes() {
-        let c = new_code();
-        assert_eq!(c.len(), 12);
-        assert_eq!(normalize_code(&c.to_uppercase().replace('-', " ")), c);
-        assert_eq!(normalize_code("abc"), "abc");
-    }
-
-    #[test]
-    fn ics_is_folded_and_escaped() {
-        let m = Meeting {
-            id: MeetingId([0; 16]),
-            code: "abc-defg-hij".into(),
-            kind: MeetingKind::Scheduled,
-            title: "Budget; Q3, draft — a long title that goes on and on and on past seventy-five octets".into(),
-            host: UserId([0; 16]),
-            host_name: "Ana".into(),
-            starts_at: Some(1_795_266_300_000),
-            duration_min: Some(30),
-            locked: false,
-            ended: false,
-            role: None,
-        };
-        let ics = ics_invitation(
-            &m,
-            "Ana",
-            "ana@example.org",
-            "bo@example.org",
-            "https://a.example",
-            Timestamp(1_795_266_000_000),
-        );
-        assert!(ics.contains("DTSTART:20261121T130500Z\r\n"));
-        assert!(ics.contains("DTEND:20261121T133500Z\r\n"));
-        assert!(ics.contains("SUMMARY:Budget\\; Q3\\, draft"));
-        assert!(
-            ics.lines().all(|l| l.trim_end_matches('\r').len() <= 75),
-            "{ics}"
-        );
-        assert!(ics.ends_with("END:VCALENDAR\r\n"));
-    }
-}
+mod tests;
