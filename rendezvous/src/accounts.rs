@@ -16,8 +16,10 @@ use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets;
+use crate::signaling::LiveSockets;
 use crate::state::AppState;
 use crate::users::{
     Account, by_email, by_id, check_display_name, check_email, check_identity, verify_secret,
@@ -169,10 +171,9 @@ pub const UNVERIFIED_TTL_MS: u64 = 24 * 3_600_000;
 
 /// Delete accounts whose address was not verified within [`UNVERIFIED_TTL_MS`] (they were
 /// never in the key directory and never signed in). Returns how many went.
-pub async fn expire_unverified(state: &AppState, now: Timestamp) -> ApiResult<usize> {
+pub async fn expire_unverified(db: &Db, now: Timestamp) -> ApiResult<usize> {
     let cutoff = now.0.saturating_sub(UNVERIFIED_TTL_MS) as i64;
-    let n = state
-        .db
+    let n = db
         .run(move |c| -> ApiResult<usize> {
             Ok(c.execute(
                 "DELETE FROM users WHERE email_verified = 0 AND created_at < ?1",
@@ -362,10 +363,9 @@ pub async fn resend_verification(state: &AppState, ip: IpAddr, req: EmailOnly) -
 }
 
 /// `GET /v1/prelogin?email=`
-pub async fn prelogin(state: &AppState, email: String) -> ApiResult<Prelogin> {
+pub async fn prelogin(db: &Db, secret: &[u8; 32], email: String) -> ApiResult<Prelogin> {
     let lookup = email.clone();
-    let found = state
-        .db
+    let found = db
         .run(move |c| -> ApiResult<Option<Account>> { Ok(by_email(c, &lookup)?) })
         .await?;
     Ok(match found {
@@ -375,7 +375,7 @@ pub async fn prelogin(state: &AppState, email: String) -> ApiResult<Prelogin> {
         },
         None => {
             // A stable made-up salt, so unknown and known addresses look alike.
-            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(state.secret.as_ref())
+            let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
                 .map_err(|_| ApiError::Internal("hmac key".into()))?;
             mac.update(b"assent/v1/fake-salt");
             mac.update(email.trim().to_lowercase().as_bytes());
@@ -413,7 +413,7 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
     }
     // The cloud copies of recordings this account made go with it (their registry rows would
     // go by cascade; the objects must not be left behind).
-    crate::recordings::purge_recorded_by(state, user).await?;
+    crate::recordings::purge_recorded_by(&state.registry(), user).await?;
     let now = state.now();
     state
         .db
@@ -442,15 +442,15 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
 /// `PUT /v1/me/password`: new verifier, salt, parameters and re-sealed backup; every other
 /// session is signed out.
 pub async fn change_password(
-    state: &AppState,
+    db: &Db,
+    sockets: &LiveSockets,
     user: UserId,
     session: Vec<u8>,
     req: ChangePassword,
 ) -> ApiResult<()> {
     let kdf = check_kdf(req.new_kdf)?;
     check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
-    let acct = state
-        .db
+    let acct = db
         .run(move |c| -> ApiResult<Option<Account>> { Ok(by_id(c, &user)?) })
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
@@ -462,8 +462,7 @@ pub async fn change_password(
     let backup = req.new_key_backup.0;
     let recovery = recovery_verifier(&req.recovery_proof.0);
     let keep = session.clone();
-    state
-        .db
+    db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
             tx.execute(
@@ -476,25 +475,23 @@ pub async fn change_password(
         })
         .await?;
     // The other devices are signed out: their live connections too.
-    state.sockets.close_user(user, Some(&keep));
+    sockets.close_user(user, Some(&keep));
     Ok(())
 }
 
 /// `GET /v1/me/key-backup`
-pub async fn key_backup(state: &AppState, user: UserId) -> ApiResult<KeyBackupBody> {
-    state
-        .db
-        .run(move |c| -> ApiResult<KeyBackupBody> {
-            let b: Option<Vec<u8>> = c.query_row(
-                "SELECT key_backup FROM users WHERE id = ?1",
-                [&user.0[..]],
-                |r| r.get(0),
-            )?;
-            Ok(KeyBackupBody {
-                key_backup: b.map(B64),
-            })
+pub async fn key_backup(db: &Db, user: UserId) -> ApiResult<KeyBackupBody> {
+    db.run(move |c| -> ApiResult<KeyBackupBody> {
+        let b: Option<Vec<u8>> = c.query_row(
+            "SELECT key_backup FROM users WHERE id = ?1",
+            [&user.0[..]],
+            |r| r.get(0),
+        )?;
+        Ok(KeyBackupBody {
+            key_backup: b.map(B64),
         })
-        .await
+    })
+    .await
 }
 
 /// `POST /v1/recovery`: send a recovery code to a verified account; always 202.
@@ -671,7 +668,7 @@ pub async fn complete_recovery(
     );
     tracing::info!(%user, "account recovered");
     state.sockets.close_user(user, None);
-    crate::sessions::create(state, user, device).await
+    crate::sessions::create(&state.sessions(), state.now(), user, device).await
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use assent_shared::api::AdminUser;
 use assent_shared::ids::UserId;
 use rusqlite::params;
 
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::AuthUser;
-use crate::state::AppState;
+use crate::signaling::LiveSockets;
 
 fn require_admin(user: &AuthUser) -> ApiResult<()> {
     if user.is_admin() {
@@ -18,10 +19,9 @@ fn require_admin(user: &AuthUser) -> ApiResult<()> {
 }
 
 /// `GET /v1/admin/users`
-pub async fn list(state: &AppState, user: &AuthUser) -> ApiResult<Vec<AdminUser>> {
+pub async fn list(db: &Db, user: &AuthUser) -> ApiResult<Vec<AdminUser>> {
     require_admin(user)?;
-    state
-        .db
+    db
         .run(|c| -> ApiResult<Vec<AdminUser>> {
             let mut st = c.prepare(
                 "SELECT id, email, display_name, role, email_verified, disabled, created_at FROM users ORDER BY created_at",
@@ -45,7 +45,8 @@ pub async fn list(state: &AppState, user: &AuthUser) -> ApiResult<Vec<AdminUser>
 
 /// `POST /v1/admin/users/{id}/disabled`: disabling also signs the user out everywhere.
 pub async fn set_disabled(
-    state: &AppState,
+    db: &Db,
+    sockets: &LiveSockets,
     user: &AuthUser,
     target: UserId,
     disabled: bool,
@@ -54,8 +55,7 @@ pub async fn set_disabled(
     if target == user.id {
         return Err(ApiError::forbidden());
     }
-    let n = state
-        .db
+    let n = db
         .run(move |c| -> ApiResult<usize> {
             let tx = c.transaction()?;
             let n = tx.execute(
@@ -73,7 +73,7 @@ pub async fn set_disabled(
         Err(ApiError::not_found())
     } else {
         if disabled {
-            state.sockets.close_user(target, None);
+            sockets.close_user(target, None);
         }
         Ok(())
     }

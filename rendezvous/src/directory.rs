@@ -16,8 +16,9 @@ use assent_shared::transparency::{KeyPossession, ServerKey};
 use assent_shared::{PublicIdentity, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::kt::KeyDirectory;
 use crate::users::{self, check_identity};
 
 /// Check a proof of possession of `identity` for the account `email` on this server.
@@ -95,12 +96,16 @@ pub fn append_identity(
 }
 
 /// `PUT /v1/me/identity`
-pub async fn publish(state: &AppState, user: UserId, req: PublishIdentity) -> ApiResult<bool> {
+pub async fn publish(
+    db: &Db,
+    kt: &KeyDirectory,
+    now: Timestamp,
+    user: UserId,
+    req: PublishIdentity,
+) -> ApiResult<bool> {
     check_identity(&req.identity)?;
-    let now = state.now();
-    let server = state.kt.keys().signing;
-    let changed = state
-        .db
+    let server = kt.keys().signing;
+    let changed = db
         .run(move |c| -> ApiResult<bool> {
             let acct = users::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
             check_possession(&req.identity, &req.possession, &acct.email, &server, now)?;
@@ -111,7 +116,7 @@ pub async fn publish(state: &AppState, user: UserId, req: PublishIdentity) -> Ap
         })
         .await?;
     if changed {
-        state.kt.changed();
+        kt.changed();
     }
     Ok(changed)
 }
@@ -152,27 +157,23 @@ fn entry(c: &Connection, user: UserId, display_name: String) -> ApiResult<Direct
 }
 
 /// `GET /v1/directory/{user_id}`
-pub async fn by_id(state: &AppState, user: UserId) -> ApiResult<DirectoryEntry> {
-    state
-        .db
-        .run(move |c| -> ApiResult<DirectoryEntry> {
-            let a = users::by_id(c, &user)?
-                .filter(|a| a.email_verified && !a.disabled)
-                .ok_or_else(ApiError::not_found)?;
-            entry(c, a.id, a.display_name)
-        })
-        .await
+pub async fn by_id(db: &Db, user: UserId) -> ApiResult<DirectoryEntry> {
+    db.run(move |c| -> ApiResult<DirectoryEntry> {
+        let a = users::by_id(c, &user)?
+            .filter(|a| a.email_verified && !a.disabled)
+            .ok_or_else(ApiError::not_found)?;
+        entry(c, a.id, a.display_name)
+    })
+    .await
 }
 
 /// `GET /v1/directory?email=`
-pub async fn by_email(state: &AppState, email: String) -> ApiResult<DirectoryEntry> {
-    state
-        .db
-        .run(move |c| -> ApiResult<DirectoryEntry> {
-            let a = users::by_email(c, &email)?
-                .filter(|a| a.email_verified && !a.disabled)
-                .ok_or_else(ApiError::not_found)?;
-            entry(c, a.id, a.display_name)
-        })
-        .await
+pub async fn by_email(db: &Db, email: String) -> ApiResult<DirectoryEntry> {
+    db.run(move |c| -> ApiResult<DirectoryEntry> {
+        let a = users::by_email(c, &email)?
+            .filter(|a| a.email_verified && !a.disabled)
+            .ok_or_else(ApiError::not_found)?;
+        entry(c, a.id, a.display_name)
+    })
+    .await
 }

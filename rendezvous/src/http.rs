@@ -197,7 +197,7 @@ async fn prelogin(
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Prelogin>> {
     let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidEmail, "pass ?email="))?;
-    Ok(Json(accounts::prelogin(&s, q.email).await?))
+    Ok(Json(accounts::prelogin(&s.db, &s.secret, q.email).await?))
 }
 
 async fn signin(
@@ -207,7 +207,7 @@ async fn signin(
 ) -> ApiResult<(StatusCode, Json<SigninResponse>)> {
     Ok((
         StatusCode::CREATED,
-        Json(sessions::signin(&s, ip, req).await?),
+        Json(sessions::signin(&s.sessions(), s.now(), ip, req).await?),
     ))
 }
 
@@ -215,7 +215,7 @@ async fn list_sessions(
     State(s): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<Json<Vec<SessionInfo>>> {
-    Ok(Json(sessions::list(&s, &user).await?))
+    Ok(Json(sessions::list(&s.db, &user).await?))
 }
 
 async fn revoke_session(
@@ -223,12 +223,12 @@ async fn revoke_session(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    sessions::revoke(&s, &user, &id).await?;
+    sessions::revoke(&s.sessions(), &user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn me(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Me>> {
-    Ok(Json(accounts::me(&totp::account(&s, user.id).await?)))
+    Ok(Json(accounts::me(&totp::account(&s.db, user.id).await?)))
 }
 
 async fn delete_me(
@@ -245,12 +245,12 @@ async fn change_password(
     user: AuthUser,
     ApiJson(req): ApiJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
-    accounts::change_password(&s, user.id, user.session, req).await?;
+    accounts::change_password(&s.db, &s.sockets, user.id, user.session, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn key_backup(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<KeyBackupBody>> {
-    Ok(Json(accounts::key_backup(&s, user.id).await?))
+    Ok(Json(accounts::key_backup(&s.db, user.id).await?))
 }
 
 async fn publish_identity(
@@ -258,13 +258,13 @@ async fn publish_identity(
     user: AuthUser,
     ApiJson(req): ApiJson<PublishIdentity>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let changed = directory::publish(&s, user.id, req).await?;
+    let changed = directory::publish(&s.db, &s.kt, s.now(), user.id, req).await?;
     Ok(Json(json!({"changed": changed})))
 }
 
 async fn totp_enrol(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<TotpEnrolment>> {
     Ok(Json(
-        totp::enrol(&s, totp::account(&s, user.id).await?).await?,
+        totp::enrol(&s.db, totp::account(&s.db, user.id).await?).await?,
     ))
 }
 
@@ -273,7 +273,7 @@ async fn totp_confirm(
     user: AuthUser,
     ApiJson(req): ApiJson<TotpCode>,
 ) -> ApiResult<StatusCode> {
-    totp::confirm(&s, totp::account(&s, user.id).await?, req).await?;
+    totp::confirm(&s.db, s.now(), totp::account(&s.db, user.id).await?, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -282,7 +282,7 @@ async fn totp_disable(
     user: AuthUser,
     ApiJson(req): ApiJson<TotpCode>,
 ) -> ApiResult<StatusCode> {
-    totp::disable(&s, totp::account(&s, user.id).await?, req).await?;
+    totp::disable(&s.db, s.now(), totp::account(&s.db, user.id).await?, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -319,7 +319,7 @@ async fn directory_by_id(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DirectoryEntry>> {
     let id: UserId = id.parse().map_err(|_| ApiError::not_found())?;
-    Ok(Json(directory::by_id(&s, id).await?))
+    Ok(Json(directory::by_id(&s.db, id).await?))
 }
 
 async fn directory_by_email(
@@ -328,7 +328,7 @@ async fn directory_by_email(
     q: Result<Query<EmailQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<DirectoryEntry>> {
     let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidEmail, "pass ?email="))?;
-    Ok(Json(directory::by_email(&s, q.email).await?))
+    Ok(Json(directory::by_email(&s.db, q.email).await?))
 }
 
 async fn create_meeting(
@@ -426,7 +426,7 @@ async fn history(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Ve
 }
 
 async fn admin_users(State(s): State<AppState>, user: AuthUser) -> ApiResult<Json<Vec<AdminUser>>> {
-    Ok(Json(admin::list(&s, &user).await?))
+    Ok(Json(admin::list(&s.db, &user).await?))
 }
 
 async fn admin_disable(
@@ -436,12 +436,31 @@ async fn admin_disable(
     ApiJson(req): ApiJson<SetDisabled>,
 ) -> ApiResult<StatusCode> {
     let id: UserId = id.parse().map_err(|_| ApiError::not_found())?;
-    admin::set_disabled(&s, &user, id, req.disabled).await?;
+    admin::set_disabled(&s.db, &s.sockets, &user, id, req.disabled).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn ice_servers(State(s): State<AppState>, user: AuthUser) -> Json<crate::turn::IceServers> {
     Json(s.config.turn.ice_servers(&user.id, s.now()))
+}
+
+/// The user behind `Authorization: Bearer <token>`, for the handlers that need one.
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthenticated)?;
+        sessions::authenticate(&state.db, state.now(), token).await
+    }
 }
 
 #[cfg(test)]

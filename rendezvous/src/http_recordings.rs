@@ -89,7 +89,7 @@ async fn register(
     let body = manifest_body(&headers, &body)?;
     Ok((
         StatusCode::CREATED,
-        Json(recordings::register(&s, user.caller(), body).await?),
+        Json(recordings::register(&s.registry(), s.now(), user.caller(), body).await?),
     ))
 }
 
@@ -107,7 +107,7 @@ async fn list(
 ) -> ApiResult<Json<RecordingList>> {
     let Query(q) = q.map_err(|_| ApiError::new(ErrorCode::InvalidQuery, "only ?all=true|false"))?;
     Ok(Json(RecordingList {
-        recordings: recordings::list(&s, user.caller(), q.all).await?,
+        recordings: recordings::list(&s.db, user.caller(), q.all).await?,
     }))
 }
 
@@ -125,7 +125,7 @@ async fn one(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let (info, manifest) = recordings::get(&s, user.caller(), rid(&id)?).await?;
+    let (info, manifest) = recordings::get(&s.db, user.caller(), rid(&id)?).await?;
     Ok(Json(OneRecording {
         info,
         manifest: manifest.map(|m| data_encoding::BASE64.encode(&m)),
@@ -138,7 +138,7 @@ async fn remove(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    recordings::delete(&s, user.caller(), rid(&id)?).await?;
+    recordings::delete(&s.registry(), user.caller(), rid(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -151,7 +151,7 @@ async fn update_manifest(
 ) -> ApiResult<StatusCode> {
     let id = rid(&id)?;
     let body = manifest_body(&headers, &body)?;
-    recordings::update_manifest(&s, user.caller(), id, body).await?;
+    recordings::update_manifest(&s.registry(), user.caller(), id, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,7 +171,14 @@ async fn complete(
     let Query(q) =
         q.map_err(|_| ApiError::new(ErrorCode::InvalidQuery, "only ?interrupted=true|false"))?;
     Ok(Json(
-        recordings::complete(&s, user.caller(), rid(&id)?, q.interrupted).await?,
+        recordings::complete(
+            &s.registry(),
+            s.now(),
+            user.caller(),
+            rid(&id)?,
+            q.interrupted,
+        )
+        .await?,
     ))
 }
 
@@ -181,7 +188,7 @@ async fn set_tags(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<SetTags>,
 ) -> ApiResult<StatusCode> {
-    recordings::set_tags(&s, user.caller(), rid(&id)?, req.tags).await?;
+    recordings::set_tags(&s.db, user.caller(), rid(&id)?, req.tags).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -190,7 +197,7 @@ async fn download(
     user: AuthUser,
     Path((id, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Download>> {
-    let (url, size) = recordings::download(&s, user.caller(), rid(&id)?, name).await?;
+    let (url, size) = recordings::download(&s.registry(), user.caller(), rid(&id)?, name).await?;
     Ok(Json(Download { url, size }))
 }
 
@@ -201,7 +208,10 @@ async fn start_upload(
 ) -> ApiResult<(StatusCode, Json<UploadStarted>)> {
     Ok((
         StatusCode::CREATED,
-        Json(recordings::start_upload(&s, user.caller(), rid(&id)?, name).await?),
+        Json(
+            recordings::start_upload(&s.registry(), s.now(), user.caller(), rid(&id)?, name)
+                .await?,
+        ),
     ))
 }
 
@@ -210,7 +220,7 @@ async fn abort_upload(
     user: AuthUser,
     Path((id, name, upload)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    recordings::abort_upload(&s, user.caller(), rid(&id)?, name, upload).await?;
+    recordings::abort_upload(&s.registry(), user.caller(), rid(&id)?, name, upload).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -220,7 +230,15 @@ async fn part_urls(
     Path((id, name, upload)): Path<(String, String, String)>,
     ApiJson(req): ApiJson<PartRequest>,
 ) -> ApiResult<Json<PartUrls>> {
-    let urls = recordings::part_urls(&s, user.caller(), rid(&id)?, name, upload, req.parts).await?;
+    let urls = recordings::part_urls(
+        &s.registry(),
+        user.caller(),
+        rid(&id)?,
+        name,
+        upload,
+        req.parts,
+    )
+    .await?;
     Ok(Json(PartUrls {
         urls: urls
             .into_iter()
@@ -235,7 +253,8 @@ async fn stored_parts(
     Path((id, name, upload)): Path<(String, String, String)>,
 ) -> ApiResult<Json<StoredParts>> {
     Ok(Json(StoredParts {
-        parts: recordings::stored_parts(&s, user.caller(), rid(&id)?, name, upload).await?,
+        parts: recordings::stored_parts(&s.registry(), user.caller(), rid(&id)?, name, upload)
+            .await?,
     }))
 }
 
@@ -247,7 +266,8 @@ async fn complete_upload(
 ) -> ApiResult<Json<RecordingObject>> {
     let parts = req.parts.into_iter().map(|p| (p.part, p.etag)).collect();
     Ok(Json(
-        recordings::complete_upload(&s, user.caller(), rid(&id)?, name, upload, parts).await?,
+        recordings::complete_upload(&s.registry(), user.caller(), rid(&id)?, name, upload, parts)
+            .await?,
     ))
 }
 

@@ -9,10 +9,10 @@ pub fn spawn(state: AppState, interval: std::time::Duration) {
         let mut tick = tokio::time::interval(interval);
         loop {
             tick.tick().await;
-            if let Err(e) = crate::recordings::expire(&state, state.now()).await {
+            if let Err(e) = crate::recordings::expire(&state.registry(), state.now()).await {
                 tracing::warn!("retention job: {e}");
             }
-            if let Err(e) = crate::accounts::expire_unverified(&state, state.now()).await {
+            if let Err(e) = crate::accounts::expire_unverified(&state.db, state.now()).await {
                 tracing::warn!("unverified accounts job: {e}");
             }
         }

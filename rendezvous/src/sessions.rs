@@ -6,38 +6,51 @@ use std::net::IpAddr;
 
 use assent_shared::api::{SessionInfo, SigninRequest, SigninResponse};
 use assent_shared::ids::UserId;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use rusqlite::{OptionalExtension, params};
 
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets;
-use crate::state::AppState;
+use crate::signaling::LiveSockets;
+use crate::throttle::Throttle;
 use crate::totp;
 use crate::users::{self, Account};
+use assent_shared::Timestamp;
 
 /// Update `last_used_at` at most this often.
 const TOUCH_EVERY_MS: u64 = 60_000;
 
+/// What signing in and out works with: the sessions' rows, the attempt throttle, the live
+/// signaling connections (ended with their session) and how long a session lasts.
+pub struct Sessions<'a> {
+    pub db: &'a Db,
+    pub throttle: &'a Throttle,
+    pub sockets: &'a LiveSockets,
+    pub session_days: u64,
+}
+
 /// `POST /v1/sessions`
-pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResult<SigninResponse> {
+pub async fn signin(
+    cx: &Sessions<'_>,
+    now: Timestamp,
+    ip: IpAddr,
+    req: SigninRequest,
+) -> ApiResult<SigninResponse> {
     let device = check_device(&req.device)?;
-    state
-        .throttle
-        .check("signin", &req.email, ip, state.now())
+    cx.throttle
+        .check("signin", &req.email, ip, now)
         .map_err(|retry_after_secs| ApiError::SlowDown { retry_after_secs })?;
     let email = req.email.clone();
-    let acct = state
+    let acct = cx
         .db
         .run(move |c| -> ApiResult<Option<Account>> { Ok(users::by_email(c, &email)?) })
         .await?;
     let ok =
         users::verify_secret(acct.as_ref().map(|a| a.verifier.clone()), &req.auth_secret).await?;
-    let now = state.now();
     let acct = match acct {
         Some(a) if ok => a,
         _ => {
-            state.throttle.failure("signin", &req.email, ip, now);
+            cx.throttle.failure("signin", &req.email, ip, now);
             return Err(ApiError::invalid_credentials());
         }
     };
@@ -58,17 +71,14 @@ pub async fn signin(state: &AppState, ip: IpAddr, req: SigninRequest) -> ApiResu
             return Err(totp::required());
         };
         let a = acct.clone();
-        let used = state
-            .db
-            .run(move |c| totp::consume(c, &a, &code, now))
-            .await;
+        let used = cx.db.run(move |c| totp::consume(c, &a, &code, now)).await;
         if let Err(e) = used {
-            state.throttle.failure("signin", &req.email, ip, now);
+            cx.throttle.failure("signin", &req.email, ip, now);
             return Err(e);
         }
     }
-    state.throttle.success("signin", &req.email, ip, now);
-    let resp = create(state, acct.id, device).await?;
+    cx.throttle.success("signin", &req.email, ip, now);
+    let resp = create(cx, now, acct.id, device).await?;
     tracing::info!(user = %acct.id, "signed in");
     Ok(resp)
 }
@@ -86,12 +96,16 @@ pub fn check_device(device: &str) -> ApiResult<String> {
 }
 
 /// A new session for `user` on `device`.
-pub async fn create(state: &AppState, user: UserId, device: String) -> ApiResult<SigninResponse> {
-    let now = state.now();
+pub async fn create(
+    cx: &Sessions<'_>,
+    now: Timestamp,
+    user: UserId,
+    device: String,
+) -> ApiResult<SigninResponse> {
     let (token, hash) = secrets::new_token();
     let session_id = UserId::random();
-    let expires_at = now.plus_millis(state.config.limits.session_days * 24 * 3_600_000);
-    state
+    let expires_at = now.plus_millis(cx.session_days * 24 * 3_600_000);
+    cx
         .db
         .run(move |c| -> ApiResult<()> {
             c.execute(
@@ -139,80 +153,58 @@ pub struct Caller {
     pub admin: bool,
 }
 
-impl FromRequestParts<AppState> for AuthUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or_else(ApiError::unauthenticated)?;
-        authenticate(state, token).await
-    }
-}
-
 /// session id, user id, expires_at, last_used_at, role, disabled
 type SessionRow = (Vec<u8>, Vec<u8>, i64, i64, String, bool);
 
 /// Resolve a session token (also used by the signaling socket).
-pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> {
+pub async fn authenticate(db: &Db, now: Timestamp, token: &str) -> ApiResult<AuthUser> {
     if token.len() > 128 {
         return Err(ApiError::unauthenticated());
     }
     let hash = secrets::token_hash(token);
-    let now = state.now();
-    state
-        .db
-        .run(move |c| -> ApiResult<AuthUser> {
-            let row: Option<SessionRow> = c
-                .query_row(
-                    "SELECT s.id, s.user_id, s.expires_at, s.last_used_at, u.role, u.disabled
+    db.run(move |c| -> ApiResult<AuthUser> {
+        let row: Option<SessionRow> = c
+            .query_row(
+                "SELECT s.id, s.user_id, s.expires_at, s.last_used_at, u.role, u.disabled
                      FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
-                    [&hash],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            let Some((session, user, expires_at, last_used, role, disabled)) = row else {
-                return Err(ApiError::unauthenticated());
-            };
-            if disabled || now.0 as i64 > expires_at {
-                return Err(ApiError::unauthenticated());
-            }
-            if now.0 as i64 - last_used > TOUCH_EVERY_MS as i64 {
-                c.execute(
-                    "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
-                    params![session, now.0 as i64],
-                )?;
-            }
-            let id = UserId(
-                user.try_into()
-                    .map_err(|_| ApiError::Internal("bad user id".into()))?,
-            );
-            Ok(AuthUser { id, session, role })
-        })
-        .await
+                [&hash],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((session, user, expires_at, last_used, role, disabled)) = row else {
+            return Err(ApiError::unauthenticated());
+        };
+        if disabled || now.0 as i64 > expires_at {
+            return Err(ApiError::unauthenticated());
+        }
+        if now.0 as i64 - last_used > TOUCH_EVERY_MS as i64 {
+            c.execute(
+                "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
+                params![session, now.0 as i64],
+            )?;
+        }
+        let id = UserId(
+            user.try_into()
+                .map_err(|_| ApiError::Internal("bad user id".into()))?,
+        );
+        Ok(AuthUser { id, session, role })
+    })
+    .await
 }
 
 /// `GET /v1/sessions`
-pub async fn list(state: &AppState, user: &AuthUser) -> ApiResult<Vec<SessionInfo>> {
+pub async fn list(db: &Db, user: &AuthUser) -> ApiResult<Vec<SessionInfo>> {
     let (id, current) = (user.id, user.session.clone());
-    state
-        .db
+    db
         .run(move |c| -> ApiResult<Vec<SessionInfo>> {
             let mut st = c.prepare(
                 "SELECT id, device, created_at, last_used_at, expires_at FROM sessions WHERE user_id = ?1 ORDER BY created_at",
@@ -234,7 +226,7 @@ pub async fn list(state: &AppState, user: &AuthUser) -> ApiResult<Vec<SessionInf
 }
 
 /// `DELETE /v1/sessions/{id}` (`current` for this one): only the user's own sessions.
-pub async fn revoke(state: &AppState, user: &AuthUser, which: &str) -> ApiResult<()> {
+pub async fn revoke(cx: &Sessions<'_>, user: &AuthUser, which: &str) -> ApiResult<()> {
     let target = if which == "current" {
         user.session.clone()
     } else {
@@ -244,7 +236,7 @@ pub async fn revoke(state: &AppState, user: &AuthUser, which: &str) -> ApiResult
     };
     let id = user.id;
     let target_copy = target.clone();
-    let n = state
+    let n = cx
         .db
         .run(move |c| -> ApiResult<usize> {
             Ok(c.execute(
@@ -256,7 +248,7 @@ pub async fn revoke(state: &AppState, user: &AuthUser, which: &str) -> ApiResult
     if n == 0 {
         Err(ApiError::not_found())
     } else {
-        state.sockets.close_session(user.id, &target_copy);
+        cx.sockets.close_session(user.id, &target_copy);
         Ok(())
     }
 }

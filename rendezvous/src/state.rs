@@ -72,6 +72,31 @@ impl AppState {
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }
+
+    /// Signing in and out's view of the server.
+    pub fn sessions(&self) -> crate::sessions::Sessions<'_> {
+        crate::sessions::Sessions {
+            db: &self.db,
+            throttle: &self.throttle,
+            sockets: &self.sockets,
+            session_days: self.config.limits.session_days,
+        }
+    }
+
+    /// The recordings registry's view of the server: its rows, storage, quota and mail.
+    pub fn registry(&self) -> crate::recordings::Registry<'_> {
+        crate::recordings::Registry {
+            db: &self.db,
+            storage: &self.storage,
+            quota: self
+                .config
+                .storage
+                .quota_bytes_per_user
+                .unwrap_or(crate::storage::DEFAULT_QUOTA_BYTES),
+            mailer: &self.mailer,
+            public_url: &self.config.public_url,
+        }
+    }
 }
 
 /// Load the server secret from `path`, creating it (mode 0600) on first start.

@@ -8,8 +8,8 @@ use rand::RngCore;
 use rusqlite::params;
 use totp_rs::{Algorithm, TOTP};
 
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 use crate::users::{self, Account};
 
 const STEP: u64 = 30;
@@ -96,7 +96,7 @@ fn already_enabled() -> ApiError {
 }
 
 /// `POST /v1/me/totp`: a new secret, not yet enabled.
-pub async fn enrol(state: &AppState, acct: Account) -> ApiResult<TotpEnrolment> {
+pub async fn enrol(db: &Db, acct: Account) -> ApiResult<TotpEnrolment> {
     if acct.totp_enabled {
         return Err(already_enabled());
     }
@@ -108,21 +108,19 @@ pub async fn enrol(state: &AppState, acct: Account) -> ApiResult<TotpEnrolment> 
         uri: t.get_url(),
     };
     let id = acct.id;
-    state
-        .db
-        .run(move |c| -> ApiResult<()> {
-            c.execute(
-                "UPDATE users SET totp_secret = ?2, totp_enabled = 0 WHERE id = ?1",
-                params![&id.0[..], secret],
-            )?;
-            Ok(())
-        })
-        .await?;
+    db.run(move |c| -> ApiResult<()> {
+        c.execute(
+            "UPDATE users SET totp_secret = ?2, totp_enabled = 0 WHERE id = ?1",
+            params![&id.0[..], secret],
+        )?;
+        Ok(())
+    })
+    .await?;
     Ok(enrolment)
 }
 
 /// `POST /v1/me/totp/confirm`: a valid code from the new secret turns two-factor on.
-pub async fn confirm(state: &AppState, acct: Account, req: TotpCode) -> ApiResult<()> {
+pub async fn confirm(db: &Db, now: Timestamp, acct: Account, req: TotpCode) -> ApiResult<()> {
     if acct.totp_enabled {
         return Err(already_enabled());
     }
@@ -130,23 +128,21 @@ pub async fn confirm(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
         .totp_secret
         .clone()
         .ok_or_else(|| ApiError::new(ErrorCode::TotpNotEnabled, "start enrolment first"))?;
-    let step = check(&secret, &req.code, state.now(), acct.totp_last_step)
-        .ok_or_else(ApiError::invalid_totp)?;
+    let step =
+        check(&secret, &req.code, now, acct.totp_last_step).ok_or_else(ApiError::invalid_totp)?;
     let id = acct.id;
-    state
-        .db
-        .run(move |c| -> ApiResult<()> {
-            c.execute(
-                "UPDATE users SET totp_enabled = 1, totp_last_step = ?2 WHERE id = ?1",
-                params![&id.0[..], step as i64],
-            )?;
-            Ok(())
-        })
-        .await
+    db.run(move |c| -> ApiResult<()> {
+        c.execute(
+            "UPDATE users SET totp_enabled = 1, totp_last_step = ?2 WHERE id = ?1",
+            params![&id.0[..], step as i64],
+        )?;
+        Ok(())
+    })
+    .await
 }
 
 /// `DELETE /v1/me/totp`: a valid code turns two-factor off.
-pub async fn disable(state: &AppState, acct: Account, req: TotpCode) -> ApiResult<()> {
+pub async fn disable(db: &Db, now: Timestamp, acct: Account, req: TotpCode) -> ApiResult<()> {
     if !acct.totp_enabled {
         return Err(ApiError::new(
             ErrorCode::TotpNotEnabled,
@@ -154,26 +150,21 @@ pub async fn disable(state: &AppState, acct: Account, req: TotpCode) -> ApiResul
         ));
     }
     let secret = acct.totp_secret.clone().unwrap_or_default();
-    check(&secret, &req.code, state.now(), acct.totp_last_step)
-        .ok_or_else(ApiError::invalid_totp)?;
+    check(&secret, &req.code, now, acct.totp_last_step).ok_or_else(ApiError::invalid_totp)?;
     let id = acct.id;
-    state
-        .db
-        .run(move |c| -> ApiResult<()> {
-            c.execute(
-                "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?1",
-                params![&id.0[..]],
-            )?;
-            Ok(())
-        })
-        .await
+    db.run(move |c| -> ApiResult<()> {
+        c.execute(
+            "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?1",
+            params![&id.0[..]],
+        )?;
+        Ok(())
+    })
+    .await
 }
 
 /// Load the signed-in user's account.
-pub async fn account(state: &AppState, id: assent_shared::ids::UserId) -> ApiResult<Account> {
-    state
-        .db
-        .run(move |c| -> ApiResult<Option<Account>> { Ok(users::by_id(c, &id)?) })
+pub async fn account(db: &Db, id: assent_shared::ids::UserId) -> ApiResult<Account> {
+    db.run(move |c| -> ApiResult<Option<Account>> { Ok(users::by_id(c, &id)?) })
         .await?
         .ok_or_else(ApiError::unauthenticated)
 }

@@ -8,16 +8,17 @@
 //! - the participants named in the consent set see it and download its objects;
 //! - an organisation admin sees the metadata and may delete it, and can never decrypt it.
 
-use assent_shared::PublicIdentity;
 use assent_shared::api::{ErrorCode, RecordingInfo};
 use assent_shared::container::verify_manifest;
 use assent_shared::ids::RecordingId;
+use assent_shared::{PublicIdentity, Timestamp};
 use rusqlite::params;
 
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::mail::Mailer;
 use crate::sessions::Caller;
-use crate::state::AppState;
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError};
 
 mod access;
 mod manifest;
@@ -67,23 +68,29 @@ fn storage_err(e: StorageError) -> ApiError {
     }
 }
 
-/// Each user's cloud storage quota, as configured.
-fn quota(state: &AppState) -> u64 {
-    state
-        .config
-        .storage
-        .quota_bytes_per_user
-        .unwrap_or(crate::storage::DEFAULT_QUOTA_BYTES)
+/// What the registry works with: its rows, the ciphertext store, each user's quota, and where
+/// its notices go. The HTTP edge and the retention job build it from the server's reg.
+pub struct Registry<'a> {
+    pub db: &'a Db,
+    pub storage: &'a Storage,
+    /// Each user's cloud storage quota in bytes.
+    pub quota: u64,
+    pub mailer: &'a Mailer,
+    /// The server's address, for the links in notices.
+    pub public_url: &'a str,
 }
 
 /// `POST /v1/recordings` (body: the signed manifest bytes): register a recording for upload.
 /// Only its recorder may, only for a cloud scope, only with a manifest that verifies.
-pub async fn register(state: &AppState, user: Caller, body: Vec<u8>) -> ApiResult<RecordingInfo> {
+pub async fn register(
+    reg: &Registry<'_>,
+    now: Timestamp,
+    user: Caller,
+    body: Vec<u8>,
+) -> ApiResult<RecordingInfo> {
     let checked = check(&body)?;
-    let now = state.now();
-    let quota = quota(state);
-    state
-        .db
+    let quota = reg.quota;
+    reg.db
         .run(move |c| -> ApiResult<RecordingInfo> {
             let m = &checked.manifest;
             let tx = c.transaction()?;
@@ -138,7 +145,7 @@ pub async fn register(state: &AppState, user: Caller, body: Vec<u8>) -> ApiResul
 /// `PUT /v1/recordings/{id}/manifest`: a newer manifest of the same recording, whose segment
 /// list extends the stored one.
 pub async fn update_manifest(
-    state: &AppState,
+    reg: &Registry<'_>,
     user: Caller,
     id: RecordingId,
     body: Vec<u8>,
@@ -147,9 +154,8 @@ pub async fn update_manifest(
     if checked.manifest.recording_id != id {
         return Err(bad_manifest("the manifest is of another recording"));
     }
-    let quota = quota(state);
-    state
-        .db
+    let quota = reg.quota;
+    reg.db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
             let (r, a) = access(&tx, &id, &user)?;
@@ -184,13 +190,14 @@ pub async fn update_manifest(
 /// `interrupted`: the recorder crashed and its manifest has no ending; the copy is completed as
 /// it is (verifying it shows it incomplete, every segment in it intact).
 pub async fn complete(
-    state: &AppState,
+    reg: &Registry<'_>,
+    now: Timestamp,
     user: Caller,
     id: RecordingId,
     interrupted: bool,
 ) -> ApiResult<RecordingInfo> {
     let u = user;
-    let (manifest, missing) = state
+    let (manifest, missing) = reg
         .db
         .run(move |c| -> ApiResult<(Vec<u8>, Vec<String>)> {
             let (r, a) = access(c, &id, &u)?;
@@ -218,14 +225,12 @@ pub async fn complete(
             format!("not stored yet: {}", missing.join(", ")),
         ));
     }
-    state
-        .storage
+    reg.storage
         .put(&key(&id, assent_shared::container::MANIFEST_NAME), manifest)
         .await
         .map_err(storage_err)?;
-    let now = state.now();
     let u = user;
-    let (info, mail) = state
+    let (info, mail) = reg
         .db
         .run(move |c| -> ApiResult<(RecordingInfo, Vec<String>)> {
             let days: i64 = c.query_row(
@@ -256,9 +261,9 @@ pub async fn complete(
             "A recording you agreed to is now available in Assent: \"{}\".\n\n\
              Open Assent to download it; only you and the other participants can decrypt it.\n\
              The cloud copy is kept for {} days.\n\n{}\n",
-            info.title, info.retention_days, state.config.public_url
+            info.title, info.retention_days, reg.public_url
         );
-        if let Err(e) = state
+        if let Err(e) = reg
             .mailer
             .send(&to, "A recording is available", &text, &[])
             .await
@@ -270,77 +275,66 @@ pub async fn complete(
 }
 
 /// `GET /v1/recordings` (`?all=true` for an admin: every recording's metadata).
-pub async fn list(state: &AppState, user: Caller, all: bool) -> ApiResult<Vec<RecordingInfo>> {
+pub async fn list(db: &Db, user: Caller, all: bool) -> ApiResult<Vec<RecordingInfo>> {
     if all && !user.admin {
         return Err(ApiError::forbidden());
     }
-    state
-        .db
-        .run(move |c| -> ApiResult<Vec<RecordingInfo>> {
-            let ids: Vec<Vec<u8>> = if all {
-                let mut st = c.prepare("SELECT id FROM recordings ORDER BY created_at DESC")?;
-                st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
-            } else {
-                let mut st = c.prepare(
-                    "SELECT id FROM recordings WHERE recorder_id = ?1 OR id IN
+    db.run(move |c| -> ApiResult<Vec<RecordingInfo>> {
+        let ids: Vec<Vec<u8>> = if all {
+            let mut st = c.prepare("SELECT id FROM recordings ORDER BY created_at DESC")?;
+            st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        } else {
+            let mut st = c.prepare(
+                "SELECT id FROM recordings WHERE recorder_id = ?1 OR id IN
                        (SELECT recording_id FROM recording_participants WHERE user_id = ?1)
                      ORDER BY created_at DESC",
-                )?;
-                st.query_map([&user.id.0[..]], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?
-            };
-            ids.into_iter()
-                .filter_map(|b| b.try_into().ok().map(RecordingId))
-                .map(|id| info(c, &id, &user))
-                .collect()
-        })
-        .await
+            )?;
+            st.query_map([&user.id.0[..]], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        ids.into_iter()
+            .filter_map(|b| b.try_into().ok().map(RecordingId))
+            .map(|id| info(c, &id, &user))
+            .collect()
+    })
+    .await
 }
 
 /// `GET /v1/recordings/{id}`: metadata, and for participants the manifest (as bytes).
 pub async fn get(
-    state: &AppState,
+    db: &Db,
     user: Caller,
     id: RecordingId,
 ) -> ApiResult<(RecordingInfo, Option<Vec<u8>>)> {
-    state
-        .db
-        .run(move |c| -> ApiResult<(RecordingInfo, Option<Vec<u8>>)> {
-            let (r, a) = access(c, &id, &user)?;
-            let manifest = match a {
-                Access::Admin => None,
-                _ => Some(r.manifest),
-            };
-            Ok((info(c, &id, &user)?, manifest))
-        })
-        .await
+    db.run(move |c| -> ApiResult<(RecordingInfo, Option<Vec<u8>>)> {
+        let (r, a) = access(c, &id, &user)?;
+        let manifest = match a {
+            Access::Admin => None,
+            _ => Some(r.manifest),
+        };
+        Ok((info(c, &id, &user)?, manifest))
+    })
+    .await
 }
 
 /// `PUT /v1/recordings/{id}/tags`: the participants' labels.
-pub async fn set_tags(
-    state: &AppState,
-    user: Caller,
-    id: RecordingId,
-    tags: Vec<String>,
-) -> ApiResult<()> {
+pub async fn set_tags(db: &Db, user: Caller, id: RecordingId, tags: Vec<String>) -> ApiResult<()> {
     let clean = assent_shared::api::normalize_tags(&tags).map_err(|why| {
         ApiError::new(
             ErrorCode::InvalidTags,
             format!("{why} (at most 20 tags of 1 to 40 characters)"),
         )
     })?;
-    state
-        .db
-        .run(move |c| -> ApiResult<()> {
-            let (_, a) = access(c, &id, &user)?;
-            if matches!(a, Access::Admin) {
-                return Err(ApiError::forbidden());
-            }
-            c.execute(
-                "UPDATE recordings SET tags = ?2 WHERE id = ?1",
-                params![&id.0[..], serde_json::to_string(&clean).unwrap_or_default()],
-            )?;
-            Ok(())
-        })
-        .await
+    db.run(move |c| -> ApiResult<()> {
+        let (_, a) = access(c, &id, &user)?;
+        if matches!(a, Access::Admin) {
+            return Err(ApiError::forbidden());
+        }
+        c.execute(
+            "UPDATE recordings SET tags = ?2 WHERE id = ?1",
+            params![&id.0[..], serde_json::to_string(&clean).unwrap_or_default()],
+        )?;
+        Ok(())
+    })
+    .await
 }

@@ -4,19 +4,19 @@
 use assent_shared::Timestamp;
 use assent_shared::ids::{RecordingId, UserId};
 
+use super::Registry;
 use super::access::{Access, access};
 use super::store::recording_ids;
 use super::{key, storage_err};
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::Caller;
-use crate::state::AppState;
 
 /// An unfinished multipart upload: object name and the storage's upload id.
 pub(super) type NamedUpload = (String, String);
 
 /// Remove a recording's objects and its rows (deletion and retention share this).
-pub(super) async fn purge(state: &AppState, id: RecordingId) -> ApiResult<()> {
-    let (objects, uploads) = state
+pub(super) async fn purge(reg: &Registry<'_>, id: RecordingId) -> ApiResult<()> {
+    let (objects, uploads) = reg
         .db
         .run(move |c| -> ApiResult<(Vec<String>, Vec<NamedUpload>)> {
             let mut st = c.prepare("SELECT name FROM recording_objects WHERE recording_id = ?1")?;
@@ -32,8 +32,7 @@ pub(super) async fn purge(state: &AppState, id: RecordingId) -> ApiResult<()> {
         })
         .await?;
     for (name, upload) in uploads {
-        state
-            .storage
+        reg.storage
             .abort(&key(&id, &name), &upload)
             .await
             .map_err(storage_err)?;
@@ -43,14 +42,12 @@ pub(super) async fn purge(state: &AppState, id: RecordingId) -> ApiResult<()> {
         .map(String::as_str)
         .chain([assent_shared::container::MANIFEST_NAME])
     {
-        state
-            .storage
+        reg.storage
             .delete(&key(&id, name))
             .await
             .map_err(storage_err)?;
     }
-    state
-        .db
+    reg.db
         .run(move |c| -> ApiResult<()> {
             c.execute("DELETE FROM recordings WHERE id = ?1", [&id.0[..]])?;
             Ok(())
@@ -59,8 +56,8 @@ pub(super) async fn purge(state: &AppState, id: RecordingId) -> ApiResult<()> {
 }
 
 /// Delete every recording `user` made, objects first (an account being deleted).
-pub async fn purge_recorded_by(state: &AppState, user: UserId) -> ApiResult<()> {
-    let ids = state
+pub async fn purge_recorded_by(reg: &Registry<'_>, user: UserId) -> ApiResult<()> {
+    let ids = reg
         .db
         .run(move |c| -> ApiResult<Vec<RecordingId>> {
             Ok(recording_ids(
@@ -71,15 +68,14 @@ pub async fn purge_recorded_by(state: &AppState, user: UserId) -> ApiResult<()> 
         })
         .await?;
     for id in ids {
-        purge(state, id).await?;
+        purge(reg, id).await?;
     }
     Ok(())
 }
 
 /// `DELETE /v1/recordings/{id}`: the recorder or an organisation admin.
-pub async fn delete(state: &AppState, user: Caller, id: RecordingId) -> ApiResult<()> {
-    state
-        .db
+pub async fn delete(reg: &Registry<'_>, user: Caller, id: RecordingId) -> ApiResult<()> {
+    reg.db
         .run(move |c| -> ApiResult<()> {
             let (_, a) = access(c, &id, &user)?;
             match a {
@@ -88,13 +84,13 @@ pub async fn delete(state: &AppState, user: Caller, id: RecordingId) -> ApiResul
             }
         })
         .await?;
-    purge(state, id).await
+    purge(reg, id).await
 }
 
 /// The retention job: delete every complete recording past its date. Idempotent (a recording
 /// half-deleted by a crash is deleted again on the next run). Returns how many went.
-pub async fn expire(state: &AppState, now: Timestamp) -> ApiResult<usize> {
-    let due: Vec<RecordingId> = state
+pub async fn expire(reg: &Registry<'_>, now: Timestamp) -> ApiResult<usize> {
+    let due: Vec<RecordingId> = reg
         .db
         .run(move |c| -> ApiResult<Vec<RecordingId>> {
             let mut ids = recording_ids(
@@ -115,7 +111,7 @@ pub async fn expire(state: &AppState, now: Timestamp) -> ApiResult<usize> {
         .await?;
     let n = due.len();
     for id in due {
-        purge(state, id).await?;
+        purge(reg, id).await?;
         tracing::info!(recording = %id, "retention: deleted");
     }
     Ok(n)

@@ -1,16 +1,18 @@
 //! Uploads (the recorder only, while the cloud copy is not complete): multipart uploads of
 //! the segments through presigned URLs, resumable; and downloads for the participants.
 
+use assent_shared::Timestamp;
 use assent_shared::api::{ErrorCode, RecordingObject, StoredPart, UploadStarted};
 use assent_shared::ids::RecordingId;
 use rusqlite::{OptionalExtension, params};
 
+use super::Registry;
 use super::access::{Access, access, must_record};
 use super::store::{Status, object_size};
 use super::{MAX_PARTS_PER_REQUEST, key, storage_err, valid_object};
+use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::Caller;
-use crate::state::AppState;
 
 pub(super) fn check_object(name: &str) -> ApiResult<()> {
     if valid_object(name) {
@@ -23,64 +25,54 @@ pub(super) fn check_object(name: &str) -> ApiResult<()> {
     }
 }
 
-pub(super) async fn recorder_of(state: &AppState, user: &Caller, id: RecordingId) -> ApiResult<()> {
+pub(super) async fn recorder_of(db: &Db, user: &Caller, id: RecordingId) -> ApiResult<()> {
     let user = *user;
-    state
-        .db
-        .run(move |c| -> ApiResult<()> {
-            let (r, a) = access(c, &id, &user)?;
-            must_record(&a)?;
-            if r.status != Status::Uploading {
-                return Err(ApiError::new(
-                    ErrorCode::RecordingComplete,
-                    "the cloud copy is complete",
-                ));
-            }
-            Ok(())
-        })
-        .await
+    db.run(move |c| -> ApiResult<()> {
+        let (r, a) = access(c, &id, &user)?;
+        must_record(&a)?;
+        if r.status != Status::Uploading {
+            return Err(ApiError::new(
+                ErrorCode::RecordingComplete,
+                "the cloud copy is complete",
+            ));
+        }
+        Ok(())
+    })
+    .await
 }
 
-pub(super) async fn upload_of(
-    state: &AppState,
-    id: RecordingId,
-    name: &str,
-    upload: &str,
-) -> ApiResult<()> {
+pub(super) async fn upload_of(db: &Db, id: RecordingId, name: &str, upload: &str) -> ApiResult<()> {
     let (name, upload) = (name.to_string(), upload.to_string());
-    state
-        .db
-        .run(move |c| -> ApiResult<()> {
-            c.query_row(
-                "SELECT 1 FROM recording_uploads WHERE recording_id = ?1 AND name = ?2
+    db.run(move |c| -> ApiResult<()> {
+        c.query_row(
+            "SELECT 1 FROM recording_uploads WHERE recording_id = ?1 AND name = ?2
                    AND upload_id = ?3",
-                params![&id.0[..], name, upload],
-                |_| Ok(()),
-            )
-            .optional()?
-            .ok_or_else(|| ApiError::new(ErrorCode::NoSuchUpload, "no such upload"))
-        })
-        .await
+            params![&id.0[..], name, upload],
+            |_| Ok(()),
+        )
+        .optional()?
+        .ok_or_else(|| ApiError::new(ErrorCode::NoSuchUpload, "no such upload"))
+    })
+    .await
 }
 
 /// `POST /v1/recordings/{id}/objects/{name}/uploads`: start a multipart upload.
 pub async fn start_upload(
-    state: &AppState,
+    reg: &Registry<'_>,
+    now: Timestamp,
     user: Caller,
     id: RecordingId,
     name: String,
 ) -> ApiResult<UploadStarted> {
     check_object(&name)?;
-    recorder_of(state, &user, id).await?;
-    let upload_id = state
+    recorder_of(reg.db, &user, id).await?;
+    let upload_id = reg
         .storage
         .create_multipart(&key(&id, &name))
         .await
         .map_err(storage_err)?;
     let (n, u) = (name.clone(), upload_id.clone());
-    let now = state.now();
-    state
-        .db
+    reg.db
         .run(move |c| -> ApiResult<()> {
             c.execute(
                 "INSERT INTO recording_uploads (recording_id, name, upload_id, created_at)
@@ -95,7 +87,7 @@ pub async fn start_upload(
 
 /// `POST …/uploads/{upload}/parts`: presigned URLs for these parts.
 pub async fn part_urls(
-    state: &AppState,
+    reg: &Registry<'_>,
     user: Caller,
     id: RecordingId,
     name: String,
@@ -112,26 +104,26 @@ pub async fn part_urls(
             "1 to 100 part numbers between 1 and 10000",
         ));
     }
-    recorder_of(state, &user, id).await?;
-    upload_of(state, id, &name, &upload).await?;
+    recorder_of(reg.db, &user, id).await?;
+    upload_of(reg.db, id, &name, &upload).await?;
     Ok(parts
         .into_iter()
-        .map(|p| (p, state.storage.presign_part(&key(&id, &name), &upload, p)))
+        .map(|p| (p, reg.storage.presign_part(&key(&id, &name), &upload, p)))
         .collect())
 }
 
 /// `GET …/uploads/{upload}/parts`: what storage already holds (to resume).
 pub async fn stored_parts(
-    state: &AppState,
+    reg: &Registry<'_>,
     user: Caller,
     id: RecordingId,
     name: String,
     upload: String,
 ) -> ApiResult<Vec<StoredPart>> {
     check_object(&name)?;
-    recorder_of(state, &user, id).await?;
-    upload_of(state, id, &name, &upload).await?;
-    let parts = state
+    recorder_of(reg.db, &user, id).await?;
+    upload_of(reg.db, id, &name, &upload).await?;
+    let parts = reg
         .storage
         .list_parts(&key(&id, &name), &upload)
         .await
@@ -148,7 +140,7 @@ pub async fn stored_parts(
 
 /// `POST …/uploads/{upload}/complete`: assemble the object; it is then listed as stored.
 pub async fn complete_upload(
-    state: &AppState,
+    reg: &Registry<'_>,
     user: Caller,
     id: RecordingId,
     name: String,
@@ -167,23 +159,21 @@ pub async fn complete_upload(
             "name parts 1 to n (at most 10000) in order, each with its ETag",
         ));
     }
-    recorder_of(state, &user, id).await?;
-    upload_of(state, id, &name, &upload).await?;
+    recorder_of(reg.db, &user, id).await?;
+    upload_of(reg.db, id, &name, &upload).await?;
     let k = key(&id, &name);
-    state
-        .storage
+    reg.storage
         .complete(&k, &upload, &parts)
         .await
         .map_err(storage_err)?;
-    let size = state
+    let size = reg
         .storage
         .head(&k)
         .await
         .map_err(storage_err)?
         .ok_or_else(|| ApiError::Internal("completed object is missing".into()))?;
     let n = name.clone();
-    state
-        .db
+    reg.db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
             tx.execute(
@@ -204,22 +194,20 @@ pub async fn complete_upload(
 
 /// `DELETE …/uploads/{upload}`: give up an upload.
 pub async fn abort_upload(
-    state: &AppState,
+    reg: &Registry<'_>,
     user: Caller,
     id: RecordingId,
     name: String,
     upload: String,
 ) -> ApiResult<()> {
     check_object(&name)?;
-    recorder_of(state, &user, id).await?;
-    upload_of(state, id, &name, &upload).await?;
-    state
-        .storage
+    recorder_of(reg.db, &user, id).await?;
+    upload_of(reg.db, id, &name, &upload).await?;
+    reg.storage
         .abort(&key(&id, &name), &upload)
         .await
         .map_err(storage_err)?;
-    state
-        .db
+    reg.db
         .run(move |c| -> ApiResult<()> {
             c.execute(
                 "DELETE FROM recording_uploads WHERE recording_id = ?1 AND upload_id = ?2",
@@ -233,7 +221,7 @@ pub async fn abort_upload(
 /// `GET /v1/recordings/{id}/objects/{name}`: a download URL, for participants only (the
 /// manifest too, once the copy is complete).
 pub async fn download(
-    state: &AppState,
+    reg: &Registry<'_>,
     user: Caller,
     id: RecordingId,
     name: String,
@@ -243,7 +231,7 @@ pub async fn download(
         check_object(&name)?;
     }
     let n = name.clone();
-    let size = state
+    let size = reg
         .db
         .run(move |c| -> ApiResult<u64> {
             let (r, a) = access(c, &id, &user)?;
@@ -260,5 +248,5 @@ pub async fn download(
             object_size(c, &id, &n)?.ok_or_else(ApiError::not_found)
         })
         .await?;
-    Ok((state.storage.presign_get(&key(&id, &name)), size))
+    Ok((reg.storage.presign_get(&key(&id, &name)), size))
 }

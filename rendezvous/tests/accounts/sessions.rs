@@ -347,9 +347,15 @@ async fn unverified_accounts_expire_after_a_day() {
         .await;
     assert_eq!(st, StatusCode::CREATED);
     s.clock.advance_ms(23 * 3_600_000);
-    assert_eq!(expire_unverified(&s.state, s.state.now()).await.unwrap(), 0);
+    assert_eq!(
+        expire_unverified(&s.state.db, s.state.now()).await.unwrap(),
+        0
+    );
     s.clock.advance_ms(2 * 3_600_000);
-    assert_eq!(expire_unverified(&s.state, s.state.now()).await.unwrap(), 1);
+    assert_eq!(
+        expire_unverified(&s.state.db, s.state.now()).await.unwrap(),
+        1
+    );
     assert_eq!(s.user_count().await, 1);
     let (st, _) = s
         .call(Method::POST, "/v1/sessions", None, Some(kept.signin_body()))

@@ -29,7 +29,8 @@ async fn retention_deletes_the_cloud_copy_when_it_is_due() {
         3,
         "two segments and the manifest"
     );
-    let expire = |at: Timestamp| assent_rendezvous::recordings::expire(&s.state, at);
+    let registry = s.state.registry();
+    let expire = |at: Timestamp| assent_rendezvous::recordings::expire(&registry, at);
     // A day early: kept.
     assert_eq!(expire(T0.plus_millis(29 * 86_400_000)).await.unwrap(), 0);
     assert!(

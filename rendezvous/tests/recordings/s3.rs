@@ -114,7 +114,7 @@ async fn against_s3_multipart_uploads_resume_and_retention_deletes_the_objects()
     assert!(s.state.storage.head(&key).await.unwrap().is_some());
     let due = Timestamp(T0.0 + 30 * 86_400_000);
     assert_eq!(
-        assent_rendezvous::recordings::expire(&s.state, due)
+        assent_rendezvous::recordings::expire(&s.state.registry(), due)
             .await
             .unwrap(),
         1
@@ -133,7 +133,7 @@ async fn against_s3_multipart_uploads_resume_and_retention_deletes_the_objects()
     assert_eq!(st, StatusCode::NOT_FOUND);
     // Running it again is harmless.
     assert_eq!(
-        assent_rendezvous::recordings::expire(&s.state, due)
+        assent_rendezvous::recordings::expire(&s.state.registry(), due)
             .await
             .unwrap(),
         0
