@@ -16,11 +16,16 @@ use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::Sha256;
 
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::kt::KeyDirectory;
+use crate::mail::Mailer;
+use crate::recordings::Registry;
 use crate::secrets;
+use crate::sessions::Sessions;
 use crate::signaling::LiveSockets;
-use crate::state::AppState;
+use crate::throttle::Throttle;
 use crate::users::{
     Account, by_email, by_id, check_display_name, check_email, check_identity, verify_secret,
 };
@@ -152,16 +157,30 @@ fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn send_code(state: &AppState, to: &str, purpose: &str, code: &str) {
+/// What the account flows work with: the account rows, the time, the attempt throttle, the key
+/// directory (told when keys change), mail (codes, with the server's address), and the
+/// sessions and recordings registry they start or purge.
+pub struct Accounts<'a> {
+    pub db: &'a Db,
+    pub clock: &'a dyn Clock,
+    pub throttle: &'a Throttle,
+    pub kt: &'a KeyDirectory,
+    pub mailer: &'a Mailer,
+    pub public_url: &'a str,
+    pub sessions: Sessions<'a>,
+    pub registry: Registry<'a>,
+}
+
+async fn send_code(cx: &Accounts<'_>, to: &str, purpose: &str, code: &str) {
     let (subject, what) = match purpose {
         PURPOSE_RECOVERY => ("Your Assent account recovery code", "recover your account"),
         _ => ("Your Assent verification code", "verify your email address"),
     };
     let text = format!(
         "Your code to {what} is {code}\n\nIt expires in 15 minutes and works once. If you did not ask for it, ignore this message.\n\n{}\n",
-        state.config.public_url
+        cx.public_url
     );
-    if let Err(e) = state.mailer.send(to, subject, &text, &[]).await {
+    if let Err(e) = cx.mailer.send(to, subject, &text, &[]).await {
         tracing::warn!(error = %e, purpose, "could not send an email code");
     }
 }
@@ -192,19 +211,23 @@ pub async fn expire_unverified(db: &Db, now: Timestamp) -> ApiResult<usize> {
 pub const SIGNUPS_PER_IP_HOUR: u32 = 20;
 pub const SIGNUPS_PER_EMAIL_HOUR: u32 = 5;
 
-pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResult<SignupResponse> {
+pub async fn signup(
+    cx: &Accounts<'_>,
+    ip: IpAddr,
+    req: SignupRequest,
+) -> ApiResult<SignupResponse> {
     let email = check_email(&req.email)?;
 
     let display_name = check_display_name(&req.display_name)?;
     let kdf = check_kdf(req.kdf)?;
     check_backup(&req.key_backup.0, req.salt, kdf)?;
     check_identity(&req.identity)?;
-    let now = state.now();
+    let now = cx.clock.now();
     crate::directory::check_possession(
         &req.identity,
         &req.possession,
         &email,
-        &state.kt.keys().signing,
+        &cx.kt.keys().signing,
         now,
     )?;
     // Well-formed, before any hashing or mail: a flood of sign-ups from one address, or for
@@ -215,23 +238,22 @@ pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResu
         format!("signup-email:{}", email.to_lowercase()),
         format!("signup-ip:{ip}"),
     );
-    state
-        .throttle
+    cx.throttle
         .budget(&by_email, SIGNUPS_PER_EMAIL_HOUR, 3_600_000, now)
         .map_err(slow)?;
-    if let Err(e) = state
+    if let Err(e) = cx
         .throttle
         .budget(&by_ip, SIGNUPS_PER_IP_HOUR, 3_600_000, now)
     {
-        state.throttle.refund(&by_email);
+        cx.throttle.refund(&by_email);
         return Err(slow(e));
     }
     let verifier = match hash(&req.auth_secret).await {
         Ok(v) => v,
         // Nothing was done: a sign-up tried again (clients do) does not spend the budget twice.
         Err(e) => {
-            state.throttle.refund(&by_email);
-            state.throttle.refund(&by_ip);
+            cx.throttle.refund(&by_email);
+            cx.throttle.refund(&by_ip);
             return Err(e);
         }
     };
@@ -241,7 +263,7 @@ pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResu
     let backup = req.key_backup.0;
     let recovery = recovery_verifier(&req.recovery_proof.0);
     let to = email.clone();
-    let code = state
+    let code = cx
         .db
         .run(move |c| -> ApiResult<Option<String>> {
             let tx = c.transaction()?;
@@ -271,26 +293,25 @@ pub async fn signup(state: &AppState, ip: IpAddr, req: SignupRequest) -> ApiResu
         })
         .await?;
     if let Some(code) = code {
-        send_code(state, &to, PURPOSE_VERIFY, &code).await;
+        send_code(cx, &to, PURPOSE_VERIFY, &code).await;
     }
     tracing::info!(user = %id, "account created");
     Ok(SignupResponse { user_id: id })
 }
 
 /// Throttle-check an email-code attempt.
-fn code_throttle(state: &AppState, scope: &str, email: &str, ip: IpAddr) -> ApiResult<()> {
-    state
-        .throttle
-        .check(scope, email, ip, state.now())
+fn code_throttle(cx: &Accounts<'_>, scope: &str, email: &str, ip: IpAddr) -> ApiResult<()> {
+    cx.throttle
+        .check(scope, email, ip, cx.clock.now())
         .map_err(|retry_after_secs| ApiError::SlowDown { retry_after_secs })
 }
 
 /// `POST /v1/accounts/verify`
-pub async fn verify_email(state: &AppState, ip: IpAddr, req: EmailCode) -> ApiResult<()> {
-    code_throttle(state, "verify", &req.email, ip)?;
-    let now = state.now();
+pub async fn verify_email(cx: &Accounts<'_>, ip: IpAddr, req: EmailCode) -> ApiResult<()> {
+    code_throttle(cx, "verify", &req.email, ip)?;
+    let now = cx.clock.now();
     let email = req.email.clone();
-    let result = state
+    let result = cx
         .db
         .run(move |c| -> ApiResult<()> {
             let acct = by_email(c, &email)?.ok_or_else(ApiError::invalid_code)?;
@@ -319,8 +340,8 @@ pub async fn verify_email(state: &AppState, ip: IpAddr, req: EmailCode) -> ApiRe
         })
         .await;
     match &result {
-        Ok(()) => state.kt.changed(),
-        Err(_) => state.throttle.failure("verify", &req.email, ip, now),
+        Ok(()) => cx.kt.changed(),
+        Err(_) => cx.throttle.failure("verify", &req.email, ip, now),
     }
     result
 }
@@ -328,18 +349,18 @@ pub async fn verify_email(state: &AppState, ip: IpAddr, req: EmailCode) -> ApiRe
 /// Throttle, then issue and mail a fresh code to an eligible account. The response is the same
 /// whether or not anything was sent, so it reveals nothing about which accounts exist.
 async fn send_fresh_code(
-    state: &AppState,
+    cx: &Accounts<'_>,
     ip: IpAddr,
     scope: &'static str,
     email: &str,
     purpose: &'static str,
     eligible: fn(&Account) -> bool,
 ) -> ApiResult<()> {
-    code_throttle(state, scope, email, ip)?;
-    let now = state.now();
-    state.throttle.failure(scope, email, ip, now);
+    code_throttle(cx, scope, email, ip)?;
+    let now = cx.clock.now();
+    cx.throttle.failure(scope, email, ip, now);
     let lookup = email.to_string();
-    let code = state
+    let code = cx
         .db
         .run(move |c| -> ApiResult<Option<(String, String)>> {
             let Some(acct) = by_email(c, &lookup)?.filter(eligible) else {
@@ -349,14 +370,14 @@ async fn send_fresh_code(
         })
         .await?;
     if let Some((to, code)) = code {
-        send_code(state, &to, purpose, &code).await;
+        send_code(cx, &to, purpose, &code).await;
     }
     Ok(())
 }
 
 /// `POST /v1/accounts/verify/resend`: always 202 (does not reveal whether the account exists).
-pub async fn resend_verification(state: &AppState, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
-    send_fresh_code(state, ip, "resend", &req.email, PURPOSE_VERIFY, |a| {
+pub async fn resend_verification(cx: &Accounts<'_>, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
+    send_fresh_code(cx, ip, "resend", &req.email, PURPOSE_VERIFY, |a| {
         !a.email_verified
     })
     .await
@@ -402,8 +423,8 @@ pub fn me(a: &Account) -> Me {
 }
 
 /// `DELETE /v1/me`: needs the current authentication secret.
-pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> ApiResult<()> {
-    let acct = state
+pub async fn delete_account(cx: &Accounts<'_>, user: UserId, req: Confirm) -> ApiResult<()> {
+    let acct = cx
         .db
         .run(move |c| -> ApiResult<Option<Account>> { Ok(by_id(c, &user)?) })
         .await?
@@ -413,10 +434,9 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
     }
     // The cloud copies of recordings this account made go with it (their registry rows would
     // go by cascade; the objects must not be left behind).
-    crate::recordings::purge_recorded_by(&state.registry(), user).await?;
-    let now = state.now();
-    state
-        .db
+    crate::recordings::purge_recorded_by(&cx.registry, user).await?;
+    let now = cx.clock.now();
+    cx.db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
             // The email's entry in the transparency log says the account is gone.
@@ -433,8 +453,8 @@ pub async fn delete_account(state: &AppState, user: UserId, req: Confirm) -> Api
             Ok(())
         })
         .await?;
-    state.kt.changed();
-    state.sockets.close_user(user, None);
+    cx.kt.changed();
+    cx.sessions.sockets.close_user(user, None);
     tracing::info!(%user, "account deleted");
     Ok(())
 }
@@ -495,9 +515,9 @@ pub async fn key_backup(db: &Db, user: UserId) -> ApiResult<KeyBackupBody> {
 }
 
 /// `POST /v1/recovery`: send a recovery code to a verified account; always 202.
-pub async fn start_recovery(state: &AppState, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
+pub async fn start_recovery(cx: &Accounts<'_>, ip: IpAddr, req: EmailOnly) -> ApiResult<()> {
     send_fresh_code(
-        state,
+        cx,
         ip,
         "recovery-start",
         &req.email,
@@ -521,14 +541,14 @@ fn recovery_unavailable() -> ApiError {
 /// only. The password-wrapped part is not handed out: it would let whoever reads the mailbox
 /// guess the password offline.
 pub async fn verify_recovery(
-    state: &AppState,
+    cx: &Accounts<'_>,
     ip: IpAddr,
     req: RecoveryVerify,
 ) -> ApiResult<RecoveryTicket> {
-    code_throttle(state, "recovery", &req.email, ip)?;
-    let now = state.now();
+    code_throttle(cx, "recovery", &req.email, ip)?;
+    let now = cx.clock.now();
     let email = req.email.clone();
-    let result = state
+    let result = cx
         .db
         .run(move |c| -> ApiResult<RecoveryTicket> {
             let acct = by_email(c, &email)?
@@ -563,7 +583,7 @@ pub async fn verify_recovery(
         })
         .await;
     if result.is_err() {
-        state.throttle.failure("recovery", &req.email, ip, now);
+        cx.throttle.failure("recovery", &req.email, ip, now);
     }
     result
 }
@@ -586,7 +606,7 @@ pub const TICKET_MAX_PROOFS: i64 = 3;
 /// password can make) and a new password whose backup holds the same keys. Every session is
 /// signed out and every live connection of the account closed.
 pub async fn complete_recovery(
-    state: &AppState,
+    cx: &Accounts<'_>,
     req: RecoveryComplete,
 ) -> ApiResult<assent_shared::api::SigninResponse> {
     let device = crate::sessions::check_device(&req.device)?;
@@ -594,11 +614,11 @@ pub async fn complete_recovery(
     check_backup(&req.new_key_backup.0, req.new_salt, kdf)?;
     let new_backup = KeyBackup::from_bytes(&req.new_key_backup.0)
         .map_err(|_| ApiError::new(ErrorCode::InvalidKeyBackup, "the key backup does not parse"))?;
-    let now = state.now();
+    let now = cx.clock.now();
     let ticket_hash = secrets::token_hash(&req.ticket);
     let proof = recovery_verifier(&req.recovery_proof.0);
     // The ticket and the proof first: the Argon2 work is only done for a caller who has both.
-    let user = state
+    let user = cx
         .db
         .run(move |c| -> ApiResult<Vec<u8>> {
             let row: Option<(Vec<u8>, i64, i64)> = c
@@ -641,7 +661,7 @@ pub async fn complete_recovery(
     let backup = req.new_key_backup.0;
     let ticket_hash = secrets::token_hash(&req.ticket);
     let id = user.clone();
-    state
+    cx
         .db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
@@ -667,8 +687,8 @@ pub async fn complete_recovery(
         <[u8; 16]>::try_from(user.as_slice()).map_err(|_| ApiError::Internal("user id".into()))?,
     );
     tracing::info!(%user, "account recovered");
-    state.sockets.close_user(user, None);
-    crate::sessions::create(&state.sessions(), state.now(), user, device).await
+    cx.sessions.sockets.close_user(user, None);
+    crate::sessions::create(&cx.sessions, cx.clock.now(), user, device).await
 }
 
 #[cfg(test)]

@@ -164,7 +164,7 @@ async fn signup(
 ) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
     Ok((
         StatusCode::CREATED,
-        Json(accounts::signup(&s, ip, req).await?),
+        Json(accounts::signup(&s.accounts(), ip, req).await?),
     ))
 }
 
@@ -173,7 +173,7 @@ async fn verify_email(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<EmailCode>,
 ) -> ApiResult<StatusCode> {
-    accounts::verify_email(&s, ip, req).await?;
+    accounts::verify_email(&s.accounts(), ip, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -182,7 +182,7 @@ async fn resend(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<EmailOnly>,
 ) -> ApiResult<StatusCode> {
-    accounts::resend_verification(&s, ip, req).await?;
+    accounts::resend_verification(&s.accounts(), ip, req).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -236,7 +236,7 @@ async fn delete_me(
     user: AuthUser,
     ApiJson(req): ApiJson<Confirm>,
 ) -> ApiResult<StatusCode> {
-    accounts::delete_account(&s, user.id, req).await?;
+    accounts::delete_account(&s.accounts(), user.id, req).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -291,7 +291,7 @@ async fn recovery_start(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<EmailOnly>,
 ) -> ApiResult<StatusCode> {
-    accounts::start_recovery(&s, ip, req).await?;
+    accounts::start_recovery(&s.accounts(), ip, req).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -300,7 +300,9 @@ async fn recovery_verify(
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<RecoveryVerify>,
 ) -> ApiResult<Json<RecoveryTicket>> {
-    Ok(Json(accounts::verify_recovery(&s, ip, req).await?))
+    Ok(Json(
+        accounts::verify_recovery(&s.accounts(), ip, req).await?,
+    ))
 }
 
 async fn recovery_complete(
@@ -309,7 +311,7 @@ async fn recovery_complete(
 ) -> ApiResult<(StatusCode, Json<SigninResponse>)> {
     Ok((
         StatusCode::CREATED,
-        Json(accounts::complete_recovery(&s, req).await?),
+        Json(accounts::complete_recovery(&s.accounts(), req).await?),
     ))
 }
 

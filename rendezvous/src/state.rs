@@ -73,6 +73,20 @@ impl AppState {
         self.clock.now()
     }
 
+    /// The account flows' view of the server.
+    pub fn accounts(&self) -> crate::accounts::Accounts<'_> {
+        crate::accounts::Accounts {
+            db: &self.db,
+            clock: self.clock.as_ref(),
+            throttle: &self.throttle,
+            kt: &self.kt,
+            mailer: &self.mailer,
+            public_url: &self.config.public_url,
+            sessions: self.sessions(),
+            registry: self.registry(),
+        }
+    }
+
     /// Signing in and out's view of the server.
     pub fn sessions(&self) -> crate::sessions::Sessions<'_> {
         crate::sessions::Sessions {
