@@ -485,7 +485,7 @@ impl LocalStore {
         max: usize,
     ) -> Result<String>
     where
-        S: futures_util::Stream<Item = std::result::Result<axum::body::Bytes, E>> + Unpin,
+        S: futures_util::Stream<Item = std::result::Result<bytes::Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
         use futures_util::StreamExt;
@@ -632,7 +632,7 @@ impl LocalStore {
                 Ok(0) => None,
                 Ok(n) => {
                     buf.truncate(n);
-                    Some((Ok(axum::body::Bytes::from(buf)), Some(file)))
+                    Some((Ok(bytes::Bytes::from(buf)), Some(file)))
                 }
                 // The error ends the stream (and the response).
                 Err(e) => Some((Err(e), None)),
@@ -647,7 +647,7 @@ pub const READ_CHUNK: usize = 256 * 1024;
 
 /// An object's bytes, chunk by chunk.
 pub type ObjectStream = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static>,
+    Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static>,
 >;
 
 async fn atomic_write(path: &Path, body: &[u8]) -> Result<()> {

@@ -179,6 +179,33 @@ fn the_engine_is_a_facade_over_private_modules() {
     );
 }
 
+/// The server's services know nothing of HTTP: they take the parts of the server they use (not
+/// `AppState`) and answer with `error::ApiError` (a code and a sentence); the HTTP edges
+/// (`http*.rs`) map those to statuses in one place, and `state.rs`, `jobs.rs`, `lib.rs` and
+/// `main.rs` put the server together. The signaling fan-out (`signaling/mod.rs`) keeps the
+/// socket's text frames, serialised once for every recipient.
+#[test]
+fn server_services_do_not_know_http_or_the_whole_state() {
+    let src = root().join("rendezvous/src");
+    let edge = |p: &Path| {
+        let rel = p
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .to_string();
+        rel.starts_with("http")
+            || ["state.rs", "jobs.rs", "lib.rs", "main.rs"].contains(&rel.as_str())
+    };
+    let mut found = Vec::new();
+    for needle in ["axum", "AppState"] {
+        found.extend(naming(&src, needle).into_iter().filter(|hit| {
+            let path = Path::new(hit.split(':').next().unwrap_or(""));
+            !edge(path) && !(needle == "axum" && path.ends_with("signaling/mod.rs"))
+        }));
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
 /// Every Rust file under `dir`.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
