@@ -4,7 +4,7 @@
 //! upload, download and delete.
 
 use assent_engine::{CloudState, RecordingRow, RecordingState};
-use assent_shared::api::RecordingInfo;
+use assent_shared::api::{RecordingInfo, RecordingStatus};
 use assent_shared::consent::Scope;
 use iced::widget::{
     Column, button, column, container, progress_bar, row, scrollable, space, text, text_input,
@@ -124,7 +124,7 @@ impl Item {
                 .map(|p| p.display_name.clone())
                 .collect();
         }
-        if info.status == "complete" {
+        if info.status == RecordingStatus::Complete {
             self.cloud = Some(Cloud::Stored);
         }
         for t in info.tags {
@@ -136,7 +136,7 @@ impl Item {
 
     /// A recording only in the cloud.
     fn from_cloud(id: String, info: RecordingInfo) -> Item {
-        let cloud = if info.status == "complete" {
+        let cloud = if info.status == RecordingStatus::Complete {
             Cloud::Stored
         } else {
             Cloud::Uploading {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use assent_shared::api::PartTag;
+use assent_shared::api::{PartTag, RecordingStatus};
 use assent_shared::consent::Scope;
 use assent_shared::container::{MANIFEST_NAME, verify_manifest};
 use assent_shared::ids::RecordingId;
@@ -123,7 +123,7 @@ impl Uploader {
         let key = id.to_string();
         let total: u64 = manifest.segments.iter().map(|s| s.size).sum();
         let info = self.api.register_recording(bytes.clone()).await?;
-        if info.status == "complete" {
+        if info.status == RecordingStatus::Complete {
             self.store()?
                 .set_cloud_state(&key, CloudState::Complete, total)
                 .map_err(|e| local("local store", e))?;
@@ -394,7 +394,7 @@ pub async fn download(api: &Api, id: &RecordingId, to: &Path) -> Result<Download
     let bytes = manifest.ok_or_else(|| {
         UploadError::Local("only the recording's participants can download it".into())
     })?;
-    if info.status != "complete" {
+    if info.status != RecordingStatus::Complete {
         return Err(UploadError::Local(
             "the cloud copy is not complete yet: try again when the recorder has uploaded it"
                 .into(),

@@ -54,20 +54,14 @@ pub(super) fn user_of(
     .map(|o| o.and_then(|b| b.try_into().ok().map(UserId)))
 }
 
-/// Where a cloud copy is: being uploaded (its manifest may still grow) or complete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Status {
-    Uploading,
-    Complete,
-}
+/// Where a cloud copy is (the schema allows only these two spellings).
+pub(super) use assent_shared::api::RecordingStatus as Status;
 
-impl Status {
-    /// The column's value (the schema allows only these two).
-    fn parse(s: &str) -> Status {
-        match s {
-            "complete" => Status::Complete,
-            _ => Status::Uploading,
-        }
+/// A `status` column's value.
+fn status(s: &str) -> Status {
+    match s {
+        "complete" => Status::Complete,
+        _ => Status::Uploading,
     }
 }
 
@@ -84,7 +78,7 @@ pub(super) fn row(c: &Connection, id: &RecordingId) -> ApiResult<Option<Row>> {
         |r| {
             Ok(Row {
                 recorder: UserId(r.get::<_, Vec<u8>>(0)?.try_into().unwrap_or([0; 16])),
-                status: Status::parse(&r.get::<_, String>(1)?),
+                status: status(&r.get::<_, String>(1)?),
                 manifest: r.get(2)?,
             })
         },
@@ -124,7 +118,7 @@ pub(super) struct InfoRow {
     call: Vec<u8>,
     title: String,
     recorder: Vec<u8>,
-    status: String,
+    status: Status,
     days: u16,
     until: Option<i64>,
     size: i64,
@@ -154,7 +148,7 @@ pub(super) fn info(c: &Connection, id: &RecordingId, user: &Caller) -> ApiResult
                 call: r.get(0)?,
                 title: r.get(1)?,
                 recorder: r.get(2)?,
-                status: r.get(3)?,
+                status: status(&r.get::<_, String>(3)?),
                 days: r.get(4)?,
                 until: r.get(5)?,
                 size: r.get(6)?,

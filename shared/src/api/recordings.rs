@@ -20,6 +20,25 @@ pub struct RecordingObject {
     pub size: u64,
 }
 
+/// Where a recording's cloud copy stands: being uploaded (its manifest may still grow), or
+/// complete. On the wire, `"uploading"` or `"complete"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingStatus {
+    Uploading,
+    Complete,
+}
+
+impl RecordingStatus {
+    /// The wire (and database) spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordingStatus::Uploading => "uploading",
+            RecordingStatus::Complete => "complete",
+        }
+    }
+}
+
 /// A recording in the registry (`GET /v1/recordings`, `/v1/recordings/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,7 +48,7 @@ pub struct RecordingInfo {
     pub title: String,
     pub recorder: UserId,
     /// `uploading` until the recorder completes the cloud copy, then `complete`.
-    pub status: String,
+    pub status: RecordingStatus,
     pub retention_days: u16,
     /// When the cloud copy will be deleted (Unix ms; set at completion).
     pub retention_until: Option<u64>,

@@ -1,7 +1,7 @@
 //! The recordings list: what it shows, how it filters, and what its actions ask for.
 
 use super::*;
-use assent_shared::api::{RecordingObject, RecordingPerson};
+use assent_shared::api::{RecordingObject, RecordingPerson, RecordingStatus};
 use assent_shared::ids::{CallId, RecordingId, UserId};
 
 const DAY: u64 = 86_400_000;
@@ -35,13 +35,13 @@ fn row(id: &RecordingId, title: &str, at: u64, tags: &[&str], cloud: CloudState)
     }
 }
 
-fn info(id: &RecordingId, title: &str, at: u64, status: &str) -> RecordingInfo {
+fn info(id: &RecordingId, title: &str, at: u64, status: RecordingStatus) -> RecordingInfo {
     RecordingInfo {
         id: *id,
         call_id: CallId::random(),
         title: title.into(),
         recorder: UserId::random(),
-        status: status.into(),
+        status,
         retention_days: 30,
         retention_until: Some(at + 30 * DAY),
         size: 20_000_000,
@@ -87,9 +87,17 @@ fn sample() -> Recordings {
             CloudState::Pending,
         ),
     ];
-    let mut stored = info(&c, "Interview: Grace", T + 2 * DAY, "complete");
+    let mut stored = info(
+        &c,
+        "Interview: Grace",
+        T + 2 * DAY,
+        RecordingStatus::Complete,
+    );
     stored.can_delete = true;
-    let cloud = vec![stored, info(&d, "Board meeting", T + 3 * DAY, "complete")];
+    let cloud = vec![
+        stored,
+        info(&d, "Board meeting", T + 3 * DAY, RecordingStatus::Complete),
+    ];
     let mut r = Recordings::new(TimeZone::UTC);
     r.on_loaded(merge(local, cloud), None);
     r
