@@ -15,6 +15,7 @@ mod library;
 mod media;
 mod recorder;
 mod session;
+mod settings;
 mod signaling;
 mod store;
 mod transparency;
@@ -33,8 +34,8 @@ pub use call::machine::{
     CandidateFilter, Config as CallConfig, EndReason as CallEnd, Event as CallMachineEvent,
 };
 pub use call::{
-    CallError, CallEvent, CallHandle, CallOptions, CallStats, Command as CallCommand, IcePolicy,
-    IcePolicyError, PeerStats, create_meeting, join_code, start as start_call,
+    Call, CallError, CallEvent, CallHandle, CallOptions, CallStats, Command as CallCommand,
+    IcePolicy, IcePolicyError, PeerStats, create_meeting, join_code,
 };
 
 // Devices, the preview, and what a call shows and plays.
@@ -60,5 +61,6 @@ pub use library::{
 pub use recorder::player::{Player, PlayerError, Segment as PlayerSegment, Sound};
 pub use recorder::segment::synthetic as synthetic_segment;
 pub use recorder::{RecorderError, RecorderEvent};
-pub use store::{CloudState, RecordingRow, RecordingState, Store, StoreError};
+pub use settings::Settings;
+pub use store::{CloudState, RecordingRow, RecordingState, StoreError};
 pub use upload::{DRAIN_TIMEOUT as UPLOAD_DRAIN_TIMEOUT, Downloaded, UploadError, UploadEvent};

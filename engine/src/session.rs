@@ -4,6 +4,8 @@
 
 use crate::account::{self, Account, AccountError, Profile, RecoveryInput, SignedUp};
 use crate::api::Api;
+use crate::call::{Call, CallError, CallOptions, Places};
+use crate::store::Store;
 use crate::transparency::{Checkup, DirectoryError};
 
 impl Profile {
@@ -62,5 +64,18 @@ impl Profile {
     /// history.
     pub async fn checkup(&self, api: &Api, email: &str) -> Result<Checkup, DirectoryError> {
         crate::transparency::checkup(api, &self.store, email).await
+    }
+
+    /// Join a meeting as this profile's account, with its keys, its store and its recordings
+    /// directory.
+    pub async fn join(&self, opts: CallOptions) -> Result<Call, CallError> {
+        let (api, account) = self.api()?;
+        let identity = self.identity()?;
+        let places = Places {
+            recordings: self.dir().join("recordings"),
+            profile_db: self.dir().join("profile.db"),
+        };
+        let store = Store::open(&places.profile_db).map_err(AccountError::from)?;
+        crate::call::start(api, account, identity, store, opts, places).await
     }
 }

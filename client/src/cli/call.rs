@@ -11,7 +11,6 @@ use anyhow::{Context, bail};
 use assent_engine::ConsentEvent;
 use assent_engine::RecorderEvent;
 use assent_engine::Session;
-use assent_engine::Store;
 use assent_engine::UploadEvent;
 use assent_engine::{
     CallCommand as Command, CallEnd as EndReason, CallEvent, CallMachineEvent as Event,
@@ -388,14 +387,10 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 
 pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<ExitCode> {
     let profile = Session::open(profile_dir)?;
-    let (api, account) = profile.api()?;
-    let identity = profile.identity()?;
-    let store = Store::open(&profile.dir().join("profile.db"))?;
     let opts = call_options(&profile, &args)?;
     let rt = runtime()?;
     let result = rt.block_on(async move {
-        let (handle, events) =
-            assent_engine::start_call(api, account, identity, store, opts).await?;
+        let (handle, events) = profile.join(opts).await?.into_parts();
         Ok(drive(handle, events, &args).await)
     });
     // The stdin reader is a blocking thread that never returns while stdin stays open: do
@@ -446,8 +441,6 @@ fn call_options(profile: &Session, args: &CallArgs) -> anyhow::Result<CallOption
         initial: initial_state(args),
         signal_url: args.signal_url.clone(),
         device: profile.device_id(),
-        recordings: profile.dir().join("recordings"),
-        profile_db: profile.dir().join("profile.db"),
     })
 }
 

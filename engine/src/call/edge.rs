@@ -6,7 +6,7 @@ use super::*;
 use crate::store::RecordingState;
 use assent_shared::consent::Scope;
 
-impl Call {
+impl Running {
     pub(super) async fn run(
         mut self,
         mut media: mpsc::UnboundedReceiver<crate::media::MediaEvent>,

@@ -55,10 +55,14 @@ pub struct CallOptions {
     pub signal_url: Option<String>,
     /// This installation (a recording proposed here is recorded here).
     pub device: assent_shared::DeviceId,
-    /// Where recordings made here are kept (one directory each).
-    pub recordings: std::path::PathBuf,
+}
+
+/// Where the profile keeps what a call leaves behind.
+pub(crate) struct Places {
+    /// Recordings made here (one directory each).
+    pub(crate) recordings: std::path::PathBuf,
     /// The profile's local store (the uploader keeps its progress there).
-    pub profile_db: std::path::PathBuf,
+    pub(crate) profile_db: std::path::PathBuf,
 }
 
 /// What the driver hears.
@@ -128,8 +132,36 @@ impl CallHandle {
     }
 }
 
+/// A call in progress, as the app holds it: what the user asks goes in through its handle
+/// ([`CallHandle`], which can be cloned), what happens comes out as [`CallEvent`]s. `Closed`
+/// is the call's last event; the progress of its uploads may follow, then the events end.
+pub struct Call {
+    handle: CallHandle,
+    events: mpsc::UnboundedReceiver<CallEvent>,
+}
+
+impl Call {
+    /// Where commands go (the media's frames for the window come with it).
+    pub fn handle(&self) -> &CallHandle {
+        &self.handle
+    }
+
+    /// The next thing that happened (`None` once the call and its uploads are over).
+    pub async fn next_event(&mut self) -> Option<CallEvent> {
+        self.events.recv().await
+    }
+
+    /// The handle and the events apart (a driver that selects over both).
+    pub fn into_parts(self) -> (CallHandle, mpsc::UnboundedReceiver<CallEvent>) {
+        (self.handle, self.events)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
+    /// The profile could not give its account, keys or store.
+    #[error(transparent)]
+    Profile(#[from] crate::account::AccountError),
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -169,7 +201,8 @@ pub async fn start(
     identity: SecretIdentity,
     store: Store,
     mut opts: CallOptions,
-) -> Result<(CallHandle, mpsc::UnboundedReceiver<CallEvent>), CallError> {
+    places: Places,
+) -> Result<Call, CallError> {
     let (events, events_rx) = mpsc::unbounded_channel();
     let keys = directory_keys(&api, &store).await?;
     let newest = store.newest_root().map_err(DirectoryError::from)?;
@@ -193,10 +226,10 @@ pub async fn start(
         signal_tx,
     );
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
-    let uploads = uploads(&api, opts.profile_db.clone(), events.clone());
+    let uploads = uploads(&api, places.profile_db, events.clone());
     let public = identity.public().clone();
     let (rec_tx, rec_rx) = mpsc::unbounded_channel();
-    let recorder = start_recorder(&media, &identity, &account, opts.recordings.clone(), rec_tx)?;
+    let recorder = start_recorder(&media, &identity, &account, places.recordings, rec_tx)?;
     let mut machine = CallMachine::new(
         identity,
         account.user_id,
@@ -210,7 +243,7 @@ pub async fn start(
         machine.handle(Timestamp::now(), Input::DirectoryRoot { keys, root });
     }
     let (directory_tx, directory_rx) = mpsc::unbounded_channel();
-    let call = Call {
+    let call = Running {
         api: api.clone(),
         keys,
         directory: directory_tx,
@@ -239,7 +272,10 @@ pub async fn start(
         },
     };
     tokio::spawn(call.run(media_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
-    Ok((CallHandle { cmd, media }, events_rx))
+    Ok(Call {
+        handle: CallHandle { cmd, media },
+        events: events_rx,
+    })
 }
 
 /// Start the media with the server's ICE servers (unless the options say not to) and the
@@ -344,7 +380,7 @@ enum DirectoryReply {
     Root(Result<SignedRoot, DirectoryError>),
 }
 
-struct Call {
+struct Running {
     api: Api,
     /// The server's directory keys (pinned).
     keys: DirectoryKeys,

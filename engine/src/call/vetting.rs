@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Call {
+impl Running {
     /// Note the codecs of someone we meet (their key is checked by [`Self::vet`]).
     pub(super) fn observe(&mut self, p: &PeerInfo) {
         self.codecs.insert(p.peer_id, p.codecs.clone());

@@ -117,11 +117,11 @@ const SPEAKER: &str = "device.speaker";
 impl Devices {
     /// The devices now, with the ones chosen last in this profile (blocking: it asks the
     /// device monitor).
-    pub fn list(profile: Option<&crate::store::Store>) -> Result<Devices, DevicesError> {
+    pub fn list(profile: Option<&crate::settings::Settings>) -> Result<Devices, DevicesError> {
         let found = list()?;
         let mut out = Devices::default();
-        if let Some(store) = profile {
-            let get = |key: &str| store.setting(key).ok().flatten();
+        if let Some(settings) = profile {
+            let get = |key: &str| settings.get(key);
             out.last = Chosen {
                 camera: get(CAMERA),
                 microphone: get(MICROPHONE),
@@ -173,14 +173,14 @@ impl Devices {
 
     /// Keep the devices of a call for the next one (`None` for a speaker: the system default,
     /// remembered as such).
-    pub fn remember(store: &crate::store::Store, chosen: &Chosen) {
+    pub fn remember(settings: &crate::settings::Settings, chosen: &Chosen) {
         for (key, spec) in [
             (CAMERA, &chosen.camera),
             (MICROPHONE, &chosen.microphone),
             (SPEAKER, &Some(chosen.speaker.clone().unwrap_or_default())),
         ] {
             if let Some(spec) = spec {
-                let _ = store.set_setting(key, spec);
+                settings.set(key, spec);
             }
         }
     }
@@ -223,7 +223,7 @@ mod tests {
     fn the_last_choice_is_remembered() {
         use super::*;
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Store::open(&dir.path().join("profile.db")).unwrap();
+        let store = crate::settings::Settings::open(dir.path()).unwrap();
         let chosen = Chosen {
             camera: Some("test".into()),
             microphone: None,

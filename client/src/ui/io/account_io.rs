@@ -135,7 +135,7 @@ pub async fn settings(dir: PathBuf) -> Result<settings::Loaded, String> {
         Ok(settings::Loaded {
             totp_enabled: me.totp_enabled,
             sessions,
-            sounds: store(&dir).is_ok_and(|s| sounds_on(&s)),
+            sounds: settings_of(&dir).is_ok_and(|s| s.sounds()),
         })
     }
     .await

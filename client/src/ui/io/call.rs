@@ -21,7 +21,7 @@ impl std::fmt::Debug for CallLink {
 /// chose last).
 pub async fn devices(dir: PathBuf) -> Result<setup::Devices, String> {
     tokio::task::spawn_blocking(move || {
-        let profile = store(&dir).ok();
+        let profile = settings_of(&dir).ok();
         setup::Devices::list(profile.as_ref()).map_err(say)
     })
     .await
@@ -29,13 +29,13 @@ pub async fn devices(dir: PathBuf) -> Result<setup::Devices, String> {
 }
 
 /// Remember the devices of a call for the next one.
-pub(super) fn remember_devices(store: &assent_engine::Store, joining: &setup::Joining) {
+pub(super) fn remember_devices(settings: &assent_engine::Settings, joining: &setup::Joining) {
     let chosen = setup::Chosen {
         camera: joining.video.clone(),
         microphone: joining.audio.clone(),
         speaker: joining.speaker.clone(),
     };
-    setup::Devices::remember(store, &chosen);
+    setup::Devices::remember(settings, &chosen);
 }
 
 /// A running preview for the meeting setup (dropping the last clone lets go of the camera and
@@ -107,8 +107,6 @@ pub(super) fn call_options(
         initial: joining.initial,
         signal_url: None,
         device: profile.device_id(),
-        recordings: profile.dir().join("recordings"),
-        profile_db: profile.dir().join("profile.db"),
     })
 }
 
@@ -196,35 +194,21 @@ async fn start_call(
 > {
     let setup = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let profile = open(&dir)?;
-        let (api, account) = profile.api().map_err(say)?;
-        let identity = profile.identity().map_err(say)?;
-        let store = assent_engine::Store::open(&profile.dir().join("profile.db")).map_err(say)?;
         let opts = call_options(&profile, &joining)?;
-        remember_devices(&store, &joining);
-        Ok((api, account, identity, store, opts, joining.speaker))
+        remember_devices(&settings_of(&dir)?, &joining);
+        Ok((profile, opts, joining.speaker))
     });
-    let (api, account, identity, store, opts, speaker) = setup
+    let (profile, opts, speaker) = setup
         .await
         .map_err(|e| format!("cannot start the call: {e}"))??;
-    let (handle, events) = assent_engine::start_call(api, account, identity, store, opts)
-        .await
-        .map_err(say)?;
+    let (handle, events) = profile.join(opts).await.map_err(say)?.into_parts();
     Ok((CallLink { handle, speaker }, events))
-}
-
-/// The profile's setting for sounds in calls ("off" turns them off).
-pub(super) const SOUNDS: &str = "call.sounds";
-
-pub(super) fn sounds_on(store: &assent_engine::Store) -> bool {
-    store.setting(SOUNDS).ok().flatten().as_deref() != Some("off")
 }
 
 /// Sounds in calls on or off, for this device.
 pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
     tokio::task::spawn_blocking(move || {
-        store(&dir)?
-            .set_setting(SOUNDS, if on { "on" } else { "off" })
-            .map_err(|e| e.to_string())?;
+        settings_of(&dir)?.set_sounds(on).map_err(say)?;
         Ok(if on {
             "Calls will play sounds.".to_string()
         } else {
@@ -239,7 +223,7 @@ pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
 /// sounds are turned off in the settings.
 pub async fn chime(dir: PathBuf, chime: assent_engine::Chime, speaker: Option<String>) {
     let played = tokio::task::spawn_blocking(move || {
-        if !store(&dir).is_ok_and(|s| sounds_on(&s)) {
+        if !settings_of(&dir).is_ok_and(|s| s.sounds()) {
             return Ok(());
         }
         assent_engine::play_chime(chime, speaker.as_deref())

@@ -57,7 +57,8 @@ fn say(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-fn store(dir: &Path) -> Result<assent_engine::Store, String> {
+/// The profile's device settings (sounds, the devices chosen last).
+fn settings_of(dir: &Path) -> Result<assent_engine::Settings, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    assent_engine::Store::open(&dir.join("profile.db")).map_err(|e| e.to_string())
+    assent_engine::Settings::open(dir).map_err(say)
 }

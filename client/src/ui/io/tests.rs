@@ -7,11 +7,12 @@ use super::*;
 async fn call_sounds_setting_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    assert!(sounds_on(&store(&dir).unwrap()));
+    let sounds = |dir: &Path| settings_of(dir).unwrap().sounds();
+    assert!(sounds(&dir));
     set_sounds(dir.clone(), false).await.unwrap();
-    assert!(!sounds_on(&store(&dir).unwrap()));
+    assert!(!sounds(&dir));
     // Turned off, a sound is not played (and waiting for it costs nothing).
     chime(dir.clone(), assent_engine::Chime::Asked, None).await;
     set_sounds(dir.clone(), true).await.unwrap();
-    assert!(sounds_on(&store(&dir).unwrap()));
+    assert!(sounds(&dir));
 }

@@ -1,0 +1,63 @@
+//! The profile's settings on this device that the app changes directly: sounds in calls and
+//! the devices chosen last. (The account, pins and recordings have their own flows.)
+
+use std::path::Path;
+
+use crate::store::{Store, StoreError};
+
+/// The profile's setting for sounds in calls ("off" turns them off).
+const SOUNDS: &str = "call.sounds";
+
+/// A profile's device settings, opened without its account or keys.
+pub struct Settings {
+    store: Store,
+}
+
+impl Settings {
+    /// The settings of the profile in `profile_dir` (blocking: it opens the profile's store).
+    pub fn open(profile_dir: &Path) -> Result<Settings, StoreError> {
+        Ok(Settings {
+            store: Store::open(&profile_dir.join("profile.db"))?,
+        })
+    }
+
+    /// Whether calls play sounds (on unless turned off).
+    pub fn sounds(&self) -> bool {
+        self.store.setting(SOUNDS).ok().flatten().as_deref() != Some("off")
+    }
+
+    pub fn set_sounds(&self, on: bool) -> Result<(), StoreError> {
+        self.store
+            .set_setting(SOUNDS, if on { "on" } else { "off" })
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<String> {
+        self.store.setting(key).ok().flatten()
+    }
+
+    pub(crate) fn set(&self, key: &str, value: &str) {
+        let _ = self.store.set_setting(key, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sounds are on by default, and the choice is kept in the profile.
+    #[test]
+    fn sounds_are_on_until_turned_off_and_the_choice_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Settings::open(dir.path()).unwrap().sounds());
+        Settings::open(dir.path())
+            .unwrap()
+            .set_sounds(false)
+            .unwrap();
+        assert!(!Settings::open(dir.path()).unwrap().sounds());
+        Settings::open(dir.path())
+            .unwrap()
+            .set_sounds(true)
+            .unwrap();
+        assert!(Settings::open(dir.path()).unwrap().sounds());
+    }
+}
