@@ -287,42 +287,62 @@ impl Hub {
             });
             return;
         }
-        // Resume a dropped seat.
-        if let Some(token) = resume {
-            let h = hash(&token);
-            let found = self.rooms.get_mut(&a.meeting).and_then(|room| {
-                let call = room.call;
-                let peers: Vec<PeerInfo> = room.seats.values().map(|s| s.info.clone()).collect();
-                room.seats
-                    .values_mut()
-                    .find(|s| s.info.user_id == a.user && s.resume == h && s.conn.is_none())
-                    .map(|seat| (call, seat, peers))
-            });
-            if let Some((call, seat, peers)) = found {
-                seat.conn = Some(conn);
-                seat.lost_at = None;
-                let me = seat.info.peer_id;
-                out.push(Output::Send {
-                    conn,
-                    msg: ServerMsg::Joined {
-                        version: PROTOCOL_VERSION,
-                        meeting_id: a.meeting,
-                        call_id: call,
-                        peer_id: me,
-                        resume_token: token,
-                        role: seat.info.role,
-                        peers: peers.into_iter().filter(|p| p.peer_id != me).collect(),
-                        resumed: true,
-                    },
-                });
-                for msg in seat.buffer.drain(..) {
-                    out.push(Output::Send { conn, msg });
-                }
-                self.seated.insert(conn, (a.meeting, me));
-                return;
-            }
+        if let Some(token) = resume
+            && self.resume(conn, &a, token, out)
+        {
+            return;
         }
-        // The same user's dropped seats are freed now rather than lingering as ghosts.
+        self.free_stale(now, &a, out);
+        if self.room_size(&a.meeting) >= MAX_ROOM {
+            out.push(Output::Send {
+                conn,
+                msg: ServerMsg::error(ErrorCode::RoomFull, "this meeting is full"),
+            });
+            return;
+        }
+        self.seat(now, conn, a, out);
+    }
+
+    /// Give `conn` back the dropped seat its resume token names, with what was buffered for
+    /// it. False when there is no such seat (the join goes on as a new one).
+    fn resume(&mut self, conn: ConnId, a: &Admitted, token: String, out: &mut Vec<Output>) -> bool {
+        let h = hash(&token);
+        let found = self.rooms.get_mut(&a.meeting).and_then(|room| {
+            let call = room.call;
+            let peers: Vec<PeerInfo> = room.seats.values().map(|s| s.info.clone()).collect();
+            room.seats
+                .values_mut()
+                .find(|s| s.info.user_id == a.user && s.resume == h && s.conn.is_none())
+                .map(|seat| (call, seat, peers))
+        });
+        if let Some((call, seat, peers)) = found {
+            seat.conn = Some(conn);
+            seat.lost_at = None;
+            let me = seat.info.peer_id;
+            out.push(Output::Send {
+                conn,
+                msg: ServerMsg::Joined {
+                    version: PROTOCOL_VERSION,
+                    meeting_id: a.meeting,
+                    call_id: call,
+                    peer_id: me,
+                    resume_token: token,
+                    role: seat.info.role,
+                    peers: peers.into_iter().filter(|p| p.peer_id != me).collect(),
+                    resumed: true,
+                },
+            });
+            for msg in seat.buffer.drain(..) {
+                out.push(Output::Send { conn, msg });
+            }
+            self.seated.insert(conn, (a.meeting, me));
+            return true;
+        }
+        false
+    }
+
+    /// The same user's dropped seats are freed now rather than lingering as ghosts.
+    fn free_stale(&mut self, now: Timestamp, a: &Admitted, out: &mut Vec<Output>) {
         let stale: Vec<PeerId> = self
             .rooms
             .get(&a.meeting)
@@ -337,13 +357,10 @@ impl Hub {
         for peer in stale {
             self.free(now, &a.meeting, peer, LeaveReason::Lost, out);
         }
-        if self.room_size(&a.meeting) >= MAX_ROOM {
-            out.push(Output::Send {
-                conn,
-                msg: ServerMsg::error(ErrorCode::RoomFull, "this meeting is full"),
-            });
-            return;
-        }
+    }
+
+    /// A new seat for `conn` (the room starts a call if it had none); everyone else hears.
+    fn seat(&mut self, now: Timestamp, conn: ConnId, a: Admitted, out: &mut Vec<Output>) {
         let ids = &mut self.ids;
         let room = self.rooms.entry(a.meeting).or_insert_with(|| {
             let call = ids.call();
