@@ -108,38 +108,10 @@ fn error_frame(e: &ApiError) -> ServerMsg {
 
 async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
     let conn: ConnId = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    let (tx, mut rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
+    let (tx, rx) = mpsc::channel::<Outbound>(OUTBOUND_QUEUE);
     state.hub.register(conn, tx.clone());
-    let (mut sink, mut stream) = socket.split();
-    let writer = tokio::spawn(async move {
-        // Queue every frame already waiting, then flush once: one write for a burst.
-        'outer: while let Some(first) = rx.recv().await {
-            let mut next = Some(first);
-            while let Some(o) = next {
-                match o {
-                    Outbound::Text(t) => {
-                        if sink.feed(Message::Text(t)).await.is_err() {
-                            break 'outer;
-                        }
-                    }
-                    Outbound::Close(code) => {
-                        let _ = sink
-                            .send(Message::Close(Some(CloseFrame {
-                                code,
-                                reason: "".into(),
-                            })))
-                            .await;
-                        break 'outer;
-                    }
-                }
-                next = rx.try_recv().ok();
-            }
-            if sink.flush().await.is_err() {
-                break;
-            }
-        }
-        let _ = sink.close().await;
-    });
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(write(sink, rx));
     let reply = |m: ServerMsg| {
         let _ = tx.try_send(Outbound::Text(
             serde_json::to_string(&m).unwrap_or_default().into(),
@@ -177,17 +149,7 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
             Ok(Message::Close(_)) => break,
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
             Err(e) => {
-                let text = e.to_string();
-                let code = if text.contains("UTF-8") || text.contains("utf-8") {
-                    1007
-                } else if text.contains("too long")
-                    || text.contains("Space limit")
-                    || text.contains("size")
-                {
-                    1009
-                } else {
-                    1002
-                };
+                let code = close_code(&e);
                 let _ = tx.try_send(Outbound::Close(code));
                 break;
             }
@@ -199,52 +161,112 @@ async fn connection(state: AppState, user: AuthUser, socket: WebSocket) {
             ));
             continue;
         }
-        match serde_json::from_str::<ClientMsg>(&text) {
-            Err(e) => reply(ServerMsg::error(
-                ErrorCode::MalformedMessage,
-                &e.to_string(),
-            )),
-            Ok(ClientMsg::Ping) => reply(ServerMsg::Pong),
-            Ok(ClientMsg::Leave) => state.hub.input(Input::Leave { conn }),
-            Ok(ClientMsg::Send { to, payload }) => {
-                if payload.len() > MAX_PAYLOAD {
-                    reply(ServerMsg::error(
-                        ErrorCode::PayloadTooLarge,
-                        "payloads are at most 64 KiB",
-                    ));
-                } else {
-                    state.hub.input(Input::Send { conn, to, payload });
-                }
-            }
-            Ok(ClientMsg::Join {
-                meeting,
-                resume,
-                codecs,
-            }) => {
-                if !assent_shared::signal::codecs_valid(&codecs) {
-                    reply(ServerMsg::error(
-                        ErrorCode::MalformedMessage,
-                        "codecs: at most 8 names of 1 to 16 characters a-z, 0-9, -",
-                    ));
-                    continue;
-                }
-                match admit(&state, user.id, meeting).await {
-                    Ok(mut admitted) => {
-                        admitted.codecs = codecs;
-                        state.hub.input(Input::Join {
-                            conn,
-                            admitted: Box::new(admitted),
-                            resume,
-                        })
-                    }
-                    Err(e) => reply(error_frame(&e)),
-                }
-            }
-        }
+        message(&state, user.id, conn, &text, &reply).await;
     }
     state.sockets.remove(conn);
     state.hub.input(Input::Disconnected { conn });
     drop(tx);
     let _ = writer.await;
     tracing::debug!(conn, "signaling disconnected");
+}
+
+/// Write what the hub and the reader queue for this connection, flushing once per burst,
+/// until the queue ends or a close is asked for.
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Outbound>,
+) {
+    // Queue every frame already waiting, then flush once: one write for a burst.
+    'outer: while let Some(first) = rx.recv().await {
+        let mut next = Some(first);
+        while let Some(o) = next {
+            match o {
+                Outbound::Text(t) => {
+                    if sink.feed(Message::Text(t)).await.is_err() {
+                        break 'outer;
+                    }
+                }
+                Outbound::Close(code) => {
+                    let _ = sink
+                        .send(Message::Close(Some(CloseFrame {
+                            code,
+                            reason: "".into(),
+                        })))
+                        .await;
+                    break 'outer;
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        if sink.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+/// The close code for a frame that could not be read: not UTF-8 (1007), too large (1009), or
+/// a protocol error (1002).
+fn close_code(e: &axum::Error) -> u16 {
+    let text = e.to_string();
+    if text.contains("UTF-8") || text.contains("utf-8") {
+        1007
+    } else if text.contains("too long") || text.contains("Space limit") || text.contains("size") {
+        1009
+    } else {
+        1002
+    }
+}
+
+/// What a client's text frame asks: ping, leave, a message for a peer, or joining a meeting
+/// (admitted by the meetings' rules first).
+async fn message(
+    state: &AppState,
+    user: assent_shared::ids::UserId,
+    conn: ConnId,
+    text: &str,
+    reply: &impl Fn(ServerMsg),
+) {
+    match serde_json::from_str::<ClientMsg>(text) {
+        Err(e) => reply(ServerMsg::error(
+            ErrorCode::MalformedMessage,
+            &e.to_string(),
+        )),
+        Ok(ClientMsg::Ping) => reply(ServerMsg::Pong),
+        Ok(ClientMsg::Leave) => state.hub.input(Input::Leave { conn }),
+        Ok(ClientMsg::Send { to, payload }) => {
+            if payload.len() > MAX_PAYLOAD {
+                reply(ServerMsg::error(
+                    ErrorCode::PayloadTooLarge,
+                    "payloads are at most 64 KiB",
+                ));
+            } else {
+                state.hub.input(Input::Send { conn, to, payload });
+            }
+        }
+        Ok(ClientMsg::Join {
+            meeting,
+            resume,
+            codecs,
+        }) => {
+            if !assent_shared::signal::codecs_valid(&codecs) {
+                reply(ServerMsg::error(
+                    ErrorCode::MalformedMessage,
+                    "codecs: at most 8 names of 1 to 16 characters a-z, 0-9, -",
+                ));
+                return;
+            }
+            match admit(state, user, meeting).await {
+                Ok(mut admitted) => {
+                    admitted.codecs = codecs;
+                    state.hub.input(Input::Join {
+                        conn,
+                        admitted: Box::new(admitted),
+                        resume,
+                    })
+                }
+                Err(e) => reply(error_frame(&e)),
+            }
+        }
+    }
 }
