@@ -59,155 +59,16 @@ impl Media {
         self.prepare_spare();
         let weak = Arc::downgrade(shared);
 
-        // Local ICE candidates.
-        let w = weak.clone();
-        webrtc.connect("on-ice-candidate", false, move |values| {
-            let mline = values.get(1).and_then(|v| v.get::<u32>().ok());
-            let candidate = values.get(2).and_then(|v| v.get::<String>().ok());
-            if let (Some(mline), Some(candidate)) = (mline, candidate) {
-                send_input(
-                    &w,
-                    MediaEvent::LocalCandidate {
-                        peer,
-                        mline,
-                        candidate,
-                    },
-                );
-            }
-            None
-        });
-        webrtc.connect_notify(Some("ice-connection-state"), move |e, _| {
-            let state = e.property::<gst_webrtc::WebRTCICEConnectionState>("ice-connection-state");
-            tracing::debug!(%peer, ?state, "ICE");
-        });
-        // Connection state: failures end the peer.
-        let w = weak.clone();
-        webrtc.connect_notify(Some("connection-state"), move |e, _| {
-            let state = e.property::<WebRTCPeerConnectionState>("connection-state");
-            let t = match state {
-                WebRTCPeerConnectionState::Failed => Transport::Failed,
-                WebRTCPeerConnectionState::Connected => Transport::Connected,
-                _ => return,
-            };
-            send_input(&w, MediaEvent::Transport { peer, state: t });
-        });
-        // The DTLS certificate the peer presents, as soon as the handshake shows it (before the
-        // SRTP keys exist). webrtcbin 1.22 does not compare it with the SDP fingerprint.
-        let w = weak.clone();
-        webrtc.connect("deep-element-added", false, move |values| {
-            let element = values.get(2).and_then(|v| v.get::<gst::Element>().ok())?;
-            let factory = element.factory().map(|f| f.name().to_string());
-            if factory.as_deref() == Some("rtpjitterbuffer") {
-                // Start as soon as packets arrive in order instead of after the full latency:
-                // the first frame shows that much sooner.
-                element.set_property("faststart-min-packets", 2u32);
-            }
-            if factory.as_deref() == Some("dtlssrtpdec") {
-                let w = w.clone();
-                element.connect_notify(Some("peer-pem"), move |e, _| {
-                    let pem = e.property::<Option<String>>("peer-pem");
-                    let Some(pem) = pem else { return };
-                    match DtlsFingerprint::of_pem(&pem) {
-                        Ok(fingerprint) => {
-                            send_input(&w, MediaEvent::RemoteCertificate { peer, fingerprint })
-                        }
-                        Err(e) => send_input(
-                            &w,
-                            MediaEvent::PeerError {
-                                peer,
-                                reason: format!("unreadable DTLS certificate: {e}"),
-                            },
-                        ),
-                    }
-                });
-            }
-            None
-        });
-        // Remote streams.
-        let open = Arc::new(AtomicBool::new(false));
-        let receive = Arc::new(Mutex::new(Vec::new()));
-        {
-            let w = weak.clone();
-            let open = open.clone();
-            let receive = receive.clone();
-            webrtc.connect_pad_added(move |_, pad| {
-                if pad.direction() != gst::PadDirection::Src {
-                    return;
-                }
-                let Some(shared) = w.upgrade() else { return };
-                if let Err(e) = receive_branch(&shared, peer, pad, &open, &receive) {
-                    tracing::warn!(%peer, "cannot play a remote stream: {e}");
-                }
-            });
-        }
-        // Data channel.
-        let channel: Arc<Mutex<Option<WebRTCDataChannel>>> = Arc::new(Mutex::new(None));
-        {
-            let w = weak.clone();
-            let channel = channel.clone();
-            webrtc.connect("on-data-channel", false, move |values| {
-                let dc = values
-                    .get(1)
-                    .and_then(|v| v.get::<WebRTCDataChannel>().ok())?;
-                // Keep it before hooking it: once the call hears the channel is open it sends
-                // at once (what it sends while the channel is unknown would be lost).
-                if let Ok(mut c) = channel.lock() {
-                    *c = Some(dc.clone());
-                }
-                hook_channel(&w, peer, &dc);
-                None
-            });
-        }
-
+        watch_transport(&webrtc, &weak, peer);
+        watch_dtls(&webrtc, &weak, peer);
+        let (open, receive) = watch_streams(&webrtc, &weak, peer);
+        let channel = watch_channel(&webrtc, &weak, peer);
         shared.pipeline.add(&webrtc)?;
-        let mut send = Vec::new();
-        let video_tee = match &shared.video {
-            Some(v) => Some(v.acquire(&shared.pipeline, codec)?),
-            None => None,
-        };
-        let audio_tee = shared.audio.as_ref().map(|a| a.tee.clone());
-        for tee in [video_tee, audio_tee].into_iter().flatten() {
-            let queue = gst::ElementFactory::make("queue")
-                .property("max-size-buffers", 64u32)
-                .property("max-size-bytes", 0u32)
-                .property("max-size-time", 500_000_000u64)
-                .property_from_str("leaky", "downstream")
-                .build()?;
-            let valve = gst::ElementFactory::make("valve")
-                .property("drop", true)
-                .build()?;
-            shared.pipeline.add_many([&queue, &valve])?;
-            queue.link(&valve)?;
-            let sink = webrtc
-                .request_pad_simple("sink_%u")
-                .ok_or_else(|| MediaError::Pipeline("webrtcbin sink pad".into()))?;
-            valve
-                .static_pad("src")
-                .ok_or_else(|| MediaError::Pipeline("valve src".into()))?
-                .link(&sink)?;
-            if let Some(t) = sink.property::<Option<glib::Object>>("transceiver") {
-                t.set_property("do-nack", true);
-            }
-            let tee_pad = super::send::join_tee(&tee, &[&queue, &valve])?;
-            send.push(SendBranch {
-                tee: tee.clone(),
-                tee_pad,
-                queue,
-                valve,
-            });
-        }
+        let send = link_senders(shared, &webrtc, codec)?;
         webrtc.sync_state_with_parent()?;
 
         if offerer {
-            let dc = webrtc.emit_by_name::<Option<WebRTCDataChannel>>(
-                "create-data-channel",
-                &[&"assent", &None::<gst::Structure>],
-            );
-            let dc = dc.ok_or_else(|| MediaError::Pipeline("cannot open a data channel".into()))?;
-            if let Ok(mut c) = channel.lock() {
-                *c = Some(dc.clone());
-            }
-            hook_channel(&weak, peer, &dc);
+            open_channel(&webrtc, &weak, peer, &channel)?;
         }
         if let Ok(mut peers) = shared.peers.lock() {
             peers.insert(
@@ -530,6 +391,200 @@ fn create_description(
         SdpKind::Answer => "create-answer",
     };
     webrtc.emit_by_name::<()>(signal, &[&None::<gst::Structure>, &promise]);
+}
+
+/// Tell the call about this peer's local ICE candidates and whether its connection holds
+/// (failures end the peer).
+fn watch_transport(webrtc: &gst::Element, weak: &std::sync::Weak<Shared>, peer: PeerId) {
+    // Local ICE candidates.
+    let w = weak.clone();
+    webrtc.connect("on-ice-candidate", false, move |values| {
+        let mline = values.get(1).and_then(|v| v.get::<u32>().ok());
+        let candidate = values.get(2).and_then(|v| v.get::<String>().ok());
+        if let (Some(mline), Some(candidate)) = (mline, candidate) {
+            send_input(
+                &w,
+                MediaEvent::LocalCandidate {
+                    peer,
+                    mline,
+                    candidate,
+                },
+            );
+        }
+        None
+    });
+    webrtc.connect_notify(Some("ice-connection-state"), move |e, _| {
+        let state = e.property::<gst_webrtc::WebRTCICEConnectionState>("ice-connection-state");
+        tracing::debug!(%peer, ?state, "ICE");
+    });
+    // Connection state: failures end the peer.
+    let w = weak.clone();
+    webrtc.connect_notify(Some("connection-state"), move |e, _| {
+        let state = e.property::<WebRTCPeerConnectionState>("connection-state");
+        let t = match state {
+            WebRTCPeerConnectionState::Failed => Transport::Failed,
+            WebRTCPeerConnectionState::Connected => Transport::Connected,
+            _ => return,
+        };
+        send_input(&w, MediaEvent::Transport { peer, state: t });
+    });
+}
+
+/// The DTLS certificate the peer presents, as soon as the handshake shows it (before the
+/// SRTP keys exist; webrtcbin 1.22 does not compare it with the SDP fingerprint); and jitter
+/// buffers that start as soon as packets arrive in order.
+fn watch_dtls(webrtc: &gst::Element, weak: &std::sync::Weak<Shared>, peer: PeerId) {
+    // The DTLS certificate the peer presents, as soon as the handshake shows it (before the
+    // SRTP keys exist). webrtcbin 1.22 does not compare it with the SDP fingerprint.
+    let w = weak.clone();
+    webrtc.connect("deep-element-added", false, move |values| {
+        let element = values.get(2).and_then(|v| v.get::<gst::Element>().ok())?;
+        let factory = element.factory().map(|f| f.name().to_string());
+        if factory.as_deref() == Some("rtpjitterbuffer") {
+            // Start as soon as packets arrive in order instead of after the full latency:
+            // the first frame shows that much sooner.
+            element.set_property("faststart-min-packets", 2u32);
+        }
+        if factory.as_deref() == Some("dtlssrtpdec") {
+            let w = w.clone();
+            element.connect_notify(Some("peer-pem"), move |e, _| {
+                let pem = e.property::<Option<String>>("peer-pem");
+                let Some(pem) = pem else { return };
+                match DtlsFingerprint::of_pem(&pem) {
+                    Ok(fingerprint) => {
+                        send_input(&w, MediaEvent::RemoteCertificate { peer, fingerprint })
+                    }
+                    Err(e) => send_input(
+                        &w,
+                        MediaEvent::PeerError {
+                            peer,
+                            reason: format!("unreadable DTLS certificate: {e}"),
+                        },
+                    ),
+                }
+            });
+        }
+        None
+    });
+}
+
+/// Play the peer's streams as they arrive; what comes back is whether media may flow and the
+/// receive elements made so far.
+fn watch_streams(
+    webrtc: &gst::Element,
+    weak: &std::sync::Weak<Shared>,
+    peer: PeerId,
+) -> (Arc<AtomicBool>, Arc<Mutex<Vec<gst::Element>>>) {
+    // Remote streams.
+    let open = Arc::new(AtomicBool::new(false));
+    let receive = Arc::new(Mutex::new(Vec::new()));
+    {
+        let w = weak.clone();
+        let open = open.clone();
+        let receive = receive.clone();
+        webrtc.connect_pad_added(move |_, pad| {
+            if pad.direction() != gst::PadDirection::Src {
+                return;
+            }
+            let Some(shared) = w.upgrade() else { return };
+            if let Err(e) = receive_branch(&shared, peer, pad, &open, &receive) {
+                tracing::warn!(%peer, "cannot play a remote stream: {e}");
+            }
+        });
+    }
+    (open, receive)
+}
+
+/// Keep and hook the data channel the peer opens.
+fn watch_channel(
+    webrtc: &gst::Element,
+    weak: &std::sync::Weak<Shared>,
+    peer: PeerId,
+) -> Arc<Mutex<Option<WebRTCDataChannel>>> {
+    // Data channel.
+    let channel: Arc<Mutex<Option<WebRTCDataChannel>>> = Arc::new(Mutex::new(None));
+    {
+        let w = weak.clone();
+        let channel = channel.clone();
+        webrtc.connect("on-data-channel", false, move |values| {
+            let dc = values
+                .get(1)
+                .and_then(|v| v.get::<WebRTCDataChannel>().ok())?;
+            // Keep it before hooking it: once the call hears the channel is open it sends
+            // at once (what it sends while the channel is unknown would be lost).
+            if let Ok(mut c) = channel.lock() {
+                *c = Some(dc.clone());
+            }
+            hook_channel(&w, peer, &dc);
+            None
+        });
+    }
+
+    channel
+}
+
+/// A queue and a closed valve from each local tee (video in `codec`, audio) into `webrtc`.
+fn link_senders(
+    shared: &Shared,
+    webrtc: &gst::Element,
+    codec: VideoCodec,
+) -> Result<Vec<SendBranch>> {
+    let mut send = Vec::new();
+    let video_tee = match &shared.video {
+        Some(v) => Some(v.acquire(&shared.pipeline, codec)?),
+        None => None,
+    };
+    let audio_tee = shared.audio.as_ref().map(|a| a.tee.clone());
+    for tee in [video_tee, audio_tee].into_iter().flatten() {
+        let queue = gst::ElementFactory::make("queue")
+            .property("max-size-buffers", 64u32)
+            .property("max-size-bytes", 0u32)
+            .property("max-size-time", 500_000_000u64)
+            .property_from_str("leaky", "downstream")
+            .build()?;
+        let valve = gst::ElementFactory::make("valve")
+            .property("drop", true)
+            .build()?;
+        shared.pipeline.add_many([&queue, &valve])?;
+        queue.link(&valve)?;
+        let sink = webrtc
+            .request_pad_simple("sink_%u")
+            .ok_or_else(|| MediaError::Pipeline("webrtcbin sink pad".into()))?;
+        valve
+            .static_pad("src")
+            .ok_or_else(|| MediaError::Pipeline("valve src".into()))?
+            .link(&sink)?;
+        if let Some(t) = sink.property::<Option<glib::Object>>("transceiver") {
+            t.set_property("do-nack", true);
+        }
+        let tee_pad = super::send::join_tee(&tee, &[&queue, &valve])?;
+        send.push(SendBranch {
+            tee: tee.clone(),
+            tee_pad,
+            queue,
+            valve,
+        });
+    }
+    Ok(send)
+}
+
+/// As the offerer, open the data channel (kept before it is hooked).
+fn open_channel(
+    webrtc: &gst::Element,
+    weak: &std::sync::Weak<Shared>,
+    peer: PeerId,
+    channel: &Mutex<Option<WebRTCDataChannel>>,
+) -> Result<()> {
+    let dc = webrtc.emit_by_name::<Option<WebRTCDataChannel>>(
+        "create-data-channel",
+        &[&"assent", &None::<gst::Structure>],
+    );
+    let dc = dc.ok_or_else(|| MediaError::Pipeline("cannot open a data channel".into()))?;
+    if let Ok(mut c) = channel.lock() {
+        *c = Some(dc.clone());
+    }
+    hook_channel(weak, peer, &dc);
+    Ok(())
 }
 
 fn hook_channel(weak: &std::sync::Weak<Shared>, peer: PeerId, dc: &WebRTCDataChannel) {
