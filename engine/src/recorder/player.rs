@@ -189,127 +189,189 @@ fn locate(segments: &[Held], ms: u64) -> (usize, u64) {
 }
 
 fn run(segments: Vec<Held>, sound: Sound, state: Arc<State>, commands: Receiver<Command>) {
-    let mut index = 0usize;
-    let mut offset = 0u64;
-    let mut playing = false;
-    let fail = |e: String| {
-        if let Ok(mut slot) = state.error.lock() {
-            *slot = Some(e);
-        }
+    let mut at = Cursor {
+        index: 0,
+        offset: 0,
+        playing: false,
     };
-    'segments: loop {
-        let seg = &segments[index];
-        let pipeline = match build(seg, sound, &state) {
+    loop {
+        let pipeline = match start_segment(&segments[at.index], at, sound, &state) {
             Ok(p) => p,
             Err(e) => {
-                fail(e.to_string());
+                fail(&state, e);
                 return;
             }
         };
-        // Where it is, before the first picture of this segment can show.
-        state
-            .position_ms
-            .store(seg.start_ms + offset, Ordering::Relaxed);
-        // Preroll, then go to the offset (a flushing seek the demuxer serves in pull mode).
-        if pipeline.set_state(gst::State::Paused).is_err() || !prerolled(&pipeline) {
-            fail(format!("segment at {} ms does not play", seg.start_ms));
-            let _ = pipeline.set_state(gst::State::Null);
-            return;
+        match play_segment(&pipeline, &segments, at, &state, &commands) {
+            Next::Segment(next) => at = next,
+            Next::Stop => return,
         }
-        if offset > 0 {
-            let _ = pipeline.seek_simple(
-                gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
-                gst::ClockTime::from_mseconds(offset),
-            );
-            let _ = prerolled(&pipeline);
-        }
-        state
-            .position_ms
-            .store(seg.start_ms + offset, Ordering::Relaxed);
-        if playing {
-            let _ = pipeline.set_state(gst::State::Playing);
-        }
-        let bus = pipeline.bus().expect("a pipeline has a bus");
-        loop {
-            // Commands first, then the bus, then the position.
-            match commands.recv_timeout(Duration::from_millis(20)) {
-                Ok(Command::Play) => {
-                    if state.ended.swap(false, Ordering::Relaxed) {
-                        // Played to the end: from the start again.
-                        let _ = pipeline.set_state(gst::State::Null);
-                        index = 0;
-                        offset = 0;
-                        playing = true;
-                        state.playing.store(true, Ordering::Relaxed);
-                        continue 'segments;
-                    }
-                    playing = true;
-                    state.playing.store(true, Ordering::Relaxed);
-                    let _ = pipeline.set_state(gst::State::Playing);
-                }
-                Ok(Command::Pause) => {
-                    playing = false;
-                    state.playing.store(false, Ordering::Relaxed);
-                    let _ = pipeline.set_state(gst::State::Paused);
-                }
-                Ok(Command::Seek(ms)) => {
+    }
+}
+
+/// Where the player is: which segment, how far into it it starts, and whether it plays.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    index: usize,
+    offset: u64,
+    playing: bool,
+}
+
+/// What playing a segment ends in: another segment (or the same one again), or stopping.
+enum Next {
+    Segment(Cursor),
+    Stop,
+}
+
+fn fail(state: &State, e: String) {
+    if let Ok(mut slot) = state.error.lock() {
+        *slot = Some(e);
+    }
+}
+
+/// The segment's pipeline, prerolled at the cursor's offset (a flushing seek the demuxer
+/// serves in pull mode), playing if the cursor says so.
+fn start_segment(
+    seg: &Held,
+    at: Cursor,
+    sound: Sound,
+    state: &Arc<State>,
+) -> Result<gst::Pipeline, String> {
+    let pipeline = build(seg, sound, state).map_err(|e| e.to_string())?;
+    // Where it is, before the first picture of this segment can show.
+    state
+        .position_ms
+        .store(seg.start_ms + at.offset, Ordering::Relaxed);
+    if pipeline.set_state(gst::State::Paused).is_err() || !prerolled(&pipeline) {
+        let _ = pipeline.set_state(gst::State::Null);
+        return Err(format!("segment at {} ms does not play", seg.start_ms));
+    }
+    if at.offset > 0 {
+        let _ = pipeline.seek_simple(
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::ClockTime::from_mseconds(at.offset),
+        );
+        let _ = prerolled(&pipeline);
+    }
+    state
+        .position_ms
+        .store(seg.start_ms + at.offset, Ordering::Relaxed);
+    if at.playing {
+        let _ = pipeline.set_state(gst::State::Playing);
+    }
+    Ok(pipeline)
+}
+
+/// Play one segment, obeying commands (first), the bus (then) and keeping the position, until
+/// it ends, a seek moves elsewhere, or the player stops.
+fn play_segment(
+    pipeline: &gst::Pipeline,
+    segments: &[Held],
+    mut at: Cursor,
+    state: &State,
+    commands: &Receiver<Command>,
+) -> Next {
+    let seg = &segments[at.index];
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    loop {
+        match commands.recv_timeout(Duration::from_millis(20)) {
+            Ok(Command::Play) => {
+                state.playing.store(true, Ordering::Relaxed);
+                if state.ended.swap(false, Ordering::Relaxed) {
+                    // Played to the end: from the start again.
                     let _ = pipeline.set_state(gst::State::Null);
-                    (index, offset) = locate(&segments, ms);
-                    state.ended.store(false, Ordering::Relaxed);
-                    continue 'segments;
+                    return Next::Segment(Cursor {
+                        index: 0,
+                        offset: 0,
+                        playing: true,
+                    });
                 }
-                Ok(Command::Stop) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                at.playing = true;
+                let _ = pipeline.set_state(gst::State::Playing);
+            }
+            Ok(Command::Pause) => {
+                at.playing = false;
+                state.playing.store(false, Ordering::Relaxed);
+                let _ = pipeline.set_state(gst::State::Paused);
+            }
+            Ok(Command::Seek(ms)) => {
+                let _ = pipeline.set_state(gst::State::Null);
+                state.ended.store(false, Ordering::Relaxed);
+                let (index, offset) = locate(segments, ms);
+                return Next::Segment(Cursor {
+                    index,
+                    offset,
+                    playing: at.playing,
+                });
+            }
+            Ok(Command::Stop) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = pipeline.set_state(gst::State::Null);
+                return Next::Stop;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        while let Some(msg) = bus.pop() {
+            match msg.view() {
+                gst::MessageView::Eos(_) => {
                     let _ = pipeline.set_state(gst::State::Null);
-                    return;
-                }
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            }
-            while let Some(msg) = bus.pop() {
-                match msg.view() {
-                    gst::MessageView::Eos(_) => {
-                        let _ = pipeline.set_state(gst::State::Null);
-                        if index + 1 < segments.len() {
-                            index += 1;
-                            offset = 0;
-                            continue 'segments;
-                        }
-                        state
-                            .position_ms
-                            .store(seg.start_ms + seg.duration_ms, Ordering::Relaxed);
-                        state.playing.store(false, Ordering::Relaxed);
-                        state.ended.store(true, Ordering::Relaxed);
-                        playing = false;
-                        // Wait for a command (play again, seek, stop).
-                        match commands.recv() {
-                            Ok(Command::Seek(ms)) => {
-                                (index, offset) = locate(&segments, ms);
-                                state.ended.store(false, Ordering::Relaxed);
-                            }
-                            Ok(Command::Play) => {
-                                (index, offset) = (0, 0);
-                                playing = true;
-                                state.playing.store(true, Ordering::Relaxed);
-                                state.ended.store(false, Ordering::Relaxed);
-                            }
-                            Ok(Command::Pause) => {}
-                            Ok(Command::Stop) | Err(_) => return,
-                        }
-                        continue 'segments;
+                    if at.index + 1 < segments.len() {
+                        return Next::Segment(Cursor {
+                            index: at.index + 1,
+                            offset: 0,
+                            playing: at.playing,
+                        });
                     }
-                    gst::MessageView::Error(e) => {
-                        fail(e.error().to_string());
-                        let _ = pipeline.set_state(gst::State::Null);
-                        return;
-                    }
-                    _ => {}
+                    return at_end(segments, at, state, commands);
                 }
-            }
-            if let Some(pos) = pipeline.query_position::<gst::ClockTime>() {
-                state
-                    .position_ms
-                    .store(seg.start_ms + pos.mseconds(), Ordering::Relaxed);
+                gst::MessageView::Error(e) => {
+                    fail(state, e.error().to_string());
+                    let _ = pipeline.set_state(gst::State::Null);
+                    return Next::Stop;
+                }
+                _ => {}
             }
         }
+        if let Some(pos) = pipeline.query_position::<gst::ClockTime>() {
+            state
+                .position_ms
+                .store(seg.start_ms + pos.mseconds(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Played to the end of the last segment: wait for a command (play again, seek, stop).
+fn at_end(segments: &[Held], at: Cursor, state: &State, commands: &Receiver<Command>) -> Next {
+    let seg = &segments[at.index];
+    state
+        .position_ms
+        .store(seg.start_ms + seg.duration_ms, Ordering::Relaxed);
+    state.playing.store(false, Ordering::Relaxed);
+    state.ended.store(true, Ordering::Relaxed);
+    let paused = Cursor {
+        playing: false,
+        ..at
+    };
+    match commands.recv() {
+        Ok(Command::Seek(ms)) => {
+            state.ended.store(false, Ordering::Relaxed);
+            let (index, offset) = locate(segments, ms);
+            Next::Segment(Cursor {
+                index,
+                offset,
+                playing: false,
+            })
+        }
+        Ok(Command::Play) => {
+            state.playing.store(true, Ordering::Relaxed);
+            state.ended.store(false, Ordering::Relaxed);
+            Next::Segment(Cursor {
+                index: 0,
+                offset: 0,
+                playing: true,
+            })
+        }
+        Ok(Command::Pause) => Next::Segment(paused),
+        Ok(Command::Stop) | Err(_) => Next::Stop,
     }
 }
 
@@ -325,7 +387,27 @@ fn prerolled(pipeline: &gst::Pipeline) -> bool {
 /// sound to the output.
 fn build(seg: &Held, sound: Sound, state: &Arc<State>) -> Result<gst::Pipeline, PlayerError> {
     let pipeline = gst::Pipeline::new();
-    let bytes = seg.bytes.clone();
+    let src = memory_source(seg.bytes.clone());
+    let decode = gst::ElementFactory::make("decodebin")
+        .build()
+        .map_err(|_| PlayerError::Missing("decodebin"))?;
+    pipeline
+        .add_many([src.upcast_ref(), &decode])
+        .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
+    src.link(&decode)
+        .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
+    let weak = pipeline.downgrade();
+    let state = state.clone();
+    decode.connect_pad_added(move |_, pad| {
+        if let Some(pipeline) = weak.upgrade() {
+            play_pad(&pipeline, pad, sound, &state);
+        }
+    });
+    Ok(pipeline)
+}
+
+/// The decrypted segment, read from memory (never written to disk), seekable.
+fn memory_source(bytes: Arc<Zeroizing<Vec<u8>>>) -> AppSrc {
     let size = bytes.len() as u64;
     let src = AppSrc::builder()
         .stream_type(gst_app::AppStreamType::RandomAccess)
@@ -360,107 +442,108 @@ fn build(seg: &Held, sound: Sound, state: &Arc<State>) -> Result<gst::Pipeline, 
             })
             .build(),
     );
-    let decode = gst::ElementFactory::make("decodebin")
-        .build()
-        .map_err(|_| PlayerError::Missing("decodebin"))?;
-    pipeline
-        .add_many([src.upcast_ref(), &decode])
-        .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
-    src.link(&decode)
-        .map_err(|e| PlayerError::Pipeline(e.to_string()))?;
-    let weak = pipeline.downgrade();
-    let state = state.clone();
-    decode.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else {
-            return;
-        };
-        let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
-        let kind = caps
-            .as_ref()
-            .and_then(|c| c.structure(0))
-            .map(|s| s.name().to_string())
-            .unwrap_or_default();
-        let chain: Vec<gst::Element> = if kind.starts_with("video/") {
-            let key = Arc::new(Mutex::new(format!("video {}", pad.name())));
-            let k2 = key.clone();
-            pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-                if let Some(gst::EventView::Tag(t)) = info.event().map(|e| e.view())
-                    && let Some(title) = t.tag().get::<gst::tags::Title>()
-                    && let Ok(mut k) = k2.lock()
-                {
-                    *k = title.get().to_string();
-                }
-                gst::PadProbeReturn::Ok
-            });
-            let sink = AppSink::builder()
-                .caps(
-                    &gst::Caps::builder("video/x-raw")
-                        .field("format", "RGBA")
-                        .build(),
-                )
-                .sync(true)
-                .max_buffers(2)
-                .drop(true)
-                .build();
-            let st = state.clone();
-            let (st2, k3) = (state.clone(), key.clone());
-            sink.set_callbacks(
-                gst_app::AppSinkCallbacks::builder()
-                    .new_sample(move |sink| {
-                        let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                        store_frame(&st, &key, &sample);
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .new_preroll(move |sink| {
-                        // The first picture shows while paused (and after a seek).
-                        if let Ok(sample) = sink.pull_preroll() {
-                            store_frame(&st2, &k3, &sample);
-                        }
-                        Ok(gst::FlowSuccess::Ok)
-                    })
-                    .build(),
-            );
-            let Ok(queue) = gst::ElementFactory::make("queue").build() else {
-                return;
-            };
-            let Ok(convert) = gst::ElementFactory::make("videoconvert").build() else {
-                return;
-            };
-            vec![queue, convert, sink.upcast()]
-        } else if kind.starts_with("audio/") {
-            let out = match sound {
-                Sound::Speakers => gst::ElementFactory::make("autoaudiosink").build(),
-                Sound::Discard => gst::ElementFactory::make("fakesink")
-                    .property("sync", true)
-                    .build(),
-            };
-            let (Ok(queue), Ok(convert), Ok(resample), Ok(out)) = (
-                gst::ElementFactory::make("queue").build(),
-                gst::ElementFactory::make("audioconvert").build(),
-                gst::ElementFactory::make("audioresample").build(),
-                out,
-            ) else {
-                return;
-            };
-            vec![queue, convert, resample, out]
-        } else {
-            let Ok(sink) = gst::ElementFactory::make("fakesink").build() else {
-                return;
-            };
-            vec![sink]
-        };
-        if pipeline.add_many(&chain).is_err() || gst::Element::link_many(&chain).is_err() {
-            return;
+    src
+}
+
+/// Play what a decoded pad carries: video into the frame the viewer shows, audio to the
+/// speakers (or nowhere), anything else nowhere.
+fn play_pad(pipeline: &gst::Pipeline, pad: &gst::Pad, sound: Sound, state: &Arc<State>) {
+    let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
+    let kind = caps
+        .as_ref()
+        .and_then(|c| c.structure(0))
+        .map(|s| s.name().to_string())
+        .unwrap_or_default();
+    let chain = if kind.starts_with("video/") {
+        video_chain(pad, state)
+    } else if kind.starts_with("audio/") {
+        audio_chain(sound)
+    } else {
+        gst::ElementFactory::make("fakesink")
+            .build()
+            .ok()
+            .map(|s| vec![s])
+    };
+    let Some(chain) = chain else { return };
+    if pipeline.add_many(&chain).is_err() || gst::Element::link_many(&chain).is_err() {
+        return;
+    }
+    // Downstream first: a buffer reaching an element not active yet is refused.
+    for e in chain.iter().rev() {
+        let _ = e.sync_state_with_parent();
+    }
+    if let Some(sinkpad) = chain[0].static_pad("sink") {
+        let _ = pad.link(&sinkpad);
+    }
+}
+
+/// Video frames (RGBA) for the viewer, named by the stream's title tag.
+fn video_chain(pad: &gst::Pad, state: &Arc<State>) -> Option<Vec<gst::Element>> {
+    let key = Arc::new(Mutex::new(format!("video {}", pad.name())));
+    let k2 = key.clone();
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::EventView::Tag(t)) = info.event().map(|e| e.view())
+            && let Some(title) = t.tag().get::<gst::tags::Title>()
+            && let Ok(mut k) = k2.lock()
+        {
+            *k = title.get().to_string();
         }
-        // Downstream first: a buffer reaching an element not active yet is refused.
-        for e in chain.iter().rev() {
-            let _ = e.sync_state_with_parent();
-        }
-        if let Some(sinkpad) = chain[0].static_pad("sink") {
-            let _ = pad.link(&sinkpad);
-        }
+        gst::PadProbeReturn::Ok
     });
-    Ok(pipeline)
+    let sink = AppSink::builder()
+        .caps(
+            &gst::Caps::builder("video/x-raw")
+                .field("format", "RGBA")
+                .build(),
+        )
+        .sync(true)
+        .max_buffers(2)
+        .drop(true)
+        .build();
+    let st = state.clone();
+    let (st2, k3) = (state.clone(), key.clone());
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                store_frame(&st, &key, &sample);
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .new_preroll(move |sink| {
+                // The first picture shows while paused (and after a seek).
+                if let Ok(sample) = sink.pull_preroll() {
+                    store_frame(&st2, &k3, &sample);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let Ok(queue) = gst::ElementFactory::make("queue").build() else {
+        return None;
+    };
+    let Ok(convert) = gst::ElementFactory::make("videoconvert").build() else {
+        return None;
+    };
+    Some(vec![queue, convert, sink.upcast()])
+}
+
+/// The audio, to the speakers or (in tests) discarded at the clock's pace.
+fn audio_chain(sound: Sound) -> Option<Vec<gst::Element>> {
+    let out = match sound {
+        Sound::Speakers => gst::ElementFactory::make("autoaudiosink").build(),
+        Sound::Discard => gst::ElementFactory::make("fakesink")
+            .property("sync", true)
+            .build(),
+    };
+    let (Ok(queue), Ok(convert), Ok(resample), Ok(out)) = (
+        gst::ElementFactory::make("queue").build(),
+        gst::ElementFactory::make("audioconvert").build(),
+        gst::ElementFactory::make("audioresample").build(),
+        out,
+    ) else {
+        return None;
+    };
+    Some(vec![queue, convert, resample, out])
 }
 
 fn store_frame(state: &State, key: &Mutex<String>, sample: &gst::Sample) {
