@@ -49,82 +49,32 @@ pub(super) fn receive_branch(
     let valve = gst::ElementFactory::make("valve")
         .property("drop", !open.load(Ordering::SeqCst))
         .build()?;
-    let mut chain = vec![valve.clone()];
-    let video_codec = VideoCodec::from_encoding(&encoding).filter(|c| c.available());
-    match (media, encoding.as_str()) {
-        ("video", _) if video_codec.is_some() => {
-            if let Some(c) = video_codec {
-                chain.extend(c.receive_chain()?);
-            }
-        }
-        ("audio", "OPUS") => {
-            chain.push(make("rtpopusdepay")?);
-            chain.push(
-                gst::ElementFactory::make("opusdec")
-                    .property("plc", true)
-                    .build()?,
-            );
-        }
-        _ => {
-            // Not ours to play (e.g. an unknown codec): drain it.
-            chain = vec![make("fakesink")?];
-        }
-    }
     let video = media == "video";
-    let decoded_tail = chain.last().cloned();
-    let output = shared.opts.output;
-    if chain.len() > 1 {
-        match (video, output) {
-            (true, Output::Display) => {
-                chain.push(make("videoconvert")?);
-                chain.push(shared.frames.sink(Source::Peer(peer)));
+    let decode = decoder(media, &encoding)?;
+    let recordable = decode.is_some();
+    let chain = match decode {
+        Some(decode) => {
+            let decoded = decode.last().cloned();
+            let mut chain = vec![valve.clone()];
+            chain.extend(decode);
+            chain.extend(output(shared, peer, video)?);
+            shared.pipeline.add_many(&chain)?;
+            gst::Element::link_many(&chain)?;
+            if let Some(src) = decoded.and_then(|d| d.static_pad("src")) {
+                observe_decoded(shared, peer, &src, video, &counters);
             }
-            (false, Output::Display) => {
-                chain.push(make("audioconvert")?);
-                chain.push(make("audioresample")?);
-                chain.push(audio_out(shared.opts.speaker.as_deref())?);
-            }
-            (_, Output::Headless) => {
-                chain.push(
-                    gst::ElementFactory::make("fakesink")
-                        .property("sync", false)
-                        .property("async", false)
-                        .build()?,
-                );
-            }
+            chain
         }
-    }
-    shared.pipeline.add_many(&chain)?;
-    gst::Element::link_many(&chain)?;
-    // Count what the decoder delivers (and read frame stamps for the latency benchmark).
-    if let Some(dec) = decoded_tail.filter(|_| chain.len() > 1)
-        && let Some(src) = dec.static_pad("src")
-    {
-        stats::count_decoded(&src, counters.clone(), video);
-        if !video {
-            // How loud the peer is (who is speaking).
-            shared.levels.install(&src, Source::Peer(peer));
+        None => {
+            // Not ours to play (e.g. an unknown codec): drain it.
+            let chain = vec![make("fakesink")?];
+            shared.pipeline.add_many(&chain)?;
+            chain
         }
-        if video && shared.opts.stamp_frames {
-            stamp::add_reader(&src, counters.clone());
-        }
-    }
+    };
     stats::count_rtp(pad, counters, video);
-    // What passes the valve (verified media, as received) is what a recording keeps.
-    let recordable = video_codec.is_some() || (media == "audio" && encoding == "OPUS");
-    if recordable && let Some(src) = valve.static_pad("src") {
-        shared.taps.install(
-            &src,
-            TrackId {
-                source: Source::Peer(peer),
-                kind: if video {
-                    super::Kind::Video
-                } else {
-                    super::Kind::Audio
-                },
-                encoding: encoding.clone(),
-            },
-        );
+    if recordable {
+        tap_verified(shared, peer, &valve, video, &encoding);
     }
     let first = chain
         .first()
@@ -142,4 +92,81 @@ pub(super) fn receive_branch(
         valve.set_property("drop", false);
     }
     Ok(())
+}
+
+/// The depayloader and decoder for a stream we play (a video codec this machine has, or
+/// Opus); `None` for anything else.
+fn decoder(media: &str, encoding: &str) -> Result<Option<Vec<gst::Element>>> {
+    let video_codec = VideoCodec::from_encoding(encoding).filter(|c| c.available());
+    Ok(match (media, encoding) {
+        ("video", _) if video_codec.is_some() => match video_codec {
+            Some(c) => Some(c.receive_chain()?),
+            None => None,
+        },
+        ("audio", "OPUS") => Some(vec![
+            make("rtpopusdepay")?,
+            gst::ElementFactory::make("opusdec")
+                .property("plc", true)
+                .build()?,
+        ]),
+        _ => None,
+    })
+}
+
+/// Where decoded media goes: the window's frame for the peer and the speakers, or nowhere
+/// (headless).
+fn output(shared: &Shared, peer: PeerId, video: bool) -> Result<Vec<gst::Element>> {
+    Ok(match (video, shared.opts.output) {
+        (true, Output::Display) => vec![
+            make("videoconvert")?,
+            shared.frames.sink(Source::Peer(peer)),
+        ],
+        (false, Output::Display) => vec![
+            make("audioconvert")?,
+            make("audioresample")?,
+            audio_out(shared.opts.speaker.as_deref())?,
+        ],
+        (_, Output::Headless) => vec![
+            gst::ElementFactory::make("fakesink")
+                .property("sync", false)
+                .property("async", false)
+                .build()?,
+        ],
+    })
+}
+
+/// Count what the decoder delivers, hear how loud the peer is (who is speaking), and read
+/// frame stamps for the latency benchmark.
+fn observe_decoded(
+    shared: &Shared,
+    peer: PeerId,
+    src: &gst::Pad,
+    video: bool,
+    counters: &Arc<stats::PeerCounters>,
+) {
+    stats::count_decoded(src, counters.clone(), video);
+    if !video {
+        shared.levels.install(src, Source::Peer(peer));
+    }
+    if video && shared.opts.stamp_frames {
+        stamp::add_reader(src, counters.clone());
+    }
+}
+
+/// What passes the valve (verified media, as received) is what a recording keeps.
+fn tap_verified(shared: &Shared, peer: PeerId, valve: &gst::Element, video: bool, encoding: &str) {
+    let Some(src) = valve.static_pad("src") else {
+        return;
+    };
+    let kind = if video {
+        super::Kind::Video
+    } else {
+        super::Kind::Audio
+    };
+    let track = TrackId {
+        source: Source::Peer(peer),
+        kind,
+        encoding: encoding.to_string(),
+    };
+    shared.taps.install(&src, track);
 }
