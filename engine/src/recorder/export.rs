@@ -51,59 +51,8 @@ fn demux(bytes: &[u8], n: usize) -> Result<Vec<Stream>, ExportError> {
     let weak = pipeline.downgrade();
     let st = streams.clone();
     demux.connect_pad_added(move |_, pad| {
-        let Some(pipeline) = weak.upgrade() else {
-            return;
-        };
-        let sink = AppSink::builder().sync(false).build();
-        let stream = Arc::new(Mutex::new(Stream {
-            key: String::new(),
-            caps: gst::Caps::new_empty(),
-            samples: Vec::new(),
-        }));
-        if let Ok(mut v) = st.lock() {
-            v.push(stream.clone());
-        }
-        // The track name arrives as a stream tag.
-        let s2 = stream.clone();
-        pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
-            if let Some(gst::EventView::Tag(t)) = info.event().map(|e| e.view())
-                && let Some(title) = t.tag().get::<gst::tags::Title>()
-                && let Ok(mut s) = s2.lock()
-            {
-                s.key = title.get().to_string();
-            }
-            gst::PadProbeReturn::Ok
-        });
-        let s3 = stream.clone();
-        sink.set_callbacks(
-            gst_app::AppSinkCallbacks::builder()
-                .new_sample(move |sink| {
-                    let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                    if let Ok(mut s) = s3.lock() {
-                        if let Some(c) = sample.caps() {
-                            s.caps = c.to_owned();
-                        }
-                        s.samples.push(sample);
-                    }
-                    Ok(gst::FlowSuccess::Ok)
-                })
-                .build(),
-        );
-        let queue = gst::ElementFactory::make("queue")
-            .property("max-size-buffers", 0u32)
-            .property("max-size-bytes", 0u32)
-            .property("max-size-time", 0u64)
-            .build();
-        let Ok(queue) = queue else { return };
-        if pipeline.add_many([&queue, sink.upcast_ref()]).is_err() {
-            return;
-        }
-        let _ = queue.link(&sink);
-        // Downstream first: a buffer reaching an element not active yet is refused.
-        let _ = sink.sync_state_with_parent();
-        let _ = queue.sync_state_with_parent();
-        if let Some(q) = queue.static_pad("sink") {
-            let _ = pad.link(&q);
+        if let Some(pipeline) = weak.upgrade() {
+            collect_pad(&pipeline, pad, &st);
         }
     });
     pipeline
@@ -111,14 +60,7 @@ fn demux(bytes: &[u8], n: usize) -> Result<Vec<Stream>, ExportError> {
         .map_err(|e| ExportError::Pipeline(e.to_string()))?;
     let _ = src.push_buffer(gst::Buffer::from_slice(bytes.to_vec()));
     let _ = src.end_of_stream();
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| ExportError::Pipeline("no bus".into()))?;
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(30),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    let _ = pipeline.set_state(gst::State::Null);
+    let msg = finish(&pipeline, Duration::from_secs(30))?;
     let streams = streams.lock().map(|v| v.clone()).unwrap_or_default();
     match msg.as_ref().map(|m| m.view()) {
         Some(gst::MessageView::Eos(_)) => {}
@@ -130,19 +72,7 @@ fn demux(bytes: &[u8], n: usize) -> Result<Vec<Stream>, ExportError> {
         }
         _ => return Err(ExportError::Unreadable(n)),
     }
-    let mut out = Vec::new();
-    for (i, s) in streams.into_iter().enumerate() {
-        let Ok(mut s) = s.lock() else { continue };
-        if s.key.is_empty() {
-            s.key = format!("track {i}");
-        }
-        out.push(Stream {
-            key: std::mem::take(&mut s.key),
-            caps: s.caps.clone(),
-            samples: std::mem::take(&mut s.samples),
-        });
-    }
-    Ok(out)
+    Ok(collected(streams))
 }
 
 /// What an export produced.
@@ -155,18 +85,7 @@ pub struct Exported {
 /// Remux decrypted media segments, each with its start offset (ms), into `out`.
 pub fn remux(segments: &[(u64, Zeroizing<Vec<u8>>)], out: &Path) -> Result<Exported, ExportError> {
     crate::media::init().map_err(|e| ExportError::Pipeline(e.to_string()))?;
-    // Every segment demuxed first: the output needs all its tracks before it starts.
-    let mut demuxed = Vec::new();
-    let mut tracks: BTreeMap<String, gst::Caps> = BTreeMap::new();
-    for (i, (start, bytes)) in segments.iter().enumerate() {
-        let streams = demux(bytes, i)?;
-        for s in &streams {
-            tracks
-                .entry(s.key.clone())
-                .or_insert_with(|| s.caps.clone());
-        }
-        demuxed.push((*start, streams));
-    }
+    let (demuxed, tracks) = demux_all(segments)?;
     let pipeline = gst::Pipeline::new();
     let mux = gst::ElementFactory::make("matroskamux")
         .build()
@@ -178,41 +97,179 @@ pub fn remux(segments: &[(u64, Zeroizing<Vec<u8>>)], out: &Path) -> Result<Expor
     mux.link(&sink)?;
     let mut srcs: BTreeMap<String, AppSrc> = BTreeMap::new();
     for (key, caps) in &tracks {
-        let src = AppSrc::builder()
-            .caps(caps)
-            .format(gst::Format::Time)
-            .max_bytes(0)
-            .build();
-        let video = caps
-            .structure(0)
-            .is_some_and(|s| s.name().starts_with("video/"));
-        let tag = gst::ElementFactory::make("taginject")
-            .property(
-                "tags",
-                format!("title=\"{}\"", key.replace(['"', '\\', ','], " ")),
-            )
-            .build()?;
-        let queue = gst::ElementFactory::make("queue")
-            .property("max-size-buffers", 0u32)
-            .property("max-size-bytes", 0u32)
-            .property("max-size-time", 0u64)
-            .build()?;
-        pipeline.add_many([src.upcast_ref(), &tag, &queue])?;
-        gst::Element::link_many([src.upcast_ref(), &tag, &queue])?;
-        let pad = mux
-            .request_pad_simple(if video { "video_%u" } else { "audio_%u" })
-            .ok_or_else(|| ExportError::Pipeline("muxer pad".into()))?;
-        queue
-            .static_pad("src")
-            .ok_or_else(|| ExportError::Pipeline("queue".into()))?
-            .link(&pad)
-            .map_err(|e| ExportError::Pipeline(format!("link: {e:?}")))?;
-        srcs.insert(key.clone(), src);
+        srcs.insert(key.clone(), track_source(&pipeline, &mux, key, caps)?);
     }
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| ExportError::Pipeline(e.to_string()))?;
-    // The recording starts at its first sample (segments keep some lead before it).
+    push_all(&demuxed, &srcs);
+    for src in srcs.values() {
+        let _ = src.end_of_stream();
+    }
+    let timeout = Duration::from_secs(60) + Duration::from_millis(segments.len() as u64 * 500);
+    let msg = finish(&pipeline, timeout)?;
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::Eos(_)) => Ok(Exported {
+            tracks: tracks.into_keys().collect(),
+            segments: segments.len(),
+        }),
+        Some(gst::MessageView::Error(e)) => Err(ExportError::Pipeline(e.error().to_string())),
+        _ => Err(ExportError::Pipeline("the export did not finish".into())),
+    }
+}
+
+/// Collect what a demuxed pad carries (its samples, caps and track name) into `streams`.
+fn collect_pad(pipeline: &gst::Pipeline, pad: &gst::Pad, streams: &Mutex<Vec<Arc<Mutex<Stream>>>>) {
+    let sink = AppSink::builder().sync(false).build();
+    let stream = Arc::new(Mutex::new(Stream {
+        key: String::new(),
+        caps: gst::Caps::new_empty(),
+        samples: Vec::new(),
+    }));
+    if let Ok(mut v) = streams.lock() {
+        v.push(stream.clone());
+    }
+    // The track name arrives as a stream tag.
+    let s2 = stream.clone();
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::EventView::Tag(t)) = info.event().map(|e| e.view())
+            && let Some(title) = t.tag().get::<gst::tags::Title>()
+            && let Ok(mut s) = s2.lock()
+        {
+            s.key = title.get().to_string();
+        }
+        gst::PadProbeReturn::Ok
+    });
+    let s3 = stream.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Ok(mut s) = s3.lock() {
+                    if let Some(c) = sample.caps() {
+                        s.caps = c.to_owned();
+                    }
+                    s.samples.push(sample);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+    let queue = gst::ElementFactory::make("queue")
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .build();
+    let Ok(queue) = queue else { return };
+    if pipeline.add_many([&queue, sink.upcast_ref()]).is_err() {
+        return;
+    }
+    let _ = queue.link(&sink);
+    // Downstream first: a buffer reaching an element not active yet is refused.
+    let _ = sink.sync_state_with_parent();
+    let _ = queue.sync_state_with_parent();
+    if let Some(q) = queue.static_pad("sink") {
+        let _ = pad.link(&q);
+    }
+}
+
+/// The streams collected, each named (by its title tag, or by its place).
+fn collected(streams: Vec<Arc<Mutex<Stream>>>) -> Vec<Stream> {
+    let mut out = Vec::new();
+    for (i, s) in streams.into_iter().enumerate() {
+        let Ok(mut s) = s.lock() else { continue };
+        if s.key.is_empty() {
+            s.key = format!("track {i}");
+        }
+        out.push(Stream {
+            key: std::mem::take(&mut s.key),
+            caps: s.caps.clone(),
+            samples: std::mem::take(&mut s.samples),
+        });
+    }
+    out
+}
+
+/// Wait up to `timeout` for the pipeline to finish or fail, then stop it.
+fn finish(
+    pipeline: &gst::Pipeline,
+    timeout: Duration,
+) -> Result<Option<gst::Message>, ExportError> {
+    let bus = pipeline
+        .bus()
+        .ok_or_else(|| ExportError::Pipeline("no bus".into()))?;
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_seconds(timeout.as_secs()),
+        &[gst::MessageType::Eos, gst::MessageType::Error],
+    );
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok(msg)
+}
+
+/// Each segment's start and its streams.
+type Demuxed = Vec<(u64, Vec<Stream>)>;
+/// Each track's name and caps.
+type Tracks = BTreeMap<String, gst::Caps>;
+
+/// Every segment demuxed, and the tracks they hold with their caps (the output needs all its
+/// tracks before it starts).
+fn demux_all(segments: &[(u64, Zeroizing<Vec<u8>>)]) -> Result<(Demuxed, Tracks), ExportError> {
+    let mut demuxed = Vec::new();
+    let mut tracks: BTreeMap<String, gst::Caps> = BTreeMap::new();
+    for (i, (start, bytes)) in segments.iter().enumerate() {
+        let streams = demux(bytes, i)?;
+        for s in &streams {
+            tracks
+                .entry(s.key.clone())
+                .or_insert_with(|| s.caps.clone());
+        }
+        demuxed.push((*start, streams));
+    }
+    Ok((demuxed, tracks))
+}
+
+/// A source for one track into the muxer, tagged with the track's name.
+fn track_source(
+    pipeline: &gst::Pipeline,
+    mux: &gst::Element,
+    key: &str,
+    caps: &gst::Caps,
+) -> Result<AppSrc, ExportError> {
+    let src = AppSrc::builder()
+        .caps(caps)
+        .format(gst::Format::Time)
+        .max_bytes(0)
+        .build();
+    let video = caps
+        .structure(0)
+        .is_some_and(|s| s.name().starts_with("video/"));
+    let tag = gst::ElementFactory::make("taginject")
+        .property(
+            "tags",
+            format!("title=\"{}\"", key.replace(['"', '\\', ','], " ")),
+        )
+        .build()?;
+    let queue = gst::ElementFactory::make("queue")
+        .property("max-size-buffers", 0u32)
+        .property("max-size-bytes", 0u32)
+        .property("max-size-time", 0u64)
+        .build()?;
+    pipeline.add_many([src.upcast_ref(), &tag, &queue])?;
+    gst::Element::link_many([src.upcast_ref(), &tag, &queue])?;
+    let pad = mux
+        .request_pad_simple(if video { "video_%u" } else { "audio_%u" })
+        .ok_or_else(|| ExportError::Pipeline("muxer pad".into()))?;
+    queue
+        .static_pad("src")
+        .ok_or_else(|| ExportError::Pipeline("queue".into()))?
+        .link(&pad)
+        .map_err(|e| ExportError::Pipeline(format!("link: {e:?}")))?;
+    Ok(src)
+}
+
+/// Every sample, in order, shifted to where its segment starts; the recording starts at its
+/// first sample (segments keep some lead before it).
+fn push_all(demuxed: &[(u64, Vec<Stream>)], srcs: &BTreeMap<String, AppSrc>) {
     let first = demuxed
         .first()
         .into_iter()
@@ -221,7 +278,7 @@ pub fn remux(segments: &[(u64, Zeroizing<Vec<u8>>)], out: &Path) -> Result<Expor
         .filter_map(|x| x.buffer().and_then(|b| b.pts()))
         .min()
         .unwrap_or(gst::ClockTime::ZERO);
-    for (start, streams) in &demuxed {
+    for (start, streams) in demuxed {
         let offset = gst::ClockTime::from_mseconds(*start);
         for s in streams {
             let Some(src) = srcs.get(&s.key) else {
@@ -238,28 +295,6 @@ pub fn remux(segments: &[(u64, Zeroizing<Vec<u8>>)], out: &Path) -> Result<Expor
                 let _ = src.push_buffer(b);
             }
         }
-    }
-    for src in srcs.values() {
-        let _ = src.end_of_stream();
-    }
-    let bus = pipeline
-        .bus()
-        .ok_or_else(|| ExportError::Pipeline("no bus".into()))?;
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(
-            (Duration::from_secs(60) + Duration::from_millis(segments.len() as u64 * 500))
-                .as_secs(),
-        ),
-        &[gst::MessageType::Eos, gst::MessageType::Error],
-    );
-    let _ = pipeline.set_state(gst::State::Null);
-    match msg.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::Eos(_)) => Ok(Exported {
-            tracks: tracks.into_keys().collect(),
-            segments: segments.len(),
-        }),
-        Some(gst::MessageView::Error(e)) => Err(ExportError::Pipeline(e.error().to_string())),
-        _ => Err(ExportError::Pipeline("the export did not finish".into())),
     }
 }
 
