@@ -160,6 +160,62 @@ async fn run(
     }
 }
 
+/// Open the WebSocket with the session's token. `Ok(Err(_))` when the server refuses the
+/// session (signed out).
+async fn open(api: &Api, url: &str) -> Result<Result<WebSocket, Outcome>, ConnectError> {
+    let mut req = url.into_client_request().map_err(ConnectError::Address)?;
+    if let Some(t) = api.token() {
+        let value = format!("Bearer {t}")
+            .parse()
+            .map_err(|_| ConnectError::Token)?;
+        req.headers_mut().insert("authorization", value);
+    }
+    // No Nagle: signaling messages are small and latency-critical (with delayed ACKs, Nagle
+    // holds each candidate back ~40 ms).
+    match tokio_tungstenite::connect_async_with_config(req, None, true).await {
+        Ok((ws, _)) => Ok(Ok(ws)),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
+            Ok(Err(Outcome::Refused(Closed::SignedOut)))
+        }
+        Err(e) => Err(ConnectError::Connect(e)),
+    }
+}
+
+type WebSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// What the server said, passed on to the call; the session's outcome when it ends here (a
+/// refusal, being removed, the meeting ending).
+fn heard(
+    text: &str,
+    resume: &mut Option<String>,
+    seated: &mut bool,
+    events: &mpsc::UnboundedSender<SignalEvent>,
+) -> Option<Outcome> {
+    let Ok(msg) = serde_json::from_str::<ServerMsg>(text) else {
+        tracing::warn!("unreadable frame from the server");
+        return None;
+    };
+    let outcome = match &msg {
+        ServerMsg::Joined { resume_token, .. } => {
+            *resume = Some(resume_token.clone());
+            *seated = true;
+            None
+        }
+        // Any refusal of the join itself, or one that retrying cannot cure.
+        ServerMsg::Error { code, message } if !*seated || FINAL_ERRORS.contains(code) => {
+            return Some(Outcome::Refused(Closed::Refused {
+                code: *code,
+                message: message.clone(),
+            }));
+        }
+        ServerMsg::Removed | ServerMsg::Ended => Some(Outcome::Done),
+        _ => None,
+    };
+    let _ = events.send(SignalEvent::Msg(Box::new(msg)));
+    outcome
+}
+
 /// One connection's life. `Err` is a failure to connect at all.
 async fn session(
     api: &Api,
@@ -170,21 +226,9 @@ async fn session(
     rx: &mut mpsc::UnboundedReceiver<ClientMsg>,
     events: &mpsc::UnboundedSender<SignalEvent>,
 ) -> Result<Outcome, ConnectError> {
-    let mut req = url.into_client_request().map_err(ConnectError::Address)?;
-    if let Some(t) = api.token() {
-        let value = format!("Bearer {t}")
-            .parse()
-            .map_err(|_| ConnectError::Token)?;
-        req.headers_mut().insert("authorization", value);
-    }
-    // No Nagle: signaling messages are small and latency-critical (with delayed ACKs, Nagle
-    // holds each candidate back ~40 ms).
-    let (ws, _) = match tokio_tungstenite::connect_async_with_config(req, None, true).await {
-        Ok(c) => c,
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
-            return Ok(Outcome::Refused(Closed::SignedOut));
-        }
-        Err(e) => return Err(ConnectError::Connect(e)),
+    let ws = match open(api, url).await? {
+        Ok(ws) => ws,
+        Err(refused) => return Ok(refused),
     };
     let (mut sink, mut stream) = ws.split();
     let join = ClientMsg::Join {
@@ -210,31 +254,9 @@ async fn session(
                     Message::Close(_) => return Ok(Outcome::Dropped),
                     _ => continue,
                 };
-                let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
-                    tracing::warn!("unreadable frame from the server");
-                    continue;
-                };
-                match &msg {
-                    ServerMsg::Joined { resume_token, .. } => {
-                        *resume = Some(resume_token.clone());
-                        seated = true;
-                    }
-                    // Any refusal of the join itself, or one that retrying cannot cure.
-                    ServerMsg::Error { code, message }
-                        if !seated || FINAL_ERRORS.contains(code) =>
-                    {
-                        return Ok(Outcome::Refused(Closed::Refused {
-                            code: *code,
-                            message: message.clone(),
-                        }));
-                    }
-                    ServerMsg::Removed | ServerMsg::Ended => {
-                        let _ = events.send(SignalEvent::Msg(Box::new(msg)));
-                        return Ok(Outcome::Done);
-                    }
-                    _ => {}
+                if let Some(outcome) = heard(&text, resume, &mut seated, events) {
+                    return Ok(outcome);
                 }
-                let _ = events.send(SignalEvent::Msg(Box::new(msg)));
             }
             out = rx.recv() => {
                 let Some(out) = out else {
