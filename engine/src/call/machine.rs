@@ -238,45 +238,14 @@ impl CallMachine {
             Input::RemoteCertificate { peer, fingerprint } => {
                 self.certificate(now, peer, fingerprint, &mut fx)
             }
-            Input::ChannelOpen { peer } => {
-                if let Some(p) = self.peers.get_mut(&peer) {
-                    p.channel_open = true;
-                    p.last_heard = now;
-                }
-                self.flush(now, peer, &mut fx);
-            }
+            Input::ChannelOpen { peer } => self.channel_open(now, peer, &mut fx),
             Input::ChannelMessage { peer, text } => self.channel_message(now, peer, text, &mut fx),
             Input::PeerError { peer, reason } => self.fail(peer, reason, &mut fx),
             Input::PeerVetted { peer, outcome } => self.vetted(now, peer, outcome, &mut fx),
-            Input::AcceptKey { peer } => {
-                if self
-                    .peers
-                    .get(&peer)
-                    .is_some_and(|p| p.phase == Phase::KeyChanged)
-                {
-                    // Accepted after comparing the safety number: verified.
-                    self.trusted(peer, true, &mut fx);
-                    self.proceed(now, peer, &mut fx);
-                }
-            }
-            Input::KeyCompared { peer } => {
-                if self
-                    .peers
-                    .get(&peer)
-                    .is_some_and(|p| !matches!(p.phase, Phase::Vetting | Phase::KeyChanged))
-                {
-                    self.trusted(peer, true, &mut fx);
-                }
-            }
+            Input::AcceptKey { peer } => self.accept_key(now, peer, &mut fx),
+            Input::KeyCompared { peer } => self.key_compared(peer, &mut fx),
             Input::DirectoryRoot { keys, root } => self.directory_root(now, keys, root, &mut fx),
-            Input::SetMedia(state) => {
-                self.local = state;
-                fx.push(Effect::ApplyLocalMedia(state));
-                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-                for id in ids {
-                    self.send_data(now, id, PeerMessage::State { state }, &mut fx);
-                }
-            }
+            Input::SetMedia(state) => self.set_media(now, state, &mut fx),
             Input::SendChat { text } => self.send_chat(now, text, &mut fx),
             Input::ProposeRecording {
                 title,
@@ -305,6 +274,48 @@ impl CallMachine {
             Input::Tick => self.tick(now, &mut fx),
         }
         fx
+    }
+
+    /// The data channel to `peer` opened: what waited for it goes now.
+    fn channel_open(&mut self, now: Timestamp, peer: PeerId, fx: &mut Vec<Effect>) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.channel_open = true;
+            p.last_heard = now;
+        }
+        self.flush(now, peer, fx);
+    }
+
+    /// The user accepts `peer`'s changed key after comparing the safety number: verified.
+    fn accept_key(&mut self, now: Timestamp, peer: PeerId, fx: &mut Vec<Effect>) {
+        if self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| p.phase == Phase::KeyChanged)
+        {
+            self.trusted(peer, true, fx);
+            self.proceed(now, peer, fx);
+        }
+    }
+
+    /// The user compared `peer`'s safety number in person (not while its key is in question).
+    fn key_compared(&mut self, peer: PeerId, fx: &mut Vec<Effect>) {
+        if self
+            .peers
+            .get(&peer)
+            .is_some_and(|p| !matches!(p.phase, Phase::Vetting | Phase::KeyChanged))
+        {
+            self.trusted(peer, true, fx);
+        }
+    }
+
+    /// The user turned the microphone, camera or screen on or off: apply it, tell everyone.
+    fn set_media(&mut self, now: Timestamp, state: MediaState, fx: &mut Vec<Effect>) {
+        self.local = state;
+        fx.push(Effect::ApplyLocalMedia(state));
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.send_data(now, id, PeerMessage::State { state }, fx);
+        }
     }
 
     fn joined(
