@@ -80,98 +80,133 @@ impl HubHandle {
 
 /// Start the hub task (and its history writer); `grace` is how long a dropped seat is kept.
 pub fn spawn(db: Db, clock: Arc<dyn Clock>, grace: Duration) -> HubHandle {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-    let (history_tx, mut history_rx) = mpsc::unbounded_channel::<Output>();
+    let (tx, rx) = mpsc::unbounded_channel::<Event>();
+    let (history_tx, history_rx) = mpsc::unbounded_channel::<Output>();
     let (written_tx, history_written) = tokio::sync::watch::channel(0u64);
-    tokio::spawn(async move {
-        // What is queued is written in one transaction: when many seats go at once (a proxy
-        // restart drops every connection) that is one commit instead of one per record.
-        while let Some(first) = history_rx.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < HISTORY_BATCH {
-                match history_rx.try_recv() {
-                    Ok(o) => batch.push(o),
-                    Err(_) => break,
-                }
-            }
-            let n = batch.len() as u64;
-            let r = db
-                .run(move |c| -> Result<(), crate::db::DbError> {
-                    let tx = c.transaction()?;
-                    for o in &batch {
-                        // One bad record must not cost the others theirs.
-                        if let Err(e) = history::record(&tx, o) {
-                            tracing::error!(error = %e, "could not record call history");
-                        }
-                    }
-                    Ok(tx.commit()?)
-                })
-                .await;
-            if let Err(e) = r {
-                tracing::error!(error = %e, "could not record call history");
-            }
-            written_tx.send_modify(|k| *k += n);
-        }
-    });
-    tokio::spawn(async move {
-        let mut hub = Hub::new(grace.as_millis() as u64);
-        let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
-        // A broadcast yields the same message for several connections in a row: serialize once.
-        let mut last: Option<(ServerMsg, Utf8Bytes)> = None;
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            let input = tokio::select! {
-                ev = rx.recv() => match ev {
-                    None => break,
-                    Some(Event::Register { conn, tx }) => { conns.insert(conn, tx); continue; }
-                    Some(Event::Input(i)) => *i,
-                },
-                _ = tick.tick() => Input::Tick,
-            };
-            if let Input::Disconnected { conn } = &input {
-                conns.remove(conn);
-            }
-            let mut pending = vec![input];
-            while let Some(input) = pending.pop() {
-                for out in hub.handle(clock.now(), input) {
-                    match out {
-                        Output::Send { conn, msg } => {
-                            let text = match &last {
-                                Some((m, t)) if *m == msg => t.clone(),
-                                _ => {
-                                    let t: Utf8Bytes =
-                                        serde_json::to_string(&msg).unwrap_or_default().into();
-                                    last = Some((msg, t.clone()));
-                                    t
-                                }
-                            };
-                            let full = conns
-                                .get(&conn)
-                                .is_some_and(|tx| tx.try_send(Outbound::Text(text)).is_err());
-                            if full {
-                                // Too slow (or gone): drop it; its seat waits for a resume.
-                                tracing::warn!(conn, "dropping a connection that does not keep up");
-                                conns.remove(&conn);
-                                pending.push(Input::Disconnected { conn });
-                            }
-                        }
-                        Output::Close { conn } => {
-                            if let Some(tx) = conns.remove(&conn) {
-                                let _ = tx.try_send(Outbound::Close(1000));
-                            }
-                        }
-                        history => {
-                            let _ = history_tx.send(history);
-                        }
-                    }
-                }
-            }
-        }
-    });
+    tokio::spawn(write_history(db, history_rx, written_tx));
+    tokio::spawn(run_hub(
+        Hub::new(grace.as_millis() as u64),
+        clock,
+        rx,
+        history_tx,
+    ));
     HubHandle {
         tx,
         history_written,
+    }
+}
+
+/// Write the call history the hub reports. What is queued is written in one transaction: when
+/// many seats go at once (a proxy restart drops every connection) that is one commit instead
+/// of one per record.
+async fn write_history(
+    db: Db,
+    mut history_rx: mpsc::UnboundedReceiver<Output>,
+    written_tx: tokio::sync::watch::Sender<u64>,
+) {
+    while let Some(first) = history_rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < HISTORY_BATCH {
+            match history_rx.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len() as u64;
+        let r = db
+            .run(move |c| -> Result<(), crate::db::DbError> {
+                let tx = c.transaction()?;
+                for o in &batch {
+                    // One bad record must not cost the others theirs.
+                    if let Err(e) = history::record(&tx, o) {
+                        tracing::error!(error = %e, "could not record call history");
+                    }
+                }
+                Ok(tx.commit()?)
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "could not record call history");
+        }
+        written_tx.send_modify(|k| *k += n);
+    }
+}
+
+/// The task that owns the hub: connections register, inputs (and a tick every half second)
+/// go in, its outputs go to the connections and the history.
+async fn run_hub(
+    mut hub: Hub,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    history_tx: mpsc::UnboundedSender<Output>,
+) {
+    let mut fanout = Fanout::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let input = tokio::select! {
+            ev = rx.recv() => match ev {
+                None => break,
+                Some(Event::Register { conn, tx }) => { fanout.conns.insert(conn, tx); continue; }
+                Some(Event::Input(i)) => *i,
+            },
+            _ = tick.tick() => Input::Tick,
+        };
+        if let Input::Disconnected { conn } = &input {
+            fanout.conns.remove(conn);
+        }
+        let mut pending = vec![input];
+        while let Some(input) = pending.pop() {
+            for out in hub.handle(clock.now(), input) {
+                match out {
+                    Output::Send { conn, msg } => {
+                        if !fanout.send(conn, msg) {
+                            pending.push(Input::Disconnected { conn });
+                        }
+                    }
+                    Output::Close { conn } => {
+                        if let Some(tx) = fanout.conns.remove(&conn) {
+                            let _ = tx.try_send(Outbound::Close(1000));
+                        }
+                    }
+                    history => {
+                        let _ = history_tx.send(history);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The connections the hub writes to.
+#[derive(Default)]
+struct Fanout {
+    conns: HashMap<ConnId, mpsc::Sender<Outbound>>,
+    /// A broadcast yields the same message for several connections in a row: serialize once.
+    last: Option<(ServerMsg, Utf8Bytes)>,
+}
+
+impl Fanout {
+    /// Queue `msg` for `conn`. False when the connection is too slow (or gone): it is dropped,
+    /// and its seat waits for a resume.
+    fn send(&mut self, conn: ConnId, msg: ServerMsg) -> bool {
+        let text = match &self.last {
+            Some((m, t)) if *m == msg => t.clone(),
+            _ => {
+                let t: Utf8Bytes = serde_json::to_string(&msg).unwrap_or_default().into();
+                self.last = Some((msg, t.clone()));
+                t
+            }
+        };
+        let full = self
+            .conns
+            .get(&conn)
+            .is_some_and(|tx| tx.try_send(Outbound::Text(text)).is_err());
+        if full {
+            tracing::warn!(conn, "dropping a connection that does not keep up");
+            self.conns.remove(&conn);
+        }
+        !full
     }
 }
 
