@@ -232,71 +232,113 @@ pub async fn signup(
     )?;
     // Well-formed, before any hashing or mail: a flood of sign-ups from one address, or for
     // one email, waits.
-    let slow = |retry_after_secs| ApiError::SlowDown { retry_after_secs };
-
-    let (by_email, by_ip) = (
-        format!("signup-email:{}", email.to_lowercase()),
-        format!("signup-ip:{ip}"),
-    );
-    cx.throttle
-        .budget(&by_email, SIGNUPS_PER_EMAIL_HOUR, 3_600_000, now)
-        .map_err(slow)?;
-    if let Err(e) = cx
-        .throttle
-        .budget(&by_ip, SIGNUPS_PER_IP_HOUR, 3_600_000, now)
-    {
-        cx.throttle.refund(&by_email);
-        return Err(slow(e));
-    }
+    let spent = spend_signup_budget(cx.throttle, &email, ip, now)?;
     let verifier = match hash(&req.auth_secret).await {
         Ok(v) => v,
         // Nothing was done: a sign-up tried again (clients do) does not spend the budget twice.
         Err(e) => {
-            cx.throttle.refund(&by_email);
-            cx.throttle.refund(&by_ip);
+            for key in &spent {
+                cx.throttle.refund(key);
+            }
             return Err(e);
         }
     };
     let id = UserId::random();
-    let identity = req.identity;
-    let salt = req.salt;
-    let backup = req.key_backup.0;
-    let recovery = recovery_verifier(&req.recovery_proof.0);
     let to = email.clone();
-    let code = cx
-        .db
-        .run(move |c| -> ApiResult<Option<String>> {
-            let tx = c.transaction()?;
-            let existing: Option<bool> = tx
-                .query_row("SELECT email_verified FROM users WHERE email = ?1", [&email], |r| r.get(0))
-                .optional()?;
-            match existing {
-                Some(true) => {
-                    return Err(ApiError::new(ErrorCode::EmailTaken, "an account with this email address exists"));
-                }
-                // Nobody proved this address yet: whoever can read its mail may claim it. The
-                // unverified account (never in the key directory) goes.
-                Some(false) => {
-                    tx.execute("DELETE FROM users WHERE email = ?1 AND email_verified = 0", [&email])?;
-                }
-                None => {}
-            }
-            tx.execute(
-                "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, key_backup, created_at, recovery_verifier)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![&id.0[..], email, display_name, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup, now.0 as i64, &recovery[..]],
-            )?;
-            crate::directory::append_identity(&tx, &id.0, &identity, now)?;
-            let code = issue_code(&tx, &id, PURPOSE_VERIFY, now)?;
-            tx.commit()?;
-            Ok(code)
-        })
-        .await?;
+    let row = NewAccount {
+        id,
+        email,
+        display_name,
+        verifier,
+        salt: req.salt,
+        kdf,
+        backup: req.key_backup.0,
+        recovery: recovery_verifier(&req.recovery_proof.0),
+        identity: req.identity,
+    };
+    let code = cx.db.run(move |c| insert_account(c, &row, now)).await?;
     if let Some(code) = code {
         send_code(cx, &to, PURPOSE_VERIFY, &code).await;
     }
     tracing::info!(user = %id, "account created");
     Ok(SignupResponse { user_id: id })
+}
+
+/// Spend one sign-up from the email's and the address's hourly budgets (both or neither);
+/// the keys spent, to refund if nothing comes of it.
+fn spend_signup_budget(
+    throttle: &Throttle,
+    email: &str,
+    ip: IpAddr,
+    now: Timestamp,
+) -> ApiResult<[String; 2]> {
+    let slow = |retry_after_secs| ApiError::SlowDown { retry_after_secs };
+    let by_email = format!("signup-email:{}", email.to_lowercase());
+    let by_ip = format!("signup-ip:{ip}");
+    throttle
+        .budget(&by_email, SIGNUPS_PER_EMAIL_HOUR, 3_600_000, now)
+        .map_err(slow)?;
+    if let Err(e) = throttle.budget(&by_ip, SIGNUPS_PER_IP_HOUR, 3_600_000, now) {
+        throttle.refund(&by_email);
+        return Err(slow(e));
+    }
+    Ok([by_email, by_ip])
+}
+
+/// A new account's row, as sign-up stores it.
+struct NewAccount {
+    id: UserId,
+    email: String,
+    display_name: String,
+    verifier: String,
+    salt: assent_shared::backup::Salt,
+    kdf: KdfParams,
+    backup: Vec<u8>,
+    recovery: [u8; 32],
+    identity: PublicIdentity,
+}
+
+/// Store a new account with its identity and an email code (taking the address from an
+/// unverified account that claimed it, never from a verified one).
+fn insert_account(
+    c: &mut Connection,
+    row: &NewAccount,
+    now: Timestamp,
+) -> ApiResult<Option<String>> {
+    let tx = c.transaction()?;
+    let existing: Option<bool> = tx
+        .query_row(
+            "SELECT email_verified FROM users WHERE email = ?1",
+            [&row.email],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(true) => {
+            return Err(ApiError::new(
+                ErrorCode::EmailTaken,
+                "an account with this email address exists",
+            ));
+        }
+        // Nobody proved this address yet: whoever can read its mail may claim it. The
+        // unverified account (never in the key directory) goes.
+        Some(false) => {
+            tx.execute(
+                "DELETE FROM users WHERE email = ?1 AND email_verified = 0",
+                [&row.email],
+            )?;
+        }
+        None => {}
+    }
+    tx.execute(
+        "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, key_backup, created_at, recovery_verifier)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![&row.id.0[..], row.email, row.display_name, row.verifier, &row.salt.0[..], row.kdf.memory_kib, row.kdf.iterations, row.kdf.lanes, row.backup, now.0 as i64, &row.recovery[..]],
+    )?;
+    crate::directory::append_identity(&tx, &row.id.0, &row.identity, now)?;
+    let code = issue_code(&tx, &row.id, PURPOSE_VERIFY, now)?;
+    tx.commit()?;
+    Ok(code)
 }
 
 /// Throttle-check an email-code attempt.
