@@ -644,6 +644,50 @@ fn recovery_material(c: &Connection, user: &[u8]) -> ApiResult<RecoveryMaterial>
 /// Wrong recovery proofs a ticket allows before it is void.
 pub const TICKET_MAX_PROOFS: i64 = 3;
 
+/// A recovery's ticket (unexpired, tries left), proof (its account's recovery verifier, a
+/// wrong one counted) and new backup (sealing the same keys): the account's id.
+fn check_recovery(
+    c: &mut Connection,
+    ticket_hash: &[u8],
+    proof: &[u8],
+    new_backup: &KeyBackup,
+    now: Timestamp,
+) -> ApiResult<Vec<u8>> {
+    let row: Option<(Vec<u8>, i64, i64)> = c
+        .query_row(
+            "SELECT user_id, expires_at, attempts FROM recovery_tickets WHERE ticket_hash = ?1",
+            [ticket_hash],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((user, _, _)) = row.filter(|(_, e, a)| now.0 as i64 <= *e && *a < TICKET_MAX_PROOFS)
+    else {
+        return Err(ApiError::invalid_code());
+    };
+    let (stored, verifier) = recovery_material(c, &user)?;
+    let verifier = verifier.ok_or_else(recovery_unavailable)?;
+    if !subtle_eq(&verifier, proof) {
+        c.execute(
+            "UPDATE recovery_tickets SET attempts = attempts + 1 WHERE ticket_hash = ?1",
+            [ticket_hash],
+        )?;
+        return Err(ApiError::new(
+            ErrorCode::BadRecoveryProof,
+            "the recovery code does not belong to this account",
+        ));
+    }
+    let same = stored
+        .and_then(|b| KeyBackup::from_bytes(&b).ok())
+        .is_some_and(|b| b.same_keys(new_backup));
+    if !same {
+        return Err(ApiError::new(
+            ErrorCode::InvalidKeyBackup,
+            "a recovery keeps the keys: the new backup must seal the same ones",
+        ));
+    }
+    Ok(user)
+}
+
 /// `POST /v1/recovery/complete`: the recovery proof (which only the recovery code or the
 /// password can make) and a new password whose backup holds the same keys. Every session is
 /// signed out and every live connection of the account closed.
@@ -662,41 +706,7 @@ pub async fn complete_recovery(
     // The ticket and the proof first: the Argon2 work is only done for a caller who has both.
     let user = cx
         .db
-        .run(move |c| -> ApiResult<Vec<u8>> {
-            let row: Option<(Vec<u8>, i64, i64)> = c
-                .query_row(
-                    "SELECT user_id, expires_at, attempts FROM recovery_tickets WHERE ticket_hash = ?1",
-                    [&ticket_hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((user, _, _)) =
-                row.filter(|(_, e, a)| now.0 as i64 <= *e && *a < TICKET_MAX_PROOFS)
-            else {
-                return Err(ApiError::invalid_code());
-            };
-            let (stored, verifier) = recovery_material(c, &user)?;
-            let verifier = verifier.ok_or_else(recovery_unavailable)?;
-            if !subtle_eq(&verifier, &proof) {
-                c.execute(
-                    "UPDATE recovery_tickets SET attempts = attempts + 1 WHERE ticket_hash = ?1",
-                    [&ticket_hash],
-                )?;
-                return Err(ApiError::new(ErrorCode::BadRecoveryProof,
-                    "the recovery code does not belong to this account",
-                ));
-            }
-            let same = stored
-                .and_then(|b| KeyBackup::from_bytes(&b).ok())
-                .is_some_and(|b| b.same_keys(&new_backup));
-            if !same {
-                return Err(ApiError::new(
-                    ErrorCode::InvalidKeyBackup,
-                    "a recovery keeps the keys: the new backup must seal the same ones",
-                ));
-            }
-            Ok(user)
-        })
+        .run(move |c| check_recovery(c, &ticket_hash, &proof, &new_backup, now))
         .await?;
     let verifier = hash(&req.new_auth_secret).await?;
     let salt = req.new_salt;
