@@ -29,7 +29,7 @@ mod uploads;
 use access::{Access, access, must_record};
 use manifest::{bad_manifest, check, must_extend};
 pub use retention::{delete, expire, purge_recorded_by};
-use store::{Status, info, object_size, row, set_participants, within_quota};
+use store::{Status, info, mark_complete, object_size, row, set_participants, within_quota};
 pub use uploads::{abort_upload, complete_upload, download, part_urls, start_upload, stored_parts};
 
 /// Largest manifest accepted (an hour of 4-second segments is some 150 KiB).
@@ -233,30 +233,17 @@ pub async fn complete(
     let (info, mail) = reg
         .db
         .run(move |c| -> ApiResult<(RecordingInfo, Vec<String>)> {
-            let days: i64 = c.query_row(
-                "SELECT retention_days FROM recordings WHERE id = ?1",
-                [&id.0[..]],
-                |r| r.get(0),
-            )?;
-            let first = c.execute(
-                "UPDATE recordings SET status = 'complete', completed_at = ?2,
-                   retention_until = ?3 WHERE id = ?1 AND status = 'uploading'",
-                params![&id.0[..], now.0 as i64, now.0 as i64 + days * DAY_MS as i64],
-            )? == 1;
-            let mut mail = Vec::new();
-            if first {
-                let mut st = c.prepare(
-                    "SELECT u.email FROM recording_participants p JOIN users u ON u.id = p.user_id
-                     WHERE p.recording_id = ?1 AND u.disabled = 0",
-                )?;
-                mail = st
-                    .query_map([&id.0[..]], |r| r.get::<_, String>(0))?
-                    .collect::<Result<_, _>>()?;
-            }
+            let mail = mark_complete(c, &id, now)?;
             Ok((info(c, &id, &u)?, mail))
         })
         .await?;
-    for to in mail {
+    notify_available(reg, &info, mail).await;
+    Ok(info)
+}
+
+/// Tell the participants (by mail) that a recording they agreed to can be downloaded.
+async fn notify_available(reg: &Registry<'_>, info: &RecordingInfo, to: Vec<String>) {
+    for to in to {
         let text = format!(
             "A recording you agreed to is now available in Assent: \"{}\".\n\n\
              Open Assent to download it; only you and the other participants can decrypt it.\n\
@@ -271,7 +258,6 @@ pub async fn complete(
             tracing::warn!("cannot mail a recording notice: {e}");
         }
     }
-    Ok(info)
 }
 
 /// `GET /v1/recordings` (`?all=true` for an admin: every recording's metadata).

@@ -1,11 +1,12 @@
 //! The registry's SQL: rows of recordings, their participants and stored objects. Nothing
 //! here decides who may do what ([`super::access`]) or talks to storage.
 
-use assent_shared::PublicIdentity;
 use assent_shared::api::{ErrorCode, RecordingInfo, RecordingObject, RecordingPerson};
 use assent_shared::ids::{RecordingId, UserId};
+use assent_shared::{PublicIdentity, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::DAY_MS;
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::Caller;
 
@@ -228,4 +229,34 @@ pub(super) fn within_quota(
         ));
     }
     Ok(())
+}
+
+/// Mark an uploading recording complete, its retention counted from `now`. The participants'
+/// addresses to tell, the first time only (empty when it was complete already).
+pub(super) fn mark_complete(
+    c: &Connection,
+    id: &RecordingId,
+    now: Timestamp,
+) -> ApiResult<Vec<String>> {
+    let days: i64 = c.query_row(
+        "SELECT retention_days FROM recordings WHERE id = ?1",
+        [&id.0[..]],
+        |r| r.get(0),
+    )?;
+    let first = c.execute(
+        "UPDATE recordings SET status = 'complete', completed_at = ?2,
+           retention_until = ?3 WHERE id = ?1 AND status = 'uploading'",
+        params![&id.0[..], now.0 as i64, now.0 as i64 + days * DAY_MS as i64],
+    )? == 1;
+    if !first {
+        return Ok(Vec::new());
+    }
+    let mut st = c.prepare(
+        "SELECT u.email FROM recording_participants p JOIN users u ON u.id = p.user_id
+         WHERE p.recording_id = ?1 AND u.disabled = 0",
+    )?;
+    let mail = st
+        .query_map([&id.0[..]], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(mail)
 }
