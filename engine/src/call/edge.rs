@@ -40,18 +40,10 @@ impl Running {
                     Some(input) => input,
                     None => continue,
                 },
-                Some(ev) = recorded.recv() => {
-                    self.library(&ev);
-                    let share = match &ev {
-                        RecorderEvent::Head { head, .. } => Some(Input::ShareHead(head.clone())),
-                        _ => None,
-                    };
-                    let _ = self.events.send(CallEvent::Recording(ev));
-                    match share {
-                        Some(input) => input,
-                        None => continue,
-                    }
-                }
+                Some(ev) = recorded.recv() => match self.recorded(ev) {
+                    Some(input) => input,
+                    None => continue,
+                },
                 Some(msg) = next_bus(&mut bus) => {
                     self.bus_message(&msg);
                     continue;
@@ -64,9 +56,25 @@ impl Running {
             };
             self.feed(input);
         }
+        self.close(&mut recorded, closed).await;
+    }
+
+    /// What the recorder did: kept in the library, told to the app; a new chain head is shared
+    /// with the others (`Some`: the machine's input for that).
+    fn recorded(&mut self, ev: RecorderEvent) -> Option<Input> {
+        self.library(&ev);
+        let share = match &ev {
+            RecorderEvent::Head { head, .. } => Some(Input::ShareHead(head.clone())),
+            _ => None,
+        };
+        let _ = self.events.send(CallEvent::Recording(ev));
+        share
+    }
+
+    /// The call is over: leave signaling, let a recording in progress finish its last segment
+    /// and close its manifest before the media goes away, keep the call in the local history.
+    async fn close(&mut self, recorded: &mut mpsc::UnboundedReceiver<RecorderEvent>, why: String) {
         self.signaling.leave().await;
-        // A recording in progress was told to stop: let it finish its last segment and close
-        // its manifest before the media goes away.
         if self.recording {
             let done = tokio::time::timeout(Duration::from_secs(10), async {
                 while let Some(ev) = recorded.recv().await {
@@ -87,7 +95,7 @@ impl Running {
         {
             tracing::warn!("cannot keep the call in the local history: {e}");
         }
-        let _ = self.events.send(CallEvent::Closed { reason: closed });
+        let _ = self.events.send(CallEvent::Closed { reason: why });
     }
 
     /// What the user asked for, as the machine's input (`None`: answered here).

@@ -230,18 +230,7 @@ pub async fn start(
     let public = identity.public().clone();
     let (rec_tx, rec_rx) = mpsc::unbounded_channel();
     let recorder = start_recorder(&media, &identity, &account, places.recordings, rec_tx)?;
-    let mut machine = CallMachine::new(
-        identity,
-        account.user_id,
-        &account.display_name,
-        &account.email,
-        opts.device,
-        opts.initial,
-        opts.machine.clone(),
-    );
-    if let Some(root) = newest {
-        machine.handle(Timestamp::now(), Input::DirectoryRoot { keys, root });
-    }
+    let machine = new_machine(identity, &account, &opts, newest.map(|root| (keys, root)));
     let (directory_tx, directory_rx) = mpsc::unbounded_channel();
     let call = Running {
         api: api.clone(),
@@ -263,12 +252,9 @@ pub async fn start(
         report: report::Tracker::default(),
         codecs: std::collections::BTreeMap::new(),
         record: CallRecord {
-            call_id: String::new(),
             meeting_code: meeting.code,
             title: meeting.title,
-            started_at: Timestamp::now().0,
-            ended_at: None,
-            participants: Vec::new(),
+            ..CallRecord::starting()
         },
     };
     tokio::spawn(call.run(media_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
@@ -276,6 +262,29 @@ pub async fn start(
         handle: CallHandle { cmd, media },
         events: events_rx,
     })
+}
+
+/// The call machine for this account, told the newest key directory root this device has
+/// checked (if any).
+fn new_machine(
+    identity: SecretIdentity,
+    account: &Account,
+    opts: &CallOptions,
+    root: Option<(DirectoryKeys, assent_shared::transparency::SignedRoot)>,
+) -> CallMachine {
+    let mut machine = CallMachine::new(
+        identity,
+        account.user_id,
+        &account.display_name,
+        &account.email,
+        opts.device,
+        opts.initial,
+        opts.machine.clone(),
+    );
+    if let Some((keys, root)) = root {
+        machine.handle(Timestamp::now(), Input::DirectoryRoot { keys, root });
+    }
+    machine
 }
 
 /// Start the media with the server's ICE servers (unless the options say not to) and the

@@ -189,6 +189,20 @@ pub struct CallRecord {
     pub participants: Vec<String>,
 }
 
+impl CallRecord {
+    /// A call starting now, before the server names it or anyone else comes.
+    pub fn starting() -> CallRecord {
+        CallRecord {
+            call_id: String::new(),
+            meeting_code: String::new(),
+            title: String::new(),
+            started_at: assent_shared::Timestamp::now().0,
+            ended_at: None,
+            participants: Vec::new(),
+        }
+    }
+}
+
 /// The store is `Sync`: its connection is behind a lock, taken for each statement or
 /// transaction, so engine futures that use it can move between threads.
 pub struct Store {
