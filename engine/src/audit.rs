@@ -128,24 +128,8 @@ pub async fn audit(
             break;
         }
         for root in roots {
-            root.verify(&keys.signing)?;
-            match last {
-                Some(l) if l.epoch() == root.epoch() && l.contradicts(&root) => {
-                    return Err(AuditError::Rewritten {
-                        epoch: root.epoch(),
-                        evidence: Box::new(Equivocation::of(&keys.signing, l, root)?),
-                    });
-                }
-                Some(l) if l.epoch() == root.epoch() => {}
-                Some(l) => {
-                    if !l.chains_to(&root) {
-                        return Err(AuditError::Gap(root.epoch()));
-                    }
-                    verify_step(api, &keys, &l, &root).await?;
-                    steps += 1;
-                }
-                None if root.epoch() != 0 => return Err(AuditError::Gap(0)),
-                None => {}
+            if follows(api, &keys, last, root).await? {
+                steps += 1;
             }
             last = Some(root);
             let s = AuditState {
@@ -179,6 +163,36 @@ pub async fn audit(
         },
         report,
     ))
+}
+
+/// Check that `root` (signed by the server) follows `last`, the newest root audited: the same
+/// epoch again unchanged, or the next one with its append-only proof. True when a step was
+/// verified.
+async fn follows(
+    api: &Api,
+    keys: &DirectoryKeys,
+    last: Option<SignedRoot>,
+    root: SignedRoot,
+) -> Result<bool, AuditError> {
+    root.verify(&keys.signing)?;
+    match last {
+        Some(l) if l.epoch() == root.epoch() && l.contradicts(&root) => {
+            Err(AuditError::Rewritten {
+                epoch: root.epoch(),
+                evidence: Box::new(Equivocation::of(&keys.signing, l, root)?),
+            })
+        }
+        Some(l) if l.epoch() == root.epoch() => Ok(false),
+        Some(l) => {
+            if !l.chains_to(&root) {
+                return Err(AuditError::Gap(root.epoch()));
+            }
+            verify_step(api, keys, &l, &root).await?;
+            Ok(true)
+        }
+        None if root.epoch() != 0 => Err(AuditError::Gap(0)),
+        None => Ok(false),
+    }
 }
 
 /// Verify the append-only proof from `a` to the next epoch `b`.
