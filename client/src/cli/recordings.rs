@@ -300,26 +300,27 @@ pub(crate) fn describe(r: &Report) -> String {
     for p in &r.problems {
         s += &format!("  problem: {p}\n");
     }
-    match r.verdict() {
-        Verdict::Intact => {
-            s += "VERDICT: intact: signed to its ending; every consent signature and every segment verifies\n"
-        }
-        Verdict::Incomplete => {
-            s += &format!(
-                "VERDICT: INCOMPLETE, MAY BE TRUNCATED: there is no signed ending. The {} \
-                 segment(s) listed verify, but the recorder may have crashed, or someone may be \
-                 showing an earlier version with the end cut off.\n",
-                r.manifest.segments.len()
-            )
-        }
-        Verdict::Tampered => {
-            s += &format!(
-                "VERDICT: NOT INTACT: {} problem(s); do not rely on this recording\n",
-                r.problems.len()
-            )
-        }
-    }
+    s += &verdict(r);
     s
+}
+
+/// The last line of a description: what the verification concludes.
+fn verdict(r: &Report) -> String {
+    match r.verdict() {
+        Verdict::Intact => "VERDICT: intact: signed to its ending; every consent signature and \
+                            every segment verifies\n"
+            .to_string(),
+        Verdict::Incomplete => format!(
+            "VERDICT: INCOMPLETE, MAY BE TRUNCATED: there is no signed ending. The {} \
+             segment(s) listed verify, but the recorder may have crashed, or someone may be \
+             showing an earlier version with the end cut off.\n",
+            r.manifest.segments.len()
+        ),
+        Verdict::Tampered => format!(
+            "VERDICT: NOT INTACT: {} problem(s); do not rely on this recording\n",
+            r.problems.len()
+        ),
+    }
 }
 
 /// `verify`'s exit status: 0 intact, 1 tampered, 2 incomplete (no signed ending: perhaps
