@@ -304,6 +304,20 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
     step("copy the clean Debian root", cp)?;
     let chroot = Chroot::new(root_dir, work.join("apt-archives"))?;
 
+    let inside = install_debs(&chroot, &built)?;
+    check_programs(&chroot)?;
+    check_desktop(&chroot)?;
+    check_server(&chroot)?;
+    check_upgrade(&chroot, &inside)?;
+    check_purge(&chroot)?;
+    rpm_scripts(&chroot, &built)?;
+    remove_root(&chroot.root)?;
+    eprintln!("xtask: the packages install, run and purge cleanly in a fresh Debian 12 root");
+    Ok(())
+}
+
+/// The .deb files installed with apt in the root; their paths inside it.
+fn install_debs(chroot: &Chroot, built: &Built) -> anyhow::Result<Vec<String>> {
     // Installed as a user would: apt resolves the dependencies from the Debian archive.
     // desktop-file-utils is what registers link handlers on a desktop; it comes first, as on
     // any desktop system, so the app's registration is seen.
@@ -327,7 +341,12 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
             inside.join(" ")
         ),
     )?;
+    Ok(inside)
+}
 
+/// The installed programs run, find their GStreamer elements, and make and verify
+/// recordings (one made on the build machine too).
+fn check_programs(chroot: &Chroot) -> anyhow::Result<()> {
     // The programs.
     let version = chroot.output("assent --version")?;
     ensure!(
@@ -352,7 +371,11 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
     let verify = chroot.output("assent recordings verify --json /tmp/sample/recording")?;
     let v: serde_json::Value = serde_json::from_str(&verify)?;
     ensure!(v["intact"] == true && v["complete"] == true, "{verify}");
+    Ok(())
+}
 
+/// The desktop integration: the assent:// link handler and the icons.
+fn check_desktop(chroot: &Chroot) -> anyhow::Result<()> {
     // The link handler: the desktop database maps assent:// to the app.
     let cache = std::fs::read_to_string(chroot.path("usr/share/applications/mimeinfo.cache"))?;
     ensure!(
@@ -366,7 +389,12 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
         let icon = chroot.path(&format!("usr/share/icons/hicolor/{size}/apps/assent.{ext}"));
         ensure!(icon.exists(), "no icon {}", icon.display());
     }
+    Ok(())
+}
 
+/// The server package: its user, its configuration readable by that user alone, the check,
+/// a start as that user, its database and its systemd unit.
+fn check_server(chroot: &Chroot) -> anyhow::Result<()> {
     // The server: its user, its configuration readable by that user alone, the check, and a
     // start as that user with the packaged configuration.
     let passwd = std::fs::read_to_string(chroot.path("etc/passwd"))?;
@@ -384,11 +412,15 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
          --config /etc/assent-rendezvous/config.toml check-config",
     )?;
     ensure!(check.starts_with("configuration OK"), "{check}");
-    serve_once(&chroot)?;
+    serve_once(chroot)?;
     let db = chroot.output("stat -c '%U' /var/lib/assent-rendezvous/assent.sqlite3")?;
     ensure!(db.trim() == "assent-rendezvous", "database owned by {db:?}");
-    unit_checks(&chroot)?;
+    unit_checks(chroot)?;
+    Ok(())
+}
 
+/// A reinstall keeps the operator's configuration, its permissions and the state.
+fn check_upgrade(chroot: &Chroot, inside: &[String]) -> anyhow::Result<()> {
     // An upgrade (the same version reinstalled runs the same scripts): the operator's edit of
     // the configuration survives, the user and permissions are kept, the state is untouched.
     let config = chroot.path("etc/assent-rendezvous/config.toml");
@@ -421,7 +453,11 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
             .exists(),
         "the reinstall lost the database"
     );
+    Ok(())
+}
 
+/// Purging takes the programs, the server's state and its configuration.
+fn check_purge(chroot: &Chroot) -> anyhow::Result<()> {
     // Removal: purging the server takes its state and the permission override with it.
     chroot.run(
         "apt-get purge",
@@ -435,9 +471,6 @@ pub(crate) fn test_packages() -> anyhow::Result<()> {
         !chroot.path("usr/bin/assent").exists() && !chroot.path("etc/assent-rendezvous").exists(),
         "purge left files behind"
     );
-    rpm_scripts(&chroot, &built)?;
-    remove_root(&chroot.root)?;
-    eprintln!("xtask: the packages install, run and purge cleanly in a fresh Debian 12 root");
     Ok(())
 }
 
