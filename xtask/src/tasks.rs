@@ -1,6 +1,6 @@
 //! The tasks themselves.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -224,9 +224,37 @@ pub(crate) fn bench() -> anyhow::Result<()> {
 /// Time the stock `rage` CLI on the same 256 MiB with three recipients, and compare with the
 /// criterion estimates; write both to `target/bench-results/segment.txt`.
 pub(crate) fn rage_comparison() -> anyhow::Result<()> {
-    let rage = setup::cargo_bin_dir().join("rage");
-    let keygen = setup::cargo_bin_dir().join("rage-keygen");
     let work = tempdir()?;
+    let recipients = rage_keys(&work)?;
+    let (rage_enc, rage_dec) = rage_rates(&work, &recipients)?;
+    let ours_enc = criterion_rate("encrypt_256MiB")?;
+    let ours_dec = criterion_rate("decrypt_256MiB")?;
+    let report = format!(
+        "segment encryption, 256 MiB, 3 recipients ({} cores, {})\n\
+         encrypt: assent {ours_enc:.0} MiB/s, rage CLI {rage_enc:.0} MiB/s, ratio {:.2}\n\
+         decrypt: assent {ours_dec:.0} MiB/s, rage CLI {rage_dec:.0} MiB/s, ratio {:.2}\n\
+         (rage timings include process start and file I/O to tmpfs/disk; assent's are in memory)\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        cpu_name(),
+        ours_enc / rage_enc,
+        ours_dec / rage_dec,
+    );
+    print!("{report}");
+    let out = target_dir().join("bench-results");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(out.join("segment.txt"), report)?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+/// The comparison's input size in MiB.
+const RAGE_MIB: f64 = 256.0;
+
+/// Three age key pairs made by `rage-keygen` in `work` (`k0.txt`…); their public keys.
+fn rage_keys(work: &Path) -> anyhow::Result<Vec<String>> {
+    let keygen = setup::cargo_bin_dir().join("rage-keygen");
     let mut recipients = Vec::new();
     for i in 0..3 {
         let key = work.join(format!("k{i}.txt"));
@@ -242,6 +270,12 @@ pub(crate) fn rage_comparison() -> anyhow::Result<()> {
             .context("no public key")?;
         recipients.push(r.to_string());
     }
+    Ok(recipients)
+}
+
+/// The rage CLI's median encryption and decryption rates (MiB/s) over five runs on 256 MiB.
+fn rage_rates(work: &Path, recipients: &[String]) -> anyhow::Result<(f64, f64)> {
+    let rage = setup::cargo_bin_dir().join("rage");
     let input = work.join("in.bin");
     let data: Vec<u8> = (0..256u32 * 1024 * 1024)
         .map(|i| i.wrapping_mul(2_654_435_761) as u8)
@@ -256,7 +290,7 @@ pub(crate) fn rage_comparison() -> anyhow::Result<()> {
         let t = std::time::Instant::now();
         let mut c = Command::new(&rage);
         c.arg("-e");
-        for r in &recipients {
+        for r in recipients {
             c.arg("-r").arg(r);
         }
         c.arg("-o").arg(&enc).arg(&input);
@@ -277,48 +311,36 @@ pub(crate) fn rage_comparison() -> anyhow::Result<()> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let mib = 256.0;
-    let rage_enc = mib / median(&mut enc_times);
-    let rage_dec = mib / median(&mut dec_times);
-    let crit = |name: &str| -> anyhow::Result<f64> {
-        let p = target_dir().join(format!("criterion/segment/{name}/new/estimates.json"));
-        let text = std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?;
-        let median_ns = text
-            .split("\"median\":")
-            .nth(1)
-            .and_then(|s| s.split("\"point_estimate\":").nth(1))
-            .and_then(|s| s.split([',', '}']).next())
-            .and_then(|s| s.trim().parse::<f64>().ok())
-            .context("no median in criterion estimates")?;
-        Ok(mib / (median_ns / 1e9))
-    };
-    let ours_enc = crit("encrypt_256MiB")?;
-    let ours_dec = crit("decrypt_256MiB")?;
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+    Ok((
+        RAGE_MIB / median(&mut enc_times),
+        RAGE_MIB / median(&mut dec_times),
+    ))
+}
+
+/// Our rate (MiB/s) from the segment benchmark's criterion estimate `name`.
+fn criterion_rate(name: &str) -> anyhow::Result<f64> {
+    let p = target_dir().join(format!("criterion/segment/{name}/new/estimates.json"));
+    let text = std::fs::read_to_string(&p).with_context(|| format!("read {}", p.display()))?;
+    let median_ns = text
+        .split("\"median\":")
+        .nth(1)
+        .and_then(|s| s.split("\"point_estimate\":").nth(1))
+        .and_then(|s| s.split([',', '}']).next())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .context("no median in criterion estimates")?;
+    Ok(RAGE_MIB / (median_ns / 1e9))
+}
+
+/// The machine's CPU model, for the report.
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
             c.lines()
                 .find(|l| l.starts_with("model name"))
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
-        .unwrap_or_default();
-    let report = format!(
-        "segment encryption, 256 MiB, 3 recipients ({} cores, {cpu})\n\
-         encrypt: assent {ours_enc:.0} MiB/s, rage CLI {rage_enc:.0} MiB/s, ratio {:.2}\n\
-         decrypt: assent {ours_dec:.0} MiB/s, rage CLI {rage_dec:.0} MiB/s, ratio {:.2}\n\
-         (rage timings include process start and file I/O to tmpfs/disk; assent's are in memory)\n",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        ours_enc / rage_enc,
-        ours_dec / rage_dec,
-    );
-    print!("{report}");
-    let out = target_dir().join("bench-results");
-    std::fs::create_dir_all(&out)?;
-    std::fs::write(out.join("segment.txt"), report)?;
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(())
+        .unwrap_or_default()
 }
 
 fn tempdir() -> anyhow::Result<PathBuf> {
