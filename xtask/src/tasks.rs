@@ -24,9 +24,49 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         "xtask: starting assent-rendezvous (data in {})",
         data.display()
     );
+    let (mut server, addr) = start_server(&bin, &data)?;
+    eprintln!("xtask: server listening on http://{addr}");
+
+    // First the consented-recording walk-through (headless); then, with a display, the window.
+    let mut demo = Command::new(bin.join("assent"));
+    demo.arg("demo").args(demo_args);
+    let demo_result = step("assent demo", demo);
+    if once || demo_result.is_err() {
+        stop(&mut server);
+        return demo_result;
+    }
+    if std::env::var_os("DISPLAY").is_some() {
+        // A display: the desktop window on a profile of its own, its sign-in form pointing at
+        // this server. Mail (the sign-up code) goes to the outbox.
+        eprintln!(
+            "\nxtask: opening the window (mail, e.g. the sign-up code, is written to {}); closing it stops the server",
+            data.join("outbox").display()
+        );
+        let mut window = Command::new(bin.join("assent"));
+        window
+            .arg("--profile")
+            .arg(target_dir().join("run/profile"))
+            .env("ASSENT_SERVER", format!("http://{addr}"));
+        let result = step("assent (the window)", window);
+        stop(&mut server);
+        return result;
+    }
+    eprintln!(
+        "\nThe server keeps running at http://{addr} (mail is written to {}). Ctrl-C stops it.",
+        data.join("outbox").display()
+    );
+    let st = server.wait()?;
+    if !st.success() {
+        bail!("assent-rendezvous exited with {st}");
+    }
+    Ok(())
+}
+
+/// Start the server on its embedded defaults in `data`; its address once it listens.
+fn start_server(bin: &Path, data: &Path) -> anyhow::Result<(std::process::Child, String)> {
     let mut server = Command::new(bin.join("assent-rendezvous"))
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .arg("serve")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -47,49 +87,16 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    eprintln!("xtask: server listening on http://{addr}");
+    Ok((server, addr))
+}
 
-    // First the consented-recording walk-through (headless); then, with a display, the window.
-    let mut demo = Command::new(bin.join("assent"));
-    demo.arg("demo").args(demo_args);
-    let demo_result = step("assent demo", demo);
-    if once || demo_result.is_err() {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(server.id().to_string())
-            .status();
-        let _ = server.wait();
-        return demo_result;
-    }
-    if std::env::var_os("DISPLAY").is_some() {
-        // A display: the desktop window on a profile of its own, its sign-in form pointing at
-        // this server. Mail (the sign-up code) goes to the outbox.
-        eprintln!(
-            "\nxtask: opening the window (mail, e.g. the sign-up code, is written to {}); closing it stops the server",
-            data.join("outbox").display()
-        );
-        let mut window = Command::new(bin.join("assent"));
-        window
-            .arg("--profile")
-            .arg(target_dir().join("run/profile"))
-            .env("ASSENT_SERVER", format!("http://{addr}"));
-        let result = step("assent (the window)", window);
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(server.id().to_string())
-            .status();
-        let _ = server.wait();
-        return result;
-    }
-    eprintln!(
-        "\nThe server keeps running at http://{addr} (mail is written to {}). Ctrl-C stops it.",
-        data.join("outbox").display()
-    );
-    let st = server.wait()?;
-    if !st.success() {
-        bail!("assent-rendezvous exited with {st}");
-    }
-    Ok(())
+/// Stop the server (SIGTERM: it shuts down cleanly) and wait for it.
+fn stop(server: &mut std::process::Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
+    let _ = server.wait();
 }
 
 pub(crate) const FUZZ_TARGETS: &[&str] = &[
