@@ -246,7 +246,67 @@ async fn run(idle: usize, active: usize, seconds: u64, out_file: Option<String>)
     let server = start_server(&data);
     let mut report = serde_json::Map::new();
 
-    // Idle memory.
+    let idle_results = idle_memory(&server, &users, idle).await;
+    report.insert("idle".into(), idle_results.into());
+    // The ramp measures steady relaying on a fresh server over the same data: otherwise the
+    // idle phase's seats, kept for the reconnect grace, would all expire in the middle of a
+    // ramp step, and that burst (seats freed, call history written) would be counted as relay
+    // latency.
+    drop(server);
+    let server = start_server(&data);
+
+    // Throughput ramp: `active` clients, each broadcasting to its 3 room-mates.
+    let stats = Rc::new(RefCell::new(Stats::default()));
+    let rate = Rc::new(Cell::new(0.0f64)); // sends per second per client
+    let start = Instant::now();
+    let conns = open_all(server.addr, &users[..active]).await;
+    spawn_clients(conns, &stats, &rate, start);
+    let mut steps = Vec::new();
+    let mut best = 0.0f64;
+    for deliveries_per_sec in [
+        10_000.0, 20_000.0, 40_000.0, 60_000.0, 70_000.0, 80_000.0, 90_000.0, 100_000.0, 120_000.0,
+        140_000.0,
+    ] {
+        // Each send reaches 3 peers.
+        rate.set(deliveries_per_sec / 3.0 / active as f64);
+        if rate.get() > 49.0 {
+            println!(
+                "rate: {deliveries_per_sec} would exceed the per-connection limit with {active} clients; stopping"
+            );
+            break;
+        }
+        let (delivered, p99, step) = ramp_step(&server, &stats, seconds, deliveries_per_sec).await;
+        steps.push(step);
+        if p99 < 20.0 && delivered >= deliveries_per_sec * 0.95 {
+            best = best.max(delivered);
+        } else if p99 > 100.0 {
+            break;
+        }
+    }
+    rate.set(0.0);
+    println!(
+        "headline: {best:.0} deliveries/s with p99 < 20 ms ({active} clients in rooms of 4, 200-byte payloads, server on one core)"
+    );
+    report.insert("ramp".into(), steps.into());
+    report.insert("best_deliveries_per_sec_p99_under_20ms".into(), best.into());
+    if let Some(f) = out_file {
+        std::fs::write(
+            &f,
+            serde_json::to_string_pretty(&serde_json::Value::Object(report)).unwrap(),
+        )
+        .unwrap();
+        println!("results written to {f}");
+    }
+    drop(server);
+}
+
+/// The server's memory with 1,000 and then `idle` connections open and doing nothing: per
+/// connection, above the baseline.
+async fn idle_memory(
+    server: &Server,
+    users: &[(String, String)],
+    idle: usize,
+) -> Vec<serde_json::Value> {
     let base = server.rss_kib();
     let mut idle_results = Vec::new();
     let mut conns = Vec::new();
@@ -266,20 +326,12 @@ async fn run(idle: usize, active: usize, seconds: u64, out_file: Option<String>)
         );
         idle_results.push(serde_json::json!({"connections": conns.len(), "rss_kib": rss, "baseline_kib": base, "bytes_per_connection": per}));
     }
-    report.insert("idle".into(), idle_results.into());
-    drop(conns);
-    // The ramp measures steady relaying on a fresh server over the same data: otherwise the
-    // idle phase's seats, kept for the reconnect grace, would all expire in the middle of a
-    // ramp step, and that burst (seats freed, call history written) would be counted as relay
-    // latency.
-    drop(server);
-    let server = start_server(&data);
+    idle_results
+}
 
-    // Throughput ramp: `active` clients, each broadcasting to its 3 room-mates.
-    let stats = Rc::new(RefCell::new(Stats::default()));
-    let rate = Rc::new(Cell::new(0.0f64)); // sends per second per client
-    let start = Instant::now();
-    let conns = open_all(server.addr, &users[..active]).await;
+/// Every client broadcasts to its room-mates at the shared `rate` (sends per second) and
+/// records, while `stats` says so, when each message it hears was sent.
+fn spawn_clients(conns: Vec<Ws>, stats: &Rc<RefCell<Stats>>, rate: &Rc<Cell<f64>>, start: Instant) {
     let pad = "x".repeat(180);
     for (i, ws) in conns.into_iter().enumerate() {
         let (mut sink, mut stream) = ws.split();
@@ -325,72 +377,47 @@ async fn run(idle: usize, active: usize, seconds: u64, out_file: Option<String>)
             }
         });
     }
-    let mut steps = Vec::new();
-    let mut best = 0.0f64;
-    for deliveries_per_sec in [
-        10_000.0, 20_000.0, 40_000.0, 60_000.0, 70_000.0, 80_000.0, 90_000.0, 100_000.0, 120_000.0,
-        140_000.0,
-    ] {
-        // Each send reaches 3 peers.
-        rate.set(deliveries_per_sec / 3.0 / active as f64);
-        if rate.get() > 49.0 {
-            println!(
-                "rate: {deliveries_per_sec} would exceed the per-connection limit with {active} clients; stopping"
-            );
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await; // settle at the new rate (a benchmark pacing step, not a test)
-        {
-            let mut s = stats.borrow_mut();
-            s.latencies_us.clear();
-            s.delivered = 0;
-            s.recording = true;
-        }
-        let t0 = Instant::now();
-        let (server_pid, own_pid) = (
-            server.child.id().to_string(),
-            std::process::id().to_string(),
-        );
-        let (s0, g0) = (cpu_ticks(&server_pid), cpu_ticks(&own_pid));
-        tokio::time::sleep(Duration::from_secs(seconds)).await;
-        let ticks =
-            |a: u64, b: u64| (b.saturating_sub(a)) as f64 / (seconds as f64 * 100.0) * 100.0;
-        let (server_cpu, gen_cpu) = (
-            ticks(s0, cpu_ticks(&server_pid)),
-            ticks(g0, cpu_ticks(&own_pid)),
-        );
+}
+
+/// One step of the ramp at `deliveries_per_sec`: delivered per second, p99 latency (ms), and
+/// the step's record (with p50 and the CPU used).
+async fn ramp_step(
+    server: &Server,
+    stats: &RefCell<Stats>,
+    seconds: u64,
+    deliveries_per_sec: f64,
+) -> (f64, f64, serde_json::Value) {
+    tokio::time::sleep(Duration::from_secs(1)).await; // settle at the new rate (a benchmark pacing step, not a test)
+    {
         let mut s = stats.borrow_mut();
-        s.recording = false;
-        let elapsed = t0.elapsed().as_secs_f64();
-        let delivered = s.delivered as f64 / elapsed;
-        s.latencies_us.sort_unstable();
-        let (p50, p99) = (
-            percentile(&s.latencies_us, 0.5),
-            percentile(&s.latencies_us, 0.99),
-        );
-        println!(
-            "rate: offered {deliveries_per_sec:>7.0}/s, delivered {delivered:>8.0}/s, p50 {p50:>6.2} ms, p99 {p99:>7.2} ms, server CPU {server_cpu:>4.0} %, generator CPU {gen_cpu:>4.0} %"
-        );
-        steps.push(serde_json::json!({"offered": deliveries_per_sec, "delivered": delivered, "p50_ms": p50, "p99_ms": p99, "server_cpu_percent": server_cpu, "generator_cpu_percent": gen_cpu}));
-        if p99 < 20.0 && delivered >= deliveries_per_sec * 0.95 {
-            best = best.max(delivered);
-        } else if p99 > 100.0 {
-            break;
-        }
+        s.latencies_us.clear();
+        s.delivered = 0;
+        s.recording = true;
     }
-    rate.set(0.0);
-    println!(
-        "headline: {best:.0} deliveries/s with p99 < 20 ms ({active} clients in rooms of 4, 200-byte payloads, server on one core)"
+    let t0 = Instant::now();
+    let (server_pid, own_pid) = (
+        server.child.id().to_string(),
+        std::process::id().to_string(),
     );
-    report.insert("ramp".into(), steps.into());
-    report.insert("best_deliveries_per_sec_p99_under_20ms".into(), best.into());
-    if let Some(f) = out_file {
-        std::fs::write(
-            &f,
-            serde_json::to_string_pretty(&serde_json::Value::Object(report)).unwrap(),
-        )
-        .unwrap();
-        println!("results written to {f}");
-    }
-    drop(server);
+    let (s0, g0) = (cpu_ticks(&server_pid), cpu_ticks(&own_pid));
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let ticks = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / (seconds as f64 * 100.0) * 100.0;
+    let (server_cpu, gen_cpu) = (
+        ticks(s0, cpu_ticks(&server_pid)),
+        ticks(g0, cpu_ticks(&own_pid)),
+    );
+    let mut s = stats.borrow_mut();
+    s.recording = false;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let delivered = s.delivered as f64 / elapsed;
+    s.latencies_us.sort_unstable();
+    let (p50, p99) = (
+        percentile(&s.latencies_us, 0.5),
+        percentile(&s.latencies_us, 0.99),
+    );
+    println!(
+        "rate: offered {deliveries_per_sec:>7.0}/s, delivered {delivered:>8.0}/s, p50 {p50:>6.2} ms, p99 {p99:>7.2} ms, server CPU {server_cpu:>4.0} %, generator CPU {gen_cpu:>4.0} %"
+    );
+    let record = serde_json::json!({"offered": deliveries_per_sec, "delivered": delivered, "p50_ms": p50, "p99_ms": p99, "server_cpu_percent": server_cpu, "generator_cpu_percent": gen_cpu});
+    (delivered, p99, record)
 }
