@@ -45,6 +45,32 @@ async fn enqueue(db: &Db, changes: Vec<(String, Digest)>) {
     .expect("enqueue");
 }
 
+/// Lookups of `samples` accounts spread over the `n`: the time to make and to verify their
+/// proofs, and the proofs' bytes (totals).
+async fn lookups(
+    kt: &KeyDirectory,
+    keys: &assent_shared::transparency::DirectoryKeys,
+    n: u64,
+    samples: u64,
+    epoch: u64,
+) -> (Duration, Duration, usize) {
+    let mut make = Duration::ZERO;
+    let mut verify = Duration::ZERO;
+    let mut size = 0usize;
+    for k in 0..samples {
+        let i = (k * 7919) % n;
+        let start = Instant::now();
+        let (r, proof, _) = kt.lookup(&email(i)).await.expect("lookup");
+        make += start.elapsed();
+        size += proof.len();
+        let start = Instant::now();
+        let proven = t::verify_lookup(keys, &r, &email(i), &proof).expect("verifies");
+        verify += start.elapsed();
+        assert_eq!(proven.epoch, epoch);
+    }
+    (make, verify, size)
+}
+
 async fn one_size(n: u64) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bench.sqlite3");
@@ -78,22 +104,8 @@ async fn one_size(n: u64) -> serde_json::Value {
         .expect("an epoch");
     let publish_100 = start.elapsed();
 
-    // Lookups: the mean of 50 accounts.
-    let mut make = Duration::ZERO;
-    let mut verify = Duration::ZERO;
-    let mut size = 0usize;
     let samples = 50u64;
-    for k in 0..samples {
-        let i = (k * 7919) % n;
-        let start = Instant::now();
-        let (r, proof, _) = kt.lookup(&email(i)).await.expect("lookup");
-        make += start.elapsed();
-        size += proof.len();
-        let start = Instant::now();
-        let proven = t::verify_lookup(&keys, &r, &email(i), &proof).expect("verifies");
-        verify += start.elapsed();
-        assert_eq!(proven.epoch, root.epoch());
-    }
+    let (make, verify, size) = lookups(&kt, &keys, n, samples, root.epoch()).await;
     // History of an account with two versions.
     let start = Instant::now();
     let (hr, hproof, _) = kt.history(&email(150)).await.expect("history");
