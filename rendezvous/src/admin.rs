@@ -89,35 +89,16 @@ pub fn promote(c: &rusqlite::Connection, email: &str) -> rusqlite::Result<usize>
 
 #[cfg(test)]
 mod tests {
-    use assent_shared::Timestamp;
     use assent_shared::api::ErrorCode;
 
     use super::*;
-    use crate::sessions::{Sessions, authenticate, create};
-    use crate::throttle::Throttle;
+    use crate::sessions::{authenticate, create};
+    use crate::testing::{T0, World};
 
-    const T0: Timestamp = Timestamp(1_795_266_300_000);
-
-    async fn user(db: &Db, role: &'static str) -> AuthUser {
-        let id = UserId::random();
-        db.run(move |c| -> ApiResult<usize> {
-            Ok(c.execute(
-                "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib,
-                   kdf_iterations, kdf_lanes, email_verified, role, created_at)
-                 VALUES (?1, ?2, 'Ann', 'v', ?3, 65536, 3, 1, 1, ?4, ?5)",
-                params![
-                    &id.0[..],
-                    format!("{id}@example.org"),
-                    &[0u8; 16][..],
-                    role,
-                    T0.0 as i64
-                ],
-            )?)
-        })
-        .await
-        .unwrap();
+    /// A signed-in user with `role` (a session of its own is not needed here).
+    async fn user(db: &Db, name: &str, role: &str) -> AuthUser {
         AuthUser {
-            id,
+            id: crate::testing::user(db, name, role).await,
             session: vec![],
             role: role.into(),
         }
@@ -127,41 +108,35 @@ mod tests {
     /// keeps them out until they are enabled again.
     #[tokio::test]
     async fn disabling_is_for_administrators_and_signs_out() {
-        let (db, throttle, sockets) =
-            (Db::in_memory(), Throttle::default(), LiveSockets::default());
-        let cx = Sessions {
-            db: &db,
-            throttle: &throttle,
-            sockets: &sockets,
-            session_days: 30,
-        };
-        let admin = user(&db, "admin").await;
-        let ann = user(&db, "user").await;
+        let world = World::new();
+        let (db, sockets, cx) = (&world.db, &world.sockets, world.sessions());
+        let admin = user(db, "admin", "admin").await;
+        let ann = user(db, "ann", "user").await;
         let session = create(&cx, T0, ann.id, "laptop".into()).await.unwrap();
 
-        let by_user = set_disabled(&db, &sockets, &ann, admin.id, true).await;
+        let by_user = set_disabled(db, sockets, &ann, admin.id, true).await;
         assert_eq!(by_user.unwrap_err().code(), ErrorCode::Forbidden);
-        let own = set_disabled(&db, &sockets, &admin, admin.id, true).await;
+        let own = set_disabled(db, sockets, &admin, admin.id, true).await;
         assert_eq!(own.unwrap_err().code(), ErrorCode::Forbidden);
         assert_eq!(
-            list(&db, &ann).await.unwrap_err().code(),
+            list(db, &ann).await.unwrap_err().code(),
             ErrorCode::Forbidden
         );
 
-        set_disabled(&db, &sockets, &admin, ann.id, true)
+        set_disabled(db, sockets, &admin, ann.id, true)
             .await
             .unwrap();
-        let listed = list(&db, &admin).await.unwrap();
+        let listed = list(db, &admin).await.unwrap();
         assert!(listed.iter().any(|u| u.user_id == ann.id && u.disabled));
-        let gone = authenticate(&db, T0, &session.token).await;
+        let gone = authenticate(db, T0, &session.token).await;
         assert_eq!(gone.unwrap_err().code(), ErrorCode::Unauthenticated);
 
-        set_disabled(&db, &sockets, &admin, ann.id, false)
+        set_disabled(db, sockets, &admin, ann.id, false)
             .await
             .unwrap();
         let again = create(&cx, T0, ann.id, "laptop".into()).await.unwrap();
-        authenticate(&db, T0, &again.token).await.unwrap();
-        let nobody = set_disabled(&db, &sockets, &admin, UserId::random(), true).await;
+        authenticate(db, T0, &again.token).await.unwrap();
+        let nobody = set_disabled(db, sockets, &admin, UserId::random(), true).await;
         assert_eq!(nobody.unwrap_err().code(), ErrorCode::NotFound);
     }
 }

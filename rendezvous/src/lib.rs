@@ -23,6 +23,8 @@ pub mod sessions;
 pub mod signaling;
 pub mod state;
 pub mod storage;
+#[cfg(test)]
+mod testing;
 pub mod throttle;
 pub mod totp;
 pub mod turn;

@@ -276,28 +276,9 @@ mod tests {
         assert!(check_device(&"d".repeat(64)).is_ok());
     }
 
-    const T0: Timestamp = Timestamp(1_795_266_300_000);
-    const DAY: u64 = 86_400_000;
+    use crate::testing::{T0, World, user};
 
-    async fn user(db: &Db) -> UserId {
-        let id = UserId::random();
-        db.run(move |c| -> ApiResult<usize> {
-            Ok(c.execute(
-                "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib,
-                   kdf_iterations, kdf_lanes, email_verified, created_at)
-                 VALUES (?1, ?2, 'Ann', 'v', ?3, 65536, 3, 1, 1, ?4)",
-                params![
-                    &id.0[..],
-                    format!("{id}@example.org"),
-                    &[0u8; 16][..],
-                    T0.0 as i64
-                ],
-            )?)
-        })
-        .await
-        .unwrap();
-        id
-    }
+    const DAY: u64 = 86_400_000;
 
     fn code_of<T: std::fmt::Debug>(r: ApiResult<T>) -> ErrorCode {
         r.expect_err("refused").code()
@@ -307,41 +288,35 @@ mod tests {
     /// revoked; a session is revoked only by its own user.
     #[tokio::test]
     async fn a_session_lasts_its_lifetime_and_ends_when_revoked() {
-        let (db, throttle, sockets) =
-            (Db::in_memory(), Throttle::default(), LiveSockets::default());
-        let cx = Sessions {
-            db: &db,
-            throttle: &throttle,
-            sockets: &sockets,
-            session_days: 30,
-        };
-        let (ann, bob) = (user(&db).await, user(&db).await);
+        let world = World::new();
+        let (db, cx) = (&world.db, world.sessions());
+        let (ann, bob) = (user(db, "ann", "user").await, user(db, "bob", "user").await);
         let made = create(&cx, T0, ann, "laptop".into()).await.unwrap();
         assert_eq!(made.expires_at, T0.0 + 30 * DAY);
-        let me = authenticate(&db, Timestamp(T0.0 + DAY), &made.token)
+        let me = authenticate(db, Timestamp(T0.0 + DAY), &made.token)
             .await
             .unwrap();
         assert_eq!(me.id, ann);
-        let late = authenticate(&db, Timestamp(T0.0 + 31 * DAY), &made.token).await;
+        let late = authenticate(db, Timestamp(T0.0 + 31 * DAY), &made.token).await;
         assert_eq!(code_of(late), ErrorCode::Unauthenticated);
         assert_eq!(
-            code_of(authenticate(&db, T0, "not a token").await),
+            code_of(authenticate(db, T0, "not a token").await),
             ErrorCode::Unauthenticated
         );
 
-        let listed = list(&db, &me).await.unwrap();
+        let listed = list(db, &me).await.unwrap();
         assert_eq!(listed.len(), 1);
         let bob_session = create(&cx, T0, bob, "phone".into()).await.unwrap();
-        let bob_me = authenticate(&db, T0, &bob_session.token).await.unwrap();
+        let bob_me = authenticate(db, T0, &bob_session.token).await.unwrap();
         let not_his = revoke(&cx, &bob_me, &listed[0].id).await;
         assert_eq!(code_of(not_his), ErrorCode::NotFound);
-        authenticate(&db, T0, &made.token).await.unwrap();
+        authenticate(db, T0, &made.token).await.unwrap();
 
         revoke(&cx, &me, "current").await.unwrap();
         assert_eq!(
-            code_of(authenticate(&db, T0, &made.token).await),
+            code_of(authenticate(db, T0, &made.token).await),
             ErrorCode::Unauthenticated
         );
-        authenticate(&db, T0, &bob_session.token).await.unwrap();
+        authenticate(db, T0, &bob_session.token).await.unwrap();
     }
 }

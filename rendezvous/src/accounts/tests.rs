@@ -3,24 +3,11 @@
 
 use super::*;
 
-const T0: Timestamp = Timestamp(1_795_266_300_000);
+use crate::testing::T0;
 
-/// A user row (what sign-up stores; only its id matters here).
+/// A user row, email not verified yet (what sign-up stores; only its id matters here).
 fn user(c: &Connection) -> UserId {
-    let id = UserId::random();
-    c.execute(
-        "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib,
-           kdf_iterations, kdf_lanes, created_at)
-         VALUES (?1, ?2, 'Ann', 'v', ?3, 65536, 3, 1, ?4)",
-        params![
-            &id.0[..],
-            format!("{id}@example.org"),
-            &[0u8; 16][..],
-            T0.0 as i64
-        ],
-    )
-    .unwrap();
-    id
+    crate::testing::insert_user(c, &UserId::random().to_string(), "user", false)
 }
 
 fn code_of(e: ApiError) -> Option<ErrorCode> {

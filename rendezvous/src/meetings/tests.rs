@@ -4,24 +4,11 @@
 
 use super::*;
 
-const T0: Timestamp = Timestamp(1_795_266_300_000);
+use crate::testing::T0;
 
-/// A user row (what sign-up stores).
+/// A verified account called `name`.
 async fn user(db: &Db, name: &str) -> UserId {
-    let id = UserId::random();
-    let email = format!("{name}@example.org");
-    let name = name.to_string();
-    db.run(move |c| -> ApiResult<usize> {
-        Ok(c.execute(
-            "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib,
-               kdf_iterations, kdf_lanes, created_at)
-             VALUES (?1, ?2, ?3, 'v', ?4, 65536, 3, 1, ?5)",
-            params![&id.0[..], email, name, &[0u8; 16][..], T0.0 as i64],
-        )?)
-    })
-    .await
-    .unwrap();
-    id
+    crate::testing::user(db, name, "user").await
 }
 
 fn code_of<T: std::fmt::Debug>(r: ApiResult<T>) -> ErrorCode {
