@@ -5,9 +5,9 @@
 use assent_shared::Timestamp;
 use assent_shared::api::ErrorCode;
 use assent_shared::api::{CreateMeeting, Meeting, MeetingKind, MeetingRole};
-use assent_shared::ids::{MeetingId, UserId};
+use assent_shared::ids::UserId;
 use rand::Rng;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -16,90 +16,12 @@ use crate::mail::Mailer;
 use crate::signaling::hub::Input;
 use crate::users::{self, check_email};
 
+mod store;
+use store::insert;
+pub use store::{Row, by_code, by_id, member_role};
+
 pub const MAX_INVITEES: usize = 100;
 pub const MAX_DURATION_MIN: u32 = 24 * 60;
-
-/// A meeting row.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub id: MeetingId,
-    pub code: String,
-    pub kind: MeetingKind,
-    pub title: String,
-    pub host: UserId,
-    pub starts_at: Option<u64>,
-    pub duration_min: Option<u32>,
-    pub locked: bool,
-    pub ended_at: Option<u64>,
-}
-
-fn kind_str(k: MeetingKind) -> &'static str {
-    match k {
-        MeetingKind::Instant => "instant",
-        MeetingKind::Scheduled => "scheduled",
-        MeetingKind::Personal => "personal",
-    }
-}
-
-fn role_str(r: MeetingRole) -> &'static str {
-    match r {
-        MeetingRole::Host => "host",
-        MeetingRole::Cohost => "cohost",
-        MeetingRole::Participant => "participant",
-    }
-}
-
-fn parse_role(s: &str) -> MeetingRole {
-    match s {
-        "host" => MeetingRole::Host,
-        "cohost" => MeetingRole::Cohost,
-        _ => MeetingRole::Participant,
-    }
-}
-
-fn id_of(v: Vec<u8>) -> [u8; 16] {
-    v.try_into().unwrap_or([0; 16])
-}
-
-const COLUMNS: &str = "id, code, kind, title, host_id, starts_at, duration_min, locked, ended_at";
-
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    let kind: String = r.get(2)?;
-    Ok(Row {
-        id: MeetingId(id_of(r.get(0)?)),
-        code: r.get(1)?,
-        kind: match kind.as_str() {
-            "scheduled" => MeetingKind::Scheduled,
-            "personal" => MeetingKind::Personal,
-            _ => MeetingKind::Instant,
-        },
-        title: r.get(3)?,
-        host: UserId(id_of(r.get(4)?)),
-        starts_at: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
-        duration_min: r.get::<_, Option<i64>>(6)?.map(|v| v as u32),
-        locked: r.get(7)?,
-        ended_at: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
-    })
-}
-
-pub fn by_code(c: &Connection, code: &str) -> rusqlite::Result<Option<Row>> {
-    let code = normalize_code(code);
-    c.query_row(
-        &format!("SELECT {COLUMNS} FROM meetings WHERE code = ?1"),
-        [code],
-        row,
-    )
-    .optional()
-}
-
-pub fn by_id(c: &Connection, id: &MeetingId) -> rusqlite::Result<Option<Row>> {
-    c.query_row(
-        &format!("SELECT {COLUMNS} FROM meetings WHERE id = ?1"),
-        [&id.0[..]],
-        row,
-    )
-    .optional()
-}
 
 /// Codes are shown as `abc-defg-hij`; users may type them with or without dashes, any case.
 pub fn normalize_code(code: &str) -> String {
@@ -121,19 +43,6 @@ fn new_code() -> String {
         .map(|_| char::from(b'a' + rng.gen_range(0..26u8)))
         .collect();
     normalize_code(&letters)
-}
-
-pub fn member_role(
-    c: &Connection,
-    meeting: &MeetingId,
-    user: &UserId,
-) -> rusqlite::Result<Option<(MeetingRole, bool)>> {
-    c.query_row(
-        "SELECT role, removed FROM meeting_members WHERE meeting_id = ?1 AND user_id = ?2",
-        params![&meeting.0[..], &user.0[..]],
-        |r| Ok((parse_role(&r.get::<_, String>(0)?), r.get::<_, bool>(1)?)),
-    )
-    .optional()
 }
 
 fn view(c: &Connection, m: &Row, user: &UserId) -> ApiResult<Meeting> {
@@ -168,36 +77,6 @@ fn check_title(t: &str) -> ApiResult<String> {
         ));
     }
     Ok(t.to_string())
-}
-
-fn insert(
-    c: &Connection,
-    kind: MeetingKind,
-    title: &str,
-    host: &UserId,
-    starts_at: Option<u64>,
-    duration: Option<u32>,
-    now: Timestamp,
-) -> ApiResult<Row> {
-    let id = MeetingId::random();
-    // A fresh code; retry on the (astronomically rare) collision.
-    for _ in 0..8 {
-        let code = new_code();
-        let n = c.execute(
-            "INSERT OR IGNORE INTO meetings (id, code, kind, title, host_id, starts_at, duration_min, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![&id.0[..], code, kind_str(kind), title, &host.0[..], starts_at.map(|v| v as i64), duration.map(i64::from), now.0 as i64],
-        )?;
-        if n == 1 {
-            c.execute(
-                "INSERT INTO meeting_members (meeting_id, user_id, role) VALUES (?1, ?2, 'host')",
-                params![&id.0[..], &host.0[..]],
-            )?;
-            return by_id(c, &id)?.ok_or_else(|| ApiError::Internal("meeting vanished".into()));
-        }
-    }
-    Err(ApiError::Internal(
-        "could not allocate a meeting code".into(),
-    ))
 }
 
 /// Where invitations go out: the mailer, and the server's address for the links they carry.
@@ -265,10 +144,7 @@ pub async fn create(
             let tx = c.transaction()?;
             let m = insert(&tx, req.kind, &title, &user, starts_at, duration, now)?;
             for e in &inv {
-                tx.execute(
-                    "INSERT OR IGNORE INTO meeting_invitees (meeting_id, email) VALUES (?1, ?2)",
-                    params![&m.id.0[..], e],
-                )?;
+                store::add_invitee(&tx, &m.id, e)?;
             }
             let host = users::by_id(&tx, &user)?.ok_or_else(ApiError::unauthenticated)?;
             let v = view(&tx, &m, &user)?;
@@ -400,14 +276,7 @@ pub fn ics_invitation(
 /// `GET /v1/meetings/personal`: the host's permanent room, created on first use.
 pub async fn personal(db: &Db, now: Timestamp, user: UserId) -> ApiResult<Meeting> {
     db.run(move |c| -> ApiResult<Meeting> {
-        let existing = c
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM meetings WHERE host_id = ?1 AND kind = 'personal'"),
-                [&user.0[..]],
-                row,
-            )
-            .optional()?;
-        let m = match existing {
+        let m = match store::personal_of(c, &user)? {
             Some(m) => m,
             None => {
                 let name = users::by_id(c, &user)?
@@ -440,21 +309,12 @@ pub async fn get(db: &Db, user: UserId, code: String) -> ApiResult<Meeting> {
 
 /// `GET /v1/meetings/upcoming`: scheduled meetings the user hosts or is invited to, not over.
 pub async fn upcoming(db: &Db, now: Timestamp, user: UserId) -> ApiResult<Vec<Meeting>> {
-    db
-        .run(move |c| -> ApiResult<Vec<Meeting>> {
-            let email = users::by_id(c, &user)?.map(|a| a.email).unwrap_or_default();
-            let mut st = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM meetings m WHERE kind = 'scheduled' AND ended_at IS NULL
-                   AND starts_at + duration_min * 60000 >= ?2
-                   AND (host_id = ?1
-                        OR EXISTS (SELECT 1 FROM meeting_members x WHERE x.meeting_id = m.id AND x.user_id = ?1 AND x.removed = 0)
-                        OR EXISTS (SELECT 1 FROM meeting_invitees i WHERE i.meeting_id = m.id AND i.email = ?3))
-                 ORDER BY starts_at LIMIT 200"
-            ))?;
-            let rows = st.query_map(params![&user.0[..], now.0 as i64, email], row)?.collect::<Result<Vec<_>, _>>()?;
-            rows.iter().map(|m| view(c, m, &user)).collect()
-        })
-        .await
+    db.run(move |c| -> ApiResult<Vec<Meeting>> {
+        let email = users::by_id(c, &user)?.map(|a| a.email).unwrap_or_default();
+        let rows = store::upcoming_for(c, &user, &email, now)?;
+        rows.iter().map(|m| view(c, m, &user)).collect()
+    })
+    .await
 }
 
 /// Whether `user` may enter meeting `code` now; makes them a participant if they are not a
@@ -478,10 +338,7 @@ pub fn admit(c: &Connection, user: &UserId, code: &str) -> ApiResult<(Row, Meeti
             "the host locked this meeting",
         )),
         None => {
-            c.execute(
-                "INSERT INTO meeting_members (meeting_id, user_id, role) VALUES (?1, ?2, 'participant')",
-                params![&m.id.0[..], &user.0[..]],
-            )?;
+            store::add_participant(c, &m.id, user)?;
             Ok((m, MeetingRole::Participant))
         }
     }
@@ -509,10 +366,7 @@ fn authorize(c: &Connection, user: &UserId, code: &str, needed: MeetingRole) -> 
 pub async fn lock(db: &Db, user: UserId, code: String, locked: bool) -> ApiResult<Option<Input>> {
     db.run(move |c| -> ApiResult<Option<Input>> {
         let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
-        c.execute(
-            "UPDATE meetings SET locked = ?2 WHERE id = ?1",
-            params![&m.id.0[..], locked],
-        )?;
+        store::set_locked(c, &m.id, locked)?;
         Ok(None)
     })
     .await
@@ -525,23 +379,18 @@ pub async fn remove(
     code: String,
     target: UserId,
 ) -> ApiResult<Option<Input>> {
-    db
-        .run(move |c| -> ApiResult<Option<Input>> {
-            let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
-            if target == m.host {
-                return Err(ApiError::forbidden());
-            }
-            c.execute(
-                "INSERT INTO meeting_members (meeting_id, user_id, role, removed) VALUES (?1, ?2, 'participant', 1)
-                 ON CONFLICT (meeting_id, user_id) DO UPDATE SET removed = 1",
-                params![&m.id.0[..], &target.0[..]],
-            )?;
-            Ok(Some(Input::Kick {
-                meeting: m.id,
-                user: target,
-            }))
-        })
-        .await
+    db.run(move |c| -> ApiResult<Option<Input>> {
+        let m = authorize(c, &user, &code, MeetingRole::Cohost)?;
+        if target == m.host {
+            return Err(ApiError::forbidden());
+        }
+        store::mark_removed(c, &m.id, &target)?;
+        Ok(Some(Input::Kick {
+            meeting: m.id,
+            user: target,
+        }))
+    })
+    .await
 }
 
 /// `POST /v1/meetings/{code}/role` (host only; the host role is not transferable here)
@@ -552,26 +401,21 @@ pub async fn set_role(
     target: UserId,
     role: MeetingRole,
 ) -> ApiResult<Option<Input>> {
-    db
-        .run(move |c| -> ApiResult<Option<Input>> {
-            let m = authorize(c, &user, &code, MeetingRole::Host)?;
-            if role == MeetingRole::Host || target == m.host {
-                return Err(ApiError::forbidden());
-            }
-            let n = c.execute(
-                "UPDATE meeting_members SET role = ?3 WHERE meeting_id = ?1 AND user_id = ?2 AND removed = 0",
-                params![&m.id.0[..], &target.0[..], role_str(role)],
-            )?;
-            if n == 0 {
-                return Err(ApiError::not_found());
-            }
-            Ok(Some(Input::RoleChanged {
-                meeting: m.id,
-                user: target,
-                role,
-            }))
-        })
-        .await
+    db.run(move |c| -> ApiResult<Option<Input>> {
+        let m = authorize(c, &user, &code, MeetingRole::Host)?;
+        if role == MeetingRole::Host || target == m.host {
+            return Err(ApiError::forbidden());
+        }
+        if !store::set_role(c, &m.id, &target, role)? {
+            return Err(ApiError::not_found());
+        }
+        Ok(Some(Input::RoleChanged {
+            meeting: m.id,
+            user: target,
+            role,
+        }))
+    })
+    .await
 }
 
 /// `POST /v1/meetings/{code}/end` (host only). A personal room stays; its current call ends.
@@ -579,10 +423,7 @@ pub async fn end(db: &Db, now: Timestamp, user: UserId, code: String) -> ApiResu
     db.run(move |c| -> ApiResult<Option<Input>> {
         let m = authorize(c, &user, &code, MeetingRole::Host)?;
         if m.kind != MeetingKind::Personal {
-            c.execute(
-                "UPDATE meetings SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
-                params![&m.id.0[..], now.0 as i64],
-            )?;
+            store::mark_ended(c, &m.id, now)?;
         }
         Ok(Some(Input::Close { meeting: m.id }))
     })

@@ -3,6 +3,7 @@
 //! told. Also the codes and the calendar invitation.
 
 use super::*;
+use assent_shared::ids::MeetingId;
 
 use crate::testing::T0;
 
