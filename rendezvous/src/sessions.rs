@@ -254,6 +254,19 @@ pub async fn revoke(cx: &Sessions<'_>, user: &AuthUser, which: &str) -> ApiResul
 }
 
 #[cfg(test)]
+impl crate::testing::World {
+    /// Signing in's view of the test world (sessions last 30 days).
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions {
+            db: &self.db,
+            throttle: &self.throttle,
+            sockets: &self.sockets,
+            session_days: 30,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

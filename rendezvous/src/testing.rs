@@ -7,7 +7,6 @@ use rusqlite::{Connection, params};
 
 use crate::db::Db;
 use crate::error::ApiResult;
-use crate::sessions::Sessions;
 use crate::signaling::LiveSockets;
 use crate::throttle::Throttle;
 
@@ -44,7 +43,8 @@ pub async fn user(db: &Db, name: &str, role: &str) -> UserId {
         .expect("a user row")
 }
 
-/// A database in memory with what signing in works with (sessions last 30 days).
+/// A database in memory with what signing in works with (`sessions()`, in `sessions.rs`,
+/// gives sessions that last 30 days).
 pub struct World {
     pub db: Db,
     pub throttle: Throttle,
@@ -57,15 +57,6 @@ impl World {
             db: Db::in_memory(),
             throttle: Throttle::default(),
             sockets: LiveSockets::default(),
-        }
-    }
-
-    pub fn sessions(&self) -> Sessions<'_> {
-        Sessions {
-            db: &self.db,
-            throttle: &self.throttle,
-            sockets: &self.sockets,
-            session_days: 30,
         }
     }
 }
