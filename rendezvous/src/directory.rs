@@ -158,22 +158,19 @@ fn entry(c: &Connection, user: UserId, display_name: String) -> ApiResult<Direct
 
 /// `GET /v1/directory/{user_id}`
 pub async fn by_id(db: &Db, user: UserId) -> ApiResult<DirectoryEntry> {
-    db.run(move |c| -> ApiResult<DirectoryEntry> {
-        let a = users::by_id(c, &user)?
-            .filter(|a| a.email_verified && !a.disabled)
-            .ok_or_else(ApiError::not_found)?;
-        entry(c, a.id, a.display_name)
-    })
-    .await
+    db.run(move |c| listed(c, users::by_id(c, &user)?)).await
 }
 
 /// `GET /v1/directory?email=`
 pub async fn by_email(db: &Db, email: String) -> ApiResult<DirectoryEntry> {
-    db.run(move |c| -> ApiResult<DirectoryEntry> {
-        let a = users::by_email(c, &email)?
-            .filter(|a| a.email_verified && !a.disabled)
-            .ok_or_else(ApiError::not_found)?;
-        entry(c, a.id, a.display_name)
-    })
-    .await
+    db.run(move |c| listed(c, users::by_email(c, &email)?))
+        .await
+}
+
+/// The directory entry of an account that is listed: verified and not disabled.
+fn listed(c: &Connection, account: Option<users::Account>) -> ApiResult<DirectoryEntry> {
+    let a = account
+        .filter(|a| a.email_verified && !a.disabled)
+        .ok_or_else(ApiError::not_found)?;
+    entry(c, a.id, a.display_name)
 }
