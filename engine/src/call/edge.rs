@@ -1,137 +1,123 @@
-//! The call's task: it waits on the media, the signaling connection, the user's commands, the
-//! recorder and the key directory, feeds the call machine, and performs the effects it
-//! returns.
+//! The edge around the call machine: it turns what the signaling server, the recorder and the
+//! user say into the machine's inputs, performs the effects the machine returns through its
+//! ports ([`Peers`] for the media, [`Io`] for the rest), and keeps what the call leaves behind
+//! in the profile's store. It awaits nothing: the call's task ([`super::run`]) does the
+//! waiting, so the edge runs the same against simulated ports in tests.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use assent_shared::consent::Scope;
+use assent_shared::ids::RecordingId;
+
+use super::ports::{self, Io, Peers};
 use super::*;
 use crate::store::RecordingState;
-use assent_shared::consent::Scope;
 
-impl Running {
-    pub(super) async fn run(
-        mut self,
-        mut media: mpsc::UnboundedReceiver<crate::media::MediaEvent>,
-        mut signals: mpsc::UnboundedReceiver<SignalEvent>,
-        mut commands: mpsc::UnboundedReceiver<Command>,
-        mut recorded: mpsc::UnboundedReceiver<RecorderEvent>,
-        mut directory: mpsc::UnboundedReceiver<DirectoryReply>,
-    ) {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let mut second = tokio::time::interval(Duration::from_secs(1));
-        let mut bus = self.media.pipeline().bus().map(|b| b.stream());
-        let mut closed = String::from("left the call");
-        while !self.machine.is_over() {
-            let input = tokio::select! {
-                Some(ev) = signals.recv() => match self.signal_event(ev) {
-                    Ok(Some(input)) => input,
-                    Ok(None) => continue,
-                    Err(why) => {
-                        closed = why.to_string();
-                        Input::Leave
-                    }
-                },
-                Some(event) = media.recv() => Input::from(event),
-                Some(reply) = directory.recv() => {
-                    for input in self.directory_reply(reply) {
-                        self.feed(input);
-                    }
-                    continue;
-                }
-                Some(c) = commands.recv() => match self.command(c).await {
-                    Some(input) => input,
-                    None => continue,
-                },
-                Some(ev) = recorded.recv() => match self.recorded(ev) {
-                    Some(input) => input,
-                    None => continue,
-                },
-                Some(msg) = next_bus(&mut bus) => {
-                    self.bus_message(&msg);
-                    continue;
-                }
-                _ = tick.tick() => Input::Tick,
-                _ = second.tick() => {
-                    self.adapt().await;
-                    continue;
-                }
-            };
-            self.feed(input);
+pub(super) struct Edge<P, I> {
+    pub(super) machine: CallMachine,
+    pub(super) peers: P,
+    pub(super) io: I,
+    pub(super) store: Store,
+    /// The server's directory keys (pinned).
+    pub(super) keys: DirectoryKeys,
+    pub(super) public: PublicIdentity,
+    pub(super) name: String,
+    /// The directories of recordings made here that go to the cloud.
+    pub(super) cloud: BTreeMap<RecordingId, PathBuf>,
+    /// A recording is running here (until its Finished event).
+    pub(super) recording: bool,
+    /// Segments and ciphertext bytes of the recording running here.
+    pub(super) recording_stats: (u32, u64),
+    /// The video codecs each peer announced.
+    pub(super) codecs: BTreeMap<PeerId, Vec<String>>,
+    pub(super) record: CallRecord,
+}
+
+impl<P: Peers, I: Io> Edge<P, I> {
+    /// A new edge for `machine`, keeping the call's history as `record`.
+    pub(super) fn new(
+        machine: CallMachine,
+        peers: P,
+        io: I,
+        store: Store,
+        keys: DirectoryKeys,
+        record: CallRecord,
+    ) -> Self {
+        Edge {
+            public: machine.identity().clone(),
+            name: machine.display_name().to_string(),
+            machine,
+            peers,
+            io,
+            store,
+            keys,
+            cloud: BTreeMap::new(),
+            recording: false,
+            recording_stats: (0, 0),
+            codecs: BTreeMap::new(),
+            record,
         }
-        self.close(&mut recorded, closed).await;
     }
 
     /// What the recorder did: kept in the library, told to the app; a new chain head is shared
     /// with the others (`Some`: the machine's input for that).
-    fn recorded(&mut self, ev: RecorderEvent) -> Option<Input> {
+    pub(super) fn recorded(&mut self, ev: RecorderEvent) -> Option<Input> {
         self.library(&ev);
         let share = match &ev {
-            RecorderEvent::Head { head, .. } => Some(Input::ShareHead(head.clone())),
+            RecorderEvent::Head { head, .. } => {
+                Some(Input::Recorder(RecorderInput::ShareHead(head.clone())))
+            }
             _ => None,
         };
-        let _ = self.events.send(CallEvent::Recording(ev));
+        self.io.report(CallEvent::Recording(ev));
         share
     }
 
-    /// The call is over: leave signaling, let a recording in progress finish its last segment
-    /// and close its manifest before the media goes away, keep the call in the local history.
-    async fn close(&mut self, recorded: &mut mpsc::UnboundedReceiver<RecorderEvent>, why: String) {
-        self.signaling.leave().await;
-        if self.recording {
-            let done = tokio::time::timeout(Duration::from_secs(10), async {
-                while let Some(ev) = recorded.recv().await {
-                    self.library(&ev);
-                    let last = matches!(ev, RecorderEvent::Finished { .. });
-                    let _ = self.events.send(CallEvent::Recording(ev));
-                    if last {
-                        break;
-                    }
-                }
-            });
-            let _ = done.await;
-        }
-        self.media.stop();
+    /// The call is over: it is kept in the local history, and the driver hears why.
+    pub(super) fn finish(&mut self, why: String) {
         self.record.ended_at = Some(Timestamp::now().0);
         if !self.record.call_id.is_empty()
             && let Err(e) = self.store.record_call(&self.record)
         {
             tracing::warn!("cannot keep the call in the local history: {e}");
         }
-        let _ = self.events.send(CallEvent::Closed { reason: why });
+        self.io.report(CallEvent::Closed { reason: why });
     }
 
-    /// What the user asked for, as the machine's input (`None`: answered here).
-    async fn command(&mut self, c: Command) -> Option<Input> {
-        Some(match c {
-            Command::SetMedia(s) => Input::SetMedia(s),
+    /// What the user asked for, as the machine's input (`None`: answered here). Statistics
+    /// are the call's task's to answer (they await the media's reports).
+    pub(super) fn command(&mut self, c: Command) -> Option<Input> {
+        Some(Input::User(match c {
+            Command::SetMedia(s) => UserInput::SetMedia(s),
             Command::Chat(text) => {
-                self.recorder.send(recorder::Command::Chat {
+                self.io.record(recorder::Command::Chat {
                     from: self.name.clone(),
                     text: text.clone(),
                     at: Timestamp::now().0,
                 });
-                Input::SendChat { text }
+                UserInput::SendChat { text }
             }
             Command::Record {
                 title,
                 scope,
                 retention_days,
-            } => Input::ProposeRecording {
+            } => UserInput::ProposeRecording {
                 title,
                 scope,
                 retention_days,
             },
-            Command::AgreeRecording => Input::AgreeRecording,
-            Command::DeclineRecording => Input::DeclineRecording,
-            Command::WithdrawConsent => Input::WithdrawConsent,
+            Command::AgreeRecording => UserInput::AgreeRecording,
+            Command::DeclineRecording => UserInput::DeclineRecording,
+            Command::WithdrawConsent => UserInput::WithdrawConsent,
             Command::AcceptKey(peer) => return self.accept_key(peer),
             Command::MarkVerified(peer) => return self.mark_verified(peer),
-            Command::Leave => Input::Leave,
-            Command::Stats(reply) => {
-                let _ = reply.send(self.stats().await);
-                return None;
-            }
-        })
+            Command::Leave => UserInput::Leave,
+            Command::Stats(_) => return None,
+        }))
     }
 
+    /// Hand `input` to the machine and perform what it returns, until nothing more follows.
     pub(super) fn feed(&mut self, input: Input) {
         let mut queue = vec![input];
         while let Some(input) = queue.pop() {
@@ -149,17 +135,17 @@ impl Running {
 
     /// Perform one effect; a failure comes back as an input for the machine.
     pub(super) fn perform(&mut self, effect: Effect) -> Option<Input> {
-        let effect = match ports::route(effect, &self.media, &self.codecs) {
+        let effect = match ports::route(effect, &self.peers, &self.codecs) {
             ports::Routed::Done => return None,
             ports::Routed::Input(input) => return Some(input),
             ports::Routed::LocalFailed(e) => {
-                let _ = self.events.send(CallEvent::MediaError(e.to_string()));
+                self.io.report(CallEvent::MediaError(e.to_string()));
                 return None;
             }
             ports::Routed::NotMedia(effect) => effect,
         };
         match effect {
-            Effect::Signal { to, payload } => self.signaling.send(ClientMsg::Send {
+            Effect::Signal { to, payload } => self.io.signal(ClientMsg::Send {
                 to: Some(to),
                 payload,
             }),
@@ -168,22 +154,8 @@ impl Running {
                 email,
                 identity,
             } => self.vet(peer, email, identity),
-            Effect::CheckRoot { epoch } => {
-                let (api, keys, reply) = (self.api.clone(), self.keys, self.directory.clone());
-                tokio::spawn(async move {
-                    let root = match api.kt_roots(epoch, 1).await {
-                        Ok(roots) => roots
-                            .into_iter()
-                            .find(|r| r.epoch() == epoch && r.verify(&keys.signing).is_ok())
-                            .ok_or(DirectoryError::Kt(
-                                assent_shared::transparency::KtError::WrongEpoch,
-                            )),
-                        Err(e) => Err(e.into()),
-                    };
-                    let _ = reply.send(DirectoryReply::Root(root));
-                });
-            }
-            Effect::Hangup => self.signaling.send(ClientMsg::Leave),
+            Effect::CheckRoot { epoch } => self.io.check_root(epoch),
+            Effect::Hangup => self.io.signal(ClientMsg::Leave),
             // The media's own effects went to the media above.
             Effect::CreatePeer { .. }
             | Effect::ApplyRemote { .. }
@@ -192,80 +164,82 @@ impl Running {
             | Effect::ClosePeer { .. }
             | Effect::SendData { .. }
             | Effect::ApplyLocalMedia(_) => {}
-            Effect::Record(cmd) => {
-                let present: Vec<assent_shared::identity::IdentityKey> = self
-                    .machine
-                    .consent()
-                    .map(|c| c.machine().present().copied().collect())
-                    .unwrap_or_default();
-                self.recorder.send(match cmd {
-                    RecordCommand::Start { epochs, tokens } => recorder::Command::Start {
-                        epochs,
-                        tokens,
-                        present,
-                    },
-                    RecordCommand::Pause => recorder::Command::Pause,
-                    RecordCommand::Resume { epochs, tokens } => recorder::Command::Resume {
-                        epochs,
-                        tokens,
-                        present,
-                    },
-                    RecordCommand::Stop(reason) => recorder::Command::Stop(reason),
-                });
-            }
+            Effect::Record(cmd) => self.record(cmd),
             Effect::Event(e) => {
                 self.keep(&e);
-                let _ = self.events.send(CallEvent::Call(e));
+                self.io.report(CallEvent::Call(e));
             }
         }
         None
     }
 
+    /// The machine's command for the recorder, with the people present when it was given.
+    fn record(&mut self, cmd: RecordCommand) {
+        let present: Vec<assent_shared::identity::IdentityKey> = self
+            .machine
+            .consent()
+            .map(|c| c.machine().present().copied().collect())
+            .unwrap_or_default();
+        self.io.record(match cmd {
+            RecordCommand::Start { epochs, tokens } => recorder::Command::Start {
+                epochs,
+                tokens,
+                present,
+            },
+            RecordCommand::Pause => recorder::Command::Pause,
+            RecordCommand::Resume { epochs, tokens } => recorder::Command::Resume {
+                epochs,
+                tokens,
+                present,
+            },
+            RecordCommand::Stop(reason) => recorder::Command::Stop(reason),
+        });
+    }
+
     /// What an event of the call leaves behind here: evidence and chain heads in the store,
     /// chat lines and people's names for the recorder, the people in the call's history.
-    fn keep(&mut self, e: &Event) {
-        if let Event::Equivocation { evidence } = e
-            && let Err(err) = transparency::record_equivocation(&self.store, evidence)
-        {
-            tracing::warn!("cannot keep the evidence of an equivocation: {err}");
-        }
-        if let Event::RecordingHead { head, .. } = e
-            && let Err(err) = self.store.keep_head(head)
-        {
-            tracing::warn!("cannot keep a recording's chain head: {err}");
-        }
-        if let Event::Chat {
-            from,
-            text,
-            sent_at,
-            ..
-        } = e
-        {
-            let name = self
-                .machine
-                .peers()
-                .find(|(id, _, _)| id == from)
-                .map(|(_, _, info)| info.display_name.clone())
-                .unwrap_or_else(|| from.to_string());
-            self.recorder.send(recorder::Command::Chat {
-                from: name,
-                text: text.clone(),
-                at: *sent_at,
-            });
-        }
-        if let Event::ParticipantJoined {
-            peer, email, name, ..
-        } = e
-        {
-            self.recorder.send(recorder::Command::Label {
-                source: crate::media::tap::Source::Peer(*peer),
-                label: format!("{name} <{email}>"),
-            });
-        }
-        if let Event::ParticipantJoined { name, .. } = e
-            && !self.record.participants.contains(name)
-        {
-            self.record.participants.push(name.clone());
+    pub(super) fn keep(&mut self, e: &Event) {
+        match e {
+            Event::Equivocation { evidence } => {
+                if let Err(err) = transparency::record_equivocation(&self.store, evidence) {
+                    tracing::warn!("cannot keep the evidence of an equivocation: {err}");
+                }
+            }
+            Event::RecordingHead { head, .. } => {
+                if let Err(err) = self.store.keep_head(head) {
+                    tracing::warn!("cannot keep a recording's chain head: {err}");
+                }
+            }
+            Event::Chat {
+                from,
+                text,
+                sent_at,
+                ..
+            } => {
+                let name = self
+                    .machine
+                    .peers()
+                    .find(|(id, _, _)| id == from)
+                    .map(|(_, _, info)| info.display_name.clone())
+                    .unwrap_or_else(|| from.to_string());
+                self.io.record(recorder::Command::Chat {
+                    from: name,
+                    text: text.clone(),
+                    at: *sent_at,
+                });
+            }
+            Event::ParticipantJoined {
+                peer, email, name, ..
+            } => {
+                self.io.record(recorder::Command::Label {
+                    source: crate::media::tap::Source::Peer(*peer),
+                    label: format!("{name} <{email}>"),
+                });
+                if !self.record.participants.contains(name) {
+                    self.record.participants.push(name.clone());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -277,12 +251,12 @@ impl Running {
         let msg = match ev {
             SignalEvent::Msg(m) => *m,
             SignalEvent::Reconnecting { attempt } => {
-                let _ = self.events.send(CallEvent::Reconnecting { attempt });
+                self.io.report(CallEvent::Reconnecting { attempt });
                 return Ok(None);
             }
             SignalEvent::Closed(why) => return Err(why),
         };
-        Ok(match msg {
+        let input = match msg {
             ServerMsg::Joined {
                 call_id,
                 peer_id,
@@ -294,39 +268,39 @@ impl Running {
                     self.observe(p);
                 }
                 self.record.call_id = call_id.to_string();
-                Some(Input::Joined {
+                ServerInput::Joined {
                     call: call_id,
                     me: peer_id,
                     peers,
                     resumed,
-                })
+                }
             }
             ServerMsg::PeerJoined { peer } => {
                 self.observe(&peer);
-                Some(Input::PeerJoined(*peer))
+                ServerInput::PeerJoined(*peer)
             }
-            ServerMsg::PeerLeft { peer_id, reason } => Some(Input::PeerLeft {
+            ServerMsg::PeerLeft { peer_id, reason } => ServerInput::PeerLeft {
                 peer: peer_id,
                 reason,
-            }),
-            ServerMsg::Message { from, payload } => Some(Input::Signal { from, payload }),
-            ServerMsg::Removed => Some(Input::Removed),
-            ServerMsg::Ended => Some(Input::Ended),
+            },
+            ServerMsg::Message { from, payload } => ServerInput::Signal { from, payload },
+            ServerMsg::Removed => ServerInput::Removed,
+            ServerMsg::Ended => ServerInput::Ended,
             ServerMsg::PeerUpdated { peer } => {
-                let _ = self.events.send(CallEvent::Server(format!(
+                self.io.report(CallEvent::Server(format!(
                     "{} is now {:?}",
                     peer.display_name, peer.role
                 )));
-                None
+                return Ok(None);
             }
             ServerMsg::Error { code, message } => {
-                let _ = self
-                    .events
-                    .send(CallEvent::Server(format!("{message} ({code})")));
-                None
+                self.io
+                    .report(CallEvent::Server(format!("{message} ({code})")));
+                return Ok(None);
             }
-            ServerMsg::Pong => None,
-        })
+            ServerMsg::Pong => return Ok(None),
+        };
+        Ok(Some(Input::Server(input)))
     }
 
     /// Keep the local library in step with what the recorder does.
@@ -336,11 +310,11 @@ impl Running {
         match ev {
             RecorderEvent::Started { id, dir, row } if row.scope == Scope::LocalAndCloud => {
                 self.cloud.insert(*id, dir.clone());
-                self.uploads.kick(dir.clone());
+                self.io.upload(dir.clone());
             }
             RecorderEvent::Segment { id, .. } | RecorderEvent::Finished { id, .. } => {
                 if let Some(dir) = self.cloud.get(id) {
-                    self.uploads.kick(dir.clone());
+                    self.io.upload(dir.clone());
                 }
             }
             _ => {}
@@ -377,48 +351,7 @@ impl Running {
             tracing::warn!("recordings library: {e}");
         }
     }
-
-    pub(super) fn bus_message(&mut self, msg: &gst::Message) {
-        if let gst::MessageView::Error(e) = msg.view() {
-            let from = msg
-                .src()
-                .map(|s| s.path_string().to_string())
-                .unwrap_or_default();
-            let _ = self
-                .events
-                .send(CallEvent::MediaError(format!("{from}: {}", e.error())));
-        }
-    }
-
-    /// Once a second: bitrate adaptation from the receivers' reports.
-    pub(super) async fn adapt(&mut self) {
-        let mut worst: Option<f64> = None;
-        for peer in self.media.peer_ids() {
-            if let Some(s) = self.media.webrtc_stats(peer).await {
-                let t = crate::media::stats::transport_from(&s);
-                self.report.transport.insert(peer, t.clone());
-                if let Some(f) = t.fraction_lost {
-                    worst = Some(worst.map_or(f, |w: f64| w.max(f)));
-                }
-            }
-        }
-        if let Some(kbps) = self.rate.update(rate::Report {
-            fraction_lost: worst,
-        }) {
-            self.media.set_video_kbps(kbps);
-        }
-    }
-
-    pub(super) async fn stats(&mut self) -> CallStats {
-        self.adapt().await;
-        self.report.snapshot(&self.machine, &self.media)
-    }
 }
 
-async fn next_bus(bus: &mut Option<gst::bus::BusStream>) -> Option<gst::Message> {
-    use futures_util::StreamExt;
-    match bus {
-        Some(b) => b.next().await,
-        None => std::future::pending().await,
-    }
-}
+#[cfg(test)]
+mod tests;

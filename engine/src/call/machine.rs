@@ -50,7 +50,7 @@ use assent_shared::container::SignedHead;
 use assent_shared::ids::UserId;
 use assent_shared::signal::{LeaveReason, PeerId, PeerInfo};
 use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
-use assent_shared::{CallId, DeviceId, RecordingId, SecretIdentity, Timestamp};
+use assent_shared::{CallId, DeviceId, PublicIdentity, RecordingId, SecretIdentity, Timestamp};
 
 pub use super::candidates::CandidateFilter;
 use super::consent::{ConsentLink, Out};
@@ -198,6 +198,16 @@ impl CallMachine {
         self.phase == CallPhase::Over
     }
 
+    /// This participant's public identity.
+    pub fn identity(&self) -> &PublicIdentity {
+        self.identity.public()
+    }
+
+    /// This participant's name as the others see it.
+    pub fn display_name(&self) -> &str {
+        &self.name
+    }
+
     /// The connection phase of each remote peer.
     pub fn peers(&self) -> impl Iterator<Item = (PeerId, Phase, &PeerInfo)> {
         self.peers.iter().map(|(id, p)| (*id, p.phase, &p.info))
@@ -215,53 +225,11 @@ impl CallMachine {
         }
         self.now = now;
         match input {
-            Input::Joined {
-                call,
-                me,
-                peers,
-                resumed,
-            } => self.joined(now, call, me, peers, resumed, &mut fx),
-            Input::PeerJoined(info) => self.add_peer(now, info, false, &mut fx),
-            Input::PeerLeft { peer, reason } => self.remove(peer, reason, &mut fx),
-            Input::Signal { from, payload } => self.signal(now, from, &payload, &mut fx),
-            Input::Removed => self.end(EndReason::Removed, &mut fx),
-            Input::Ended => self.end(EndReason::MeetingEnded, &mut fx),
-            Input::LocalDescription { peer, kind, sdp } => {
-                self.local_description(now, peer, kind, sdp, &mut fx)
-            }
-            Input::LocalCandidate {
-                peer,
-                mline,
-                candidate,
-            } => self.local_candidate(peer, mline, candidate, &mut fx),
-            Input::Transport { peer, state } => self.transport(peer, state, &mut fx),
-            Input::RemoteCertificate { peer, fingerprint } => {
-                self.certificate(now, peer, fingerprint, &mut fx)
-            }
-            Input::ChannelOpen { peer } => self.channel_open(now, peer, &mut fx),
-            Input::ChannelMessage { peer, text } => self.channel_message(now, peer, text, &mut fx),
-            Input::PeerError { peer, reason } => self.fail(peer, reason, &mut fx),
-            Input::PeerVetted { peer, outcome } => self.vetted(now, peer, outcome, &mut fx),
-            Input::AcceptKey { peer } => self.accept_key(now, peer, &mut fx),
-            Input::KeyCompared { peer } => self.key_compared(peer, &mut fx),
-            Input::DirectoryRoot { keys, root } => self.directory_root(now, keys, root, &mut fx),
-            Input::SetMedia(state) => self.set_media(now, state, &mut fx),
-            Input::SendChat { text } => self.send_chat(now, text, &mut fx),
-            Input::ProposeRecording {
-                title,
-                scope,
-                retention_days,
-            } => self.with_consent(&mut fx, |c, id, now| {
-                c.propose(now, id, &title, scope, retention_days)
-            }),
-            Input::AgreeRecording => self.with_consent(&mut fx, |c, id, now| c.agree(now, id)),
-            Input::DeclineRecording => {
-                self.with_consent(&mut fx, |c, id, now| c.refuse(now, id, NoticeKind::Decline))
-            }
-            Input::WithdrawConsent => self.with_consent(&mut fx, |c, id, now| {
-                c.refuse(now, id, NoticeKind::Withdraw)
-            }),
-            Input::ShareHead(head) => {
+            Input::Server(i) => self.server_said(now, i, &mut fx),
+            Input::Media(e) => self.media_said(now, e, &mut fx),
+            Input::Directory(i) => self.directory_said(now, i, &mut fx),
+            Input::User(i) => self.user_asked(now, i, &mut fx),
+            Input::Recorder(RecorderInput::ShareHead(head)) => {
                 let ids: Vec<PeerId> = self.peers.keys().copied().collect();
                 for id in ids {
                     let head = PeerMessage::Head {
@@ -270,10 +238,78 @@ impl CallMachine {
                     self.send_data(now, id, head, &mut fx);
                 }
             }
-            Input::Leave => self.end(EndReason::Left, &mut fx),
             Input::Tick => self.tick(now, &mut fx),
         }
         fx
+    }
+
+    fn server_said(&mut self, now: Timestamp, input: ServerInput, fx: &mut Vec<Effect>) {
+        match input {
+            ServerInput::Joined {
+                call,
+                me,
+                peers,
+                resumed,
+            } => self.joined(now, call, me, peers, resumed, fx),
+            ServerInput::PeerJoined(info) => self.add_peer(now, info, false, fx),
+            ServerInput::PeerLeft { peer, reason } => self.remove(peer, reason, fx),
+            ServerInput::Signal { from, payload } => self.signal(now, from, &payload, fx),
+            ServerInput::Removed => self.end(EndReason::Removed, fx),
+            ServerInput::Ended => self.end(EndReason::MeetingEnded, fx),
+        }
+    }
+
+    fn media_said(&mut self, now: Timestamp, event: MediaEvent, fx: &mut Vec<Effect>) {
+        match event {
+            MediaEvent::LocalDescription { peer, kind, sdp } => {
+                self.local_description(now, peer, kind, sdp, fx)
+            }
+            MediaEvent::LocalCandidate {
+                peer,
+                mline,
+                candidate,
+            } => self.local_candidate(peer, mline, candidate, fx),
+            MediaEvent::Transport { peer, state } => self.transport(peer, state, fx),
+            MediaEvent::RemoteCertificate { peer, fingerprint } => {
+                self.certificate(now, peer, fingerprint, fx)
+            }
+            MediaEvent::ChannelOpen { peer } => self.channel_open(now, peer, fx),
+            MediaEvent::ChannelMessage { peer, text } => self.channel_message(now, peer, text, fx),
+            MediaEvent::PeerError { peer, reason } => self.fail(peer, reason, fx),
+        }
+    }
+
+    fn directory_said(&mut self, now: Timestamp, input: DirectoryInput, fx: &mut Vec<Effect>) {
+        match input {
+            DirectoryInput::PeerVetted { peer, outcome } => self.vetted(now, peer, outcome, fx),
+            DirectoryInput::DirectoryRoot { keys, root } => {
+                self.directory_root(now, keys, root, fx)
+            }
+        }
+    }
+
+    fn user_asked(&mut self, now: Timestamp, input: UserInput, fx: &mut Vec<Effect>) {
+        match input {
+            UserInput::AcceptKey { peer } => self.accept_key(now, peer, fx),
+            UserInput::KeyCompared { peer } => self.key_compared(peer, fx),
+            UserInput::SetMedia(state) => self.set_media(now, state, fx),
+            UserInput::SendChat { text } => self.send_chat(now, text, fx),
+            UserInput::ProposeRecording {
+                title,
+                scope,
+                retention_days,
+            } => self.with_consent(fx, |c, id, now| {
+                c.propose(now, id, &title, scope, retention_days)
+            }),
+            UserInput::AgreeRecording => self.with_consent(fx, |c, id, now| c.agree(now, id)),
+            UserInput::DeclineRecording => {
+                self.with_consent(fx, |c, id, now| c.refuse(now, id, NoticeKind::Decline))
+            }
+            UserInput::WithdrawConsent => {
+                self.with_consent(fx, |c, id, now| c.refuse(now, id, NoticeKind::Withdraw))
+            }
+            UserInput::Leave => self.end(EndReason::Left, fx),
+        }
     }
 
     /// The data channel to `peer` opened: what waited for it goes now.

@@ -148,16 +148,16 @@ impl Net {
         let now = self.now;
         self.sides[i].input(
             now,
-            Input::Joined {
+            Input::Server(ServerInput::Joined {
                 call: CALL,
                 me,
                 peers,
                 resumed: false,
-            },
+            }),
         );
         let info = self.sides[i].info();
         for &j in present {
-            self.sides[j].input(now, Input::PeerJoined(info.clone()));
+            self.sides[j].input(now, Input::Server(ServerInput::PeerJoined(info.clone())));
         }
     }
 
@@ -190,7 +190,10 @@ impl Net {
                     payload = t(me, to, payload);
                 }
                 if let Some(j) = self.idx(to) {
-                    self.sides[j].input(now, Input::Signal { from: me, payload });
+                    self.sides[j].input(
+                        now,
+                        Input::Server(ServerInput::Signal { from: me, payload }),
+                    );
                 }
             }
             Effect::CreatePeer { peer, offerer } => {
@@ -198,19 +201,19 @@ impl Net {
                     let sdp = sdp(SdpKind::Offer, &my_fp);
                     self.sides[i].input(
                         now,
-                        Input::LocalDescription {
+                        Input::Media(MediaEvent::LocalDescription {
                             peer,
                             kind: SdpKind::Offer,
                             sdp,
-                        },
+                        }),
                     );
                     self.sides[i].input(
                         now,
-                        Input::LocalCandidate {
+                        Input::Media(MediaEvent::LocalCandidate {
                             peer,
                             mline: 0,
                             candidate: "candidate:1 1 UDP 2122 127.0.0.1 40000 typ host".into(),
-                        },
+                        }),
                     );
                 }
             }
@@ -219,11 +222,11 @@ impl Net {
                     let sdp = sdp(SdpKind::Answer, &my_fp);
                     self.sides[i].input(
                         now,
-                        Input::LocalDescription {
+                        Input::Media(MediaEvent::LocalDescription {
                             peer,
                             kind: SdpKind::Answer,
                             sdp,
-                        },
+                        }),
                     );
                 }
                 // Once both descriptions are set, DTLS runs: each side sees the other's
@@ -237,20 +240,20 @@ impl Net {
                 if kind == SdpKind::Answer {
                     self.sides[i].input(
                         now,
-                        Input::RemoteCertificate {
+                        Input::Media(MediaEvent::RemoteCertificate {
                             peer,
                             fingerprint: theirs,
-                        },
+                        }),
                     );
                     self.sides[j].input(
                         now,
-                        Input::RemoteCertificate {
+                        Input::Media(MediaEvent::RemoteCertificate {
                             peer: me,
                             fingerprint: mine,
-                        },
+                        }),
                     );
-                    self.sides[i].input(now, Input::ChannelOpen { peer });
-                    self.sides[j].input(now, Input::ChannelOpen { peer: me });
+                    self.sides[i].input(now, Input::Media(MediaEvent::ChannelOpen { peer }));
+                    self.sides[j].input(now, Input::Media(MediaEvent::ChannelOpen { peer: me }));
                 }
             }
             Effect::VetPeer {
@@ -273,7 +276,10 @@ impl Net {
                         }
                     }
                 };
-                self.sides[i].input(now, Input::PeerVetted { peer, outcome });
+                self.sides[i].input(
+                    now,
+                    Input::Directory(DirectoryInput::PeerVetted { peer, outcome }),
+                );
             }
             Effect::CheckRoot { .. } => {}
             Effect::AddCandidate { .. } | Effect::ApplyLocalMedia(_) | Effect::Hangup => {}
@@ -291,7 +297,10 @@ impl Net {
                 if let Some(j) = self.idx(peer)
                     && !self.sides[j].closed.contains(&me)
                 {
-                    self.sides[j].input(now, Input::ChannelMessage { peer: me, text });
+                    self.sides[j].input(
+                        now,
+                        Input::Media(MediaEvent::ChannelMessage { peer: me, text }),
+                    );
                 }
             }
             Effect::Event(ev) => self.sides[i].events.push(ev),
@@ -435,26 +444,26 @@ fn replayed_offer_from_an_old_call_is_refused() {
     let now = net.now;
     net.sides[0].input(
         now,
-        Input::Joined {
+        Input::Server(ServerInput::Joined {
             call: new_call,
             me: me0,
             peers: vec![],
             resumed: false,
-        },
+        }),
     );
     let info0 = net.sides[0].info();
     let me1 = net.sides[1].peer;
     net.sides[1].input(
         now,
-        Input::Joined {
+        Input::Server(ServerInput::Joined {
             call: new_call,
             me: me1,
             peers: vec![info0],
             resumed: false,
-        },
+        }),
     );
     let info1 = net.sides[1].info();
-    net.sides[0].input(now, Input::PeerJoined(info1));
+    net.sides[0].input(now, Input::Server(ServerInput::PeerJoined(info1)));
     net.run();
     assert!(net.connected(0).is_empty());
     let f = net.sides[0].failures();
@@ -533,17 +542,17 @@ fn chat_is_delivered_and_acknowledged_and_queued_until_verified() {
     let now = net.now;
     net.sides[1].input(
         now,
-        Input::SendChat {
+        Input::User(UserInput::SendChat {
             text: "hello early".into(),
-        },
+        }),
     );
     net.run();
     let now = net.now;
     net.sides[0].input(
         now,
-        Input::SendChat {
+        Input::User(UserInput::SendChat {
             text: "  hi back ".into(),
-        },
+        }),
     );
     net.run();
     let got = |i: usize| -> Vec<String> {
@@ -569,12 +578,12 @@ fn chat_is_delivered_and_acknowledged_and_queued_until_verified() {
     }
     // Empty and oversized messages are refused locally.
     let now = net.now;
-    net.sides[0].input(now, Input::SendChat { text: "  ".into() });
+    net.sides[0].input(now, Input::User(UserInput::SendChat { text: "  ".into() }));
     net.sides[0].input(
         now,
-        Input::SendChat {
+        Input::User(UserInput::SendChat {
             text: "x".repeat(MAX_CHAT + 1),
-        },
+        }),
     );
     let failed = net.sides[0]
         .effects
@@ -649,7 +658,7 @@ fn sequence_numbers_must_increase() {
         .cloned()
         .unwrap();
     let now = net.now;
-    net.sides[0].input(now, Input::Signal { from, payload });
+    net.sides[0].input(now, Input::Server(ServerInput::Signal { from, payload }));
     net.run();
     assert!(net.sides[0].events.iter().any(|e| matches!(
         e,
@@ -665,17 +674,17 @@ fn leaving_closes_everything_and_the_others_see_it() {
     net.join(1, &[0]);
     net.run();
     let now = net.now;
-    net.sides[1].input(now, Input::Leave);
+    net.sides[1].input(now, Input::User(UserInput::Leave));
     net.run();
     assert!(net.sides[1].machine.is_over());
     assert!(net.connected(1).is_empty());
     let p1 = net.sides[1].peer;
     net.sides[0].input(
         now,
-        Input::PeerLeft {
+        Input::Server(ServerInput::PeerLeft {
             peer: p1,
             reason: LeaveReason::Left,
-        },
+        }),
     );
     net.run();
     assert!(net.connected(0).is_empty());
@@ -708,11 +717,11 @@ fn candidate_filter() {
     let now = net.now;
     net.sides[1].input(
         now,
-        Input::LocalCandidate {
+        Input::Media(MediaEvent::LocalCandidate {
             peer: p0,
             mline: 0,
             candidate: "candidate:2 1 UDP 2122 192.168.1.5 40001 typ host".into(),
-        },
+        }),
     );
     assert!(net.sides[1].effects.is_empty());
 }
@@ -731,12 +740,12 @@ fn resumed_seat_keeps_connections_and_reconciles() {
     let now = net.now;
     net.sides[0].input(
         now,
-        Input::Joined {
+        Input::Server(ServerInput::Joined {
             call: CALL,
             me,
             peers: vec![info1],
             resumed: true,
-        },
+        }),
     );
     net.run();
     assert_eq!(net.connected(0), net.peers_of(&[1]));

@@ -43,11 +43,11 @@ fn propose(net: &mut Net, i: usize) {
     input(
         net,
         i,
-        Input::ProposeRecording {
+        Input::User(UserInput::ProposeRecording {
             title: "Weekly".into(),
             scope: Scope::LocalAndCloud,
             retention_days: 30,
-        },
+        }),
     );
 }
 
@@ -71,9 +71,9 @@ fn recording_starts_only_after_every_token_and_everyone_sees_it() {
     assert_eq!(asked(&net.sides[2]), 1);
     assert_eq!(asked(&net.sides[0]), 0, "proposing is agreeing");
     assert!(!started(&net.sides[0]));
-    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
     assert!(!started(&net.sides[0]), "one consent still missing");
-    input(&mut net, 2, Input::AgreeRecording);
+    input(&mut net, 2, Input::User(UserInput::AgreeRecording));
     assert!(started(&net.sides[0]), "the third token starts it");
     // Only the proposer's device records; everyone shows the same state.
     assert!(net.sides[1].records.is_empty() && net.sides[2].records.is_empty());
@@ -90,7 +90,7 @@ fn a_newcomer_pauses_the_recording_until_everyone_present_agrees() {
     net.join(1, &[0]);
     net.run();
     propose(&mut net, 0);
-    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
     assert!(started(&net.sides[0]));
     // The server seats a third person (invited or not).
     net.join(2, &[0, 1]);
@@ -122,11 +122,11 @@ fn a_newcomer_pauses_the_recording_until_everyone_present_agrees() {
         );
     }
     // The newcomer's own yes is not enough.
-    input(&mut net, 2, Input::AgreeRecording);
+    input(&mut net, 2, Input::User(UserInput::AgreeRecording));
     assert_eq!(net.sides[0].records.last(), Some(&RecordCommand::Pause));
-    input(&mut net, 0, Input::AgreeRecording);
+    input(&mut net, 0, Input::User(UserInput::AgreeRecording));
     assert_eq!(net.sides[0].records.last(), Some(&RecordCommand::Pause));
-    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
     assert!(matches!(
         net.sides[0].records.last(),
         Some(RecordCommand::Resume { tokens, .. }) if tokens.len() == 5
@@ -143,11 +143,11 @@ fn a_newcomer_declined_by_one_person_ends_the_recording() {
     net.join(1, &[0]);
     net.run();
     propose(&mut net, 0);
-    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
     net.join(2, &[0, 1]);
     net.run();
-    input(&mut net, 2, Input::AgreeRecording);
-    input(&mut net, 1, Input::DeclineRecording);
+    input(&mut net, 2, Input::User(UserInput::AgreeRecording));
+    input(&mut net, 1, Input::User(UserInput::DeclineRecording));
     assert!(matches!(
         net.sides[0].records.last(),
         Some(RecordCommand::Stop(_))
@@ -158,9 +158,9 @@ fn a_newcomer_declined_by_one_person_ends_the_recording() {
 fn a_withdrawal_stops_it_everywhere() {
     let mut net = three_connected();
     propose(&mut net, 0);
-    input(&mut net, 1, Input::AgreeRecording);
-    input(&mut net, 2, Input::AgreeRecording);
-    input(&mut net, 2, Input::WithdrawConsent);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
+    input(&mut net, 2, Input::User(UserInput::AgreeRecording));
+    input(&mut net, 2, Input::User(UserInput::WithdrawConsent));
     assert!(matches!(
         net.sides[0].records.last(),
         Some(RecordCommand::Stop(
@@ -182,8 +182,8 @@ fn a_withdrawal_stops_it_everywhere() {
 fn a_decline_ends_the_proposal_and_nothing_is_recorded() {
     let mut net = three_connected();
     propose(&mut net, 0);
-    input(&mut net, 1, Input::AgreeRecording);
-    input(&mut net, 2, Input::DeclineRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
+    input(&mut net, 2, Input::User(UserInput::DeclineRecording));
     assert!(net.sides[0].records.is_empty());
     assert!(
         consent_events(&net.sides[1])
@@ -191,7 +191,7 @@ fn a_decline_ends_the_proposal_and_nothing_is_recorded() {
             .any(|e| matches!(e, ConsentEvent::Ended { reason } if reason.contains("declined")))
     );
     // Agreeing afterwards has nothing to agree to.
-    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
     assert!(net.sides[0].records.is_empty());
 }
 
@@ -199,18 +199,18 @@ fn a_decline_ends_the_proposal_and_nothing_is_recorded() {
 fn the_recorder_leaving_closes_the_recording_and_others_leaving_does_not() {
     let mut net = three_connected();
     propose(&mut net, 0);
-    input(&mut net, 1, Input::AgreeRecording);
-    input(&mut net, 2, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
+    input(&mut net, 2, Input::User(UserInput::AgreeRecording));
     // Side 2 leaves: the recording goes on.
     let p2 = net.sides[2].peer;
     for i in 0..2 {
         input(
             &mut net,
             i,
-            Input::PeerLeft {
+            Input::Server(ServerInput::PeerLeft {
                 peer: p2,
                 reason: LeaveReason::Left,
-            },
+            }),
         );
     }
     assert!(matches!(
@@ -218,7 +218,7 @@ fn the_recorder_leaving_closes_the_recording_and_others_leaving_does_not() {
         Some(RecordCommand::Start { .. })
     ));
     // The recorder leaves: it closes the recording.
-    input(&mut net, 0, Input::Leave);
+    input(&mut net, 0, Input::User(UserInput::Leave));
     assert!(matches!(
         net.sides[0].records.last(),
         Some(RecordCommand::Stop(
@@ -231,8 +231,8 @@ fn the_recorder_leaving_closes_the_recording_and_others_leaving_does_not() {
 fn a_fresh_seat_ends_the_recording_of_the_old_one() {
     let mut net = three_connected();
     propose(&mut net, 0);
-    input(&mut net, 1, Input::AgreeRecording);
-    input(&mut net, 2, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
+    input(&mut net, 2, Input::User(UserInput::AgreeRecording));
     assert!(started(&net.sides[0]));
     // The server lost the room (a restart): the recorder gets a new seat, not its old one.
     let peers: Vec<PeerInfo> = [1, 2].iter().map(|&j| net.sides[j].info()).collect();
@@ -240,12 +240,12 @@ fn a_fresh_seat_ends_the_recording_of_the_old_one() {
     let now = net.now;
     net.sides[0].input(
         now,
-        Input::Joined {
+        Input::Server(ServerInput::Joined {
             call: CallId([0x77; 16]),
             me,
             peers,
             resumed: false,
-        },
+        }),
     );
     net.run();
     assert!(
@@ -265,7 +265,7 @@ fn a_fresh_seat_ends_the_recording_of_the_old_one() {
             .filter(|r| matches!(r, RecordCommand::Stop(_)))
             .count()
     };
-    input(&mut net, 0, Input::Leave);
+    input(&mut net, 0, Input::User(UserInput::Leave));
     assert_eq!(stops(&net.sides[0]), 1);
 }
 
@@ -335,7 +335,7 @@ fn a_changed_key_is_held_until_the_user_accepts_it() {
         net.sides[0].failures()
     );
     let bob = net.sides[1].peer;
-    input(&mut net, 0, Input::AcceptKey { peer: bob });
+    input(&mut net, 0, Input::User(UserInput::AcceptKey { peer: bob }));
     assert_eq!(net.connected(0), net.peers_of(&[1]));
     assert_eq!(net.connected(1), net.peers_of(&[0]));
 }
@@ -370,18 +370,18 @@ fn two_signed_roots_for_one_epoch_are_caught_by_gossip_and_stop_the_recording() 
     input(
         &mut net,
         0,
-        Input::DirectoryRoot {
+        Input::Directory(DirectoryInput::DirectoryRoot {
             keys,
             root: root(5, 1),
-        },
+        }),
     );
     input(
         &mut net,
         1,
-        Input::DirectoryRoot {
+        Input::Directory(DirectoryInput::DirectoryRoot {
             keys,
             root: root(5, 2),
-        },
+        }),
     );
     net.join(0, &[]);
     net.join(1, &[0]);
@@ -413,26 +413,26 @@ fn an_equivocation_during_a_recording_stops_it() {
         input(
             &mut net,
             i,
-            Input::DirectoryRoot {
+            Input::Directory(DirectoryInput::DirectoryRoot {
                 keys,
                 root: root(5, 1),
-            },
+            }),
         );
     }
     net.join(0, &[]);
     net.join(1, &[0]);
     net.run();
     propose(&mut net, 0);
-    input(&mut net, 1, Input::AgreeRecording);
+    input(&mut net, 1, Input::User(UserInput::AgreeRecording));
     assert!(started(&net.sides[0]));
     // Carol was shown another directory; she joins and gossips it.
     let mut fresh = Side::new(3);
     fresh.input(
         net.now,
-        Input::DirectoryRoot {
+        Input::Directory(DirectoryInput::DirectoryRoot {
             keys,
             root: root(5, 7),
-        },
+        }),
     );
     net.sides[2] = fresh;
     net.join(2, &[0, 1]);
@@ -456,10 +456,10 @@ fn a_root_not_signed_by_the_directory_key_proves_nothing() {
     input(
         &mut net,
         0,
-        Input::DirectoryRoot {
+        Input::Directory(DirectoryInput::DirectoryRoot {
             keys,
             root: root(5, 1),
-        },
+        }),
     );
     let other = ed25519_dalek::SigningKey::from_bytes(&[8; 32]);
     let forged = SignedRoot::sign(&other, root(5, 2).body);
@@ -468,7 +468,11 @@ fn a_root_not_signed_by_the_directory_key_proves_nothing() {
     net.run();
     let bob = net.sides[1].peer;
     let text = PeerMessage::Root { root: forged }.to_text();
-    input(&mut net, 0, Input::ChannelMessage { peer: bob, text });
+    input(
+        &mut net,
+        0,
+        Input::Media(MediaEvent::ChannelMessage { peer: bob, text }),
+    );
     assert!(
         !net.sides[0]
             .events
@@ -508,7 +512,11 @@ fn heads_seen(s: &Side) -> Vec<&SignedHead> {
 fn chain_heads_reach_everyone_and_only_their_signers_can_send_them() {
     let mut net = three_connected();
     let head = head_by(&net.sides[0].identity, CALL, 1, 3);
-    input(&mut net, 0, Input::ShareHead(head.clone()));
+    input(
+        &mut net,
+        0,
+        Input::Recorder(RecorderInput::ShareHead(head.clone())),
+    );
     for i in 1..3 {
         assert_eq!(heads_seen(&net.sides[i]), vec![&head], "side {i}");
     }
@@ -519,7 +527,11 @@ fn chain_heads_reach_everyone_and_only_their_signers_can_send_them() {
     let elsewhere = head_by(&net.sides[1].identity, CallId([8; 16]), 3, 9);
     for h in [relayed, elsewhere] {
         let text = PeerMessage::Head { head: B64(h.0) }.to_text();
-        input(&mut net, 2, Input::ChannelMessage { peer: bob, text });
+        input(
+            &mut net,
+            2,
+            Input::Media(MediaEvent::ChannelMessage { peer: bob, text }),
+        );
     }
     assert_eq!(heads_seen(&net.sides[2]).len(), 1);
     let refused = net.sides[2]
@@ -533,7 +545,11 @@ fn chain_heads_reach_everyone_and_only_their_signers_can_send_them() {
     for r in 10..40 {
         let h = head_by(&net.sides[1].identity, CALL, r, 1);
         let text = PeerMessage::Head { head: B64(h.0) }.to_text();
-        input(&mut net, 2, Input::ChannelMessage { peer: bob, text });
+        input(
+            &mut net,
+            2,
+            Input::Media(MediaEvent::ChannelMessage { peer: bob, text }),
+        );
     }
     assert_eq!(heads_seen(&net.sides[2]).len(), 1 + MAX_HEADS_PER_PEER);
 }

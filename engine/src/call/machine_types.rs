@@ -1,7 +1,7 @@
 //! What goes into the call machine and what comes out of it.
 
 use assent_shared::CallId;
-use assent_shared::call::{DtlsFingerprint, MediaState};
+use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use assent_shared::container::SignedHead;
 use assent_shared::ids::UserId;
@@ -10,7 +10,7 @@ use assent_shared::transparency::{DirectoryKeys, Equivocation, SignedRoot};
 
 use super::super::consent::{ConsentEvent, RecordCommand};
 
-pub use crate::media::event::{SdpKind, Transport};
+pub use crate::media::event::{MediaEvent, SdpKind, Transport};
 
 /// The key directory's verdict on a peer's key, as the edge found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,9 +25,24 @@ pub enum Vetting {
     Refused(String),
 }
 
-/// What happens to the machine.
+/// What happens to the machine, grouped by where it comes from (as ringrtc groups its
+/// inputs): the signaling server, the peers' media, the key directory, the user, the recorder
+/// and the clock. Each group has its own handler in the machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
+    Server(ServerInput),
+    /// What the WebRTC connections did (the media layer's own events).
+    Media(MediaEvent),
+    Directory(DirectoryInput),
+    User(UserInput),
+    Recorder(RecorderInput),
+    /// Time passes (timeouts, heartbeats). Sent about every half second.
+    Tick,
+}
+
+/// What the signaling server said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerInput {
     /// The server seated us. `peers` are those already present.
     Joined {
         call: CallId,
@@ -48,43 +63,24 @@ pub enum Input {
     /// The host removed us, or ended the meeting.
     Removed,
     Ended,
-    /// Our description for `peer` is set locally and ready to send.
-    LocalDescription {
-        peer: PeerId,
-        kind: SdpKind,
-        sdp: String,
-    },
-    LocalCandidate {
-        peer: PeerId,
-        mline: u32,
-        candidate: String,
-    },
-    Transport {
-        peer: PeerId,
-        state: Transport,
-    },
-    /// The DTLS handshake with `peer` presented a certificate with this fingerprint.
-    RemoteCertificate {
-        peer: PeerId,
-        fingerprint: DtlsFingerprint,
-    },
-    ChannelOpen {
-        peer: PeerId,
-    },
-    ChannelMessage {
-        peer: PeerId,
-        text: String,
-    },
-    /// The WebRTC edge could not do its part for `peer` (no offer made, description refused).
-    PeerError {
-        peer: PeerId,
-        reason: String,
-    },
+}
+
+/// What the key directory answered (after the edge checked its proofs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectoryInput {
     /// What the key directory said of `peer`'s key (after [`Effect::VetPeer`]).
-    PeerVetted {
-        peer: PeerId,
-        outcome: Vetting,
+    PeerVetted { peer: PeerId, outcome: Vetting },
+    /// The server's directory keys (pinned for this profile) and a directory root this
+    /// client accepted (from its own checks, or the server's root for an epoch a peer named).
+    DirectoryRoot {
+        keys: DirectoryKeys,
+        root: SignedRoot,
     },
+}
+
+/// What the local user asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserInput {
     /// The user compared `peer`'s changed key and accepts it (the edge re-pinned it).
     AcceptKey {
         peer: PeerId,
@@ -94,13 +90,6 @@ pub enum Input {
     KeyCompared {
         peer: PeerId,
     },
-    /// The server's directory keys (pinned for this profile) and a directory root this
-    /// client accepted (from its own checks, or the server's root for an epoch a peer named).
-    DirectoryRoot {
-        keys: DirectoryKeys,
-        root: SignedRoot,
-    },
-    /// The local user's commands.
     SetMedia(MediaState),
     SendChat {
         text: String,
@@ -117,42 +106,53 @@ pub enum Input {
     DeclineRecording,
     /// Withdraw consent: the recording stops everywhere.
     WithdrawConsent,
-    /// The recorder here wrote a segment or its ending: show everyone the signed chain head.
-    ShareHead(SignedHead),
     Leave,
-    /// Time passes (timeouts, heartbeats). Sent about every half second.
-    Tick,
+}
+
+/// What the recorder on this device did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecorderInput {
+    /// It wrote a segment or its ending: show everyone the signed chain head.
+    ShareHead(SignedHead),
 }
 
 impl Input {
     /// The input's name, for logs (never its contents).
     pub fn kind(&self) -> &'static str {
         match self {
-            Input::Joined { .. } => "joined",
-            Input::PeerJoined(_) => "peer_joined",
-            Input::PeerLeft { .. } => "peer_left",
-            Input::Signal { .. } => "signal",
-            Input::Removed => "removed",
-            Input::Ended => "ended",
-            Input::LocalDescription { .. } => "local_description",
-            Input::LocalCandidate { .. } => "local_candidate",
-            Input::Transport { .. } => "transport",
-            Input::RemoteCertificate { .. } => "remote_certificate",
-            Input::ChannelOpen { .. } => "channel_open",
-            Input::ChannelMessage { .. } => "channel_message",
-            Input::PeerError { .. } => "peer_error",
-            Input::PeerVetted { .. } => "peer_vetted",
-            Input::AcceptKey { .. } => "accept_key",
-            Input::KeyCompared { .. } => "key_compared",
-            Input::DirectoryRoot { .. } => "directory_root",
-            Input::SetMedia(_) => "set_media",
-            Input::SendChat { .. } => "send_chat",
-            Input::ProposeRecording { .. } => "propose_recording",
-            Input::AgreeRecording => "agree_recording",
-            Input::DeclineRecording => "decline_recording",
-            Input::WithdrawConsent => "withdraw_consent",
-            Input::ShareHead(_) => "share_head",
-            Input::Leave => "leave",
+            Input::Server(i) => match i {
+                ServerInput::Joined { .. } => "joined",
+                ServerInput::PeerJoined(_) => "peer_joined",
+                ServerInput::PeerLeft { .. } => "peer_left",
+                ServerInput::Signal { .. } => "signal",
+                ServerInput::Removed => "removed",
+                ServerInput::Ended => "ended",
+            },
+            Input::Media(e) => match e {
+                MediaEvent::LocalDescription { .. } => "local_description",
+                MediaEvent::LocalCandidate { .. } => "local_candidate",
+                MediaEvent::Transport { .. } => "transport",
+                MediaEvent::RemoteCertificate { .. } => "remote_certificate",
+                MediaEvent::ChannelOpen { .. } => "channel_open",
+                MediaEvent::ChannelMessage { .. } => "channel_message",
+                MediaEvent::PeerError { .. } => "peer_error",
+            },
+            Input::Directory(i) => match i {
+                DirectoryInput::PeerVetted { .. } => "peer_vetted",
+                DirectoryInput::DirectoryRoot { .. } => "directory_root",
+            },
+            Input::User(i) => match i {
+                UserInput::AcceptKey { .. } => "accept_key",
+                UserInput::KeyCompared { .. } => "key_compared",
+                UserInput::SetMedia(_) => "set_media",
+                UserInput::SendChat { .. } => "send_chat",
+                UserInput::ProposeRecording { .. } => "propose_recording",
+                UserInput::AgreeRecording => "agree_recording",
+                UserInput::DeclineRecording => "decline_recording",
+                UserInput::WithdrawConsent => "withdraw_consent",
+                UserInput::Leave => "leave",
+            },
+            Input::Recorder(RecorderInput::ShareHead(_)) => "share_head",
             Input::Tick => "tick",
         }
     }
@@ -167,14 +167,14 @@ pub enum Effect {
         payload: String,
     },
     /// Check `peer`'s key with the key directory: a lookup proof that `email` holds exactly
-    /// `identity`, then the pin for `email`. The answer comes back as [`Input::PeerVetted`].
+    /// `identity`, then the pin for `email`. The answer comes back as [`DirectoryInput::PeerVetted`].
     VetPeer {
         peer: PeerId,
         email: String,
         identity: assent_shared::PublicIdentity,
     },
     /// A peer named a directory root newer than ours: fetch the server's own root for that
-    /// epoch (it comes back as [`Input::DirectoryRoot`], and is compared).
+    /// epoch (it comes back as [`DirectoryInput::DirectoryRoot`], and is compared).
     CheckRoot {
         epoch: u64,
     },
@@ -214,29 +214,10 @@ pub enum Effect {
     Event(Event),
 }
 
-impl From<crate::media::MediaEvent> for Input {
-    /// Media's WebRTC events, as the machine's inputs.
-    fn from(e: crate::media::MediaEvent) -> Input {
-        use crate::media::MediaEvent as M;
-        match e {
-            M::LocalDescription { peer, kind, sdp } => Input::LocalDescription { peer, kind, sdp },
-            M::LocalCandidate {
-                peer,
-                mline,
-                candidate,
-            } => Input::LocalCandidate {
-                peer,
-                mline,
-                candidate,
-            },
-            M::Transport { peer, state } => Input::Transport { peer, state },
-            M::RemoteCertificate { peer, fingerprint } => {
-                Input::RemoteCertificate { peer, fingerprint }
-            }
-            M::ChannelOpen { peer } => Input::ChannelOpen { peer },
-            M::ChannelMessage { peer, text } => Input::ChannelMessage { peer, text },
-            M::PeerError { peer, reason } => Input::PeerError { peer, reason },
-        }
+impl From<MediaEvent> for Input {
+    /// Media's WebRTC events are the machine's inputs as they are.
+    fn from(e: MediaEvent) -> Input {
+        Input::Media(e)
     }
 }
 

@@ -8,6 +8,9 @@ mod edge;
 pub mod machine;
 mod ports;
 mod report;
+mod run;
+#[cfg(test)]
+mod simulated;
 mod vetting;
 
 use std::time::Duration;
@@ -25,11 +28,14 @@ use crate::account::Account;
 use crate::api::{Api, ApiError};
 use crate::media::{IceOptions, Media, MediaError, MediaOptions, rate};
 use crate::recorder::{self, Recorder, RecorderEvent};
-use crate::signaling::{self, SignalEvent, Signaling};
+use crate::signaling::{self, SignalEvent};
 use crate::store::{CallRecord, PinSeen, Store};
 use crate::transparency::{self, DirectoryError};
 use consent::RecordCommand;
-use machine::{CallMachine, Effect, Event, Input, Vetting};
+use machine::{
+    CallMachine, DirectoryInput, Effect, Event, Input, RecorderInput, ServerInput, UserInput,
+    Vetting,
+};
 
 /// How long a peer's key may take to appear in the key directory (a new account, or a key
 /// changed a moment ago, waits for the next epoch).
@@ -227,35 +233,28 @@ pub async fn start(
     );
     let (cmd, cmd_rx) = mpsc::unbounded_channel();
     let uploads = uploads(&api, places.profile_db, events.clone());
-    let public = identity.public().clone();
     let (rec_tx, rec_rx) = mpsc::unbounded_channel();
     let recorder = start_recorder(&media, &identity, &account, places.recordings, rec_tx)?;
     let machine = new_machine(identity, &account, &opts, newest.map(|root| (keys, root)));
     let (directory_tx, directory_rx) = mpsc::unbounded_channel();
-    let call = Running {
+    let live = ports::Live {
         api: api.clone(),
         keys,
-        directory: directory_tx,
-        machine,
-        media: media.clone(),
         signaling,
-        events,
-        store,
-        public,
-        name: account.display_name.clone(),
         recorder,
         uploads,
-        cloud: std::collections::BTreeMap::new(),
-        recording: false,
-        recording_stats: (0, 0),
+        directory: directory_tx,
+        events,
+    };
+    let record = CallRecord {
+        meeting_code: meeting.code,
+        title: meeting.title,
+        ..CallRecord::starting()
+    };
+    let call = run::Running {
+        edge: edge::Edge::new(machine, media.clone(), live, store, keys, record),
         rate,
         report: report::Tracker::default(),
-        codecs: std::collections::BTreeMap::new(),
-        record: CallRecord {
-            meeting_code: meeting.code,
-            title: meeting.title,
-            ..CallRecord::starting()
-        },
     };
     tokio::spawn(call.run(media_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
     Ok(Call {
@@ -282,7 +281,10 @@ fn new_machine(
         opts.machine.clone(),
     );
     if let Some((keys, root)) = root {
-        machine.handle(Timestamp::now(), Input::DirectoryRoot { keys, root });
+        machine.handle(
+            Timestamp::now(),
+            Input::Directory(DirectoryInput::DirectoryRoot { keys, root }),
+        );
     }
     machine
 }
@@ -387,31 +389,4 @@ enum DirectoryReply {
     },
     /// The server's root of an epoch a peer named.
     Root(Result<SignedRoot, DirectoryError>),
-}
-
-struct Running {
-    api: Api,
-    /// The server's directory keys (pinned).
-    keys: DirectoryKeys,
-    directory: mpsc::UnboundedSender<DirectoryReply>,
-    machine: CallMachine,
-    media: Media,
-    signaling: Signaling,
-    events: mpsc::UnboundedSender<CallEvent>,
-    store: Store,
-    public: PublicIdentity,
-    name: String,
-    recorder: Recorder,
-    uploads: crate::upload::UploadQueue,
-    /// The directories of recordings made here that go to the cloud.
-    cloud: std::collections::BTreeMap<assent_shared::ids::RecordingId, std::path::PathBuf>,
-    /// A recording is running here (until its Finished event).
-    recording: bool,
-    /// Segments and ciphertext bytes of the recording running here.
-    recording_stats: (u32, u64),
-    rate: rate::RateController,
-    report: report::Tracker,
-    /// The video codecs each peer announced.
-    codecs: std::collections::BTreeMap<PeerId, Vec<String>>,
-    record: CallRecord,
 }

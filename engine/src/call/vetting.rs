@@ -1,16 +1,19 @@
 //! Vetting the people in a call against the key directory: each peer's key is looked up (with
-//! its proof) off the call's task, the answer fed to the machine; keys compared in person are
+//! its proof) through the edge's [`Io`] port, the answer fed to the machine; keys compared in person are
 //! remembered as verified, and a changed key is held until accepted.
 
+use super::edge::Edge;
+use super::ports::{Io, Lookup, Peers};
 use super::*;
 
-impl Running {
+impl<P: Peers, I: Io> Edge<P, I> {
     /// Note the codecs of someone we meet (their key is checked by [`Self::vet`]).
     pub(super) fn observe(&mut self, p: &PeerInfo) {
         self.codecs.insert(p.peer_id, p.codecs.clone());
     }
 
-    /// Check a peer's key with the key directory, off the call's task.
+    /// Check a peer's key with the key directory (the answer comes back to the call's task
+    /// as a [`DirectoryReply`]).
     pub(super) fn vet(&mut self, peer: PeerId, email: String, identity: PublicIdentity) {
         let name = self
             .machine
@@ -19,16 +22,12 @@ impl Running {
             .map(|(_, _, i)| i.display_name.clone())
             .unwrap_or_default();
         let newest = self.store.newest_root().ok().flatten().map(|r| r.epoch());
-        let (api, keys, reply) = (self.api.clone(), self.keys, self.directory.clone());
-        tokio::spawn(async move {
-            let result = transparency::vet(&api, &keys, newest, &email, &identity, VET_WAIT).await;
-            let _ = reply.send(DirectoryReply::Vetted {
-                peer,
-                email,
-                name,
-                identity: Box::new(identity),
-                result,
-            });
+        self.io.vet(Lookup {
+            peer,
+            email,
+            name,
+            identity,
+            newest,
         });
     }
 
@@ -43,10 +42,19 @@ impl Running {
                 transparency::keep_root(store, &keys, &root)
             {
                 // A contradiction with a root kept from an earlier check: the machine sees both.
-                inputs.push(Input::DirectoryRoot { keys, root: e.a });
-                inputs.push(Input::DirectoryRoot { keys, root: e.b });
+                inputs.push(Input::Directory(DirectoryInput::DirectoryRoot {
+                    keys,
+                    root: e.a,
+                }));
+                inputs.push(Input::Directory(DirectoryInput::DirectoryRoot {
+                    keys,
+                    root: e.b,
+                }));
             }
-            inputs.push(Input::DirectoryRoot { keys, root });
+            inputs.push(Input::Directory(DirectoryInput::DirectoryRoot {
+                keys,
+                root,
+            }));
         };
         match reply {
             DirectoryReply::Root(Ok(root)) => learn(&self.store, root, &mut inputs),
@@ -79,7 +87,10 @@ impl Running {
                     }
                     Err(e) => Vetting::Refused(e.to_string()),
                 };
-                inputs.push(Input::PeerVetted { peer, outcome });
+                inputs.push(Input::Directory(DirectoryInput::PeerVetted {
+                    peer,
+                    outcome,
+                }));
             }
         }
         inputs
@@ -93,10 +104,10 @@ impl Running {
             .find(|(id, _, _)| *id == peer)
             .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
         match self.store.mark_verified(&email, &identity) {
-            Ok(true) => Some(Input::KeyCompared { peer }),
+            Ok(true) => Some(Input::User(UserInput::KeyCompared { peer })),
             Ok(false) => None,
             Err(e) => {
-                let _ = self.events.send(CallEvent::MediaError(format!(
+                self.io.report(CallEvent::MediaError(format!(
                     "cannot keep the comparison: {e}"
                 )));
                 None
@@ -116,9 +127,9 @@ impl Running {
             .accept_key(&email, &identity, Timestamp::now())
             .and_then(|()| self.store.mark_verified(&email, &identity));
         match accepted {
-            Ok(_) => Some(Input::AcceptKey { peer }),
+            Ok(_) => Some(Input::User(UserInput::AcceptKey { peer })),
             Err(e) => {
-                let _ = self.events.send(CallEvent::MediaError(format!(
+                self.io.report(CallEvent::MediaError(format!(
                     "cannot keep the accepted key: {e}"
                 )));
                 None

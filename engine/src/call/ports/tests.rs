@@ -1,79 +1,8 @@
 //! The effects that touch the peers' media, against a simulated media layer: what it was asked
 //! to do, and what a failure becomes.
 
-use std::cell::RefCell;
-
+use super::super::simulated::Simulated;
 use super::*;
-
-/// Media that records what it is asked and fails where told to.
-#[derive(Default)]
-struct Simulated {
-    codecs: Vec<String>,
-    calls: RefCell<Vec<String>>,
-    fail_create: bool,
-    fail_remote: bool,
-    fail_local: bool,
-}
-
-impl Simulated {
-    fn log(&self, s: String) {
-        self.calls.borrow_mut().push(s);
-    }
-    fn calls(&self) -> Vec<String> {
-        self.calls.borrow().clone()
-    }
-}
-
-fn broken() -> MediaError {
-    MediaError::Pipeline("simulated".into())
-}
-
-impl Peers for Simulated {
-    fn codecs(&self) -> Vec<String> {
-        self.codecs.clone()
-    }
-    fn create_peer(
-        &self,
-        peer: PeerId,
-        offerer: bool,
-        codec: VideoCodec,
-    ) -> Result<(), MediaError> {
-        self.log(format!("create {peer} offerer={offerer} {codec:?}"));
-        if self.fail_create {
-            Err(broken())
-        } else {
-            Ok(())
-        }
-    }
-    fn apply_remote(&self, peer: PeerId, kind: SdpKind, sdp: &str) -> Result<(), MediaError> {
-        self.log(format!("remote {peer} {kind:?} {sdp}"));
-        if self.fail_remote {
-            Err(broken())
-        } else {
-            Ok(())
-        }
-    }
-    fn add_candidate(&self, peer: PeerId, mline: u32, candidate: &str) {
-        self.log(format!("candidate {peer} {mline} {candidate}"));
-    }
-    fn open_media(&self, peer: PeerId) {
-        self.log(format!("open {peer}"));
-    }
-    fn close_peer(&self, peer: PeerId) {
-        self.log(format!("close {peer}"));
-    }
-    fn send_data(&self, peer: PeerId, text: &str) {
-        self.log(format!("data {peer} {text}"));
-    }
-    fn apply_local(&self, state: MediaState) -> Result<(), MediaError> {
-        self.log(format!("local audio={}", state.audio));
-        if self.fail_local {
-            Err(broken())
-        } else {
-            Ok(())
-        }
-    }
-}
 
 fn names(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
@@ -126,7 +55,7 @@ fn a_peer_whose_media_fails_is_reported_to_the_machine() {
         offerer: true,
     };
     match route(create, &me, &none) {
-        Routed::Input(Input::PeerError { peer, reason }) => {
+        Routed::Input(Input::Media(MediaEvent::PeerError { peer, reason })) => {
             assert_eq!(peer, PEER);
             assert_eq!(reason, "media pipeline: simulated");
         }
@@ -139,7 +68,7 @@ fn a_peer_whose_media_fails_is_reported_to_the_machine() {
     };
     assert!(matches!(
         route(remote, &me, &none),
-        Routed::Input(Input::PeerError { peer, .. }) if peer == PEER
+        Routed::Input(Input::Media(MediaEvent::PeerError { peer, .. })) if peer == PEER
     ));
 }
 

@@ -1,0 +1,138 @@
+//! The call's task: it waits on the media, the signaling connection, the user's commands, the
+//! recorder and the key directory, and hands what arrives to the [`Edge`]. It also does what
+//! needs the real media: its bus errors, the receivers' reports and the bitrate they steer.
+
+use super::edge::Edge;
+use super::ports::{Io, Live};
+use super::*;
+
+pub(super) struct Running {
+    pub(super) edge: Edge<Media, Live>,
+    pub(super) rate: rate::RateController,
+    pub(super) report: report::Tracker,
+}
+
+impl Running {
+    pub(super) async fn run(
+        mut self,
+        mut media: mpsc::UnboundedReceiver<crate::media::MediaEvent>,
+        mut signals: mpsc::UnboundedReceiver<SignalEvent>,
+        mut commands: mpsc::UnboundedReceiver<Command>,
+        mut recorded: mpsc::UnboundedReceiver<RecorderEvent>,
+        mut directory: mpsc::UnboundedReceiver<DirectoryReply>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut second = tokio::time::interval(Duration::from_secs(1));
+        let mut bus = self.edge.peers.pipeline().bus().map(|b| b.stream());
+        let mut closed = String::from("left the call");
+        while !self.edge.machine.is_over() {
+            let input = tokio::select! {
+                Some(ev) = signals.recv() => match self.edge.signal_event(ev) {
+                    Ok(Some(input)) => input,
+                    Ok(None) => continue,
+                    Err(why) => {
+                        closed = why.to_string();
+                        Input::User(UserInput::Leave)
+                    }
+                },
+                Some(event) = media.recv() => Input::from(event),
+                Some(reply) = directory.recv() => {
+                    for input in self.edge.directory_reply(reply) {
+                        self.edge.feed(input);
+                    }
+                    continue;
+                }
+                Some(c) = commands.recv() => match c {
+                    Command::Stats(reply) => {
+                        let _ = reply.send(self.stats().await);
+                        continue;
+                    }
+                    c => match self.edge.command(c) {
+                        Some(input) => input,
+                        None => continue,
+                    },
+                },
+                Some(ev) = recorded.recv() => match self.edge.recorded(ev) {
+                    Some(input) => input,
+                    None => continue,
+                },
+                Some(msg) = next_bus(&mut bus) => {
+                    self.bus_message(&msg);
+                    continue;
+                }
+                _ = tick.tick() => Input::Tick,
+                _ = second.tick() => {
+                    self.adapt().await;
+                    continue;
+                }
+            };
+            self.edge.feed(input);
+        }
+        self.close(&mut recorded, closed).await;
+    }
+
+    /// The call is over: leave signaling, let a recording in progress finish its last segment
+    /// and close its manifest before the media goes away, keep the call in the local history.
+    async fn close(&mut self, recorded: &mut mpsc::UnboundedReceiver<RecorderEvent>, why: String) {
+        self.edge.io.signaling.leave().await;
+        if self.edge.recording {
+            let done = tokio::time::timeout(Duration::from_secs(10), async {
+                while let Some(ev) = recorded.recv().await {
+                    let last = matches!(ev, RecorderEvent::Finished { .. });
+                    self.edge.recorded(ev);
+                    if last {
+                        break;
+                    }
+                }
+            });
+            let _ = done.await;
+        }
+        self.edge.peers.stop();
+        self.edge.finish(why);
+    }
+
+    fn bus_message(&mut self, msg: &gst::Message) {
+        if let gst::MessageView::Error(e) = msg.view() {
+            let from = msg
+                .src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_default();
+            self.edge
+                .io
+                .report(CallEvent::MediaError(format!("{from}: {}", e.error())));
+        }
+    }
+
+    /// Once a second: bitrate adaptation from the receivers' reports.
+    async fn adapt(&mut self) {
+        let media = &self.edge.peers;
+        let mut worst: Option<f64> = None;
+        for peer in media.peer_ids() {
+            if let Some(s) = media.webrtc_stats(peer).await {
+                let t = crate::media::stats::transport_from(&s);
+                self.report.transport.insert(peer, t.clone());
+                if let Some(f) = t.fraction_lost {
+                    worst = Some(worst.map_or(f, |w: f64| w.max(f)));
+                }
+            }
+        }
+        if let Some(kbps) = self.rate.update(rate::Report {
+            fraction_lost: worst,
+        }) {
+            media.set_video_kbps(kbps);
+        }
+    }
+
+    async fn stats(&mut self) -> CallStats {
+        self.adapt().await;
+        self.report.snapshot(&self.edge.machine, &self.edge.peers)
+    }
+}
+
+async fn next_bus(bus: &mut Option<gst::bus::BusStream>) -> Option<gst::Message> {
+    use futures_util::StreamExt;
+    match bus {
+        Some(b) => b.next().await,
+        None => std::future::pending().await,
+    }
+}
