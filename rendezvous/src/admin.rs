@@ -3,12 +3,12 @@
 
 use assent_shared::api::AdminUser;
 use assent_shared::ids::UserId;
-use rusqlite::params;
 
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
-use crate::sessions::AuthUser;
+use crate::sessions::{self, AuthUser};
 use crate::signaling::LiveSockets;
+use crate::users;
 
 fn require_admin(user: &AuthUser) -> ApiResult<()> {
     if user.is_admin() {
@@ -21,25 +21,7 @@ fn require_admin(user: &AuthUser) -> ApiResult<()> {
 /// `GET /v1/admin/users`
 pub async fn list(db: &Db, user: &AuthUser) -> ApiResult<Vec<AdminUser>> {
     require_admin(user)?;
-    db
-        .run(|c| -> ApiResult<Vec<AdminUser>> {
-            let mut st = c.prepare(
-                "SELECT id, email, display_name, role, email_verified, disabled, created_at FROM users ORDER BY created_at",
-            )?;
-            let rows = st.query_map([], |r| {
-                let id: Vec<u8> = r.get(0)?;
-                Ok(AdminUser {
-                    user_id: UserId(id.try_into().unwrap_or([0; 16])),
-                    email: r.get(1)?,
-                    display_name: r.get(2)?,
-                    role: r.get(3)?,
-                    email_verified: r.get(4)?,
-                    disabled: r.get(5)?,
-                    created_at: r.get::<_, i64>(6)? as u64,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+    db.run(|c| -> ApiResult<Vec<AdminUser>> { Ok(users::store::all(c)?) })
         .await
 }
 
@@ -55,21 +37,18 @@ pub async fn set_disabled(
     if target == user.id {
         return Err(ApiError::forbidden());
     }
-    let n = db
-        .run(move |c| -> ApiResult<usize> {
+    let found = db
+        .run(move |c| -> ApiResult<bool> {
             let tx = c.transaction()?;
-            let n = tx.execute(
-                "UPDATE users SET disabled = ?2 WHERE id = ?1",
-                params![&target.0[..], disabled],
-            )?;
+            let found = users::store::set_disabled(&tx, target, disabled)?;
             if disabled {
-                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&target.0[..]])?;
+                sessions::store::delete_all(&tx, target)?;
             }
             tx.commit()?;
-            Ok(n)
+            Ok(found)
         })
         .await?;
-    if n == 0 {
+    if !found {
         Err(ApiError::not_found())
     } else {
         if disabled {
@@ -81,10 +60,7 @@ pub async fn set_disabled(
 
 /// Make an existing account an organisation administrator (the `admin promote` command).
 pub fn promote(c: &rusqlite::Connection, email: &str) -> rusqlite::Result<usize> {
-    c.execute(
-        "UPDATE users SET role = 'admin' WHERE email = ?1",
-        [email.trim()],
-    )
+    users::store::promote(c, email)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use assent_shared::Timestamp;
 use assent_shared::api::ErrorCode;
 use assent_shared::api::{TotpCode, TotpEnrolment};
 use rand::RngCore;
-use rusqlite::params;
 use totp_rs::{Algorithm, TOTP};
 
 use crate::db::Db;
@@ -61,11 +60,7 @@ pub fn consume(
 ) -> ApiResult<()> {
     let secret = acct.totp_secret.clone().unwrap_or_default();
     let step = check(&secret, code, now, acct.totp_last_step).ok_or_else(ApiError::invalid_totp)?;
-    let won = c.execute(
-        "UPDATE users SET totp_last_step = ?2 WHERE id = ?1 AND totp_last_step < ?2",
-        params![&acct.id.0[..], step as i64],
-    )?;
-    if won == 1 {
+    if users::store::use_totp_step(c, acct.id, step)? {
         Ok(())
     } else {
         Err(ApiError::invalid_totp())
@@ -108,14 +103,8 @@ pub async fn enrol(db: &Db, acct: Account) -> ApiResult<TotpEnrolment> {
         uri: t.get_url(),
     };
     let id = acct.id;
-    db.run(move |c| -> ApiResult<()> {
-        c.execute(
-            "UPDATE users SET totp_secret = ?2, totp_enabled = 0 WHERE id = ?1",
-            params![&id.0[..], secret],
-        )?;
-        Ok(())
-    })
-    .await?;
+    db.run(move |c| -> ApiResult<()> { Ok(users::store::set_totp_secret(c, id, &secret)?) })
+        .await?;
     Ok(enrolment)
 }
 
@@ -131,14 +120,8 @@ pub async fn confirm(db: &Db, now: Timestamp, acct: Account, req: TotpCode) -> A
     let step =
         check(&secret, &req.code, now, acct.totp_last_step).ok_or_else(ApiError::invalid_totp)?;
     let id = acct.id;
-    db.run(move |c| -> ApiResult<()> {
-        c.execute(
-            "UPDATE users SET totp_enabled = 1, totp_last_step = ?2 WHERE id = ?1",
-            params![&id.0[..], step as i64],
-        )?;
-        Ok(())
-    })
-    .await
+    db.run(move |c| -> ApiResult<()> { Ok(users::store::enable_totp(c, id, step)?) })
+        .await
 }
 
 /// `DELETE /v1/me/totp`: a valid code turns two-factor off.
@@ -152,14 +135,8 @@ pub async fn disable(db: &Db, now: Timestamp, acct: Account, req: TotpCode) -> A
     let secret = acct.totp_secret.clone().unwrap_or_default();
     check(&secret, &req.code, now, acct.totp_last_step).ok_or_else(ApiError::invalid_totp)?;
     let id = acct.id;
-    db.run(move |c| -> ApiResult<()> {
-        c.execute(
-            "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?1",
-            params![&id.0[..]],
-        )?;
-        Ok(())
-    })
-    .await
+    db.run(move |c| -> ApiResult<()> { Ok(users::store::disable_totp(c, id)?) })
+        .await
 }
 
 /// Load the signed-in user's account.

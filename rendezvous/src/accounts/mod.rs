@@ -1,6 +1,9 @@
 //! Accounts: sign-up, email verification codes, the profile, password change, account deletion
 //! and recovery. The server stores an Argon2id verifier of the client-derived authentication
-//! secret and the sealed key backup; it never sees the password or any private key.
+//! secret and the sealed key backup; it never sees the password or any private key. The
+//! rows are `store.rs`'s.
+
+pub mod store;
 
 use assent_shared::api::ErrorCode;
 use std::net::IpAddr;
@@ -13,7 +16,7 @@ use assent_shared::backup::{KdfParams, KeyBackup, Salt, recovery_verifier};
 use assent_shared::ids::UserId;
 use assent_shared::{PublicIdentity, Timestamp};
 use hmac::{Hmac, Mac};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use sha2::Sha256;
 
 use crate::clock::Clock;
@@ -23,7 +26,7 @@ use crate::kt::KeyDirectory;
 use crate::mail::Mailer;
 use crate::recordings::Registry;
 use crate::secrets;
-use crate::sessions::Sessions;
+use crate::sessions::{self, Sessions};
 use crate::signaling::LiveSockets;
 use crate::throttle::Throttle;
 use crate::users::{
@@ -72,16 +75,9 @@ fn issue_code(
     purpose: &str,
     now: Timestamp,
 ) -> ApiResult<Option<String>> {
-    let prev: Option<(i64, i64)> = c
-        .query_row(
-            "SELECT sent_at, sent_today FROM email_codes WHERE user_id = ?1 AND purpose = ?2",
-            params![&user.0[..], purpose],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
     let mut sent_today = 1;
-    if let Some((sent_at, count)) = prev {
-        let since = now.millis_since(Timestamp(sent_at as u64));
+    if let Some((sent_at, count)) = store::code_sent(c, *user, purpose)? {
+        let since = now.millis_since(sent_at);
         if since < CODE_RESEND_MS {
             return Ok(None);
         }
@@ -91,12 +87,15 @@ fn issue_code(
         }
     }
     let code = secrets::new_code();
-    c.execute(
-        "INSERT INTO email_codes (user_id, purpose, code_hash, expires_at, attempts, sent_at, sent_today)
-         VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)
-         ON CONFLICT (user_id, purpose) DO UPDATE SET code_hash = ?3, expires_at = ?4, attempts = 0, sent_at = ?5, sent_today = ?6",
-        params![&user.0[..], purpose, secrets::code_hash(&user.0, purpose, &code), now.plus_millis(CODE_TTL_MS).0 as i64, now.0 as i64, sent_today],
-    )?;
+    let row = store::NewCode {
+        user: *user,
+        purpose,
+        hash: secrets::code_hash(&user.0, purpose, &code),
+        expires_at: now.plus_millis(CODE_TTL_MS),
+        sent_at: now,
+        sent_today,
+    };
+    store::put_code(c, &row)?;
     Ok(Some(code))
 }
 
@@ -108,25 +107,15 @@ fn check_code(
     code: &str,
     now: Timestamp,
 ) -> ApiResult<()> {
-    let row: Option<(Vec<u8>, i64, i64)> = c
-        .query_row(
-            "SELECT code_hash, expires_at, attempts FROM email_codes WHERE user_id = ?1 AND purpose = ?2",
-            params![&user.0[..], purpose],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((hash, expires_at, attempts)) = row else {
+    let Some(kept) = store::code(c, *user, purpose)? else {
         return Err(ApiError::invalid_code());
     };
-    if now.0 as i64 > expires_at || attempts >= CODE_MAX_ATTEMPTS {
+    if now.0 as i64 > kept.expires_at || kept.attempts >= CODE_MAX_ATTEMPTS {
         return Err(ApiError::invalid_code());
     }
     let given = secrets::code_hash(&user.0, purpose, code.trim());
-    if !subtle_eq(&given, &hash) {
-        c.execute(
-            "UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?1 AND purpose = ?2",
-            params![&user.0[..], purpose],
-        )?;
+    if !subtle_eq(&given, &kept.hash) {
+        store::count_code_try(c, *user, purpose)?;
         return Err(ApiError::invalid_code());
     }
     Ok(())
@@ -134,11 +123,7 @@ fn check_code(
 
 /// Void a code that was used (the row stays, for the resend limits).
 fn void_code(c: &Connection, user: &UserId, purpose: &str) -> ApiResult<()> {
-    c.execute(
-        "UPDATE email_codes SET attempts = ?3, expires_at = 0 WHERE user_id = ?1 AND purpose = ?2",
-        params![&user.0[..], purpose, CODE_MAX_ATTEMPTS],
-    )?;
-    Ok(())
+    Ok(store::void_code(c, *user, purpose, CODE_MAX_ATTEMPTS)?)
 }
 
 /// Consume a code: checked, then void (single use).
@@ -191,14 +176,9 @@ pub const UNVERIFIED_TTL_MS: u64 = 24 * 3_600_000;
 /// Delete accounts whose address was not verified within [`UNVERIFIED_TTL_MS`] (they were
 /// never in the key directory and never signed in). Returns how many went.
 pub async fn expire_unverified(db: &Db, now: Timestamp) -> ApiResult<usize> {
-    let cutoff = now.0.saturating_sub(UNVERIFIED_TTL_MS) as i64;
+    let cutoff = Timestamp(now.0.saturating_sub(UNVERIFIED_TTL_MS));
     let n = db
-        .run(move |c| -> ApiResult<usize> {
-            Ok(c.execute(
-                "DELETE FROM users WHERE email_verified = 0 AND created_at < ?1",
-                [cutoff],
-            )?)
-        })
+        .run(move |c| -> ApiResult<usize> { Ok(store::delete_unverified_before(c, cutoff)?) })
         .await?;
     if n > 0 {
         tracing::info!(accounts = n, "expired unverified accounts");
@@ -245,7 +225,7 @@ pub async fn signup(
     };
     let id = UserId::random();
     let to = email.clone();
-    let row = NewAccount {
+    let row = store::NewAccount {
         id,
         email,
         display_name,
@@ -254,9 +234,12 @@ pub async fn signup(
         kdf,
         backup: req.key_backup.0,
         recovery: recovery_verifier(&req.recovery_proof.0),
-        identity: req.identity,
     };
-    let code = cx.db.run(move |c| insert_account(c, &row, now)).await?;
+    let identity = req.identity;
+    let code = cx
+        .db
+        .run(move |c| insert_account(c, &row, &identity, now))
+        .await?;
     if let Some(code) = code {
         send_code(cx, &to, PURPOSE_VERIFY, &code).await;
     }
@@ -285,35 +268,16 @@ fn spend_signup_budget(
     Ok([by_email, by_ip])
 }
 
-/// A new account's row, as sign-up stores it.
-struct NewAccount {
-    id: UserId,
-    email: String,
-    display_name: String,
-    verifier: String,
-    salt: assent_shared::backup::Salt,
-    kdf: KdfParams,
-    backup: Vec<u8>,
-    recovery: [u8; 32],
-    identity: PublicIdentity,
-}
-
 /// Store a new account with its identity and an email code (taking the address from an
 /// unverified account that claimed it, never from a verified one).
 fn insert_account(
     c: &mut Connection,
-    row: &NewAccount,
+    row: &store::NewAccount,
+    identity: &PublicIdentity,
     now: Timestamp,
 ) -> ApiResult<Option<String>> {
     let tx = c.transaction()?;
-    let existing: Option<bool> = tx
-        .query_row(
-            "SELECT email_verified FROM users WHERE email = ?1",
-            [&row.email],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match existing {
+    match store::email_verified(&tx, &row.email)? {
         Some(true) => {
             return Err(ApiError::new(
                 ErrorCode::EmailTaken,
@@ -322,20 +286,11 @@ fn insert_account(
         }
         // Nobody proved this address yet: whoever can read its mail may claim it. The
         // unverified account (never in the key directory) goes.
-        Some(false) => {
-            tx.execute(
-                "DELETE FROM users WHERE email = ?1 AND email_verified = 0",
-                [&row.email],
-            )?;
-        }
+        Some(false) => store::delete_unverified(&tx, &row.email)?,
         None => {}
     }
-    tx.execute(
-        "INSERT INTO users (id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, key_backup, created_at, recovery_verifier)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![&row.id.0[..], row.email, row.display_name, row.verifier, &row.salt.0[..], row.kdf.memory_kib, row.kdf.iterations, row.kdf.lanes, row.backup, now.0 as i64, &row.recovery[..]],
-    )?;
-    crate::directory::append_identity(&tx, &row.id.0, &row.identity, now)?;
+    store::insert(&tx, row, now)?;
+    crate::directory::append_identity(&tx, &row.id.0, identity, now)?;
     let code = issue_code(&tx, &row.id, PURPOSE_VERIFY, now)?;
     tx.commit()?;
     Ok(code)
@@ -362,19 +317,10 @@ pub async fn verify_email(cx: &Accounts<'_>, ip: IpAddr, req: EmailCode) -> ApiR
             }
             consume_code(c, &acct.id, PURPOSE_VERIFY, &req.code, now)?;
             let tx = c.transaction()?;
-            tx.execute(
-                "UPDATE users SET email_verified = 1 WHERE id = ?1",
-                [&acct.id.0[..]],
-            )?;
+            store::mark_verified(&tx, acct.id)?;
             // The verified email now names the account's key in the transparency log.
-            let bundle: Option<Vec<u8>> = tx
-                .query_row(
-                    "SELECT bundle FROM identities WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
-                    [&acct.id.0[..]],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(identity) = bundle.and_then(|b| PublicIdentity::from_bytes(&b).ok()) {
+            let newest = crate::directory::store::latest(&tx, &acct.id.0)?;
+            if let Some(identity) = newest.and_then(|(_, b)| PublicIdentity::from_bytes(&b).ok()) {
                 crate::kt::enqueue_identity(&tx, &acct.email, &identity, now)?;
             }
             tx.commit()?;
@@ -490,7 +436,7 @@ pub async fn delete_account(cx: &Accounts<'_>, user: UserId, req: Confirm) -> Ap
                     now,
                 )?;
             }
-            tx.execute("DELETE FROM users WHERE id = ?1", [&user.0[..]])?;
+            store::delete(&tx, user)?;
             tx.commit()?;
             Ok(())
         })
@@ -519,23 +465,23 @@ pub async fn change_password(
     if !verify_secret(Some(acct.verifier), &req.auth_secret).await? {
         return Err(ApiError::invalid_credentials());
     }
-    let verifier = hash(&req.new_auth_secret).await?;
-    let salt = req.new_salt;
-    let backup = req.new_key_backup.0;
+    let password = store::NewPassword {
+        verifier: hash(&req.new_auth_secret).await?,
+        salt: req.new_salt,
+        kdf,
+        backup: req.new_key_backup.0,
+    };
     let recovery = recovery_verifier(&req.recovery_proof.0);
     let keep = session.clone();
-    db
-        .run(move |c| -> ApiResult<()> {
-            let tx = c.transaction()?;
-            tx.execute(
-                "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7, recovery_verifier = ?8 WHERE id = ?1",
-                params![&user.0[..], verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup, &recovery[..]],
-            )?;
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1 AND id != ?2", params![&user.0[..], session])?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
+    db.run(move |c| -> ApiResult<()> {
+        let tx = c.transaction()?;
+        store::set_password(&tx, user, &password)?;
+        store::set_recovery_verifier(&tx, user, &recovery)?;
+        sessions::store::delete_others(&tx, user, &session)?;
+        tx.commit()?;
+        Ok(())
+    })
+    .await?;
     // The other devices are signed out: their live connections too.
     sockets.close_user(user, Some(&keep));
     Ok(())
@@ -544,13 +490,8 @@ pub async fn change_password(
 /// `GET /v1/me/key-backup`
 pub async fn key_backup(db: &Db, user: UserId) -> ApiResult<KeyBackupBody> {
     db.run(move |c| -> ApiResult<KeyBackupBody> {
-        let b: Option<Vec<u8>> = c.query_row(
-            "SELECT key_backup FROM users WHERE id = ?1",
-            [&user.0[..]],
-            |r| r.get(0),
-        )?;
         Ok(KeyBackupBody {
-            key_backup: b.map(B64),
+            key_backup: store::key_backup(c, user)?.map(B64),
         })
     })
     .await
@@ -601,7 +542,7 @@ pub async fn verify_recovery(
                 let code = req.totp.as_deref().ok_or_else(crate::totp::required)?;
                 crate::totp::consume(c, &acct, code, now)?;
             }
-            let (backup, verifier) = recovery_material(c, &acct.id.0)?;
+            let (backup, verifier) = store::recovery_material(c, acct.id)?;
             let half = backup
                 .and_then(|b| KeyBackup::from_bytes(&b).ok())
                 .filter(|_| verifier.is_some())
@@ -609,15 +550,9 @@ pub async fn verify_recovery(
                 .recovery_half();
             // The code stays good until a recovery completes (a mistyped recovery code does
             // not cost the mail), but each ticket counts as one of its five tries.
-            c.execute(
-                "UPDATE email_codes SET attempts = attempts + 1 WHERE user_id = ?1 AND purpose = ?2",
-                params![&acct.id.0[..], PURPOSE_RECOVERY],
-            )?;
+            store::count_code_try(c, acct.id, PURPOSE_RECOVERY)?;
             let (ticket, hash) = secrets::new_token();
-            c.execute(
-                "INSERT INTO recovery_tickets (ticket_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![hash, &acct.id.0[..], now.plus_millis(TICKET_TTL_MS).0 as i64],
-            )?;
+            store::insert_ticket(c, &hash, acct.id, now.plus_millis(TICKET_TTL_MS))?;
             Ok(RecoveryTicket {
                 ticket,
                 recovery_half: B64(half.to_bytes()),
@@ -628,17 +563,6 @@ pub async fn verify_recovery(
         cx.throttle.failure("recovery", &req.email, ip, now);
     }
     result
-}
-
-/// An account's stored key backup and recovery verifier (either may be missing).
-type RecoveryMaterial = (Option<Vec<u8>>, Option<Vec<u8>>);
-
-fn recovery_material(c: &Connection, user: &[u8]) -> ApiResult<RecoveryMaterial> {
-    Ok(c.query_row(
-        "SELECT key_backup, recovery_verifier FROM users WHERE id = ?1",
-        [user],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?)
 }
 
 /// Wrong recovery proofs a ticket allows before it is void.
@@ -652,25 +576,16 @@ fn check_recovery(
     proof: &[u8],
     new_backup: &KeyBackup,
     now: Timestamp,
-) -> ApiResult<Vec<u8>> {
-    let row: Option<(Vec<u8>, i64, i64)> = c
-        .query_row(
-            "SELECT user_id, expires_at, attempts FROM recovery_tickets WHERE ticket_hash = ?1",
-            [ticket_hash],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((user, _, _)) = row.filter(|(_, e, a)| now.0 as i64 <= *e && *a < TICKET_MAX_PROOFS)
-    else {
+) -> ApiResult<UserId> {
+    let ticket = store::ticket(c, ticket_hash)?
+        .filter(|t| now.0 as i64 <= t.expires_at && t.attempts < TICKET_MAX_PROOFS);
+    let Some(store::Ticket { user, .. }) = ticket else {
         return Err(ApiError::invalid_code());
     };
-    let (stored, verifier) = recovery_material(c, &user)?;
+    let (stored, verifier) = store::recovery_material(c, user)?;
     let verifier = verifier.ok_or_else(recovery_unavailable)?;
     if !subtle_eq(&verifier, proof) {
-        c.execute(
-            "UPDATE recovery_tickets SET attempts = attempts + 1 WHERE ticket_hash = ?1",
-            [ticket_hash],
-        )?;
+        store::count_ticket_try(c, ticket_hash)?;
         return Err(ApiError::new(
             ErrorCode::BadRecoveryProof,
             "the recovery code does not belong to this account",
@@ -708,36 +623,29 @@ pub async fn complete_recovery(
         .db
         .run(move |c| check_recovery(c, &ticket_hash, &proof, &new_backup, now))
         .await?;
-    let verifier = hash(&req.new_auth_secret).await?;
-    let salt = req.new_salt;
-    let backup = req.new_key_backup.0;
+    let password = store::NewPassword {
+        verifier: hash(&req.new_auth_secret).await?,
+        salt: req.new_salt,
+        kdf,
+        backup: req.new_key_backup.0,
+    };
     let ticket_hash = secrets::token_hash(&req.ticket);
-    let id = user.clone();
-    cx
-        .db
+    cx.db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
             // Single use: only the request that deletes the ticket goes on.
-            if tx.execute("DELETE FROM recovery_tickets WHERE ticket_hash = ?1", [&ticket_hash])? != 1 {
+            if !store::take_ticket(&tx, &ticket_hash)? {
                 return Err(ApiError::invalid_code());
             }
-            tx.execute(
-                "UPDATE users SET verifier = ?2, salt = ?3, kdf_memory_kib = ?4, kdf_iterations = ?5, kdf_lanes = ?6, key_backup = ?7 WHERE id = ?1",
-                params![id, verifier, &salt.0[..], kdf.memory_kib, kdf.iterations, kdf.lanes, backup],
-            )?;
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [&id])?;
-            tx.execute("DELETE FROM recovery_tickets WHERE user_id = ?1", [&id])?;
+            store::set_password(&tx, user, &password)?;
+            sessions::store::delete_all(&tx, user)?;
+            store::delete_tickets(&tx, user)?;
             // The recovery code is used up with the recovery.
-            if let Ok(arr) = <[u8; 16]>::try_from(id.as_slice()) {
-                void_code(&tx, &UserId(arr), PURPOSE_RECOVERY)?;
-            }
+            void_code(&tx, &user, PURPOSE_RECOVERY)?;
             tx.commit()?;
             Ok(())
         })
         .await?;
-    let user = UserId(
-        <[u8; 16]>::try_from(user.as_slice()).map_err(|_| ApiError::Internal("user id".into()))?,
-    );
     tracing::info!(%user, "account recovered");
     cx.sessions.sockets.close_user(user, None);
     crate::sessions::create(&cx.sessions, cx.clock.now(), user, device).await

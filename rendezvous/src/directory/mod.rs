@@ -8,13 +8,17 @@
 //! - a signing key belongs to one account: another account's key is refused (403);
 //! - a key that was replaced can never be published again (409), so an old, perhaps stolen
 //!   key cannot come back.
+//!
+//! The rows are `store.rs`'s.
+
+pub mod store;
 
 use assent_shared::api::ErrorCode;
 use assent_shared::api::{DirectoryEntry, KeyHistoryEntry, PublishIdentity};
 use assent_shared::ids::UserId;
 use assent_shared::transparency::{KeyPossession, ServerKey};
 use assent_shared::{PublicIdentity, Timestamp};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -44,24 +48,11 @@ pub fn append_identity(
     now: Timestamp,
 ) -> ApiResult<bool> {
     let bundle = identity.to_bytes();
-    let latest: Option<(i64, Vec<u8>)> = c
-        .query_row(
-            "SELECT seq, bundle FROM identities WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
-            [user],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let latest = store::latest(c, user)?;
     if latest.as_ref().is_some_and(|(_, b)| *b == bundle) {
         return Ok(false);
     }
-    let holder: Option<Vec<u8>> = c
-        .query_row(
-            "SELECT user_id FROM identities WHERE signing_key = ?1 LIMIT 1",
-            [&identity.signing.0[..]],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match holder {
+    match store::holder(c, &identity.signing.0)? {
         Some(h) if h != user => {
             return Err(ApiError::new(
                 ErrorCode::KeyTaken,
@@ -77,19 +68,8 @@ pub fn append_identity(
         None => {}
     }
     let seq = latest.map(|(s, _)| s + 1).unwrap_or(1);
-    c.execute(
-        "INSERT INTO identities (user_id, seq, bundle, published_at, signing_key)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![user, seq, bundle, now.0 as i64, &identity.signing.0[..]],
-    )?;
-    let verified: Option<(String, bool)> = c
-        .query_row(
-            "SELECT email, email_verified FROM users WHERE id = ?1",
-            [user],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    if let Some((email, true)) = verified {
+    store::insert(c, user, seq, &bundle, &identity.signing.0, now)?;
+    if let Some(email) = store::verified_email(c, user)? {
         crate::kt::enqueue_identity(c, &email, identity, now)?;
     }
     Ok(true)
@@ -122,28 +102,18 @@ pub async fn publish(
 }
 
 fn entry(c: &Connection, user: UserId, display_name: String) -> ApiResult<DirectoryEntry> {
-    let mut st = c.prepare(
-        "SELECT seq, bundle, published_at FROM identities WHERE user_id = ?1 ORDER BY seq",
-    )?;
-    let rows = st.query_map([&user.0[..]], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, Vec<u8>>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
-    let mut history = Vec::new();
-    for row in rows {
-        let (seq, bundle, at) = row?;
-        // Stored bundles were verified on the way in; a row that no longer parses is skipped.
-        if let Ok(identity) = PublicIdentity::from_bytes(&bundle) {
-            history.push(KeyHistoryEntry {
-                seq: seq as u64,
+    // Stored bundles were verified on the way in; a row that no longer parses is skipped.
+    let history: Vec<KeyHistoryEntry> = store::history(c, &user.0)?
+        .into_iter()
+        .filter_map(|p| {
+            let identity = PublicIdentity::from_bytes(&p.bundle).ok()?;
+            Some(KeyHistoryEntry {
+                seq: p.seq as u64,
                 identity,
-                published_at: at as u64,
-            });
-        }
-    }
+                published_at: p.published_at as u64,
+            })
+        })
+        .collect();
     let identity = history
         .last()
         .map(|h| h.identity.clone())

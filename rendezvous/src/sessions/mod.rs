@@ -1,12 +1,13 @@
-//! Sign-in, session tokens (random, stored hashed, revocable) and the authenticated-user
-//! extractor.
+//! Sign-in, session tokens (random, stored hashed, revocable) and who is asking. The rows
+//! are `store.rs`'s.
+
+pub mod store;
 
 use assent_shared::api::ErrorCode;
 use std::net::IpAddr;
 
 use assent_shared::api::{SessionInfo, SigninRequest, SigninResponse};
 use assent_shared::ids::UserId;
-use rusqlite::{OptionalExtension, params};
 
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -105,15 +106,16 @@ pub async fn create(
     let (token, hash) = secrets::new_token();
     let session_id = UserId::random();
     let expires_at = now.plus_millis(cx.session_days * 24 * 3_600_000);
-    cx
-        .db
-        .run(move |c| -> ApiResult<()> {
-            c.execute(
-                "INSERT INTO sessions (id, user_id, token_hash, device, created_at, last_used_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
-                params![&session_id.0[..], &user.0[..], hash, device, now.0 as i64, expires_at.0 as i64],
-            )?;
-            Ok(())
-        })
+    let row = store::NewSession {
+        id: session_id,
+        user,
+        token_hash: hash,
+        device,
+        now,
+        expires_at,
+    };
+    cx.db
+        .run(move |c| -> ApiResult<()> { Ok(store::insert(c, &row)?) })
         .await?;
     Ok(SigninResponse {
         token,
@@ -153,9 +155,6 @@ pub struct Caller {
     pub admin: bool,
 }
 
-/// session id, user id, expires_at, last_used_at, role, disabled
-type SessionRow = (Vec<u8>, Vec<u8>, i64, i64, String, bool);
-
 /// Resolve a session token (also used by the signaling socket).
 pub async fn authenticate(db: &Db, now: Timestamp, token: &str) -> ApiResult<AuthUser> {
     if token.len() > 128 {
@@ -163,40 +162,25 @@ pub async fn authenticate(db: &Db, now: Timestamp, token: &str) -> ApiResult<Aut
     }
     let hash = secrets::token_hash(token);
     db.run(move |c| -> ApiResult<AuthUser> {
-        let row: Option<SessionRow> = c
-            .query_row(
-                "SELECT s.id, s.user_id, s.expires_at, s.last_used_at, u.role, u.disabled
-                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1",
-                [&hash],
-                |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((session, user, expires_at, last_used, role, disabled)) = row else {
+        let Some(row) = store::by_token(c, &hash)? else {
             return Err(ApiError::unauthenticated());
         };
-        if disabled || now.0 as i64 > expires_at {
+        if row.disabled || now.0 as i64 > row.expires_at {
             return Err(ApiError::unauthenticated());
         }
-        if now.0 as i64 - last_used > TOUCH_EVERY_MS as i64 {
-            c.execute(
-                "UPDATE sessions SET last_used_at = ?2 WHERE id = ?1",
-                params![session, now.0 as i64],
-            )?;
+        if now.0 as i64 - row.last_used_at > TOUCH_EVERY_MS as i64 {
+            store::touch(c, &row.session, now)?;
         }
         let id = UserId(
-            user.try_into()
+            row.user
+                .try_into()
                 .map_err(|_| ApiError::Internal("bad user id".into()))?,
         );
-        Ok(AuthUser { id, session, role })
+        Ok(AuthUser {
+            id,
+            session: row.session,
+            role: row.role,
+        })
     })
     .await
 }
@@ -204,24 +188,7 @@ pub async fn authenticate(db: &Db, now: Timestamp, token: &str) -> ApiResult<Aut
 /// `GET /v1/sessions`
 pub async fn list(db: &Db, user: &AuthUser) -> ApiResult<Vec<SessionInfo>> {
     let (id, current) = (user.id, user.session.clone());
-    db
-        .run(move |c| -> ApiResult<Vec<SessionInfo>> {
-            let mut st = c.prepare(
-                "SELECT id, device, created_at, last_used_at, expires_at FROM sessions WHERE user_id = ?1 ORDER BY created_at",
-            )?;
-            let rows = st.query_map([&id.0[..]], |r| {
-                let sid: Vec<u8> = r.get(0)?;
-                Ok(SessionInfo {
-                    id: data_encoding::HEXLOWER.encode(&sid),
-                    current: sid == current,
-                    device: r.get(1)?,
-                    created_at: r.get::<_, i64>(2)? as u64,
-                    last_used_at: r.get::<_, i64>(3)? as u64,
-                    expires_at: r.get::<_, i64>(4)? as u64,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+    db.run(move |c| -> ApiResult<Vec<SessionInfo>> { Ok(store::of_user(c, id, &current)?) })
         .await
 }
 
@@ -236,16 +203,11 @@ pub async fn revoke(cx: &Sessions<'_>, user: &AuthUser, which: &str) -> ApiResul
     };
     let id = user.id;
     let target_copy = target.clone();
-    let n = cx
+    let found = cx
         .db
-        .run(move |c| -> ApiResult<usize> {
-            Ok(c.execute(
-                "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2",
-                params![target, &id.0[..]],
-            )?)
-        })
+        .run(move |c| -> ApiResult<bool> { Ok(store::delete(c, &target, id)?) })
         .await?;
-    if n == 0 {
+    if !found {
         Err(ApiError::not_found())
     } else {
         cx.sockets.close_session(user.id, &target_copy);

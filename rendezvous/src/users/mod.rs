@@ -1,78 +1,17 @@
-//! The accounts table as every service sees it: a stored account, its lookups, the check of a
-//! password secret against its verifier, and the checks of what clients send. Below the
-//! services (accounts, sessions, two-factor, the directory, meetings), which all use it.
+//! The accounts as every service sees them: a stored account and its rows (`store.rs`), the
+//! check of a password secret against its verifier, and the checks of what clients send.
+//! Below the services (accounts, sessions, two-factor, the directory, meetings, admin), which
+//! all use it.
+
+pub mod store;
 
 use assent_shared::PublicIdentity;
 use assent_shared::api::{AuthSecret, ErrorCode};
-use assent_shared::backup::{KdfParams, Salt};
-use assent_shared::ids::UserId;
-use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{ApiError, ApiResult};
 use crate::secrets;
 
-/// A stored account.
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub id: UserId,
-    pub email: String,
-    pub display_name: String,
-    pub verifier: String,
-    pub salt: Salt,
-    pub kdf: KdfParams,
-    pub email_verified: bool,
-    pub totp_secret: Option<Vec<u8>>,
-    pub totp_enabled: bool,
-    pub totp_last_step: u64,
-    pub role: String,
-    pub disabled: bool,
-    pub created_at: u64,
-}
-
-const ACCOUNT_COLUMNS: &str = "id, email, display_name, verifier, salt, kdf_memory_kib, kdf_iterations, kdf_lanes, \
-     email_verified, totp_secret, totp_enabled, totp_last_step, role, disabled, created_at";
-
-fn row_to_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
-    let id: Vec<u8> = r.get(0)?;
-    let salt: Vec<u8> = r.get(4)?;
-    Ok(Account {
-        id: UserId(id.try_into().unwrap_or([0; 16])),
-        email: r.get(1)?,
-        display_name: r.get(2)?,
-        verifier: r.get(3)?,
-        salt: Salt(salt.try_into().unwrap_or([0; 16])),
-        kdf: KdfParams {
-            memory_kib: r.get(5)?,
-            iterations: r.get(6)?,
-            lanes: r.get(7)?,
-        },
-        email_verified: r.get(8)?,
-        totp_secret: r.get(9)?,
-        totp_enabled: r.get(10)?,
-        totp_last_step: r.get::<_, i64>(11)? as u64,
-        role: r.get(12)?,
-        disabled: r.get(13)?,
-        created_at: r.get::<_, i64>(14)? as u64,
-    })
-}
-
-pub fn by_email(c: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
-    c.query_row(
-        &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE email = ?1"),
-        [email.trim()],
-        row_to_account,
-    )
-    .optional()
-}
-
-pub fn by_id(c: &Connection, id: &UserId) -> rusqlite::Result<Option<Account>> {
-    c.query_row(
-        &format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1"),
-        [&id.0[..]],
-        row_to_account,
-    )
-    .optional()
-}
+pub use store::{Account, by_email, by_id};
 
 /// Validation of what a client sends.
 pub fn check_email(email: &str) -> ApiResult<String> {
@@ -125,6 +64,8 @@ pub async fn verify_secret(verifier: Option<String>, secret: &AuthSecret) -> Api
 
 #[cfg(test)]
 mod tests {
+    use assent_shared::ids::UserId;
+
     use super::*;
 
     #[test]
