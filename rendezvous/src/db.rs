@@ -243,6 +243,11 @@ impl Db {
     }
 }
 
+/// Whether the database answers (the health check).
+pub fn ping(c: &Connection) -> rusqlite::Result<()> {
+    c.query_row("SELECT 1", [], |_| Ok(()))
+}
+
 /// A database in memory with the current schema (unit tests of the SQL).
 #[cfg(test)]
 pub fn memory() -> Connection {

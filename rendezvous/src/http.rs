@@ -132,10 +132,7 @@ pub fn router(state: AppState) -> Router {
 async fn healthz(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     state
         .db
-        .run(|c| -> ApiResult<()> {
-            c.query_row("SELECT 1", [], |_| Ok(()))?;
-            Ok(())
-        })
+        .run(|c| -> ApiResult<()> { Ok(crate::db::ping(c)?) })
         .await?;
     Ok(Json(
         json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),

@@ -91,18 +91,10 @@ struct EmailQuery {
 
 /// Every bundle an account with `email` ever published.
 fn bundles_of(c: &Connection, email: &str) -> rusqlite::Result<Vec<PublicIdentity>> {
-    let mut st = c.prepare(
-        "SELECT i.bundle FROM identities i JOIN users u ON u.id = i.user_id
-         WHERE u.email = ?1 ORDER BY i.seq DESC",
-    )?;
-    let rows = st.query_map([email], |r| r.get::<_, Vec<u8>>(0))?;
-    let mut out = Vec::new();
-    for r in rows {
-        if let Ok(id) = PublicIdentity::from_bytes(&r?) {
-            out.push(id);
-        }
-    }
-    Ok(out)
+    Ok(crate::directory::store::bundles_by_email(c, email)?
+        .iter()
+        .filter_map(|b| PublicIdentity::from_bytes(b).ok())
+        .collect())
 }
 
 async fn lookup(

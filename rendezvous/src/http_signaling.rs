@@ -73,11 +73,8 @@ async fn admit(
         .run(move |c| -> ApiResult<Admitted> {
             let (m, role) = meetings::admit(c, &user, &code)?;
             let acct = users::by_id(c, &user)?.ok_or_else(ApiError::unauthenticated)?;
-            let bundle: Vec<u8> = c.query_row(
-                "SELECT bundle FROM identities WHERE user_id = ?1 ORDER BY seq DESC LIMIT 1",
-                [&user.0[..]],
-                |r| r.get(0),
-            )?;
+            let (_, bundle) = crate::directory::store::latest(c, &user.0)?
+                .ok_or_else(|| ApiError::Internal("no stored identity".into()))?;
             let identity = PublicIdentity::from_bytes(&bundle)
                 .map_err(|_| ApiError::Internal("stored identity".into()))?;
             Ok(Admitted {

@@ -207,6 +207,48 @@ fn server_services_do_not_know_http_or_the_whole_state() {
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
 
+/// The server's SQL is in its store modules (`store.rs` of each service, `kt/storage.rs`,
+/// the call history, the schema in `db.rs`): services keep the rules and call them, so
+/// another database (the PostgreSQL issue) replaces the stores and nothing else. Unit tests
+/// may set up rows themselves.
+#[test]
+fn server_sql_lives_in_store_modules() {
+    let src = root().join("rendezvous/src");
+    let store = |rel: &str| {
+        rel.ends_with("store.rs")
+            || ["kt/storage.rs", "signaling/history.rs", "db.rs"].contains(&rel)
+            || rel.ends_with("tests.rs")
+            || rel == "testing.rs"
+    };
+    let mut found = Vec::new();
+    for p in rust_files(&src) {
+        let rel = p
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .to_string();
+        if store(&rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&p).expect("source");
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+        for (i, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            if [".execute(", ".query_row(", ".prepare(", ".execute_batch("]
+                .iter()
+                .any(|call| line.contains(call))
+            {
+                found.push(format!("{rel}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "move these statements into the module's store:\n{}",
+        found.join("\n")
+    );
+}
+
 /// Every Rust file under `dir`.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -72,3 +72,13 @@ pub fn history(c: &Connection, user: &[u8]) -> rusqlite::Result<Vec<Published>> 
     })?;
     rows.collect()
 }
+
+/// Every bundle the account holding `email` published, newest first.
+pub fn bundles_by_email(c: &Connection, email: &str) -> rusqlite::Result<Vec<Vec<u8>>> {
+    let mut st = c.prepare(
+        "SELECT i.bundle FROM identities i JOIN users u ON u.id = i.user_id
+         WHERE u.email = ?1 ORDER BY i.seq DESC",
+    )?;
+    let rows = st.query_map([email], |r| r.get::<_, Vec<u8>>(0))?;
+    rows.collect()
+}

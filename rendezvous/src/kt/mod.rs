@@ -14,6 +14,7 @@
 //!   server's other secrets, never a fixed key.
 
 pub mod storage;
+mod store;
 
 use assent_shared::api::ErrorCode;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use assent_shared::transparency::{
 };
 use assent_shared::{Digest, PublicIdentity, Timestamp};
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use zeroize::Zeroizing;
 
 use crate::clock::Clock;
@@ -109,37 +110,10 @@ impl std::fmt::Debug for KeyDirectory {
     }
 }
 
-fn stored_root(c: &Connection, epoch: u64) -> rusqlite::Result<Option<SignedRoot>> {
-    let bytes: Option<Vec<u8>> = c
-        .query_row(
-            "SELECT root FROM kt_roots WHERE epoch = ?1",
-            [epoch as i64],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(bytes.and_then(|b| SignedRoot::from_bytes(&b).ok()))
-}
-
-fn newest_root(c: &Connection) -> rusqlite::Result<Option<SignedRoot>> {
-    let bytes: Option<Vec<u8>> = c
-        .query_row(
-            "SELECT root FROM kt_roots ORDER BY epoch DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(bytes.and_then(|b| SignedRoot::from_bytes(&b).ok()))
-}
-
 /// Queue `email`'s new directory value (in the caller's transaction). The newest value queued
 /// for a label wins.
 pub fn enqueue(c: &Connection, email: &str, value: Digest, now: Timestamp) -> rusqlite::Result<()> {
-    c.execute(
-        "INSERT INTO kt_pending (label, value, queued_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (label) DO UPDATE SET value = ?2, queued_at = ?3",
-        params![kt::label(email).0, &value.0[..], now.0 as i64],
-    )?;
-    Ok(())
+    store::enqueue(c, &kt::label(email).0, value, now)
 }
 
 /// Queue `identity` as `email`'s key.
@@ -209,12 +183,12 @@ impl KeyDirectory {
         let now = self.clock.now();
         self.db
             .run(move |c| -> ApiResult<SignedRoot> {
-                if let Some(r) = stored_root(c, epoch)? {
+                if let Some(r) = store::root(c, epoch)? {
                     return Ok(r);
                 }
                 let previous = match epoch {
                     0 => Digest([0; 32]),
-                    e => stored_root(c, e - 1)?
+                    e => store::root(c, e - 1)?
                         .map(|r| r.body.root_hash)
                         .ok_or_else(|| {
                             ApiError::Internal(format!("the root of epoch {} is missing", e - 1))
@@ -230,10 +204,7 @@ impl KeyDirectory {
                         time: now,
                     },
                 );
-                c.execute(
-                    "INSERT INTO kt_roots (epoch, root) VALUES (?1, ?2)",
-                    params![epoch as i64, root.to_bytes()],
-                )?;
+                store::insert_root(c, &root)?;
                 tracing::info!(epoch, "key directory epoch signed");
                 Ok(root)
             })
@@ -247,12 +218,7 @@ impl KeyDirectory {
         let _guard = self.lock.write().await;
         let pending = self
             .db
-            .run(|c| -> ApiResult<Vec<(Vec<u8>, Vec<u8>)>> {
-                let mut st =
-                    c.prepare("SELECT label, value FROM kt_pending ORDER BY queued_at LIMIT ?1")?;
-                let rows = st.query_map([MAX_BATCH as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })
+            .run(|c| -> ApiResult<Vec<store::Pending>> { Ok(store::pending(c, MAX_BATCH as i64)?) })
             .await?;
         if pending.is_empty() {
             return Ok(None);
@@ -271,17 +237,7 @@ impl KeyDirectory {
         };
         // Only what was published leaves the queue (a newer value queued meanwhile stays).
         self.db
-            .run(move |c| -> ApiResult<()> {
-                let tx = c.transaction()?;
-                for (l, v) in &pending {
-                    tx.execute(
-                        "DELETE FROM kt_pending WHERE label = ?1 AND value = ?2",
-                        params![l, v],
-                    )?;
-                }
-                tx.commit()?;
-                Ok(())
-            })
+            .run(move |c| -> ApiResult<()> { Ok(store::dequeue(c, &pending)?) })
             .await?;
         if let Some(r) = &root {
             tracing::info!(
@@ -311,7 +267,7 @@ impl KeyDirectory {
         }
         let newest = self
             .db
-            .run(|c| -> ApiResult<Option<SignedRoot>> { Ok(newest_root(c)?) })
+            .run(|c| -> ApiResult<Option<SignedRoot>> { Ok(store::newest_root(c)?) })
             .await?
             .ok_or_else(|| ApiError::Internal("the key directory has no root".into()))?;
         let fresh = SignedRoot::sign(
@@ -351,13 +307,7 @@ impl KeyDirectory {
     async fn has_label(&self, label: &akd::AkdLabel) -> ApiResult<bool> {
         let l = label.0.clone();
         self.db
-            .run(move |c| -> ApiResult<bool> {
-                Ok(c.query_row(
-                    "SELECT EXISTS(SELECT 1 FROM kt_values WHERE username = ?1)",
-                    [&l],
-                    |r| r.get(0),
-                )?)
-            })
+            .run(move |c| -> ApiResult<bool> { Ok(store::has_label(c, &l)?) })
             .await
     }
 
@@ -393,7 +343,7 @@ impl KeyDirectory {
             .db
             .run(
                 move |c| -> ApiResult<(Option<SignedRoot>, Option<SignedRoot>)> {
-                    Ok((stored_root(c, start)?, stored_root(c, start + 1)?))
+                    Ok((store::root(c, start)?, store::root(c, start + 1)?))
                 },
             )
             .await?;
@@ -412,19 +362,7 @@ impl KeyDirectory {
         self.dir().await?;
         let limit = limit.clamp(1, MAX_ROOTS) as i64;
         self.db
-            .run(move |c| -> ApiResult<Vec<SignedRoot>> {
-                let mut st = c.prepare(
-                    "SELECT root FROM kt_roots WHERE epoch >= ?1 ORDER BY epoch LIMIT ?2",
-                )?;
-                let rows = st.query_map(params![from as i64, limit], |r| r.get::<_, Vec<u8>>(0))?;
-                let mut out = Vec::new();
-                for r in rows {
-                    if let Ok(root) = SignedRoot::from_bytes(&r?) {
-                        out.push(root);
-                    }
-                }
-                Ok(out)
-            })
+            .run(move |c| -> ApiResult<Vec<SignedRoot>> { Ok(store::roots(c, from, limit)?) })
             .await
     }
 

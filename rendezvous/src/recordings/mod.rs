@@ -12,7 +12,6 @@ use assent_shared::api::{ErrorCode, RecordingInfo};
 use assent_shared::container::verify_manifest;
 use assent_shared::ids::RecordingId;
 use assent_shared::{PublicIdentity, Timestamp};
-use rusqlite::params;
 
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -95,15 +94,11 @@ pub async fn register(
             let m = &checked.manifest;
             let tx = c.transaction()?;
             // The signing key must be one the caller published.
-            let signer_is_caller = {
-                let mut st = tx.prepare("SELECT bundle FROM identities WHERE user_id = ?1")?;
-                let bundles = st
-                    .query_map([&user.id.0[..]], |r| r.get::<_, Vec<u8>>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                bundles.iter().any(|b| {
-                    PublicIdentity::from_bytes(b).is_ok_and(|p| p.signing == checked.signer)
-                })
-            };
+            let signer_is_caller = crate::directory::store::history(&tx, &user.id.0)?
+                .iter()
+                .any(|p| {
+                    PublicIdentity::from_bytes(&p.bundle).is_ok_and(|p| p.signing == checked.signer)
+                });
             if !signer_is_caller {
                 return Err(ApiError::forbidden());
             }
@@ -118,21 +113,17 @@ pub async fn register(
                 let size = m.segments.iter().map(|s| s.size).sum::<u64>();
                 within_quota(&tx, quota, &user.id, &m.recording_id, size)?;
                 let terms = &m.epochs[0].terms;
-                tx.execute(
-                    "INSERT INTO recordings (id, call_id, title, recorder_id, status,
-                       retention_days, manifest, size, created_at, tags)
-                     VALUES (?1, ?2, ?3, ?4, 'uploading', ?5, ?6, ?7, ?8, '[]')",
-                    params![
-                        &m.recording_id.0[..],
-                        &m.call_id.0[..],
-                        terms.title,
-                        &user.id.0[..],
-                        terms.retention_days,
-                        body,
-                        m.segments.iter().map(|s| s.size).sum::<u64>() as i64,
-                        now.0 as i64
-                    ],
-                )?;
+                let row = store::NewRecording {
+                    id: m.recording_id,
+                    call: m.call_id,
+                    title: &terms.title,
+                    recorder: user.id,
+                    retention_days: terms.retention_days,
+                    manifest: &body,
+                    size,
+                    now,
+                };
+                store::insert(&tx, &row)?;
             }
             set_participants(&tx, &m.recording_id, &checked.participants)?;
             let out = info(&tx, &m.recording_id, &user)?;
@@ -170,14 +161,7 @@ pub async fn update_manifest(
             let new = &checked.manifest;
             let size = new.segments.iter().map(|s| s.size).sum::<u64>();
             within_quota(&tx, quota, &user.id, &id, size)?;
-            tx.execute(
-                "UPDATE recordings SET manifest = ?2, size = ?3 WHERE id = ?1",
-                params![
-                    &id.0[..],
-                    body,
-                    new.segments.iter().map(|s| s.size).sum::<u64>() as i64
-                ],
-            )?;
+            store::set_manifest(&tx, &id, &body, size)?;
             set_participants(&tx, &id, &checked.participants)?;
             tx.commit()?;
             Ok(())
@@ -266,20 +250,8 @@ pub async fn list(db: &Db, user: Caller, all: bool) -> ApiResult<Vec<RecordingIn
         return Err(ApiError::forbidden());
     }
     db.run(move |c| -> ApiResult<Vec<RecordingInfo>> {
-        let ids: Vec<Vec<u8>> = if all {
-            let mut st = c.prepare("SELECT id FROM recordings ORDER BY created_at DESC")?;
-            st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
-        } else {
-            let mut st = c.prepare(
-                "SELECT id FROM recordings WHERE recorder_id = ?1 OR id IN
-                       (SELECT recording_id FROM recording_participants WHERE user_id = ?1)
-                     ORDER BY created_at DESC",
-            )?;
-            st.query_map([&user.id.0[..]], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        ids.into_iter()
-            .filter_map(|b| b.try_into().ok().map(RecordingId))
+        store::listed(c, (!all).then_some(&user.id))?
+            .into_iter()
             .map(|id| info(c, &id, &user))
             .collect()
     })
@@ -316,11 +288,8 @@ pub async fn set_tags(db: &Db, user: Caller, id: RecordingId, tags: Vec<String>)
         if matches!(a, Access::Admin) {
             return Err(ApiError::forbidden());
         }
-        c.execute(
-            "UPDATE recordings SET tags = ?2 WHERE id = ?1",
-            params![&id.0[..], serde_json::to_string(&clean).unwrap_or_default()],
-        )?;
-        Ok(())
+        let tags = serde_json::to_string(&clean).unwrap_or_default();
+        Ok(store::set_tags(c, &id, &tags)?)
     })
     .await
 }

@@ -6,7 +6,7 @@ use assent_shared::ids::{RecordingId, UserId};
 
 use super::Registry;
 use super::access::{Access, access};
-use super::store::recording_ids;
+use super::store::{self, recording_ids};
 use super::{key, storage_err};
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::Caller;
@@ -19,16 +19,7 @@ pub(super) async fn purge(reg: &Registry<'_>, id: RecordingId) -> ApiResult<()> 
     let (objects, uploads) = reg
         .db
         .run(move |c| -> ApiResult<(Vec<String>, Vec<NamedUpload>)> {
-            let mut st = c.prepare("SELECT name FROM recording_objects WHERE recording_id = ?1")?;
-            let objects = st
-                .query_map([&id.0[..]], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut st =
-                c.prepare("SELECT name, upload_id FROM recording_uploads WHERE recording_id = ?1")?;
-            let uploads = st
-                .query_map([&id.0[..]], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok((objects, uploads))
+            Ok((store::objects(c, &id)?, store::uploads(c, &id)?))
         })
         .await?;
     for (name, upload) in uploads {
@@ -48,10 +39,7 @@ pub(super) async fn purge(reg: &Registry<'_>, id: RecordingId) -> ApiResult<()> 
             .map_err(storage_err)?;
     }
     reg.db
-        .run(move |c| -> ApiResult<()> {
-            c.execute("DELETE FROM recordings WHERE id = ?1", [&id.0[..]])?;
-            Ok(())
-        })
+        .run(move |c| -> ApiResult<()> { Ok(store::delete(c, &id)?) })
         .await
 }
 

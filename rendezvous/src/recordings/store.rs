@@ -260,3 +260,159 @@ pub(super) fn mark_complete(
         .collect::<Result<_, _>>()?;
     Ok(mail)
 }
+
+/// A recording about to be registered.
+pub(super) struct NewRecording<'a> {
+    pub(super) id: RecordingId,
+    pub(super) call: assent_shared::CallId,
+    pub(super) title: &'a str,
+    pub(super) recorder: UserId,
+    pub(super) retention_days: u16,
+    pub(super) manifest: &'a [u8],
+    pub(super) size: u64,
+    pub(super) now: Timestamp,
+}
+
+pub(super) fn insert(c: &Connection, r: &NewRecording<'_>) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO recordings (id, call_id, title, recorder_id, status,
+           retention_days, manifest, size, created_at, tags)
+         VALUES (?1, ?2, ?3, ?4, 'uploading', ?5, ?6, ?7, ?8, '[]')",
+        params![
+            &r.id.0[..],
+            &r.call.0[..],
+            r.title,
+            &r.recorder.0[..],
+            r.retention_days,
+            r.manifest,
+            r.size as i64,
+            r.now.0 as i64
+        ],
+    )?;
+    Ok(())
+}
+
+/// A newer manifest, and the size its segments add up to.
+pub(super) fn set_manifest(
+    c: &Connection,
+    id: &RecordingId,
+    manifest: &[u8],
+    size: u64,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE recordings SET manifest = ?2, size = ?3 WHERE id = ?1",
+        params![&id.0[..], manifest, size as i64],
+    )?;
+    Ok(())
+}
+
+/// The participants' labels, as a JSON list.
+pub(super) fn set_tags(c: &Connection, id: &RecordingId, tags: &str) -> rusqlite::Result<()> {
+    c.execute(
+        "UPDATE recordings SET tags = ?2 WHERE id = ?1",
+        params![&id.0[..], tags],
+    )?;
+    Ok(())
+}
+
+/// Every recording, newest first (`user: None`), or those `user` made or took part in.
+pub(super) fn listed(c: &Connection, user: Option<&UserId>) -> rusqlite::Result<Vec<RecordingId>> {
+    let ids: Vec<Vec<u8>> = match user {
+        None => {
+            let mut st = c.prepare("SELECT id FROM recordings ORDER BY created_at DESC")?;
+            st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        }
+        Some(user) => {
+            let mut st = c.prepare(
+                "SELECT id FROM recordings WHERE recorder_id = ?1 OR id IN
+                   (SELECT recording_id FROM recording_participants WHERE user_id = ?1)
+                 ORDER BY created_at DESC",
+            )?;
+            st.query_map([&user.0[..]], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        }
+    };
+    Ok(ids
+        .into_iter()
+        .filter_map(|b| b.try_into().ok().map(RecordingId))
+        .collect())
+}
+
+/// The names of the recording's stored objects.
+pub(super) fn objects(c: &Connection, id: &RecordingId) -> rusqlite::Result<Vec<String>> {
+    let mut st = c.prepare("SELECT name FROM recording_objects WHERE recording_id = ?1")?;
+    st.query_map([&id.0[..]], |r| r.get(0))?.collect()
+}
+
+/// An object stored: its size (a second upload of the same name replaces it).
+pub(super) fn put_object(
+    c: &Connection,
+    id: &RecordingId,
+    name: &str,
+    size: u64,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO recording_objects (recording_id, name, size) VALUES (?1, ?2, ?3)
+         ON CONFLICT(recording_id, name) DO UPDATE SET size = excluded.size",
+        params![&id.0[..], name, size as i64],
+    )?;
+    Ok(())
+}
+
+/// The recording's multipart uploads in progress: (object name, upload id).
+pub(super) fn uploads(c: &Connection, id: &RecordingId) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut st =
+        c.prepare("SELECT name, upload_id FROM recording_uploads WHERE recording_id = ?1")?;
+    st.query_map([&id.0[..]], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// Whether `upload` is an upload of object `name` of the recording.
+pub(super) fn has_upload(
+    c: &Connection,
+    id: &RecordingId,
+    name: &str,
+    upload: &str,
+) -> rusqlite::Result<bool> {
+    Ok(c.query_row(
+        "SELECT 1 FROM recording_uploads WHERE recording_id = ?1 AND name = ?2
+           AND upload_id = ?3",
+        params![&id.0[..], name, upload],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
+}
+
+pub(super) fn insert_upload(
+    c: &Connection,
+    id: &RecordingId,
+    name: &str,
+    upload: &str,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "INSERT INTO recording_uploads (recording_id, name, upload_id, created_at)
+         VALUES (?1, ?2, ?3, ?4)",
+        params![&id.0[..], name, upload, now.0 as i64],
+    )?;
+    Ok(())
+}
+
+pub(super) fn delete_upload(
+    c: &Connection,
+    id: &RecordingId,
+    upload: &str,
+) -> rusqlite::Result<()> {
+    c.execute(
+        "DELETE FROM recording_uploads WHERE recording_id = ?1 AND upload_id = ?2",
+        params![&id.0[..], upload],
+    )?;
+    Ok(())
+}
+
+/// Delete the recording's rows (its participants, objects and uploads go by cascade).
+pub(super) fn delete(c: &Connection, id: &RecordingId) -> rusqlite::Result<()> {
+    c.execute("DELETE FROM recordings WHERE id = ?1", [&id.0[..]])?;
+    Ok(())
+}

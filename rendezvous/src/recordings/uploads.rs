@@ -4,11 +4,10 @@
 use assent_shared::Timestamp;
 use assent_shared::api::{ErrorCode, RecordingObject, StoredPart, UploadStarted};
 use assent_shared::ids::RecordingId;
-use rusqlite::{OptionalExtension, params};
 
 use super::Registry;
 use super::access::{Access, access, must_record};
-use super::store::{Status, object_size};
+use super::store::{self, Status, object_size};
 use super::{MAX_PARTS_PER_REQUEST, key, storage_err, valid_object};
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -44,14 +43,11 @@ pub(super) async fn recorder_of(db: &Db, user: &Caller, id: RecordingId) -> ApiR
 pub(super) async fn upload_of(db: &Db, id: RecordingId, name: &str, upload: &str) -> ApiResult<()> {
     let (name, upload) = (name.to_string(), upload.to_string());
     db.run(move |c| -> ApiResult<()> {
-        c.query_row(
-            "SELECT 1 FROM recording_uploads WHERE recording_id = ?1 AND name = ?2
-                   AND upload_id = ?3",
-            params![&id.0[..], name, upload],
-            |_| Ok(()),
-        )
-        .optional()?
-        .ok_or_else(|| ApiError::new(ErrorCode::NoSuchUpload, "no such upload"))
+        if store::has_upload(c, &id, &name, &upload)? {
+            Ok(())
+        } else {
+            Err(ApiError::new(ErrorCode::NoSuchUpload, "no such upload"))
+        }
     })
     .await
 }
@@ -73,14 +69,7 @@ pub async fn start_upload(
         .map_err(storage_err)?;
     let (n, u) = (name.clone(), upload_id.clone());
     reg.db
-        .run(move |c| -> ApiResult<()> {
-            c.execute(
-                "INSERT INTO recording_uploads (recording_id, name, upload_id, created_at)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![&id.0[..], n, u, now.0 as i64],
-            )?;
-            Ok(())
-        })
+        .run(move |c| -> ApiResult<()> { Ok(store::insert_upload(c, &id, &n, &u, now)?) })
         .await?;
     Ok(UploadStarted { upload_id })
 }
@@ -176,15 +165,8 @@ pub async fn complete_upload(
     reg.db
         .run(move |c| -> ApiResult<()> {
             let tx = c.transaction()?;
-            tx.execute(
-                "INSERT INTO recording_objects (recording_id, name, size) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(recording_id, name) DO UPDATE SET size = excluded.size",
-                params![&id.0[..], n, size as i64],
-            )?;
-            tx.execute(
-                "DELETE FROM recording_uploads WHERE recording_id = ?1 AND upload_id = ?2",
-                params![&id.0[..], upload],
-            )?;
+            store::put_object(&tx, &id, &n, size)?;
+            store::delete_upload(&tx, &id, &upload)?;
             tx.commit()?;
             Ok(())
         })
@@ -208,13 +190,7 @@ pub async fn abort_upload(
         .await
         .map_err(storage_err)?;
     reg.db
-        .run(move |c| -> ApiResult<()> {
-            c.execute(
-                "DELETE FROM recording_uploads WHERE recording_id = ?1 AND upload_id = ?2",
-                params![&id.0[..], upload],
-            )?;
-            Ok(())
-        })
+        .run(move |c| -> ApiResult<()> { Ok(store::delete_upload(c, &id, &upload)?) })
         .await
 }
 
