@@ -76,7 +76,7 @@ mod tests {
         AuthUser {
             id: crate::testing::user(db, name, role).await,
             session: vec![],
-            role: role.into(),
+            role: assent_shared::api::AccountRole::parse(role),
         }
     }
 

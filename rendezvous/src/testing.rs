@@ -43,7 +43,7 @@ pub async fn user(db: &Db, name: &str, role: &str) -> UserId {
         .expect("a user row")
 }
 
-/// A database in memory with what signing in works with (`sessions()`, in `sessions.rs`,
+/// A database in memory with what signing in works with (`sessions()`, in `sessions/mod.rs`,
 /// gives sessions that last 30 days).
 pub struct World {
     pub db: Db,

@@ -404,7 +404,7 @@ pub fn me(a: &Account) -> Me {
         user_id: a.id,
         email: a.email.clone(),
         display_name: a.display_name.clone(),
-        role: a.role.clone(),
+        role: a.role,
         totp_enabled: a.totp_enabled,
         created_at: a.created_at,
     }

@@ -6,7 +6,7 @@ pub mod store;
 use assent_shared::api::ErrorCode;
 use std::net::IpAddr;
 
-use assent_shared::api::{SessionInfo, SigninRequest, SigninResponse};
+use assent_shared::api::{AccountRole, SessionInfo, SigninRequest, SigninResponse};
 use assent_shared::ids::UserId;
 
 use crate::db::Db;
@@ -130,12 +130,12 @@ pub async fn create(
 pub struct AuthUser {
     pub id: UserId,
     pub session: Vec<u8>,
-    pub role: String,
+    pub role: AccountRole,
 }
 
 impl AuthUser {
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == AccountRole::Admin
     }
 
     /// Who is asking, as the services see it.

@@ -2,7 +2,7 @@
 //! its token, never the token.
 
 use assent_shared::Timestamp;
-use assent_shared::api::SessionInfo;
+use assent_shared::api::{AccountRole, SessionInfo};
 use assent_shared::ids::UserId;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -38,7 +38,7 @@ pub struct ByToken {
     pub user: Vec<u8>,
     pub expires_at: i64,
     pub last_used_at: i64,
-    pub role: String,
+    pub role: AccountRole,
     pub disabled: bool,
 }
 
@@ -53,7 +53,7 @@ pub fn by_token(c: &Connection, hash: &[u8]) -> rusqlite::Result<Option<ByToken>
                 user: r.get(1)?,
                 expires_at: r.get(2)?,
                 last_used_at: r.get(3)?,
-                role: r.get(4)?,
+                role: AccountRole::parse(&r.get::<_, String>(4)?),
                 disabled: r.get(5)?,
             })
         },

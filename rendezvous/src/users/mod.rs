@@ -117,7 +117,7 @@ mod tests {
             (id, "Ann", [9; 16])
         );
         assert!(!a.email_verified && !a.totp_enabled && !a.disabled);
-        assert_eq!(a.role, "user");
+        assert_eq!(a.role, assent_shared::api::AccountRole::User);
         assert_eq!(by_id(&c, &id).unwrap().unwrap().email, "ann@example.org");
         assert!(by_email(&c, "bob@example.org").unwrap().is_none());
     }

@@ -1,6 +1,6 @@
 //! The accounts' rows: SQL only.
 
-use assent_shared::api::AdminUser;
+use assent_shared::api::{AccountRole, AdminUser};
 use assent_shared::backup::{KdfParams, Salt};
 use assent_shared::ids::UserId;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -18,7 +18,7 @@ pub struct Account {
     pub totp_secret: Option<Vec<u8>>,
     pub totp_enabled: bool,
     pub totp_last_step: u64,
-    pub role: String,
+    pub role: AccountRole,
     pub disabled: bool,
     pub created_at: u64,
 }
@@ -44,7 +44,7 @@ fn row_to_account(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
         totp_secret: r.get(9)?,
         totp_enabled: r.get(10)?,
         totp_last_step: r.get::<_, i64>(11)? as u64,
-        role: r.get(12)?,
+        role: AccountRole::parse(&r.get::<_, String>(12)?),
         disabled: r.get(13)?,
         created_at: r.get::<_, i64>(14)? as u64,
     })
@@ -80,7 +80,7 @@ pub fn all(c: &Connection) -> rusqlite::Result<Vec<AdminUser>> {
             user_id: UserId(id.try_into().unwrap_or([0; 16])),
             email: r.get(1)?,
             display_name: r.get(2)?,
-            role: r.get(3)?,
+            role: AccountRole::parse(&r.get::<_, String>(3)?),
             email_verified: r.get(4)?,
             disabled: r.get(5)?,
             created_at: r.get::<_, i64>(6)? as u64,

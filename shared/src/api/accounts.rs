@@ -97,6 +97,33 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// What an account may do on its server: an administrator lists, disables and re-enables
+/// accounts (and can never decrypt anything). Spelled `user` / `admin` on the wire and in the
+/// server's database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountRole {
+    User,
+    Admin,
+}
+
+impl AccountRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountRole::User => "user",
+            AccountRole::Admin => "admin",
+        }
+    }
+
+    /// A stored role; anything unknown is the least privileged one.
+    pub fn parse(s: &str) -> AccountRole {
+        match s {
+            "admin" => AccountRole::Admin,
+            _ => AccountRole::User,
+        }
+    }
+}
+
 /// `GET /v1/me`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,7 +131,7 @@ pub struct Me {
     pub user_id: UserId,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    pub role: AccountRole,
     pub totp_enabled: bool,
     pub created_at: u64,
 }
@@ -280,4 +307,23 @@ pub struct PasswordPolicy {
     pub min_chars: usize,
     pub max_chars: usize,
     pub rules: Vec<Rule>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The role keeps the spelling the server's database and older clients use, and a role
+    /// the client does not know is refused rather than read as another.
+    #[test]
+    fn account_roles_keep_their_wire_spelling() {
+        for role in [AccountRole::User, AccountRole::Admin] {
+            let json = serde_json::to_string(&role).unwrap();
+            assert_eq!(json, format!("\"{}\"", role.as_str()));
+            assert_eq!(serde_json::from_str::<AccountRole>(&json).unwrap(), role);
+            assert_eq!(AccountRole::parse(role.as_str()), role);
+        }
+        assert!(serde_json::from_str::<AccountRole>("\"root\"").is_err());
+        assert_eq!(AccountRole::parse("root"), AccountRole::User);
+    }
 }

@@ -112,7 +112,7 @@ pub struct AdminUser {
     pub user_id: UserId,
     pub email: String,
     pub display_name: String,
-    pub role: String,
+    pub role: super::AccountRole,
     pub email_verified: bool,
     pub disabled: bool,
     pub created_at: u64,
