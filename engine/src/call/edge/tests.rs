@@ -274,15 +274,13 @@ fn accepting_an_unchanged_key_does_nothing() {
     );
 }
 
-/// A recording going to the cloud is kept in the library as it grows and each change is
-/// handed to the upload queue; its chain heads are shared with the others.
-#[test]
-fn a_cloud_recording_is_kept_and_uploaded_as_it_grows() {
-    let mut t = ann();
-    seat(&mut t);
-    let id = assent_shared::ids::RecordingId([4; 16]);
-    let dir = std::path::PathBuf::from("/recordings/one");
-    let row = RecordingRow {
+/// The library row the recorder reports with a recording it starts.
+fn recording_row(
+    id: assent_shared::ids::RecordingId,
+    dir: &std::path::Path,
+    scope: Scope,
+) -> RecordingRow {
+    RecordingRow {
         id: id.to_string(),
         title: "Standup".into(),
         dir: dir.display().to_string(),
@@ -294,11 +292,25 @@ fn a_cloud_recording_is_kept_and_uploaded_as_it_grows() {
         size: 0,
         segments: 0,
         state: RecordingState::Recording,
-        scope: Scope::LocalAndCloud,
+        scope,
         retention_days: 30,
-        cloud_state: CloudState::Pending,
+        cloud_state: match scope {
+            Scope::LocalAndCloud => CloudState::Pending,
+            _ => CloudState::None,
+        },
         uploaded_bytes: 0,
-    };
+    }
+}
+
+/// A recording going to the cloud is kept in the library as it grows and each change is
+/// handed to the upload queue; its chain heads are shared with the others.
+#[test]
+fn a_cloud_recording_is_kept_and_uploaded_as_it_grows() {
+    let mut t = ann();
+    seat(&mut t);
+    let id = assent_shared::ids::RecordingId([4; 16]);
+    let dir = std::path::PathBuf::from("/recordings/one");
+    let row = recording_row(id, &dir, Scope::LocalAndCloud);
     let started = RecorderEvent::Started {
         id,
         dir: dir.clone(),
@@ -342,23 +354,7 @@ fn a_cloud_recording_is_kept_and_uploaded_as_it_grows() {
 fn a_local_recording_is_not_uploaded() {
     let mut t = ann();
     let id = assent_shared::ids::RecordingId([5; 16]);
-    let row = RecordingRow {
-        id: id.to_string(),
-        title: "Private".into(),
-        dir: "/recordings/two".into(),
-        call_id: CALL.to_string(),
-        started_at: 1,
-        ended_at: None,
-        participants: vec![],
-        tags: vec![],
-        size: 0,
-        segments: 0,
-        state: RecordingState::Recording,
-        scope: Scope::Local,
-        retention_days: 30,
-        cloud_state: CloudState::None,
-        uploaded_bytes: 0,
-    };
+    let row = recording_row(id, std::path::Path::new("/recordings/two"), Scope::Local);
     t.edge.recorded(RecorderEvent::Started {
         id,
         dir: "/recordings/two".into(),
@@ -374,6 +370,17 @@ fn a_local_recording_is_not_uploaded() {
     assert_eq!(t.edge.store.recordings().unwrap().len(), 1);
 }
 
+/// The machine's event for Bob, there when we joined.
+fn bob_joined() -> Event {
+    Event::ParticipantJoined {
+        peer: BOB,
+        user: UserId([2; 16]),
+        email: "bob@example.org".into(),
+        name: "Bob".into(),
+        arrived: false,
+    }
+}
+
 /// Chat lines go to the recorder under the sender's name; people get their labels.
 #[test]
 fn chat_and_people_reach_the_recorder_by_name() {
@@ -385,13 +392,7 @@ fn chat_and_people_reach_the_recorder_by_name() {
         text: "hello".into(),
         sent_at: 42,
     });
-    t.edge.keep(&Event::ParticipantJoined {
-        peer: BOB,
-        user: UserId([2; 16]),
-        email: "bob@example.org".into(),
-        name: "Bob".into(),
-        arrived: false,
-    });
+    t.edge.keep(&bob_joined());
     let records = format!("{:?}", t.edge.io.records.borrow());
     assert!(
         records.contains(r#"Chat { from: "Bob", text: "hello", at: 42 }"#),
@@ -458,13 +459,7 @@ fn server_frames_outside_the_call_protocol_are_reported() {
 fn leaving_hangs_up_and_keeps_the_call_in_the_history() {
     let mut t = ann();
     seat(&mut t);
-    t.edge.keep(&Event::ParticipantJoined {
-        peer: BOB,
-        user: UserId([2; 16]),
-        email: "bob@example.org".into(),
-        name: "Bob".into(),
-        arrived: false,
-    });
+    t.edge.keep(&bob_joined());
     let leave = t.edge.command(Command::Leave).unwrap();
     t.edge.feed(leave);
     assert!(t.edge.machine.is_over());
