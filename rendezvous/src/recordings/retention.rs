@@ -6,7 +6,7 @@ use assent_shared::ids::{RecordingId, UserId};
 
 use super::Registry;
 use super::access::{Access, access};
-use super::store::{self, recording_ids};
+use super::store;
 use super::{key, storage_err};
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::Caller;
@@ -47,13 +47,7 @@ pub(super) async fn purge(reg: &Registry<'_>, id: RecordingId) -> ApiResult<()> 
 pub async fn purge_recorded_by(reg: &Registry<'_>, user: UserId) -> ApiResult<()> {
     let ids = reg
         .db
-        .run(move |c| -> ApiResult<Vec<RecordingId>> {
-            Ok(recording_ids(
-                c,
-                "SELECT id FROM recordings WHERE recorder_id = ?1",
-                &user.0[..],
-            )?)
-        })
+        .run(move |c| -> ApiResult<Vec<RecordingId>> { Ok(store::recorded_by(c, &user)?) })
         .await?;
     for id in ids {
         purge(reg, id).await?;
@@ -80,22 +74,7 @@ pub async fn delete(reg: &Registry<'_>, user: Caller, id: RecordingId) -> ApiRes
 pub async fn expire(reg: &Registry<'_>, now: Timestamp) -> ApiResult<usize> {
     let due: Vec<RecordingId> = reg
         .db
-        .run(move |c| -> ApiResult<Vec<RecordingId>> {
-            let mut ids = recording_ids(
-                c,
-                "SELECT id FROM recordings WHERE status = 'complete' AND retention_until <= ?1",
-                now.0 as i64,
-            )?;
-            // An upload never completed goes when a complete one begun then would have: its
-            // retention counted from when it was registered.
-            ids.extend(recording_ids(
-                c,
-                "SELECT id FROM recordings WHERE status = 'uploading'
-                   AND created_at + retention_days * 86400000 <= ?1",
-                now.0 as i64,
-            )?);
-            Ok(ids)
-        })
+        .run(move |c| -> ApiResult<Vec<RecordingId>> { Ok(store::past_retention(c, now)?) })
         .await?;
     let n = due.len();
     for id in due {

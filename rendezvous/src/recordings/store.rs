@@ -10,15 +10,15 @@ use super::DAY_MS;
 use crate::error::{ApiError, ApiResult};
 use crate::sessions::Caller;
 
-/// The recording ids a one-parameter query selects.
-pub(super) fn recording_ids(
+/// The recording ids a query selects.
+fn recording_ids(
     c: &Connection,
     sql: &str,
-    param: impl rusqlite::ToSql,
+    params: impl rusqlite::Params,
 ) -> rusqlite::Result<Vec<RecordingId>> {
     let mut st = c.prepare(sql)?;
     let ids: Vec<Vec<u8>> = st
-        .query_map([param], |r| r.get(0))?
+        .query_map(params, |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(ids
         .into_iter()
@@ -317,25 +317,43 @@ pub(super) fn set_tags(c: &Connection, id: &RecordingId, tags: &str) -> rusqlite
 
 /// Every recording, newest first (`user: None`), or those `user` made or took part in.
 pub(super) fn listed(c: &Connection, user: Option<&UserId>) -> rusqlite::Result<Vec<RecordingId>> {
-    let ids: Vec<Vec<u8>> = match user {
-        None => {
-            let mut st = c.prepare("SELECT id FROM recordings ORDER BY created_at DESC")?;
-            st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
-        }
-        Some(user) => {
-            let mut st = c.prepare(
-                "SELECT id FROM recordings WHERE recorder_id = ?1 OR id IN
-                   (SELECT recording_id FROM recording_participants WHERE user_id = ?1)
-                 ORDER BY created_at DESC",
-            )?;
-            st.query_map([&user.0[..]], |r| r.get(0))?
-                .collect::<Result<_, _>>()?
-        }
-    };
-    Ok(ids
-        .into_iter()
-        .filter_map(|b| b.try_into().ok().map(RecordingId))
-        .collect())
+    match user {
+        None => recording_ids(c, "SELECT id FROM recordings ORDER BY created_at DESC", []),
+        Some(user) => recording_ids(
+            c,
+            "SELECT id FROM recordings WHERE recorder_id = ?1 OR id IN
+               (SELECT recording_id FROM recording_participants WHERE user_id = ?1)
+             ORDER BY created_at DESC",
+            [&user.0[..]],
+        ),
+    }
+}
+
+/// The recordings `user` made.
+pub(super) fn recorded_by(c: &Connection, user: &UserId) -> rusqlite::Result<Vec<RecordingId>> {
+    recording_ids(
+        c,
+        "SELECT id FROM recordings WHERE recorder_id = ?1",
+        [&user.0[..]],
+    )
+}
+
+/// The recordings past their retention date at `now`: complete ones past theirs, and uploads
+/// never completed once a complete one begun then would have gone (counted from when it was
+/// registered).
+pub(super) fn past_retention(c: &Connection, now: Timestamp) -> rusqlite::Result<Vec<RecordingId>> {
+    let mut ids = recording_ids(
+        c,
+        "SELECT id FROM recordings WHERE status = 'complete' AND retention_until <= ?1",
+        [now.0 as i64],
+    )?;
+    ids.extend(recording_ids(
+        c,
+        "SELECT id FROM recordings WHERE status = 'uploading'
+           AND created_at + retention_days * 86400000 <= ?1",
+        [now.0 as i64],
+    )?);
+    Ok(ids)
 }
 
 /// The names of the recording's stored objects.

@@ -18,7 +18,8 @@ pub struct NewSession {
 
 pub fn insert(c: &Connection, s: &NewSession) -> rusqlite::Result<()> {
     c.execute(
-        "INSERT INTO sessions (id, user_id, token_hash, device, created_at, last_used_at, expires_at)
+        "INSERT INTO sessions (id, user_id, token_hash, device, created_at, last_used_at,
+           expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         params![
             &s.id.0[..],
