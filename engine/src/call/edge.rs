@@ -218,9 +218,8 @@ impl<P: Peers, I: Io> Edge<P, I> {
             } => {
                 let name = self
                     .machine
-                    .peers()
-                    .find(|(id, _, _)| id == from)
-                    .map(|(_, _, info)| info.display_name.clone())
+                    .peer(*from)
+                    .map(|(_, info)| info.display_name.clone())
                     .unwrap_or_else(|| from.to_string());
                 self.io.record(recorder::Command::Chat {
                     from: name,

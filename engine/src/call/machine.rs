@@ -213,6 +213,11 @@ impl CallMachine {
         self.peers.iter().map(|(id, p)| (*id, p.phase, &p.info))
     }
 
+    /// The connection phase of remote peer `id` and what the server said of them.
+    pub fn peer(&self, id: PeerId) -> Option<(Phase, &PeerInfo)> {
+        self.peers.get(&id).map(|p| (p.phase, &p.info))
+    }
+
     /// Recording consent for this call (once seated).
     pub fn consent(&self) -> Option<&ConsentLink> {
         self.consent.as_ref()

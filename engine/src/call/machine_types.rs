@@ -167,7 +167,8 @@ pub enum Effect {
         payload: String,
     },
     /// Check `peer`'s key with the key directory: a lookup proof that `email` holds exactly
-    /// `identity`, then the pin for `email`. The answer comes back as [`DirectoryInput::PeerVetted`].
+    /// `identity`, then the pin for `email`. The answer comes back as
+    /// [`DirectoryInput::PeerVetted`].
     VetPeer {
         peer: PeerId,
         email: String,

@@ -1,6 +1,6 @@
 //! Vetting the people in a call against the key directory: each peer's key is looked up (with
-//! its proof) through the edge's [`Io`] port, the answer fed to the machine; keys compared in person are
-//! remembered as verified, and a changed key is held until accepted.
+//! its proof) through the edge's [`Io`] port, the answer fed to the machine; keys compared in
+//! person are remembered as verified, and a changed key is held until accepted.
 
 use super::edge::Edge;
 use super::ports::{Io, Lookup, Peers};
@@ -17,9 +17,8 @@ impl<P: Peers, I: Io> Edge<P, I> {
     pub(super) fn vet(&mut self, peer: PeerId, email: String, identity: PublicIdentity) {
         let name = self
             .machine
-            .peers()
-            .find(|(id, _, _)| *id == peer)
-            .map(|(_, _, i)| i.display_name.clone())
+            .peer(peer)
+            .map(|(_, i)| i.display_name.clone())
             .unwrap_or_default();
         let newest = self.store.newest_root().ok().flatten().map(|r| r.epoch());
         self.io.vet(Lookup {
@@ -100,9 +99,8 @@ impl<P: Peers, I: Io> Edge<P, I> {
     pub(super) fn mark_verified(&mut self, peer: PeerId) -> Option<Input> {
         let (email, identity) = self
             .machine
-            .peers()
-            .find(|(id, _, _)| *id == peer)
-            .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
+            .peer(peer)
+            .map(|(_, i)| (i.email.clone(), i.identity.clone()))?;
         match self.store.mark_verified(&email, &identity) {
             Ok(true) => Some(Input::User(UserInput::KeyCompared { peer })),
             Ok(false) => None,
@@ -119,9 +117,9 @@ impl<P: Peers, I: Io> Edge<P, I> {
     pub(super) fn accept_key(&mut self, peer: PeerId) -> Option<Input> {
         let (email, identity) = self
             .machine
-            .peers()
-            .find(|(id, phase, _)| *id == peer && *phase == machine::Phase::KeyChanged)
-            .map(|(_, _, i)| (i.email.clone(), i.identity.clone()))?;
+            .peer(peer)
+            .filter(|(phase, _)| *phase == machine::Phase::KeyChanged)
+            .map(|(_, i)| (i.email.clone(), i.identity.clone()))?;
         let accepted = self
             .store
             .accept_key(&email, &identity, Timestamp::now())

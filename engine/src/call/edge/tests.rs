@@ -443,7 +443,8 @@ fn server_frames_outside_the_call_protocol_are_reported() {
     let events = reported(&t);
     assert!(matches!(
         &events[0],
-        CallEvent::Server(s) if s == &format!("only the host can do that ({})", ErrorCode::Forbidden)
+        CallEvent::Server(s)
+            if *s == format!("only the host can do that ({})", ErrorCode::Forbidden)
     ));
     assert!(matches!(events[1], CallEvent::Reconnecting { attempt: 2 }));
     let closed = SignalEvent::Closed(crate::signaling::Closed::SignedOut);
