@@ -1,5 +1,5 @@
-//! The profile's settings on this device that the app changes directly: sounds in calls and
-//! the devices chosen last. (The account, pins and recordings have their own flows.)
+//! The profile's settings on this device that the app changes directly: sounds in calls, voice
+//! processing and the devices chosen last. (The account, pins and recordings have their own flows.)
 
 use std::path::Path;
 
@@ -7,6 +7,9 @@ use crate::store::{Store, StoreError};
 
 /// The profile's setting for sounds in calls ("off" turns them off).
 const SOUNDS: &str = "call.sounds";
+/// Echo cancellation, noise suppression and gain control on the microphone ("off" turns them
+/// off).
+const VOICE_PROCESSING: &str = "call.voice_processing";
 
 /// A profile's device settings, opened without its account or keys.
 pub struct Settings {
@@ -29,6 +32,21 @@ impl Settings {
     pub fn set_sounds(&self, on: bool) -> Result<(), StoreError> {
         self.store
             .set_setting(SOUNDS, if on { "on" } else { "off" })
+    }
+
+    /// Whether the microphone is cleaned up (echo, noise, level): on unless turned off.
+    pub fn voice_processing(&self) -> bool {
+        self.store
+            .setting(VOICE_PROCESSING)
+            .ok()
+            .flatten()
+            .as_deref()
+            != Some("off")
+    }
+
+    pub fn set_voice_processing(&self, on: bool) -> Result<(), StoreError> {
+        self.store
+            .set_setting(VOICE_PROCESSING, if on { "on" } else { "off" })
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<String> {
@@ -59,5 +77,18 @@ mod tests {
             .set_sounds(true)
             .unwrap();
         assert!(Settings::open(dir.path()).unwrap().sounds());
+    }
+
+    /// Voice processing is on by default, and turning it off is kept in the profile.
+    #[test]
+    fn voice_processing_is_on_until_turned_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = || Settings::open(dir.path()).unwrap();
+        assert!(settings().voice_processing());
+        settings().set_voice_processing(false).unwrap();
+        assert!(!settings().voice_processing());
+        assert!(settings().sounds(), "a setting of its own");
+        settings().set_voice_processing(true).unwrap();
+        assert!(settings().voice_processing());
     }
 }

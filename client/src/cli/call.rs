@@ -99,9 +99,24 @@ pub(crate) struct CallArgs {
     /// Play remote audio on the sound device (default: decode and count only).
     #[arg(long)]
     play: bool,
+    /// With --play: the sound server's output device (default: the system's).
+    #[arg(long, requires = "play")]
+    speaker: Option<String>,
+    /// Echo cancellation, noise suppression and gain control on a microphone (mic:...):
+    /// on or off (default: the profile's setting, on unless turned off in the window).
+    #[arg(long, value_parser = parse_on_off)]
+    voice_processing: Option<bool>,
     /// Reach signaling through this WebSocket URL (a proxy) instead of the server's.
     #[arg(long)]
     signal_url: Option<String>,
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{s:?}: use on or off")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -387,7 +402,11 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 
 pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<ExitCode> {
     let profile = Session::open(profile_dir)?;
-    let opts = call_options(&profile, &args)?;
+    let mut opts = call_options(&profile, &args)?;
+    opts.media.voice_processing = match args.voice_processing {
+        Some(on) => on,
+        None => assent_engine::Settings::open(profile_dir)?.voice_processing(),
+    };
     let rt = runtime()?;
     let result = rt.block_on(async move {
         let (handle, events) = profile.join(opts).await?.into_parts();
@@ -428,6 +447,7 @@ fn call_options(profile: &Session, args: &CallArgs) -> anyhow::Result<CallOption
                 Output::Headless
             },
             stamp_frames: args.stamp_frames,
+            speaker: args.speaker.clone(),
             ..MediaOptions::default()
         }
         .with_size(width, height, args.fps.clamp(1, 60)),

@@ -13,6 +13,10 @@ use zeroize::Zeroizing;
 
 use super::{style, time};
 
+/// The voice processing switch.
+pub const VOICE_PROCESSING: &str =
+    "Cancel echo and noise on my microphone (others do not hear themselves through your speakers)";
+
 /// The current-password field's id (focused when the screen opens).
 pub const CURRENT: &str = "settings-current-password";
 
@@ -23,6 +27,8 @@ pub struct Loaded {
     pub sessions: Vec<SessionInfo>,
     /// Sounds in calls (someone came or left, a request to record).
     pub sounds: bool,
+    /// Echo cancellation, noise suppression and gain control on the microphone.
+    pub voice_processing: bool,
 }
 
 /// A started TOTP enrolment: shown as a QR code and as text.
@@ -58,6 +64,7 @@ pub enum Message {
     DeleteUnderstood(bool),
     DeleteAccount,
     Sounds(bool),
+    VoiceProcessing(bool),
     Back,
     // The answers to what the app asked for.
     /// What the server says about the account (or why it could not be asked).
@@ -83,6 +90,8 @@ pub enum Event {
     DeleteAccount(Zeroizing<String>),
     /// Sounds in calls on or off (this device).
     Sounds(bool),
+    /// Echo cancellation, noise suppression and gain control on or off (this device).
+    VoiceProcessing(bool),
     Back,
     /// Load what the screen shows again.
     Reload,
@@ -238,6 +247,12 @@ impl Settings {
                 }
                 return Some(Event::Sounds(on));
             }
+            Message::VoiceProcessing(on) => {
+                if let Some(l) = &mut self.loaded {
+                    l.voice_processing = on;
+                }
+                return Some(Event::VoiceProcessing(on));
+            }
             Message::DeleteAccount => {
                 if self.busy.is_some() || !self.delete_understood || self.delete_password.is_empty()
                 {
@@ -341,10 +356,14 @@ impl Settings {
 
     fn calls_view(&self) -> Element<'_, Message> {
         let on = self.loaded.as_ref().is_none_or(|l| l.sounds);
+        let voice = self.loaded.as_ref().is_none_or(|l| l.voice_processing);
         let mut c = column![
             checkbox(on)
                 .label("Play sounds in calls (someone joins or leaves, a request to record)")
                 .on_toggle(Message::Sounds),
+            checkbox(voice)
+                .label(VOICE_PROCESSING)
+                .on_toggle(Message::VoiceProcessing),
         ]
         .spacing(8);
         if let Some(n) = self.notice(Section::Calls) {
@@ -584,6 +603,7 @@ mod tests {
                 session("s2", "laptop", false),
             ],
             sounds: true,
+            voice_processing: true,
         });
         s
     }
@@ -613,6 +633,27 @@ mod tests {
         let mut ui =
             iced_test::Simulator::with_size(iced::Settings::default(), (1280.0, 1600.0), s.view());
         assert!(ui.find("Calls will be silent.").is_ok());
+    }
+
+    /// Voice processing: on by default, turned off by its box (stored for this device); the
+    /// sounds stay as they were.
+    #[test]
+    fn voice_processing_can_be_turned_off() {
+        let mut s = settings(false);
+        let messages: Vec<Message> = {
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 1600.0),
+                s.view(),
+            );
+            ui.click(VOICE_PROCESSING).unwrap();
+            ui.into_messages().collect()
+        };
+        let events: Vec<Event> = messages.into_iter().filter_map(|m| s.update(m)).collect();
+        assert_eq!(events, [Event::VoiceProcessing(false)]);
+        let loaded = s.loaded.as_ref().unwrap();
+        assert!(!loaded.voice_processing);
+        assert!(loaded.sounds);
     }
 
     /// The new password's rules are checked as it is typed, the repetition too; only a good,
@@ -684,6 +725,7 @@ mod tests {
             totp_enabled: true,
             sessions: vec![],
             sounds: true,
+            voice_processing: true,
         });
         assert!(s.enrolment.is_none());
         assert!(shows(

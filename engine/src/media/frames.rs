@@ -104,6 +104,10 @@ impl FrameSlots {
             .max_buffers(1)
             .drop(true)
             .sync(false)
+            // Live pictures need no preroll: a self-view with the camera off (no frame ever)
+            // must not keep the call's pipeline from playing, and so its sound from the
+            // speaker.
+            .async_(false)
             .build();
         let slots = self.clone();
         sink.set_callbacks(

@@ -30,6 +30,7 @@ pub mod source;
 pub mod stamp;
 pub mod stats;
 pub mod tap;
+mod voice;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -156,6 +157,9 @@ pub struct MediaOptions {
     pub camera_on: bool,
     /// Stamp the capture time into each frame and read it at the receiver (latency benchmark).
     pub stamp_frames: bool,
+    /// Echo cancellation (against what the call plays), noise suppression and gain control on
+    /// a microphone ([`voice`]); test tones and files are never processed.
+    pub voice_processing: bool,
 }
 
 impl MediaOptions {
@@ -192,6 +196,7 @@ impl Default for MediaOptions {
             speaker: None,
             camera_on: true,
             stamp_frames: false,
+            voice_processing: true,
         }
     }
 }
@@ -218,6 +223,8 @@ pub(crate) struct Shared {
     peers: Mutex<BTreeMap<PeerId, peer::PeerLink>>,
     /// A webrtcbin made ahead of the next peer.
     spare: Mutex<Option<gst::Element>>,
+    /// The speaker's mixer and echo reference (with the window as output).
+    playback: Option<voice::Playback>,
     pub(crate) stats: stats::Stats,
     pub(crate) frames: frames::FrameSlots,
     pub(crate) levels: level::Levels,
@@ -259,13 +266,35 @@ impl Media {
         } else {
             None
         };
-        let audio = match &opts.audio {
-            Some(src) => Some(send::AudioSend::build(
+        let process = opts.voice_processing
+            && opts.audio.as_ref().is_some_and(|a| a.is_microphone())
+            && voice::available();
+        if opts.voice_processing && !voice::available() {
+            tracing::warn!("no echo cancellation: GStreamer's webrtcdsp is not installed");
+        }
+        // The speaker first: the canceller looks its echo reference up as it starts.
+        let playback = match opts.output {
+            Output::Display => Some(voice::Playback::build(
                 &pipeline,
-                src.as_ref(),
-                &taps,
-                &levels,
+                receive::audio_out(opts.speaker.as_deref())?,
+                process,
             )?),
+            Output::Headless => None,
+        };
+        let audio = match &opts.audio {
+            Some(src) => {
+                let processor = match process {
+                    true => Some(voice::processor(playback.as_ref().and_then(|p| p.probe()))?),
+                    false => None,
+                };
+                Some(send::AudioSend::build(
+                    &pipeline,
+                    src.as_ref(),
+                    processor,
+                    &taps,
+                    &levels,
+                )?)
+            }
             None => None,
         };
         pipeline.set_state(gst::State::Playing)?;
@@ -281,6 +310,7 @@ impl Media {
                 events,
                 peers: Mutex::new(BTreeMap::new()),
                 spare: Mutex::new(None),
+                playback,
                 stats: stats::Stats::default(),
                 frames,
                 levels,

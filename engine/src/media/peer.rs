@@ -267,6 +267,9 @@ impl Media {
             let _ = e.set_state(gst::State::Null);
             let _ = pipeline.remove(&e);
         }
+        if let Some(playback) = &self.shared.playback {
+            playback.remove(peer);
+        }
         if let (Some(v), Some(codec)) = (&self.shared.video, link.codec) {
             v.release(codec);
         }

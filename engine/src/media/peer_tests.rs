@@ -263,3 +263,40 @@ fn descriptions_announce_each_stream_ssrc() {
     assert_ne!(announced[0].1, announced[1].1);
     media.stop();
 }
+
+/// With the window as output, every peer's voice goes through the one speaker mixer (the echo
+/// canceller's reference) and is decoded and heard; a peer that leaves gives its input back.
+#[test]
+fn peers_are_heard_through_the_speaker_mix() {
+    let media = start(super::super::MediaOptions {
+        video: None,
+        audio: None,
+        screen: None,
+        output: Output::Display,
+        ..Default::default()
+    });
+    let (ann, bob) = (PeerId(1), PeerId(2));
+    for peer in [ann, bob] {
+        feed(
+            &media,
+            peer,
+            "audiotestsrc is-live=true volume=0.5 ! opusenc ! rtpopuspay pt=111 ! \
+             capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111\"",
+        );
+    }
+    let levels = media.levels();
+    for peer in [ann, bob] {
+        levels
+            .wait_until(
+                Source::Peer(peer),
+                |db| db >= super::super::level::SPEAKING_DB,
+                Duration::from_secs(20),
+            )
+            .expect("the peer is heard");
+    }
+    let playback = media.shared.playback.as_ref().expect("a speaker");
+    assert_eq!(playback.inputs(), 2);
+    playback.remove(ann);
+    assert_eq!(playback.inputs(), 1);
+    media.stop();
+}

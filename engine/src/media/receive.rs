@@ -60,6 +60,14 @@ pub(super) fn receive_branch(
             chain.extend(output(shared, peer, video)?);
             shared.pipeline.add_many(&chain)?;
             gst::Element::link_many(&chain)?;
+            if let (false, Output::Display, Some(playback)) =
+                (video, shared.opts.output, &shared.playback)
+            {
+                // The peer's voice joins the others at the speaker (and the echo reference).
+                let last = chain.last().and_then(|e| e.static_pad("src"));
+                let last = last.ok_or_else(|| MediaError::Pipeline("audio branch".into()))?;
+                playback.add(peer, &last)?;
+            }
             if let Some(src) = decoded.and_then(|d| d.static_pad("src")) {
                 observe_decoded(shared, peer, &src, video, &counters);
             }
@@ -121,11 +129,15 @@ fn output(shared: &Shared, peer: PeerId, video: bool) -> Result<Vec<gst::Element
             make("videoconvert")?,
             shared.frames.sink(Source::Peer(peer)),
         ],
-        (false, Output::Display) => vec![
-            make("audioconvert")?,
-            make("audioresample")?,
-            audio_out(shared.opts.speaker.as_deref())?,
-        ],
+        (false, Output::Display) => match shared.playback {
+            // Into the speaker's mixer (linked by the caller).
+            Some(_) => vec![make("audioconvert")?, make("audioresample")?],
+            None => vec![
+                make("audioconvert")?,
+                make("audioresample")?,
+                audio_out(shared.opts.speaker.as_deref())?,
+            ],
+        },
         (_, Output::Headless) => vec![
             gst::ElementFactory::make("fakesink")
                 .property("sync", false)

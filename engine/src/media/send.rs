@@ -384,16 +384,18 @@ impl AudioSend {
     pub(crate) fn build(
         pipeline: &gst::Pipeline,
         src: &dyn CaptureSource,
+        processor: Option<gst::Element>,
         taps: &Taps,
         levels: &Levels,
     ) -> Result<AudioSend> {
         let source = src.build()?;
-        let caps = capsfilter(
-            gst::Caps::builder("audio/x-raw")
+        let caps = capsfilter(match processor {
+            Some(_) => super::voice::processing_caps(),
+            None => gst::Caps::builder("audio/x-raw")
                 .field("rate", 48000i32)
                 .field("channels", 1i32)
                 .build(),
-        )?;
+        })?;
         let mute = gst::ElementFactory::make("valve")
             .name("microphone")
             .property("drop", false)
@@ -434,20 +436,21 @@ impl AudioSend {
                 },
             );
         }
-        let chain = [
-            &source,
-            &make("audioconvert")?,
-            &make("audioresample")?,
-            &caps,
-            &mute,
-            &encoder,
-            &pay,
-            &rtp,
-            &out,
+        let mut chain = vec![
+            source,
+            make("audioconvert")?,
+            make("audioresample")?,
+            caps.clone(),
         ];
-        pipeline.add_many(chain)?;
-        gst::Element::link_many(chain)?;
-        if let Some(pad) = caps.static_pad("src") {
+        // What the microphone hears once cleaned (the echo of others is not our voice).
+        let heard = processor.unwrap_or(caps);
+        if chain.last() != Some(&heard) {
+            chain.push(heard.clone());
+        }
+        chain.extend([mute.clone(), encoder, pay, rtp, out.clone()]);
+        pipeline.add_many(&chain)?;
+        gst::Element::link_many(&chain)?;
+        if let Some(pad) = heard.static_pad("src") {
             levels.install(&pad, Source::Local);
         }
         Ok(AudioSend { mute, tee: out })

@@ -21,6 +21,11 @@ pub trait CaptureSource: std::fmt::Debug + Send + Sync {
     /// What the user sees in a device picker.
     fn describe(&self) -> String;
     fn build(&self) -> Result<gst::Element, MediaError>;
+    /// Whether this is a microphone in a room (whose sound voice processing cleans up); test
+    /// tones and files are sent as they are.
+    fn is_microphone(&self) -> bool {
+        false
+    }
 }
 
 fn bin(description: &str) -> Result<gst::Element, MediaError> {
@@ -170,6 +175,9 @@ impl CaptureSource for Microphone {
             Some(d) => format!("microphone {d}"),
             None => "default microphone".into(),
         }
+    }
+    fn is_microphone(&self) -> bool {
+        true
     }
     fn build(&self) -> Result<gst::Element, MediaError> {
         let src = match &self.device {

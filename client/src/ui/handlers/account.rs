@@ -146,6 +146,9 @@ impl App {
                 Task::perform(io::delete_account(dir, password), M::Deleted)
             }
             Some(E::Sounds(on)) => Task::perform(io::set_sounds(dir, on), done(S::Calls)),
+            Some(E::VoiceProcessing(on)) => {
+                Task::perform(io::set_voice_processing(dir, on), done(S::Calls))
+            }
         };
         task.map(Message::Settings)
     }

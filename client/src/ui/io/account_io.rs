@@ -136,6 +136,7 @@ pub async fn settings(dir: PathBuf) -> Result<settings::Loaded, String> {
             totp_enabled: me.totp_enabled,
             sessions,
             sounds: settings_of(&dir).is_ok_and(|s| s.sounds()),
+            voice_processing: settings_of(&dir).is_ok_and(|s| s.voice_processing()),
         })
     }
     .await

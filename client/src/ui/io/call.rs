@@ -194,8 +194,10 @@ async fn start_call(
 > {
     let setup = tokio::task::spawn_blocking(move || -> Result<_, String> {
         let profile = open(&dir)?;
-        let opts = call_options(&profile, &joining)?;
-        remember_devices(&settings_of(&dir)?, &joining);
+        let mut opts = call_options(&profile, &joining)?;
+        let settings = settings_of(&dir)?;
+        opts.media.voice_processing = settings.voice_processing();
+        remember_devices(&settings, &joining);
         Ok((profile, opts, joining.speaker))
     });
     let (profile, opts, speaker) = setup
@@ -213,6 +215,20 @@ pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
             "Calls will play sounds.".to_string()
         } else {
             "Calls will be silent.".to_string()
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Echo cancellation, noise suppression and gain control on or off, for this device.
+pub async fn set_voice_processing(dir: PathBuf, on: bool) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        settings_of(&dir)?.set_voice_processing(on).map_err(say)?;
+        Ok(if on {
+            "Your microphone will be cleaned of echo and noise from the next call.".to_string()
+        } else {
+            "Your microphone will be sent as it is from the next call.".to_string()
         })
     })
     .await

@@ -1,0 +1,183 @@
+//! Voice processing: echo cancellation, noise suppression and gain control on the microphone,
+//! with everything the speaker plays as the echo reference (GStreamer's `webrtcdsp` and
+//! `webrtcechoprobe`, which wrap the WebRTC audio processing library).
+//!
+//! ```text
+//!  peer 1 audio ─ convert ─┐
+//!  peer 2 audio ─ convert ─┼─ audiomixer ─ S16LE 48 kHz mono ─ webrtcechoprobe ─ speaker
+//!  silence (keeps time) ───┘                                        ╎ reference
+//!  microphone ─ convert ─ S16LE 48 kHz mono ─ webrtcdsp ─ mute ─ opusenc …
+//! ```
+//!
+//! The far end's voices reach the speaker through one mixer so that the canceller hears all of
+//! them; a silent live source keeps the mixer (and so the reference) running while nobody else
+//! is in the call. The canceller works in 10 ms periods and needs the probe and itself at the
+//! same rate, in the same pipeline, and the probe made before the canceller starts.
+//!
+//! Only a real microphone is processed: a test tone or a media file has no room around it, and
+//! noise suppression would take a steady tone for noise.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use assent_shared::signal::PeerId;
+use gst::prelude::*;
+
+use super::source::make;
+use super::{MediaError, Result};
+
+/// The rate and format the canceller and its reference run at.
+const RATE: i32 = 48_000;
+
+/// `audio/x-raw` as the canceller and the probe take it.
+pub(crate) fn processing_caps() -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", "S16LE")
+        .field("layout", "interleaved")
+        .field("rate", RATE)
+        .field("channels", 1i32)
+        .build()
+}
+
+/// How long the mixer waits for a peer's voice beyond the latency its branch reports.
+const MIXER_SLACK: gst::ClockTime = gst::ClockTime::from_mseconds(20);
+
+static NEXT_PROBE: AtomicU64 = AtomicU64::new(0);
+
+/// Whether the elements voice processing needs are installed (`webrtcdsp` is in GStreamer's
+/// bad plugins; a build without it calls unprocessed and says so once).
+pub(crate) fn available() -> bool {
+    gst::ElementFactory::find("webrtcdsp").is_some()
+        && gst::ElementFactory::find("webrtcechoprobe").is_some()
+}
+
+/// The speaker of a call: one mixer for every peer's voice, the echo reference, the device.
+pub(crate) struct Playback {
+    mixer: gst::Element,
+    /// The probe's name, when the canceller listens to it.
+    probe: Option<String>,
+    /// Each peer's pads on the mixer (released when the peer goes).
+    pads: Mutex<BTreeMap<PeerId, Vec<gst::Pad>>>,
+}
+
+impl Playback {
+    /// Build the speaker chain in `pipeline`; with `reference`, an echo probe before the device.
+    pub(crate) fn build(
+        pipeline: &gst::Pipeline,
+        device: gst::Element,
+        reference: bool,
+    ) -> Result<Playback> {
+        let silence = gst::ElementFactory::make("audiotestsrc")
+            .name("speaker-silence")
+            .property("is-live", true)
+            .property_from_str("wave", "silence")
+            .property("samplesperbuffer", RATE / 100)
+            .build()?;
+        let silence_caps = capsfilter(processing_caps())?;
+        let mixer = gst::ElementFactory::make("audiomixer")
+            .name("speaker-mix")
+            .build()?;
+        // A peer whose audio has not started yet does not hold the others back.
+        if mixer.find_property("ignore-inactive-pads").is_some() {
+            mixer.set_property("ignore-inactive-pads", true);
+        }
+        // Room for a decoder's late output: anything later than the mixer waits is cut, and
+        // a voice cut into pieces is worse than 20 ms more delay.
+        mixer.set_property("latency", MIXER_SLACK.nseconds());
+        let caps = capsfilter(processing_caps())?;
+        let mut chain = vec![silence, silence_caps, mixer.clone(), caps];
+        let probe = if reference {
+            let name = format!(
+                "assent-echo-probe-{}",
+                NEXT_PROBE.fetch_add(1, Ordering::Relaxed)
+            );
+            chain.push(
+                gst::ElementFactory::make("webrtcechoprobe")
+                    .name(&name)
+                    .build()
+                    .map_err(|_| MediaError::MissingElement("webrtcechoprobe".into()))?,
+            );
+            Some(name)
+        } else {
+            None
+        };
+        chain.extend([make("audioconvert")?, make("audioresample")?, device]);
+        pipeline.add_many(&chain)?;
+        gst::Element::link_many(&chain)?;
+        Ok(Playback {
+            mixer,
+            probe,
+            pads: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The probe the canceller reads, if any.
+    pub(crate) fn probe(&self) -> Option<&str> {
+        self.probe.as_deref()
+    }
+
+    /// Link `src` (`peer`'s decoded audio) into the mixer, and have the pipeline count the
+    /// new branch's latency (its jitter buffer): until then the mixer would not wait for it
+    /// and cut its voice into pieces.
+    pub(crate) fn add(&self, peer: PeerId, src: &gst::Pad) -> Result<()> {
+        let pad = self
+            .mixer
+            .request_pad_simple("sink_%u")
+            .ok_or_else(|| MediaError::Pipeline("no mixer input".into()))?;
+        src.link(&pad)?;
+        if let Ok(mut pads) = self.pads.lock() {
+            pads.entry(peer).or_default().push(pad);
+        }
+        let _ = self
+            .mixer
+            .post_message(gst::message::Latency::builder().src(&self.mixer).build());
+        Ok(())
+    }
+
+    /// `peer` is gone: give its mixer inputs back.
+    pub(crate) fn remove(&self, peer: PeerId) {
+        let pads = self
+            .pads
+            .lock()
+            .ok()
+            .and_then(|mut p| p.remove(&peer))
+            .unwrap_or_default();
+        for pad in pads {
+            self.mixer.release_request_pad(&pad);
+        }
+    }
+
+    /// How many peers' voices the mixer takes now.
+    #[cfg(test)]
+    pub(crate) fn inputs(&self) -> usize {
+        self.pads.lock().map(|p| p.len()).unwrap_or(0)
+    }
+}
+
+/// The microphone's processing: echo cancellation against `probe` (when the call plays sound),
+/// noise suppression, and gain control.
+pub(crate) fn processor(probe: Option<&str>) -> Result<gst::Element> {
+    let dsp = gst::ElementFactory::make("webrtcdsp")
+        .name("voice-processing")
+        .build()
+        .map_err(|_| MediaError::MissingElement("webrtcdsp".into()))?;
+    dsp.set_property("echo-cancel", probe.is_some());
+    if let Some(probe) = probe {
+        dsp.set_property("probe", probe);
+        // The delay between the speaker and the microphone comes from the timestamps of both
+        // (what the sound server reports), and the long filter follows rooms whose echo lasts.
+        dsp.set_property("delay-agnostic", false);
+        dsp.set_property("extended-filter", true);
+    }
+    dsp.set_property("noise-suppression", true);
+    dsp.set_property("high-pass-filter", true);
+    dsp.set_property("gain-control", true);
+    Ok(dsp)
+}
+
+fn capsfilter(caps: gst::Caps) -> Result<gst::Element> {
+    Ok(gst::ElementFactory::make("capsfilter")
+        .property("caps", caps)
+        .build()?)
+}
