@@ -432,8 +432,14 @@ impl User {
 
     /// Join `code` headless with test media; extra arguments are appended.
     pub fn join(&self, code: &str, extra: &[&str]) -> Client {
+        self.join_env(code, extra, &[])
+    }
+
+    /// [`User::join`] with more environment (e.g. `PULSE_SERVER` for a private sound server).
+    pub fn join_env(&self, code: &str, extra: &[&str], env: &[(String, String)]) -> Client {
         let mut cmd = self.command();
         cmd.args(["call", code]).args(extra);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         Client::spawn(&self.name, cmd)
     }
 }

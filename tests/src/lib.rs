@@ -50,9 +50,11 @@ pub mod display;
 pub mod garage;
 pub mod hostile;
 pub mod netem;
+pub mod pulse;
 pub mod relay;
 pub mod rendezvous;
 pub mod smtp;
+pub mod sound;
 pub mod stun;
 
 /// An authenticator's code: RFC 6238 with the server's parameters (SHA-1, 30 s, 6 digits),

