@@ -83,7 +83,7 @@ pub fn locate(hay: &[f32], needle: &[f32]) -> (i64, f64) {
     let mut fine = (coarse, f64::MIN);
     let reach = (RATE / 50) as i64;
     for lag in coarse - reach..=coarse + reach {
-        let c = correlation_f32(hay, part, lag + loudest as i64);
+        let c = correlation(hay, part, lag + loudest as i64);
         if c > fine.1 {
             fine = (lag, c);
         }
@@ -92,32 +92,14 @@ pub fn locate(hay: &[f32], needle: &[f32]) -> (i64, f64) {
 }
 
 /// Normalised correlation of `b` against `a` starting at `a[lag]` (the overlap only).
-fn correlation(a: &[f64], b: &[f64], lag: i64) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (i, y) in b.iter().enumerate() {
-        let j = lag + i as i64;
-        if j < 0 || j >= a.len() as i64 {
-            continue;
-        }
-        let x = a[j as usize];
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        return 0.0;
-    }
-    ab / (aa * bb).sqrt()
-}
-
-fn correlation_f32(a: &[f32], b: &[f32], lag: i64) -> f64 {
+fn correlation<T: Copy + Into<f64>>(a: &[T], b: &[T], lag: i64) -> f64 {
     let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
     for (i, y) in b.iter().enumerate() {
         let j = lag + i as i64;
         if j < 0 || j >= a.len() as i64 {
             continue;
         }
-        let (x, y) = (f64::from(a[j as usize]), f64::from(*y));
+        let (x, y): (f64, f64) = (a[j as usize].into(), (*y).into());
         ab += x * y;
         aa += x * x;
         bb += y * y;
@@ -126,12 +108,6 @@ fn correlation_f32(a: &[f32], b: &[f32], lag: i64) -> f64 {
         return 0.0;
     }
     ab / (aa * bb).sqrt()
-}
-
-/// The normalised correlation of `b` with `a` at sample offset `lag` (how much of `b`, the
-/// clean signal, is in `a`, whatever the gain).
-pub fn similarity(a: &[f32], b: &[f32], lag: i64) -> f64 {
-    correlation_f32(a, b, lag)
 }
 
 /// The correlation of the loudness envelopes (10 ms frames) of `b` and of `a` from sample

@@ -27,6 +27,8 @@
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
 //! - `bench-echo [--seconds S]`: echo return loss enhancement and the near end's speech in a
 //!   call through a simulated room (private PulseAudio, espeak-ng), voice processing on and off.
+//! - `bench-lipsync [--seconds S]`: audio-video offset (a flash and a beep a second) and the
+//!   glass-to-glass latency of pictures as the window gets them, lip sync on and off.
 
 mod breached;
 mod cmd;
@@ -57,13 +59,14 @@ fn main() -> anyhow::Result<()> {
         Some("bench-recording") => tasks::bench_recording(rest),
         Some("bench-window") => tasks::bench_window(rest),
         Some("bench-echo") => tasks::bench_echo(rest),
+        Some("bench-lipsync") => tasks::bench_lipsync(rest),
         Some("package") => package::package().map(drop),
         Some("screenshots") => tasks::screenshots(rest),
         Some("test-packages") => package::test_packages(),
         Some("breached-passwords") => breached::rebuild(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|bench-echo|breached-passwords>"
+                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|bench-echo|bench-lipsync|breached-passwords>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"

@@ -407,6 +407,11 @@ pub(crate) fn bench_calls(args: &[String]) -> anyhow::Result<()> {
     release_bench("calls", args)
 }
 
+/// The lip sync benchmark: flashes shown against beeps played, lip sync on and off.
+pub(crate) fn bench_lipsync(args: &[String]) -> anyhow::Result<()> {
+    release_bench("lipsync", args)
+}
+
 /// The echo benchmark: a call in a simulated room, voice processing on and off.
 pub(crate) fn bench_echo(args: &[String]) -> anyhow::Result<()> {
     release_bench("echo", args)

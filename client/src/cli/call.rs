@@ -93,7 +93,8 @@ pub(crate) struct CallArgs {
     /// Print statistics every this many seconds (and always at the end).
     #[arg(long)]
     stats_every: Option<u64>,
-    /// Stamp frames with the capture time and measure latency at the receiver (benchmark).
+    /// Stamp frames with the capture time and measure latency at the receiver, and with --play
+    /// the offset of a test:flash sender's flashes from its test:beep beeps (benchmark).
     #[arg(long)]
     stamp_frames: bool,
     /// Play remote audio on the sound device (default: decode and count only).
@@ -106,6 +107,10 @@ pub(crate) struct CallArgs {
     /// on or off (default: the profile's setting, on unless turned off in the window).
     #[arg(long, value_parser = parse_on_off)]
     voice_processing: Option<bool>,
+    /// With --play: show each peer's pictures in step with their voice (on, the default) or as
+    /// soon as they are decoded (off).
+    #[arg(long, value_parser = parse_on_off)]
+    lip_sync: Option<bool>,
     /// Reach signaling through this WebSocket URL (a proxy) instead of the server's.
     #[arg(long)]
     signal_url: Option<String>,
@@ -448,6 +453,7 @@ fn call_options(profile: &Session, args: &CallArgs) -> anyhow::Result<CallOption
             },
             stamp_frames: args.stamp_frames,
             speaker: args.speaker.clone(),
+            lip_sync: args.lip_sync.unwrap_or(true),
             ..MediaOptions::default()
         }
         .with_size(width, height, args.fps.clamp(1, 60)),

@@ -608,6 +608,20 @@ mod tests {
         s
     }
 
+    /// Click `label` on the screen as shown; the events the screen answers with.
+    fn click(s: &mut Settings, label: &str) -> Vec<Event> {
+        let messages: Vec<Message> = {
+            let mut ui = iced_test::Simulator::with_size(
+                iced::Settings::default(),
+                (1280.0, 1600.0),
+                s.view(),
+            );
+            ui.click(label).unwrap();
+            ui.into_messages().collect()
+        };
+        messages.into_iter().filter_map(|m| s.update(m)).collect()
+    }
+
     fn shows(s: &Settings, what: &str) -> bool {
         simulator(s.view()).find(what).is_ok()
     }
@@ -616,17 +630,10 @@ mod tests {
     #[test]
     fn call_sounds_can_be_turned_off() {
         let mut s = settings(false);
-        let messages: Vec<Message> = {
-            let mut ui = iced_test::Simulator::with_size(
-                iced::Settings::default(),
-                (1280.0, 1600.0),
-                s.view(),
-            );
-            ui.click("Play sounds in calls (someone joins or leaves, a request to record)")
-                .unwrap();
-            ui.into_messages().collect()
-        };
-        let events: Vec<Event> = messages.into_iter().filter_map(|m| s.update(m)).collect();
+        let events = click(
+            &mut s,
+            "Play sounds in calls (someone joins or leaves, a request to record)",
+        );
         assert_eq!(events, [Event::Sounds(false)]);
         assert!(!s.loaded.as_ref().unwrap().sounds);
         s.on_done(Section::Calls, Ok("Calls will be silent.".into()));
@@ -640,16 +647,7 @@ mod tests {
     #[test]
     fn voice_processing_can_be_turned_off() {
         let mut s = settings(false);
-        let messages: Vec<Message> = {
-            let mut ui = iced_test::Simulator::with_size(
-                iced::Settings::default(),
-                (1280.0, 1600.0),
-                s.view(),
-            );
-            ui.click(VOICE_PROCESSING).unwrap();
-            ui.into_messages().collect()
-        };
-        let events: Vec<Event> = messages.into_iter().filter_map(|m| s.update(m)).collect();
+        let events = click(&mut s, VOICE_PROCESSING);
         assert_eq!(events, [Event::VoiceProcessing(false)]);
         let loaded = s.loaded.as_ref().unwrap();
         assert!(!loaded.voice_processing);

@@ -35,6 +35,15 @@ pub struct PeerStats {
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
     pub latency_samples: usize,
+    /// The same as the window gets each picture (with `--play`), ms.
+    pub shown_latency_p50_ms: Option<f64>,
+    pub shown_latency_p95_ms: Option<f64>,
+    /// Lip sync: a flash shown minus its beep played (positive: the picture is late), ms,
+    /// with `--stamp-frames --play` and a flash-and-beep sender.
+    pub av_offset_p50_ms: Option<f64>,
+    /// The 95th percentile of the offset's size.
+    pub av_offset_p95_abs_ms: Option<f64>,
+    pub av_offset_samples: usize,
 }
 
 /// The whole call.
@@ -87,6 +96,15 @@ impl Tracker {
                 .and_then(|c| c.latencies_us.lock().ok().map(|l| l.clone()))
                 .unwrap_or_default();
             lat.sort_unstable();
+            let mut shown: Vec<u64> = c
+                .and_then(|c| c.shown_latencies_us.lock().ok().map(|l| l.clone()))
+                .unwrap_or_default();
+            shown.sort_unstable();
+            let mut av: Vec<i64> = c.map(|c| c.lip_sync.offsets_us()).unwrap_or_default();
+            av.sort_unstable();
+            let mut av_abs: Vec<u64> = av.iter().map(|o| o.unsigned_abs()).collect();
+            av_abs.sort_unstable();
+            let av_p50 = (!av.is_empty()).then(|| av[(av.len() - 1) / 2] as f64 / 1000.0);
             let first = load(|c| c.first_frame_at.load(Ordering::Relaxed));
             peers.push(PeerStats {
                 peer: id.to_string(),
@@ -104,6 +122,11 @@ impl Tracker {
                 latency_p50_ms: percentile(&lat, 0.5),
                 latency_p95_ms: percentile(&lat, 0.95),
                 latency_samples: lat.len(),
+                shown_latency_p50_ms: percentile(&shown, 0.5),
+                shown_latency_p95_ms: percentile(&shown, 0.95),
+                av_offset_p50_ms: av_p50,
+                av_offset_p95_abs_ms: percentile(&av_abs, 0.95),
+                av_offset_samples: av.len(),
             });
         }
         self.last.retain(|id, _| counters.contains_key(id));

@@ -92,6 +92,12 @@ impl Running {
     }
 
     fn bus_message(&mut self, msg: &gst::Message) {
+        // A branch joined or changed its latency (a peer's jitter buffer): the sinks must wait
+        // for the slowest path again, or the speaker's mixer cuts voices and pictures are shown
+        // ahead of their sound. GStreamer leaves this to the application.
+        if let gst::MessageView::Latency(_) = msg.view() {
+            let _ = self.edge.peers.pipeline().recalculate_latency();
+        }
         if let gst::MessageView::Error(e) = msg.view() {
             let from = msg
                 .src()

@@ -93,8 +93,21 @@ impl FrameSlots {
     }
 
     /// An appsink that turns raw video into RGBA frames of `source` in these slots (the
-    /// newest only: a frame the window has not taken yet is replaced, never queued).
+    /// newest only: a frame the window has not taken yet is replaced, never queued), as soon as
+    /// each arrives (our own preview).
     pub(crate) fn sink(&self, source: Source) -> gst::Element {
+        self.shown_sink(source, false, None)
+    }
+
+    /// The same for a peer's picture: with `sync`, each frame is handed over at its
+    /// presentation time on the pipeline's clock, the one the speaker plays the peer's voice
+    /// by (lip sync); `shown` hears of each frame then, with the clock time.
+    pub(crate) fn shown_sink(
+        &self,
+        source: Source,
+        sync: bool,
+        shown: Option<Shown>,
+    ) -> gst::Element {
         let sink = gst_app::AppSink::builder()
             .caps(
                 &gst::Caps::builder("video/x-raw")
@@ -103,7 +116,7 @@ impl FrameSlots {
             )
             .max_buffers(1)
             .drop(true)
-            .sync(false)
+            .sync(sync)
             // Live pictures need no preroll: a self-view with the camera off (no frame ever)
             // must not keep the call's pipeline from playing, and so its sound from the
             // speaker.
@@ -118,6 +131,9 @@ impl FrameSlots {
                         && let Ok(info) = gst_video::VideoInfo::from_caps(caps)
                         && let Ok(map) = buf.map_readable()
                     {
+                        if let (Some(shown), Some(clock)) = (&shown, sink.clock()) {
+                            shown(&map, info.width(), info.height(), clock.time().nseconds());
+                        }
                         slots.put(source, info.width(), info.height(), map.to_vec());
                     }
                     Ok(gst::FlowSuccess::Ok)
@@ -127,3 +143,6 @@ impl FrameSlots {
         sink.upcast()
     }
 }
+
+/// Told of each picture as the window gets it: RGBA, width, height, clock time (ns).
+pub(crate) type Shown = Box<dyn Fn(&[u8], u32, u32, u64) + Send + Sync>;

@@ -21,6 +21,7 @@ pub mod event;
 pub mod frames;
 mod ice;
 pub mod level;
+pub mod lipsync;
 pub mod peer;
 pub mod preview;
 pub mod rate;
@@ -160,6 +161,9 @@ pub struct MediaOptions {
     /// Echo cancellation (against what the call plays), noise suppression and gain control on
     /// a microphone ([`voice`]); test tones and files are never processed.
     pub voice_processing: bool,
+    /// Show each peer's pictures at their presentation time on the clock their voice is
+    /// played by (with the window as output); off: as soon as they are decoded.
+    pub lip_sync: bool,
 }
 
 impl MediaOptions {
@@ -197,6 +201,7 @@ impl Default for MediaOptions {
             camera_on: true,
             stamp_frames: false,
             voice_processing: true,
+            lip_sync: true,
         }
     }
 }

@@ -12,15 +12,32 @@ use super::source::make;
 use super::tap::{Source, TrackId};
 use super::{MediaError, Output, Result, Shared, stamp, stats};
 
-/// Where a call's sound goes: the chosen speaker (a sound server device name), or the system's
-/// default output.
+/// The speaker's buffer, µs.
+const SPEAKER_BUFFER_US: i64 = 60_000;
+
+/// Where a call's sound goes: the sound server's sink, on the chosen speaker (a sound server
+/// device name) or its default one, with a short buffer; without a sound server (or when it
+/// cannot open the chosen speaker: a headset unplugged since it was chosen), the system's
+/// default output, so the call still has sound: the speaker sits in the call's pipeline.
 pub(crate) fn audio_out(speaker: Option<&str>) -> Result<gst::Element> {
-    if let Some(device) = speaker
-        && let Ok(sink) = gst::ElementFactory::make("pulsesink")
-            .property("device", device)
-            .build()
+    if let Ok(sink) = gst::ElementFactory::make("pulsesink")
+        // A call's sound server buffer: 60 ms in 10 ms periods instead of the default 200 ms,
+        // which every picture would otherwise wait for (lip sync).
+        .property("buffer-time", SPEAKER_BUFFER_US)
+        .property("latency-time", 10_000i64)
+        .build()
     {
-        return Ok(sink);
+        if let Some(device) = speaker {
+            sink.set_property("device", device);
+        }
+        let opens = sink.set_state(gst::State::Ready).is_ok();
+        let _ = sink.set_state(gst::State::Null);
+        if opens {
+            return Ok(sink);
+        }
+        if speaker.is_some() {
+            tracing::warn!("the chosen speaker cannot be opened: playing on the default output");
+        }
     }
     make("autoaudiosink")
 }
@@ -57,7 +74,7 @@ pub(super) fn receive_branch(
             let decoded = decode.last().cloned();
             let mut chain = vec![valve.clone()];
             chain.extend(decode);
-            chain.extend(output(shared, peer, video)?);
+            chain.extend(output(shared, peer, video, &counters)?);
             shared.pipeline.add_many(&chain)?;
             gst::Element::link_many(&chain)?;
             if let (false, Output::Display, Some(playback)) =
@@ -66,6 +83,14 @@ pub(super) fn receive_branch(
                 // The peer's voice joins the others at the speaker (and the echo reference).
                 let last = chain.last().and_then(|e| e.static_pad("src"));
                 let last = last.ok_or_else(|| MediaError::Pipeline("audio branch".into()))?;
+                if shared.opts.stamp_frames {
+                    let weak = Arc::downgrade(shared);
+                    counters
+                        .lip_sync
+                        .watch_audio(&last, &shared.pipeline, move || {
+                            weak.upgrade()?.playback.as_ref()?.latency()
+                        });
+                }
                 playback.add(peer, &last)?;
             }
             if let Some(src) = decoded.and_then(|d| d.static_pad("src")) {
@@ -123,11 +148,20 @@ fn decoder(media: &str, encoding: &str) -> Result<Option<Vec<gst::Element>>> {
 
 /// Where decoded media goes: the window's frame for the peer and the speakers, or nowhere
 /// (headless).
-fn output(shared: &Shared, peer: PeerId, video: bool) -> Result<Vec<gst::Element>> {
+fn output(
+    shared: &Shared,
+    peer: PeerId,
+    video: bool,
+    counters: &Arc<stats::PeerCounters>,
+) -> Result<Vec<gst::Element>> {
     Ok(match (video, shared.opts.output) {
         (true, Output::Display) => vec![
             make("videoconvert")?,
-            shared.frames.sink(Source::Peer(peer)),
+            shared.frames.shown_sink(
+                Source::Peer(peer),
+                shared.opts.lip_sync,
+                shared.opts.stamp_frames.then(|| shown(counters.clone())),
+            ),
         ],
         (false, Output::Display) => match shared.playback {
             // Into the speaker's mixer (linked by the caller).
@@ -144,6 +178,17 @@ fn output(shared: &Shared, peer: PeerId, video: bool) -> Result<Vec<gst::Element
                 .property("async", false)
                 .build()?,
         ],
+    })
+}
+
+/// What the benchmarks measure as the window gets a picture: its glass-to-glass latency (from
+/// the frame stamp) and the flashes of a flash-and-beep sender.
+fn shown(counters: Arc<stats::PeerCounters>) -> crate::media::frames::Shown {
+    Box::new(move |rgba, width, height, at| {
+        if let Some(age) = stamp::age_rgba(rgba, width) {
+            counters.push_shown_latency(age);
+        }
+        counters.lip_sync.shown(rgba, width, height, at);
     })
 }
 

@@ -266,14 +266,17 @@ pub enum SourceError {
     #[error("a file source needs its path: file:PATH")]
     NoPath,
     #[error(
-        "unknown video source {0:?}: use test[:PATTERN], file:PATH, camera[:DEVICE], screen or none"
+        "unknown video source {0:?}: use test[:PATTERN], test:flash, file:PATH, camera[:DEVICE], screen or none"
     )]
     UnknownVideo(String),
-    #[error("unknown audio source {0:?}: use test[:HZ], file:PATH, mic[:DEVICE] or none")]
+    #[error(
+        "unknown audio source {0:?}: use test[:HZ], test:beep, file:PATH, mic[:DEVICE] or none"
+    )]
     UnknownAudio(String),
 }
 
 /// Parse a source description: `test`, `test:PATTERN` (video) or `test:HZ` (audio),
+/// `test:flash` and `test:beep` (a flash and a beep at the same instant once a second),
 /// `file:PATH`, `camera[:DEVICE]`, `mic[:DEVICE]`, `screen`, `none`.
 pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, SourceError> {
     let (head, arg) = match spec.split_once(':') {
@@ -282,6 +285,8 @@ pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, S
     };
     let source: Box<dyn CaptureSource> = match (kind, head) {
         (_, "none") => return Ok(None),
+        (Kind::Video, "test") if arg == Some("flash") => Box::new(super::lipsync::Flash),
+        (Kind::Audio, "test") if arg == Some("beep") => Box::new(super::lipsync::Beep),
         (Kind::Video, "test") => Box::new(TestVideo {
             pattern: arg.unwrap_or("ball").into(),
         }),

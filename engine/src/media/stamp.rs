@@ -59,6 +59,28 @@ pub fn read(plane: &[u8], stride: usize, width: u32) -> Option<u64> {
     Some(value)
 }
 
+/// Read a value written by [`write`] from an RGBA picture (its red channel follows the
+/// luma of the black and white blocks).
+pub fn read_rgba(rgba: &[u8], width: u32) -> Option<u64> {
+    let w = width as usize;
+    let rows = ROWS as usize;
+    let red: Vec<u8> = rgba
+        .get(..w * rows * 4)?
+        .iter()
+        .step_by(4)
+        .copied()
+        .collect();
+    read(&red, w, width)
+}
+
+/// Glass-to-glass latency of a picture shown now, from its stamp (µs), if it has one.
+pub fn age_rgba(rgba: &[u8], width: u32) -> Option<u64> {
+    let stamp = read_rgba(rgba, width)?;
+    let age = (now_us() & MASK).wrapping_sub(stamp) & MASK;
+    // Anything over 10 s is a misread, not a latency.
+    (age < 10_000_000).then_some(age)
+}
+
 /// Stamp every frame passing `pad` (raw I420 of `width`×`height`).
 pub fn add_writer(pad: &gst::Pad, width: u32, height: u32) {
     let Ok(info) =
@@ -132,5 +154,16 @@ mod tests {
         }
         assert_eq!(read(&plane, stride, w), Some(v));
         assert_eq!(read(&plane, stride, 100), None);
+    }
+
+    /// A stamp survives the conversion to RGBA (read from the red channel).
+    #[test]
+    fn read_from_rgba() {
+        let w = 320u32;
+        let mut plane = vec![BLACK; w as usize * ROWS as usize];
+        write(&mut plane, w as usize, w, 0xAB_CDEF_0123);
+        let rgba: Vec<u8> = plane.iter().flat_map(|&y| [y, y, y, 255]).collect();
+        assert_eq!(read_rgba(&rgba, w), Some(0xAB_CDEF_0123));
+        assert_eq!(read_rgba(&rgba[..100], w), None);
     }
 }

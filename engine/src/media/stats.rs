@@ -23,6 +23,10 @@ pub struct PeerCounters {
     pub first_frame_at: AtomicU64,
     /// Glass-to-glass latency samples, microseconds (only with frame stamps).
     pub latencies_us: Mutex<Vec<u64>>,
+    /// The same measured as the window gets each picture (after lip sync held it back).
+    pub shown_latencies_us: Mutex<Vec<u64>>,
+    /// Flashes shown against beeps played (a flash-and-beep test source at the sender).
+    pub lip_sync: Arc<super::lipsync::Meter>,
 }
 
 /// All peers' counters.
@@ -100,11 +104,19 @@ pub fn count_rtp(pad: &gst::Pad, counters: Arc<PeerCounters>, video: bool) {
 
 impl PeerCounters {
     pub fn push_latency(&self, us: u64) {
-        if let Ok(mut l) = self.latencies_us.lock()
-            && l.len() < MAX_LATENCY_SAMPLES
-        {
-            l.push(us);
-        }
+        push(&self.latencies_us, us);
+    }
+
+    pub fn push_shown_latency(&self, us: u64) {
+        push(&self.shown_latencies_us, us);
+    }
+}
+
+fn push(samples: &Mutex<Vec<u64>>, us: u64) {
+    if let Ok(mut l) = samples.lock()
+        && l.len() < MAX_LATENCY_SAMPLES
+    {
+        l.push(us);
     }
 }
 

@@ -55,6 +55,8 @@ pub(crate) fn available() -> bool {
 /// The speaker of a call: one mixer for every peer's voice, the echo reference, the device.
 pub(crate) struct Playback {
     mixer: gst::Element,
+    /// The sound server's sink (or `autoaudiosink`, a bin around one).
+    device: gst::Element,
     /// The probe's name, when the canceller listens to it.
     probe: Option<String>,
     /// Each peer's pads on the mixer (released when the peer goes).
@@ -102,14 +104,31 @@ impl Playback {
         } else {
             None
         };
-        chain.extend([make("audioconvert")?, make("audioresample")?, device]);
+        chain.extend([
+            make("audioconvert")?,
+            make("audioresample")?,
+            device.clone(),
+        ]);
         pipeline.add_many(&chain)?;
         gst::Element::link_many(&chain)?;
         Ok(Playback {
             mixer,
+            device,
             probe,
             pads: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// The latency the pipeline's sinks play with (what a sample's running time is delayed by
+    /// before it is heard, and a picture's before it is shown).
+    pub(crate) fn latency(&self) -> Option<gst::ClockTime> {
+        use gst_app::gst_base::prelude::BaseSinkExt;
+        let sink = match self.device.downcast_ref::<gst::Bin>() {
+            Some(bin) => bin.iterate_sinks().into_iter().flatten().next()?,
+            None => self.device.clone(),
+        };
+        let sink = sink.downcast::<gst_app::gst_base::BaseSink>().ok()?;
+        Some(sink.latency())
     }
 
     /// The probe the canceller reads, if any.

@@ -84,6 +84,11 @@ fn people_come_connect_talk_and_go() {
             latency_p50_ms: None,
             latency_p95_ms: None,
             latency_samples: 0,
+            shown_latency_p50_ms: None,
+            shown_latency_p95_ms: None,
+            av_offset_p50_ms: None,
+            av_offset_p95_abs_ms: None,
+            av_offset_samples: 0,
         }],
     };
     room.on_stats(&stats(0.0, 20.0, 30.0));
