@@ -95,8 +95,15 @@ impl Running {
         // A branch joined or changed its latency (a peer's jitter buffer): the sinks must wait
         // for the slowest path again, or the speaker's mixer cuts voices and pictures are shown
         // ahead of their sound. GStreamer leaves this to the application.
+        // It runs on a thread of its own: it queries and informs every sink, and the call
+        // must not wait for a streaming thread.
         if let gst::MessageView::Latency(_) = msg.view() {
-            let _ = self.edge.peers.pipeline().recalculate_latency();
+            let pipeline = self.edge.peers.pipeline().downgrade();
+            std::thread::spawn(move || {
+                if let Some(p) = pipeline.upgrade() {
+                    let _ = p.recalculate_latency();
+                }
+            });
         }
         if let gst::MessageView::Error(e) = msg.view() {
             let from = msg
