@@ -118,24 +118,17 @@ pub fn envelope_similarity(a: &[f32], b: &[f32], lag: i64) -> f64 {
     let end = (start + b.len()).min(a.len());
     let env = |x: &[f32]| -> Vec<f64> { frame_energy(x).iter().map(|e| e.sqrt()).collect() };
     let (ea, eb) = (env(&a[start..end]), env(b));
-    // Pearson correlation over the common frames.
+    // Pearson correlation over the common frames: the normalised correlation of the
+    // envelopes less their means.
     let n = ea.len().min(eb.len());
     if n < 2 {
         return 0.0;
     }
-    let mean = |v: &[f64]| v[..n].iter().sum::<f64>() / n as f64;
-    let (ma, mb) = (mean(&ea), mean(&eb));
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for i in 0..n {
-        let (x, y) = (ea[i] - ma, eb[i] - mb);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa == 0.0 || bb == 0.0 {
-        return 0.0;
-    }
-    ab / (aa * bb).sqrt()
+    let centred = |v: &[f64]| -> Vec<f64> {
+        let mean = v[..n].iter().sum::<f64>() / n as f64;
+        v[..n].iter().map(|x| x - mean).collect()
+    };
+    correlation(&centred(&ea), &centred(&eb), 0)
 }
 
 #[cfg(test)]

@@ -78,9 +78,7 @@ pub(super) fn receive_branch(
             chain.extend(output(shared, peer, video, &counters)?);
             shared.pipeline.add_many(&chain)?;
             gst::Element::link_many(&chain)?;
-            if let (false, Output::Display, Some(playback)) =
-                (video, shared.opts.output, &shared.playback)
-            {
+            if let (false, Some(playback)) = (video, &shared.playback) {
                 // The peer's voice joins the others at the speaker (and the echo reference).
                 let last = chain.last().and_then(|e| e.static_pad("src"));
                 let last = last.ok_or_else(|| MediaError::Pipeline("audio branch".into()))?;
@@ -164,15 +162,9 @@ fn output(
                 shared.opts.stamp_frames.then(|| shown(counters.clone())),
             ),
         ],
-        (false, Output::Display) => match shared.playback {
-            // Into the speaker's mixer (linked by the caller).
-            Some(_) => vec![make("audioconvert")?, make("audioresample")?],
-            None => vec![
-                make("audioconvert")?,
-                make("audioresample")?,
-                audio_out(shared.opts.speaker.as_deref())?,
-            ],
-        },
+        // Into the speaker's mixer (linked by the caller: with the window as output the call
+        // always has one).
+        (false, Output::Display) => vec![make("audioconvert")?, make("audioresample")?],
         (_, Output::Headless) => vec![
             gst::ElementFactory::make("fakesink")
                 .property("sync", false)
