@@ -1,4 +1,5 @@
-//! Two network namespaces joined by an impaired link, for calls over a bad network.
+//! Two network namespaces joined by an impaired link, for calls over a bad network (and a
+//! bottleneck on one direction: the kernel's `tbf` behind an IFB device).
 //!
 //! This kernel has no `netem` queueing discipline, so the link is emulated in user space: a TUN
 //! device in each namespace (created here, then moved in), and a forwarder thread per direction
@@ -22,6 +23,19 @@ fn ip(args: &[&str]) {
     assert!(
         out.status.success(),
         "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn tc(netns: &str, args: &[&str]) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", netns, "tc"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run tc (iproute2): {e}"));
+    assert!(
+        out.status.success(),
+        "tc {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -66,6 +80,10 @@ pub struct LossyLink {
     /// Packets forwarded and dropped, both directions.
     pub forwarded: Arc<AtomicU64>,
     pub dropped: Arc<AtomicU64>,
+    /// A's end of the link (its TUN device) and the IFB device that shapes what arrives there.
+    dev_a: String,
+    ifb_a: String,
+    shaped: std::sync::atomic::AtomicBool,
 }
 
 pub const ADDR_A: &str = "10.77.0.1";
@@ -97,6 +115,8 @@ impl LossyLink {
             Arc::new(d)
         };
         let (ta, tb) = (format!("ta{pid}{tag}"), format!("tb{pid}{tag}"));
+        // Device names are at most 15 bytes.
+        assert!(ta.len() <= 15, "tag {tag:?} too long for a device name");
         let (da, db) = (dev(&ta), dev(&tb));
         for (t, ns, addr) in [(&ta, &a, ADDR_A), (&tb, &b, ADDR_B)] {
             ip(&["link", "set", t, "netns", &ns.name]);
@@ -129,7 +149,81 @@ impl LossyLink {
             threads,
             forwarded,
             dropped,
+            ifb_a: format!("ib{pid}{tag}"),
+            dev_a: ta,
+            shaped: Default::default(),
         }
+    }
+
+    /// A bottleneck on what B sends to A, as at a router on the way (B's own network stack
+    /// sends at full speed): what reaches A goes through an IFB device whose token bucket
+    /// filter (`tc tbf`) lets `kbit` kbit/s through and queues at most `queue_ms` of traffic at
+    /// that rate, dropping the rest. Called again, it changes the rate in place.
+    pub fn bottleneck_to_a(&self, kbit: u32, queue_ms: u32) {
+        let ns = &self.a.name;
+        let ifb = &self.ifb_a;
+        let first = !self.shaped.swap(true, Ordering::SeqCst);
+        if first {
+            ip(&["-n", ns, "link", "add", ifb, "type", "ifb"]);
+            ip(&["-n", ns, "link", "set", ifb, "up"]);
+            tc(
+                ns,
+                &[
+                    "qdisc",
+                    "add",
+                    "dev",
+                    &self.dev_a,
+                    "handle",
+                    "ffff:",
+                    "ingress",
+                ],
+            );
+            tc(
+                ns,
+                &[
+                    "filter",
+                    "add",
+                    "dev",
+                    &self.dev_a,
+                    "parent",
+                    "ffff:",
+                    "protocol",
+                    "all",
+                    "u32",
+                    "match",
+                    "u32",
+                    "0",
+                    "0",
+                    "action",
+                    "mirred",
+                    "egress",
+                    "redirect",
+                    "dev",
+                    ifb,
+                ],
+            );
+        }
+        // A burst of at least two full packets, or 10 ms at the rate.
+        let burst = (kbit * 1000 / 8 / 100).max(3000).to_string();
+        let (rate, latency) = (format!("{kbit}kbit"), format!("{queue_ms}ms"));
+        tc(
+            ns,
+            &[
+                "qdisc",
+                // Changed in place: a new queue would drop what waits in the old one.
+                if first { "add" } else { "change" },
+                "dev",
+                ifb,
+                "root",
+                "tbf",
+                "rate",
+                &rate,
+                "burst",
+                &burst,
+                "latency",
+                &latency,
+            ],
+        );
     }
 }
 

@@ -29,6 +29,9 @@
 //!   call through a simulated room (private PulseAudio, espeak-ng), voice processing on and off.
 //! - `bench-lipsync [--seconds S]`: audio-video offset (a flash and a beep a second) and the
 //!   glass-to-glass latency of pictures as the window gets them, lip sync on and off.
+//! - `bench-congestion [--bottleneck-seconds S --open-seconds S]`: a call through a 500 kbit/s
+//!   bottleneck that lifts to 5 Mbit/s (network namespaces, `tc tbf`), congestion control on
+//!   and off: rates, queueing delay and frame rate, with a plot.
 
 mod breached;
 mod cmd;
@@ -60,13 +63,14 @@ fn main() -> anyhow::Result<()> {
         Some("bench-window") => tasks::bench_window(rest),
         Some("bench-echo") => tasks::bench_echo(rest),
         Some("bench-lipsync") => tasks::bench_lipsync(rest),
+        Some("bench-congestion") => tasks::bench_congestion(rest),
         Some("package") => package::package().map(drop),
         Some("screenshots") => tasks::screenshots(rest),
         Some("test-packages") => package::test_packages(),
         Some("breached-passwords") => breached::rebuild(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|bench-echo|bench-lipsync|breached-passwords>"
+                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|bench-echo|bench-lipsync|bench-congestion|breached-passwords>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"

@@ -59,6 +59,8 @@ const APT_TEST: &[&str] = &[
     "pulseaudio",
     "pulseaudio-utils",
     "espeak-ng",
+    // The congestion benchmark's plot labels.
+    "fonts-dejavu-core",
     "gstreamer1.0-tools",
 ];
 

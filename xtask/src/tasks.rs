@@ -412,6 +412,12 @@ pub(crate) fn bench_lipsync(args: &[String]) -> anyhow::Result<()> {
     release_bench("lipsync", args)
 }
 
+/// The congestion benchmark: a call through a 500 kbit/s bottleneck that lifts to 5 Mbit/s,
+/// delay-based congestion control on and off; the curves in `congestion.png`.
+pub(crate) fn bench_congestion(args: &[String]) -> anyhow::Result<()> {
+    release_bench("congestion", args)
+}
+
 /// The echo benchmark: a call in a simulated room, voice processing on and off.
 pub(crate) fn bench_echo(args: &[String]) -> anyhow::Result<()> {
     release_bench("echo", args)

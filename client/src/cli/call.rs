@@ -52,7 +52,7 @@ pub(crate) struct CallArgs {
     /// Leave after this long (e.g. 30s, 5m); without it, stay until `leave` or end of input.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Video: test[:PATTERN], file:PATH, camera[:DEVICE], screen, none.
+    /// Video: test[:PATTERN] (videotestsrc's, or busy: a picture that uses its bitrate), file:PATH, camera[:DEVICE], screen, none.
     #[arg(long, default_value = "test")]
     video: String,
     /// Audio: test[:HZ], file:PATH, mic[:DEVICE], none.
@@ -111,6 +111,10 @@ pub(crate) struct CallArgs {
     /// soon as they are decoded (off).
     #[arg(long, value_parser = parse_on_off)]
     lip_sync: Option<bool>,
+    /// Delay-based congestion control (Google Congestion Control from transport-wide feedback)
+    /// besides the loss-based rate: on (the default) or off.
+    #[arg(long, value_parser = parse_on_off)]
+    congestion_control: Option<bool>,
     /// Reach signaling through this WebSocket URL (a proxy) instead of the server's.
     #[arg(long)]
     signal_url: Option<String>,
@@ -454,6 +458,7 @@ fn call_options(profile: &Session, args: &CallArgs) -> anyhow::Result<CallOption
             stamp_frames: args.stamp_frames,
             speaker: args.speaker.clone(),
             lip_sync: args.lip_sync.unwrap_or(true),
+            congestion_control: args.congestion_control.unwrap_or(true),
             ..MediaOptions::default()
         }
         .with_size(width, height, args.fps.clamp(1, 60)),

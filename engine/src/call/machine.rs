@@ -281,6 +281,8 @@ impl CallMachine {
             MediaEvent::ChannelOpen { peer } => self.channel_open(now, peer, fx),
             MediaEvent::ChannelMessage { peer, text } => self.channel_message(now, peer, text, fx),
             MediaEvent::PeerError { peer, reason } => self.fail(peer, reason, fx),
+            // The bitrate is the call task's business, not the call's state.
+            MediaEvent::SendEstimate { .. } => {}
         }
     }
 

@@ -136,6 +136,7 @@ impl Input {
                 MediaEvent::ChannelOpen { .. } => "channel_open",
                 MediaEvent::ChannelMessage { .. } => "channel_message",
                 MediaEvent::PeerError { .. } => "peer_error",
+                MediaEvent::SendEstimate { .. } => "send_estimate",
             },
             Input::Directory(i) => match i {
                 DirectoryInput::PeerVetted { .. } => "peer_vetted",

@@ -13,7 +13,7 @@ use crate::media::Media;
 use crate::media::stats::Transport;
 
 /// One remote peer, as `assent call --stats` prints it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct PeerStats {
     pub peer: String,
     pub name: String,
@@ -27,6 +27,9 @@ pub struct PeerStats {
     pub audio_ms: u64,
     pub video_kbps: f64,
     pub audio_kbps: f64,
+    /// What congestion control estimates the connection to them carries (all we send them),
+    /// kbit/s; none before the first feedback, or with it off.
+    pub send_estimate_kbps: Option<u32>,
     /// Unix ms of the first decoded frame.
     pub first_frame_at: Option<u64>,
     #[serde(flatten)]
@@ -35,6 +38,11 @@ pub struct PeerStats {
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
     pub latency_samples: usize,
+    /// The same over the frames since the previous report, ms.
+    pub recent_latency_p50_ms: Option<f64>,
+    pub recent_latency_max_ms: Option<f64>,
+    /// The longest wait for a video frame since the previous report (a freeze), ms.
+    pub max_frame_gap_ms: u64,
     /// The same as the window gets each picture (with `--play`), ms.
     pub shown_latency_p50_ms: Option<f64>,
     pub shown_latency_p95_ms: Option<f64>,
@@ -59,6 +67,35 @@ pub struct CallStats {
 pub(super) struct Tracker {
     pub(super) transport: BTreeMap<PeerId, Transport>,
     last: BTreeMap<PeerId, (Instant, u64, u64, u64)>,
+    /// Latency samples already reported per peer.
+    seen_latencies: BTreeMap<PeerId, usize>,
+    /// The last receiver report the rate was steered by, per peer.
+    steered_by: BTreeMap<PeerId, ReportSignature>,
+}
+
+/// What tells one receiver report from the next: webrtcbin keeps answering with the last one
+/// until another comes (every few seconds), and a stale loss figure must not cut or hold the
+/// rate again and again.
+type ReportSignature = (Option<u64>, Option<i64>, Option<u64>, Option<u64>);
+
+impl Tracker {
+    /// The fraction of our packets `peer` lost, when its receiver report is one the rate has
+    /// not been steered by yet.
+    pub(super) fn fresh_loss(&mut self, peer: PeerId, t: &Transport) -> Option<f64> {
+        let signature = (
+            t.fraction_lost.map(f64::to_bits),
+            t.packets_lost_by_peer,
+            t.report_marks,
+            // Without the marks (another GStreamer), the round trip tells reports apart.
+            t.report_marks
+                .is_none()
+                .then(|| t.rtt_ms.map(f64::to_bits))
+                .flatten(),
+        );
+        let fraction = t.fraction_lost?;
+        let old = self.steered_by.insert(peer, signature);
+        (old != Some(signature)).then_some(fraction)
+    }
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
@@ -95,6 +132,9 @@ impl Tracker {
             let mut lat: Vec<u64> = c
                 .and_then(|c| c.latencies_us.lock().ok().map(|l| l.clone()))
                 .unwrap_or_default();
+            let seen = self.seen_latencies.insert(id, lat.len()).unwrap_or(0);
+            let mut recent = lat.get(seen..).unwrap_or_default().to_vec();
+            recent.sort_unstable();
             lat.sort_unstable();
             let mut shown: Vec<u64> = c
                 .and_then(|c| c.shown_latencies_us.lock().ok().map(|l| l.clone()))
@@ -117,11 +157,18 @@ impl Tracker {
                 audio_ms: load(|c| c.audio_ms.load(Ordering::Relaxed)),
                 video_kbps: vk.round(),
                 audio_kbps: ak.round(),
+                send_estimate_kbps: c
+                    .map(|c| c.send_estimate_bps.load(Ordering::Relaxed))
+                    .filter(|b| *b > 0)
+                    .map(|b| (b / 1000) as u32),
                 first_frame_at: (first > 0).then_some(first),
                 transport: self.transport.get(&id).cloned().unwrap_or_default(),
                 latency_p50_ms: percentile(&lat, 0.5),
                 latency_p95_ms: percentile(&lat, 0.95),
                 latency_samples: lat.len(),
+                recent_latency_p50_ms: percentile(&recent, 0.5),
+                recent_latency_max_ms: percentile(&recent, 1.0),
+                max_frame_gap_ms: c.map_or(0, |c| c.take_max_gap_us() / 1000),
                 shown_latency_p50_ms: percentile(&shown, 0.5),
                 shown_latency_p95_ms: percentile(&shown, 0.95),
                 av_offset_p50_ms: av_p50,
@@ -130,10 +177,42 @@ impl Tracker {
             });
         }
         self.last.retain(|id, _| counters.contains_key(id));
+        self.seen_latencies
+            .retain(|id, _| counters.contains_key(id));
         CallStats {
             at: assent_shared::Timestamp::now().0,
             video_target_kbps: media.video_kbps(),
             peers,
         }
+    }
+}
+
+#[cfg(test)]
+mod fresh_loss_tests {
+    use super::*;
+
+    #[test]
+    fn a_receiver_report_steers_the_rate_once() {
+        let mut t = Tracker::default();
+        let peer = PeerId(7);
+        let report = |loss: f64, marks: u64| Transport {
+            fraction_lost: Some(loss),
+            packets_lost_by_peer: Some(12),
+            rtt_ms: Some(80.0),
+            report_marks: Some(marks),
+            ..Transport::default()
+        };
+        assert_eq!(t.fresh_loss(peer, &report(0.3, 1000)), Some(0.3));
+        // The same report asked for again a second later: no new information.
+        assert_eq!(t.fresh_loss(peer, &report(0.3, 1000)), None);
+        // The next report (further in the stream) counts, even with the same loss and round
+        // trip.
+        assert_eq!(t.fresh_loss(peer, &report(0.3, 1050)), Some(0.3));
+        assert_eq!(t.fresh_loss(peer, &report(0.0, 1100)), Some(0.0));
+        assert_eq!(
+            t.fresh_loss(peer, &Transport::default()),
+            None,
+            "no report yet"
+        );
     }
 }

@@ -35,7 +35,15 @@ impl Running {
                         Input::User(UserInput::Leave)
                     }
                 },
-                Some(event) = media.recv() => Input::from(event),
+                Some(event) = media.recv() => match event {
+                    crate::media::MediaEvent::SendEstimate { peer, bps } => {
+                        if let Some(kbps) = self.rate.on_estimate(peer, bps) {
+                            self.edge.peers.set_video_kbps(kbps);
+                        }
+                        continue;
+                    }
+                    event => Input::from(event),
+                },
                 Some(reply) = directory.recv() => {
                     for input in self.edge.directory_reply(reply) {
                         self.edge.feed(input);
@@ -119,25 +127,42 @@ impl Running {
     /// Once a second: bitrate adaptation from the receivers' reports.
     async fn adapt(&mut self) {
         let media = &self.edge.peers;
+        let peers = media.peer_ids();
+        if let Some(kbps) = self.rate.keep_only(&peers) {
+            media.set_video_kbps(kbps);
+        }
+        self.refresh_transport().await;
         let mut worst: Option<f64> = None;
-        for peer in media.peer_ids() {
-            if let Some(s) = media.webrtc_stats(peer).await {
-                let t = crate::media::stats::transport_from(&s);
-                self.report.transport.insert(peer, t.clone());
-                if let Some(f) = t.fraction_lost {
-                    worst = Some(worst.map_or(f, |w: f64| w.max(f)));
-                }
+        for (peer, t) in &self.report.transport.clone() {
+            if let Some(f) = self.report.fresh_loss(*peer, t) {
+                worst = Some(worst.map_or(f, |w: f64| w.max(f)));
             }
         }
-        if let Some(kbps) = self.rate.update(rate::Report {
-            fraction_lost: worst,
-        }) {
-            media.set_video_kbps(kbps);
+        // No new report is no news of loss: the path counts as clean until one says otherwise
+        // (webrtcbin's receiver report figures often stay unchanged for seconds; the
+        // estimator's own loss control sees every packet's fate from transport-wide feedback).
+        let heard = !self.report.transport.is_empty();
+        if let Some(kbps) = self.rate.on_loss(worst.or(heard.then_some(0.0))) {
+            self.edge.peers.set_video_kbps(kbps);
         }
     }
 
+    /// Ask every connection what its transport says.
+    async fn refresh_transport(&mut self) {
+        let media = &self.edge.peers;
+        let peers = media.peer_ids();
+        self.report.transport.retain(|p, _| peers.contains(p));
+        for peer in peers {
+            if let Some(s) = media.webrtc_stats(peer).await {
+                let t = crate::media::stats::transport_from(&s);
+                self.report.transport.insert(peer, t);
+            }
+        }
+    }
+
+    /// Statistics now. (The rate moves only once a second, however often they are asked for.)
     async fn stats(&mut self) -> CallStats {
-        self.adapt().await;
+        self.refresh_transport().await;
         self.report.snapshot(&self.edge.machine, &self.edge.peers)
     }
 }

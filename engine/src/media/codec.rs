@@ -148,9 +148,10 @@ impl VideoCodec {
         Ok(chain)
     }
 
-    /// The fixed RTP caps the encoder branch announces to webrtcbin, sending as `ssrc`.
+    /// The fixed RTP caps the encoder branch announces to webrtcbin, sending as `ssrc` (with
+    /// transport-wide congestion control).
     pub fn rtp_caps(self, ssrc: u32) -> gst::Caps {
-        let mut b = gst::Caps::builder("application/x-rtp")
+        let mut b = super::congestion::announce(gst::Caps::builder("application/x-rtp"))
             .field("media", "video")
             .field("encoding-name", self.encoding())
             .field("payload", self.payload_type())

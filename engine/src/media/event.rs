@@ -48,6 +48,12 @@ pub enum MediaEvent {
         peer: PeerId,
         text: String,
     },
+    /// The delay-based estimate of what the connection to `peer` carries changed (all our
+    /// media to them, bit/s).
+    SendEstimate {
+        peer: PeerId,
+        bps: u32,
+    },
     /// Media could not do its part for `peer` (no offer made, description refused).
     PeerError {
         peer: PeerId,

@@ -16,6 +16,7 @@
 
 pub mod chime;
 pub mod codec;
+mod congestion;
 pub mod devices;
 pub mod event;
 pub mod frames;
@@ -112,6 +113,7 @@ pub fn init() -> Result<()> {
     static INIT: std::sync::OnceLock<Result<()>> = std::sync::OnceLock::new();
     INIT.get_or_init(|| {
         gst::init().map_err(|e| MediaError::Init(e.to_string()))?;
+        congestion::register()?;
         for f in REQUIRED {
             if gst::ElementFactory::find(f).is_none() {
                 return Err(MediaError::MissingElement((*f).into()));
@@ -164,6 +166,9 @@ pub struct MediaOptions {
     /// Show each peer's pictures at their presentation time on the clock their voice is
     /// played by (with the window as output); off: as soon as they are decoded.
     pub lip_sync: bool,
+    /// Delay-based congestion control ([`congestion`]) besides the loss-based rate; off: the
+    /// loss-based rate alone (a queue at a bottleneck then grows until packets are lost).
+    pub congestion_control: bool,
 }
 
 impl MediaOptions {
@@ -202,6 +207,7 @@ impl Default for MediaOptions {
             stamp_frames: false,
             voice_processing: true,
             lip_sync: true,
+            congestion_control: true,
         }
     }
 }

@@ -63,6 +63,15 @@ impl Media {
         watch_dtls(&webrtc, &weak, peer);
         let (open, receive) = watch_streams(&webrtc, &weak, peer);
         let channel = watch_channel(&webrtc, &weak, peer);
+        if let Some(video) = shared
+            .video
+            .as_ref()
+            .filter(|_| shared.opts.congestion_control)
+        {
+            let o = &shared.opts;
+            let bounds = super::congestion::Bounds::for_video(o.min_kbps, video.kbps(), o.max_kbps);
+            super::congestion::attach(&webrtc, weak.clone(), peer, bounds);
+        }
         shared.pipeline.add(&webrtc)?;
         let send = link_senders(shared, &webrtc, codec)?;
         webrtc.sync_state_with_parent()?;

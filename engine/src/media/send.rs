@@ -220,6 +220,7 @@ impl VideoSend {
         let encoder = codec.encoder(self.kbps.load(Ordering::Relaxed), self.fps, self.threads)?;
         let ssrc = new_ssrc();
         let pay = codec.payloader(ssrc)?;
+        super::congestion::reserve(&pay)?;
         // Fixed RTP caps: webrtcbin builds its offer from what a caps query upstream answers.
         let caps = capsfilter(codec.rtp_caps(ssrc))?;
         let out = tee(&format!("video-{}", codec.name()))?;
@@ -416,14 +417,17 @@ impl AudioSend {
             .property("pt", 111u32)
             .property("ssrc", ssrc)
             .build()?;
+        super::congestion::reserve(&pay)?;
         let rtp = capsfilter(
-            gst::Caps::builder("application/x-rtp")
-                .field("media", "audio")
-                .field("encoding-name", "OPUS")
-                .field("payload", 111i32)
-                .field("clock-rate", 48000i32)
-                .field("ssrc", ssrc)
-                .build(),
+            super::congestion::announce(
+                gst::Caps::builder("application/x-rtp")
+                    .field("media", "audio")
+                    .field("encoding-name", "OPUS")
+                    .field("payload", 111i32)
+                    .field("clock-rate", 48000i32)
+                    .field("ssrc", ssrc),
+            )
+            .build(),
         )?;
         let out = tee("audio-tee")?;
         if let Some(pad) = rtp.static_pad("src") {

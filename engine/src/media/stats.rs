@@ -21,10 +21,17 @@ pub struct PeerCounters {
     pub audio_rtp_bytes: AtomicU64,
     /// Unix ms of the first decoded video frame.
     pub first_frame_at: AtomicU64,
+    /// When the last video frame was decoded (µs on a monotonic clock), and the longest wait
+    /// for a frame since [`PeerCounters::take_max_gap_us`] was last called.
+    last_frame_us: AtomicU64,
+    max_gap_us: AtomicU64,
     /// Glass-to-glass latency samples, microseconds (only with frame stamps).
     pub latencies_us: Mutex<Vec<u64>>,
     /// The same measured as the window gets each picture (after lip sync held it back).
     pub shown_latencies_us: Mutex<Vec<u64>>,
+    /// The congestion controller's estimate of what the connection to them carries, bit/s
+    /// (0: no estimate yet).
+    pub send_estimate_bps: AtomicU64,
     /// Flashes shown against beeps played (a flash-and-beep test source at the sender).
     pub lip_sync: Arc<super::lipsync::Meter>,
 }
@@ -69,6 +76,7 @@ pub fn count_decoded(pad: &gst::Pad, counters: Arc<PeerCounters>, video: bool) {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let Some(buf) = info.buffer() {
             if video {
+                counters.frame_decoded(monotonic_us());
                 if counters.video_frames.fetch_add(1, Ordering::Relaxed) == 0 {
                     counters.first_frame_at.store(now_ms(), Ordering::Relaxed);
                     tracing::debug!("first video frame decoded");
@@ -102,7 +110,36 @@ pub fn count_rtp(pad: &gst::Pad, counters: Arc<PeerCounters>, video: bool) {
     );
 }
 
+/// Microseconds since the first call in this process (a monotonic clock).
+fn monotonic_us() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros() as u64
+}
+
 impl PeerCounters {
+    fn frame_decoded(&self, now_us: u64) {
+        let last = self.last_frame_us.swap(now_us, Ordering::Relaxed);
+        if last > 0 {
+            self.max_gap_us
+                .fetch_max(now_us.saturating_sub(last), Ordering::Relaxed);
+        }
+    }
+
+    /// The longest wait between two decoded frames since the last call (a freeze), counting
+    /// the wait for a frame that has not come yet.
+    pub fn take_max_gap_us(&self) -> u64 {
+        let last = self.last_frame_us.load(Ordering::Relaxed);
+        let waiting = if last > 0 {
+            monotonic_us().saturating_sub(last)
+        } else {
+            0
+        };
+        self.max_gap_us.swap(0, Ordering::Relaxed).max(waiting)
+    }
+
     pub fn push_latency(&self, us: u64) {
         push(&self.latencies_us, us);
     }
@@ -134,6 +171,10 @@ pub struct Transport {
     pub packets_received: Option<u64>,
     /// Whether the selected ICE pair goes through a TURN relay.
     pub relayed: Option<bool>,
+    /// What tells one receiver report from the next: the highest sequence numbers and sender
+    /// report times the peer's reports name, summed over our streams.
+    #[serde(skip)]
+    pub report_marks: Option<u64>,
 }
 
 /// Pick the numbers out of a `get-stats` reply.
@@ -143,6 +184,12 @@ pub fn transport_from(stats: &gst::StructureRef) -> Transport {
         let Ok(s) = value.get::<gst::Structure>() else {
             continue;
         };
+        if let Ok(source) = s.get::<gst::Structure>("gst-rtpsource-stats")
+            && source.get::<bool>("have-rb").unwrap_or(false)
+        {
+            let field = |f: &str| source.get::<u32>(f).map_or(0, u64::from);
+            *t.report_marks.get_or_insert(0) += field("rb-exthighestseq") + field("rb-lsr");
+        }
         let Ok(kind) = s.get::<gst_webrtc::WebRTCStatsType>("type") else {
             continue;
         };
