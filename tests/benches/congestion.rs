@@ -18,9 +18,9 @@
 
 use std::time::Duration;
 
-use assent_e2e::bench::{arg, machine};
-use assent_e2e::call::{Client, Server, ServerOptions, User};
-use assent_e2e::netem::{ADDR_A, ADDR_B, Impairment, LossyLink, NETWORK};
+use assent_e2e::bench::{arg, machine, save};
+use assent_e2e::call::{Client, User};
+use assent_e2e::netem::{ADDR_A, ADDR_B, Impairment, LossyLink, ice_args};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -43,6 +43,8 @@ struct Second {
     /// Bob's encoder target and his estimate of the path to Ann, kbit/s.
     target_kbps: f64,
     estimate_kbps: Option<f64>,
+    /// The fraction of Bob's packets lost, as Ann's latest receiver report says.
+    fraction_lost: Option<f64>,
     /// Received at Ann.
     video_kbps: f64,
     audio_kbps: f64,
@@ -59,16 +61,6 @@ fn num(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
 }
 
-fn ice(addr: &'static str) -> Vec<&'static str> {
-    vec![
-        "--ice-address",
-        addr,
-        "--ice-allow",
-        NETWORK,
-        "--no-server-ice",
-    ]
-}
-
 async fn sample(a: &mut Client, b: &mut Client, t: f64, link_kbps: u32) -> Second {
     let at_ann = a.peer_stats("Bob").await.unwrap_or_default();
     let bob = b.stats().await;
@@ -81,6 +73,7 @@ async fn sample(a: &mut Client, b: &mut Client, t: f64, link_kbps: u32) -> Secon
         link_kbps,
         target_kbps: num(&bob["video_target_kbps"]),
         estimate_kbps: to_ann["send_estimate_kbps"].as_f64(),
+        fraction_lost: to_ann["fraction_lost"].as_f64(),
         video_kbps: num(&at_ann["video_kbps"]),
         audio_kbps: num(&at_ann["audio_kbps"]),
         fps: num(&at_ann["fps"]),
@@ -102,10 +95,10 @@ async fn run(
 ) -> Vec<Second> {
     link.bottleneck_to_a(BOTTLENECK_KBIT, QUEUE_MS);
     let code = ann.create_meeting("Congestion");
-    let mut a_args = ice(ADDR_A);
+    let mut a_args = ice_args(ADDR_A);
     // Ann sends no video: the two cores go to Bob's encoder and Ann's decoder.
     a_args.extend(["--stamp-frames", "--video", "none"]);
-    let mut b_args = ice(ADDR_B);
+    let mut b_args = ice_args(ADDR_B);
     b_args.extend([
         // A busy picture uses the bitrate it gets, like a camera's (the ball needs 130 kbit/s).
         "--video",
@@ -146,10 +139,11 @@ async fn run(
         let t = start.elapsed().as_secs_f64();
         let s = sample(&mut a, &mut b, t, link_kbps).await;
         eprintln!(
-            "bench: {t:5.1} s link {link_kbps} target {:.0} estimate {:?} received {:.0}+{:.0} kbit/s, \
+            "bench: {t:5.1} s link {link_kbps} target {:.0} estimate {:?} lost {:?} received {:.0}+{:.0} kbit/s, \
              {:.1} fps, gap {:.0} ms, latency {:?}/{:?} ms",
             s.target_kbps,
             s.estimate_kbps,
+            s.fraction_lost,
             s.video_kbps,
             s.audio_kbps,
             s.fps,
@@ -259,14 +253,7 @@ async fn main() {
         11,
     );
     // The server lives in Ann's namespace; Bob reaches it through the bottleneck too.
-    let server = Server::start(ServerOptions {
-        netns: Some(link.a.name.clone()),
-        listen_ip: ADDR_A.into(),
-        ..ServerOptions::default()
-    })
-    .await;
-    let ann = server.user("Ann", Some(link.a.name.clone())).await;
-    let bob = server.user("Bob", Some(link.b.name.clone())).await;
+    let (_server, ann, bob) = link.ann_and_bob().await;
     let on = run(&link, &ann, &bob, true, bottleneck, open).await;
     let off = run(&link, &ann, &bob, false, bottleneck, open).await;
     let (on_sum, off_sum) = (
@@ -288,7 +275,7 @@ async fn main() {
         "seconds_on": on,
         "seconds_off": off,
     });
-    let text = serde_json::to_string_pretty(&report).expect("json");
+    // The summaries on the terminal; the seconds are in the file.
     println!(
         "{}",
         serde_json::to_string_pretty(&json!({
@@ -297,13 +284,10 @@ async fn main() {
         }))
         .expect("json")
     );
-    let png = match std::env::var_os("ASSENT_BENCH_OUT") {
-        Some(out) => {
-            std::fs::write(&out, &text).expect("write the report");
-            std::path::PathBuf::from(out).with_extension("png")
-        }
-        None => std::env::temp_dir().join("congestion.png"),
-    };
+    let png = save(&report).map_or_else(
+        || std::env::temp_dir().join("congestion.png"),
+        |out| out.with_extension("png"),
+    );
     plot(&on, &off, bottleneck as f64, &png);
     eprintln!("bench: curves in {}", png.display());
 

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use assent_e2e::bench::{arg, machine};
+use assent_e2e::bench::{arg, machine, publish};
 use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions, User};
 use assent_e2e::pulse::PulseAudio;
 use assent_e2e::sound::{RATE, db, envelope_similarity, frame_energy, locate, read_wav, write_wav};
@@ -235,11 +235,7 @@ async fn main() {
         "voice_processing_on": on,
         "voice_processing_off": off,
     });
-    let text = serde_json::to_string_pretty(&report).expect("json");
-    println!("{text}");
-    if let Some(out) = std::env::var_os("ASSENT_BENCH_OUT") {
-        std::fs::write(out, &text).expect("write the report");
-    }
+    publish(&report);
     let erle = on["erle_db"].as_f64().unwrap_or(0.0);
     assert!(
         erle >= 20.0,

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use assent_e2e::bench::{arg, machine};
+use assent_e2e::bench::{arg, machine, publish};
 use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions, User};
 use assent_e2e::pulse::PulseAudio;
 use serde_json::{Value, json};
@@ -85,11 +85,7 @@ async fn main() {
         "lip_sync_on": on,
         "lip_sync_off": off,
     });
-    let text = serde_json::to_string_pretty(&report).expect("json");
-    println!("{text}");
-    if let Some(out) = std::env::var_os("ASSENT_BENCH_OUT") {
-        std::fs::write(out, &text).expect("write the report");
-    }
+    publish(&report);
     let samples = on["av_offset_samples"].as_u64().unwrap_or(0);
     assert!(
         samples + 3 >= seconds,

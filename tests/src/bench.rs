@@ -1,4 +1,5 @@
-//! What the benchmarks share: their command-line options and per-process CPU time.
+//! What the benchmarks share: their command-line options, per-process CPU time and where their
+//! reports go.
 
 /// The value after `name` on the command line, or `default`.
 pub fn arg(name: &str, default: u64) -> u64 {
@@ -29,4 +30,19 @@ pub fn machine() -> serde_json::Value {
             .find(|l| l.starts_with("model name"))
             .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())),
     })
+}
+
+/// Write a benchmark's report where `ASSENT_BENCH_OUT` says (`cargo xtask bench-*` points it
+/// into `target/bench-results/`); returns that path.
+pub fn save(report: &serde_json::Value) -> Option<std::path::PathBuf> {
+    let out = std::path::PathBuf::from(std::env::var_os("ASSENT_BENCH_OUT")?);
+    let text = serde_json::to_string_pretty(report).expect("json");
+    std::fs::write(&out, text).expect("write the report");
+    Some(out)
+}
+
+/// Print a benchmark's report and [`save`] it.
+pub fn publish(report: &serde_json::Value) -> Option<std::path::PathBuf> {
+    println!("{}", serde_json::to_string_pretty(report).expect("json"));
+    save(report)
 }

@@ -90,6 +90,17 @@ pub const ADDR_A: &str = "10.77.0.1";
 pub const ADDR_B: &str = "10.77.0.2";
 pub const NETWORK: &str = "10.77.0.0/24";
 
+/// A client's ICE arguments at `addr` (`ADDR_A` or `ADDR_B`): candidates on the link only.
+pub fn ice_args(addr: &'static str) -> Vec<&'static str> {
+    vec![
+        "--ice-address",
+        addr,
+        "--ice-allow",
+        NETWORK,
+        "--no-server-ice",
+    ]
+}
+
 impl Drop for LossyLink {
     fn drop(&mut self) {
         let _ = self.stop.trigger();
@@ -153,6 +164,20 @@ impl LossyLink {
             dev_a: ta,
             shaped: Default::default(),
         }
+    }
+
+    /// The server in A's namespace (B reaches it over the link too), Ann signed up in A and Bob
+    /// in B.
+    pub async fn ann_and_bob(&self) -> (crate::call::Server, crate::call::User, crate::call::User) {
+        let server = crate::call::Server::start(crate::call::ServerOptions {
+            netns: Some(self.a.name.clone()),
+            listen_ip: ADDR_A.into(),
+            ..crate::call::ServerOptions::default()
+        })
+        .await;
+        let ann = server.user("Ann", Some(self.a.name.clone())).await;
+        let bob = server.user("Bob", Some(self.b.name.clone())).await;
+        (server, ann, bob)
     }
 
     /// A bottleneck on what B sends to A, as at a router on the way (B's own network stack

@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use assent_e2e::call::{Client, Server, ServerOptions};
-use assent_e2e::netem::{ADDR_A, ADDR_B, Impairment, LossyLink, NETWORK};
+use assent_e2e::call::Client;
+use assent_e2e::netem::{ADDR_A, ADDR_B, Impairment, LossyLink, ice_args};
+use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(45);
 
@@ -26,36 +27,11 @@ async fn call_holds_over_five_percent_loss_and_100ms_delay() {
         7,
     );
     // The server lives in A's namespace; B reaches it over the impaired link too.
-    let server = Server::start(ServerOptions {
-        netns: Some(link.a.name.clone()),
-        listen_ip: ADDR_A.into(),
-        ..ServerOptions::default()
-    })
-    .await;
-    let ann = server.user("Ann", Some(link.a.name.clone())).await;
-    let bob = server.user("Bob", Some(link.b.name.clone())).await;
+    let (_server, ann, bob) = link.ann_and_bob().await;
     let code = ann.create_meeting("Lossy");
-    let mut a = ann.join(
-        &code,
-        &[
-            "--ice-address",
-            ADDR_A,
-            "--ice-allow",
-            NETWORK,
-            "--no-server-ice",
-        ],
-    );
+    let mut a = ann.join(&code, &ice_args(ADDR_A));
     a.event("joined", WAIT).await;
-    let mut b = bob.join(
-        &code,
-        &[
-            "--ice-address",
-            ADDR_B,
-            "--ice-allow",
-            NETWORK,
-            "--no-server-ice",
-        ],
-    );
+    let mut b = bob.join(&code, &ice_args(ADDR_B));
     a.event("connected", WAIT).await;
     b.event("connected", WAIT).await;
     a.wait_media("Bob", 30, 500, WAIT).await;
@@ -118,53 +94,60 @@ async fn congestion_control_keeps_a_bottleneck_queue_short() {
         9,
     );
     link.bottleneck_to_a(500, 400);
-    let server = Server::start(ServerOptions {
-        netns: Some(link.a.name.clone()),
-        listen_ip: ADDR_A.into(),
-        ..ServerOptions::default()
-    })
-    .await;
-    let ann = server.user("Ann", Some(link.a.name.clone())).await;
-    let bob = server.user("Bob", Some(link.b.name.clone())).await;
+    let (_server, ann, bob) = link.ann_and_bob().await;
     let code = ann.create_meeting("Bottleneck");
-    let ice = |addr: &'static str| {
-        vec![
-            "--ice-address",
-            addr,
-            "--ice-allow",
-            NETWORK,
-            "--no-server-ice",
-        ]
-    };
-    let mut a_args = ice(ADDR_A);
-    a_args.extend(["--video", "none", "--stamp-frames"]);
-    let mut b_args = ice(ADDR_B);
-    b_args.extend(["--video", "test:busy", "--stamp-frames"]);
+    // Both report once a second on their own clock; the test reads those reports.
+    let mut a_args = ice_args(ADDR_A);
+    a_args.extend(["--video", "none", "--stamp-frames", "--stats-every", "1"]);
+    let mut b_args = ice_args(ADDR_B);
+    b_args.extend([
+        "--video",
+        "test:busy",
+        "--stamp-frames",
+        "--stats-every",
+        "1",
+    ]);
     let mut a = ann.join(&code, &a_args);
     a.event("joined", WAIT).await;
     let mut b = bob.join(&code, &b_args);
     a.wait_media("Bob", 1, 0, WAIT).await;
-    // Give the call five seconds to settle, then look at the next five.
+    // Within five seconds of the first frame, Bob's encoder is under what the link carries.
     let start = Instant::now();
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let before = a.peer_stats("Bob").await.expect("Ann's view of Bob");
-    let mut worst_target = 0u64;
-    let mut worst_gap = 0u64;
-    let mut latencies = Vec::new();
-    while start.elapsed() < Duration::from_secs(10) {
-        // The sampling clock, not a wait for something to happen.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let bob_says = b.stats().await;
-        worst_target = worst_target.max(bob_says["video_target_kbps"].as_u64().unwrap_or(0));
-        let p = a.peer_stats("Bob").await.expect("Ann's view of Bob");
-        worst_gap = worst_gap.max(p["max_frame_gap_ms"].as_u64().unwrap_or(u64::MAX));
-        if let Some(l) = p["recent_latency_p50_ms"].as_f64() {
-            latencies.push(l);
+    let settled_at = loop {
+        let s = next_report(&mut b).await;
+        if s["video_target_kbps"].as_u64().unwrap_or(u64::MAX) < 500 {
+            break s["at"].as_u64().unwrap_or(0);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "Bob's video target still {} kbit/s after 5 s through a 500 kbit/s bottleneck",
+            s["video_target_kbps"]
+        );
+    };
+    // Ann's reports from then on; Bob's over the same five seconds.
+    let mut at_ann = Vec::new();
+    while at_ann.len() < 6 {
+        let s = next_report(&mut a).await;
+        if s["at"].as_u64().unwrap_or(0) >= settled_at {
+            at_ann.push(peer(&s, "Bob"));
         }
     }
-    let after = a.peer_stats("Bob").await.expect("Ann's view of Bob");
-    let frames =
-        after["video_frames"].as_u64().unwrap_or(0) - before["video_frames"].as_u64().unwrap_or(0);
+    let mut worst_target = 0u64;
+    for _ in 0..5 {
+        let s = next_report(&mut b).await;
+        worst_target = worst_target.max(s["video_target_kbps"].as_u64().unwrap_or(u64::MAX));
+    }
+    let frames_at = |p: &Value| p["video_frames"].as_u64().unwrap_or(0);
+    let frames = frames_at(&at_ann[5]) - frames_at(&at_ann[0]);
+    let worst_gap = at_ann[1..]
+        .iter()
+        .map(|p| p["max_frame_gap_ms"].as_u64().unwrap_or(u64::MAX))
+        .max()
+        .unwrap_or(0);
+    let mut latencies: Vec<f64> = at_ann[1..]
+        .iter()
+        .filter_map(|p| p["recent_latency_p50_ms"].as_f64())
+        .collect();
     latencies.sort_by(f64::total_cmp);
     let median = latencies.get(latencies.len() / 2).copied();
     eprintln!(
@@ -184,4 +167,17 @@ async fn congestion_control_keeps_a_bottleneck_queue_short() {
     );
     b.leave().await;
     a.leave().await;
+}
+
+/// The client's next once-a-second report.
+async fn next_report(c: &mut Client) -> Value {
+    c.event("stats", Duration::from_secs(10)).await["stats"].clone()
+}
+
+/// What a report says about the peer named `name`.
+fn peer(stats: &Value, name: &str) -> Value {
+    stats["peers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == name).cloned())
+        .unwrap_or_default()
 }

@@ -76,26 +76,37 @@ pub(super) struct Tracker {
 /// What tells one receiver report from the next: webrtcbin keeps answering with the last one
 /// until another comes (every few seconds), and a stale loss figure must not cut or hold the
 /// rate again and again.
-type ReportSignature = (Option<u64>, Option<i64>, Option<u64>, Option<u64>);
+type ReportSignature = (Option<u64>, Option<i64>, Option<u64>);
 
 impl Tracker {
-    /// The fraction of our packets `peer` lost, when its receiver report is one the rate has
-    /// not been steered by yet.
-    pub(super) fn fresh_loss(&mut self, peer: PeerId, t: &Transport) -> Option<f64> {
-        let signature = (
-            t.fraction_lost.map(f64::to_bits),
-            t.packets_lost_by_peer,
-            t.report_marks,
-            // Without the marks (another GStreamer), the round trip tells reports apart.
-            t.report_marks
-                .is_none()
-                .then(|| t.rtt_ms.map(f64::to_bits))
-                .flatten(),
-        );
-        let fraction = t.fraction_lost?;
-        let old = self.steered_by.insert(peer, signature);
-        (old != Some(signature)).then_some(fraction)
+    /// The worst fraction of our packets lost over the receiver reports the rate has not been
+    /// steered by yet (`None`: no new report).
+    pub(super) fn worst_fresh_loss(&mut self) -> Option<f64> {
+        let mut worst: Option<f64> = None;
+        for (peer, t) in &self.transport {
+            if let Some(f) = fresh_loss(&mut self.steered_by, *peer, t) {
+                worst = Some(worst.map_or(f, |w: f64| w.max(f)));
+            }
+        }
+        worst
     }
+}
+
+/// The fraction of our packets `peer` lost, when its receiver report is not in `steered_by`
+/// yet (it is then).
+fn fresh_loss(
+    steered_by: &mut BTreeMap<PeerId, ReportSignature>,
+    peer: PeerId,
+    t: &Transport,
+) -> Option<f64> {
+    let signature = (
+        t.fraction_lost.map(f64::to_bits),
+        t.packets_lost_by_peer,
+        t.report_marks,
+    );
+    let fraction = t.fraction_lost?;
+    let old = steered_by.insert(peer, signature);
+    (old != Some(signature)).then_some(fraction)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> Option<f64> {
@@ -188,13 +199,17 @@ impl Tracker {
 }
 
 #[cfg(test)]
-mod fresh_loss_tests {
+mod tests {
     use super::*;
 
     #[test]
     fn a_receiver_report_steers_the_rate_once() {
         let mut t = Tracker::default();
         let peer = PeerId(7);
+        let mut fresh = |r: &Transport| {
+            t.transport.insert(peer, r.clone());
+            t.worst_fresh_loss()
+        };
         let report = |loss: f64, marks: u64| Transport {
             fraction_lost: Some(loss),
             packets_lost_by_peer: Some(12),
@@ -202,17 +217,13 @@ mod fresh_loss_tests {
             report_marks: Some(marks),
             ..Transport::default()
         };
-        assert_eq!(t.fresh_loss(peer, &report(0.3, 1000)), Some(0.3));
+        assert_eq!(fresh(&report(0.3, 1000)), Some(0.3));
         // The same report asked for again a second later: no new information.
-        assert_eq!(t.fresh_loss(peer, &report(0.3, 1000)), None);
+        assert_eq!(fresh(&report(0.3, 1000)), None);
         // The next report (further in the stream) counts, even with the same loss and round
         // trip.
-        assert_eq!(t.fresh_loss(peer, &report(0.3, 1050)), Some(0.3));
-        assert_eq!(t.fresh_loss(peer, &report(0.0, 1100)), Some(0.0));
-        assert_eq!(
-            t.fresh_loss(peer, &Transport::default()),
-            None,
-            "no report yet"
-        );
+        assert_eq!(fresh(&report(0.3, 1050)), Some(0.3));
+        assert_eq!(fresh(&report(0.0, 1100)), Some(0.0));
+        assert_eq!(fresh(&Transport::default()), None, "no report yet");
     }
 }

@@ -132,12 +132,7 @@ impl Running {
             media.set_video_kbps(kbps);
         }
         self.refresh_transport().await;
-        let mut worst: Option<f64> = None;
-        for (peer, t) in &self.report.transport.clone() {
-            if let Some(f) = self.report.fresh_loss(*peer, t) {
-                worst = Some(worst.map_or(f, |w: f64| w.max(f)));
-            }
-        }
+        let worst = self.report.worst_fresh_loss();
         // No new report is no news of loss: the path counts as clean until one says otherwise
         // (webrtcbin's receiver report figures often stay unchanged for seconds; the
         // estimator's own loss control sees every packet's fate from transport-wide feedback).

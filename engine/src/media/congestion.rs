@@ -86,9 +86,11 @@ pub(crate) fn attach(webrtc: &gst::Element, weak: Weak<Shared>, peer: PeerId, bo
         let weak = weak.clone();
         bwe.connect_notify(Some("estimated-bitrate"), move |bwe, _| {
             let bps = bwe.property::<u32>("estimated-bitrate");
-            if let Some(s) = weak.upgrade() {
-                s.stats
-                    .counters(peer)
+            // A connection being closed has no counters left to keep it in.
+            if let Some(s) = weak.upgrade()
+                && let Some(counters) = s.stats.existing(peer)
+            {
+                counters
                     .send_estimate_bps
                     .store(u64::from(bps), std::sync::atomic::Ordering::Relaxed);
                 let _ = s.events.send(MediaEvent::SendEstimate { peer, bps });

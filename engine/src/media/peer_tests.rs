@@ -23,6 +23,17 @@ fn start(opts: super::super::MediaOptions) -> Media {
     Media::start(opts, super::super::IceOptions::default(), tx).unwrap()
 }
 
+/// Nothing to send, the window as output: media that only plays what peers send.
+fn receiving_only() -> super::super::MediaOptions {
+    super::super::MediaOptions {
+        video: None,
+        audio: None,
+        screen: None,
+        output: Output::Display,
+        ..Default::default()
+    }
+}
+
 /// Microphone off; the camera and the screen as given.
 fn sending(video: bool, screen: bool) -> assent_shared::call::MediaState {
     assent_shared::call::MediaState {
@@ -179,13 +190,7 @@ fn camera_off_lets_go_of_the_camera() {
 /// With the window as output, a peer's VP8 stream arrives as RGBA frames in the slots.
 #[test]
 fn display_output_delivers_rgba_frames() {
-    let media = start(super::super::MediaOptions {
-        video: None,
-        audio: None,
-        screen: None,
-        output: Output::Display,
-        ..Default::default()
-    });
+    let media = start(receiving_only());
     let peer = PeerId(42);
     // An RTP stream standing in for what webrtcbin hands out for a peer.
     feed(
@@ -268,13 +273,7 @@ fn descriptions_announce_each_stream_ssrc() {
 /// canceller's reference) and is decoded and heard; a peer that leaves gives its input back.
 #[test]
 fn peers_are_heard_through_the_speaker_mix() {
-    let media = start(super::super::MediaOptions {
-        video: None,
-        audio: None,
-        screen: None,
-        output: Output::Display,
-        ..Default::default()
-    });
+    let media = start(receiving_only());
     let (ann, bob) = (PeerId(1), PeerId(2));
     for peer in [ann, bob] {
         feed(

@@ -62,6 +62,11 @@ impl Stats {
             .unwrap_or_default()
     }
 
+    /// The counters of a peer still counted (none once it is removed).
+    pub fn existing(&self, peer: PeerId) -> Option<Arc<PeerCounters>> {
+        self.peers.lock().ok()?.get(&peer).cloned()
+    }
+
     pub fn snapshot(&self) -> BTreeMap<PeerId, Arc<PeerCounters>> {
         self.peers.lock().map(|p| p.clone()).unwrap_or_default()
     }
