@@ -89,9 +89,15 @@ impl RateController {
             .values()
             .copied()
             .fold(f64::INFINITY, f64::min);
-        let before = self.target;
-        self.target = self.loss_kbps.min(delay).clamp(self.min, self.max);
-        ((self.target - before).abs() > before * 0.01).then(|| self.kbps())
+        let next = self.loss_kbps.min(delay).clamp(self.min, self.max);
+        // Against what the encoder was last given: estimates come every 100 ms or so in steps
+        // under 1 %, which must add up instead of each being let go.
+        let at_bound = next == self.min || next == self.max;
+        if next == self.target || (!at_bound && (next - self.target).abs() <= self.target * 0.01) {
+            return None;
+        }
+        self.target = next;
+        Some(self.kbps())
     }
 }
 
@@ -153,6 +159,19 @@ mod tests {
         // Heavy loss cuts what is sent, whatever the delay-based half allows.
         r.on_estimate(peer(1), 500_000);
         assert_eq!(r.on_loss(Some(0.4)), Some(352));
+        // Small steps add up: an estimate climbing 0.8 % at a time still moves the encoder.
+        let mut r = RateController::new(900, 100, 900);
+        assert_eq!(r.on_estimate(peer(1), 560_000), Some(500));
+        let moved: Vec<u32> = (1..=10)
+            .filter_map(|i| r.on_estimate(peer(1), 560_000 + i * 4_000))
+            .collect();
+        assert_eq!(
+            moved,
+            [508, 516, 524, 532, 540],
+            "every second step of 0.8 % passes 1 %"
+        );
+        assert_eq!(r.kbps(), 540);
+        let mut r = RateController::new(500, 100, 900);
         // Never below the floor, whatever the estimate says.
         assert_eq!(r.on_estimate(peer(1), 10_000), Some(100));
     }
