@@ -35,7 +35,7 @@ pub use call::machine::{
 };
 pub use call::{
     Call, CallError, CallEvent, CallHandle, CallOptions, CallStats, Command as CallCommand,
-    IcePolicy, IcePolicyError, PeerStats, create_meeting, join_code,
+    DeviceChange, IcePolicy, IcePolicyError, PeerStats, create_meeting, join_code,
 };
 
 // Devices, the preview, and what a call shows and plays.

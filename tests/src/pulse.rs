@@ -111,6 +111,65 @@ impl PulseAudio {
         .expect("set the loopback's volume");
     }
 
+    /// Load a module; its index (to unload it).
+    pub fn load_module(&self, args: &[&str]) -> String {
+        let mut all = vec!["load-module"];
+        all.extend_from_slice(args);
+        self.pactl(&all)
+            .unwrap_or_else(|e| panic!("load {args:?}: {e}"))
+            .trim()
+            .to_string()
+    }
+
+    /// A microphone that hears a sine of `freq` Hz: a null sink `name` that PulseAudio's
+    /// `module-sine` plays into, whose monitor `{name}.monitor` is the microphone. Returns the
+    /// modules, for [`PulseAudio::unplug`].
+    pub fn tone_microphone(&self, name: &str, freq: u32) -> [String; 2] {
+        let sink = self.load_module(&[
+            "module-null-sink",
+            &format!("sink_name={name}"),
+            "rate=48000",
+            "channels=1",
+        ]);
+        let sine = self.load_module(&[
+            "module-sine",
+            &format!("sink={name}"),
+            &format!("frequency={freq}"),
+        ]);
+        [sine, sink]
+    }
+
+    /// Unplug a microphone made by [`PulseAudio::tone_microphone`]: its tone first (or the
+    /// server would move it to another sink), then its device.
+    pub fn unplug(&self, modules: &[String; 2]) {
+        for m in modules {
+            self.pactl(&["unload-module", m])
+                .unwrap_or_else(|e| panic!("unload module {m}: {e}"));
+        }
+    }
+
+    /// Record `ms` milliseconds of `source` (48 kHz mono) with GStreamer's own client.
+    pub fn record(&self, source: &str, ms: u32) -> Vec<f32> {
+        let file = self.dir().join(format!("{source}.wav"));
+        let out = Command::new("gst-launch-1.0")
+            .args(["-q", "pulsesrc"])
+            .arg(format!("device={source}"))
+            .arg(format!("num-buffers={}", ms / 10))
+            .args(["latency-time=10000", "!"])
+            .arg("audio/x-raw,rate=48000,channels=1,format=S16LE")
+            .args(["!", "wavenc", "!", "filesink"])
+            .arg(format!("location={}", file.display()))
+            .envs(self.env())
+            .output()
+            .expect("run gst-launch-1.0 (cargo xtask setup installs it)");
+        assert!(
+            out.status.success(),
+            "recording {source}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        crate::sound::read_wav(&file)
+    }
+
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }

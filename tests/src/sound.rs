@@ -51,6 +51,21 @@ pub fn frame_energy(x: &[f32]) -> Vec<f64> {
         .collect()
 }
 
+/// The power of one frequency in `x` (Goertzel), per sample: a pure tone of amplitude `a` at
+/// `freq` gives about `a² / 4`.
+pub fn tone_power(x: &[f32], freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / RATE as f64;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for v in x {
+        let s0 = f64::from(*v) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let n = x.len().max(1) as f64;
+    (s1 * s1 + s2 * s2 - coeff * s1 * s2) / (n * n)
+}
+
 /// Decibels of an energy ratio.
 pub fn db(ratio: f64) -> f64 {
     10.0 * ratio.max(1e-12).log10()
@@ -152,6 +167,17 @@ mod tests {
                 (next() - 0.5) * env
             })
             .collect()
+    }
+
+    /// A tone's power is found at its frequency and not at another.
+    #[test]
+    fn tone_power_finds_the_tone() {
+        let x: Vec<f32> = (0..RATE / 4)
+            .map(|i| 0.5 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / RATE as f32).sin())
+            .collect();
+        let at = tone_power(&x, 440.0);
+        assert!((at - 0.0625).abs() < 0.002, "{at}");
+        assert!(tone_power(&x, 1000.0) < at / 1000.0);
     }
 
     /// A signal hidden at a known place, under another, is found to the sample.

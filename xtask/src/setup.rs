@@ -37,6 +37,9 @@ const APT_RUN: &[&str] = &[
     "gstreamer1.0-plugins-good",
     "gstreamer1.0-plugins-bad",
     "gstreamer1.0-nice",
+    // Microphones and speakers through cpal (its ALSA host links libasound; its PulseAudio host
+    // speaks the protocol itself).
+    "libasound2-dev",
     // The window (X11; winit loads these at run time).
     "libx11-6",
     "libxcursor1",

@@ -211,6 +211,8 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::Reconnecting { attempt } => json!({"event": "reconnecting", "attempt": attempt}),
         CallEvent::Server(m) => json!({"event": "server", "message": m}),
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
+        CallEvent::Device(d) => json!({"event": "device", "kind": d.kind, "device": d.device,
+            "back": d.back, "message": d.message()}),
         CallEvent::Closed { reason } => json!({"event": "closed", "reason": reason}),
         CallEvent::Recording(r) => recording_json(r),
         CallEvent::Upload(u) => upload_json(u),

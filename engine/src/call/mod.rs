@@ -86,6 +86,8 @@ pub enum CallEvent {
     /// The server's frame that is not part of the call protocol (errors, role changes).
     Server(String),
     MediaError(String),
+    /// A device went away during the call (the default stands in) or came back.
+    Device(DeviceChange),
     /// What the recorder did (on the device that records).
     Recording(RecorderEvent),
     /// How the cloud copy of a recording made here is going. These may follow `Closed`: the
@@ -95,6 +97,55 @@ pub enum CallEvent {
     Closed {
         reason: String,
     },
+}
+
+/// A device that went away or came back during the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceChange {
+    pub kind: crate::media::devices::DeviceKind,
+    /// The chosen device (its id, as the device list gives it).
+    pub device: String,
+    /// It came back and is in use again; `false`: it went away and the default stands in.
+    pub back: bool,
+}
+
+impl DeviceChange {
+    /// From the media's bus message.
+    pub(crate) fn from_message(s: &gst::StructureRef) -> Option<DeviceChange> {
+        use crate::media::devices::DeviceKind;
+        if s.name() != crate::media::DEVICE_MESSAGE {
+            return None;
+        }
+        let kind = match s.get::<&str>("kind").ok()? {
+            "microphone" => DeviceKind::Microphone,
+            "speaker" => DeviceKind::Speaker,
+            "camera" => DeviceKind::Camera,
+            _ => return None,
+        };
+        Some(DeviceChange {
+            kind,
+            device: s.get::<String>("device").ok()?,
+            back: s.get::<&str>("state").ok()? == "back",
+        })
+    }
+
+    /// What the user is told.
+    pub fn message(&self) -> String {
+        use crate::media::devices::DeviceKind;
+        let what = match self.kind {
+            DeviceKind::Microphone => "microphone",
+            DeviceKind::Speaker => "speaker",
+            DeviceKind::Camera => "camera",
+        };
+        if self.back {
+            format!("The {what} {} is back and in use again.", self.device)
+        } else {
+            format!(
+                "The {what} {} is not available: using the default {what} until it comes back.",
+                self.device
+            )
+        }
+    }
 }
 
 /// What the driver can ask.

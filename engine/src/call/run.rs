@@ -113,6 +113,12 @@ impl Running {
                 }
             });
         }
+        if let gst::MessageView::Element(e) = msg.view()
+            && let Some(change) = e.structure().and_then(DeviceChange::from_message)
+        {
+            tracing::info!("{}", change.message());
+            self.edge.io.report(CallEvent::Device(change));
+        }
         if let gst::MessageView::Error(e) = msg.view() {
             let from = msg
                 .src()

@@ -1,5 +1,6 @@
-//! Cameras, microphones and speakers, as the device pickers list them (GStreamer's device
-//! monitor: Video4Linux, PulseAudio/PipeWire, ALSA).
+//! Cameras, microphones and speakers, as the device pickers list them (cameras from
+//! GStreamer's device monitor, Video4Linux; microphones and speakers from cpal: PulseAudio or
+//! PipeWire's PulseAudio service, ALSA where there is no sound server).
 
 use gst::prelude::*;
 use serde::Serialize;
@@ -24,42 +25,79 @@ pub struct Device {
     pub id: Option<String>,
 }
 
-/// Every camera, microphone and speaker present now.
+/// Every camera, microphone and speaker present now: cameras from GStreamer's device monitor
+/// (Video4Linux), microphones and speakers from cpal (the sound server's sources and sinks).
 pub fn list() -> super::Result<Vec<Device>> {
     super::init()?;
-    let monitor = gst::DeviceMonitor::new();
-    for class in ["Video/Source", "Audio/Source", "Audio/Sink"] {
-        monitor.add_filter(Some(class), None);
-    }
-    if monitor.start().is_err() {
-        // No provider could start (no device subsystem at all): no devices.
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for d in monitor.devices() {
-        let class = d.device_class();
-        let kind = if class.contains("Video/Source") {
-            DeviceKind::Camera
-        } else if class.contains("Audio/Source") {
-            DeviceKind::Microphone
-        } else if class.contains("Audio/Sink") {
-            DeviceKind::Speaker
-        } else {
-            continue;
-        };
-        let id = d.properties().and_then(|p| {
-            ["device.path", "api.v4l2.path", "node.name", "device.string"]
-                .iter()
-                .find_map(|k| p.get::<String>(*k).ok())
-        });
-        out.push(Device {
-            kind,
-            name: d.display_name().to_string(),
-            id,
-        });
-    }
-    monitor.stop();
+    let mut out = cameras();
+    out.extend(sound_devices());
     Ok(out)
+}
+
+fn cameras() -> Vec<Device> {
+    let monitor = gst::DeviceMonitor::new();
+    monitor.add_filter(Some("Video/Source"), None);
+    if monitor.start().is_err() {
+        // No provider could start (no device subsystem at all): no cameras.
+        return Vec::new();
+    }
+    let out = monitor
+        .devices()
+        .iter()
+        .map(|d| Device {
+            kind: DeviceKind::Camera,
+            name: d.display_name().to_string(),
+            id: d.properties().and_then(|p| {
+                ["device.path", "api.v4l2.path"]
+                    .iter()
+                    .find_map(|k| p.get::<String>(*k).ok())
+            }),
+        })
+        .collect();
+    monitor.stop();
+    out
+}
+
+/// Microphones and speakers as cpal sees them. Their ids are the sound server's names, which
+/// the microphone (cpal) and the speaker (`pulsesink`) both open; without a sound server
+/// (ALSA alone) a speaker has no such name and only the default reaches it.
+fn sound_devices() -> Vec<Device> {
+    use cpal::traits::{DeviceTrait, HostTrait};
+    let host = cpal::default_host();
+    let sound_server = host.id() == cpal::HostId::PulseAudio;
+    let mut out = Vec::new();
+    for (kind, found) in [
+        (DeviceKind::Microphone, host.input_devices()),
+        (DeviceKind::Speaker, host.output_devices()),
+    ] {
+        let Ok(found) = found else { continue };
+        for d in found {
+            let id = d.id().ok().map(|i| i.id().to_string());
+            // ALSA alone lists its plugins too (rate converters, JACK, OSS…): only the cards,
+            // once each, and the default.
+            if !sound_server
+                && !id
+                    .as_deref()
+                    .is_some_and(|i| i == "default" || i.starts_with("sysdefault:CARD="))
+            {
+                continue;
+            }
+            let Some(name) = d
+                .description()
+                .ok()
+                .map(|x| x.name().to_string())
+                .or(id.clone())
+            else {
+                continue;
+            };
+            let id = match kind {
+                DeviceKind::Speaker if !sound_server => None,
+                _ => id,
+            };
+            out.push(Device { kind, name, id });
+        }
+    }
+    out
 }
 
 /// A device offered for a call: what the user sees, and the source spec the engine takes

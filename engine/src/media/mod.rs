@@ -23,6 +23,7 @@ pub mod frames;
 mod ice;
 pub mod level;
 pub mod lipsync;
+mod mic;
 pub mod peer;
 pub mod preview;
 pub mod rate;
@@ -33,6 +34,8 @@ pub mod stamp;
 pub mod stats;
 pub mod tap;
 mod voice;
+
+pub(crate) use mic::DEVICE_MESSAGE;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -166,7 +166,8 @@ impl CaptureSource for Camera {
     }
 }
 
-/// A microphone: the sound server's default input, or a named device.
+/// A microphone: the sound server's default input, or a named device, captured through cpal
+/// (a chosen device that goes away is replaced by the default until it comes back).
 #[derive(Debug, Clone, Default)]
 pub struct Microphone {
     pub device: Option<String>,
@@ -186,16 +187,8 @@ impl CaptureSource for Microphone {
         true
     }
     fn build(&self) -> Result<gst::Element, MediaError> {
-        let src = match &self.device {
-            Some(d) => {
-                let s = gst::ElementFactory::make("pulsesrc").build().map_err(|_| {
-                    MediaError::Source("no microphone support (pulsesrc is missing)".into())
-                })?;
-                s.set_property("device", d);
-                s
-            }
-            None => make("autoaudiosrc")?,
-        };
+        // Through cpal (see `mic`): its own thread captures, an appsrc hands the samples on.
+        let src = super::mic::source(self.device.clone())?;
         let b = gst::Bin::new();
         let conv = make("audioconvert")?;
         b.add_many([&src, &conv])?;

@@ -358,6 +358,7 @@ impl Room {
                 self.notice = Some(format!("Reconnecting to the server (attempt {attempt})…"))
             }
             CallEvent::MediaError(e) => self.notice = Some(e),
+            CallEvent::Device(d) => self.notice = Some(d.message()),
             CallEvent::Closed { reason } => self.ended = Some(reason),
             CallEvent::Server(_) | CallEvent::Recording(_) | CallEvent::Upload(_) => {}
         }

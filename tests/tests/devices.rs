@@ -1,0 +1,156 @@
+//! Microphones through cpal, the device layer: a real PulseAudio server whose "microphones"
+//! hear sines (null sinks that `module-sine` plays into; their monitors are the microphones), a call between real clients, and what the far end's speaker plays,
+//! recorded from its null sink.
+
+use std::time::{Duration, Instant};
+
+use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions};
+use assent_e2e::pulse::PulseAudio;
+use assent_e2e::sound::tone_power;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Which of two tones Bob's speaker plays: records a quarter of a second until one of them
+/// clearly dominates and is `want` (or the deadline passes).
+async fn bob_hears(pulse: &PulseAudio, want: f64, other: f64) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let heard = pulse.record("bobout.monitor", 250);
+        let (a, b) = (tone_power(&heard, want), tone_power(&heard, other));
+        // Opus at 32 kbit/s keeps a sine within a few dB; the other tone is absent.
+        if a > 1e-4 && a > 100.0 * b {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Bob's speaker does not play {want} Hz: power {a:.2e} there, {b:.2e} at {other} Hz"
+        );
+    }
+}
+
+/// Ann's microphone, chosen by name, is captured through cpal and heard by Bob. When it goes
+/// away mid-call (its module unloaded: a headset unplugged) Ann is told, the default
+/// microphone stands in and Bob hears that one; when it comes back, it is used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_microphone_is_heard_replaced_when_it_goes_away_and_taken_back() {
+    let pulse = PulseAudio::start(&["bobout"]);
+    let headset = pulse.tone_microphone("headset", 440);
+    pulse.tone_microphone("laptop", 1000);
+    pulse
+        .pactl(&["set-default-source", "laptop.monitor"])
+        .unwrap();
+    let env = pulse.env();
+
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    // The device list is cpal's: the sound server's names, which the sources open.
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let listed: Vec<serde_json::Value> = serde_json::from_str(
+        &ann.try_cli_env(&["devices", "--json"], &env_ref)
+            .expect("assent devices"),
+    )
+    .expect("a JSON list");
+    let has = |kind: &str, id: &str| listed.iter().any(|d| d["kind"] == kind && d["id"] == id);
+    assert!(
+        has("microphone", "headset.monitor") && has("microphone", "laptop.monitor"),
+        "{listed:?}"
+    );
+    assert!(has("speaker", "bobout"), "{listed:?}");
+    let code = ann.create_meeting("Headset");
+    let mut a_args = LOOPBACK_ICE.to_vec();
+    // Voice processing would treat a steady tone as noise.
+    a_args.extend([
+        "--video",
+        "none",
+        "--audio",
+        "mic:headset.monitor",
+        "--voice-processing",
+        "off",
+    ]);
+    let mut b_args = LOOPBACK_ICE.to_vec();
+    b_args.extend([
+        "--video",
+        "none",
+        // Bob's own voice is not played back to him (a tone far from Ann's).
+        "--audio",
+        "test:3000",
+        "--play",
+        "--speaker",
+        "bobout",
+    ]);
+    let mut a = ann.join_env(&code, &a_args, &env);
+    a.event("joined", WAIT).await;
+    let mut b = bob.join_env(&code, &b_args, &env);
+    b.wait_media("Ann", 0, 500, WAIT).await;
+    bob_hears(&pulse, 440.0, 1000.0).await;
+    assert!(a.seen("device").is_empty(), "{:?}", a.seen("device"));
+
+    // The headset goes away.
+    pulse.unplug(&headset);
+    let lost = a.event("device", WAIT).await;
+    assert_eq!(lost["kind"], "microphone");
+    assert_eq!(lost["device"], "headset.monitor");
+    assert_eq!(lost["back"], false);
+    assert!(
+        lost["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("using the default microphone")),
+        "{lost}"
+    );
+    bob_hears(&pulse, 1000.0, 440.0).await;
+
+    // It comes back.
+    pulse.tone_microphone("headset", 440);
+    let back = a.event("device", WAIT).await;
+    assert_eq!(back["back"], true, "{back}");
+    bob_hears(&pulse, 440.0, 1000.0).await;
+
+    b.leave().await;
+    a.leave().await;
+}
+
+/// A chosen microphone that is not there at the start does not stop the call: the default one
+/// is used and the user is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_microphone_gives_the_default_and_a_message() {
+    let pulse = PulseAudio::start(&["bobout"]);
+    pulse.tone_microphone("laptop", 1000);
+    pulse
+        .pactl(&["set-default-source", "laptop.monitor"])
+        .unwrap();
+    let env = pulse.env();
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("No headset");
+    let mut a_args = LOOPBACK_ICE.to_vec();
+    a_args.extend([
+        "--video",
+        "none",
+        "--audio",
+        "mic:unplugged-headset",
+        "--voice-processing",
+        "off",
+    ]);
+    let mut b_args = LOOPBACK_ICE.to_vec();
+    b_args.extend([
+        "--video",
+        "none",
+        // Bob's own voice is not played back to him (a tone far from Ann's).
+        "--audio",
+        "test:3000",
+        "--play",
+        "--speaker",
+        "bobout",
+    ]);
+    let mut a: Client = ann.join_env(&code, &a_args, &env);
+    let told = a.event("device", WAIT).await;
+    assert_eq!(told["device"], "unplugged-headset");
+    assert_eq!(told["back"], false);
+    let mut b = bob.join_env(&code, &b_args, &env);
+    b.wait_media("Ann", 0, 500, WAIT).await;
+    bob_hears(&pulse, 1000.0, 440.0).await;
+    b.leave().await;
+    a.leave().await;
+}
