@@ -110,15 +110,16 @@ async fn a_chosen_microphone_is_heard_replaced_when_it_goes_away_and_taken_back(
     a.leave().await;
 }
 
-/// A chosen microphone that is not there at the start does not stop the call: the default one
-/// is used and the user is told.
+/// A chosen microphone or speaker that is not there at the start does not stop the call: the
+/// default one is used and the user is told.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_microphone_gives_the_default_and_a_message() {
+async fn a_missing_microphone_or_speaker_gives_the_default_and_a_message() {
     let pulse = PulseAudio::start(&["bobout"]);
     pulse.tone_microphone("laptop", 1000);
     pulse
         .pactl(&["set-default-source", "laptop.monitor"])
         .unwrap();
+    pulse.pactl(&["set-default-sink", "bobout"]).unwrap();
     let env = pulse.env();
     let server = Server::start(ServerOptions::default()).await;
     let ann = server.user("Ann", None).await;
@@ -142,13 +143,16 @@ async fn a_missing_microphone_gives_the_default_and_a_message() {
         "test:3000",
         "--play",
         "--speaker",
-        "bobout",
+        "unplugged-speaker",
     ]);
     let mut a: Client = ann.join_env(&code, &a_args, &env);
     let told = a.event("device", WAIT).await;
     assert_eq!(told["device"], "unplugged-headset");
     assert_eq!(told["back"], false);
     let mut b = bob.join_env(&code, &b_args, &env);
+    let told = b.event("device", WAIT).await;
+    assert_eq!(told["kind"], "speaker");
+    assert_eq!(told["device"], "unplugged-speaker");
     b.wait_media("Ann", 0, 500, WAIT).await;
     bob_hears(&pulse, 1000.0, 440.0).await;
     b.leave().await;

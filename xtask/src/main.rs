@@ -32,6 +32,8 @@
 //! - `bench-congestion [--bottleneck-seconds S --open-seconds S]`: a call through a 500 kbit/s
 //!   bottleneck that lifts to 5 Mbit/s (network namespaces, `tc tbf`), congestion control on
 //!   and off: rates, queueing delay and frame rate, with a plot.
+//! - `bench-devices [--seconds S]`: a call client's CPU with its microphone through cpal
+//!   against GStreamer's `pulsesrc` (private PulseAudio).
 
 mod breached;
 mod cmd;
@@ -64,13 +66,14 @@ fn main() -> anyhow::Result<()> {
         Some("bench-echo") => tasks::bench_echo(rest),
         Some("bench-lipsync") => tasks::bench_lipsync(rest),
         Some("bench-congestion") => tasks::bench_congestion(rest),
+        Some("bench-devices") => tasks::bench_devices(rest),
         Some("package") => package::package().map(drop),
         Some("screenshots") => tasks::screenshots(rest),
         Some("test-packages") => package::test_packages(),
         Some("breached-passwords") => breached::rebuild(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|bench-echo|bench-lipsync|bench-congestion|breached-passwords>"
+                "usage: cargo xtask <setup|run|test|package|test-packages|screenshots|fuzz|bench|bench-signaling|bench-calls|bench-recording|bench-window|bench-echo|bench-lipsync|bench-congestion|bench-devices|breached-passwords>"
             );
             eprintln!(
                 "  run    build and run Assent on its embedded defaults (headless demo without a display)"

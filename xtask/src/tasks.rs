@@ -418,6 +418,10 @@ pub(crate) fn bench_congestion(args: &[String]) -> anyhow::Result<()> {
     release_bench("congestion", args)
 }
 
+pub(crate) fn bench_devices(args: &[String]) -> anyhow::Result<()> {
+    release_bench("devices", args)
+}
+
 /// The echo benchmark: a call in a simulated room, voice processing on and off.
 pub(crate) fn bench_echo(args: &[String]) -> anyhow::Result<()> {
     release_bench("echo", args)

@@ -55,7 +55,7 @@ pub(crate) struct CallArgs {
     /// Video: test[:PATTERN] (videotestsrc's, or busy: a picture that uses its bitrate), file:PATH, camera[:DEVICE], screen, none.
     #[arg(long, default_value = "test")]
     video: String,
-    /// Audio: test[:HZ], file:PATH, mic[:DEVICE], none.
+    /// Audio: test[:HZ], file:PATH, mic[:DEVICE] (a microphone through cpal; DEVICE as `assent devices` lists it), pulse[:DEVICE] (the same through GStreamer's pulsesrc, to compare), none.
     #[arg(long, default_value = "test")]
     audio: String,
     /// What `screen on` shares: screen, or a video source as for --video.

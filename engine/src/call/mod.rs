@@ -139,6 +139,12 @@ impl DeviceChange {
         };
         if self.back {
             format!("The {what} {} is back and in use again.", self.device)
+        } else if self.kind == DeviceKind::Speaker {
+            // Taken at the start of a call only.
+            format!(
+                "The speaker {} is not available: the default speaker plays the call.",
+                self.device
+            )
         } else {
             format!(
                 "The {what} {} is not available: using the default {what} until it comes back.",

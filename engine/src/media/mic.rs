@@ -22,8 +22,10 @@ use super::MediaError;
 /// What is asked of the device: the encoder's own rate, one channel (the sound server
 /// converts; an ALSA device that cannot gets its own format, converted in the pipeline).
 const RATE: u32 = 48_000;
-/// Frames in one 10 ms block.
-const BLOCK: u32 = RATE / 100;
+/// Frames in one 20 ms block: an Opus frame, so the encoder waits no longer than with smaller
+/// blocks, and half the wake-ups of 10 ms ones (cpal's PulseAudio host asks the server for
+/// timing at every block; `cargo xtask bench-devices`).
+const BLOCK: u32 = RATE / 50;
 /// How often the watcher looks for the chosen device.
 const WATCH: Duration = Duration::from_millis(500);
 /// How much the `appsrc` holds before it drops the oldest samples (a stalled pipeline must not
@@ -42,10 +44,11 @@ pub(super) fn source(wanted: Option<String>) -> Result<gst::Element, MediaError>
     let src = gst_app::AppSrc::builder()
         .is_live(true)
         .format(gst::Format::Time)
-        .do_timestamp(true)
         .max_bytes(MAX_QUEUED)
         .leaky_type(gst_app::AppLeakyType::Downstream)
-        .min_latency(gst::ClockTime::from_mseconds(10).nseconds() as i64)
+        .min_latency(
+            gst::ClockTime::from_mseconds(u64::from(BLOCK * 1000 / RATE)).nseconds() as i64,
+        )
         .build();
     let (stop_tx, stop) = mpsc::channel::<()>();
     // The sender lives as long as the appsrc's callbacks, which go with the appsrc: when it is
@@ -193,7 +196,7 @@ impl Watcher {
             sample_rate: RATE,
             buffer_size: cpal::BufferSize::Fixed(BLOCK),
         };
-        let stream = match self.capture::<f32>(&device, config, "F32LE", &failed) {
+        let stream = match self.capture::<f32>(&device, config, F32, &failed) {
             Ok(s) => s,
             // A device that takes only its own format (ALSA hardware).
             Err(_) => {
@@ -206,15 +209,9 @@ impl Watcher {
                     buffer_size: cpal::BufferSize::Default,
                 };
                 match own.sample_format() {
-                    cpal::SampleFormat::F32 => {
-                        self.capture::<f32>(&device, config, "F32LE", &failed)
-                    }
-                    cpal::SampleFormat::I16 => {
-                        self.capture::<i16>(&device, config, "S16LE", &failed)
-                    }
-                    cpal::SampleFormat::I32 => {
-                        self.capture::<i32>(&device, config, "S32LE", &failed)
-                    }
+                    cpal::SampleFormat::F32 => self.capture::<f32>(&device, config, F32, &failed),
+                    cpal::SampleFormat::I16 => self.capture::<i16>(&device, config, S16, &failed),
+                    cpal::SampleFormat::I32 => self.capture::<i32>(&device, config, S32, &failed),
                     other => Err(format!("the microphone's format {other} is not supported")),
                 }?
             }
@@ -245,17 +242,46 @@ impl Watcher {
             .build();
         let src = self.src.clone();
         let broke = failed.clone();
+        let channels = usize::from(config.channels.max(1));
+        let rate = config.sample_rate.max(1);
+        let mut stamper = Stamper::new(rate);
         let stream = device
             .build_input_stream::<T, _, _>(
                 config,
-                move |data: &[T], _| {
+                move |data: &[T], info: &cpal::InputCallbackInfo| {
                     let Some(src) = src.upgrade() else { return };
-                    let mut bytes = Vec::with_capacity(std::mem::size_of_val(data));
-                    for s in data {
-                        s.put(&mut bytes);
+                    // Before the pipeline plays there is no running time to put it on.
+                    let (Some(clock), Some(base)) = (src.clock(), src.base_time()) else {
+                        return;
+                    };
+                    // When the first sample was captured, on the pipeline's running time: the
+                    // echo canceller lines the microphone up with what the speaker played by
+                    // these times (stamped on arrival, as `do-timestamp` would, they are a
+                    // block and the server's latency late). cpal's capture instant
+                    // (PulseAudio host) is that of the block's end, the server's latency once
+                    // the block is read, so its first sample is a block earlier.
+                    let t = info.timestamp();
+                    let frames = (data.len() / channels) as u64;
+                    let behind = t.callback.saturating_duration_since(t.capture)
+                        + Duration::from_nanos(frames * 1_000_000_000 / u64::from(rate));
+                    let captured = clock
+                        .time()
+                        .saturating_sub(base)
+                        .nseconds()
+                        .saturating_sub(behind.as_nanos() as u64);
+                    let (pts, duration, discont) = stamper.stamp(captured, frames);
+                    // In native order, as the caps say.
+                    let mut buffer =
+                        gst::Buffer::from_mut_slice(bytemuck::cast_slice::<T, u8>(data).to_vec());
+                    if let Some(b) = buffer.get_mut() {
+                        b.set_pts(gst::ClockTime::from_nseconds(pts));
+                        b.set_duration(gst::ClockTime::from_nseconds(duration));
+                        if discont {
+                            b.set_flags(gst::BufferFlags::DISCONT);
+                        }
                     }
                     // Flushing or stopped: the call is ending; nothing to do.
-                    let _ = src.push_buffer(gst::Buffer::from_mut_slice(bytes));
+                    let _ = src.push_buffer(buffer);
                 },
                 move |e: cpal::Error| {
                     if e.kind() != cpal::ErrorKind::Xrun {
@@ -276,18 +302,105 @@ impl Watcher {
         let Some(src) = self.src.upgrade() else {
             return false;
         };
-        let using = match state {
-            "back" => device.to_string(),
-            _ => "default".to_string(),
-        };
-        let s = gst::Structure::builder(DEVICE_MESSAGE)
-            .field("kind", "microphone")
-            .field("state", state)
-            .field("device", device)
-            .field("using", using)
-            .build();
-        src.post_message(gst::message::Element::builder(s).src(&src).build())
+        src.post_message(device_message("microphone", state, device, &src))
             .is_ok()
+    }
+}
+
+/// The bus message for a device change: `kind` ("microphone", "speaker"), `state` ("lost":
+/// the default stands in; "back"), the chosen `device`, posted by `from`.
+pub(crate) fn device_message(
+    kind: &str,
+    state: &str,
+    device: &str,
+    from: &impl IsA<gst::Object>,
+) -> gst::Message {
+    let using = match state {
+        "back" => device,
+        _ => "default",
+    };
+    let s = gst::Structure::builder(DEVICE_MESSAGE)
+        .field("kind", kind)
+        .field("state", state)
+        .field("device", device)
+        .field("using", using)
+        .build();
+    gst::message::Element::builder(s).src(from).build()
+}
+
+/// Whether the sound server has a speaker with this id now (`None`: it cannot tell, without
+/// a sound server).
+pub(crate) fn speaker_present(id: &str) -> Option<bool> {
+    let host = cpal::default_host();
+    if host.id() != cpal::HostId::PulseAudio {
+        return None;
+    }
+    Some(
+        host.output_devices()
+            .is_ok_and(|mut all| all.any(|d| d.id().is_ok_and(|d| d.id() == id))),
+    )
+}
+
+/// Timestamps for captured blocks. The capture instants cpal reports scatter by several
+/// milliseconds around the truth (the first often by 10 ms or more), so each block is stamped
+/// where the samples counted since the first put it, plus an offset that follows the reported
+/// instants slowly (a moving average): consecutive blocks join within a fraction of a
+/// millisecond and the stamps settle on the true capture times. It starts again from the
+/// reported instant when the two drift apart by more than [`RESYNC_NS`] (a stall, a device
+/// change).
+struct Stamper {
+    rate: u64,
+    /// The reported running time of sample 0, or nothing yet.
+    start: Option<u64>,
+    samples: u64,
+    /// The average of reported minus counted times, ns.
+    offset: f64,
+}
+
+/// How far counted and reported times may drift apart, ns.
+const RESYNC_NS: f64 = 40_000_000.0;
+/// How much of each block's difference the offset takes (about the last 20 blocks count).
+const FOLLOW: f64 = 0.05;
+
+impl Stamper {
+    fn new(rate: u32) -> Stamper {
+        Stamper {
+            rate: u64::from(rate.max(1)),
+            start: None,
+            samples: 0,
+            offset: 0.0,
+        }
+    }
+
+    fn at(&self, start: u64, samples: u64) -> u64 {
+        start + (u128::from(samples) * 1_000_000_000 / u128::from(self.rate)) as u64
+    }
+
+    /// A block of `frames` whose first sample was captured at `captured` (ns of running time,
+    /// as reported): its timestamp, duration and whether it starts anew (a discontinuity).
+    fn stamp(&mut self, captured: u64, frames: u64) -> (u64, u64, bool) {
+        let mut discont = false;
+        let start = match self.start {
+            Some(start)
+                if (captured as f64 - self.at(start, self.samples) as f64 - self.offset).abs()
+                    <= RESYNC_NS =>
+            {
+                start
+            }
+            _ => {
+                discont = self.start.is_some();
+                self.start = Some(captured);
+                self.samples = 0;
+                self.offset = 0.0;
+                captured
+            }
+        };
+        let counted = self.at(start, self.samples);
+        self.offset += (captured as f64 - counted as f64 - self.offset) * FOLLOW;
+        let pts = (counted as f64 + self.offset).max(0.0) as u64;
+        self.samples += frames;
+        let end = (self.at(start, self.samples) as f64 + self.offset).max(0.0) as u64;
+        (pts, end.saturating_sub(pts), discont)
     }
 }
 
@@ -297,25 +410,69 @@ fn has_input(host: &cpal::Host, id: &str) -> bool {
         .is_ok_and(|mut all| all.any(|d| d.id().is_ok_and(|d| d.id() == id)))
 }
 
-/// A sample as little-endian bytes.
-trait Sample: cpal::SizedSample + Send + 'static {
-    fn put(&self, out: &mut Vec<u8>);
-}
+/// A sample type the pipeline takes as it is.
+trait Sample: cpal::SizedSample + bytemuck::Pod + Send + 'static {}
 
-impl Sample for f32 {
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-}
+impl Sample for f32 {}
+impl Sample for i16 {}
+impl Sample for i32 {}
 
-impl Sample for i16 {
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
-    }
-}
+/// GStreamer's names for the sample types in native order.
+const F32: &str = if cfg!(target_endian = "little") {
+    "F32LE"
+} else {
+    "F32BE"
+};
+const S16: &str = if cfg!(target_endian = "little") {
+    "S16LE"
+} else {
+    "S16BE"
+};
+const S32: &str = if cfg!(target_endian = "little") {
+    "S32LE"
+} else {
+    "S32BE"
+};
 
-impl Sample for i32 {
-    fn put(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reported instants scattered around the truth (the first 12 ms late, then ±5 ms): the
+    /// stamps join within a fraction of a millisecond and settle within a millisecond of the
+    /// truth; a stall past the tolerance starts again, marked as a discontinuity.
+    #[test]
+    fn timestamps_follow_the_capture_times_smoothly() {
+        let mut s = Stamper::new(48_000);
+        let truth = |i: u64| 1_000_000_000 + i * 20_000_000;
+        let jitter = |i: u64| -> i64 {
+            match i {
+                0 => 12_000_000,
+                _ => [5_000_000, -4_000_000, 2_000_000, -5_000_000, 1_000_000][(i % 5) as usize],
+            }
+        };
+        let mut end = None;
+        for i in 0..200u64 {
+            let (pts, dur, discont) = s.stamp(truth(i).saturating_add_signed(jitter(i)), 960);
+            assert!(!discont);
+            if let Some(e) = end {
+                assert!(
+                    pts.abs_diff(e) < 1_000_000,
+                    "block {i} starts {pts}, previous ended {e}"
+                );
+            }
+            end = Some(pts + dur);
+            if i >= 100 {
+                assert!(
+                    pts.abs_diff(truth(i)) < 1_000_000,
+                    "block {i}: {pts} vs {}",
+                    truth(i)
+                );
+            }
+        }
+        // A stall of half a second: a new start from the reported instant.
+        let (pts, _, discont) = s.stamp(truth(225), 960);
+        assert!(discont);
+        assert_eq!(pts, truth(225));
     }
 }

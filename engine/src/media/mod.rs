@@ -288,11 +288,23 @@ impl Media {
         }
         // The speaker first: the canceller looks its echo reference up as it starts.
         let playback = match opts.output {
-            Output::Display => Some(voice::Playback::build(
-                &pipeline,
-                receive::audio_out(opts.speaker.as_deref())?,
-                process,
-            )?),
+            Output::Display => {
+                // A chosen speaker that is not there (unplugged since it was chosen): the
+                // default plays, and the user is told.
+                let mut speaker = opts.speaker.as_deref();
+                if let Some(id) = speaker
+                    && mic::speaker_present(id) == Some(false)
+                {
+                    let told = mic::device_message("speaker", "lost", id, &pipeline);
+                    let _ = pipeline.post_message(told);
+                    speaker = None;
+                }
+                Some(voice::Playback::build(
+                    &pipeline,
+                    receive::audio_out(speaker)?,
+                    process,
+                )?)
+            }
             Output::Headless => None,
         };
         let audio = match &opts.audio {

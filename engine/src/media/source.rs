@@ -198,6 +198,43 @@ impl CaptureSource for Microphone {
     }
 }
 
+/// A microphone read by GStreamer's own PulseAudio element (`pulsesrc`) instead of cpal:
+/// what the engine used before cpal, kept to compare the two (`cargo xtask bench-devices`) and
+/// as a way around a device cpal cannot open.
+#[derive(Debug, Clone, Default)]
+pub struct PulseMicrophone {
+    pub device: Option<String>,
+}
+
+impl CaptureSource for PulseMicrophone {
+    fn kind(&self) -> Kind {
+        Kind::Audio
+    }
+    fn describe(&self) -> String {
+        match &self.device {
+            Some(d) => format!("microphone {d} (GStreamer)"),
+            None => "default microphone (GStreamer)".into(),
+        }
+    }
+    fn is_microphone(&self) -> bool {
+        true
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        let src = gst::ElementFactory::make("pulsesrc").build().map_err(|_| {
+            MediaError::Source("no PulseAudio support (pulsesrc is missing)".into())
+        })?;
+        if let Some(d) = &self.device {
+            src.set_property("device", d);
+        }
+        let b = gst::Bin::new();
+        let conv = make("audioconvert")?;
+        b.add_many([&src, &conv])?;
+        src.link(&conv)?;
+        ghost_src(&b, &conv)?;
+        Ok(b.upcast())
+    }
+}
+
 /// The screen: X11 (`ximagesrc`), or PipeWire (`pipewiresrc`) under Wayland when available.
 #[derive(Debug, Clone, Default)]
 pub struct Screen;
@@ -269,14 +306,15 @@ pub enum SourceError {
     )]
     UnknownVideo(String),
     #[error(
-        "unknown audio source {0:?}: use test[:HZ], test:beep, file:PATH, mic[:DEVICE] or none"
+        "unknown audio source {0:?}: use test[:HZ], test:beep, file:PATH, mic[:DEVICE], pulse[:DEVICE] or none"
     )]
     UnknownAudio(String),
 }
 
 /// Parse a source description: `test`, `test:PATTERN` (video) or `test:HZ` (audio),
 /// `test:flash` and `test:beep` (a flash and a beep at the same instant once a second),
-/// `file:PATH`, `camera[:DEVICE]`, `mic[:DEVICE]`, `screen`, `none`.
+/// `file:PATH`, `camera[:DEVICE]`, `mic[:DEVICE]` (through cpal), `pulse[:DEVICE]` (GStreamer's
+/// `pulsesrc`), `screen`, `none`.
 pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, SourceError> {
     let (head, arg) = match spec.split_once(':') {
         Some((h, a)) => (h, Some(a)),
@@ -307,6 +345,9 @@ pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, S
         }),
         (Kind::Video, "screen") => Box::new(Screen),
         (Kind::Audio, "mic") => Box::new(Microphone {
+            device: arg.map(str::to_string),
+        }),
+        (Kind::Audio, "pulse") => Box::new(PulseMicrophone {
             device: arg.map(str::to_string),
         }),
         _ => {
