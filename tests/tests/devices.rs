@@ -28,6 +28,36 @@ async fn bob_hears(pulse: &PulseAudio, want: f64, other: f64) {
     }
 }
 
+/// Ann sends her microphone as it is (voice processing would treat a steady tone as noise).
+fn ann_args(microphone: &str) -> Vec<&str> {
+    let mut args = LOOPBACK_ICE.to_vec();
+    args.extend([
+        "--video",
+        "none",
+        "--audio",
+        microphone,
+        "--voice-processing",
+        "off",
+    ]);
+    args
+}
+
+/// Bob plays the call on `speaker`; his own voice (a tone far from Ann's) is not played back
+/// to him.
+fn bob_args(speaker: &str) -> Vec<&str> {
+    let mut args = LOOPBACK_ICE.to_vec();
+    args.extend([
+        "--video",
+        "none",
+        "--audio",
+        "test:3000",
+        "--play",
+        "--speaker",
+        speaker,
+    ]);
+    args
+}
+
 /// Ann's microphone, chosen by name, is captured through cpal and heard by Bob. When it goes
 /// away mid-call (its module unloaded: a headset unplugged) Ann is told, the default
 /// microphone stands in and Bob hears that one; when it comes back, it is used again.
@@ -58,27 +88,8 @@ async fn a_chosen_microphone_is_heard_replaced_when_it_goes_away_and_taken_back(
     );
     assert!(has("speaker", "bobout"), "{listed:?}");
     let code = ann.create_meeting("Headset");
-    let mut a_args = LOOPBACK_ICE.to_vec();
-    // Voice processing would treat a steady tone as noise.
-    a_args.extend([
-        "--video",
-        "none",
-        "--audio",
-        "mic:headset.monitor",
-        "--voice-processing",
-        "off",
-    ]);
-    let mut b_args = LOOPBACK_ICE.to_vec();
-    b_args.extend([
-        "--video",
-        "none",
-        // Bob's own voice is not played back to him (a tone far from Ann's).
-        "--audio",
-        "test:3000",
-        "--play",
-        "--speaker",
-        "bobout",
-    ]);
+    let a_args = ann_args("mic:headset.monitor");
+    let b_args = bob_args("bobout");
     let mut a = ann.join_env(&code, &a_args, &env);
     a.event("joined", WAIT).await;
     let mut b = bob.join_env(&code, &b_args, &env);
@@ -125,26 +136,8 @@ async fn a_missing_microphone_or_speaker_gives_the_default_and_a_message() {
     let ann = server.user("Ann", None).await;
     let bob = server.user("Bob", None).await;
     let code = ann.create_meeting("No headset");
-    let mut a_args = LOOPBACK_ICE.to_vec();
-    a_args.extend([
-        "--video",
-        "none",
-        "--audio",
-        "mic:unplugged-headset",
-        "--voice-processing",
-        "off",
-    ]);
-    let mut b_args = LOOPBACK_ICE.to_vec();
-    b_args.extend([
-        "--video",
-        "none",
-        // Bob's own voice is not played back to him (a tone far from Ann's).
-        "--audio",
-        "test:3000",
-        "--play",
-        "--speaker",
-        "unplugged-speaker",
-    ]);
+    let a_args = ann_args("mic:unplugged-headset");
+    let b_args = bob_args("unplugged-speaker");
     let mut a: Client = ann.join_env(&code, &a_args, &env);
     let told = a.event("device", WAIT).await;
     assert_eq!(told["device"], "unplugged-headset");

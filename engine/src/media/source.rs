@@ -157,12 +157,7 @@ impl CaptureSource for Camera {
         if let Some(d) = &self.device {
             src.set_property("device", d);
         }
-        let b = gst::Bin::new();
-        let conv = make("videoconvert")?;
-        b.add_many([&src, &conv])?;
-        src.link(&conv)?;
-        ghost_src(&b, &conv)?;
-        Ok(b.upcast())
+        then_convert(&src, "videoconvert")
     }
 }
 
@@ -189,12 +184,7 @@ impl CaptureSource for Microphone {
     fn build(&self) -> Result<gst::Element, MediaError> {
         // Through cpal (see `mic`): its own thread captures, an appsrc hands the samples on.
         let src = super::mic::source(self.device.clone())?;
-        let b = gst::Bin::new();
-        let conv = make("audioconvert")?;
-        b.add_many([&src, &conv])?;
-        src.link(&conv)?;
-        ghost_src(&b, &conv)?;
-        Ok(b.upcast())
+        then_convert(&src, "audioconvert")
     }
 }
 
@@ -226,12 +216,7 @@ impl CaptureSource for PulseMicrophone {
         if let Some(d) = &self.device {
             src.set_property("device", d);
         }
-        let b = gst::Bin::new();
-        let conv = make("audioconvert")?;
-        b.add_many([&src, &conv])?;
-        src.link(&conv)?;
-        ghost_src(&b, &conv)?;
-        Ok(b.upcast())
+        then_convert(&src, "audioconvert")
     }
 }
 
@@ -260,12 +245,7 @@ impl CaptureSource for Screen {
             src.set_property("use-damage", false);
             src.set_property("show-pointer", true);
         }
-        let b = gst::Bin::new();
-        let conv = make("videoconvert")?;
-        b.add_many([&src, &conv])?;
-        src.link(&conv)?;
-        ghost_src(&b, &conv)?;
-        Ok(b.upcast())
+        then_convert(&src, "videoconvert")
     }
 }
 
@@ -282,6 +262,16 @@ pub(super) fn make(factory: &str) -> Result<gst::Element, MediaError> {
     gst::ElementFactory::make(factory)
         .build()
         .map_err(|_| MediaError::MissingElement(factory.into()))
+}
+
+/// `src` followed by a converter (`videoconvert`, `audioconvert`), in a bin.
+fn then_convert(src: &gst::Element, converter: &str) -> Result<gst::Element, MediaError> {
+    let b = gst::Bin::new();
+    let conv = make(converter)?;
+    b.add_many([src, &conv])?;
+    src.link(&conv)?;
+    ghost_src(&b, &conv)?;
+    Ok(b.upcast())
 }
 
 fn ghost_src(b: &gst::Bin, last: &gst::Element) -> Result<(), MediaError> {
