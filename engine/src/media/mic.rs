@@ -144,7 +144,7 @@ impl Watcher {
                 host = cpal::default_host();
             }
             let wanted = self.wanted.as_deref();
-            let present = wanted.map(|id| has_input(&host, id));
+            let present = wanted.map(|id| input_device(&host, id).is_some());
             let (target, said) = match (current.chosen, present, failed) {
                 // The chosen device went away: the default stands in.
                 (true, Some(false), _) => (None, Some("lost")),
@@ -181,11 +181,7 @@ impl Watcher {
     /// Open `id` (or the default) and start feeding the appsrc.
     fn open(&self, host: &cpal::Host, id: Option<&str>) -> Result<Open, String> {
         let device = match id {
-            Some(id) => host
-                .input_devices()
-                .map_err(|e| format!("cannot list microphones: {e}"))?
-                .find(|d| d.id().is_ok_and(|d| d.id() == id))
-                .ok_or_else(|| id.to_string())?,
+            Some(id) => input_device(host, id).ok_or_else(|| format!("no microphone {id}"))?,
             None => host
                 .default_input_device()
                 .ok_or_else(|| "no microphone: the system has no sound input".to_string())?,
@@ -337,7 +333,9 @@ pub(crate) fn speaker_present(id: &str) -> Option<bool> {
     }
     Some(
         host.output_devices()
-            .is_ok_and(|mut all| all.any(|d| d.id().is_ok_and(|d| d.id() == id))),
+            .ok()
+            .and_then(|all| by_id(all, id))
+            .is_some(),
     )
 }
 
@@ -404,10 +402,14 @@ impl Stamper {
     }
 }
 
-/// Whether the host has an input device with this id now.
-fn has_input(host: &cpal::Host, id: &str) -> bool {
-    host.input_devices()
-        .is_ok_and(|mut all| all.any(|d| d.id().is_ok_and(|d| d.id() == id)))
+/// The host's input device with this id, if it has one now.
+fn input_device(host: &cpal::Host, id: &str) -> Option<cpal::Device> {
+    by_id(host.input_devices().ok()?, id)
+}
+
+/// The device with this id (the sound server's name) among `devices`.
+fn by_id(mut devices: impl Iterator<Item = cpal::Device>, id: &str) -> Option<cpal::Device> {
+    devices.find(|d| d.id().is_ok_and(|d| d.id() == id))
 }
 
 /// A sample type the pipeline takes as it is.
