@@ -7,9 +7,10 @@ use crate::store::{Store, StoreError};
 
 /// The profile's setting for sounds in calls ("off" turns them off).
 const SOUNDS: &str = "call.sounds";
-/// Echo cancellation, noise suppression and gain control on the microphone ("off" turns them
-/// off).
+/// Echo cancellation and noise suppression on the microphone ("off" turns them off).
 const VOICE_PROCESSING: &str = "call.voice_processing";
+/// Automatic gain control on the microphone ("on" turns it on; it lets echo through).
+const GAIN_CONTROL: &str = "call.gain_control";
 
 /// A profile's device settings, opened without its account or keys.
 pub struct Settings {
@@ -34,7 +35,7 @@ impl Settings {
             .set_setting(SOUNDS, if on { "on" } else { "off" })
     }
 
-    /// Whether the microphone is cleaned up (echo, noise, level): on unless turned off.
+    /// Whether the microphone is cleaned up (echo, noise): on unless turned off.
     pub fn voice_processing(&self) -> bool {
         self.store
             .setting(VOICE_PROCESSING)
@@ -47,6 +48,17 @@ impl Settings {
     pub fn set_voice_processing(&self, on: bool) -> Result<(), StoreError> {
         self.store
             .set_setting(VOICE_PROCESSING, if on { "on" } else { "off" })
+    }
+
+    /// Whether the microphone's level is raised automatically: off unless turned on (for a
+    /// headset; with speakers it lets echo through).
+    pub fn gain_control(&self) -> bool {
+        self.store.setting(GAIN_CONTROL).ok().flatten().as_deref() == Some("on")
+    }
+
+    pub fn set_gain_control(&self, on: bool) -> Result<(), StoreError> {
+        self.store
+            .set_setting(GAIN_CONTROL, if on { "on" } else { "off" })
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<String> {
@@ -90,5 +102,18 @@ mod tests {
         assert!(settings().sounds(), "a setting of its own");
         settings().set_voice_processing(true).unwrap();
         assert!(settings().voice_processing());
+    }
+
+    /// Gain control is off by default (it lets echo through), and turning it on is kept.
+    #[test]
+    fn gain_control_is_off_until_turned_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = || Settings::open(dir.path()).unwrap();
+        assert!(!settings().gain_control());
+        settings().set_gain_control(true).unwrap();
+        assert!(settings().gain_control());
+        assert!(settings().voice_processing(), "a setting of its own");
+        settings().set_gain_control(false).unwrap();
+        assert!(!settings().gain_control());
     }
 }

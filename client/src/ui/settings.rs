@@ -17,6 +17,10 @@ use super::{style, time};
 pub const VOICE_PROCESSING: &str =
     "Cancel echo and noise on my microphone (others do not hear themselves through your speakers)";
 
+/// The gain control switch.
+pub const GAIN_CONTROL: &str = "Raise my microphone's level automatically (for a headset: with \
+    speakers, others hear more of themselves)";
+
 /// The current-password field's id (focused when the screen opens).
 pub const CURRENT: &str = "settings-current-password";
 
@@ -27,8 +31,10 @@ pub struct Loaded {
     pub sessions: Vec<SessionInfo>,
     /// Sounds in calls (someone came or left, a request to record).
     pub sounds: bool,
-    /// Echo cancellation, noise suppression and gain control on the microphone.
+    /// Echo cancellation and noise suppression on the microphone.
     pub voice_processing: bool,
+    /// Automatic gain control on the microphone (off unless turned on).
+    pub gain_control: bool,
 }
 
 /// A started TOTP enrolment: shown as a QR code and as text.
@@ -65,6 +71,7 @@ pub enum Message {
     DeleteAccount,
     Sounds(bool),
     VoiceProcessing(bool),
+    GainControl(bool),
     Back,
     // The answers to what the app asked for.
     /// What the server says about the account (or why it could not be asked).
@@ -90,8 +97,10 @@ pub enum Event {
     DeleteAccount(Zeroizing<String>),
     /// Sounds in calls on or off (this device).
     Sounds(bool),
-    /// Echo cancellation, noise suppression and gain control on or off (this device).
+    /// Echo cancellation and noise suppression on or off (this device).
     VoiceProcessing(bool),
+    /// Automatic gain control on or off (this device).
+    GainControl(bool),
     Back,
     /// Load what the screen shows again.
     Reload,
@@ -253,6 +262,12 @@ impl Settings {
                 }
                 return Some(Event::VoiceProcessing(on));
             }
+            Message::GainControl(on) => {
+                if let Some(l) = &mut self.loaded {
+                    l.gain_control = on;
+                }
+                return Some(Event::GainControl(on));
+            }
             Message::DeleteAccount => {
                 if self.busy.is_some() || !self.delete_understood || self.delete_password.is_empty()
                 {
@@ -357,6 +372,7 @@ impl Settings {
     fn calls_view(&self) -> Element<'_, Message> {
         let on = self.loaded.as_ref().is_none_or(|l| l.sounds);
         let voice = self.loaded.as_ref().is_none_or(|l| l.voice_processing);
+        let gain = self.loaded.as_ref().is_some_and(|l| l.gain_control);
         let mut c = column![
             checkbox(on)
                 .label("Play sounds in calls (someone joins or leaves, a request to record)")
@@ -364,6 +380,10 @@ impl Settings {
             checkbox(voice)
                 .label(VOICE_PROCESSING)
                 .on_toggle(Message::VoiceProcessing),
+            // Part of the processing: it has no effect without it.
+            checkbox(gain)
+                .label(GAIN_CONTROL)
+                .on_toggle_maybe(voice.then_some(Message::GainControl)),
         ]
         .spacing(8);
         if let Some(n) = self.notice(Section::Calls) {
@@ -604,6 +624,7 @@ mod tests {
             ],
             sounds: true,
             voice_processing: true,
+            gain_control: false,
         });
         s
     }
@@ -652,6 +673,22 @@ mod tests {
         let loaded = s.loaded.as_ref().unwrap();
         assert!(!loaded.voice_processing);
         assert!(loaded.sounds);
+    }
+
+    /// Gain control: off by default and turned on by its box; without voice processing its
+    /// box does nothing (it is part of the processing).
+    #[test]
+    fn gain_control_can_be_turned_on_with_voice_processing() {
+        let mut s = settings(false);
+        assert_eq!(click(&mut s, GAIN_CONTROL), [Event::GainControl(true)]);
+        assert!(s.loaded.as_ref().unwrap().gain_control);
+        assert_eq!(click(&mut s, GAIN_CONTROL), [Event::GainControl(false)]);
+        assert_eq!(
+            click(&mut s, VOICE_PROCESSING),
+            [Event::VoiceProcessing(false)]
+        );
+        assert_eq!(click(&mut s, GAIN_CONTROL), []);
+        assert!(!s.loaded.as_ref().unwrap().gain_control);
     }
 
     /// The new password's rules are checked as it is typed, the repetition too; only a good,
@@ -724,6 +761,7 @@ mod tests {
             sessions: vec![],
             sounds: true,
             voice_processing: true,
+            gain_control: false,
         });
         assert!(s.enrolment.is_none());
         assert!(shows(

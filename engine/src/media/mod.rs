@@ -163,9 +163,12 @@ pub struct MediaOptions {
     pub camera_on: bool,
     /// Stamp the capture time into each frame and read it at the receiver (latency benchmark).
     pub stamp_frames: bool,
-    /// Echo cancellation (against what the call plays), noise suppression and gain control on
-    /// a microphone ([`voice`]); test tones and files are never processed.
+    /// Echo cancellation (against what the call plays) and noise suppression on a microphone
+    /// ([`voice`]); test tones and files are never processed.
     pub voice_processing: bool,
+    /// With voice processing: raise the microphone's level to a target (automatic gain
+    /// control). Off by default: it lets echo through ([`voice::processor`]); for a headset.
+    pub gain_control: bool,
     /// Show each peer's pictures at their presentation time on the clock their voice is
     /// played by (with the window as output); off: as soon as they are decoded.
     pub lip_sync: bool,
@@ -209,6 +212,7 @@ impl Default for MediaOptions {
             camera_on: true,
             stamp_frames: false,
             voice_processing: true,
+            gain_control: false,
             lip_sync: true,
             congestion_control: true,
         }
@@ -310,7 +314,10 @@ impl Media {
         let audio = match &opts.audio {
             Some(src) => {
                 let processor = match process {
-                    true => Some(voice::processor(playback.as_ref().and_then(|p| p.probe()))?),
+                    true => Some(voice::processor(
+                        playback.as_ref().and_then(|p| p.probe()),
+                        opts.gain_control,
+                    )?),
                     false => None,
                 };
                 Some(send::AudioSend::build(

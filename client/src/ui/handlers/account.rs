@@ -149,6 +149,9 @@ impl App {
             Some(E::VoiceProcessing(on)) => {
                 Task::perform(io::set_voice_processing(dir, on), done(S::Calls))
             }
+            Some(E::GainControl(on)) => {
+                Task::perform(io::set_gain_control(dir, on), done(S::Calls))
+            }
         };
         task.map(Message::Settings)
     }

@@ -137,6 +137,7 @@ pub async fn settings(dir: PathBuf) -> Result<settings::Loaded, String> {
             sessions,
             sounds: settings_of(&dir).is_ok_and(|s| s.sounds()),
             voice_processing: settings_of(&dir).is_ok_and(|s| s.voice_processing()),
+            gain_control: settings_of(&dir).is_ok_and(|s| s.gain_control()),
         })
     }
     .await

@@ -197,6 +197,7 @@ async fn start_call(
         let mut opts = call_options(&profile, &joining)?;
         let settings = settings_of(&dir)?;
         opts.media.voice_processing = settings.voice_processing();
+        opts.media.gain_control = settings.gain_control();
         remember_devices(&settings, &joining);
         Ok((profile, opts, joining.speaker))
     });
@@ -221,7 +222,7 @@ pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
     .map_err(|e| e.to_string())?
 }
 
-/// Echo cancellation, noise suppression and gain control on or off, for this device.
+/// Echo cancellation and noise suppression on or off, for this device.
 pub async fn set_voice_processing(dir: PathBuf, on: bool) -> Result<String, String> {
     tokio::task::spawn_blocking(move || {
         settings_of(&dir)?.set_voice_processing(on).map_err(say)?;
@@ -229,6 +230,20 @@ pub async fn set_voice_processing(dir: PathBuf, on: bool) -> Result<String, Stri
             "Your microphone will be cleaned of echo and noise from the next call.".to_string()
         } else {
             "Your microphone will be sent as it is from the next call.".to_string()
+        })
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// Automatic gain control on or off, for this device.
+pub async fn set_gain_control(dir: PathBuf, on: bool) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        settings_of(&dir)?.set_gain_control(on).map_err(say)?;
+        Ok(if on {
+            "Your microphone's level will be raised automatically from the next call.".to_string()
+        } else {
+            "Your microphone's level will be left as it is from the next call.".to_string()
         })
     })
     .await
