@@ -151,3 +151,56 @@ async fn a_missing_microphone_or_speaker_gives_the_default_and_a_message() {
     b.leave().await;
     a.leave().await;
 }
+
+/// A camera that is not there (unplugged since it was chosen; this works the same for a
+/// machine without any camera) does not stop the call: the user is told, joins with the camera
+/// off, and the call goes on with sound; the others see the camera as off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_camera_gives_a_message_and_a_call_without_video() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("No camera");
+    let mut a_args = LOOPBACK_ICE.to_vec();
+    a_args.extend(["--video", "camera:/dev/video-unplugged", "--audio", "test"]);
+    let mut a = ann.join(&code, &a_args);
+    let told = a.event("device", WAIT).await;
+    assert_eq!(told["kind"], "camera");
+    assert_eq!(told["device"], "/dev/video-unplugged");
+    assert_eq!(told["back"], false);
+    assert_eq!(
+        told["message"],
+        "The camera /dev/video-unplugged is not available: you are in the call with your camera \
+         off."
+    );
+    a.event("joined", WAIT).await;
+    let mut b_args = LOOPBACK_ICE.to_vec();
+    b_args.extend(["--video", "test", "--audio", "test"]);
+    let mut b = bob.join(&code, &b_args);
+    b.event("connected", WAIT).await;
+    // Her camera is off for Bob; Ann hears and sees Bob, Bob hears Ann.
+    let state = b
+        .wait("Ann's media state", WAIT, |v| v["event"] == "remote_media")
+        .await;
+    assert_eq!(state["video"], false, "{state}");
+    assert_eq!(state["audio"], true, "{state}");
+    a.wait_media("Bob", 10, 500, WAIT).await;
+    let from_ann = b.wait_media("Ann", 0, 1000, WAIT).await;
+    assert_eq!(
+        from_ann["video_frames"], 0,
+        "no picture from Ann: {from_ann}"
+    );
+    // Turning the camera on while it is still not there: Ann is told, the call goes on.
+    a.command("camera on");
+    let e = a.event("media_error", WAIT).await;
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the camera cannot be opened: is it plugged in?")),
+        "{e}"
+    );
+    let heard = from_ann["audio_ms"].as_u64().unwrap_or(0);
+    b.wait_media("Ann", 0, heard + 1000, WAIT).await;
+    b.leave().await;
+    a.leave().await;
+}

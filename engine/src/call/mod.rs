@@ -139,6 +139,15 @@ impl DeviceChange {
         };
         if self.back {
             format!("The {what} {} is back and in use again.", self.device)
+        } else if self.kind == DeviceKind::Camera {
+            // Taken at the start of a call only: there is no default to stand in.
+            match self.device.as_str() {
+                "" => "No camera was found: you are in the call with your camera off.".into(),
+                device => format!(
+                    "The camera {device} is not available: you are in the call with your \
+                     camera off."
+                ),
+            }
         } else if self.kind == DeviceKind::Speaker {
             // Taken at the start of a call only.
             format!(
@@ -275,7 +284,14 @@ pub async fn start(
         code: meeting.code.clone(),
     });
     let (media_events, media_rx) = mpsc::unbounded_channel();
-    let (media, rate) = start_media(&api, &mut opts, media_events).await?;
+    let (media, rate, no_camera) = start_media(&api, &mut opts, media_events).await?;
+    if let Some(device) = no_camera {
+        let _ = events.send(CallEvent::Device(DeviceChange {
+            kind: crate::media::devices::DeviceKind::Camera,
+            device,
+            back: false,
+        }));
+    }
     if let Err(e) = media.apply_local(opts.initial) {
         let _ = events.send(CallEvent::MediaError(e.to_string()));
     }
@@ -347,12 +363,14 @@ fn new_machine(
 }
 
 /// Start the media with the server's ICE servers (unless the options say not to) and the
-/// rate controller for its bitrate.
+/// rate controller for its bitrate. A camera that is not there (unplugged, or none at all)
+/// joins with the camera off instead of failing the call: its id ("" for the default) is
+/// returned for the user to be told.
 async fn start_media(
     api: &Api,
     opts: &mut CallOptions,
     events: mpsc::UnboundedSender<crate::media::MediaEvent>,
-) -> Result<(Media, rate::RateController), CallError> {
+) -> Result<(Media, rate::RateController, Option<String>), CallError> {
     let servers = if opts.server_ice {
         api.ice_servers().await?.ice_servers
     } else {
@@ -364,13 +382,20 @@ async fn start_media(
         local_addresses: std::mem::take(&mut opts.local_addresses),
     };
     let mut media_opts = std::mem::take(&mut opts.media);
+    let no_camera = match &media_opts.video {
+        Some(video) if opts.initial.video => video.missing(),
+        _ => None,
+    };
+    if no_camera.is_some() {
+        opts.initial.video = false;
+    }
     media_opts.camera_on = opts.initial.video && !opts.initial.screen;
     let rate = rate::RateController::new(
         media_opts.start_kbps,
         media_opts.min_kbps,
         media_opts.max_kbps,
     );
-    Ok((Media::start(media_opts, ice, events)?, rate))
+    Ok((Media::start(media_opts, ice, events)?, rate, no_camera))
 }
 
 /// The recorder of this device (it records only when this device proposes a recording and

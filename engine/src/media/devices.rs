@@ -58,6 +58,22 @@ fn cameras() -> Vec<Device> {
     out
 }
 
+/// Whether the camera `id` (a device path) is there now; `None`: whether any camera is, for the
+/// default one. The device monitor's list, or the device file where no monitor could start.
+pub(crate) fn camera_present(id: Option<&str>) -> bool {
+    // Without GStreamer no camera opens either: the media's start says why.
+    if super::init().is_err() {
+        return true;
+    }
+    let cameras = cameras();
+    match id {
+        Some(id) => {
+            cameras.iter().any(|c| c.id.as_deref() == Some(id)) || std::path::Path::new(id).exists()
+        }
+        None => !cameras.is_empty() || std::path::Path::new("/dev/video0").exists(),
+    }
+}
+
 /// Microphones and speakers as cpal sees them. Their ids are the sound server's names, which
 /// the microphone (cpal) and the speaker (`pulsesink`) both open; without a sound server
 /// (ALSA alone) a speaker has no such name and only the default reaches it.

@@ -304,7 +304,14 @@ impl VideoSend {
             }
             (true, false) => {
                 camera.set_locked_state(false);
-                camera.sync_state_with_parent()?;
+                if camera.sync_state_with_parent().is_err() {
+                    // Not there (unplugged, or none at all): it stays off until asked again.
+                    camera.set_locked_state(true);
+                    let _ = camera.set_state(gst::State::Null);
+                    return Err(MediaError::Source(
+                        "the camera cannot be opened: is it plugged in?".into(),
+                    ));
+                }
             }
             _ => {}
         }

@@ -26,6 +26,11 @@ pub trait CaptureSource: std::fmt::Debug + Send + Sync {
     fn is_microphone(&self) -> bool {
         false
     }
+    /// The device this source captures from, when it is not there now (a camera unplugged or
+    /// never present): the chosen device's id, or "" for the default one.
+    fn missing(&self) -> Option<String> {
+        None
+    }
 }
 
 fn bin(description: &str) -> Result<gst::Element, MediaError> {
@@ -158,6 +163,10 @@ impl CaptureSource for Camera {
             src.set_property("device", d);
         }
         then_convert(&src, "videoconvert")
+    }
+    fn missing(&self) -> Option<String> {
+        let present = super::devices::camera_present(self.device.as_deref());
+        (!present).then(|| self.device.clone().unwrap_or_default())
     }
 }
 

@@ -358,7 +358,13 @@ impl Room {
                 self.notice = Some(format!("Reconnecting to the server (attempt {attempt})…"))
             }
             CallEvent::MediaError(e) => self.notice = Some(e),
-            CallEvent::Device(d) => self.notice = Some(d.message()),
+            CallEvent::Device(d) => {
+                // No camera: the call was joined with it off.
+                if d.kind == assent_engine::DeviceKind::Camera && !d.back {
+                    self.local.video = false;
+                }
+                self.notice = Some(d.message());
+            }
             CallEvent::Closed { reason } => self.ended = Some(reason),
             CallEvent::Server(_) | CallEvent::Recording(_) | CallEvent::Upload(_) => {}
         }
