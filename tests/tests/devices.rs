@@ -13,9 +13,15 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Which of two tones Bob's speaker plays: records a quarter of a second until one of them
 /// clearly dominates and is `want` (or the deadline passes).
 async fn bob_hears(pulse: &PulseAudio, want: f64, other: f64) {
+    hears_on(pulse, "bobout", want, other).await;
+}
+
+/// Which of two tones the sink `speaker` plays, as [`bob_hears`].
+async fn hears_on(pulse: &PulseAudio, speaker: &str, want: f64, other: f64) {
     let deadline = Instant::now() + WAIT;
+    let monitor = format!("{speaker}.monitor");
     loop {
-        let heard = pulse.record("bobout.monitor", 250);
+        let heard = pulse.record(&monitor, 250);
         let (a, b) = (tone_power(&heard, want), tone_power(&heard, other));
         // Opus at 32 kbit/s keeps a sine within a few dB; the other tone is absent.
         if a > 1e-4 && a > 100.0 * b {
@@ -23,7 +29,7 @@ async fn bob_hears(pulse: &PulseAudio, want: f64, other: f64) {
         }
         assert!(
             Instant::now() < deadline,
-            "Bob's speaker does not play {want} Hz: power {a:.2e} there, {b:.2e} at {other} Hz"
+            "{speaker} does not play {want} Hz: power {a:.2e} there, {b:.2e} at {other} Hz"
         );
     }
 }
@@ -201,6 +207,54 @@ async fn a_missing_camera_gives_a_message_and_a_call_without_video() {
     );
     let heard = from_ann["audio_ms"].as_u64().unwrap_or(0);
     b.wait_media("Ann", 0, heard + 1000, WAIT).await;
+    b.leave().await;
+    a.leave().await;
+}
+
+/// A chosen speaker that goes away mid-call (headphones unplugged) is replaced by the default
+/// one, and the user is told; when it comes back, the call plays there again. The sound server
+/// is set up as a desktop's is: streams on a sink that goes away move to the default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_speaker_that_goes_away_is_replaced_and_taken_back() {
+    let pulse = PulseAudio::start(&["laptopout"]);
+    pulse.load_module(&["module-rescue-streams"]);
+    let headphones = |p: &PulseAudio| {
+        p.load_module(&[
+            "module-null-sink",
+            "sink_name=headphones",
+            "rate=48000",
+            "channels=1",
+        ])
+    };
+    let plugged = headphones(&pulse);
+    pulse.tone_microphone("annmic", 440);
+    pulse.pactl(&["set-default-sink", "laptopout"]).unwrap();
+    let env = pulse.env();
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Headphones");
+    let a_args = ann_args("mic:annmic.monitor");
+    let b_args = bob_args("headphones");
+    let mut a = ann.join_env(&code, &a_args, &env);
+    a.event("joined", WAIT).await;
+    let mut b = bob.join_env(&code, &b_args, &env);
+    b.wait_media("Ann", 0, 500, WAIT).await;
+    hears_on(&pulse, "headphones", 440.0, 1000.0).await;
+
+    // Unplugged: Bob is told, and hears Ann on the default speaker.
+    pulse.pactl(&["unload-module", &plugged]).unwrap();
+    let lost = b.event("device", WAIT).await;
+    assert_eq!(lost["kind"], "speaker", "{lost}");
+    assert_eq!(lost["device"], "headphones", "{lost}");
+    assert_eq!(lost["back"], false, "{lost}");
+    hears_on(&pulse, "laptopout", 440.0, 1000.0).await;
+
+    // Plugged back: the call plays there again.
+    headphones(&pulse);
+    let back = b.event("device", WAIT).await;
+    assert_eq!(back["back"], true, "{back}");
+    hears_on(&pulse, "headphones", 440.0, 1000.0).await;
     b.leave().await;
     a.leave().await;
 }

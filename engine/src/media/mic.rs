@@ -324,6 +324,41 @@ pub(crate) fn device_message(
     gst::message::Element::builder(s).src(from).build()
 }
 
+/// Follow the chosen speaker `id` that `sink` (a `pulsesink`) plays on. When it goes away the
+/// sound server moves the stream to the default speaker (PulseAudio's stream rescue; PipeWire
+/// does it always) and the user is told; when it comes back the stream is moved back there
+/// and the user is told again. The thread ends with the sink.
+pub(crate) fn watch_speaker(id: String, sink: &gst::Element) {
+    let sink = sink.downgrade();
+    let watch = move || {
+        let mut chosen = true;
+        loop {
+            std::thread::sleep(WATCH);
+            let Some(sink) = sink.upgrade() else {
+                return;
+            };
+            match (chosen, speaker_present(&id)) {
+                (true, Some(false)) => {
+                    chosen = false;
+                    let _ = sink.post_message(device_message("speaker", "lost", &id, &sink));
+                }
+                (false, Some(true)) => {
+                    chosen = true;
+                    sink.set_property("device", &id);
+                    let _ = sink.post_message(device_message("speaker", "back", &id, &sink));
+                }
+                _ => {}
+            }
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("speaker".into())
+        .spawn(watch)
+    {
+        tracing::warn!(error = %e, "the speaker is not watched");
+    }
+}
+
 /// Whether the sound server has a speaker with this id now (`None`: it cannot tell, without
 /// a sound server).
 pub(crate) fn speaker_present(id: &str) -> Option<bool> {

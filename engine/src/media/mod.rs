@@ -303,11 +303,14 @@ impl Media {
                     let _ = pipeline.post_message(told);
                     speaker = None;
                 }
-                Some(voice::Playback::build(
-                    &pipeline,
-                    receive::audio_out(speaker)?,
-                    process,
-                )?)
+                let device = receive::audio_out(speaker)?;
+                // A chosen speaker that goes away mid-call: told, and taken back.
+                if let Some(id) = speaker
+                    && device.find_property("device").is_some()
+                {
+                    mic::watch_speaker(id.to_string(), &device);
+                }
+                Some(voice::Playback::build(&pipeline, device, process)?)
             }
             Output::Headless => None,
         };
