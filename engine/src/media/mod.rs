@@ -14,6 +14,7 @@
 //! A peer's valves stay closed until the call machine has verified the peer's DTLS certificate
 //! against the fingerprint the peer signed: no media flows either way with an unverified peer.
 
+mod camera;
 pub mod chime;
 pub mod codec;
 mod congestion;
