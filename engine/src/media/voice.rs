@@ -178,10 +178,10 @@ impl Playback {
 /// The microphone's processing: echo cancellation against `probe` (when the call plays sound),
 /// noise suppression, and with `gain_control` the level raised to a target.
 ///
-/// Gain control is off unless asked for: the library's gain control lets through what the
-/// canceller removed (`cargo xtask bench-echo`, 30 s runs: 25.0 and 28.5 dB of echo return
-/// loss enhancement without it; 19.5 and 15.4 with it in its adaptive mode, 12.3 in its fixed
-/// mode even at 0 dB of gain). It is for a headset, where there is no echo.
+/// Gain control is off unless asked for: the library's gain control lets through much of what
+/// the canceller removed (`cargo xtask bench-echo`, 30 s calls as set up here: 16.6 to 26.6 dB
+/// of echo return loss enhancement without it, −7.4 to 14.9 with it; its fixed mode did no
+/// better, even at 0 dB of gain). It is for a headset, where there is no echo.
 pub(crate) fn processor(probe: Option<&str>, gain_control: bool) -> Result<gst::Element> {
     let dsp = gst::ElementFactory::make("webrtcdsp")
         .name("voice-processing")
