@@ -208,46 +208,44 @@ async fn start_call(
     Ok((CallLink { handle, speaker }, events))
 }
 
-/// Sounds in calls on or off, for this device.
-pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
+/// Store one of this device's switches with `set` (blocking: it opens the profile's store);
+/// what the screen then says: `said.0` when turned on, `said.1` when off.
+async fn switch(
+    dir: PathBuf,
+    on: bool,
+    set: fn(&assent_engine::Settings, bool) -> Result<(), assent_engine::StoreError>,
+    said: (&'static str, &'static str),
+) -> Result<String, String> {
     tokio::task::spawn_blocking(move || {
-        settings_of(&dir)?.set_sounds(on).map_err(say)?;
-        Ok(if on {
-            "Calls will play sounds.".to_string()
-        } else {
-            "Calls will be silent.".to_string()
-        })
+        set(&settings_of(&dir)?, on).map_err(say)?;
+        Ok(if on { said.0 } else { said.1 }.to_string())
     })
     .await
     .map_err(|e| e.to_string())?
+}
+
+/// Sounds in calls on or off, for this device.
+pub async fn set_sounds(dir: PathBuf, on: bool) -> Result<String, String> {
+    let said = ("Calls will play sounds.", "Calls will be silent.");
+    switch(dir, on, assent_engine::Settings::set_sounds, said).await
 }
 
 /// Echo cancellation and noise suppression on or off, for this device.
 pub async fn set_voice_processing(dir: PathBuf, on: bool) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        settings_of(&dir)?.set_voice_processing(on).map_err(say)?;
-        Ok(if on {
-            "Your microphone will be cleaned of echo and noise from the next call.".to_string()
-        } else {
-            "Your microphone will be sent as it is from the next call.".to_string()
-        })
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    let said = (
+        "Your microphone will be cleaned of echo and noise from the next call.",
+        "Your microphone will be sent as it is from the next call.",
+    );
+    switch(dir, on, assent_engine::Settings::set_voice_processing, said).await
 }
 
 /// Automatic gain control on or off, for this device.
 pub async fn set_gain_control(dir: PathBuf, on: bool) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        settings_of(&dir)?.set_gain_control(on).map_err(say)?;
-        Ok(if on {
-            "Your microphone's level will be raised automatically from the next call.".to_string()
-        } else {
-            "Your microphone's level will be left as it is from the next call.".to_string()
-        })
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    let said = (
+        "Your microphone's level will be raised automatically from the next call.",
+        "Your microphone's level will be left as it is from the next call.",
+    );
+    switch(dir, on, assent_engine::Settings::set_gain_control, said).await
 }
 
 /// Play a call's sound (someone came or left, a request to record) on `speaker`, unless
