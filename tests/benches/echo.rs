@@ -89,15 +89,27 @@ struct Speech {
 
 /// Ann's voice processing in each run: off, on (the default: without gain control), and on with
 /// gain control.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Processing {
     Off,
     On,
     WithGainControl,
 }
 
+impl Processing {
+    /// Ann's `--voice-processing` and `--gain-control`, and what the run is called.
+    fn flags(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Processing::Off => ("off", "off", "off"),
+            Processing::On => ("on", "off", "on"),
+            Processing::WithGainControl => ("on", "on", "on with gain control"),
+        }
+    }
+}
+
 /// One call in the room; what Ann's microphone picked up and what Bob heard.
 async fn room(ann: &User, bob: &User, speech: &Speech, processing: Processing) -> Value {
+    let (voice, gain, label) = processing.flags();
     let dir = speech.dir.path();
     let pulse = PulseAudio::start(&["room", "micmix", "far", "bobvoice"]);
     pulse.loopback("room.monitor", "micmix", 50, 50);
@@ -114,17 +126,9 @@ async fn room(ann: &User, bob: &User, speech: &Speech, processing: Processing) -
         "--speaker",
         "room",
         "--voice-processing",
-        if processing == Processing::Off {
-            "off"
-        } else {
-            "on"
-        },
+        voice,
         "--gain-control",
-        if processing == Processing::WithGainControl {
-            "on"
-        } else {
-            "off"
-        },
+        gain,
     ]);
     let mut b_args = ice;
     b_args.extend([
@@ -148,12 +152,7 @@ async fn room(ann: &User, bob: &User, speech: &Speech, processing: Processing) -
 
     eprintln!(
         "bench: voice processing {}, recording {} s",
-        match processing {
-            Processing::Off => "off",
-            Processing::On => "on",
-            Processing::WithGainControl => "on with gain control",
-        },
-        speech.seconds
+        label, speech.seconds
     );
     let buffers = speech.seconds * 100;
     let (mic, heard) = (dir.join("mic.wav"), dir.join("heard.wav"));

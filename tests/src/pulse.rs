@@ -121,16 +121,22 @@ impl PulseAudio {
             .to_string()
     }
 
-    /// A microphone that hears a sine of `freq` Hz: a null sink `name` that PulseAudio's
-    /// `module-sine` plays into, whose monitor `{name}.monitor` is the microphone. Returns the
-    /// modules, for [`PulseAudio::unplug`].
-    pub fn tone_microphone(&self, name: &str, freq: u32) -> [String; 2] {
-        let sink = self.load_module(&[
+    /// A speaker: a null sink `name` (48 kHz mono, what the call plays), recorded from its
+    /// monitor `{name}.monitor`. Returns its module, to unload it (unplugged).
+    pub fn speaker(&self, name: &str) -> String {
+        self.load_module(&[
             "module-null-sink",
             &format!("sink_name={name}"),
             "rate=48000",
             "channels=1",
-        ]);
+        ])
+    }
+
+    /// A microphone that hears a sine of `freq` Hz: a null sink `name` that PulseAudio's
+    /// `module-sine` plays into, whose monitor `{name}.monitor` is the microphone. Returns the
+    /// modules, for [`PulseAudio::unplug`].
+    pub fn tone_microphone(&self, name: &str, freq: u32) -> [String; 2] {
+        let sink = self.speaker(name);
         let sine = self.load_module(&[
             "module-sine",
             &format!("sink={name}"),

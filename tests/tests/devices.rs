@@ -10,13 +10,8 @@ use assent_e2e::sound::tone_power;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Which of two tones Bob's speaker plays: records a quarter of a second until one of them
+/// Which of two tones the sink `speaker` plays: records a quarter of a second until one of them
 /// clearly dominates and is `want` (or the deadline passes).
-async fn bob_hears(pulse: &PulseAudio, want: f64, other: f64) {
-    hears_on(pulse, "bobout", want, other).await;
-}
-
-/// Which of two tones the sink `speaker` plays, as [`bob_hears`].
 async fn hears_on(pulse: &PulseAudio, speaker: &str, want: f64, other: f64) {
     let deadline = Instant::now() + WAIT;
     let monitor = format!("{speaker}.monitor");
@@ -100,7 +95,7 @@ async fn a_chosen_microphone_is_heard_replaced_when_it_goes_away_and_taken_back(
     a.event("joined", WAIT).await;
     let mut b = bob.join_env(&code, &b_args, &env);
     b.wait_media("Ann", 0, 500, WAIT).await;
-    bob_hears(&pulse, 440.0, 1000.0).await;
+    hears_on(&pulse, "bobout", 440.0, 1000.0).await;
     assert!(a.seen("device").is_empty(), "{:?}", a.seen("device"));
 
     // The headset goes away.
@@ -115,13 +110,13 @@ async fn a_chosen_microphone_is_heard_replaced_when_it_goes_away_and_taken_back(
             .is_some_and(|m| m.contains("using the default microphone")),
         "{lost}"
     );
-    bob_hears(&pulse, 1000.0, 440.0).await;
+    hears_on(&pulse, "bobout", 1000.0, 440.0).await;
 
     // It comes back.
     pulse.tone_microphone("headset", 440);
     let back = a.event("device", WAIT).await;
     assert_eq!(back["back"], true, "{back}");
-    bob_hears(&pulse, 440.0, 1000.0).await;
+    hears_on(&pulse, "bobout", 440.0, 1000.0).await;
 
     b.leave().await;
     a.leave().await;
@@ -153,7 +148,7 @@ async fn a_missing_microphone_or_speaker_gives_the_default_and_a_message() {
     assert_eq!(told["kind"], "speaker");
     assert_eq!(told["device"], "unplugged-speaker");
     b.wait_media("Ann", 0, 500, WAIT).await;
-    bob_hears(&pulse, 1000.0, 440.0).await;
+    hears_on(&pulse, "bobout", 1000.0, 440.0).await;
     b.leave().await;
     a.leave().await;
 }
@@ -218,15 +213,7 @@ async fn a_missing_camera_gives_a_message_and_a_call_without_video() {
 async fn a_chosen_speaker_that_goes_away_is_replaced_and_taken_back() {
     let pulse = PulseAudio::start(&["laptopout"]);
     pulse.load_module(&["module-rescue-streams"]);
-    let headphones = |p: &PulseAudio| {
-        p.load_module(&[
-            "module-null-sink",
-            "sink_name=headphones",
-            "rate=48000",
-            "channels=1",
-        ])
-    };
-    let plugged = headphones(&pulse);
+    let plugged = pulse.speaker("headphones");
     pulse.tone_microphone("annmic", 440);
     pulse.pactl(&["set-default-sink", "laptopout"]).unwrap();
     let env = pulse.env();
@@ -251,7 +238,7 @@ async fn a_chosen_speaker_that_goes_away_is_replaced_and_taken_back() {
     hears_on(&pulse, "laptopout", 440.0, 1000.0).await;
 
     // Plugged back: the call plays there again.
-    headphones(&pulse);
+    pulse.speaker("headphones");
     let back = b.event("device", WAIT).await;
     assert_eq!(back["back"], true, "{back}");
     hears_on(&pulse, "headphones", 440.0, 1000.0).await;

@@ -331,13 +331,15 @@ pub(crate) fn device_message(
 pub(crate) fn watch_speaker(id: String, sink: &gst::Element) {
     let sink = sink.downgrade();
     let watch = move || {
+        // One host for the call: each asks the sound server anew, twice a second.
+        let host = cpal::default_host();
         let mut chosen = true;
         loop {
             std::thread::sleep(WATCH);
             let Some(sink) = sink.upgrade() else {
                 return;
             };
-            match (chosen, speaker_present(&id)) {
+            match (chosen, output_present(&host, &id)) {
                 (true, Some(false)) => {
                     chosen = false;
                     let _ = sink.post_message(device_message("speaker", "lost", &id, &sink));
@@ -362,7 +364,11 @@ pub(crate) fn watch_speaker(id: String, sink: &gst::Element) {
 /// Whether the sound server has a speaker with this id now (`None`: it cannot tell, without
 /// a sound server).
 pub(crate) fn speaker_present(id: &str) -> Option<bool> {
-    let host = cpal::default_host();
+    output_present(&cpal::default_host(), id)
+}
+
+/// [`speaker_present`] on `host`.
+fn output_present(host: &cpal::Host, id: &str) -> Option<bool> {
     if host.id() != cpal::HostId::PulseAudio {
         return None;
     }

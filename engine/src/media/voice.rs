@@ -1,7 +1,6 @@
 //! Voice processing: echo cancellation, noise suppression and (when asked) gain control on the
-//! microphone,
-//! with everything the speaker plays as the echo reference (GStreamer's `webrtcdsp` and
-//! `webrtcechoprobe`, which wrap the WebRTC audio processing library).
+//! microphone, with everything the speaker plays as the echo reference (GStreamer's `webrtcdsp`
+//! and `webrtcechoprobe`, which wrap the WebRTC audio processing library).
 //!
 //! ```text
 //!  peer 1 audio ─ convert ─┐
