@@ -630,9 +630,10 @@ impl Client {
             if tokio::time::Instant::now() > deadline {
                 panic!(
                     "{} did not receive {frames} frames and {audio_ms} ms of audio from {name} \
-                     within {within:?}: {s:?}\n{}",
+                     within {within:?}: {s:?}\n{}\n{}",
                     self.name,
-                    self.context()
+                    self.context(),
+                    self.stacks()
                 );
             }
             tokio::time::sleep(Duration::from_millis(500)).await;

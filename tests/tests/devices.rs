@@ -211,6 +211,19 @@ async fn a_missing_camera_gives_a_message_and_a_call_without_video() {
 /// is set up as a desktop's is: streams on a sink that goes away move to the default.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chosen_speaker_that_goes_away_is_replaced_and_taken_back() {
+    speaker_goes_away_and_comes_back("").await;
+}
+
+/// The same through cpal: its own thread opens the default speaker when the chosen one goes,
+/// and the chosen one again when it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_speaker_through_cpal_is_heard_replaced_and_taken_back() {
+    speaker_goes_away_and_comes_back("cpal:").await;
+}
+
+/// Bob plays the call on "headphones" (through `path`: "" for pulsesink, "cpal:"), which are
+/// unplugged and plugged back.
+async fn speaker_goes_away_and_comes_back(path: &str) {
     let pulse = PulseAudio::start(&["laptopout"]);
     pulse.load_module(&["module-rescue-streams"]);
     let plugged = pulse.speaker("headphones");
@@ -222,7 +235,8 @@ async fn a_chosen_speaker_that_goes_away_is_replaced_and_taken_back() {
     let bob = server.user("Bob", None).await;
     let code = ann.create_meeting("Headphones");
     let a_args = ann_args("mic:annmic.monitor");
-    let b_args = bob_args("headphones");
+    let chosen = format!("{path}headphones");
+    let b_args = bob_args(&chosen);
     let mut a = ann.join_env(&code, &a_args, &env);
     a.event("joined", WAIT).await;
     let mut b = bob.join_env(&code, &b_args, &env);

@@ -100,7 +100,8 @@ pub(crate) struct CallArgs {
     /// Play remote audio on the sound device (default: decode and count only).
     #[arg(long)]
     play: bool,
-    /// With --play: the sound server's output device (default: the system's).
+    /// With --play: the sound server's output device (default: the system's), played through
+    /// GStreamer's pulsesink; `cpal:NAME` (`cpal:` for the default) plays it through cpal.
     #[arg(long, requires = "play")]
     speaker: Option<String>,
     /// Echo cancellation and noise suppression on a microphone (mic:...): on or off (default:

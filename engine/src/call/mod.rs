@@ -148,12 +148,8 @@ impl DeviceChange {
                      camera off."
                 ),
             }
-        } else if self.kind == DeviceKind::Speaker {
-            // Taken at the start of a call only.
-            format!(
-                "The speaker {} is not available: the default speaker plays the call.",
-                self.device
-            )
+        } else if self.kind == DeviceKind::Speaker && self.device.is_empty() {
+            "No speaker could be opened: you will not hear the call.".into()
         } else {
             format!(
                 "The {what} {} is not available: using the default {what} until it comes back.",

@@ -20,6 +20,7 @@ pub mod codec;
 mod congestion;
 pub mod devices;
 pub mod event;
+mod follow;
 pub mod frames;
 mod ice;
 pub mod level;
@@ -31,12 +32,13 @@ pub mod rate;
 mod receive;
 mod send;
 pub mod source;
+mod speaker;
 pub mod stamp;
 pub mod stats;
 pub mod tap;
 mod voice;
 
-pub(crate) use mic::DEVICE_MESSAGE;
+pub(crate) use follow::DEVICE_MESSAGE;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -262,6 +264,45 @@ impl std::fmt::Debug for Media {
     }
 }
 
+/// The call's speaker through GStreamer's `pulsesink` (or the system's default sink), by the
+/// sound server's name. A chosen speaker that is not there (unplugged since it was chosen)
+/// gives the default and a message; one that goes away mid-call is followed.
+fn pulse_speaker(chosen: Option<&str>, pipeline: &gst::Pipeline) -> Result<gst::Element> {
+    let mut speaker = chosen;
+    if let Some(id) = speaker
+        && speaker::speaker_present(id) == Some(false)
+    {
+        let told = follow::device_message("speaker", "lost", id, pipeline);
+        let _ = pipeline.post_message(told);
+        speaker = None;
+    }
+    let device = receive::audio_out(speaker)?;
+    if let Some(id) = speaker
+        && device.find_property("device").is_some()
+    {
+        speaker::watch_pulsesink(id.to_string(), &device);
+    }
+    Ok(device)
+}
+
+/// The call's speaker through cpal (`name`; empty for the default), which follows the device
+/// itself. Without any speaker the call goes on unheard, and the user is told.
+fn cpal_speaker(name: &str, pipeline: &gst::Pipeline) -> Result<gst::Element> {
+    let wanted = (!name.is_empty()).then(|| name.to_string());
+    match speaker::speaker(wanted) {
+        Ok(sink) => Ok(sink),
+        Err(e) => {
+            tracing::warn!(error = %e, "no speaker");
+            let told = follow::device_message("speaker", "lost", "", pipeline);
+            let _ = pipeline.post_message(told);
+            Ok(gst::ElementFactory::make("fakesink")
+                .property("sync", true)
+                .property("async", false)
+                .build()?)
+        }
+    }
+}
+
 impl Media {
     /// Build and start the capture pipeline (before joining, so the first offer is not kept
     /// waiting). WebRTC events go to `events`.
@@ -294,23 +335,14 @@ impl Media {
         // The speaker first: the canceller looks its echo reference up as it starts.
         let playback = match opts.output {
             Output::Display => {
-                // A chosen speaker that is not there (unplugged since it was chosen): the
-                // default plays, and the user is told.
-                let mut speaker = opts.speaker.as_deref();
-                if let Some(id) = speaker
-                    && mic::speaker_present(id) == Some(false)
+                let device = match opts
+                    .speaker
+                    .as_deref()
+                    .and_then(|s| s.strip_prefix("cpal:"))
                 {
-                    let told = mic::device_message("speaker", "lost", id, &pipeline);
-                    let _ = pipeline.post_message(told);
-                    speaker = None;
-                }
-                let device = receive::audio_out(speaker)?;
-                // A chosen speaker that goes away mid-call: told, and taken back.
-                if let Some(id) = speaker
-                    && device.find_property("device").is_some()
-                {
-                    mic::watch_speaker(id.to_string(), &device);
-                }
+                    Some(name) => cpal_speaker(name, &pipeline)?,
+                    None => pulse_speaker(opts.speaker.as_deref(), &pipeline)?,
+                };
                 Some(voice::Playback::build(&pipeline, device, process)?)
             }
             Output::Headless => None,

@@ -55,7 +55,7 @@ pub(crate) fn available() -> bool {
 /// The speaker of a call: one mixer for every peer's voice, the echo reference, the device.
 pub(crate) struct Playback {
     mixer: gst::Element,
-    /// The sound server's sink (or `autoaudiosink`, a bin around one).
+    /// The speaker's `appsink` (`speaker.rs`), or a `fakesink` when no speaker opens.
     device: gst::Element,
     /// The probe's name, when the canceller listens to it.
     probe: Option<String>,
@@ -80,9 +80,20 @@ impl Playback {
         let mixer = gst::ElementFactory::make("audiomixer")
             .name("speaker-mix")
             .build()?;
-        // A peer whose audio has not started yet does not hold the others back.
-        if mixer.find_property("ignore-inactive-pads").is_some() {
-            mixer.set_property("ignore-inactive-pads", true);
+        // A peer whose audio has not started yet does not hold the others back; but only
+        // once the mixer runs: before the silence's first buffer its pad is inactive too, and
+        // a mixer whose every pad is ignored ends the stream (GStreamer 1.22), leaving the
+        // call without sound (a race seen in one call in three or so).
+        if mixer.find_property("ignore-inactive-pads").is_some()
+            && let Some(src) = mixer.static_pad("src")
+        {
+            let weak = mixer.downgrade();
+            src.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                if let Some(mixer) = weak.upgrade() {
+                    mixer.set_property("ignore-inactive-pads", true);
+                }
+                gst::PadProbeReturn::Remove
+            });
         }
         // Room for a decoder's late output: anything later than the mixer waits is cut, and
         // a voice cut into pieces is worse than 20 ms more delay.

@@ -1,0 +1,375 @@
+//! What microphones and speakers through cpal share: a thread per device that owns the cpal
+//! stream and follows the chosen device. A chosen device that goes away during a call
+//! (unplugged, its module unloaded) is replaced by the default one, and taken back when it
+//! returns; a stream that breaks (the sound server restarted) is opened again. Each change is
+//! posted on the pipeline's bus as a [`DEVICE_MESSAGE`], which the call turns into a
+//! [`CallEvent::Device`](crate::call::CallEvent::Device) for the user. The thread ends when
+//! its element (the `appsrc` or `appsink`) is gone.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
+
+use cpal::traits::DeviceTrait;
+use gst::prelude::*;
+
+use super::MediaError;
+
+/// How often the thread looks for the chosen device.
+pub(super) const WATCH: Duration = Duration::from_millis(500);
+
+/// The name of the bus message telling that a device went away or came back. Its fields:
+/// `kind` ("microphone", "speaker"), `state` ("lost" or "back"), `device` (the chosen device's
+/// id) and `using` (what is used now).
+pub(crate) const DEVICE_MESSAGE: &str = "assent-device";
+
+/// The bus message for a device change: `kind` ("microphone", "speaker"), `state` ("lost":
+/// the default stands in; "back"), the chosen `device`, posted by `from`.
+pub(crate) fn device_message(
+    kind: &str,
+    state: &str,
+    device: &str,
+    from: &impl IsA<gst::Object>,
+) -> gst::Message {
+    let using = match state {
+        "back" => device,
+        _ => "default",
+    };
+    let s = gst::Structure::builder(DEVICE_MESSAGE)
+        .field("kind", kind)
+        .field("state", state)
+        .field("device", device)
+        .field("using", using)
+        .build();
+    gst::message::Element::builder(s).src(from).build()
+}
+
+/// One side of the device layer: how its streams open, and the element they feed or drain.
+pub(super) trait Endpoint: Send + 'static {
+    /// "microphone" or "speaker", as the device messages say.
+    const KIND: &'static str;
+    /// The host's device with this id, if it has one now.
+    fn find(host: &cpal::Host, id: &str) -> Option<cpal::Device>;
+    /// The host's default device.
+    fn default_device(host: &cpal::Host) -> Option<cpal::Device>;
+    /// A started stream on `device`, whose callbacks beat `health` and whose error callback
+    /// is [`on_error`].
+    fn start(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String>;
+    /// The element, while it lives.
+    fn element(&self) -> Option<gst::Element>;
+}
+
+/// How a stream is doing: broken (its error callback said so), and how many times its data
+/// callback ran.
+#[derive(Default)]
+pub(super) struct Health {
+    failed: AtomicBool,
+    beats: AtomicU64,
+}
+
+impl Health {
+    /// The data callback ran.
+    pub(super) fn beat(&self) {
+        self.beats.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Hands a stop to the thread when dropped: kept by the element's callbacks, which go with the
+/// element, so the thread ends (and the device closes) when the element is finalized.
+pub(super) struct StopOnDrop(mpsc::Sender<()>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// Start following `wanted` (a device id; `None` for the system's default) for `end`, on a
+/// thread of its own. `guard` must go with the element. Fails when no device at all opens; a
+/// chosen device missing at the start gives the default and a message, as if it had just gone
+/// away.
+pub(super) fn spawn<E: Endpoint>(end: E, wanted: Option<String>) -> Result<StopOnDrop, MediaError> {
+    let (stop_tx, stop) = mpsc::channel::<()>();
+    let (ready_tx, ready) = mpsc::channel();
+    let follower = Follower { end, wanted, stop };
+    std::thread::Builder::new()
+        .name(E::KIND.into())
+        .spawn(move || follower.run(ready_tx))
+        .map_err(|e| MediaError::Source(format!("cannot start the {}: {e}", E::KIND)))?;
+    match ready.recv() {
+        Ok(Ok(())) => Ok(StopOnDrop(stop_tx)),
+        Ok(Err(why)) => Err(MediaError::Source(why)),
+        Err(_) => Err(MediaError::Source(format!("the {} did not start", E::KIND))),
+    }
+}
+
+struct Follower<E> {
+    end: E,
+    wanted: Option<String>,
+    stop: mpsc::Receiver<()>,
+}
+
+/// A running stream.
+struct Open {
+    _stream: cpal::Stream,
+    /// Whether it is the chosen device (not the default standing in for it).
+    chosen: bool,
+    health: Arc<Health>,
+    /// The beats at the last look, and how many looks in a row saw no new one.
+    beats: u64,
+    still: u32,
+}
+
+/// How many looks in a row (half a second apart) may find a stream's callback silent before it
+/// counts as broken. A stream that stops calling back without an error was seen with cpal's
+/// PulseAudio host: a microphone that went quiet for good after half a second of a call, in
+/// about one call in five of `cargo xtask bench-echo`; opened again, it runs.
+const STILL_LOOKS: u32 = 2;
+
+impl Open {
+    /// Whether the stream broke or stopped calling back.
+    fn broken(&mut self) -> bool {
+        let beats = self.health.beats.load(Ordering::Relaxed);
+        if beats == self.beats {
+            self.still += 1;
+        } else {
+            (self.beats, self.still) = (beats, 0);
+        }
+        self.health.failed.load(Ordering::Relaxed) || self.still >= STILL_LOOKS
+    }
+}
+
+impl<E: Endpoint> Follower<E> {
+    fn run(self, ready: mpsc::Sender<Result<(), String>>) {
+        let mut host = cpal::default_host();
+        // A change not yet told: the element has no bus until it is in the pipeline.
+        let mut pending: Option<(&str, String)> = None;
+        let first = match &self.wanted {
+            Some(id) => self.open(&host, Some(id)).or_else(|_| {
+                let open = self.open(&host, None)?;
+                pending = Some(("lost", id.to_string()));
+                Ok(open)
+            }),
+            None => self.open(&host, None),
+        };
+        let mut current = match first {
+            Ok(open) => {
+                let _ = ready.send(Ok(()));
+                open
+            }
+            Err(why) => {
+                let _ = ready.send(Err(why));
+                return;
+            }
+        };
+        loop {
+            match self.stop.recv_timeout(WATCH) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+            if self.end.element().is_none() {
+                return;
+            }
+            if let Some((state, id)) = &pending
+                && self.tell(state, id)
+            {
+                pending = None;
+            }
+            let failed = current.broken();
+            if failed {
+                // The sound server may have restarted: a new connection.
+                host = cpal::default_host();
+            }
+            let wanted = self.wanted.as_deref();
+            let present = wanted.map(|id| E::find(&host, id).is_some());
+            let change = match (current.chosen, present, failed) {
+                // The chosen device went away: the default stands in.
+                (true, Some(false), _) => (None, Some("lost")),
+                // It broke but is listed: open it again.
+                (true, _, true) => (wanted, None),
+                // It is back.
+                (false, Some(true), _) => (wanted, Some("back")),
+                // The default broke: open whatever the default is now.
+                (false, _, true) => (None, None),
+                _ => continue,
+            };
+            let (target, said) = change;
+            // A new connection for the new stream: PulseAudio's client connection answers
+            // "invalid argument" to new streams once one of its streams was moved away from a
+            // sink that went.
+            host = cpal::default_host();
+            let opened = match self.open(&host, target) {
+                Err(_) if target.is_some() && current.chosen => {
+                    self.open(&host, None).map(|o| (o, Some("lost")))
+                }
+                other => other.map(|o| (o, said)),
+            };
+            match opened {
+                Ok((open, said)) => {
+                    // The old stream closes as it is replaced.
+                    current = open;
+                    if let Some(state) = said {
+                        let id = wanted.unwrap_or("default");
+                        if !self.tell(state, id) {
+                            pending = Some((state, id.to_string()));
+                        }
+                    }
+                }
+                Err(why) => tracing::warn!("{}: {why}", E::KIND),
+            }
+        }
+    }
+
+    /// Open `id` (or the default) and start it.
+    fn open(&self, host: &cpal::Host, id: Option<&str>) -> Result<Open, String> {
+        let device = match id {
+            Some(id) => E::find(host, id).ok_or_else(|| format!("no {} {id}", E::KIND))?,
+            None => E::default_device(host).ok_or_else(|| match E::KIND {
+                "speaker" => "no speaker: the system has no sound output".to_string(),
+                kind => format!("no {kind}: the system has no sound input"),
+            })?,
+        };
+        let health = Arc::new(Health::default());
+        let stream = self.end.start(&device, &health)?;
+        Ok(Open {
+            _stream: stream,
+            chosen: id.is_some() && id == self.wanted.as_deref(),
+            health,
+            beats: 0,
+            still: 0,
+        })
+    }
+
+    /// Post a device change on the bus; whether it could be.
+    fn tell(&self, state: &str, device: &str) -> bool {
+        let Some(element) = self.end.element() else {
+            return false;
+        };
+        element
+            .post_message(device_message(E::KIND, state, device, &element))
+            .is_ok()
+    }
+}
+
+/// The error callback of a stream: anything but an over- or underrun means it broke.
+pub(super) fn on_error(health: &Arc<Health>) -> impl FnMut(cpal::Error) + Send + 'static {
+    let health = health.clone();
+    move |e: cpal::Error| {
+        if e.kind() != cpal::ErrorKind::Xrun {
+            health.failed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The device with this id (the sound server's name) among `devices`.
+pub(super) fn by_id(
+    mut devices: impl Iterator<Item = cpal::Device>,
+    id: &str,
+) -> Option<cpal::Device> {
+    devices.find(|d| d.id().is_ok_and(|d| d.id() == id))
+}
+
+/// Times for blocks of samples at a device. The instants cpal reports scatter by several
+/// milliseconds around the truth (the first often by 10 ms or more), so each block is placed
+/// where the samples counted since the first put it, plus an offset that follows the reported
+/// instants slowly (a moving average): consecutive blocks join within a fraction of a
+/// millisecond and the times settle on the true ones. It starts again from the reported instant
+/// when the two drift apart by more than [`RESYNC_NS`] (a stall, a device change).
+pub(super) struct Stamper {
+    rate: u64,
+    /// The reported running time of sample 0, or nothing yet.
+    start: Option<u64>,
+    samples: u64,
+    /// The average of reported minus counted times, ns.
+    offset: f64,
+}
+
+/// How far counted and reported times may drift apart, ns.
+const RESYNC_NS: f64 = 40_000_000.0;
+/// How much of each block's difference the offset takes (about the last 20 blocks count).
+const FOLLOW: f64 = 0.05;
+
+impl Stamper {
+    pub(super) fn new(rate: u32) -> Stamper {
+        Stamper {
+            rate: u64::from(rate.max(1)),
+            start: None,
+            samples: 0,
+            offset: 0.0,
+        }
+    }
+
+    fn at(&self, start: u64, samples: u64) -> u64 {
+        start + (u128::from(samples) * 1_000_000_000 / u128::from(self.rate)) as u64
+    }
+
+    /// A block of `frames` whose first sample is at `reported` (ns of running time): its time,
+    /// duration and whether it starts anew (a discontinuity).
+    pub(super) fn stamp(&mut self, reported: u64, frames: u64) -> (u64, u64, bool) {
+        let mut discont = false;
+        let start = match self.start {
+            Some(start)
+                if (reported as f64 - self.at(start, self.samples) as f64 - self.offset).abs()
+                    <= RESYNC_NS =>
+            {
+                start
+            }
+            _ => {
+                discont = self.start.is_some();
+                self.start = Some(reported);
+                self.samples = 0;
+                self.offset = 0.0;
+                reported
+            }
+        };
+        let counted = self.at(start, self.samples);
+        self.offset += (reported as f64 - counted as f64 - self.offset) * FOLLOW;
+        let pts = (counted as f64 + self.offset).max(0.0) as u64;
+        self.samples += frames;
+        let end = (self.at(start, self.samples) as f64 + self.offset).max(0.0) as u64;
+        (pts, end.saturating_sub(pts), discont)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reported instants scattered around the truth (the first 12 ms late, then ±5 ms): the
+    /// stamps join within a fraction of a millisecond and settle within a millisecond of the
+    /// truth; a stall past the tolerance starts again, marked as a discontinuity.
+    #[test]
+    fn timestamps_follow_the_capture_times_smoothly() {
+        let mut s = Stamper::new(48_000);
+        let truth = |i: u64| 1_000_000_000 + i * 20_000_000;
+        let jitter = |i: u64| -> i64 {
+            match i {
+                0 => 12_000_000,
+                _ => [5_000_000, -4_000_000, 2_000_000, -5_000_000, 1_000_000][(i % 5) as usize],
+            }
+        };
+        let mut end = None;
+        for i in 0..200u64 {
+            let (pts, dur, discont) = s.stamp(truth(i).saturating_add_signed(jitter(i)), 960);
+            assert!(!discont);
+            if let Some(e) = end {
+                assert!(
+                    pts.abs_diff(e) < 1_000_000,
+                    "block {i} starts {pts}, previous ended {e}"
+                );
+            }
+            end = Some(pts + dur);
+            if i >= 100 {
+                assert!(
+                    pts.abs_diff(truth(i)) < 1_000_000,
+                    "block {i}: {pts} vs {}",
+                    truth(i)
+                );
+            }
+        }
+        // A stall of half a second: a new start from the reported instant.
+        let (pts, _, discont) = s.stamp(truth(225), 960);
+        assert!(discont);
+        assert_eq!(pts, truth(225));
+    }
+}
