@@ -123,7 +123,8 @@ async fn a_chosen_microphone_is_heard_replaced_when_it_goes_away_and_taken_back(
 }
 
 /// A chosen microphone or speaker that is not there at the start does not stop the call: the
-/// default one is used and the user is told.
+/// default one is used and the user is told; when the speaker is plugged in, the call plays
+/// there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_microphone_or_speaker_gives_the_default_and_a_message() {
     let pulse = PulseAudio::start(&["bobout"]);
@@ -149,6 +150,10 @@ async fn a_missing_microphone_or_speaker_gives_the_default_and_a_message() {
     assert_eq!(told["device"], "unplugged-speaker");
     b.wait_media("Ann", 0, 500, WAIT).await;
     hears_on(&pulse, "bobout", 1000.0, 440.0).await;
+    pulse.speaker("unplugged-speaker");
+    let back = b.event("device", WAIT).await;
+    assert_eq!(back["back"], true, "{back}");
+    hears_on(&pulse, "unplugged-speaker", 1000.0, 440.0).await;
     b.leave().await;
     a.leave().await;
 }

@@ -84,12 +84,8 @@ fn run(chime: Chime, sink: gst::Element) -> Result<()> {
         .iter()
         .flat_map(|s| s.to_le_bytes())
         .collect();
-    let caps = gst::Caps::builder("audio/x-raw")
-        .field("format", "S16LE")
-        .field("layout", "interleaved")
-        .field("rate", RATE as i32)
-        .field("channels", 1i32)
-        .build();
+    // The chime's rate is the calls' (48 kHz).
+    let caps = super::voice::mono_caps("S16LE");
     let src = gst_app::AppSrc::builder()
         .caps(&caps)
         .format(gst::Format::Time)

@@ -266,23 +266,28 @@ impl std::fmt::Debug for Media {
 
 /// The call's speaker through GStreamer's `pulsesink` (or the system's default sink), by the
 /// sound server's name. A chosen speaker that is not there (unplugged since it was chosen)
-/// gives the default and a message; one that goes away mid-call is followed.
+/// gives the default and a message; it is followed either way: one that goes away mid-call
+/// leaves the default playing, and one that appears (again) is played on.
 fn pulse_speaker(chosen: Option<&str>, pipeline: &gst::Pipeline) -> Result<gst::Element> {
-    let mut speaker = chosen;
-    if let Some(id) = speaker
-        && speaker::speaker_present(id) == Some(false)
-    {
-        let told = follow::device_message("speaker", "lost", id, pipeline);
-        let _ = pipeline.post_message(told);
-        speaker = None;
+    let Some(id) = chosen else {
+        return receive::audio_out(None);
+    };
+    if speaker::speaker_present(id) != Some(false) {
+        let device = receive::audio_out(Some(id))?;
+        if device.find_property("device").is_some() {
+            speaker::watch_pulsesink(id.to_string(), &device, true);
+        }
+        return Ok(device);
     }
-    let device = receive::audio_out(speaker)?;
-    if let Some(id) = speaker
-        && device.find_property("device").is_some()
-    {
-        speaker::watch_pulsesink(id.to_string(), &device);
+    let told = follow::device_message("speaker", "lost", id, pipeline);
+    let _ = pipeline.post_message(told);
+    match receive::pulsesink() {
+        Some(device) => {
+            speaker::watch_pulsesink(id.to_string(), &device, false);
+            Ok(device)
+        }
+        None => receive::audio_out(None),
     }
-    Ok(device)
 }
 
 /// The call's speaker through cpal (`name`; empty for the default), which follows the device

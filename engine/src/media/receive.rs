@@ -22,12 +22,9 @@ const SPEAKER_PERIOD_US: i64 = 10_000;
 /// default output, both with a short buffer.
 pub(crate) fn audio_out(speaker: Option<&str>) -> Result<gst::Element> {
     if let Some(device) = speaker
-        && let Ok(sink) = gst::ElementFactory::make("pulsesink")
-            .property("device", device)
-            .property("buffer-time", SPEAKER_BUFFER_US)
-            .property("latency-time", SPEAKER_PERIOD_US)
-            .build()
+        && let Some(sink) = pulsesink()
     {
+        sink.set_property("device", device);
         return Ok(sink);
     }
     let auto = make("autoaudiosink")?;
@@ -41,6 +38,16 @@ pub(crate) fn audio_out(speaker: Option<&str>) -> Result<gst::Element> {
         });
     }
     Ok(auto)
+}
+
+/// GStreamer's PulseAudio sink with the short buffer, on the sound server's default speaker
+/// until its `device` is set; `None` where the element is not installed.
+pub(crate) fn pulsesink() -> Option<gst::Element> {
+    gst::ElementFactory::make("pulsesink")
+        .property("buffer-time", SPEAKER_BUFFER_US)
+        .property("latency-time", SPEAKER_PERIOD_US)
+        .build()
+        .ok()
 }
 
 /// Play (or count) a stream arriving from `peer`: valve, depayloader, decoder, sink.

@@ -46,14 +46,8 @@ const MAX_QUEUED: usize = RATE as usize;
 /// system's default). Fails when no speaker at all can be opened. A chosen speaker that is
 /// missing at the start gives the default one and a message, as if it had just gone away.
 pub(crate) fn speaker(wanted: Option<String>) -> Result<gst::Element, MediaError> {
-    let caps = gst::Caps::builder("audio/x-raw")
-        .field("format", F32)
-        .field("layout", "interleaved")
-        .field("rate", RATE as i32)
-        .field("channels", 1i32)
-        .build();
     let sink = gst_app::AppSink::builder()
-        .caps(&caps)
+        .caps(&super::voice::mono_caps(F32))
         .sync(true)
         .enable_last_sample(false)
         .build();
@@ -341,16 +335,17 @@ const F32: &str = if cfg!(target_endian = "little") {
     "F32BE"
 };
 
-/// Follow the chosen speaker `id` that `sink` (a `pulsesink`) plays on. When it goes away the
-/// sound server moves the stream to the default speaker (PulseAudio's stream rescue; PipeWire
-/// does it always) and the user is told; when it comes back the stream is moved back there
-/// and the user is told again. The thread ends with the sink.
-pub(crate) fn watch_pulsesink(id: String, sink: &gst::Element) {
+/// Follow the chosen speaker `id` for `sink` (a `pulsesink`), which plays on it when `chosen`
+/// (on the default otherwise). When it goes away the sound server moves the stream to the
+/// default speaker (PulseAudio's stream rescue; PipeWire does it always) and the user is told;
+/// when it comes back the stream is moved there and the user is told again. The thread ends
+/// with the sink.
+pub(crate) fn watch_pulsesink(id: String, sink: &gst::Element, chosen: bool) {
     let sink = sink.downgrade();
     let watch = move || {
         // One host for the call: each asks the sound server anew, twice a second.
         let host = cpal::default_host();
-        let mut chosen = true;
+        let mut chosen = chosen;
         loop {
             std::thread::sleep(follow::WATCH);
             let Some(sink) = sink.upgrade() else {

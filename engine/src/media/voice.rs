@@ -32,8 +32,13 @@ const RATE: i32 = 48_000;
 
 /// `audio/x-raw` as the canceller and the probe take it.
 pub(crate) fn processing_caps() -> gst::Caps {
+    mono_caps("S16LE")
+}
+
+/// Interleaved one-channel `audio/x-raw` at 48 kHz in `format` (GStreamer's name).
+pub(crate) fn mono_caps(format: &str) -> gst::Caps {
     gst::Caps::builder("audio/x-raw")
-        .field("format", "S16LE")
+        .field("format", format)
         .field("layout", "interleaved")
         .field("rate", RATE)
         .field("channels", 1i32)
