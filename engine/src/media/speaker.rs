@@ -14,6 +14,10 @@
 //!
 //! A thread follows the chosen speaker (`follow.rs`): one that goes away is replaced by the
 //! default one, and taken back when it returns.
+//!
+//! It is chosen with `--speaker cpal:NAME`; calls play through GStreamer's `pulsesink` by
+//! default (`receive.rs`), followed by [`watch_pulsesink`], until cpal's PulseAudio host runs
+//! reliably (docs/devices.md).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -27,9 +31,8 @@ use super::MediaError;
 use super::follow::{self, Endpoint, Health, Stamper};
 use super::mic::RATE;
 
-/// Frames in one block the sound server asks for: 20 ms. The server holds two blocks, and
-/// sets the device's latency to that: with 10 ms blocks a null sink in the echo benchmark ran
-/// at 20 ms, and everything recorded from it came in pieces of a millisecond or two.
+/// Frames in one block the sound server asks for: 20 ms. The server holds two blocks and sets
+/// the device's latency to that (40 ms), the same blocks as the microphone's.
 const BLOCK: u32 = RATE / 50;
 /// How long before its time a sample reaches the queue: the server's two blocks, one block
 /// being filled, and room for a late wake-up of the pipeline or the output thread on a busy
