@@ -122,8 +122,8 @@ struct Open {
 
 /// How many looks in a row (half a second apart) may find a stream's callback silent before it
 /// counts as broken. A stream that stops calling back without an error was seen with cpal's
-/// PulseAudio host: a microphone that went quiet for good after half a second of a call, in
-/// about one call in five of `cargo xtask bench-echo`; opened again, it runs.
+/// PulseAudio host: the first speaker stream of most clients in `cargo xtask bench-echo
+/// --cpal-speakers` called back once and never again; opened again, it plays.
 const STILL_LOOKS: u32 = 2;
 
 impl Open {
