@@ -48,6 +48,8 @@ pub(crate) fn device_message(
 pub(super) trait Endpoint: Send + 'static {
     /// "microphone" or "speaker", as the device messages say.
     const KIND: &'static str;
+    /// What is said when the system has no such device at all.
+    const NONE: &'static str;
     /// The host's device with this id, if it has one now.
     fn find(host: &cpal::Host, id: &str) -> Option<cpal::Device>;
     /// The host's default device.
@@ -182,7 +184,7 @@ impl<E: Endpoint> Follower<E> {
             }
             let wanted = self.wanted.as_deref();
             let present = wanted.map(|id| E::find(&host, id).is_some());
-            let change = match (current.chosen, present, failed) {
+            let (target, said) = match (current.chosen, present, failed) {
                 // The chosen device went away: the default stands in.
                 (true, Some(false), _) => (None, Some("lost")),
                 // It broke but is listed: open it again.
@@ -193,11 +195,12 @@ impl<E: Endpoint> Follower<E> {
                 (false, _, true) => (None, None),
                 _ => continue,
             };
-            let (target, said) = change;
-            // A new connection for the new stream: PulseAudio's client connection answers
-            // "invalid argument" to new streams once one of its streams was moved away from a
-            // sink that went.
-            host = cpal::default_host();
+            // A new connection for the new stream (unless it was just made): PulseAudio's
+            // client connection answers "invalid argument" to new streams once one of its
+            // streams was moved away from a sink that went.
+            if !failed {
+                host = cpal::default_host();
+            }
             let opened = match self.open(&host, target) {
                 Err(_) if target.is_some() && current.chosen => {
                     self.open(&host, None).map(|o| (o, Some("lost")))
@@ -224,10 +227,7 @@ impl<E: Endpoint> Follower<E> {
     fn open(&self, host: &cpal::Host, id: Option<&str>) -> Result<Open, String> {
         let device = match id {
             Some(id) => E::find(host, id).ok_or_else(|| format!("no {} {id}", E::KIND))?,
-            None => E::default_device(host).ok_or_else(|| match E::KIND {
-                "speaker" => "no speaker: the system has no sound output".to_string(),
-                kind => format!("no {kind}: the system has no sound input"),
-            })?,
+            None => E::default_device(host).ok_or_else(|| E::NONE.to_string())?,
         };
         let health = Arc::new(Health::default());
         let stream = self.end.start(&device, &health)?;

@@ -62,6 +62,7 @@ struct Capture {
 
 impl Endpoint for Capture {
     const KIND: &'static str = "microphone";
+    const NONE: &'static str = "no microphone: the system has no sound input";
 
     fn find(host: &cpal::Host, id: &str) -> Option<cpal::Device> {
         follow::by_id(host.input_devices().ok()?, id)

@@ -55,9 +55,7 @@ pub(crate) fn speaker(wanted: Option<String>) -> Result<gst::Element, MediaError
         .enable_last_sample(false)
         .build();
     sink.set_property("render-delay", RENDER_DELAY.as_nanos() as u64);
-    // No preroll: the call's pipeline is live, and a sink waiting for its first sample before
-    // the pipeline plays (while the live sources wait for the pipeline to play) held it
-    // paused in about one call in five.
+    // No preroll: the call's pipeline is live, and its sources give nothing before it plays.
     sink.set_property("async", false);
     let queue = Arc::new(Queue::default());
     let guard = follow::spawn(
@@ -157,8 +155,8 @@ impl Chunks {
     }
 
     fn push(&mut self, at: u64, samples: Vec<f32>) {
-        // Time went back (a seek in the viewer, the pipeline restarted): what is queued belongs
-        // to the old timeline.
+        // Time went back (the pipeline's latency lowered, or its time started again): what is
+        // queued belongs to the old timeline.
         if let Some(last) = self.runs.back()
             && at + SLIP < last.at + frames_ns(last.left())
         {
@@ -230,6 +228,7 @@ struct Playback {
 
 impl Endpoint for Playback {
     const KIND: &'static str = "speaker";
+    const NONE: &'static str = "no speaker: the system has no sound output";
 
     fn find(host: &cpal::Host, id: &str) -> Option<cpal::Device> {
         follow::by_id(host.output_devices().ok()?, id)
@@ -433,7 +432,7 @@ mod tests {
         assert_eq!(c.queued, 480);
     }
 
-    /// A sample from before the queued ones (a seek back) starts the queue anew.
+    /// A sample from before the queued ones (time went back) starts the queue anew.
     #[test]
     fn time_going_back_starts_anew() {
         let mut c = Chunks::default();

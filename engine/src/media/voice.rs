@@ -60,7 +60,8 @@ pub(crate) fn available() -> bool {
 /// The speaker of a call: one mixer for every peer's voice, the echo reference, the device.
 pub(crate) struct Playback {
     mixer: gst::Element,
-    /// The speaker's `appsink` (`speaker.rs`), or a `fakesink` when no speaker opens.
+    /// The speaker: `pulsesink` (or `autoaudiosink`, a bin around a sink), the cpal speaker's
+    /// `appsink` (`speaker.rs`), or a `fakesink` when no cpal speaker opens.
     device: gst::Element,
     /// The probe's name, when the canceller listens to it.
     probe: Option<String>,
@@ -88,7 +89,7 @@ impl Playback {
         // A peer whose audio has not started yet does not hold the others back; but only
         // once the mixer runs: before the silence's first buffer its pad is inactive too, and
         // a mixer whose every pad is ignored ends the stream (GStreamer 1.22), leaving the
-        // call without sound (a race seen in one call in three or so).
+        // call without sound (a race seen in the echo benchmark with cpal speakers).
         if mixer.find_property("ignore-inactive-pads").is_some()
             && let Some(src) = mixer.static_pad("src")
         {
