@@ -18,8 +18,8 @@
 //! noise suppression would take a steady tone for noise.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use assent_shared::signal::PeerId;
 use gst::prelude::*;
@@ -86,21 +86,6 @@ impl Playback {
         let mixer = gst::ElementFactory::make("audiomixer")
             .name("speaker-mix")
             .build()?;
-        // A peer whose audio has not started yet does not hold the others back; but only
-        // once the mixer runs: before the silence's first buffer its pad is inactive too, and
-        // a mixer whose every pad is ignored ends the stream (GStreamer 1.22), leaving the
-        // call without sound (a race seen in the echo benchmark with cpal speakers).
-        if mixer.find_property("ignore-inactive-pads").is_some()
-            && let Some(src) = mixer.static_pad("src")
-        {
-            let weak = mixer.downgrade();
-            src.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-                if let Some(mixer) = weak.upgrade() {
-                    mixer.set_property("ignore-inactive-pads", true);
-                }
-                gst::PadProbeReturn::Remove
-            });
-        }
         // Room for a decoder's late output: anything later than the mixer waits is cut, and
         // a voice cut into pieces is worse than 20 ms more delay.
         mixer.set_property("latency", MIXER_SLACK.nseconds());
@@ -128,6 +113,7 @@ impl Playback {
         ]);
         pipeline.add_many(&chain)?;
         gst::Element::link_many(&chain)?;
+        ignore_inactive_once_running(&mixer, &chain[1]);
         Ok(Playback {
             mixer,
             device,
@@ -226,8 +212,51 @@ fn capsfilter(caps: gst::Caps) -> Result<gst::Element> {
         .build()?)
 }
 
+/// A peer whose audio has not started yet must not hold the others back (the mixer's
+/// `ignore-inactive-pads`); but only once the silence, which keeps the mixer running, has
+/// been mixed. A pad counts as inactive until its first buffer is queued, and a mixer whose
+/// every pad is inactive ends its stream (GStreamer 1.22): the call would have no sound. The
+/// mixer's first output is no sign: it may be a timeout before the silence's first buffer
+/// arrived (seen in the device tests on a loaded machine). So the silence's mixer pad says
+/// when its first buffer was consumed, and the next output turns the option on.
+fn ignore_inactive_once_running(mixer: &gst::Element, silence: &gst::Element) {
+    if mixer.find_property("ignore-inactive-pads").is_none() {
+        return;
+    }
+    let (Some(src), Some(pad)) = (
+        mixer.static_pad("src"),
+        silence.static_pad("src").and_then(|p| p.peer()),
+    ) else {
+        return;
+    };
+    let consumed = Arc::new(AtomicBool::new(false));
+    pad.set_property("emit-signals", true);
+    let seen = consumed.clone();
+    // Emitted on the mixer's thread, which may hold its lock: only a flag here.
+    pad.connect("buffer-consumed", false, move |_| {
+        seen.store(true, Ordering::SeqCst);
+        None
+    });
+    let weak = mixer.downgrade();
+    let silence_pad = pad.downgrade();
+    src.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        if !consumed.load(Ordering::SeqCst) {
+            return gst::PadProbeReturn::Ok;
+        }
+        if let Some(mixer) = weak.upgrade() {
+            mixer.set_property("ignore-inactive-pads", true);
+        }
+        if let Some(pad) = silence_pad.upgrade() {
+            pad.set_property("emit-signals", false);
+        }
+        gst::PadProbeReturn::Remove
+    });
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// The canceller as set up for a call: the default filter, strong suppression, gain
@@ -253,5 +282,60 @@ mod tests {
         }
         let alone = processor(None, false).unwrap();
         assert!(!alone.property::<bool>("echo-cancel"));
+    }
+    /// The mixer keeps running when the silence's first buffer comes after the mixer has
+    /// already timed out and played (a loaded machine): it must not end its stream for want
+    /// of an active input, and it ignores inactive inputs once the silence is mixed.
+    #[test]
+    fn a_late_first_silence_does_not_end_the_mix() {
+        gst::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = gst_app::AppSink::builder()
+            .sync(true)
+            .callbacks(
+                gst_app::AppSinkCallbacks::builder()
+                    .new_sample(move |s| {
+                        let _ = s.pull_sample();
+                        let _ = tx.send(());
+                        Ok(gst::FlowSuccess::Ok)
+                    })
+                    .build(),
+            )
+            .build();
+        sink.set_property("async", false);
+        let _playback = Playback::build(&pipeline, sink.upcast(), false).unwrap();
+        let silence = pipeline.by_name("speaker-silence").unwrap();
+        let mixer = pipeline.by_name("speaker-mix").unwrap();
+        // The silence's buffers are held back until the mixer has played on its own.
+        let pass = Arc::new(AtomicBool::new(false));
+        let open = pass.clone();
+        silence
+            .static_pad("src")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                match open.load(Ordering::SeqCst) {
+                    true => gst::PadProbeReturn::Ok,
+                    false => gst::PadProbeReturn::Drop,
+                }
+            });
+        let bus = pipeline.bus().unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let wait = Duration::from_secs(10);
+        let played = |n: usize, what: &str| {
+            for i in 0..n {
+                if rx.recv_timeout(wait).is_err() {
+                    let ended = bus.pop_filtered(&[gst::MessageType::Eos]).is_some();
+                    panic!("{what}: the mixer stopped after {i} buffers (ended: {ended})");
+                }
+            }
+        };
+        played(5, "before the silence");
+        assert!(!mixer.property::<bool>("ignore-inactive-pads"));
+        pass.store(true, Ordering::SeqCst);
+        played(20, "with the silence");
+        assert!(mixer.property::<bool>("ignore-inactive-pads"));
+        assert!(bus.pop_filtered(&[gst::MessageType::Eos]).is_none());
+        pipeline.set_state(gst::State::Null).unwrap();
     }
 }
