@@ -258,8 +258,13 @@ impl Media {
         {
             dc.close();
         }
-        // Downstream first: a push blocked inside webrtcbin returns (flushing) once it stops,
-        // so stopping the queues that feed it cannot wait forever.
+        // Downstream first. The speaker mixer's inputs go before anything is stopped: a
+        // receive branch may wait inside the mixer, and stopping webrtcbin (whose thread it
+        // is) would wait for it. A push blocked inside webrtcbin returns (flushing) once it
+        // stops, so stopping the queues that feed it cannot wait forever.
+        if let Some(playback) = &self.shared.playback {
+            playback.remove(peer);
+        }
         let _ = link.webrtc.set_state(gst::State::Null);
         let _ = pipeline.remove(&link.webrtc);
         for b in &link.send {
@@ -275,9 +280,6 @@ impl Media {
         for e in receive {
             let _ = e.set_state(gst::State::Null);
             let _ = pipeline.remove(&e);
-        }
-        if let Some(playback) = &self.shared.playback {
-            playback.remove(peer);
         }
         if let (Some(v), Some(codec)) = (&self.shared.video, link.codec) {
             v.release(codec);

@@ -46,21 +46,23 @@ fn sending(video: bool, screen: bool) -> assent_shared::call::MediaState {
 
 /// Play `description` (a bin ending in RTP) into `media` as if `peer` sent it: built like
 /// webrtcbin's pad-added, once the first buffer (and its caps) is there.
-fn feed(media: &Media, peer: PeerId, description: &str) {
+fn feed(media: &Media, peer: PeerId, description: &str) -> Arc<Mutex<Vec<gst::Element>>> {
     let shared = media.shared.clone();
     let src = gst::parse::bin_from_description(description, true).unwrap();
     shared.pipeline.add(&src).unwrap();
     let pad = src.static_pad("src").unwrap();
     let open = Arc::new(AtomicBool::new(true));
     let receive = Arc::new(Mutex::new(Vec::new()));
+    let branch = receive.clone();
     pad.add_probe(
         gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER,
         move |pad, _| {
-            receive_branch(&shared, peer, pad, &open, &receive).unwrap();
+            receive_branch(&shared, peer, pad, &open, &branch).unwrap();
             gst::PadProbeReturn::Remove
         },
     );
     src.sync_state_with_parent().unwrap();
+    receive
 }
 
 /// How loud a peer is, measured on its decoded audio: a tone counts as speaking, silence
@@ -297,5 +299,84 @@ fn peers_are_heard_through_the_speaker_mix() {
     assert_eq!(playback.inputs(), 2);
     playback.remove(ann);
     assert_eq!(playback.inputs(), 1);
+    media.stop();
+}
+
+/// A peer's branch that waits inside a speaker mixer which stopped taking anything (its query
+/// waits for the mixer's thread) is let go when the peer's mixer inputs are given back, so the
+/// branch can then be stopped (a call that hung here could not be left); what the branch still
+/// sends is dropped without an error.
+#[test]
+fn a_branch_stuck_in_the_mixer_is_let_go_when_its_peer_goes() {
+    let media = start(receiving_only());
+    let pipeline = media.shared.pipeline.clone();
+    let mixer = pipeline.by_name("speaker-mix").unwrap();
+    let (ended_tx, ended) = std::sync::mpsc::channel();
+    mixer.static_pad("src").unwrap().add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            if let Some(gst::EventView::Eos(_)) = info.event().map(|e| e.view()) {
+                let _ = ended_tx.send(());
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    // The mixer's only input ends: so does the mixer, and its thread takes nothing more.
+    let silence = pipeline.by_name("speaker-silence").unwrap();
+    assert!(silence.send_event(gst::event::Eos::new()));
+    ended
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the mixer ends");
+    // A peer's decoder asks the mixer about buffers (a serialized query) and waits.
+    let (asked_tx, asked) = std::sync::mpsc::channel();
+    mixer.connect_pad_added(move |_, pad| {
+        let asked_tx = asked_tx.clone();
+        pad.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, move |_, info| {
+            if let Some(gst::QueryView::Allocation(_)) = info.query().map(|q| q.view()) {
+                let _ = asked_tx.send(());
+            }
+            gst::PadProbeReturn::Ok
+        });
+    });
+    let ann = PeerId(1);
+    let receive = feed(
+        &media,
+        ann,
+        "audiotestsrc is-live=true ! opusenc ! rtpopuspay pt=111 ! \
+         capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload=111\"",
+    );
+    asked
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the branch asks the mixer");
+    let playback = media.shared.playback.as_ref().expect("a speaker");
+    playback.remove(ann);
+    // What the branch sends from now on goes nowhere, quietly.
+    let valve = receive.lock().unwrap().first().cloned().unwrap();
+    let (sent_tx, sent) = std::sync::mpsc::channel();
+    valve
+        .static_pad("src")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let _ = sent_tx.send(());
+            gst::PadProbeReturn::Ok
+        });
+    for _ in 0..5 {
+        sent.recv_timeout(Duration::from_secs(10))
+            .expect("the branch goes on once let go");
+    }
+    let bus = pipeline.bus().unwrap();
+    let error = bus.pop_filtered(&[gst::MessageType::Error]);
+    assert!(error.is_none(), "{error:?}");
+    // And it can be stopped.
+    let elements = std::mem::take(&mut *receive.lock().unwrap());
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for e in elements {
+            let _ = e.set_state(gst::State::Null);
+        }
+        let _ = done_tx.send(());
+    });
+    done.recv_timeout(Duration::from_secs(10))
+        .expect("the branch stops");
     media.stop();
 }

@@ -157,7 +157,10 @@ impl Playback {
         Ok(())
     }
 
-    /// `peer` is gone: give its mixer inputs back.
+    /// `peer` is gone: give its mixer inputs back. Done before the peer's branch is stopped:
+    /// releasing a pad wakes a branch thread that waits inside the mixer (a query waits there
+    /// until the mixer's own thread takes it), which stopping the branch first would wait for
+    /// forever. What the branch still sends is dropped, not refused as unlinked.
     pub(crate) fn remove(&self, peer: PeerId) {
         let pads = self
             .pads
@@ -166,6 +169,11 @@ impl Playback {
             .and_then(|mut p| p.remove(&peer))
             .unwrap_or_default();
         for pad in pads {
+            if let Some(src) = pad.peer() {
+                src.add_probe(gst::PadProbeType::DATA_DOWNSTREAM, |_, _| {
+                    gst::PadProbeReturn::Drop
+                });
+            }
             self.mixer.release_request_pad(&pad);
         }
     }
