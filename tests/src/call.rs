@@ -314,20 +314,30 @@ impl User {
 
     /// The window, with more environment (e.g. `ASSENT_SERVER` for a fresh profile's form).
     pub fn open_window_env(&self, display: &str, env: &[(&str, &str)]) -> Window {
-        let child = self
-            .command()
-            .envs(env.iter().copied())
-            .env("DISPLAY", display)
-            .env("ASSENT_VIDEO", "test")
+        let mut c = self.window_command();
+        c.envs(env.iter().copied()).env("DISPLAY", display);
+        Window(c.spawn().expect("start the window"))
+    }
+
+    /// The window on a Wayland desktop (`env` finds it), with no X display to fall back on.
+    pub fn open_window_wayland(&self, env: &[(String, String)]) -> Window {
+        let mut c = self.window_command();
+        c.env_remove("DISPLAY")
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        Window(c.spawn().expect("start the window"))
+    }
+
+    /// The window's command: test camera and microphone, loopback ICE.
+    fn window_command(&self) -> Command {
+        let mut c = self.command();
+        c.env("ASSENT_VIDEO", "test")
             .env("ASSENT_AUDIO", "test")
             .env("ASSENT_ICE_ADDRESS", "127.0.0.1")
             .env("ASSENT_ICE_ALLOW", "127.0.0.0/8")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the window");
-        Window(child)
+            .stderr(Stdio::inherit());
+        c
     }
 
     /// `assent --profile P recordings verify --json DIR` as this user: compared with the chain

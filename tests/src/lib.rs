@@ -56,6 +56,7 @@ pub mod rendezvous;
 pub mod smtp;
 pub mod sound;
 pub mod stun;
+pub mod wayland;
 
 /// An authenticator's code: RFC 6238 with the server's parameters (SHA-1, 30 s, 6 digits),
 /// `offset` steps from now.

@@ -49,8 +49,8 @@ const APT_RUN: &[&str] = &[
 ];
 /// Additional Debian packages the tests need: TURN, the kernel keyring tool, network
 /// namespaces, for the window: a virtual display, window inspection, simulated input and
-/// screenshots, and for the sound benchmarks: a sound server with null sinks, a speech
-/// synthesiser and `gst-launch-1.0`.
+/// screenshots (on X11 and on a headless Wayland desktop), and for the sound benchmarks: a
+/// sound server with null sinks, a speech synthesiser and `gst-launch-1.0`.
 const APT_TEST: &[&str] = &[
     "coturn",
     "keyutils",
@@ -62,6 +62,10 @@ const APT_TEST: &[&str] = &[
     "pulseaudio",
     "pulseaudio-utils",
     "espeak-ng",
+    // The window on Wayland: a headless compositor, its screenshots and a virtual keyboard.
+    "sway",
+    "grim",
+    "wtype",
     // The congestion benchmark's plot labels.
     "fonts-dejavu-core",
     "gstreamer1.0-tools",

@@ -1,0 +1,279 @@
+//! A headless Wayland desktop for the window: `sway` on wlroots' headless backend with software
+//! rendering and no XWayland, so only a native Wayland client can show a window there. Windows
+//! are found by title through sway's IPC (`swaymsg`), keys typed through the virtual keyboard
+//! protocol (`wtype`), screenshots taken through wlroots' screencopy (`grim`). Killed on drop.
+//!
+//! Sway refuses to start as root (it could not drop root after setuid), so under root it runs
+//! as `nobody` in a runtime directory of its own; root's clients reach its socket all the same.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The user sway runs as under root: `nobody`.
+const NOBODY: u32 = 65534;
+
+pub struct Wayland {
+    child: Child,
+    /// A virtual keyboard that stays (see [`Wayland::start`]).
+    keyboard: Option<Child>,
+    /// The runtime directory: the Wayland and IPC sockets.
+    dir: tempfile::TempDir,
+    /// The Wayland socket's name in `dir` (`wayland-1`).
+    pub socket: String,
+    /// Sway's IPC socket.
+    ipc: String,
+}
+
+impl Drop for Wayland {
+    fn drop(&mut self) {
+        if let Some(k) = &mut self.keyboard {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Wayland {
+    /// Start sway with one `width`x`height` output. Its configuration runs a command once it
+    /// takes clients, which prints the sockets on sway's standard output: no waiting by time.
+    pub fn start(width: u32, height: u32) -> Wayland {
+        let dir = tempfile::tempdir().expect("a runtime directory");
+        let config = dir.path().join("config");
+        std::fs::write(
+            &config,
+            format!(
+                "output HEADLESS-1 resolution {width}x{height} background #000000 solid_color\n\
+                 xwayland disable\n\
+                 default_border none\n\
+                 default_floating_border none\n\
+                 exec echo \"ready $WAYLAND_DISPLAY $SWAYSOCK\"\n"
+            ),
+        )
+        .expect("sway's configuration");
+        // The process's own entry in /proc belongs to its effective user.
+        let root = std::fs::metadata("/proc/self").map(|m| m.uid()).ok() == Some(0);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("runtime directory mode");
+        let mut command = if root {
+            for path in [dir.path(), config.as_path()] {
+                std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY))
+                    .expect("hand the runtime directory to nobody");
+            }
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={NOBODY}"))
+                .arg(format!("--regid={NOBODY}"))
+                .arg("--clear-groups")
+                .arg("sway");
+            c
+        } else {
+            Command::new("sway")
+        };
+        let mut child = command
+            .arg("-c")
+            .arg(&config)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_RENDERER", "pixman")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sway (cargo xtask setup installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("sway's sockets");
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some("ready"), "sway did not start: {line:?}");
+        let socket = words.next().expect("the Wayland socket").to_string();
+        let ipc = words.next().expect("the IPC socket").to_string();
+        let mut desktop = Wayland {
+            child,
+            keyboard: None,
+            dir,
+            socket,
+            ipc,
+        };
+        // The seat has no keyboard (no devices here) until `wtype` makes a virtual one, and
+        // each `wtype` takes its keyboard away as it exits: a window that had not bound the
+        // keyboard by then missed the keys. One that does nothing for an hour keeps the seat's
+        // keyboard there; the others' keys come through it as their own keymaps.
+        desktop.keyboard = Some(
+            desktop
+                .tool("wtype")
+                .args(["-s", "3600000"])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("wtype (cargo xtask setup installs it)"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !desktop.has_keyboard() {
+            assert!(Instant::now() < deadline, "no keyboard on sway's seat");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        desktop
+    }
+
+    /// Whether sway's seat has a keyboard.
+    fn has_keyboard(&self) -> bool {
+        let out = self
+            .tool("swaymsg")
+            .args(["-r", "-t", "get_seats"])
+            .output()
+            .expect("swaymsg (sway)");
+        let seats: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        // wl_seat capability 2: keyboard.
+        seats
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["capabilities"].as_u64().is_some_and(|c| c & 2 != 0))
+    }
+
+    /// What a client needs to find this desktop (and no X display to fall back on).
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.dir.path().display().to_string(),
+            ),
+            ("WAYLAND_DISPLAY".into(), self.socket.clone()),
+        ]
+    }
+
+    fn tool(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_remove("DISPLAY")
+            .env("XDG_RUNTIME_DIR", self.dir.path())
+            .env("WAYLAND_DISPLAY", &self.socket)
+            .env("SWAYSOCK", &self.ipc)
+            .env("LC_ALL", "C.UTF-8");
+        c
+    }
+
+    /// The windows sway manages: their title and how they talk to it (`xdg_shell` for a
+    /// native Wayland client, `xwayland` for an X one).
+    pub fn windows(&self) -> Vec<(String, String)> {
+        let out = self
+            .tool("swaymsg")
+            .args(["-r", "-t", "get_tree"])
+            .output()
+            .expect("swaymsg (sway)");
+        let tree: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let mut found = Vec::new();
+        collect_views(&tree, &mut found);
+        found
+    }
+
+    /// Wait until a window titled `title` exists (polling sway, up to `timeout`); how it talks
+    /// to sway.
+    pub fn wait_for_window(&self, title: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let windows = self.windows();
+            if let Some((_, shell)) = windows.iter().find(|(t, _)| t == title) {
+                return shell.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no window titled {title:?} within {timeout:?}; windows: {windows:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Type `text` into the focused window.
+    pub fn type_text(&self, text: &str) {
+        let st = self
+            .tool("wtype")
+            .arg("--")
+            .arg(text)
+            .status()
+            .expect("wtype");
+        assert!(st.success(), "wtype failed");
+    }
+
+    /// Press keys, each a key name (`Return`) or a chord (`ctrl+shift+l`), one after another.
+    pub fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let mut parts: Vec<&str> = key.split('+').collect();
+            let last = parts.pop().expect("a key");
+            let mut c = self.tool("wtype");
+            for m in &parts {
+                c.args(["-M", m]);
+            }
+            c.args(["-k", last]);
+            for m in parts.iter().rev() {
+                c.args(["-m", m]);
+            }
+            let st = c.status().expect("wtype");
+            assert!(st.success(), "wtype {key} failed");
+        }
+    }
+
+    /// A screenshot of the output as PNG; returns the number of distinct colours in it (a
+    /// blank output has one).
+    pub fn screenshot(&self, path: &Path) -> u64 {
+        let st = self.tool("grim").arg(path).status().expect("grim");
+        assert!(st.success(), "grim failed");
+        let out = Command::new("identify")
+            .args(["-format", "%k"])
+            .arg(path)
+            .output()
+            .expect("identify (imagemagick)");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    }
+
+    /// Take screenshots into `path` until the pixel at (`x`, `y`) is as `wanted` says, up to
+    /// `timeout`; `what` names it for the failure message.
+    pub fn wait_for_pixel(
+        &self,
+        path: &Path,
+        (x, y): (u32, u32),
+        wanted: impl Fn((u8, u8, u8)) -> bool,
+        what: &str,
+        timeout: Duration,
+    ) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.screenshot(path);
+            let p = crate::display::Display::pixel(path, x, y);
+            if wanted(p) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: pixel ({x}, {y}) is {p:?} after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The views (windows) in sway's tree: (title, shell).
+fn collect_views(node: &Value, found: &mut Vec<(String, String)>) {
+    if let (Some(name), Some(shell)) = (node["name"].as_str(), node["shell"].as_str()) {
+        found.push((name.to_string(), shell.to_string()));
+    }
+    for key in ["nodes", "floating_nodes"] {
+        if let Some(children) = node[key].as_array() {
+            for child in children {
+                collect_views(child, found);
+            }
+        }
+    }
+}

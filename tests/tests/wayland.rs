@@ -1,0 +1,68 @@
+//! The desktop window on Wayland: a headless sway with no XWayland and no X display, so the
+//! window can only appear as a native Wayland client. Driven with the keyboard into a call.
+
+use std::time::Duration;
+
+use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions};
+use assent_e2e::wayland::Wayland;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The window runs natively on Wayland: it opens (as an `xdg_shell` window, sway has no
+/// XWayland), is drawn, takes the keyboard, and carries a call both ways: Bob receives its
+/// picture and sound, and his picture is drawn in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_runs_natively_on_wayland() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let desktop = Wayland::start(1280, 720);
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = match std::env::var_os("ASSENT_SCREENSHOT_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => tmp.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&shots).unwrap();
+
+    let _window = ann.open_window_wayland(&desktop.env());
+    let shell = desktop.wait_for_window("Assent", WAIT);
+    assert_eq!(shell, "xdg_shell", "not a native Wayland window");
+    // Drawn: home, in the light theme (its background at the corner).
+    desktop.wait_for_pixel(
+        &shots.join("wayland-home.png"),
+        (5, 5),
+        |(r, g, b)| r > 200 && g > 200 && b > 200,
+        "the window is not drawn",
+        WAIT,
+    );
+    let colours = desktop.screenshot(&shots.join("wayland-home.png"));
+    assert!(colours > 16, "home looks blank ({colours} colours)");
+
+    // The keyboard: the meeting's link, then Enter twice (the meeting, its setup), then into
+    // the call.
+    let code = bob.create_meeting("Standup");
+    desktop.type_text(&format!("assent://join/{code}"));
+    desktop.keys(&["Return"]);
+    desktop.wait_for_window("Assent — Standup", WAIT);
+    desktop.keys(&["Return"]);
+    desktop.wait_for_window("Assent — Standup — getting ready", WAIT);
+    desktop.keys(&["Return"]);
+    desktop.wait_for_window("Assent — Standup — in call with 0", WAIT);
+    let mut b = bob.join(&code, LOOPBACK_ICE);
+    b.event("joined", WAIT).await;
+    desktop.wait_for_window("Assent — Standup — in call with 1", WAIT);
+    b.wait_media("Ann", 30, 500, WAIT).await;
+    // Bob's picture (a ball on black) is drawn in his tile.
+    desktop.wait_for_pixel(
+        &shots.join("wayland-room.png"),
+        (300, 200),
+        |(r, g, b)| r < 30 && g < 30 && b < 30,
+        "no video in the window",
+        WAIT,
+    );
+
+    // A chord: Ctrl+Shift+L leaves.
+    desktop.keys(&["ctrl+shift+l"]);
+    desktop.wait_for_window("Assent — Standup — call ended", WAIT);
+    b.leave().await;
+}
