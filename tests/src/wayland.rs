@@ -21,6 +21,10 @@ pub struct Wayland {
     child: Child,
     /// A virtual keyboard that stays (see [`Wayland::start`]).
     keyboard: Option<Child>,
+    /// With the portal: the session bus, PipeWire and WirePlumber.
+    services: Vec<Child>,
+    /// The session bus's address, with the portal.
+    pub bus: Option<String>,
     /// The runtime directory: the Wayland and IPC sockets.
     dir: tempfile::TempDir,
     /// The Wayland socket's name in `dir` (`wayland-1`).
@@ -31,9 +35,9 @@ pub struct Wayland {
 
 impl Drop for Wayland {
     fn drop(&mut self) {
-        if let Some(k) = &mut self.keyboard {
-            let _ = k.kill();
-            let _ = k.wait();
+        for c in self.services.iter_mut().chain(self.keyboard.as_mut()) {
+            let _ = c.kill();
+            let _ = c.wait();
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -44,12 +48,18 @@ impl Wayland {
     /// Start sway with one `width`x`height` output. Its configuration runs a command once it
     /// takes clients, which prints the sockets on sway's standard output: no waiting by time.
     pub fn start(width: u32, height: u32) -> Wayland {
+        Wayland::start_with(width, height, "#000000")
+    }
+
+    /// Start sway with one `width`x`height` output (`HEADLESS-1`) filled with `colour`
+    /// (`#rrggbb`).
+    fn start_with(width: u32, height: u32, colour: &str) -> Wayland {
         let dir = tempfile::tempdir().expect("a runtime directory");
         let config = dir.path().join("config");
         std::fs::write(
             &config,
             format!(
-                "output HEADLESS-1 resolution {width}x{height} background #000000 solid_color\n\
+                "output HEADLESS-1 resolution {width}x{height} background {colour} solid_color\n\
                  xwayland disable\n\
                  default_border none\n\
                  default_floating_border none\n\
@@ -101,6 +111,8 @@ impl Wayland {
         let mut desktop = Wayland {
             child,
             keyboard: None,
+            services: Vec::new(),
+            bus: None,
             dir,
             socket,
             ipc,
@@ -141,15 +153,85 @@ impl Wayland {
             .any(|s| s["capabilities"].as_u64().is_some_and(|c| c & 2 != 0))
     }
 
-    /// What a client needs to find this desktop (and no X display to fall back on).
+    /// A desktop with what screen sharing needs: a private session bus on which the desktop
+    /// portal (`xdg-desktop-portal` with its wlroots backend, started by the bus when first
+    /// asked) answers without a dialog, sharing the output named `output` (its chooser set to
+    /// that one), PipeWire and WirePlumber.
+    pub fn start_with_portal(width: u32, height: u32, output: &str) -> Wayland {
+        let mut desktop = Wayland::start_with(width, height, "#ff0000");
+        let dir = desktop.dir.path().to_path_buf();
+        let portal = dir.join("xdg-config/xdg-desktop-portal-wlr");
+        std::fs::create_dir_all(&portal).expect("the portal's configuration");
+        std::fs::write(
+            portal.join("config"),
+            format!("[screencast]\nchooser_type=none\noutput_name={output}\n"),
+        )
+        .expect("the portal's configuration");
+        let service = |program: &str| {
+            let mut c = Command::new(program);
+            c.env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", &dir)
+                .env("XDG_RUNTIME_DIR", &dir)
+                .env("XDG_CONFIG_HOME", dir.join("xdg-config"))
+                .env("WAYLAND_DISPLAY", &desktop.socket)
+                .env("XDG_CURRENT_DESKTOP", "sway")
+                .stdin(Stdio::null())
+                .stderr(Stdio::null());
+            c
+        };
+        // The bus prints its address once it takes connections.
+        let mut bus = service("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--address=unix:path={}", dir.join("bus").display()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon (cargo xtask setup installs it)");
+        let mut address = String::new();
+        BufReader::new(bus.stdout.take().expect("stdout"))
+            .read_line(&mut address)
+            .expect("the session bus's address");
+        let address = address.trim().to_string();
+        assert!(address.starts_with("unix:"), "no session bus: {address:?}");
+        desktop.services.push(bus);
+        let pipewire = service("pipewire")
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("pipewire (cargo xtask setup installs it)");
+        desktop.services.push(pipewire);
+        // WirePlumber (which links the portal's stream to its reader) connects once PipeWire
+        // listens.
+        let socket = dir.join("pipewire-0");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "PipeWire did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let wireplumber = service("wireplumber")
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("wireplumber (cargo xtask setup installs it)");
+        desktop.services.push(wireplumber);
+        desktop.bus = Some(address);
+        desktop
+    }
+
+    /// What a client needs to find this desktop (and no X display to fall back on), and its
+    /// session bus when it has one.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env = vec![
             (
                 "XDG_RUNTIME_DIR".into(),
                 self.dir.path().display().to_string(),
             ),
             ("WAYLAND_DISPLAY".into(), self.socket.clone()),
-        ]
+        ];
+        if let Some(bus) = &self.bus {
+            env.push(("DBUS_SESSION_BUS_ADDRESS".into(), bus.clone()));
+        }
+        env
     }
 
     fn tool(&self, program: &str) -> Command {

@@ -62,10 +62,18 @@ const APT_TEST: &[&str] = &[
     "pulseaudio",
     "pulseaudio-utils",
     "espeak-ng",
-    // The window on Wayland: a headless compositor, its screenshots and a virtual keyboard.
+    // The window on Wayland: a headless compositor, its screenshots and a virtual keyboard;
+    // and screen sharing there: a session bus, PipeWire with its session manager, the desktop
+    // portal with its wlroots backend, and GStreamer's PipeWire source.
     "sway",
     "grim",
     "wtype",
+    "dbus-daemon",
+    "pipewire",
+    "wireplumber",
+    "xdg-desktop-portal",
+    "xdg-desktop-portal-wlr",
+    "gstreamer1.0-pipewire",
     // The congestion benchmark's plot labels.
     "fonts-dejavu-core",
     "gstreamer1.0-tools",

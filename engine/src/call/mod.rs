@@ -9,6 +9,7 @@ pub mod machine;
 mod ports;
 mod report;
 mod run;
+mod screen;
 #[cfg(test)]
 mod simulated;
 mod vetting;
@@ -324,6 +325,7 @@ pub async fn start(
         edge: edge::Edge::new(machine, media.clone(), live, store, keys, record),
         rate,
         report: report::Tracker::default(),
+        screen: screen::ScreenAsk::default(),
     };
     tokio::spawn(call.run(media_rx, signal_rx, cmd_rx, rec_rx, directory_rx));
     Ok(Call {

@@ -10,6 +10,8 @@ pub(super) struct Running {
     pub(super) edge: Edge<Media, Live>,
     pub(super) rate: rate::RateController,
     pub(super) report: report::Tracker,
+    /// The screen asked of the desktop (Wayland), while it asks the user.
+    pub(super) screen: super::screen::ScreenAsk,
 }
 
 impl Running {
@@ -25,6 +27,8 @@ impl Running {
         let mut second = tokio::time::interval(Duration::from_secs(1));
         let mut bus = self.edge.peers.pipeline().bus().map(|b| b.stream());
         let mut closed = String::from("left the call");
+        // The desktop's answers about sharing the screen.
+        let (answer_tx, mut answers) = mpsc::unbounded_channel();
         while !self.edge.machine.is_over() {
             let input = tokio::select! {
                 Some(ev) = signals.recv() => match self.edge.signal_event(ev) {
@@ -55,11 +59,39 @@ impl Running {
                         let _ = reply.send(self.stats().await);
                         continue;
                     }
+                    Command::SetMedia(wanted) => {
+                        let granted = self.edge.peers.screen_granted();
+                        let needed = self.edge.peers.screen_needs_portal();
+                        let (now, ask) = self.screen.request(wanted, granted, needed);
+                        if ask {
+                            let tx = answer_tx.clone();
+                            tokio::spawn(async move {
+                                let _ = tx.send(crate::media::portal::ScreenGrant::ask().await);
+                            });
+                        }
+                        Input::User(UserInput::SetMedia(now))
+                    }
                     c => match self.edge.command(c) {
                         Some(input) => input,
                         None => continue,
                     },
                 },
+                Some(answer) = answers.recv() => {
+                    match (self.screen.answered(answer.is_ok()), answer) {
+                        (Some(state), Ok(grant)) => {
+                            self.edge.peers.grant_screen(grant);
+                            Input::User(UserInput::SetMedia(state))
+                        }
+                        (None, Ok(grant)) => {
+                            grant.close();
+                            continue;
+                        }
+                        (_, Err(e)) => {
+                            self.edge.io.report(CallEvent::MediaError(e.to_string()));
+                            continue;
+                        }
+                    }
+                }
                 Some(ev) = recorded.recv() => match self.edge.recorded(ev) {
                     Some(input) => input,
                     None => continue,

@@ -27,6 +27,7 @@ pub mod level;
 pub mod lipsync;
 mod mic;
 pub mod peer;
+pub mod portal;
 pub mod preview;
 pub mod rate;
 mod receive;
@@ -250,6 +251,8 @@ pub(crate) struct Shared {
     pub(crate) frames: frames::FrameSlots,
     pub(crate) levels: level::Levels,
     pub(crate) taps: tap::Taps,
+    /// The screen the desktop portal granted (Wayland), while it is shared.
+    screen_grant: Mutex<Option<portal::ScreenGrant>>,
 }
 
 /// The local media of one call.
@@ -389,6 +392,7 @@ impl Media {
                 frames,
                 levels,
                 taps,
+                screen_grant: Mutex::new(None),
             }),
         };
         // Ready before the first peer: a webrtcbin, and the encoder of the preferred codec.
@@ -433,11 +437,19 @@ impl Media {
         let Some(v) = &self.shared.video else {
             return Ok(());
         };
-        let shared = v.set_screen(
-            &self.shared.pipeline,
-            self.shared.opts.screen.as_deref(),
-            state.screen,
-        );
+        let shared = {
+            let grant = self.shared.screen_grant.lock();
+            // What the desktop granted, or the configured source (X11, a test source).
+            let granted = grant.as_ref().ok().and_then(|g| g.as_ref());
+            let source = match granted {
+                Some(g) => Some(g as &dyn source::CaptureSource),
+                None => self.shared.opts.screen.as_deref(),
+            };
+            v.set_screen(&self.shared.pipeline, source, state.screen)
+        };
+        if !state.screen {
+            self.close_screen_grant();
+        }
         // The camera runs only while it is what we send.
         let camera = v.set_camera(state.video && !state.screen);
         if v.set_sending(state.video || state.screen) || shared.is_ok() {
@@ -498,6 +510,47 @@ impl Media {
             self.close_peer(id);
         }
         let _ = self.shared.pipeline.set_state(gst::State::Null);
+        self.close_screen_grant();
+    }
+
+    /// The screen the desktop granted (Wayland), shared from the next `apply_local` that
+    /// turns the screen on; one granted before is closed.
+    pub fn grant_screen(&self, grant: portal::ScreenGrant) {
+        if let Ok(mut g) = self.shared.screen_grant.lock()
+            && let Some(old) = g.replace(grant)
+        {
+            old.close();
+        }
+    }
+
+    /// Whether sharing the screen needs the desktop portal's grant: the screen (not a test
+    /// source or a file) on a Wayland desktop.
+    pub fn screen_needs_portal(&self) -> bool {
+        portal::needed()
+            && self
+                .shared
+                .opts
+                .screen
+                .as_ref()
+                .is_some_and(|s| s.is_screen())
+    }
+
+    /// Whether the desktop has granted a screen that is still held.
+    pub fn screen_granted(&self) -> bool {
+        self.shared.screen_grant.lock().is_ok_and(|g| g.is_some())
+    }
+
+    /// Give the granted screen back (after its capture stopped).
+    fn close_screen_grant(&self) {
+        let grant = self
+            .shared
+            .screen_grant
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take());
+        if let Some(grant) = grant {
+            grant.close();
+        }
     }
 
     pub fn peer_ids(&self) -> Vec<PeerId> {

@@ -26,6 +26,10 @@ pub trait CaptureSource: std::fmt::Debug + Send + Sync {
     fn is_microphone(&self) -> bool {
         false
     }
+    /// Whether this is the desktop's screen (which on Wayland only the portal grants).
+    fn is_screen(&self) -> bool {
+        false
+    }
     /// The device this source captures from, when it is not there now (a camera unplugged or
     /// never present): the chosen device's id, or "" for the default one.
     fn missing(&self) -> Option<String> {
@@ -229,7 +233,8 @@ impl CaptureSource for PulseMicrophone {
     }
 }
 
-/// The screen: X11 (`ximagesrc`), or PipeWire (`pipewiresrc`) under Wayland when available.
+/// The screen on X11 (`ximagesrc`). On Wayland the screen is what the desktop portal grants
+/// (`portal.rs`): a Wayland client cannot capture it otherwise.
 #[derive(Debug, Clone, Default)]
 pub struct Screen;
 
@@ -240,20 +245,22 @@ impl CaptureSource for Screen {
     fn describe(&self) -> String {
         "screen".into()
     }
+    fn is_screen(&self) -> bool {
+        true
+    }
     fn build(&self) -> Result<gst::Element, MediaError> {
-        let wayland = std::env::var_os("WAYLAND_DISPLAY").is_some();
-        let factory = if wayland && gst::ElementFactory::find("pipewiresrc").is_some() {
-            "pipewiresrc"
-        } else {
-            "ximagesrc"
-        };
-        let src = gst::ElementFactory::make(factory)
-            .build()
-            .map_err(|_| MediaError::Source(format!("no screen capture ({factory} is missing)")))?;
-        if factory == "ximagesrc" {
-            src.set_property("use-damage", false);
-            src.set_property("show-pointer", true);
+        if super::portal::needed() {
+            return Err(MediaError::Source(
+                "on Wayland the screen is shared through the desktop portal, which has not \
+                 granted it"
+                    .into(),
+            ));
         }
+        let src = gst::ElementFactory::make("ximagesrc")
+            .build()
+            .map_err(|_| MediaError::Source("no screen capture (ximagesrc is missing)".into()))?;
+        src.set_property("use-damage", false);
+        src.set_property("show-pointer", true);
         then_convert(&src, "videoconvert")
     }
 }
@@ -274,7 +281,10 @@ pub(super) fn make(factory: &str) -> Result<gst::Element, MediaError> {
 }
 
 /// `src` followed by a converter (`videoconvert`, `audioconvert`), in a bin.
-fn then_convert(src: &gst::Element, converter: &str) -> Result<gst::Element, MediaError> {
+pub(super) fn then_convert(
+    src: &gst::Element,
+    converter: &str,
+) -> Result<gst::Element, MediaError> {
     let b = gst::Bin::new();
     let conv = make(converter)?;
     b.add_many([src, &conv])?;
