@@ -48,18 +48,12 @@ impl Wayland {
     /// Start sway with one `width`x`height` output. Its configuration runs a command once it
     /// takes clients, which prints the sockets on sway's standard output: no waiting by time.
     pub fn start(width: u32, height: u32) -> Wayland {
-        Wayland::start_with(width, height, "#000000")
-    }
-
-    /// Start sway with one `width`x`height` output (`HEADLESS-1`) filled with `colour`
-    /// (`#rrggbb`).
-    fn start_with(width: u32, height: u32, colour: &str) -> Wayland {
         let dir = tempfile::tempdir().expect("a runtime directory");
         let config = dir.path().join("config");
         std::fs::write(
             &config,
             format!(
-                "output HEADLESS-1 resolution {width}x{height} background {colour} solid_color\n\
+                "output HEADLESS-1 resolution {width}x{height} background #000000 solid_color\n\
                  xwayland disable\n\
                  default_border none\n\
                  default_floating_border none\n\
@@ -100,10 +94,7 @@ impl Wayland {
             .stderr(Stdio::null())
             .spawn()
             .expect("start sway (cargo xtask setup installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("sway's sockets");
+        let line = first_line(&mut child, "sway's sockets");
         let mut words = line.split_whitespace();
         assert_eq!(words.next(), Some("ready"), "sway did not start: {line:?}");
         let socket = words.next().expect("the Wayland socket").to_string();
@@ -154,19 +145,33 @@ impl Wayland {
     }
 
     /// A desktop with what screen sharing needs: a private session bus on which the desktop
-    /// portal (`xdg-desktop-portal` with its wlroots backend, started by the bus when first
-    /// asked) answers without a dialog, sharing the output named `output` (its chooser set to
-    /// that one), PipeWire and WirePlumber.
-    pub fn start_with_portal(width: u32, height: u32, output: &str) -> Wayland {
-        let mut desktop = Wayland::start_with(width, height, "#ff0000");
+    /// portal (`xdg-desktop-portal`, started by the bus when first asked) answers through
+    /// `backend`, PipeWire and WirePlumber.
+    pub fn start_with_portal(width: u32, height: u32, backend: Backend) -> Wayland {
+        let mut desktop = Wayland::start(width, height);
         let dir = desktop.dir.path().to_path_buf();
-        let portal = dir.join("xdg-config/xdg-desktop-portal-wlr");
-        std::fs::create_dir_all(&portal).expect("the portal's configuration");
-        std::fs::write(
-            portal.join("config"),
-            format!("[screencast]\nchooser_type=none\noutput_name={output}\n"),
-        )
-        .expect("the portal's configuration");
+        let portals = dir.join("portals");
+        match &backend {
+            Backend::Wlr { output } => {
+                let config = dir.join("xdg-config/xdg-desktop-portal-wlr");
+                std::fs::create_dir_all(&config).expect("the portal's configuration");
+                std::fs::write(
+                    config.join("config"),
+                    format!("[screencast]\nchooser_type=none\noutput_name={output}\n"),
+                )
+                .expect("the portal's configuration");
+            }
+            Backend::Test { .. } => {
+                // The frontend reads its backends from this folder: only the stand-in.
+                std::fs::create_dir_all(&portals).expect("the portals folder");
+                std::fs::write(
+                    portals.join("assenttest.portal"),
+                    "[portal]\nDBusName=org.freedesktop.impl.portal.desktop.assenttest\n\
+                     Interfaces=org.freedesktop.impl.portal.ScreenCast;\nUseIn=sway\n",
+                )
+                .expect("the stand-in's portal file");
+            }
+        }
         let service = |program: &str| {
             let mut c = Command::new(program);
             c.env_clear()
@@ -178,6 +183,9 @@ impl Wayland {
                 .env("XDG_CURRENT_DESKTOP", "sway")
                 .stdin(Stdio::null())
                 .stderr(Stdio::null());
+            if matches!(backend, Backend::Test { .. }) {
+                c.env("XDG_DESKTOP_PORTAL_DIR", &portals);
+            }
             c
         };
         // The bus prints its address once it takes connections.
@@ -187,11 +195,7 @@ impl Wayland {
             .stdout(Stdio::piped())
             .spawn()
             .expect("dbus-daemon (cargo xtask setup installs it)");
-        let mut address = String::new();
-        BufReader::new(bus.stdout.take().expect("stdout"))
-            .read_line(&mut address)
-            .expect("the session bus's address");
-        let address = address.trim().to_string();
+        let address = first_line(&mut bus, "the session bus's address");
         assert!(address.starts_with("unix:"), "no session bus: {address:?}");
         desktop.services.push(bus);
         let pipewire = service("pipewire")
@@ -214,6 +218,18 @@ impl Wayland {
             .spawn()
             .expect("wireplumber (cargo xtask setup installs it)");
         desktop.services.push(wireplumber);
+        if let Backend::Test { program, colour } = &backend {
+            // It says when it owns its name on the bus.
+            let mut stand_in = service(program)
+                .args(["assenttest", colour])
+                .env("DBUS_SESSION_BUS_ADDRESS", &address)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("the stand-in portal backend");
+            let ready = first_line(&mut stand_in, "the stand-in portal backend");
+            assert_eq!(ready, "ready", "the stand-in portal backend did not start");
+            desktop.services.push(stand_in);
+        }
         desktop.bus = Some(address);
         desktop
     }
@@ -344,6 +360,25 @@ impl Wayland {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The desktop portal's backend for screen sharing.
+pub enum Backend {
+    /// `xdg-desktop-portal-wlr`, the wlroots desktops' own, set to share the output named
+    /// `output` without asking.
+    Wlr { output: String },
+    /// The tests' stand-in (`src/bin/assent-test-portal.rs`, `program` the built binary),
+    /// sharing a picture of `colour` (`0xAARRGGBB`) without asking.
+    Test { program: String, colour: String },
+}
+
+/// The first line `child` prints (the pipe is dropped after it), without its line end.
+fn first_line(child: &mut Child, what: &str) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    line.trim().to_string()
 }
 
 /// The views (windows) in sway's tree: (title, shell).

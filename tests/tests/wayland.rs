@@ -4,9 +4,19 @@
 use std::time::Duration;
 
 use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions};
-use assent_e2e::wayland::Wayland;
+use assent_e2e::display::Display;
+use assent_e2e::wayland::{Backend, Wayland};
 
 const WAIT: Duration = Duration::from_secs(60);
+
+/// Where screenshots go: `$ASSENT_SCREENSHOT_DIR` when set (kept), else a temporary folder.
+fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    let dir = std::env::var_os("ASSENT_SCREENSHOT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
 /// The window runs natively on Wayland: it opens (as an `xdg_shell` window, sway has no
 /// XWayland), is drawn, takes the keyboard, and carries a call both ways: Bob receives its
@@ -18,11 +28,7 @@ async fn the_window_runs_natively_on_wayland() {
     let bob = server.user("Bob", None).await;
     let desktop = Wayland::start(1280, 720);
     let tmp = tempfile::tempdir().unwrap();
-    let shots = match std::env::var_os("ASSENT_SCREENSHOT_DIR") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => tmp.path().to_path_buf(),
-    };
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshot_dir(&tmp);
 
     let _window = ann.open_window_wayland(&desktop.env());
     let shell = desktop.wait_for_window("Assent", WAIT);
@@ -72,13 +78,17 @@ async fn the_window_runs_natively_on_wayland() {
 /// bus, with PipeWire and WirePlumber. Here the backend is set to share an output the desktop
 /// does not have, so it refuses: Ann is told why, nothing is shared, and the call goes on with
 /// her camera. (Its granting path cannot run on this machine: without a GPU, wlroots renders
-/// with pixman, and `xdg-desktop-portal-wlr` 0.7 refuses every screencast then, its issue #289.)
+/// with pixman, and `xdg-desktop-portal-wlr` 0.7 refuses every screencast then, its issue #289;
+/// the next test grants through a stand-in backend.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screen_sharing_on_wayland_asks_the_desktop_portal() {
     let server = Server::start(ServerOptions::default()).await;
     let ann = server.user("Ann", None).await;
     let bob = server.user("Bob", None).await;
-    let desktop = Wayland::start_with_portal(640, 480, "NOT-CONNECTED-1");
+    let backend = Backend::Wlr {
+        output: "NOT-CONNECTED-1".into(),
+    };
+    let desktop = Wayland::start_with_portal(640, 480, backend);
 
     let code = bob.create_meeting("Standup");
     let mut args = LOOPBACK_ICE.to_vec();
@@ -103,5 +113,70 @@ async fn screen_sharing_on_wayland_asks_the_desktop_portal() {
         "Bob was told Ann shares her screen"
     );
     b.leave().await;
+    a.leave().await;
+}
+
+/// What the desktop grants is what the far end sees: the real portal frontend and PipeWire,
+/// with the tests' stand-in for the desktop's backend (the part that would ask the user), which
+/// grants a PipeWire stream of a red picture. Ann (headless, on that desktop) shares her
+/// screen; Bob's window shows red where her picture is, and her camera again once she stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_sharing_on_wayland_sends_what_the_desktop_grants() {
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let backend = Backend::Test {
+        program: env!("CARGO_BIN_EXE_assent-test-portal").into(),
+        colour: "0xffff0000".into(),
+    };
+    let desktop = Wayland::start_with_portal(640, 480, backend);
+    let display = Display::start(1280, 720);
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = screenshot_dir(&tmp);
+
+    let code = bob.create_meeting("Standup");
+    let _window = bob.open_window(&display.name);
+    display.wait_for_window("Assent", WAIT);
+    display.focus("Assent");
+    display.get_ready_for(&code, "Standup", WAIT);
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Standup — in call with 0", WAIT);
+
+    let mut args = LOOPBACK_ICE.to_vec();
+    args.extend(["--video", "test", "--screen", "screen"]);
+    let mut a = ann.join_env(&code, &args, &desktop.env());
+    a.event("joined", WAIT).await;
+    display.wait_for_window("Assent — Standup — in call with 1", WAIT);
+    // Her camera (the test picture: black around the ball) first.
+    let tile = (300, 200);
+    let black = |(r, g, b): (u8, u8, u8)| r < 30 && g < 30 && b < 30;
+    display.wait_for_pixel(
+        &shots.join("wayland-share-camera.png"),
+        tile,
+        black,
+        "no camera",
+        WAIT,
+    );
+    a.command("screen on");
+    display.wait_for_pixel(
+        &shots.join("wayland-share-screen.png"),
+        tile,
+        |(r, g, b)| r > 200 && g < 60 && b < 60,
+        "Ann's shared screen (red) is not shown",
+        WAIT,
+    );
+    a.command("screen off");
+    display.wait_for_pixel(
+        &shots.join("wayland-share-again.png"),
+        tile,
+        black,
+        "no camera again",
+        WAIT,
+    );
+    assert!(
+        a.seen("media_error").is_empty(),
+        "{:?}",
+        a.seen("media_error")
+    );
     a.leave().await;
 }
