@@ -98,7 +98,7 @@ async fn screen_sharing_on_wayland_asks_the_desktop_portal() {
     let mut b = bob.join(&code, LOOPBACK_ICE);
     let before = b.wait_media("Ann", 10, 0, WAIT).await;
     a.command("screen on");
-    let e = a.event("media_error", WAIT).await;
+    let e = a.event("screen_not_shared", WAIT).await;
     assert!(
         e["message"]
             .as_str()

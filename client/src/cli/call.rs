@@ -216,6 +216,7 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::Reconnecting { attempt } => json!({"event": "reconnecting", "attempt": attempt}),
         CallEvent::Server(m) => json!({"event": "server", "message": m}),
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
+        CallEvent::ScreenNotShared(m) => json!({"event": "screen_not_shared", "message": m}),
         CallEvent::Device(d) => json!({"event": "device", "kind": d.kind, "device": d.device,
             "back": d.back, "message": d.message()}),
         CallEvent::Closed { reason } => json!({"event": "closed", "reason": reason}),
@@ -513,6 +514,10 @@ async fn drive(
             ev = events.recv() => {
                 let Some(ev) = ev else { break ExitCode::FAILURE };
                 emit(event_json(&ev));
+                // Not shared after all: the next switch must not ask again.
+                if let CallEvent::ScreenNotShared(_) = &ev {
+                    state.screen = false;
+                }
                 if let CallEvent::Closed { reason } = &ev {
                     let asked = left || reason == "left the call";
                     drain(&mut events).await;

@@ -87,6 +87,9 @@ pub enum CallEvent {
     /// The server's frame that is not part of the call protocol (errors, role changes).
     Server(String),
     MediaError(String),
+    /// The screen is not shared: the desktop refused or could not share it (Wayland's
+    /// portal), and why. Whoever asked to share it should show it off again.
+    ScreenNotShared(String),
     /// A device went away during the call (the default stands in) or came back.
     Device(DeviceChange),
     /// What the recorder did (on the device that records).

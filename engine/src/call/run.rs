@@ -87,7 +87,7 @@ impl Running {
                             continue;
                         }
                         (_, Err(e)) => {
-                            self.edge.io.report(CallEvent::MediaError(e.to_string()));
+                            self.edge.io.report(CallEvent::ScreenNotShared(e.to_string()));
                             continue;
                         }
                     }

@@ -358,6 +358,10 @@ impl Room {
                 self.notice = Some(format!("Reconnecting to the server (attempt {attempt})…"))
             }
             CallEvent::MediaError(e) => self.notice = Some(e),
+            CallEvent::ScreenNotShared(why) => {
+                self.local.screen = false;
+                self.notice = Some(why);
+            }
             CallEvent::Device(d) => {
                 // No camera: the call was joined with it off.
                 if d.kind == assent_engine::DeviceKind::Camera && !d.back {

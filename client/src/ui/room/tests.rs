@@ -403,6 +403,13 @@ fn recording_needs_everyones_consent_and_shows_while_on() {
     let hand = click(&mut room, "Raise hand");
     assert!(matches!(hand.as_slice(), [Event::SetMedia(m)] if m.screen && m.hand));
     assert!(shows(&room, "Stop sharing") && shows(&room, "Lower hand"));
+    // The desktop would not share it (Wayland's portal): the button is back, and says why.
+    room.on_call_event(CallEvent::ScreenNotShared(
+        "screen sharing was cancelled".into(),
+    ));
+    assert!(shows(&room, "Share screen") && shows(&room, "screen sharing was cancelled"));
+    let hand = click(&mut room, "Lower hand");
+    assert!(matches!(hand.as_slice(), [Event::SetMedia(m)] if !m.screen && !m.hand));
     // The next recording's status clears the note about the last one.
     consent(
         &mut room,
