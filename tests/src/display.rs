@@ -182,23 +182,12 @@ impl Display {
     pub fn wait_for_pixel(
         &self,
         path: &Path,
-        (x, y): (u32, u32),
+        at: (u32, u32),
         wanted: impl Fn((u8, u8, u8)) -> bool,
         what: &str,
         timeout: Duration,
     ) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            self.screenshot(path);
-            let rgb = Self::pixel(path, x, y);
-            if wanted(rgb) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: pixel ({x}, {y}) is {rgb:?}"
-            );
-        }
+        wait_for_pixel(|p| self.screenshot(p), path, at, wanted, what, timeout);
     }
 
     /// The colour of one pixel of a screenshot, as (red, green, blue) from 0 to 255.
@@ -237,5 +226,29 @@ impl Display {
             .trim()
             .parse()
             .unwrap_or(0)
+    }
+}
+
+/// Take screenshots with `shoot` into `path` until the pixel at (`x`, `y`) is as `wanted` says,
+/// up to `timeout`; `what` names it for the failure message.
+pub fn wait_for_pixel(
+    shoot: impl Fn(&Path) -> u64,
+    path: &Path,
+    (x, y): (u32, u32),
+    wanted: impl Fn((u8, u8, u8)) -> bool,
+    what: &str,
+    timeout: Duration,
+) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        shoot(path);
+        let rgb = Display::pixel(path, x, y);
+        if wanted(rgb) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: pixel ({x}, {y}) is {rgb:?}"
+        );
     }
 }

@@ -341,24 +341,12 @@ impl Wayland {
     pub fn wait_for_pixel(
         &self,
         path: &Path,
-        (x, y): (u32, u32),
+        at: (u32, u32),
         wanted: impl Fn((u8, u8, u8)) -> bool,
         what: &str,
         timeout: Duration,
     ) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            self.screenshot(path);
-            let p = crate::display::Display::pixel(path, x, y);
-            if wanted(p) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: pixel ({x}, {y}) is {p:?} after {timeout:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        crate::display::wait_for_pixel(|p| self.screenshot(p), path, at, wanted, what, timeout);
     }
 }
 
