@@ -217,16 +217,21 @@ impl Display {
             .status()
             .expect("import (imagemagick)");
         assert!(st.success(), "import failed");
-        let out = Command::new("identify")
-            .args(["-format", "%k"])
-            .arg(path)
-            .output()
-            .expect("identify (imagemagick)");
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        colours(path)
     }
+}
+
+/// The number of distinct colours in an image (a blank or failed window has one or two).
+pub fn colours(path: &Path) -> u64 {
+    let out = Command::new("identify")
+        .args(["-format", "%k"])
+        .arg(path)
+        .output()
+        .expect("identify (imagemagick)");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 /// Take screenshots with `shoot` into `path` until the pixel at (`x`, `y`) is as `wanted` says,

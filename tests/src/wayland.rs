@@ -325,15 +325,7 @@ impl Wayland {
     pub fn screenshot(&self, path: &Path) -> u64 {
         let st = self.tool("grim").arg(path).status().expect("grim");
         assert!(st.success(), "grim failed");
-        let out = Command::new("identify")
-            .args(["-format", "%k"])
-            .arg(path)
-            .output()
-            .expect("identify (imagemagick)");
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .unwrap_or(0)
+        crate::display::colours(path)
     }
 
     /// Take screenshots into `path` until the pixel at (`x`, `y`) is as `wanted` says, up to
