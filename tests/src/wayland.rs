@@ -120,12 +120,53 @@ impl Wayland {
                 .spawn()
                 .expect("wtype (cargo xtask setup installs it)"),
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !desktop.has_keyboard() {
-            assert!(Instant::now() < deadline, "no keyboard on sway's seat");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let keyboard = desktop.until("input", Duration::from_secs(30), || {
+            desktop.has_keyboard().then_some(())
+        });
+        assert!(keyboard.is_some(), "no keyboard on sway's seat");
         desktop
+    }
+
+    /// Wait for `check` to give an answer, asking it now and again after each of sway's
+    /// events of `kind` (`window`, `input`), up to `timeout`; `None` if it never did.
+    fn until<T>(
+        &self,
+        kind: &str,
+        timeout: Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
+        let mut events = self
+            .tool("swaymsg")
+            .args(["-m", "-r", "-t", "subscribe"])
+            .arg(format!("[\"{kind}\", \"tick\"]"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("swaymsg (sway)");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = events.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                if line.is_err() || tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        // Sway sends a tick to whoever subscribes to ticks: once it is here, no event is missed.
+        let deadline = Instant::now() + timeout;
+        let mut subscribed = rx.recv_timeout(timeout).is_ok();
+        let found = loop {
+            if subscribed && let Some(found) = check() {
+                break Some(found);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(()) => subscribed = true,
+                Err(_) => break check(),
+            }
+        };
+        let _ = events.kill();
+        let _ = events.wait();
+        found
     }
 
     /// Whether sway's seat has a keyboard.
@@ -198,20 +239,24 @@ impl Wayland {
         let address = first_line(&mut bus, "the session bus's address");
         assert!(address.starts_with("unix:"), "no session bus: {address:?}");
         desktop.services.push(bus);
-        let pipewire = service("pipewire")
+        // PipeWire runs its `context.exec` programs once its modules are loaded and it takes
+        // clients: one says so on its standard output.
+        let drop_in = dir.join("xdg-config/pipewire/pipewire.conf.d");
+        std::fs::create_dir_all(&drop_in).expect("PipeWire's configuration");
+        std::fs::write(
+            drop_in.join("ready.conf"),
+            "context.exec = [ { path = \"/bin/echo\" args = \"ready\" } ]\n",
+        )
+        .expect("PipeWire's configuration");
+        let mut pipewire = service("pipewire")
             .env("DBUS_SESSION_BUS_ADDRESS", &address)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("pipewire (cargo xtask setup installs it)");
+        let ready = first_line(&mut pipewire, "PipeWire");
+        assert_eq!(ready, "ready", "PipeWire did not start");
         desktop.services.push(pipewire);
-        // WirePlumber (which links the portal's stream to its reader) connects once PipeWire
-        // listens.
-        let socket = dir.join("pipewire-0");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "PipeWire did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        // WirePlumber links the portal's stream to its reader.
         let wireplumber = service("wireplumber")
             .env("DBUS_SESSION_BUS_ADDRESS", &address)
             .stdout(Stdio::null())
@@ -274,21 +319,21 @@ impl Wayland {
         found
     }
 
-    /// Wait until a window titled `title` exists (polling sway, up to `timeout`); how it talks
-    /// to sway.
+    /// Wait until a window titled `title` exists (looking again at each of sway's window
+    /// events, up to `timeout`); how it talks to sway.
     pub fn wait_for_window(&self, title: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
+        let shell = self.until("window", timeout, || {
             let windows = self.windows();
-            if let Some((_, shell)) = windows.iter().find(|(t, _)| t == title) {
-                return shell.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no window titled {title:?} within {timeout:?}; windows: {windows:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            windows
+                .into_iter()
+                .find_map(|(t, shell)| (t == title).then_some(shell))
+        });
+        shell.unwrap_or_else(|| {
+            panic!(
+                "no window titled {title:?} within {timeout:?}; windows: {:?}",
+                self.windows()
+            )
+        })
     }
 
     /// Type `text` into the focused window.
@@ -352,12 +397,14 @@ pub enum Backend {
     Test { program: String, colour: String },
 }
 
-/// The first line `child` prints (the pipe is dropped after it), without its line end.
+/// The first line `child` prints, without its line end; what follows is read and dropped
+/// (the pipe stays open, so a later line does not fail).
 fn first_line(child: &mut Child, what: &str) -> String {
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
+    out.read_line(&mut line)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     line.trim().to_string()
 }
 

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zbus::object_server::ObjectServer;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
@@ -126,30 +126,42 @@ impl ScreenCast {
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("gst-launch-1.0: {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let node = loop {
-            if let Some(node) = find_node(&name) {
-                break node;
-            }
-            if Instant::now() > deadline {
-                return Err(format!("no PipeWire node {name}"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let node = watch_for_node(&name, Duration::from_secs(20))
+            .ok_or_else(|| format!("no PipeWire node {name}"))?;
         *stream = Some((child, node));
         Ok(node)
     }
 }
 
-/// The id of the PipeWire node called `name`, from `pw-dump`.
-fn find_node(name: &str) -> Option<u32> {
-    let out = Command::new("pw-dump").output().ok()?;
-    let objects: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    objects.as_array()?.iter().find_map(|o| {
-        let named = o["info"]["props"]["node.name"].as_str() == Some(name);
-        let node = o["type"].as_str() == Some("PipeWire:Interface:Node");
-        (named && node).then(|| o["id"].as_u64())??.try_into().ok()
-    })
+/// The id of the PipeWire node called `name`, as it appears: `pw-dump --monitor` prints the
+/// graph and then each change, as JSON arrays of objects.
+fn watch_for_node(name: &str, timeout: Duration) -> Option<u32> {
+    let mut dump = Command::new("pw-dump")
+        .arg("--monitor")
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let out = dump.stdout.take()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = name.to_string();
+    std::thread::spawn(move || {
+        let stream = serde_json::Deserializer::from_reader(out).into_iter::<serde_json::Value>();
+        for objects in stream {
+            let Ok(objects) = objects else { return };
+            if let Some(id) = objects.as_array().into_iter().flatten().find_map(|o| {
+                let named = o["info"]["props"]["node.name"].as_str() == Some(name.as_str());
+                let node = o["type"].as_str() == Some("PipeWire:Interface:Node");
+                (named && node).then(|| o["id"].as_u64())??.try_into().ok()
+            }) {
+                let _ = tx.send(id);
+                return;
+            }
+        }
+    });
+    let node = rx.recv_timeout(timeout).ok();
+    let _ = dump.kill();
+    let _ = dump.wait();
+    node
 }
 
 /// A session: the portal closes it when the client does.
