@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use cpal::traits::DeviceTrait;
+use cpal::traits::{DeviceTrait, StreamTrait};
 use gst::prelude::*;
 
 use super::MediaError;
@@ -44,6 +44,17 @@ pub(crate) fn device_message(
     gst::message::Element::builder(s).src(from).build()
 }
 
+/// What is asked of a device first: the encoder's rate, one channel (the sound server
+/// converts), in 20 ms blocks (a speaker's server holds two, so its latency is 40 ms). A
+/// device that cannot (ALSA hardware) is opened in its own format.
+pub(super) fn mono() -> cpal::StreamConfig {
+    cpal::StreamConfig {
+        channels: 1,
+        sample_rate: super::mic::RATE,
+        buffer_size: cpal::BufferSize::Fixed(super::mic::BLOCK),
+    }
+}
+
 /// One side of the device layer: how its streams open, and the element they feed or drain.
 pub(super) trait Endpoint: Send + 'static {
     /// "microphone" or "speaker", as the device messages say.
@@ -54,9 +65,9 @@ pub(super) trait Endpoint: Send + 'static {
     fn find(host: &cpal::Host, id: &str) -> Option<cpal::Device>;
     /// The host's default device.
     fn default_device(host: &cpal::Host) -> Option<cpal::Device>;
-    /// A started stream on `device`, whose callbacks beat `health` and whose error callback
-    /// is [`on_error`].
-    fn start(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String>;
+    /// A stream on `device` (not started), whose callbacks beat `health` and whose error
+    /// callback is [`on_error`].
+    fn build(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String>;
     /// The element, while it lives.
     fn element(&self) -> Option<gst::Element>;
 }
@@ -230,7 +241,10 @@ impl<E: Endpoint> Follower<E> {
             None => E::default_device(host).ok_or_else(|| E::NONE.to_string())?,
         };
         let health = Arc::new(Health::default());
-        let stream = self.end.start(&device, &health)?;
+        let stream = self.end.build(&device, &health)?;
+        stream
+            .play()
+            .map_err(|e| format!("the {} does not start: {e}", E::KIND))?;
         Ok(Open {
             _stream: stream,
             chosen: id.is_some() && id == self.wanted.as_deref(),

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::traits::{DeviceTrait, HostTrait};
 use gst::prelude::*;
 
 use super::MediaError;
@@ -19,7 +19,7 @@ pub(super) const RATE: u32 = 48_000;
 /// Frames in one 20 ms block: an Opus frame, so the encoder waits no longer than with smaller
 /// blocks, and half the wake-ups of 10 ms ones (cpal's PulseAudio host asks the server for
 /// timing at every block; `cargo xtask bench-devices`).
-const BLOCK: u32 = RATE / 50;
+pub(super) const BLOCK: u32 = RATE / 50;
 /// How much the `appsrc` holds before it drops the oldest samples (a stalled pipeline must not
 /// grow memory or add delay), bytes: 200 ms of 32-bit samples.
 const MAX_QUEUED: u64 = (RATE as u64) * 4 / 5;
@@ -72,14 +72,9 @@ impl Endpoint for Capture {
         host.default_input_device()
     }
 
-    fn start(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String> {
-        let config = cpal::StreamConfig {
-            channels: 1,
-            sample_rate: RATE,
-            buffer_size: cpal::BufferSize::Fixed(BLOCK),
-        };
-        let stream = match self.capture::<f32>(device, config, F32, health) {
-            Ok(s) => s,
+    fn build(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String> {
+        match self.capture::<f32>(device, follow::mono(), F32, health) {
+            Ok(s) => Ok(s),
             // A device that takes only its own format (ALSA hardware).
             Err(_) => {
                 let own = device
@@ -95,13 +90,9 @@ impl Endpoint for Capture {
                     cpal::SampleFormat::I16 => self.capture::<i16>(device, config, S16, health),
                     cpal::SampleFormat::I32 => self.capture::<i32>(device, config, S32, health),
                     other => Err(format!("the microphone's format {other} is not supported")),
-                }?
+                }
             }
-        };
-        stream
-            .play()
-            .map_err(|e| format!("the microphone does not start: {e}"))?;
-        Ok(stream)
+        }
     }
 
     fn element(&self) -> Option<gst::Element> {

@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::traits::{DeviceTrait, HostTrait};
 use gst::prelude::*;
 use gst_app::gst_base::prelude::BaseSinkExt;
 
@@ -31,9 +31,6 @@ use super::MediaError;
 use super::follow::{self, Endpoint, Health, Stamper};
 use super::mic::RATE;
 
-/// Frames in one block the sound server asks for: 20 ms. The server holds two blocks and sets
-/// the device's latency to that (40 ms), the same blocks as the microphone's.
-const BLOCK: u32 = RATE / 50;
 /// How long before its time a sample reaches the queue: the server's two blocks, one block
 /// being filled, and room for a late wake-up of the pipeline or the output thread on a busy
 /// machine. It is the latency the `appsink` reports, as an audio sink reports its buffer
@@ -238,14 +235,9 @@ impl Endpoint for Playback {
         host.default_output_device()
     }
 
-    fn start(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String> {
-        let config = cpal::StreamConfig {
-            channels: 1,
-            sample_rate: RATE,
-            buffer_size: cpal::BufferSize::Fixed(BLOCK),
-        };
-        let stream = match self.play::<f32>(device, config, health) {
-            Ok(s) => s,
+    fn build(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String> {
+        match self.play::<f32>(device, follow::mono(), health) {
+            Ok(s) => Ok(s),
             // A device that takes only its own format (ALSA hardware): the same rate is needed,
             // in any number of channels.
             Err(_) => {
@@ -267,13 +259,9 @@ impl Endpoint for Playback {
                     cpal::SampleFormat::F32 => self.play::<f32>(device, config, health),
                     cpal::SampleFormat::I16 => self.play::<i16>(device, config, health),
                     other => Err(format!("the speaker's format {other} is not supported")),
-                }?
+                }
             }
-        };
-        stream
-            .play()
-            .map_err(|e| format!("the speaker does not start: {e}"))?;
-        Ok(stream)
+        }
     }
 
     fn element(&self) -> Option<gst::Element> {
