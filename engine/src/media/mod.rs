@@ -267,50 +267,6 @@ impl std::fmt::Debug for Media {
     }
 }
 
-/// The call's speaker through GStreamer's `pulsesink` (or the system's default sink), by the
-/// sound server's name. A chosen speaker that is not there (unplugged since it was chosen)
-/// gives the default and a message; it is followed either way: one that goes away mid-call
-/// leaves the default playing, and one that appears (again) is played on.
-fn pulse_speaker(chosen: Option<&str>, pipeline: &gst::Pipeline) -> Result<gst::Element> {
-    let Some(id) = chosen else {
-        return receive::audio_out(None);
-    };
-    if speaker::speaker_present(id) != Some(false) {
-        let device = receive::audio_out(Some(id))?;
-        if device.find_property("device").is_some() {
-            speaker::watch_pulsesink(id.to_string(), &device, true);
-        }
-        return Ok(device);
-    }
-    let told = follow::device_message("speaker", "lost", id, pipeline);
-    let _ = pipeline.post_message(told);
-    match receive::pulsesink() {
-        Some(device) => {
-            speaker::watch_pulsesink(id.to_string(), &device, false);
-            Ok(device)
-        }
-        None => receive::audio_out(None),
-    }
-}
-
-/// The call's speaker through cpal (`name`; empty for the default), which follows the device
-/// itself. Without any speaker the call goes on unheard, and the user is told.
-fn cpal_speaker(name: &str, pipeline: &gst::Pipeline) -> Result<gst::Element> {
-    let wanted = (!name.is_empty()).then(|| name.to_string());
-    match speaker::speaker(wanted) {
-        Ok(sink) => Ok(sink),
-        Err(e) => {
-            tracing::warn!(error = %e, "no speaker");
-            let told = follow::device_message("speaker", "lost", "", pipeline);
-            let _ = pipeline.post_message(told);
-            Ok(gst::ElementFactory::make("fakesink")
-                .property("sync", true)
-                .property("async", false)
-                .build()?)
-        }
-    }
-}
-
 impl Media {
     /// Build and start the capture pipeline (before joining, so the first offer is not kept
     /// waiting). WebRTC events go to `events`.
@@ -348,8 +304,8 @@ impl Media {
                     .as_deref()
                     .and_then(|s| s.strip_prefix("cpal:"))
                 {
-                    Some(name) => cpal_speaker(name, &pipeline)?,
-                    None => pulse_speaker(opts.speaker.as_deref(), &pipeline)?,
+                    Some(name) => speaker::through_cpal(name, &pipeline)?,
+                    None => speaker::through_pulsesink(opts.speaker.as_deref(), &pipeline)?,
                 };
                 Some(voice::Playback::build(&pipeline, device, process)?)
             }

@@ -42,6 +42,56 @@ const SLIP: u64 = 6_000_000;
 /// The most the queue holds (a device that stopped asking must not grow memory): 1 s.
 const MAX_QUEUED: usize = RATE as usize;
 
+/// The call's speaker through GStreamer's `pulsesink` (or the system's default sink), by the
+/// sound server's name. A chosen speaker that is not there (unplugged since it was chosen)
+/// gives the default and a message; it is followed either way: one that goes away mid-call
+/// leaves the default playing, and one that appears (again) is played on.
+pub(crate) fn through_pulsesink(
+    chosen: Option<&str>,
+    pipeline: &gst::Pipeline,
+) -> Result<gst::Element, MediaError> {
+    let Some(id) = chosen else {
+        return super::receive::audio_out(None);
+    };
+    if speaker_present(id) != Some(false) {
+        let device = super::receive::audio_out(Some(id))?;
+        if device.find_property("device").is_some() {
+            watch_pulsesink(id.to_string(), &device, true);
+        }
+        return Ok(device);
+    }
+    let told = follow::device_message("speaker", "lost", id, pipeline);
+    let _ = pipeline.post_message(told);
+    match super::receive::pulsesink() {
+        Some(device) => {
+            watch_pulsesink(id.to_string(), &device, false);
+            Ok(device)
+        }
+        None => super::receive::audio_out(None),
+    }
+}
+
+/// The call's speaker through cpal (`name`; empty for the default), which follows the device
+/// itself. Without any speaker the call goes on unheard, and the user is told.
+pub(crate) fn through_cpal(
+    name: &str,
+    pipeline: &gst::Pipeline,
+) -> Result<gst::Element, MediaError> {
+    let wanted = (!name.is_empty()).then(|| name.to_string());
+    match speaker(wanted) {
+        Ok(sink) => Ok(sink),
+        Err(e) => {
+            tracing::warn!(error = %e, "no speaker");
+            let told = follow::device_message("speaker", "lost", "", pipeline);
+            let _ = pipeline.post_message(told);
+            Ok(gst::ElementFactory::make("fakesink")
+                .property("sync", true)
+                .property("async", false)
+                .build()?)
+        }
+    }
+}
+
 /// A playback element for `wanted` (a device id, as the device list gives it; `None` for the
 /// system's default). Fails when no speaker at all can be opened. A chosen speaker that is
 /// missing at the start gives the default one and a message, as if it had just gone away.
