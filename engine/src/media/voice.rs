@@ -90,7 +90,7 @@ impl Playback {
         // a voice cut into pieces is worse than 20 ms more delay.
         mixer.set_property("latency", MIXER_SLACK.nseconds());
         let caps = capsfilter(processing_caps())?;
-        let mut chain = vec![silence, silence_caps, mixer.clone(), caps];
+        let mut chain = vec![silence, silence_caps.clone(), mixer.clone(), caps];
         let probe = if reference {
             let name = format!(
                 "assent-echo-probe-{}",
@@ -113,7 +113,7 @@ impl Playback {
         ]);
         pipeline.add_many(&chain)?;
         gst::Element::link_many(&chain)?;
-        ignore_inactive_once_running(&mixer, &chain[1]);
+        ignore_inactive_once_running(&mixer, &silence_caps);
         Ok(Playback {
             mixer,
             device,
