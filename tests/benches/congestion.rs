@@ -43,6 +43,9 @@ struct Second {
     /// Bob's encoder target and his estimate of the path to Ann, kbit/s.
     target_kbps: f64,
     estimate_kbps: Option<f64>,
+    /// Bob's bandwidth probes to Ann so far, and those that raised his estimate.
+    probes: u64,
+    probes_raised: u64,
     /// The fraction of Bob's packets lost, as Ann's latest receiver report says.
     fraction_lost: Option<f64>,
     /// Received at Ann.
@@ -73,6 +76,8 @@ async fn sample(a: &mut Client, b: &mut Client, t: f64, link_kbps: u32) -> Secon
         link_kbps,
         target_kbps: num(&bob["video_target_kbps"]),
         estimate_kbps: to_ann["send_estimate_kbps"].as_f64(),
+        probes: to_ann["probes"].as_u64().unwrap_or(0),
+        probes_raised: to_ann["probes_raised"].as_u64().unwrap_or(0),
         fraction_lost: to_ann["fraction_lost"].as_f64(),
         video_kbps: num(&at_ann["video_kbps"]),
         audio_kbps: num(&at_ann["audio_kbps"]),
@@ -139,10 +144,12 @@ async fn run(
         let t = start.elapsed().as_secs_f64();
         let s = sample(&mut a, &mut b, t, link_kbps).await;
         eprintln!(
-            "bench: {t:5.1} s link {link_kbps} target {:.0} estimate {:?} lost {:?} received {:.0}+{:.0} kbit/s, \
-             {:.1} fps, gap {:.0} ms, latency {:?}/{:?} ms",
+            "bench: {t:5.1} s link {link_kbps} target {:.0} estimate {:?} probes {}/{} lost {:?} \
+             received {:.0}+{:.0} kbit/s, {:.1} fps, gap {:.0} ms, latency {:?}/{:?} ms",
             s.target_kbps,
             s.estimate_kbps,
+            s.probes_raised,
+            s.probes,
             s.fraction_lost,
             s.video_kbps,
             s.audio_kbps,
@@ -213,6 +220,10 @@ fn summary(seconds: &[Second], bottleneck: usize) -> Value {
     json!({
         "settle_s": settle_s,
         "climb_back_s": climb_s,
+        "probes_through_the_bottleneck": narrow.last().map(|s| [s.probes_raised, s.probes]),
+        "probes_after_the_lift": wide.last().zip(narrow.last()).map(|(w, n)| {
+            [w.probes_raised - n.probes_raised, w.probes - n.probes]
+        }),
         "through_the_bottleneck_once_settled": {
             "seconds": after.len(),
             "queue_delay_p50_ms": percentile(q(after), 0.5),

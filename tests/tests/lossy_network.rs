@@ -9,6 +9,8 @@ use assent_e2e::netem::{ADDR_A, ADDR_B, Impairment, LossyLink, ice_args};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(45);
+/// The video bitrate's maximum at 640x480, 30 fps (`MediaOptions::with_size`), kbit/s.
+const MAX_KBPS: u64 = 920;
 
 async fn frames_from(c: &mut Client, name: &str) -> u64 {
     c.peer_stats(name)
@@ -82,7 +84,8 @@ async fn call_holds_over_five_percent_loss_and_100ms_delay() {
 /// Through a 500 kbit/s bottleneck with a deep queue (400 ms, like a home router's), delay-based
 /// congestion control brings Bob's video under what the link carries within seconds and keeps
 /// the queue short, where the loss-based rate alone would fill it: frames keep coming and arrive
-/// with little more latency than the link's own 40 ms.
+/// with little more latency than the link's own 40 ms. When the bottleneck lifts, the rate
+/// climbs back within 10 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn congestion_control_keeps_a_bottleneck_queue_short() {
     let link = LossyLink::new(
@@ -165,6 +168,29 @@ async fn congestion_control_keeps_a_bottleneck_queue_short() {
         median.is_some_and(|m| m < 200.0),
         "frames arrive {median:?} ms after capture: the queue is full"
     );
+    // The bottleneck lifts to 5 Mbit/s: bandwidth probes find it, and Bob's video climbs back
+    // to 90 % of its maximum within 10 s (by his own clock), where the estimate alone grows 8 %
+    // a second.
+    link.bottleneck_to_a(5000, 400);
+    let lifted = next_report(&mut b).await["at"].as_u64().unwrap_or(0);
+    let (climbed, probes) = loop {
+        let s = next_report(&mut b).await;
+        let at = s["at"].as_u64().unwrap_or(0);
+        let target = s["video_target_kbps"].as_u64().unwrap_or(0);
+        let to_ann = peer(&s, "Ann");
+        if target >= MAX_KBPS * 9 / 10 {
+            break (at - lifted, to_ann["probes_raised"].as_u64().unwrap_or(0));
+        }
+        assert!(
+            at - lifted <= 10_000,
+            "Bob's video target {target} kbit/s 10 s after the bottleneck lifted (estimate {}, \
+             probes {}, raised {})",
+            to_ann["send_estimate_kbps"],
+            to_ann["probes"],
+            to_ann["probes_raised"]
+        );
+    };
+    eprintln!("climbed back in {climbed} ms; {probes} probes raised the estimate");
     b.leave().await;
     a.leave().await;
 }

@@ -30,6 +30,9 @@ pub struct PeerStats {
     /// What congestion control estimates the connection to them carries (all we send them),
     /// kbit/s; none before the first feedback, or with it off.
     pub send_estimate_kbps: Option<u32>,
+    /// Bandwidth probes sent to them, and those that raised the estimate.
+    pub probes: u64,
+    pub probes_raised: u64,
     /// Unix ms of the first decoded frame.
     pub first_frame_at: Option<u64>,
     #[serde(flatten)]
@@ -172,6 +175,8 @@ impl Tracker {
                     .map(|c| c.send_estimate_bps.load(Ordering::Relaxed))
                     .filter(|b| *b > 0)
                     .map(|b| (b / 1000) as u32),
+                probes: load(|c| c.probes.load(Ordering::Relaxed)),
+                probes_raised: load(|c| c.probes_raised.load(Ordering::Relaxed)),
                 first_frame_at: (first > 0).then_some(first),
                 transport: self.transport.get(&id).cloned().unwrap_or_default(),
                 latency_p50_ms: percentile(&lat, 0.5),

@@ -40,8 +40,13 @@ impl Running {
                     }
                 },
                 Some(event) = media.recv() => match event {
-                    crate::media::MediaEvent::SendEstimate { peer, bps } => {
-                        if let Some(kbps) = self.rate.on_estimate(peer, bps) {
+                    crate::media::MediaEvent::SendEstimate { peer, bps, probed } => {
+                        let kbps = if probed {
+                            self.rate.on_probed_estimate(peer, bps)
+                        } else {
+                            self.rate.on_estimate(peer, bps)
+                        };
+                        if let Some(kbps) = kbps {
                             self.edge.peers.set_video_kbps(kbps);
                         }
                         continue;

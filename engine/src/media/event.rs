@@ -49,10 +49,11 @@ pub enum MediaEvent {
         text: String,
     },
     /// The delay-based estimate of what the connection to `peer` carries changed (all our
-    /// media to them, bit/s).
+    /// media to them, bit/s); `probed`: a bandwidth probe measured it.
     SendEstimate {
         peer: PeerId,
         bps: u32,
+        probed: bool,
     },
     /// Media could not do its part for `peer` (no offer made, description refused).
     PeerError {

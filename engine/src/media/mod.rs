@@ -29,6 +29,7 @@ mod mic;
 pub mod peer;
 pub mod portal;
 pub mod preview;
+mod probe;
 pub mod rate;
 mod receive;
 mod send;

@@ -56,6 +56,15 @@ impl RateController {
         self.retarget()
     }
 
+    /// An estimate a bandwidth probe measured (see [`super::probe`]): the path carries it now,
+    /// so the loss-based half, which grows 8 % a second, starts from it too, as a probe's
+    /// result sets libwebrtc's send rate.
+    pub fn on_probed_estimate(&mut self, peer: PeerId, bps: u32) -> Option<u32> {
+        let video = (f64::from(bps) / 1000.0 - f64::from(AUDIO_KBPS)).max(0.0);
+        self.loss_kbps = self.loss_kbps.max(video).clamp(self.min, self.max);
+        self.on_estimate(peer, bps)
+    }
+
     /// Only these peers are still connected: the others' estimates no longer count.
     pub fn keep_only(&mut self, peers: &[PeerId]) -> Option<u32> {
         let before = self.delay_kbps.len();
@@ -156,6 +165,21 @@ mod tests {
             assert!(seconds < 20, "stuck at {}", r.kbps());
         }
         assert!(seconds <= 5, "took {seconds} s");
+        // A probe's estimate: the loss-based half starts from it, not 8 % a second below.
+        let mut p = RateController::new(900, 100, 900);
+        assert_eq!(p.on_estimate(peer(1), 360_000), Some(300));
+        for _ in 0..3 {
+            p.on_loss(Some(0.0));
+        }
+        // Without a probe, the loss-based half holds it to half again over the last target.
+        assert_eq!(p.on_estimate(peer(1), 1_500_000), Some(486));
+        let mut p = RateController::new(900, 100, 900);
+        assert_eq!(p.on_estimate(peer(1), 360_000), Some(300));
+        for _ in 0..3 {
+            p.on_loss(Some(0.0));
+        }
+        assert_eq!(p.on_probed_estimate(peer(1), 760_000), Some(700));
+        assert_eq!(p.on_probed_estimate(peer(1), 1_500_000), Some(900));
         // Heavy loss cuts what is sent, whatever the delay-based half allows.
         r.on_estimate(peer(1), 500_000);
         assert_eq!(r.on_loss(Some(0.4)), Some(352));

@@ -32,6 +32,9 @@ pub struct PeerCounters {
     /// The congestion controller's estimate of what the connection to them carries, bit/s
     /// (0: no estimate yet).
     pub send_estimate_bps: AtomicU64,
+    /// Bandwidth probes sent to them, and those that raised the estimate.
+    pub probes: AtomicU64,
+    pub probes_raised: AtomicU64,
     /// Flashes shown against beeps played (a flash-and-beep test source at the sender).
     pub lip_sync: Arc<super::lipsync::Meter>,
 }
