@@ -151,7 +151,8 @@ impl Probing {
                     bounds.start_bps,
                     bounds.enough_bps,
                     bounds.max_bps,
-                ),
+                )
+                .starting(Instant::now()),
                 recent: VecDeque::new(),
                 rtx: None,
             }),
@@ -227,13 +228,16 @@ impl Probing {
             .map(|a| {
                 a.iter()
                     .filter_map(|v| v.get::<gst::Structure>().ok())
-                    .map(|p| Feedback {
-                        payload_type: p.get::<u8>("payload-type").ok(),
-                        arrived_ns: p
-                            .get::<u64>("remote-ts")
-                            .ok()
-                            .filter(|_| !p.get::<bool>("lost").unwrap_or(true)),
-                        bytes: p.get::<u32>("size").unwrap_or(0),
+                    .filter_map(|p| {
+                        Some(Feedback {
+                            payload_type: p.get::<u8>("payload-type").ok(),
+                            sent_ns: p.get::<u64>("local-ts").ok()?,
+                            arrived_ns: p
+                                .get::<u64>("remote-ts")
+                                .ok()
+                                .filter(|_| !p.get::<bool>("lost").unwrap_or(true)),
+                            bytes: p.get::<u32>("size").unwrap_or(0),
+                        })
                     })
                     .collect()
             })
