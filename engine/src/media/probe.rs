@@ -22,9 +22,9 @@
 //!   at the mercy of jitter. A cluster the path did not stretch went through at the rate it was
 //!   sent (all at once: more than it, in a burst at least);
 //! - a probe comes through when the path carried at least 90 % of its target (twice the
-//!   estimate). Two in a row must, a second apart (a receiver busy with other work can stamp
-//!   arrivals too close together): then the estimate becomes the lower of their targets and
-//!   95 % of what they measured (libwebrtc's target utilisation), and from there each next
+//!   estimate). Two in a row must, half a second apart (a receiver busy with other work can
+//!   stamp arrivals too close together): then the estimate becomes the lower of their targets
+//!   and 95 % of what they measured (libwebrtc's target utilisation), and from there each next
 //!   probe that comes through raises it again on its own. Otherwise nothing changes (the
 //!   delay-based estimate goes on near the path's limit) and the next probe waits longer.
 //!
@@ -49,7 +49,7 @@ const FILLS: usize = 3;
 /// What arrived is counted over this much of the feedback, ns.
 const WINDOW_NS: u64 = 500_000_000;
 /// Between a probe that came through and the next.
-const AFTER_SUCCESS: Duration = Duration::from_secs(1);
+const AFTER_SUCCESS: Duration = Duration::from_millis(500);
 /// Between a probe that found the path near its limit and the next.
 const AFTER_FAILURE: Duration = Duration::from_secs(3);
 /// No probe in a connection's first seconds: the estimator starts above or below the path and
@@ -422,7 +422,7 @@ mod tests {
         let wide = cluster(5, 1_920, 1);
         let got = p.on_feedback(at(t0, 2_100), &wide, is_rtx);
         assert_eq!(got, Some(Outcome::Nothing));
-        assert_eq!(p.poll(at(t0, 2_900), &AT_HAND), None, "a second apart");
+        assert_eq!(p.poll(at(t0, 2_500), &AT_HAND), None, "half a second apart");
         assert_eq!(p.poll(at(t0, 3_100), &AT_HAND), probe(600_000, 5));
         let got = p.on_feedback(at(t0, 3_150), &wide, is_rtx);
         assert_eq!(got, Some(Outcome::Raise(600_000)));
