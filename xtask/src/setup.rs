@@ -40,6 +40,8 @@ const APT_RUN: &[&str] = &[
     // Microphones and speakers through cpal (its ALSA host links libasound; its PulseAudio host
     // speaks the protocol itself).
     "libasound2-dev",
+    // Cameras through nokhwa: its Video4Linux bindings are generated with bindgen.
+    "libclang-dev",
     // The window (X11; winit loads these at run time).
     "libx11-6",
     "libxcursor1",

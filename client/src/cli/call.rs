@@ -218,7 +218,7 @@ fn event_json(e: &CallEvent) -> Value {
         CallEvent::MediaError(m) => json!({"event": "media_error", "message": m}),
         CallEvent::ScreenNotShared(m) => json!({"event": "screen_not_shared", "message": m}),
         CallEvent::Device(d) => json!({"event": "device", "kind": d.kind, "device": d.device,
-            "back": d.back, "message": d.message()}),
+            "back": d.back, "using": d.using, "message": d.message()}),
         CallEvent::Closed { reason } => json!({"event": "closed", "reason": reason}),
         CallEvent::Recording(r) => recording_json(r),
         CallEvent::Upload(u) => upload_json(u),

@@ -109,8 +109,12 @@ pub struct DeviceChange {
     pub kind: crate::media::devices::DeviceKind,
     /// The chosen device (its id, as the device list gives it).
     pub device: String,
-    /// It came back and is in use again; `false`: it went away and the default stands in.
+    /// It came back and is in use again; `false`: it went away.
     pub back: bool,
+    /// What is used now: the device itself when it is back, "default" (another device stands
+    /// in), "black" (a camera with none to stand in: the others see a black picture) or "off"
+    /// (no camera when the call started: it was joined with the camera off).
+    pub using: String,
 }
 
 impl DeviceChange {
@@ -130,6 +134,9 @@ impl DeviceChange {
             kind,
             device: s.get::<String>("device").ok()?,
             back: s.get::<&str>("state").ok()? == "back",
+            using: s
+                .get::<String>("using")
+                .unwrap_or_else(|_| "default".into()),
         })
     }
 
@@ -141,17 +148,33 @@ impl DeviceChange {
             DeviceKind::Speaker => "speaker",
             DeviceKind::Camera => "camera",
         };
+        let device = self.device.as_str();
         if self.back {
-            format!("The {what} {} is back and in use again.", self.device)
-        } else if self.kind == DeviceKind::Camera {
-            // Taken at the start of a call only: there is no default to stand in.
-            match self.device.as_str() {
+            match device {
+                "" => format!("A {what} is back and in use again."),
+                _ => format!("The {what} {device} is back and in use again."),
+            }
+        } else if self.kind == DeviceKind::Camera && self.using == "off" {
+            // At the start of a call: no camera at all to stand in.
+            match device {
                 "" => "No camera was found: you are in the call with your camera off.".into(),
-                device => format!(
+                _ => format!(
                     "The camera {device} is not available: you are in the call with your \
                      camera off."
                 ),
             }
+        } else if self.kind == DeviceKind::Camera && self.using == "black" {
+            match device {
+                "" => "The camera went away: the others see a black picture until a camera is \
+                       back."
+                    .into(),
+                _ => format!(
+                    "The camera {device} is not available: the others see a black picture \
+                     until it comes back."
+                ),
+            }
+        } else if self.kind == DeviceKind::Camera && device.is_empty() {
+            "The camera went away: using another camera.".into()
         } else if self.kind == DeviceKind::Speaker && self.device.is_empty() {
             "No speaker could be opened: you will not hear the call.".into()
         } else {
@@ -290,6 +313,7 @@ pub async fn start(
             kind: crate::media::devices::DeviceKind::Camera,
             device,
             back: false,
+            using: "off".into(),
         }));
     }
     if let Err(e) = media.apply_local(opts.initial) {

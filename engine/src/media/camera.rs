@@ -1,12 +1,11 @@
 //! Camera frames in the formats cameras deliver (MJPEG, YUYV, NV12, grey, RGB), as a device
 //! layer that captures outside GStreamer (`nokhwa`'s `Buffer`: the bytes of one frame, tightly
 //! packed, and its format) hands them to the pipeline: each frame becomes a buffer with the
-//! caps and the plane layout GStreamer needs, and [`converter`] turns any of them into what the
-//! encoder takes (a JPEG is decoded, everything is converted on to I420 by the send chain).
+//! caps and the plane layout GStreamer needs ([`JpegDecoder`] decodes a JPEG first), and
+//! `videoconvert` turns any of them into what the encoder takes.
 //!
-//! The camera source that captures through `nokhwa` and uses this is not written yet; until it
-//! is, the tests here are the only users.
-#![cfg_attr(not(test), allow(dead_code))]
+//! The camera source that captures through `nokhwa` (`webcam.rs`) hands its frames over
+//! through [`caps`] and [`frame`].
 
 use gst::prelude::*;
 
@@ -38,6 +37,17 @@ impl FrameFormat {
             FrameFormat::Gray => Some(gst_video::VideoFormat::Gray8),
             FrameFormat::Rgb => Some(gst_video::VideoFormat::Rgb),
         }
+    }
+
+    /// The bytes of a tightly packed frame; `None` for JPEG (each frame its own size).
+    pub(super) fn bytes(self, width: u32, height: u32) -> Option<usize> {
+        self.raw()?;
+        Some(
+            self.planes(width, height)
+                .iter()
+                .map(|(row, rows)| row * rows)
+                .sum(),
+        )
     }
 
     /// Bytes per row of each plane and the rows of each plane, tightly packed.
@@ -107,16 +117,70 @@ pub fn frame(
     Ok(buffer)
 }
 
-/// What turns frames in `format` into raw video the send chain converts on: a JPEG decoder for
-/// MJPEG, a converter that reads the frame's own layout for the others.
-pub fn converter(format: FrameFormat) -> Result<gst::Element, MediaError> {
-    let description = match format {
-        FrameFormat::Mjpeg => "jpegdec ! videoconvert",
-        _ => "videoconvert",
-    };
-    gst::parse::bin_from_description(description, true)
-        .map(|b| b.upcast())
-        .map_err(|e| MediaError::Pipeline(format!("{description}: {e}")))
+/// A black frame in `format` (tightly packed, as [`frame`] takes it), for the raw formats.
+pub fn black(format: FrameFormat, width: u32, height: u32) -> Option<Vec<u8>> {
+    let (w, h) = (width as usize, height as usize);
+    match format {
+        FrameFormat::Mjpeg => None,
+        FrameFormat::Yuyv => Some([16, 128].repeat(w.div_ceil(2) * 2 * h)),
+        FrameFormat::Nv12 => {
+            let mut f = vec![16; w * h];
+            f.resize(w * h + w.div_ceil(2) * 2 * h.div_ceil(2), 128);
+            Some(f)
+        }
+        FrameFormat::Gray => Some(vec![0; w * h]),
+        FrameFormat::Rgb => Some(vec![0; w * h * 3]),
+    }
+}
+
+/// Motion JPEG frames decoded one at a time (`appsrc ! jpegdec ! appsink`), so that the camera
+/// source hands on raw pictures whatever its camera sends: a camera that stands in for another
+/// in another format then only changes the caps, which the converter after it follows.
+pub struct JpegDecoder {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+    sink: gst_app::AppSink,
+}
+
+impl JpegDecoder {
+    /// A decoder for JPEG frames of `width`x`height` at `fps`.
+    pub fn new(width: u32, height: u32, fps: u32) -> Result<JpegDecoder, MediaError> {
+        let pipeline = gst::Pipeline::new();
+        let src = gst_app::AppSrc::builder()
+            .caps(&caps(FrameFormat::Mjpeg, width, height, fps))
+            .format(gst::Format::Time)
+            .build();
+        let decoder = gst::ElementFactory::make("jpegdec")
+            .build()
+            .map_err(|_| MediaError::MissingElement("jpegdec".into()))?;
+        let sink = gst_app::AppSink::builder().sync(false).build();
+        pipeline.add_many([src.upcast_ref(), &decoder, sink.upcast_ref()])?;
+        gst::Element::link_many([src.upcast_ref(), &decoder, sink.upcast_ref()])?;
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(JpegDecoder {
+            pipeline,
+            src,
+            sink,
+        })
+    }
+
+    /// The picture in one JPEG frame (its caps say its format), or an error for a frame that
+    /// does not decode.
+    pub fn decode(&self, jpeg: gst::Buffer) -> Result<gst::Sample, MediaError> {
+        self.src
+            .push_buffer(jpeg)
+            .map_err(|e| MediaError::Source(format!("the JPEG decoder: {e}")))?;
+        // The decoder answers each frame at once; the limit only guards a broken one.
+        self.sink
+            .try_pull_sample(gst::ClockTime::from_seconds(1))
+            .ok_or_else(|| MediaError::Source("a camera frame that does not decode".into()))
+    }
+}
+
+impl Drop for JpegDecoder {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
 }
 
 #[cfg(test)]
@@ -167,9 +231,21 @@ mod tests {
         out
     }
 
-    /// `frame` through [`converter`] into I420, as the send chain takes it.
+    /// `frame` as the camera source hands it on (a JPEG decoded) through `videoconvert` into
+    /// I420, as the send chain takes it.
     fn converted(format: FrameFormat, buffer: gst::Buffer) -> Vec<Vec<u8>> {
-        through(&caps(format, W, H, 30), converter(format).unwrap(), buffer)
+        let (caps, buffer) = match format {
+            FrameFormat::Mjpeg => {
+                let picture = JpegDecoder::new(W, H, 30).unwrap().decode(buffer).unwrap();
+                (
+                    picture.caps().unwrap().to_owned(),
+                    picture.buffer_owned().unwrap(),
+                )
+            }
+            _ => (caps(format, W, H, 30), buffer),
+        };
+        let convert = gst::ElementFactory::make("videoconvert").build().unwrap();
+        through(&caps, convert, buffer)
     }
 
     /// A sample as GStreamer made it (its own caps and layout) into I420.
@@ -311,6 +387,28 @@ mod tests {
         for chroma in &out[1..] {
             assert!(chroma.iter().all(|c| c.abs_diff(128) <= 1));
         }
+    }
+
+    /// The picture sent while no camera is there is black in every raw format.
+    #[test]
+    fn black_frames_are_black_in_every_raw_format() {
+        gst::init().unwrap();
+        for format in [
+            FrameFormat::Yuyv,
+            FrameFormat::Nv12,
+            FrameFormat::Gray,
+            FrameFormat::Rgb,
+        ] {
+            let data = black(format, W, H).unwrap();
+            assert_eq!(Some(data.len()), format.bytes(W, H), "{format:?}");
+            let planes = converted(format, frame(format, W, H, data).unwrap());
+            assert!(planes[0].iter().all(|&y| y <= 17), "{format:?}");
+            assert!(
+                planes[1..].iter().flatten().all(|&c| c.abs_diff(128) <= 1),
+                "{format:?}"
+            );
+        }
+        assert_eq!(black(FrameFormat::Mjpeg, W, H), None);
     }
 
     /// A frame whose size does not fit its format is refused, not misread.

@@ -1,8 +1,7 @@
-//! Cameras, microphones and speakers, as the device pickers list them (cameras from
-//! GStreamer's device monitor, Video4Linux; microphones and speakers from cpal: PulseAudio or
+//! Cameras, microphones and speakers, as the device pickers list them (cameras from nokhwa,
+//! Video4Linux; microphones and speakers from cpal: PulseAudio or
 //! PipeWire's PulseAudio service, ALSA where there is no sound server).
 
-use gst::prelude::*;
 use serde::Serialize;
 
 /// What a device is for.
@@ -25,8 +24,8 @@ pub struct Device {
     pub id: Option<String>,
 }
 
-/// Every camera, microphone and speaker present now: cameras from GStreamer's device monitor
-/// (Video4Linux), microphones and speakers from cpal (the sound server's sources and sinks).
+/// Every camera, microphone and speaker present now: cameras from nokhwa (Video4Linux),
+/// microphones and speakers from cpal (the sound server's sources and sinks).
 pub fn list() -> super::Result<Vec<Device>> {
     super::init()?;
     let mut out = cameras();
@@ -34,44 +33,21 @@ pub fn list() -> super::Result<Vec<Device>> {
     Ok(out)
 }
 
+/// Cameras as nokhwa sees them (Video4Linux), the system's first one first.
 fn cameras() -> Vec<Device> {
-    let monitor = gst::DeviceMonitor::new();
-    monitor.add_filter(Some("Video/Source"), None);
-    if monitor.start().is_err() {
-        // No provider could start (no device subsystem at all): no cameras.
-        return Vec::new();
-    }
-    let out = monitor
-        .devices()
-        .iter()
-        .map(|d| Device {
+    super::webcam::list()
+        .into_iter()
+        .map(|(id, name)| Device {
             kind: DeviceKind::Camera,
-            name: d.display_name().to_string(),
-            id: d.properties().and_then(|p| {
-                ["device.path", "api.v4l2.path"]
-                    .iter()
-                    .find_map(|k| p.get::<String>(*k).ok())
-            }),
+            name,
+            id: Some(id),
         })
-        .collect();
-    monitor.stop();
-    out
+        .collect()
 }
 
-/// Whether the camera `id` (a device path) is there now; `None`: whether any camera is, for the
-/// default one. The device monitor's list, or the device file where no monitor could start.
+/// Whether the camera `id` (a device path) is there now; `None`: whether any camera is.
 pub(crate) fn camera_present(id: Option<&str>) -> bool {
-    // Without GStreamer no camera opens either: the media's start says why.
-    if super::init().is_err() {
-        return true;
-    }
-    let cameras = cameras();
-    match id {
-        Some(id) => {
-            cameras.iter().any(|c| c.id.as_deref() == Some(id)) || std::path::Path::new(id).exists()
-        }
-        None => !cameras.is_empty() || std::path::Path::new("/dev/video0").exists(),
-    }
+    super::webcam::present(id)
 }
 
 /// Microphones and speakers as cpal sees them. Their ids are the sound server's names, which

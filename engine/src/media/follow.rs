@@ -35,6 +35,19 @@ pub(crate) fn device_message(
         "back" => device,
         _ => "default",
     };
+    device_message_using(kind, state, device, using, from)
+}
+
+/// The bus message for a device change, saying what is `using` now: the device itself when it
+/// is back, "default" (another device stands in) or "black" (a camera with none to stand in:
+/// the others see a black picture).
+pub(crate) fn device_message_using(
+    kind: &str,
+    state: &str,
+    device: &str,
+    using: &str,
+    from: &impl IsA<gst::Object>,
+) -> gst::Message {
     let s = gst::Structure::builder(DEVICE_MESSAGE)
         .field("kind", kind)
         .field("state", state)

@@ -39,6 +39,7 @@ pub mod stamp;
 pub mod stats;
 pub mod tap;
 mod voice;
+mod webcam;
 
 pub(crate) use follow::DEVICE_MESSAGE;
 

@@ -143,7 +143,9 @@ impl CaptureSource for FileSource {
     }
 }
 
-/// A camera (Video4Linux), the default one or a device path.
+/// A camera through nokhwa (`webcam.rs`), the system's first one or a device path
+/// (`/dev/videoN`): one that goes away during the call is replaced by another (or a black
+/// picture) until it comes back.
 #[derive(Debug, Clone, Default)]
 pub struct Camera {
     pub device: Option<String>,
@@ -160,16 +162,13 @@ impl CaptureSource for Camera {
         }
     }
     fn build(&self) -> Result<gst::Element, MediaError> {
-        let src = gst::ElementFactory::make("v4l2src")
-            .build()
-            .map_err(|_| MediaError::Source("no camera support (v4l2src is missing)".into()))?;
-        if let Some(d) = &self.device {
-            src.set_property("device", d);
-        }
-        then_convert(&src, "videoconvert")
+        let src = super::webcam::CameraSrc::new(self.device.clone());
+        then_convert(src.upcast_ref(), "videoconvert")
     }
+    /// Not there when no camera at all is: a chosen one that is missing gives another one
+    /// (and a message) while any camera is there.
     fn missing(&self) -> Option<String> {
-        let present = super::devices::camera_present(self.device.as_deref());
+        let present = super::devices::camera_present(None);
         (!present).then(|| self.device.clone().unwrap_or_default())
     }
 }

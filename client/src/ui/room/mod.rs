@@ -364,7 +364,7 @@ impl Room {
             }
             CallEvent::Device(d) => {
                 // No camera: the call was joined with it off.
-                if d.kind == assent_engine::DeviceKind::Camera && !d.back {
+                if d.kind == assent_engine::DeviceKind::Camera && d.using == "off" {
                     self.local.video = false;
                 }
                 self.notice = Some(d.message());
