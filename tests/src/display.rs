@@ -257,3 +257,13 @@ pub fn wait_for_pixel(
         );
     }
 }
+
+/// Where a test's screenshots go: `$ASSENT_SCREENSHOT_DIR` when set (kept, to look at), else
+/// the test's temporary folder.
+pub fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
+    let dir = std::env::var_os("ASSENT_SCREENSHOT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

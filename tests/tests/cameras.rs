@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions};
-use assent_e2e::display::Display;
+use assent_e2e::display::{Display, screenshot_dir};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -26,12 +26,12 @@ fn unplug(dir: &Path, index: u32) {
     std::fs::remove_file(dir.join(format!("video{index}"))).unwrap();
 }
 
-fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
-    let dir = std::env::var_os("ASSENT_SCREENSHOT_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// What gives a client the test cameras of the folder `dir`.
+fn camera_env(dir: &Path) -> Vec<(String, String)> {
+    vec![
+        ("LD_PRELOAD".into(), env!("ASSENT_TEST_FAKECAM").into()),
+        ("ASSENT_TEST_CAMERAS".into(), dir.display().to_string()),
+    ]
 }
 
 /// Ann chooses her red camera (the second one; the green one is the system's first). Bob sees
@@ -42,16 +42,7 @@ async fn a_chosen_camera_is_seen_replaced_when_unplugged_and_taken_back() {
     let cameras = tempfile::tempdir().unwrap();
     plug(cameras.path(), 2, "Desk Camera", "00ff00");
     plug(cameras.path(), 5, "Red Camera", "ff0000");
-    let env = vec![
-        (
-            "LD_PRELOAD".to_string(),
-            env!("ASSENT_TEST_FAKECAM").to_string(),
-        ),
-        (
-            "ASSENT_TEST_CAMERAS".to_string(),
-            cameras.path().display().to_string(),
-        ),
-    ];
+    let env = camera_env(cameras.path());
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
 
     let server = Server::start(ServerOptions::default()).await;
@@ -171,16 +162,7 @@ async fn a_chosen_camera_is_seen_replaced_when_unplugged_and_taken_back() {
 async fn a_camera_turned_off_is_let_go_and_opened_again() {
     let cameras = tempfile::tempdir().unwrap();
     plug(cameras.path(), 0, "Laptop Camera", "0000ff");
-    let env = vec![
-        (
-            "LD_PRELOAD".to_string(),
-            env!("ASSENT_TEST_FAKECAM").to_string(),
-        ),
-        (
-            "ASSENT_TEST_CAMERAS".to_string(),
-            cameras.path().display().to_string(),
-        ),
-    ];
+    let env = camera_env(cameras.path());
     let server = Server::start(ServerOptions::default()).await;
     let ann = server.user("Ann", None).await;
     let bob = server.user("Bob", None).await;

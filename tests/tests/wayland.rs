@@ -4,19 +4,10 @@
 use std::time::Duration;
 
 use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions};
-use assent_e2e::display::Display;
+use assent_e2e::display::{Display, screenshot_dir};
 use assent_e2e::wayland::{Backend, Wayland};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Where screenshots go: `$ASSENT_SCREENSHOT_DIR` when set (kept), else a temporary folder.
-fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
-    let dir = std::env::var_os("ASSENT_SCREENSHOT_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| tmp.path().to_path_buf());
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The window runs natively on Wayland: it opens (as an `xdg_shell` window, sway has no
 /// XWayland), is drawn, takes the keyboard, and carries a call both ways: Bob receives its

@@ -6,21 +6,9 @@
 use std::time::Duration;
 
 use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions};
-use assent_e2e::display::Display;
+use assent_e2e::display::{Display, screenshot_dir};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Where screenshots go: `$ASSENT_SCREENSHOT_DIR` when set (kept), else a temporary folder.
-fn screenshot_dir(tmp: &tempfile::TempDir) -> std::path::PathBuf {
-    match std::env::var_os("ASSENT_SCREENSHOT_DIR") {
-        Some(d) => {
-            let d = std::path::PathBuf::from(d);
-            std::fs::create_dir_all(&d).unwrap();
-            d
-        }
-        None => tmp.path().to_path_buf(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_signs_in_from_the_keyboard() {
