@@ -166,6 +166,16 @@ impl Display {
         assert!(st.success(), "xdotool key failed");
     }
 
+    /// From the window just opened on its home screen into the meeting `code` (titled
+    /// `title`), alone in it so far.
+    pub fn enter_call(&self, code: &str, title: &str, timeout: Duration) {
+        self.wait_for_window("Assent", timeout);
+        self.focus("Assent");
+        self.get_ready_for(code, title, timeout);
+        self.keys(&["Return"]);
+        self.wait_for_window(&format!("Assent — {title} — in call with 0"), timeout);
+    }
+
     /// From Home (its join field having the keyboard): look the meeting `code` up by its link
     /// and go on to getting ready for it (the window titled after the meeting's `title`).
     pub fn get_ready_for(&self, code: &str, title: &str, timeout: Duration) {

@@ -72,11 +72,7 @@ async fn a_chosen_camera_is_seen_replaced_when_unplugged_and_taken_back() {
     let shots = screenshot_dir(&tmp);
     let code = bob.create_meeting("Cameras");
     let _window = bob.open_window(&display.name);
-    display.wait_for_window("Assent", WAIT);
-    display.focus("Assent");
-    display.get_ready_for(&code, "Cameras", WAIT);
-    display.keys(&["Return"]);
-    display.wait_for_window("Assent — Cameras — in call with 0", WAIT);
+    display.enter_call(&code, "Cameras", WAIT);
 
     let mut args = LOOPBACK_ICE.to_vec();
     args.extend(["--video", "camera:/dev/video5", "--audio", "test"]);

@@ -127,11 +127,7 @@ async fn screen_sharing_on_wayland_sends_what_the_desktop_grants() {
 
     let code = bob.create_meeting("Standup");
     let _window = bob.open_window(&display.name);
-    display.wait_for_window("Assent", WAIT);
-    display.focus("Assent");
-    display.get_ready_for(&code, "Standup", WAIT);
-    display.keys(&["Return"]);
-    display.wait_for_window("Assent — Standup — in call with 0", WAIT);
+    display.enter_call(&code, "Standup", WAIT);
 
     let mut args = LOOPBACK_ICE.to_vec();
     args.extend(["--video", "test", "--screen", "screen"]);
