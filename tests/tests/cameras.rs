@@ -199,3 +199,62 @@ async fn a_camera_turned_off_is_let_go_and_opened_again() {
     b.leave().await;
     a.leave().await;
 }
+
+/// In the window: the getting-ready preview shows the chosen camera (scaled to the preview's
+/// width: the camera's caps must say its pixels are square, or the scaler cannot work out the
+/// height), the call shows it in her own tile, and the tile follows the camera standing in
+/// while it is unplugged, and the chosen one when it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_window_previews_the_chosen_camera_and_follows_it() {
+    let cameras = tempfile::tempdir().unwrap();
+    plug(cameras.path(), 2, "Desk Camera", "00ff00");
+    plug(cameras.path(), 5, "Red Camera", "ff0000");
+    let mut env = camera_env(cameras.path());
+    env.push(("ASSENT_VIDEO".into(), "camera:/dev/video5".into()));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let display = Display::start(1280, 720);
+    let tmp = tempfile::tempdir().unwrap();
+    let shots = screenshot_dir(&tmp);
+    let code = ann.create_meeting("Cameras");
+    let _window = ann.open_window_env(&display.name, &env_ref);
+    display.wait_for_window("Assent", WAIT);
+    display.focus("Assent");
+    display.get_ready_for(&code, "Cameras", WAIT);
+    let red = |(r, g, b): (u8, u8, u8)| r > 200 && g < 60 && b < 60;
+    let green = |(r, g, b): (u8, u8, u8)| r < 60 && g > 200 && b < 60;
+    display.wait_for_pixel(
+        &shots.join("camera-preview.png"),
+        (470, 360),
+        red,
+        "the preview does not show the chosen camera (red)",
+        WAIT,
+    );
+    display.keys(&["Return"]);
+    display.wait_for_window("Assent — Cameras — in call with 0", WAIT);
+    let own = (730, 350);
+    display.wait_for_pixel(
+        &shots.join("camera-own-tile.png"),
+        own,
+        red,
+        "her own tile does not show her camera (red)",
+        WAIT,
+    );
+    unplug(cameras.path(), 5);
+    display.wait_for_pixel(
+        &shots.join("camera-own-stand-in.png"),
+        own,
+        green,
+        "her own tile does not show the camera standing in (green)",
+        WAIT,
+    );
+    plug(cameras.path(), 5, "Red Camera", "ff0000");
+    display.wait_for_pixel(
+        &shots.join("camera-own-back.png"),
+        own,
+        red,
+        "her own tile does not show her camera again (red)",
+        WAIT,
+    );
+}

@@ -63,12 +63,15 @@ impl FrameFormat {
     }
 }
 
-/// The caps of frames in `format` at `width`x`height` and `fps`.
+/// The caps of frames in `format` at `width`x`height` and `fps`. Square pixels, as cameras
+/// have (and as `v4l2src` says when the driver does not): a scaler given no pixel aspect ratio
+/// cannot work out the size of a picture of fixed width.
 pub fn caps(format: FrameFormat, width: u32, height: u32, fps: u32) -> gst::Caps {
     let size = |b: gst::caps::Builder<gst::caps::NoFeature>| {
         b.field("width", width as i32)
             .field("height", height as i32)
             .field("framerate", gst::Fraction::new(fps as i32, 1))
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
             .build()
     };
     match format.raw() {
