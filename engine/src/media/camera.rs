@@ -63,9 +63,9 @@ impl FrameFormat {
     }
 }
 
-/// The caps of frames in `format` at `width`x`height` and `fps`. Square pixels, as cameras
-/// have (and as `v4l2src` says when the driver does not): a scaler given no pixel aspect ratio
-/// cannot work out the size of a picture of fixed width.
+/// The caps of frames in `format` at `width`x`height` and `fps`, with square pixels, as cameras
+/// have: without a pixel aspect ratio the getting-ready preview's scaler failed to negotiate
+/// with the camera source (`the_window_previews_the_chosen_camera_and_follows_it`).
 pub fn caps(format: FrameFormat, width: u32, height: u32, fps: u32) -> gst::Caps {
     let size = |b: gst::caps::Builder<gst::caps::NoFeature>| {
         b.field("width", width as i32)
