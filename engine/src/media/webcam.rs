@@ -346,16 +346,9 @@ impl Capture {
     fn look(&self, current: &mut Option<Open>) {
         let using = current.as_ref().map(|o| o.id.as_str());
         let back = match (&self.wanted, using) {
+            // The stand-in goes on until the chosen one has opened (and if it does not).
             (Some(id), using) if using != Some(id.as_str()) && present(Some(id)) => {
-                // The stand-in goes first: a camera may not be open twice.
-                let old = current.take();
-                match Open::new(id) {
-                    Ok(open) => Some(open),
-                    Err(_) => {
-                        *current = old;
-                        None
-                    }
-                }
+                Open::new(id).ok()
             }
             (None, None) => Self::any(None),
             _ => None,
