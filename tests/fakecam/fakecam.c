@@ -3,7 +3,8 @@
  * client, it answers for the /dev/videoN nodes a test directory names, as a UVC camera's
  * driver would (the calls the `v4l` crate, which nokhwa captures through, makes: open, the
  * format, size and interval enumerations, G/S_FMT, G/S_PARM, memory-mapped buffers, STREAMON,
- * poll and DQBUF), and leaves every other file and call to the C library.
+ * poll and DQBUF; GStreamer's v4l2src also stats the node and duplicates its descriptor), and
+ * leaves every other file and call to the C library.
  *
  * The directory is $ASSENT_TEST_CAMERAS. A camera is there while its file is: `video7` holds
  * "NAME\nRRGGBB\n" (what the camera is called, the colour of its picture). Removing the file
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -33,9 +35,13 @@
 
 #define MAX_OPEN 16
 #define MAX_BUFFERS 8
+#define MAX_FDS 4
 
 struct camera {
-    int fd; /* the timer standing for the device; -1: the slot is free */
+    /* The descriptors open on the device: a timer standing for it, and its duplicates (the
+     * timer's too). None: the slot is free. */
+    int fds[MAX_FDS];
+    int nfds;
     int index;
     unsigned width, height, fps;
     unsigned nbuffers;
@@ -51,7 +57,7 @@ static int initialised;
 
 static void init(void) {
     if (!initialised) {
-        for (int i = 0; i < MAX_OPEN; i++) cameras[i].fd = -1;
+        for (int i = 0; i < MAX_OPEN; i++) cameras[i].nfds = 0;
         initialised = 1;
     }
 }
@@ -102,8 +108,11 @@ static int node_index(const char *path, int sys) {
 
 /* The camera open as `fd`, or a free slot for -1. */
 static struct camera *find(int fd) {
-    for (int i = 0; i < MAX_OPEN; i++)
-        if (cameras[i].fd == fd) return &cameras[i];
+    for (int i = 0; i < MAX_OPEN; i++) {
+        if (fd < 0 && cameras[i].nfds == 0) return &cameras[i];
+        for (int j = 0; fd >= 0 && j < cameras[i].nfds; j++)
+            if (cameras[i].fds[j] == fd) return &cameras[i];
+    }
     return NULL;
 }
 
@@ -142,7 +151,8 @@ static int open_camera(int index) {
         return -1;
     }
     memset(c, 0, sizeof *c);
-    c->fd = fd;
+    c->fds[0] = fd;
+    c->nfds = 1;
     c->index = index;
     c->width = 640;
     c->height = 480;
@@ -208,11 +218,72 @@ int open64(const char *path, int flags, ...) {
     return real_open64(path, flags, mode);
 }
 
+/* GStreamer's v4l2src duplicates the device's descriptor for its buffer pool. */
+int dup(int fd) {
+    static int (*real_dup)(int);
+    REAL(dup);
+    pthread_mutex_lock(&lock);
+    init();
+    struct camera *c = fd >= 0 ? find(fd) : NULL;
+    int copy = real_dup(fd);
+    int e = errno;
+    if (c && copy >= 0) {
+        if (c->nfds < MAX_FDS) {
+            c->fds[c->nfds++] = copy;
+        } else {
+            REAL(close);
+            real_close(copy);
+            copy = -1;
+            e = EMFILE;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    errno = e;
+    return copy;
+}
+
+/* A camera's node is a character device (GStreamer's v4l2src checks before it opens one). */
+static int fake_stat(const char *path, struct stat *st, int *handled) {
+    int index = node_index(path, 0);
+    *handled = index >= 0 && dir();
+    if (!*handled) return -1;
+    if (!present(index)) {
+        errno = ENOENT;
+        return -1;
+    }
+    memset(st, 0, sizeof *st);
+    st->st_mode = S_IFCHR | 0660;
+    st->st_rdev = makedev(81, (unsigned)index);
+    st->st_blksize = 4096;
+    return 0;
+}
+
+int stat(const char *path, struct stat *st) {
+    static int (*real_stat)(const char *, struct stat *);
+    int handled, r = fake_stat(path, st, &handled);
+    if (handled) return r;
+    REAL(stat);
+    return real_stat(path, st);
+}
+
+int stat64(const char *path, struct stat64 *st) {
+    static int (*real_stat64)(const char *, struct stat64 *);
+    int handled, r = fake_stat(path, (struct stat *)st, &handled);
+    if (handled) return r;
+    REAL(stat64);
+    return real_stat64(path, st);
+}
+
 int close(int fd) {
     pthread_mutex_lock(&lock);
     init();
     struct camera *c = fd >= 0 ? find(fd) : NULL;
-    if (c) c->fd = -1;
+    for (int j = 0; c && j < c->nfds; j++) {
+        if (c->fds[j] == fd) {
+            c->fds[j] = c->fds[--c->nfds];
+            break;
+        }
+    }
     pthread_mutex_unlock(&lock);
     REAL(close);
     return real_close(fd);
@@ -311,7 +382,7 @@ static void arm(struct camera *c) {
         t.it_interval.tv_nsec = 1000000000L / c->fps;
         t.it_value = t.it_interval;
     }
-    timerfd_settime(c->fd, 0, &t, NULL);
+    timerfd_settime(c->fds[0], 0, &t, NULL);
 }
 
 /* Fill buffer `i` with the camera's colour, as YUYV (BT.601, limited range). */
@@ -457,7 +528,7 @@ static int fake_ioctl(struct camera *c, unsigned long request, void *arg) {
         struct v4l2_buffer *b = arg;
         if (!c->streaming) return fail(EINVAL);
         uint64_t expired;
-        if (read(c->fd, &expired, sizeof expired) != sizeof expired) return fail(EAGAIN);
+        if (read(c->fds[0], &expired, sizeof expired) != sizeof expired) return fail(EAGAIN);
         for (unsigned i = 0; i < c->nbuffers; i++) {
             if (!c->queued[i] || !c->mapped[i]) continue;
             c->queued[i] = 0;

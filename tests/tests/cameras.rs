@@ -151,6 +151,34 @@ async fn a_chosen_camera_is_seen_replaced_when_unplugged_and_taken_back() {
     a.leave().await;
 }
 
+/// GStreamer's `v4l2src`, kept beside nokhwa to compare (`cargo xtask bench-devices`), reads
+/// the same camera into a call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gstreamer_camera_path_reads_the_same_camera() {
+    let cameras = tempfile::tempdir().unwrap();
+    plug(cameras.path(), 1, "Laptop Camera", "0000ff");
+    let env = camera_env(cameras.path());
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Through v4l2src");
+    let mut args = LOOPBACK_ICE.to_vec();
+    args.extend(["--video", "v4l2:/dev/video1", "--audio", "none"]);
+    let mut a = ann.join_env(&code, &args, &env);
+    a.event("joined", WAIT).await;
+    let mut b_args = LOOPBACK_ICE.to_vec();
+    b_args.extend(["--video", "none", "--audio", "none"]);
+    let mut b = bob.join(&code, &b_args);
+    b.wait_media("Ann", 60, 0, WAIT).await;
+    assert!(
+        a.seen("media_error").is_empty(),
+        "{:?}",
+        a.seen("media_error")
+    );
+    b.leave().await;
+    a.leave().await;
+}
+
 /// Turning the camera off lets the device go (a camera may then be unplugged, or used by
 /// another program); turning it on opens it again, and a camera that is not there gives a
 /// clear error and leaves the call as it was.

@@ -35,7 +35,8 @@
 //!   bottleneck that lifts to 5 Mbit/s (network namespaces, `tc tbf`), congestion control on
 //!   and off: rates, queueing delay and frame rate, with a plot.
 //! - `bench-devices [--seconds S]`: a call client's CPU with its microphone and its speaker
-//!   through cpal against GStreamer's `pulsesrc` and `pulsesink` (private PulseAudio).
+//!   through cpal against GStreamer's `pulsesrc` and `pulsesink` (private PulseAudio), and
+//!   with a (test) camera through nokhwa against GStreamer's `v4l2src`.
 
 mod breached;
 mod cmd;

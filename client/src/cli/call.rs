@@ -52,7 +52,7 @@ pub(crate) struct CallArgs {
     /// Leave after this long (e.g. 30s, 5m); without it, stay until `leave` or end of input.
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
-    /// Video: test[:PATTERN] (videotestsrc's, or busy: a picture that uses its bitrate), file:PATH, camera[:DEVICE], screen, none.
+    /// Video: test[:PATTERN] (videotestsrc's, or busy: a picture that uses its bitrate), file:PATH, camera[:DEVICE] (through nokhwa; DEVICE as `assent devices` lists it), v4l2[:DEVICE] (the same through GStreamer's v4l2src, to compare), screen, none.
     #[arg(long, default_value = "test")]
     video: String,
     /// Audio: test[:HZ], file:PATH, mic[:DEVICE] (a microphone through cpal; DEVICE as `assent devices` lists it), pulse[:DEVICE] (the same through GStreamer's pulsesrc, to compare), none.

@@ -173,6 +173,35 @@ impl CaptureSource for Camera {
     }
 }
 
+/// A camera through GStreamer's `v4l2src` (raw formats only, no hot-plug): the path before
+/// nokhwa, kept to compare (`cargo xtask bench-devices`) and as a way around a camera nokhwa
+/// cannot open.
+#[derive(Debug, Clone, Default)]
+pub struct V4l2Camera {
+    pub device: Option<String>,
+}
+
+impl CaptureSource for V4l2Camera {
+    fn kind(&self) -> Kind {
+        Kind::Video
+    }
+    fn describe(&self) -> String {
+        match &self.device {
+            Some(d) => format!("camera {d} (GStreamer)"),
+            None => "default camera (GStreamer)".into(),
+        }
+    }
+    fn build(&self) -> Result<gst::Element, MediaError> {
+        let src = gst::ElementFactory::make("v4l2src")
+            .build()
+            .map_err(|_| MediaError::Source("no camera support (v4l2src is missing)".into()))?;
+        if let Some(d) = &self.device {
+            src.set_property("device", d);
+        }
+        then_convert(&src, "videoconvert")
+    }
+}
+
 /// A microphone: the sound server's default input, or a named device, captured through cpal
 /// (a chosen device that goes away is replaced by the default until it comes back).
 #[derive(Debug, Clone, Default)]
@@ -310,7 +339,7 @@ pub enum SourceError {
     #[error("a file source needs its path: file:PATH")]
     NoPath,
     #[error(
-        "unknown video source {0:?}: use test[:PATTERN], test:flash, file:PATH, camera[:DEVICE], screen or none"
+        "unknown video source {0:?}: use test[:PATTERN], test:flash, file:PATH, camera[:DEVICE], v4l2[:DEVICE], screen or none"
     )]
     UnknownVideo(String),
     #[error(
@@ -321,8 +350,8 @@ pub enum SourceError {
 
 /// Parse a source description: `test`, `test:PATTERN` (video) or `test:HZ` (audio),
 /// `test:flash` and `test:beep` (a flash and a beep at the same instant once a second),
-/// `file:PATH`, `camera[:DEVICE]`, `mic[:DEVICE]` (through cpal), `pulse[:DEVICE]` (GStreamer's
-/// `pulsesrc`), `screen`, `none`.
+/// `file:PATH`, `camera[:DEVICE]` (through nokhwa), `v4l2[:DEVICE]` (GStreamer's `v4l2src`),
+/// `mic[:DEVICE]` (through cpal), `pulse[:DEVICE]` (GStreamer's `pulsesrc`), `screen`, `none`.
 pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, SourceError> {
     let (head, arg) = match spec.split_once(':') {
         Some((h, a)) => (h, Some(a)),
@@ -349,6 +378,9 @@ pub fn parse(kind: Kind, spec: &str) -> Result<Option<Box<dyn CaptureSource>>, S
             kind,
         }),
         (Kind::Video, "camera") => Box::new(Camera {
+            device: arg.map(str::to_string),
+        }),
+        (Kind::Video, "v4l2") => Box::new(V4l2Camera {
             device: arg.map(str::to_string),
         }),
         (Kind::Video, "screen") => Box::new(Screen),
@@ -397,5 +429,13 @@ mod tests {
                 .describe(),
             "file /x y.webm"
         );
+        assert_eq!(
+            parse(Kind::Video, "v4l2:/dev/video2")
+                .unwrap()
+                .unwrap()
+                .describe(),
+            "camera /dev/video2 (GStreamer)"
+        );
+        assert!(parse(Kind::Audio, "v4l2").is_err());
     }
 }
