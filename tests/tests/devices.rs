@@ -122,6 +122,41 @@ async fn a_chosen_microphone_is_heard_replaced_when_it_goes_away_and_taken_back(
     a.leave().await;
 }
 
+/// A chosen microphone that gives no sound (its source suspended: cpal's PulseAudio host waits
+/// in `play()` for the first sound, and the call used to wait with it, for ever) does not hold
+/// the call up: Ann is told, the default microphone stands in and Bob hears it; when the
+/// microphone gives sound again, it is used again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_microphone_that_gives_no_sound_is_replaced_until_it_does() {
+    let pulse = PulseAudio::start(&["bobout"]);
+    pulse.tone_microphone("headset", 440);
+    pulse.tone_microphone("laptop", 1000);
+    pulse
+        .pactl(&["set-default-source", "laptop.monitor"])
+        .unwrap();
+    pulse.pactl(&["suspend-sink", "headset", "1"]).unwrap();
+    let env = pulse.env();
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Silent headset");
+    let a_args = ann_args("mic:headset.monitor");
+    let mut a = ann.join_env(&code, &a_args, &env);
+    let told = a.event("device", WAIT).await;
+    assert_eq!(told["device"], "headset.monitor", "{told}");
+    assert_eq!(told["back"], false, "{told}");
+    let mut b = bob.join_env(&code, &bob_args("bobout"), &env);
+    b.wait_media("Ann", 0, 500, WAIT).await;
+    hears_on(&pulse, "bobout", 1000.0, 440.0).await;
+
+    pulse.pactl(&["suspend-sink", "headset", "0"]).unwrap();
+    let back = a.event("device", WAIT).await;
+    assert_eq!(back["back"], true, "{back}");
+    hears_on(&pulse, "bobout", 440.0, 1000.0).await;
+    b.leave().await;
+    a.leave().await;
+}
+
 /// A chosen microphone or speaker that is not there at the start does not stop the call: the
 /// default one is used and the user is told; when the speaker is plugged in, the call plays
 /// there.

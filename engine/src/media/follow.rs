@@ -85,19 +85,34 @@ pub(super) trait Endpoint: Send + 'static {
     fn element(&self) -> Option<gst::Element>;
 }
 
-/// How a stream is doing: broken (its error callback said so), and how many times its data
-/// callback ran.
+/// How a stream is doing: broken (its error callback said so), how many times its data
+/// callback ran, and whether it was given up on (it did not start in time).
 #[derive(Default)]
 pub(super) struct Health {
     failed: AtomicBool,
     beats: AtomicU64,
+    abandoned: AtomicBool,
 }
 
 impl Health {
-    /// The data callback ran.
-    pub(super) fn beat(&self) {
+    /// The data callback ran; whether its data is wanted (a stream given up on may still call
+    /// back before it closes, and must neither feed nor drain the element).
+    pub(super) fn beat(&self) -> bool {
         self.beats.fetch_add(1, Ordering::Relaxed);
+        !self.abandoned.load(Ordering::Relaxed)
     }
+}
+
+/// How long a stream may take to start. cpal's PulseAudio host returns from a microphone's
+/// `play()` only when its first sound arrives, which a suspended source never sends: without
+/// a limit the call waited for its microphone for ever, and the others heard nothing.
+const START_WAIT: Duration = Duration::from_secs(2);
+
+/// A start given up on: its thread still waits in `play()` on `device`, which is not tried
+/// again until it returns (and closes the stream it was given).
+struct Stalled {
+    device: String,
+    done: Arc<AtomicBool>,
 }
 
 /// Hands a stop to the thread when dropped: kept by the element's callbacks, which go with the
@@ -117,7 +132,12 @@ impl Drop for StopOnDrop {
 pub(super) fn spawn<E: Endpoint>(end: E, wanted: Option<String>) -> Result<StopOnDrop, MediaError> {
     let (stop_tx, stop) = mpsc::channel::<()>();
     let (ready_tx, ready) = mpsc::channel();
-    let follower = Follower { end, wanted, stop };
+    let follower = Follower {
+        end,
+        wanted,
+        stop,
+        stalled: Vec::new(),
+    };
     std::thread::Builder::new()
         .name(E::KIND.into())
         .spawn(move || follower.run(ready_tx))
@@ -133,6 +153,7 @@ struct Follower<E> {
     end: E,
     wanted: Option<String>,
     stop: mpsc::Receiver<()>,
+    stalled: Vec<Stalled>,
 }
 
 /// A running stream.
@@ -166,11 +187,12 @@ impl Open {
 }
 
 impl<E: Endpoint> Follower<E> {
-    fn run(self, ready: mpsc::Sender<Result<(), String>>) {
+    fn run(mut self, ready: mpsc::Sender<Result<(), String>>) {
         let mut host = cpal::default_host();
         // A change not yet told: the element has no bus until it is in the pipeline.
         let mut pending: Option<(&str, String)> = None;
-        let first = match &self.wanted {
+        let wanted = self.wanted.clone();
+        let first = match &wanted {
             Some(id) => self.open(&host, Some(id)).or_else(|_| {
                 let open = self.open(&host, None)?;
                 pending = Some(("lost", id.to_string()));
@@ -206,8 +228,10 @@ impl<E: Endpoint> Follower<E> {
                 // The sound server may have restarted: a new connection.
                 host = cpal::default_host();
             }
-            let wanted = self.wanted.as_deref();
-            let present = wanted.map(|id| E::find(&host, id).is_some());
+            let wanted = self.wanted.clone();
+            let wanted = wanted.as_deref();
+            // A device still not started counts as not there.
+            let present = wanted.map(|id| E::find(&host, id).is_some() && !self.stalled_on(id));
             let (target, said) = match (current.chosen, present, failed) {
                 // The chosen device went away: the default stands in.
                 (true, Some(false), _) => (None, Some("lost")),
@@ -247,17 +271,49 @@ impl<E: Endpoint> Follower<E> {
         }
     }
 
+    /// Whether a start on `device` was given up on and still waits.
+    fn stalled_on(&mut self, device: &str) -> bool {
+        self.stalled.retain(|s| !s.done.load(Ordering::Relaxed));
+        self.stalled.iter().any(|s| s.device == device)
+    }
+
     /// Open `id` (or the default) and start it.
-    fn open(&self, host: &cpal::Host, id: Option<&str>) -> Result<Open, String> {
+    fn open(&mut self, host: &cpal::Host, id: Option<&str>) -> Result<Open, String> {
         let device = match id {
             Some(id) => E::find(host, id).ok_or_else(|| format!("no {} {id}", E::KIND))?,
             None => E::default_device(host).ok_or_else(|| E::NONE.to_string())?,
         };
+        let name = device.id().map(|d| d.id().to_string()).unwrap_or_default();
+        let silent = || format!("the {} gives no sound (is it suspended?)", E::KIND);
+        if self.stalled_on(&name) {
+            return Err(silent());
+        }
         let health = Arc::new(Health::default());
         let stream = self.end.build(&device, &health)?;
-        stream
-            .play()
-            .map_err(|e| format!("the {} does not start: {e}", E::KIND))?;
+        // `play()` on a thread of its own, waited for at most START_WAIT.
+        let (tx, started) = mpsc::sync_channel(1);
+        let done = Arc::new(AtomicBool::new(false));
+        let (finished, given_up) = (done.clone(), health.clone());
+        std::thread::Builder::new()
+            .name(format!("{} start", E::KIND))
+            .spawn(move || {
+                let result = stream.play();
+                finished.store(true, Ordering::Relaxed);
+                // Given up on, the stream closes here.
+                if !given_up.abandoned.load(Ordering::Relaxed) {
+                    let _ = tx.send((stream, result));
+                }
+            })
+            .map_err(|e| format!("cannot start the {}: {e}", E::KIND))?;
+        let stream = match started.recv_timeout(START_WAIT) {
+            Ok((stream, Ok(()))) => stream,
+            Ok((_, Err(e))) => return Err(format!("the {} does not start: {e}", E::KIND)),
+            Err(_) => {
+                health.abandoned.store(true, Ordering::Relaxed);
+                self.stalled.push(Stalled { device: name, done });
+                return Err(silent());
+            }
+        };
         Ok(Open {
             _stream: stream,
             chosen: id.is_some() && id == self.wanted.as_deref(),

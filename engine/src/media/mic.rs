@@ -124,7 +124,9 @@ impl Capture {
             .build_input_stream::<T, _, _>(
                 config,
                 move |data: &[T], info: &cpal::InputCallbackInfo| {
-                    alive.beat();
+                    if !alive.beat() {
+                        return;
+                    }
                     let Some(src) = src.upgrade() else { return };
                     // Before the pipeline plays there is no running time to put it on.
                     let (Some(clock), Some(base)) = (src.clock(), src.base_time()) else {

@@ -338,7 +338,10 @@ impl Playback {
             .build_output_stream::<T, _, _>(
                 config,
                 move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
-                    alive.beat();
+                    if !alive.beat() {
+                        data.fill(T::EQUILIBRIUM);
+                        return;
+                    }
                     let frames = data.len() / channels;
                     mono.resize(frames, 0.0);
                     // When the block's first sample is heard, on the pipeline's running time.
