@@ -20,7 +20,7 @@
 //! Ann starts talking 8 s before its end); `--runs N`, the calls with the default processing
 //! (default 3: its result varies from call to call); `--cpal-speakers`, both play the call
 //! through cpal instead of GStreamer's `pulsesink` (the canceller's reference is then what the
-//! cpal stream plays). The run fails when the median of those leaves less than 20 dB of ERLE.
+//! cpal stream plays). The run fails when any of those calls leaves less than 20 dB of ERLE.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -276,23 +276,26 @@ async fn main() {
     }
     let off = room(&ann, &bob, &speech, Processing::Off).await;
     let gain = room(&ann, &bob, &speech, Processing::WithGainControl).await;
-    // The canceller's result varies from call to call: the median of the runs is the figure.
+    // The canceller's result varies from call to call: every call must reach the target, and
+    // the median is reported beside the worst.
     let mut erles: Vec<f64> = on.iter().filter_map(|r| r["erle_db"].as_f64()).collect();
     erles.sort_by(f64::total_cmp);
     let erle = erles.get(erles.len() / 2).copied().unwrap_or(0.0);
+    let worst = erles.first().copied().unwrap_or(0.0);
     let report = json!({
         "machine": machine(),
         "room": {"echo_delay_ms": 50, "echo_gain_percent": 50, "recording_seconds": seconds},
         "speakers": if speech.cpal_speakers { "cpal" } else { "pulsesink" },
         "voice_processing_on_median_erle_db": erle,
+        "voice_processing_on_worst_erle_db": worst,
         "voice_processing_on": on,
         "voice_processing_off": off,
         "voice_processing_with_gain_control": gain,
     });
     publish(&report);
     assert!(
-        erle >= 20.0,
-        "echo return loss enhancement {erle:.1} dB with voice processing (median of {runs} \
-         calls: {erles:?}), want at least 20 dB"
+        worst >= 20.0,
+        "echo return loss enhancement {worst:.1} dB with voice processing in the worst of {runs} \
+         calls ({erles:?}), want at least 20 dB in every call"
     );
 }

@@ -27,7 +27,7 @@
 //!   and the time from the end of a (ten-minute) recorded call to its complete cloud copy.
 //! - `bench-echo [--seconds S --runs N --cpal-speakers]`: echo return loss enhancement and the
 //!   near end's speech in calls through a simulated room (private PulseAudio, espeak-ng): voice
-//!   processing on (N calls, the median counts), off, and on with gain control; the speakers
+//!   processing on (N calls, each must reach 20 dB), off, and on with gain control; the speakers
 //!   through `pulsesink`, or through cpal.
 //! - `bench-lipsync [--seconds S]`: audio-video offset (a flash and a beep a second) and the
 //!   glass-to-glass latency of pictures as the window gets them, lip sync on and off.
