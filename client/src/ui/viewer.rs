@@ -401,7 +401,9 @@ impl Viewer {
         if pb.frames.is_empty() {
             tiles = tiles.push(text("No picture yet.").style(style::muted));
         }
-        let duration = p.duration_ms();
+        // A recording of no length (a segment closed at once) still gets a seek bar that has
+        // a range.
+        let duration = p.duration_ms().max(1);
         let position = p.position_ms().min(duration);
         let controls = row![
             button(text(if p.is_playing() { "Pause" } else { "Play" }))
@@ -410,7 +412,7 @@ impl Viewer {
             slider(0.0..=duration as f64, position as f64, Message::Seek)
                 .step(100.0)
                 .width(Fill),
-            text(format!("{} / {}", clock(position), clock(duration))).font(iced::Font::MONOSPACE),
+            text(times(position, duration)).font(iced::Font::MONOSPACE),
         ]
         .spacing(12)
         .align_y(Center);
@@ -620,10 +622,24 @@ impl Viewer {
     }
 }
 
-/// m:ss (or h:mm:ss) for the seek bar.
-fn clock(ms: u64) -> String {
-    let s = ms / 1000;
-    if s >= 3600 {
+/// The seek bar's time: the position against the recording's length (ms), both as m:ss, or
+/// both as h:mm:ss for a recording of an hour or more. The length counts a started second (a
+/// recording of 0.8 s is 0:01 long, not 0:00), the position whole seconds played, and at the
+/// end it reads as the length.
+fn times(position: u64, length: u64) -> String {
+    let length_s = length.div_ceil(1000);
+    let position_s = if position >= length {
+        length_s
+    } else {
+        position / 1000
+    };
+    let long = length_s >= 3600;
+    format!("{} / {}", clock(position_s, long), clock(length_s, long))
+}
+
+/// `s` seconds as m:ss, or as h:mm:ss when `long`.
+fn clock(s: u64, long: bool) -> String {
+    if long {
         format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
     } else {
         format!("{}:{:02}", s / 60, s % 60)

@@ -149,7 +149,7 @@ fn the_recording_plays_and_seeks_in_the_viewer() {
     assert_eq!(v.playback.frames.len(), 1, "the demo's one video track");
     {
         let mut ui = simulator(v.view());
-        let at = format!("{} / {}", clock(first), clock(length));
+        let at = times(first, length);
         assert!(ui.find(at.as_str()).is_ok(), "{at}");
     }
     let messages: Vec<Message> = {
@@ -170,11 +170,21 @@ fn the_recording_plays_and_seeks_in_the_viewer() {
     until("the end", &|| player.ended());
     v.on_frame();
     let mut ui = simulator(v.view());
-    assert!(
-        ui.find(format!("{} / {}", clock(length), clock(length)).as_str())
-            .is_ok()
-    );
+    assert!(ui.find(times(length, length).as_str()).is_ok());
     assert!(ui.find("Play").is_ok());
+}
+
+/// The time beside the seek bar: a recording under a second is 0:01 long (it read 0:00 / 0:00,
+/// as if empty), the end reads as the length, and a recording of an hour or more shows hours
+/// on both sides.
+#[test]
+fn the_seek_bar_time_counts_a_started_second_and_reads_the_length_at_the_end() {
+    assert_eq!(times(200, 800), "0:00 / 0:01");
+    assert_eq!(times(800, 800), "0:01 / 0:01");
+    assert_eq!(times(0, 61_000), "0:00 / 1:01");
+    assert_eq!(times(59_999, 61_000), "0:59 / 1:01");
+    assert_eq!(times(61_500, 3_600_000), "0:01:01 / 1:00:00");
+    assert_eq!(times(0, 1), "0:00 / 0:01");
 }
 
 /// A tampered recording says so, with the problems; a chat that cannot be decrypted says
