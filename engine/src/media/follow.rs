@@ -6,8 +6,8 @@
 //! [`CallEvent::Device`](crate::call::CallEvent::Device) for the user. The thread ends when
 //! its element (the `appsrc` or `appsink`) is gone.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, StreamTrait};
@@ -106,14 +106,34 @@ impl Health {
 /// How long a stream may take to start. cpal's PulseAudio host returns from a microphone's
 /// `play()` only when its first sound arrives, which a suspended source never sends: without
 /// a limit the call waited for its microphone for ever, and the others heard nothing.
-const START_WAIT: Duration = Duration::from_secs(2);
+/// Opening a stream (cpal's own limit) is bounded the same way.
+pub(super) const START_WAIT: Duration = Duration::from_secs(2);
 
-/// A start given up on: its thread still waits in `play()` on `device`, which is not tried
-/// again until it returns (and closes the stream it was given).
+/// A start given up on: its thread still waits in `play()` on a device, which is not tried
+/// again until it returns (and closes the stream it was given) or the stream breaks. Kept
+/// for the whole process, so that calls one after another do not each leave a thread
+/// waiting on the same silent device.
 struct Stalled {
+    kind: &'static str,
     device: String,
     done: Arc<AtomicBool>,
+    health: Arc<Health>,
 }
+
+static STALLED: Mutex<Vec<Stalled>> = Mutex::new(Vec::new());
+
+/// Whether a start on `device` (a `kind` of device) was given up on and still waits.
+fn stalled_on(kind: &str, device: &str) -> bool {
+    let mut stalled = STALLED.lock().unwrap_or_else(|e| e.into_inner());
+    stalled.retain(|s| !s.done.load(Ordering::Acquire) && !s.health.failed.load(Ordering::Relaxed));
+    stalled.iter().any(|s| s.kind == kind && s.device == device)
+}
+
+/// How a start ends: the thread calling `play()` claims the stream for the follower
+/// (`STARTED`), or the follower gives up first (`ABANDONED`); whoever comes second knows.
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
 
 /// Hands a stop to the thread when dropped: kept by the element's callbacks, which go with the
 /// element, so the thread ends (and the device closes) when the element is finalized.
@@ -132,12 +152,7 @@ impl Drop for StopOnDrop {
 pub(super) fn spawn<E: Endpoint>(end: E, wanted: Option<String>) -> Result<StopOnDrop, MediaError> {
     let (stop_tx, stop) = mpsc::channel::<()>();
     let (ready_tx, ready) = mpsc::channel();
-    let follower = Follower {
-        end,
-        wanted,
-        stop,
-        stalled: Vec::new(),
-    };
+    let follower = Follower { end, wanted, stop };
     std::thread::Builder::new()
         .name(E::KIND.into())
         .spawn(move || follower.run(ready_tx))
@@ -153,7 +168,6 @@ struct Follower<E> {
     end: E,
     wanted: Option<String>,
     stop: mpsc::Receiver<()>,
-    stalled: Vec<Stalled>,
 }
 
 /// A running stream.
@@ -187,8 +201,10 @@ impl Open {
 }
 
 impl<E: Endpoint> Follower<E> {
-    fn run(mut self, ready: mpsc::Sender<Result<(), String>>) {
+    fn run(self, ready: mpsc::Sender<Result<(), String>>) {
         let mut host = cpal::default_host();
+        // The last failure to open, told once.
+        let mut last_error: Option<String> = None;
         // A change not yet told: the element has no bus until it is in the pipeline.
         let mut pending: Option<(&str, String)> = None;
         let wanted = self.wanted.clone();
@@ -224,14 +240,17 @@ impl<E: Endpoint> Follower<E> {
                 pending = None;
             }
             let failed = current.broken();
-            if failed {
+            // While a start waits on a silent device, no new connections: each look would
+            // make one.
+            let waiting = !STALLED.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+            if failed && !waiting {
                 // The sound server may have restarted: a new connection.
                 host = cpal::default_host();
             }
             let wanted = self.wanted.clone();
             let wanted = wanted.as_deref();
             // A device still not started counts as not there.
-            let present = wanted.map(|id| E::find(&host, id).is_some() && !self.stalled_on(id));
+            let present = wanted.map(|id| E::find(&host, id).is_some() && !stalled_on(E::KIND, id));
             let (target, said) = match (current.chosen, present, failed) {
                 // The chosen device went away: the default stands in.
                 (true, Some(false), _) => (None, Some("lost")),
@@ -246,7 +265,7 @@ impl<E: Endpoint> Follower<E> {
             // A new connection for the new stream (unless it was just made): PulseAudio's
             // client connection answers "invalid argument" to new streams once one of its
             // streams was moved away from a sink that went.
-            if !failed {
+            if !failed && !waiting {
                 host = cpal::default_host();
             }
             let opened = match self.open(&host, target) {
@@ -257,6 +276,7 @@ impl<E: Endpoint> Follower<E> {
             };
             match opened {
                 Ok((open, said)) => {
+                    last_error = None;
                     // The old stream closes as it is replaced.
                     current = open;
                     if let Some(state) = said {
@@ -266,26 +286,25 @@ impl<E: Endpoint> Follower<E> {
                         }
                     }
                 }
-                Err(why) => tracing::warn!("{}: {why}", E::KIND),
+                // Said once, not at every look while it lasts.
+                Err(why) if last_error.as_ref() != Some(&why) => {
+                    tracing::warn!("{}: {why}", E::KIND);
+                    last_error = Some(why);
+                }
+                Err(_) => {}
             }
         }
     }
 
-    /// Whether a start on `device` was given up on and still waits.
-    fn stalled_on(&mut self, device: &str) -> bool {
-        self.stalled.retain(|s| !s.done.load(Ordering::Relaxed));
-        self.stalled.iter().any(|s| s.device == device)
-    }
-
     /// Open `id` (or the default) and start it.
-    fn open(&mut self, host: &cpal::Host, id: Option<&str>) -> Result<Open, String> {
+    fn open(&self, host: &cpal::Host, id: Option<&str>) -> Result<Open, String> {
         let device = match id {
             Some(id) => E::find(host, id).ok_or_else(|| format!("no {} {id}", E::KIND))?,
             None => E::default_device(host).ok_or_else(|| E::NONE.to_string())?,
         };
         let name = device.id().map(|d| d.id().to_string()).unwrap_or_default();
         let silent = || format!("the {} gives no sound (is it suspended?)", E::KIND);
-        if self.stalled_on(&name) {
+        if stalled_on(E::KIND, &name) {
             return Err(silent());
         }
         let health = Arc::new(Health::default());
@@ -293,26 +312,52 @@ impl<E: Endpoint> Follower<E> {
         // `play()` on a thread of its own, waited for at most START_WAIT.
         let (tx, started) = mpsc::sync_channel(1);
         let done = Arc::new(AtomicBool::new(false));
-        let (finished, given_up) = (done.clone(), health.clone());
+        let state = Arc::new(AtomicU8::new(WAITING));
+        let (finished, claim) = (done.clone(), state.clone());
         std::thread::Builder::new()
             .name(format!("{} start", E::KIND))
             .spawn(move || {
                 let result = stream.play();
-                finished.store(true, Ordering::Relaxed);
+                let mine = claim
+                    .compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
                 // Given up on, the stream closes here.
-                if !given_up.abandoned.load(Ordering::Relaxed) {
+                if mine {
                     let _ = tx.send((stream, result));
+                } else {
+                    drop(stream);
                 }
+                finished.store(true, Ordering::Release);
             })
             .map_err(|e| format!("cannot start the {}: {e}", E::KIND))?;
-        let stream = match started.recv_timeout(START_WAIT) {
-            Ok((stream, Ok(()))) => stream,
-            Ok((_, Err(e))) => return Err(format!("the {} does not start: {e}", E::KIND)),
+        let result = match started.recv_timeout(START_WAIT) {
+            Ok(result) => result,
             Err(_) => {
-                health.abandoned.store(true, Ordering::Relaxed);
-                self.stalled.push(Stalled { device: name, done });
-                return Err(silent());
+                let given_up = state
+                    .compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                if given_up {
+                    health.abandoned.store(true, Ordering::Relaxed);
+                    STALLED
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(Stalled {
+                            kind: E::KIND,
+                            device: name,
+                            done,
+                            health: health.clone(),
+                        });
+                    return Err(silent());
+                }
+                // It started as the wait ran out: the stream is on its way.
+                started
+                    .recv()
+                    .map_err(|_| format!("the {} did not start", E::KIND))?
             }
+        };
+        let stream = match result {
+            (stream, Ok(())) => stream,
+            (_, Err(e)) => return Err(format!("the {} does not start: {e}", E::KIND)),
         };
         Ok(Open {
             _stream: stream,

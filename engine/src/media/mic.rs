@@ -162,7 +162,7 @@ impl Capture {
                     let _ = src.push_buffer(buffer);
                 },
                 follow::on_error(health),
-                None,
+                Some(follow::START_WAIT),
             )
             .map_err(|e| format!("the microphone cannot be opened: {e}"))?;
         if let Some(src) = self.src.upgrade() {

@@ -365,7 +365,7 @@ impl Playback {
                     }
                 },
                 follow::on_error(health),
-                None,
+                Some(follow::START_WAIT),
             )
             .map_err(|e| format!("the speaker cannot be opened: {e}"))
     }
