@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use assent_e2e::bench::{arg, cpu_seconds, machine, publish};
 use assent_e2e::call::{Client, LOOPBACK_ICE, Server, ServerOptions, User};
+use assent_e2e::fakecam;
 use assent_e2e::pulse::PulseAudio;
 use serde_json::json;
 
@@ -122,17 +123,8 @@ async fn main() {
         gst.1.push(speaker);
     }
     let cameras = tempfile::tempdir().unwrap();
-    std::fs::write(cameras.path().join("video0"), "Bench Camera\n3080c0\n").unwrap();
-    let camera_env = vec![
-        (
-            "LD_PRELOAD".to_string(),
-            env!("ASSENT_TEST_FAKECAM").to_string(),
-        ),
-        (
-            "ASSENT_TEST_CAMERAS".to_string(),
-            cameras.path().display().to_string(),
-        ),
-    ];
+    fakecam::plug(cameras.path(), 0, "Bench Camera", "3080c0");
+    let camera_env = fakecam::env(cameras.path());
     let (mut nokhwa, mut v4l2) = (Vec::new(), Vec::new());
     for _ in 0..2 {
         nokhwa.push(camera_window(&ann, &bob, &camera_env, "camera:/dev/video0", secs).await);

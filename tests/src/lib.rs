@@ -47,6 +47,7 @@ pub mod bench;
 pub mod call;
 pub mod coturn;
 pub mod display;
+pub mod fakecam;
 pub mod garage;
 pub mod hostile;
 pub mod netem;

@@ -5,34 +5,13 @@
 //! is checked: her chosen camera, the one that stands in when it is unplugged, the chosen one
 //! again when it is back, and a black picture when none is left.
 
-use std::path::Path;
 use std::time::Duration;
 
 use assent_e2e::call::{LOOPBACK_ICE, Server, ServerOptions};
 use assent_e2e::display::{Display, screenshot_dir};
+use assent_e2e::fakecam::{env as camera_env, plug, unplug};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Plug in the test camera `/dev/videoN` named `name`, whose picture is `rgb` (hex).
-fn plug(dir: &Path, index: u32, name: &str, rgb: &str) {
-    std::fs::write(
-        dir.join(format!("video{index}")),
-        format!("{name}\n{rgb}\n"),
-    )
-    .unwrap();
-}
-
-fn unplug(dir: &Path, index: u32) {
-    std::fs::remove_file(dir.join(format!("video{index}"))).unwrap();
-}
-
-/// What gives a client the test cameras of the folder `dir`.
-fn camera_env(dir: &Path) -> Vec<(String, String)> {
-    vec![
-        ("LD_PRELOAD".into(), env!("ASSENT_TEST_FAKECAM").into()),
-        ("ASSENT_TEST_CAMERAS".into(), dir.display().to_string()),
-    ]
-}
 
 /// Ann chooses her red camera (the second one; the green one is the system's first). Bob sees
 /// red; unplugged, the green one stands in and Ann is told; plugged back, red again and Ann is
