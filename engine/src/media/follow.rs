@@ -91,7 +91,8 @@ pub(super) trait Endpoint: Send + 'static {
 pub(super) struct Health {
     failed: AtomicBool,
     beats: AtomicU64,
-    abandoned: AtomicBool,
+    /// How its start went: [`WAITING`], [`STARTED`], [`ABANDONED`] or [`CLOSED`].
+    start: AtomicU8,
 }
 
 impl Health {
@@ -99,7 +100,7 @@ impl Health {
     /// back before it closes, and must neither feed nor drain the element).
     pub(super) fn beat(&self) -> bool {
         self.beats.fetch_add(1, Ordering::Relaxed);
-        !self.abandoned.load(Ordering::Relaxed)
+        self.start.load(Ordering::Relaxed) < ABANDONED
     }
 }
 
@@ -116,24 +117,35 @@ pub(super) const START_WAIT: Duration = Duration::from_secs(2);
 struct Stalled {
     kind: &'static str,
     device: String,
-    done: Arc<AtomicBool>,
     health: Arc<Health>,
 }
 
 static STALLED: Mutex<Vec<Stalled>> = Mutex::new(Vec::new());
 
+/// The starts still waiting (those whose `play()` returned, or whose stream broke, are let go).
+fn stalled() -> std::sync::MutexGuard<'static, Vec<Stalled>> {
+    let mut stalled = STALLED.lock().unwrap_or_else(|e| e.into_inner());
+    stalled.retain(|s| {
+        s.health.start.load(Ordering::Acquire) == ABANDONED
+            && !s.health.failed.load(Ordering::Relaxed)
+    });
+    stalled
+}
+
 /// Whether a start on `device` (a `kind` of device) was given up on and still waits.
 fn stalled_on(kind: &str, device: &str) -> bool {
-    let mut stalled = STALLED.lock().unwrap_or_else(|e| e.into_inner());
-    stalled.retain(|s| !s.done.load(Ordering::Acquire) && !s.health.failed.load(Ordering::Relaxed));
-    stalled.iter().any(|s| s.kind == kind && s.device == device)
+    stalled()
+        .iter()
+        .any(|s| s.kind == kind && s.device == device)
 }
 
 /// How a start ends: the thread calling `play()` claims the stream for the follower
-/// (`STARTED`), or the follower gives up first (`ABANDONED`); whoever comes second knows.
+/// (`STARTED`), or the follower gives up first (`ABANDONED`, then `CLOSED` once `play()` has
+/// returned and the stream is closed); whoever comes second knows.
 const WAITING: u8 = 0;
 const STARTED: u8 = 1;
 const ABANDONED: u8 = 2;
+const CLOSED: u8 = 3;
 
 /// Hands a stop to the thread when dropped: kept by the element's callbacks, which go with the
 /// element, so the thread ends (and the device closes) when the element is finalized.
@@ -207,8 +219,7 @@ impl<E: Endpoint> Follower<E> {
         let mut last_error: Option<String> = None;
         // A change not yet told: the element has no bus until it is in the pipeline.
         let mut pending: Option<(&str, String)> = None;
-        let wanted = self.wanted.clone();
-        let first = match &wanted {
+        let first = match &self.wanted {
             Some(id) => self.open(&host, Some(id)).or_else(|_| {
                 let open = self.open(&host, None)?;
                 pending = Some(("lost", id.to_string()));
@@ -242,13 +253,12 @@ impl<E: Endpoint> Follower<E> {
             let failed = current.broken();
             // While a start waits on a silent device, no new connections: each look would
             // make one.
-            let waiting = !STALLED.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+            let waiting = !stalled().is_empty();
             if failed && !waiting {
                 // The sound server may have restarted: a new connection.
                 host = cpal::default_host();
             }
-            let wanted = self.wanted.clone();
-            let wanted = wanted.as_deref();
+            let wanted = self.wanted.as_deref();
             // A device still not started counts as not there.
             let present = wanted.map(|id| E::find(&host, id).is_some() && !stalled_on(E::KIND, id));
             let (target, said) = match (current.chosen, present, failed) {
@@ -311,40 +321,38 @@ impl<E: Endpoint> Follower<E> {
         let stream = self.end.build(&device, &health)?;
         // `play()` on a thread of its own, waited for at most START_WAIT.
         let (tx, started) = mpsc::sync_channel(1);
-        let done = Arc::new(AtomicBool::new(false));
-        let state = Arc::new(AtomicU8::new(WAITING));
-        let (finished, claim) = (done.clone(), state.clone());
+        let claim = health.clone();
         std::thread::Builder::new()
             .name(format!("{} start", E::KIND))
             .spawn(move || {
                 let result = stream.play();
-                let mine = claim
+                if claim
+                    .start
                     .compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok();
-                // Given up on, the stream closes here.
-                if mine {
+                    .is_ok()
+                {
                     let _ = tx.send((stream, result));
                 } else {
+                    // Given up on, the stream closes here.
                     drop(stream);
+                    claim.start.store(CLOSED, Ordering::Release);
                 }
-                finished.store(true, Ordering::Release);
             })
             .map_err(|e| format!("cannot start the {}: {e}", E::KIND))?;
         let result = match started.recv_timeout(START_WAIT) {
             Ok(result) => result,
             Err(_) => {
-                let given_up = state
+                let given_up = health
+                    .start
                     .compare_exchange(WAITING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok();
                 if given_up {
-                    health.abandoned.store(true, Ordering::Relaxed);
                     STALLED
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(Stalled {
                             kind: E::KIND,
                             device: name,
-                            done,
                             health: health.clone(),
                         });
                     return Err(silent());
