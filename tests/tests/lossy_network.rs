@@ -13,9 +13,11 @@ const WAIT: Duration = Duration::from_secs(45);
 const MAX_KBPS: u64 = 920;
 
 async fn frames_from(c: &mut Client, name: &str) -> u64 {
-    c.peer_stats(name)
-        .await
-        .map_or(0, |p| p["video_frames"].as_u64().unwrap_or(0))
+    // A stats request left unanswered is asked again, not read as no frames (a later reading
+    // would then be below an earlier one).
+    c.wait_media(name, 0, 0, WAIT).await["video_frames"]
+        .as_u64()
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
