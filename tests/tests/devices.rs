@@ -157,6 +157,47 @@ async fn a_microphone_that_gives_no_sound_is_replaced_until_it_does() {
     a.leave().await;
 }
 
+/// When no microphone gives sound (the only one suspended) the call starts all the same: Ann
+/// is told the others hear nothing from her, Bob receives her audio (silence, where before the
+/// call's media failed); once the microphone gives sound it is taken, and Bob hears it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_starts_without_sound_when_no_microphone_gives_any_and_takes_one_when_it_does() {
+    let pulse = PulseAudio::start(&["bobout"]);
+    pulse.tone_microphone("headset", 440);
+    pulse
+        .pactl(&["set-default-source", "headset.monitor"])
+        .unwrap();
+    pulse.pactl(&["suspend-sink", "headset", "1"]).unwrap();
+    let env = pulse.env();
+    let server = Server::start(ServerOptions::default()).await;
+    let ann = server.user("Ann", None).await;
+    let bob = server.user("Bob", None).await;
+    let code = ann.create_meeting("Silent desk");
+    let mut a = ann.join_env(&code, &ann_args("mic"), &env);
+    let told = a.event("device", WAIT).await;
+    assert_eq!(told["kind"], "microphone", "{told}");
+    assert_eq!(told["back"], false, "{told}");
+    assert_eq!(told["using"], "silence", "{told}");
+    assert_eq!(
+        told["message"],
+        "No microphone gives sound: the others hear nothing from you until one does."
+    );
+    let mut b = bob.join_env(&code, &bob_args("bobout"), &env);
+    b.wait_media("Ann", 0, 500, WAIT).await;
+    let heard = pulse.record("bobout.monitor", 250);
+    assert!(
+        tone_power(&heard, 440.0) < 1e-5,
+        "Bob hears the suspended tone"
+    );
+
+    pulse.pactl(&["suspend-sink", "headset", "0"]).unwrap();
+    let back = a.event("device", WAIT).await;
+    assert_eq!(back["back"], true, "{back}");
+    hears_on(&pulse, "bobout", 440.0, 1000.0).await;
+    b.leave().await;
+    a.leave().await;
+}
+
 /// A chosen microphone or speaker that is not there at the start does not stop the call: the
 /// default one is used and the user is told; when the speaker is plugged in, the call plays
 /// there.

@@ -112,8 +112,9 @@ pub struct DeviceChange {
     /// It came back and is in use again; `false`: it went away.
     pub back: bool,
     /// What is used now: the device itself when it is back, "default" (another device stands
-    /// in), "black" (a camera with none to stand in: the others see a black picture) or "off"
-    /// (no camera when the call started: it was joined with the camera off).
+    /// in), "black" (a camera with none to stand in: the others see a black picture), "off"
+    /// (no camera when the call started: it was joined with the camera off) or "silence" (no
+    /// microphone gives sound: the others hear nothing until one does).
     pub using: String,
 }
 
@@ -171,6 +172,16 @@ impl DeviceChange {
                 _ => format!(
                     "The camera {device} is not available: the others see a black picture \
                      until it comes back."
+                ),
+            }
+        } else if self.kind == DeviceKind::Microphone && self.using == crate::media::SILENCE {
+            match device {
+                "" => "No microphone gives sound: the others hear nothing from you until one \
+                       does."
+                    .into(),
+                _ => format!(
+                    "The microphone {device} is not available and no other gives sound: the \
+                     others hear nothing from you until one does."
                 ),
             }
         } else if self.kind == DeviceKind::Camera && device.is_empty() {

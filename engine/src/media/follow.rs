@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
 use gst::prelude::*;
@@ -83,6 +83,14 @@ pub(super) trait Endpoint: Send + 'static {
     fn build(&self, device: &cpal::Device, health: &Arc<Health>) -> Result<cpal::Stream, String>;
     /// The element, while it lives.
     fn element(&self) -> Option<gst::Element>;
+    /// Whether the element is fed silence while no device gives any sound (a microphone: the
+    /// call goes on and the others hear nothing until one does) instead of failing at the
+    /// start, or keeping a broken stream.
+    const FILLS: bool = false;
+    /// Feed the element `frames` of silence (mono, at the microphone's rate) that end now,
+    /// placed by `stamper`; `first` after a device was given up (the element takes its format
+    /// again).
+    fn silence(&self, _stamper: &mut Stamper, _frames: u64, _first: bool) {}
 }
 
 /// How a stream is doing: broken (its error callback said so), how many times its data
@@ -218,39 +226,56 @@ impl<E: Endpoint> Follower<E> {
         // The last failure to open, told once.
         let mut last_error: Option<String> = None;
         // A change not yet told: the element has no bus until it is in the pipeline.
-        let mut pending: Option<(&str, String)> = None;
+        let mut pending: Option<Change> = None;
         let first = match &self.wanted {
             Some(id) => self.open(&host, Some(id)).or_else(|_| {
                 let open = self.open(&host, None)?;
-                pending = Some(("lost", id.to_string()));
+                pending = Some(Change::new("lost", id, "default"));
                 Ok(open)
             }),
             None => self.open(&host, None),
         };
         let mut current = match first {
-            Ok(open) => {
-                let _ = ready.send(Ok(()));
-                open
+            Ok(open) => Some(open),
+            // No device gives sound: the call starts without, and takes the first that does.
+            Err(why) if E::FILLS => {
+                tracing::warn!("{}: {why}", E::KIND);
+                last_error = Some(why);
+                pending = Some(self.silent());
+                None
             }
             Err(why) => {
                 let _ = ready.send(Err(why));
                 return;
             }
         };
+        let _ = ready.send(Ok(()));
+        // Silence while no device is open.
+        let mut fill = current.is_none().then(Fill::new);
+        let mut look = Instant::now() + WATCH;
         loop {
-            match self.stop.recv_timeout(WATCH) {
+            let until = fill.as_ref().map_or(look, |f| f.due().min(look));
+            let wait = until.saturating_duration_since(Instant::now());
+            match self.stop.recv_timeout(wait) {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
             if self.end.element().is_none() {
                 return;
             }
-            if let Some((state, id)) = &pending
-                && self.tell(state, id)
+            if let Some(fill) = &mut fill {
+                fill.feed(&self.end);
+            }
+            if Instant::now() < look {
+                continue;
+            }
+            look = Instant::now() + WATCH;
+            if let Some(change) = &pending
+                && self.tell(change)
             {
                 pending = None;
             }
-            let failed = current.broken();
+            let failed = current.as_mut().is_none_or(Open::broken);
             // While a start waits on a silent device, no new connections: each look would
             // make one.
             let waiting = !stalled().is_empty();
@@ -261,15 +286,20 @@ impl<E: Endpoint> Follower<E> {
             let wanted = self.wanted.as_deref();
             // A device still not started counts as not there.
             let present = wanted.map(|id| E::find(&host, id).is_some() && !stalled_on(E::KIND, id));
-            let (target, said) = match (current.chosen, present, failed) {
+            let chosen = current.as_ref().is_some_and(|o| o.chosen);
+            let (target, said) = match (current.is_some(), chosen, present, failed) {
+                // Silent: the chosen device if it is there, else the default.
+                (false, _, Some(true), _) => (wanted, "back"),
+                (false, _, Some(false), _) => (None, "lost"),
+                (false, _, None, _) => (None, "back"),
                 // The chosen device went away: the default stands in.
-                (true, Some(false), _) => (None, Some("lost")),
+                (true, true, Some(false), _) => (None, "lost"),
                 // It broke but is listed: open it again.
-                (true, _, true) => (wanted, None),
+                (true, true, _, true) => (wanted, ""),
                 // It is back.
-                (false, Some(true), _) => (wanted, Some("back")),
+                (true, false, Some(true), _) => (wanted, "back"),
                 // The default broke: open whatever the default is now.
-                (false, _, true) => (None, None),
+                (true, false, _, true) => (None, ""),
                 _ => continue,
             };
             // A new connection for the new stream (unless it was just made): PulseAudio's
@@ -279,31 +309,52 @@ impl<E: Endpoint> Follower<E> {
                 host = cpal::default_host();
             }
             let opened = match self.open(&host, target) {
-                Err(_) if target.is_some() && current.chosen => {
-                    self.open(&host, None).map(|o| (o, Some("lost")))
+                Err(_) if target.is_some() && (chosen || current.is_none()) => {
+                    self.open(&host, None).map(|o| (o, "lost"))
                 }
                 other => other.map(|o| (o, said)),
             };
-            match opened {
+            let change = match opened {
                 Ok((open, said)) => {
                     last_error = None;
+                    fill = None;
                     // The old stream closes as it is replaced.
-                    current = open;
-                    if let Some(state) = said {
-                        let id = wanted.unwrap_or("default");
-                        if !self.tell(state, id) {
-                            pending = Some((state, id.to_string()));
-                        }
+                    current = Some(open);
+                    let device = wanted.unwrap_or_default();
+                    match said {
+                        "back" => Some(Change::new("back", device, device)),
+                        "lost" => Some(Change::new("lost", device, "default")),
+                        _ => None,
                     }
                 }
-                // Said once, not at every look while it lasts.
-                Err(why) if last_error.as_ref() != Some(&why) => {
-                    tracing::warn!("{}: {why}", E::KIND);
-                    last_error = Some(why);
+                Err(why) => {
+                    // Said once, not at every look while it lasts.
+                    if last_error.as_ref() != Some(&why) {
+                        tracing::warn!("{}: {why}", E::KIND);
+                        last_error = Some(why);
+                    }
+                    // A broken stream that nothing replaces: silence, where the element
+                    // takes it.
+                    if E::FILLS && current.is_some() && failed {
+                        current = None;
+                        fill = Some(Fill::new());
+                        Some(self.silent())
+                    } else {
+                        None
+                    }
                 }
-                Err(_) => {}
+            };
+            if let Some(change) = change
+                && !self.tell(&change)
+            {
+                pending = Some(change);
             }
         }
+    }
+
+    /// The change told when no device gives sound.
+    fn silent(&self) -> Change {
+        Change::new("lost", self.wanted.as_deref().unwrap_or_default(), SILENCE)
     }
 
     /// Open `id` (or the default) and start it.
@@ -377,13 +428,94 @@ impl<E: Endpoint> Follower<E> {
     }
 
     /// Post a device change on the bus; whether it could be.
-    fn tell(&self, state: &str, device: &str) -> bool {
+    fn tell(&self, change: &Change) -> bool {
         let Some(element) = self.end.element() else {
             return false;
         };
+        let Change {
+            state,
+            device,
+            using,
+        } = change;
         element
-            .post_message(device_message(E::KIND, state, device, &element))
+            .post_message(device_message_using(
+                E::KIND,
+                state,
+                device,
+                using,
+                &element,
+            ))
             .is_ok()
+    }
+}
+
+/// What a device message says: `state` ("lost", "back"), the chosen `device` ("" for the
+/// system's default) and what is used now.
+struct Change {
+    state: &'static str,
+    device: String,
+    using: String,
+}
+
+impl Change {
+    fn new(state: &'static str, device: &str, using: &str) -> Change {
+        Change {
+            state,
+            device: device.into(),
+            using: using.into(),
+        }
+    }
+}
+
+/// What a device message's `using` says when no microphone gives sound: the others hear
+/// nothing.
+pub(crate) const SILENCE: &str = "silence";
+
+/// Silence for the element while no device is open, in the microphone's blocks, as many as
+/// are due by the wall clock since it began.
+struct Fill {
+    since: Instant,
+    frames: u64,
+    stamper: Stamper,
+}
+
+/// How many blocks of silence one look may feed: after a stall (a device that took its whole
+/// start to refuse) the rest are skipped, and the stamps start again.
+const FILL_MAX: u64 = 5;
+
+impl Fill {
+    fn new() -> Fill {
+        Fill {
+            since: Instant::now(),
+            frames: 0,
+            stamper: Stamper::new(super::mic::RATE),
+        }
+    }
+
+    fn block() -> u64 {
+        u64::from(super::mic::BLOCK)
+    }
+
+    /// When the next block is due.
+    fn due(&self) -> Instant {
+        let frames = self.frames + Self::block();
+        self.since + Duration::from_nanos(frames * 1_000_000_000 / u64::from(super::mic::RATE))
+    }
+
+    /// Feed the blocks due by now.
+    fn feed<E: Endpoint>(&mut self, end: &E) {
+        let elapsed =
+            self.since.elapsed().as_nanos() * u128::from(super::mic::RATE) / 1_000_000_000;
+        let elapsed = u64::try_from(elapsed).unwrap_or(u64::MAX);
+        let block = Self::block();
+        let due = (elapsed.saturating_sub(self.frames) / block).min(FILL_MAX);
+        for _ in 0..due {
+            end.silence(&mut self.stamper, block, self.frames == 0);
+            self.frames += block;
+        }
+        if elapsed.saturating_sub(self.frames) >= block {
+            self.frames = elapsed - elapsed % block;
+        }
     }
 }
 

@@ -25,8 +25,10 @@ pub(super) const BLOCK: u32 = RATE / 50;
 const MAX_QUEUED: u64 = (RATE as u64) * 4 / 5;
 
 /// A capture element for `wanted` (a device id, as the device list gives it; `None` for the
-/// system's default). Fails when no microphone at all can be opened. A chosen microphone that
-/// is missing at the start gives the default one and a message, as if it had just gone away.
+/// system's default). A chosen microphone that is missing at the start gives the default one
+/// and a message, as if it had just gone away; when no microphone gives sound (none at all,
+/// or all suspended) the element gives silence and a message, and the first microphone that
+/// does is taken.
 pub(super) fn source(wanted: Option<String>) -> Result<gst::Element, MediaError> {
     let src = gst_app::AppSrc::builder()
         .is_live(true)
@@ -98,6 +100,42 @@ impl Endpoint for Capture {
     fn element(&self) -> Option<gst::Element> {
         self.src.upgrade().map(|s| s.upcast())
     }
+
+    const FILLS: bool = true;
+
+    fn silence(&self, stamper: &mut Stamper, frames: u64, first: bool) {
+        let Some(src) = self.src.upgrade() else {
+            return;
+        };
+        if first {
+            src.set_caps(Some(&caps(F32, RATE, 1)));
+        }
+        let (Some(clock), Some(base)) = (src.clock(), src.base_time()) else {
+            return;
+        };
+        let length = frames * 1_000_000_000 / u64::from(RATE);
+        let now = clock.time().saturating_sub(base).nseconds();
+        let (pts, duration, discont) = stamper.stamp(now.saturating_sub(length), frames);
+        let mut buffer = gst::Buffer::from_mut_slice(vec![0u8; frames as usize * 4]);
+        if let Some(b) = buffer.get_mut() {
+            b.set_pts(gst::ClockTime::from_nseconds(pts));
+            b.set_duration(gst::ClockTime::from_nseconds(duration));
+            if discont {
+                b.set_flags(gst::BufferFlags::DISCONT);
+            }
+        }
+        let _ = src.push_buffer(buffer);
+    }
+}
+
+/// Interleaved samples in `format` (GStreamer's name) at `rate` with `channels`.
+fn caps(format: &str, rate: u32, channels: u16) -> gst::Caps {
+    gst::Caps::builder("audio/x-raw")
+        .field("format", format)
+        .field("layout", "interleaved")
+        .field("rate", rate as i32)
+        .field("channels", i32::from(channels))
+        .build()
 }
 
 impl Capture {
@@ -109,12 +147,7 @@ impl Capture {
         format: &str,
         health: &Arc<Health>,
     ) -> Result<cpal::Stream, String> {
-        let caps = gst::Caps::builder("audio/x-raw")
-            .field("format", format)
-            .field("layout", "interleaved")
-            .field("rate", config.sample_rate as i32)
-            .field("channels", i32::from(config.channels))
-            .build();
+        let caps = caps(format, config.sample_rate, config.channels);
         let src = self.src.clone();
         let channels = usize::from(config.channels.max(1));
         let rate = config.sample_rate.max(1);

@@ -41,7 +41,7 @@ pub mod tap;
 mod voice;
 mod webcam;
 
-pub(crate) use follow::DEVICE_MESSAGE;
+pub(crate) use follow::{DEVICE_MESSAGE, SILENCE};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
