@@ -217,6 +217,20 @@ impl Display {
         (v[0], v[1], v[2])
     }
 
+    /// One row of a screenshot, `y`, as (red, green, blue) from 0 to 255 per pixel.
+    pub fn row(path: &Path, y: u32) -> Vec<(u8, u8, u8)> {
+        let out = Command::new("convert")
+            .arg(path)
+            .args(["-crop", &format!("100000x1+0+{y}"), "-depth", "8", "rgb:-"])
+            .output()
+            .expect("convert (imagemagick)");
+        assert!(out.status.success(), "convert could not read {path:?}");
+        out.stdout
+            .chunks_exact(3)
+            .map(|p| (p[0], p[1], p[2]))
+            .collect()
+    }
+
     /// A screenshot of the whole display as PNG; returns the number of distinct colours in it
     /// (a blank or failed window has one or two).
     pub fn screenshot(&self, path: &Path) -> u64 {

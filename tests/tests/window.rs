@@ -114,7 +114,8 @@ async fn the_window_signs_in_from_the_keyboard() {
     display.wait_for_pixel(
         &shots.join("room.png"),
         (300, 200),
-        |(r, g, b)| r < 30 && g < 30 && b < 30,
+        // The picture's black (the stage and an empty tile are dark grey).
+        |(r, g, b)| r < 8 && g < 8 && b < 8,
         "no video in the window",
         WAIT,
     );
@@ -122,11 +123,11 @@ async fn the_window_signs_in_from_the_keyboard() {
     // compare (digits and a QR code); again: the chat.
     display.keys(&["ctrl+shift+p"]);
     display.wait_for_window("Assent — Standup — in call with 1 — people", WAIT);
-    // Drawn: the People tab is the highlighted one.
+    // Drawn: the panel (the theme's light surface) beside the dark stage.
     display.wait_for_pixel(
         &shots.join("people-keys.png"),
-        (1052, 22),
-        |(r, _, b)| b > 200 && r < 150,
+        (1252, 650),
+        |(r, g, b)| r > 200 && g > 200 && b > 200,
         "the people panel is not shown",
         WAIT,
     );
@@ -136,11 +137,11 @@ async fn the_window_signs_in_from_the_keyboard() {
     // Bob proposes recording: the window asks (its title says so too); Alt+D declines.
     b.command("record Bob's notes");
     display.wait_for_window("Assent — Standup — in call with 1 — asked to record", WAIT);
-    // Drawn: with a proposal under way the Record button is disabled (lighter).
+    // Drawn: the dialog (the theme's light surface) over the middle of Bob's picture.
     display.wait_for_pixel(
         &shots.join("consent-dialog.png"),
-        (506, 672),
-        |(r, _, _)| r > 180 && r < 235,
+        (372, 360),
+        |(r, g, b)| r > 200 && g > 200 && b > 200,
         "the consent dialog is not shown",
         WAIT,
     );
@@ -151,7 +152,14 @@ async fn the_window_signs_in_from_the_keyboard() {
     b.event("consent_asked", WAIT).await;
     b.command("agree");
     display.wait_for_window("Assent — Standup — in call with 1 — recording", WAIT);
-    display.screenshot(&shots.join("recording.png"));
+    // Drawn: the recording pill at the top turns red.
+    display.wait_for_pixel(
+        &shots.join("recording.png"),
+        (600, 19),
+        |(r, g, b)| r > 200 && g < 110 && b < 110,
+        "the recording pill is not red",
+        WAIT,
+    );
     // Bob withdraws (it stops) and leaves; the window leaves (Ctrl+Shift+L), Escape: Home.
     b.command("withdraw");
     display.wait_for_window("Assent — Standup — in call with 1", WAIT);
@@ -352,25 +360,55 @@ async fn the_window_at_1920x1080() {
     display.keys(&["Return"]);
     display.wait_for_window("Assent — Planning — in call with 0", WAIT);
     // Nothing of the last screen stays behind: where the preview's left edge was, the call's
-    // screen shows its background (the renderer once left a one-pixel line there).
+    // screen shows its stage (the renderer once left a one-pixel line there; the preview's
+    // picture is black, the stage a dark grey).
+    let near = |want: (u8, u8, u8)| {
+        move |(r, g, b): (u8, u8, u8)| {
+            r.abs_diff(want.0) <= 3 && g.abs_diff(want.1) <= 3 && b.abs_diff(want.2) <= 3
+        }
+    };
+    let (stage, tile) = ((14, 16, 20), (31, 35, 43));
     display.wait_for_pixel(
         &shots.join("room-1080p.png"),
         (22, 500),
-        |(r, g, b)| r > 200 && g > 200 && b > 200,
+        near(stage),
         "a line of the previous screen stayed behind",
         WAIT,
     );
     assert!(display.screenshot(&shots.join("room-1080p.png")) > 16);
-    // The own tile shows the picture sent; Ctrl+E turns the camera off and the picture goes
-    // whole, edges included (x 821 and 1600 are its first and last columns at this size).
-    let dark = |(r, g, b): (u8, u8, u8)| r < 30 && g < 30 && b < 30;
-    let light = |(r, g, b): (u8, u8, u8)| r > 200 && g > 200 && b > 200;
+    // The own tile shows the picture sent (black around the test ball); Ctrl+E turns the
+    // camera off and the picture goes whole, edges included: the tile shows its own colour
+    // (and the initials) from one side to the other.
+    let black = |(r, g, b): (u8, u8, u8)| r < 8 && g < 8 && b < 8;
     let path = shots.join("camera-off-1080p.png");
-    display.wait_for_pixel(&path, (1210, 500), dark, "no own picture", WAIT);
+    display.wait_for_pixel(&path, (1500, 500), black, "no own picture", WAIT);
+    // The tile's sides on that line: the first and last pixels that are not the stage.
+    let row = Display::row(&path, 500);
+    let left = row.iter().position(|p| !near(stage)(*p)).expect("a tile");
+    let right = row.iter().rposition(|p| !near(stage)(*p)).expect("a tile");
+    assert!(
+        left > 100 && right < 1820 && right - left > 1500,
+        "the tile spans {left}..{right}"
+    );
+    // Inside the outline (the one speaking is outlined, 3 pixels), the picture's edges.
+    let edges = [
+        left + 4,
+        left + 5,
+        left + 6,
+        right - 6,
+        right - 5,
+        right - 4,
+    ];
+    for x in edges {
+        assert!(black(row[x]), "the picture at x {x}: {:?}", row[x]);
+    }
     display.keys(&["ctrl+e"]);
-    display.wait_for_pixel(&path, (1210, 500), light, "the picture stayed", WAIT);
-    for x in [820, 821, 822, 1599, 1600, 1601] {
-        let rgb = Display::pixel(&path, x, 500);
-        assert!(light(rgb), "a line of the picture stayed at x {x}: {rgb:?}");
+    display.wait_for_pixel(&path, (1500, 500), near(tile), "the picture stayed", WAIT);
+    for x in edges {
+        let rgb = Display::pixel(&path, x as u32, 500);
+        assert!(
+            near(tile)(rgb),
+            "a line of the picture stayed at x {x}: {rgb:?}"
+        );
     }
 }

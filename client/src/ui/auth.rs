@@ -12,7 +12,7 @@ use iced::{Center, Element, Fill};
 use zeroize::Zeroizing;
 
 use super::io::SignInError;
-use super::style;
+use super::theme;
 use assent_engine::Account;
 
 pub const SERVER: Id = Id::new("auth-server");
@@ -404,7 +404,9 @@ impl Auth {
             Step::Forgot => "Forgot your password?",
             Step::Reset => "Choose a new password",
         };
-        let form = column![text(title).size(26)].spacing(12).width(420);
+        let form = column![text(title).size(theme::size::HEADING)]
+            .spacing(12)
+            .width(420);
         let mut form = match self.step {
             Step::SignIn | Step::SignUp => self.credentials(form),
             Step::VerifyEmail | Step::Totp => self.code_step(form),
@@ -419,7 +421,7 @@ impl Auth {
             form = form.push(text(error.as_str()).style(text::danger));
         }
         if self.busy {
-            form = form.push(text("Working…").style(style::muted));
+            form = form.push(text("Working…").style(theme::muted));
         }
         container(form).center(Fill).padding(24).into()
     }
@@ -457,14 +459,14 @@ impl Auth {
         };
         let mut actions = row![
             button(text(other_label))
-                .style(button::text)
+                .style(theme::button::quiet)
                 .on_press(Message::Show(other)),
         ]
         .align_y(Center);
         if self.step == Step::SignIn {
             actions = actions.push(
                 button(text("Forgot password?"))
-                    .style(button::text)
+                    .style(theme::button::quiet)
                     .on_press(Message::Show(Step::Forgot)),
             );
         }
@@ -478,7 +480,7 @@ impl Auth {
                     "Tab: next field · Ctrl+N: sign in instead · F2: light/dark"
                 })
                 .size(13)
-                .style(style::muted),
+                .style(theme::muted),
             );
         form
     }
@@ -521,7 +523,7 @@ impl Auth {
             .push(
                 text("Enter sends · Escape: back")
                     .size(13)
-                    .style(style::muted),
+                    .style(theme::muted),
             );
         form
     }
@@ -554,7 +556,7 @@ impl Auth {
             .push(
                 text("Tab: next field · Enter: set the password · Escape: sign in")
                     .size(13)
-                    .style(style::muted),
+                    .style(theme::muted),
             );
         form
     }
@@ -588,7 +590,7 @@ impl Auth {
             .push(
                 text("Space ticks the box; Enter continues.")
                     .size(13)
-                    .style(style::muted),
+                    .style(theme::muted),
             );
         form
     }
@@ -596,7 +598,7 @@ impl Auth {
     /// A step's actions: another way on the left (`other`, sending `to`), submit on the right.
     fn actions<'a>(&self, other: &'a str, to: Message, action: &'a str) -> Element<'a, Message> {
         row![
-            button(text(other)).style(button::text).on_press(to),
+            button(text(other)).style(theme::button::quiet).on_press(to),
             space::horizontal(),
             self.submit(action),
         ]
@@ -622,7 +624,7 @@ impl Auth {
                 password::MAX_CHARS
             ))
             .size(13)
-            .style(style::muted)
+            .style(theme::muted)
             .into();
         }
         if broken.is_empty() {

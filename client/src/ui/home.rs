@@ -6,7 +6,7 @@ use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
 
 use super::io::Overview;
-use super::{style, time};
+use super::{theme, time};
 
 pub const JOIN: Id = Id::new("home-join");
 
@@ -211,7 +211,7 @@ impl Home {
             body = body.push(text(e.as_str()).style(iced::widget::text::danger));
         }
         if self.busy {
-            body = body.push(text("Working…").style(style::muted));
+            body = body.push(text("Working…").style(theme::muted));
         }
         body = body.push(row![self.upcoming(), self.history()].spacing(24));
         body = body.push(
@@ -220,7 +220,7 @@ impl Home {
                  F2 light/dark",
             )
             .size(12)
-            .style(style::muted),
+            .style(theme::muted),
         );
         container(scrollable(container(body).center_x(Fill).padding(24)))
             .center_y(Fill)
@@ -231,16 +231,16 @@ impl Home {
     fn header(&self) -> Element<'_, Message> {
         row![
             column![
-                text(format!("Hello, {}", self.name)).size(26),
-                text(self.email.as_str()).size(14).style(style::muted),
+                text(format!("Hello, {}", self.name)).size(theme::size::HEADING),
+                text(self.email.as_str()).size(14).style(theme::muted),
             ]
             .spacing(2),
             space::horizontal(),
             button(text("Settings"))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::Settings),
             button(text("Sign out"))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::SignOut),
         ]
         .spacing(8)
@@ -275,15 +275,15 @@ impl Home {
                 .on_press_maybe(idle(Message::NewMeeting)),
             button(text("Schedule…"))
                 .padding([10, 20])
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::Schedule),
             button(text("Personal room"))
                 .padding([10, 20])
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press_maybe(idle(Message::PersonalRoom)),
             button(text("Recordings"))
                 .padding([10, 20])
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::Recordings),
         ]
         .spacing(8)
@@ -293,7 +293,7 @@ impl Home {
     fn upcoming(&self) -> Element<'_, Message> {
         let mut list = column![text("Upcoming").size(18)].spacing(8).width(Fill);
         if self.upcoming.is_empty() {
-            list = list.push(text("Nothing scheduled.").size(13).style(style::muted));
+            list = list.push(text("Nothing scheduled.").size(13).style(theme::muted));
         }
         for m in &self.upcoming {
             let when = match (m.starts_at, m.duration_min) {
@@ -305,7 +305,7 @@ impl Home {
                 button(
                     column![
                         text(m.title.as_str()),
-                        text(when).size(13).style(style::muted),
+                        text(when).size(13).style(theme::muted),
                     ]
                     .spacing(2),
                 )
@@ -322,7 +322,7 @@ impl Home {
             .spacing(8)
             .width(Fill);
         if self.history.is_empty() {
-            list = list.push(text("No calls yet.").size(13).style(style::muted));
+            list = list.push(text("No calls yet.").size(13).style(theme::muted));
         }
         for c in self.history.iter().take(10) {
             let length = match c.duration_ms {
@@ -339,8 +339,8 @@ impl Home {
                     text(c.title.as_str()),
                     text(format!("{} · {length}", time::when(c.started_at, &self.tz)))
                         .size(13)
-                        .style(style::muted),
-                    text(people.join(", ")).size(13).style(style::muted),
+                        .style(theme::muted),
+                    text(people.join(", ")).size(13).style(theme::muted),
                 ]
                 .spacing(2),
             );
@@ -359,7 +359,7 @@ fn meeting_card(m: &MeetingCard) -> Element<'_, Message> {
     let link = format!("assent://join/{}", m.code);
     container(
         column![
-            text(heading).size(14).style(style::muted),
+            text(heading).size(14).style(theme::muted),
             text(m.title.as_str()).size(20),
             row![
                 text("Code").width(60),
@@ -372,7 +372,7 @@ fn meeting_card(m: &MeetingCard) -> Element<'_, Message> {
             row![
                 text("Share the code or the link.")
                     .size(13)
-                    .style(style::muted),
+                    .style(theme::muted),
                 space::horizontal(),
                 button(text("Join now"))
                     .padding([8, 16])

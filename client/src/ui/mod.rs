@@ -15,7 +15,7 @@ pub mod schedule;
 pub mod settings;
 pub mod setup;
 pub mod shortcuts;
-pub mod style;
+pub mod theme;
 mod time;
 mod trust;
 mod video;
@@ -140,8 +140,20 @@ impl App {
         self.screen.title()
     }
 
+    /// How the call is laid out, when one shows.
+    fn look(&self) -> Option<String> {
+        match &self.screen {
+            nav::Screen::Room { room, .. } => Some(room.look()),
+            _ => None,
+        }
+    }
+
     pub fn theme(&self) -> Theme {
-        if self.dark { Theme::Dark } else { Theme::Light }
+        if self.dark {
+            theme::dark()
+        } else {
+            theme::light()
+        }
     }
 
     /// The theme's background and text, with the background one step of blue apart on every
@@ -164,11 +176,15 @@ impl App {
 
     pub fn update(&mut self, message: Message) -> Task<Message> {
         let before = std::mem::discriminant(&self.screen);
-        let title = self.title();
+        let (title, look) = (self.title(), self.look());
         let task = self.handle(message);
         // A new screen, or a new state of this one that its title names (a dialog, a panel,
-        // the recording): the whole window is redrawn.
-        if std::mem::discriminant(&self.screen) != before || self.title() != title {
+        // the recording) or that moves things about (the call's layout): the whole window is
+        // redrawn.
+        if std::mem::discriminant(&self.screen) != before
+            || self.title() != title
+            || self.look() != look
+        {
             self.screen_changes += 1;
         }
         task

@@ -12,7 +12,7 @@ use iced::widget::{
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
 
-use super::{style, time};
+use super::{theme, time};
 
 /// The search field's id (focused when the screen opens).
 pub const SEARCH: &str = "recordings-search";
@@ -461,12 +461,12 @@ impl Recordings {
     pub fn view(&self) -> Element<'_, Message> {
         let header = row![
             button(text("← Home"))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::Back),
-            text("Recordings").size(26),
+            text("Recordings").size(theme::size::HEADING),
             space::horizontal(),
             button(text("Refresh"))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press_maybe((!self.loading).then_some(Message::Refresh)),
         ]
         .spacing(16)
@@ -489,21 +489,21 @@ impl Recordings {
             body = body.push(text(e.as_str()).style(text::danger));
         }
         if let Some(n) = &self.notice {
-            body = body.push(text(n.as_str()).style(style::muted));
+            body = body.push(text(n.as_str()).style(theme::muted));
         }
         if let Some(p) = &self.confirm {
             body = body.push(self.confirmation(p));
         }
         let visible = self.visible();
         if self.loading && self.items.is_empty() {
-            body = body.push(text("Loading…").style(style::muted));
+            body = body.push(text("Loading…").style(theme::muted));
         } else if self.items.is_empty() {
             body = body.push(
                 text("No recordings yet. Record a call (everyone must agree) and it appears here.")
-                    .style(style::muted),
+                    .style(theme::muted),
             );
         } else if visible.is_empty() {
-            body = body.push(text("Nothing matches.").style(style::muted));
+            body = body.push(text("Nothing matches.").style(theme::muted));
         } else {
             body = body.push(
                 text(match self.items.len() {
@@ -511,7 +511,7 @@ impl Recordings {
                     n => format!("{} of {n} recordings", visible.len()),
                 })
                 .size(13)
-                .style(style::muted),
+                .style(theme::muted),
             );
         }
         for item in visible {
@@ -545,15 +545,15 @@ impl Recordings {
             row![
                 space::horizontal(),
                 button(text("Cancel"))
-                    .style(button::secondary)
+                    .style(theme::button::secondary)
                     .on_press(Message::CancelDelete),
                 button(text("Delete"))
-                    .style(button::danger)
+                    .style(theme::button::danger)
                     .on_press(Message::ConfirmDelete),
             ]
             .spacing(8),
         );
-        style::card(c)
+        theme::card(c)
     }
 
     fn card<'a>(&'a self, item: &'a Item) -> Element<'a, Message> {
@@ -579,7 +579,7 @@ impl Recordings {
             row![
                 text(item.title.as_str()).size(18),
                 space::horizontal(),
-                text(facts.join(" · ")).size(13).style(style::muted),
+                text(facts.join(" · ")).size(13).style(theme::muted),
             ]
             .spacing(12)
             .align_y(Center),
@@ -591,7 +591,7 @@ impl Recordings {
         c = self.tags_line(item, c);
         c = c.push(self.cloud_line(item));
         c = c.push(self.actions(item));
-        style::card(c)
+        theme::card(c)
     }
 
     /// The tags: the field editing them, or the hashtags.
@@ -607,7 +607,7 @@ impl Recordings {
                             .padding(6),
                         button(text("Save")).on_press(Message::SaveTags),
                         button(text("Cancel"))
-                            .style(button::secondary)
+                            .style(theme::button::secondary)
                             .on_press(Message::CancelTags),
                     ]
                     .spacing(8)
@@ -621,7 +621,7 @@ impl Recordings {
                 c = c.push(
                     text(assent_shared::api::hashtags(&item.tags))
                         .size(13)
-                        .style(style::muted),
+                        .style(theme::muted),
                 );
             }
             _ => {}
@@ -634,14 +634,14 @@ impl Recordings {
         match &item.cloud {
             None | Some(Cloud::NotKept) => text("Kept on this device only")
                 .size(13)
-                .style(style::muted)
+                .style(theme::muted)
                 .into(),
             Some(Cloud::Stored) => text(match item.keep_until {
                 Some(t) => format!("In the cloud until {}", time::when(t, &self.tz)),
                 None => "In the cloud".into(),
             })
             .size(13)
-            .style(style::muted)
+            .style(theme::muted)
             .into(),
             Some(Cloud::Uploading { done, total }) => {
                 let fraction = if *total == 0 {
@@ -684,7 +684,7 @@ impl Recordings {
         {
             actions = actions.push(
                 button(text("Upload now"))
-                    .style(button::secondary)
+                    .style(theme::button::secondary)
                     .on_press(Message::Upload(item.id.clone())),
             );
         }
@@ -695,13 +695,13 @@ impl Recordings {
             || (item.can_delete_cloud && item.cloud.is_some());
         actions = actions.push(
             button(text("Edit tags"))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::EditTags(item.id.clone())),
         );
         actions = actions.push(space::horizontal());
         actions = actions.push(
             button(text("Delete…"))
-                .style(button::danger)
+                .style(theme::button::danger)
                 .on_press_maybe(deletable.then(|| Message::Delete(item.id.clone()))),
         );
         actions.into()
@@ -711,11 +711,7 @@ impl Recordings {
 fn chip<'a>(label: &str, on: bool, message: Message) -> Element<'a, Message> {
     button(text(label.to_string()).size(13))
         .padding([4, 10])
-        .style(if on {
-            button::primary
-        } else {
-            button::secondary
-        })
+        .style(theme::button::tab(on))
         .on_press(message)
         .into()
 }

@@ -5,7 +5,7 @@ use iced::widget::{Id, button, column, container, row, space, text, text_input};
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
 
-use super::{style, time};
+use super::{theme, time};
 
 pub const TITLE: Id = Id::new("schedule-title");
 pub const DATE: Id = Id::new("schedule-date");
@@ -158,7 +158,7 @@ impl Schedule {
         };
         let valid = self.validate();
         let mut form = column![
-            text("Schedule a meeting").size(26),
+            text("Schedule a meeting").size(theme::size::HEADING),
             field(
                 "Title",
                 "Weekly planning",
@@ -177,7 +177,7 @@ impl Schedule {
                 tz_name(&self.tz)
             ))
             .size(13)
-            .style(style::muted),
+            .style(theme::muted),
             field(
                 "Invite (email addresses, separated by commas)",
                 "bob@example.org, cat@example.org",
@@ -200,7 +200,7 @@ impl Schedule {
         form = form.push(
             row![
                 button(text("Cancel"))
-                    .style(button::secondary)
+                    .style(theme::button::secondary)
                     .on_press(Message::Cancel),
                 space::horizontal(),
                 button(text("Schedule"))

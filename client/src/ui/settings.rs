@@ -11,7 +11,7 @@ use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
 use zeroize::Zeroizing;
 
-use super::{style, time};
+use super::{theme, time};
 
 /// The voice processing switch.
 pub const VOICE_PROCESSING: &str =
@@ -327,9 +327,9 @@ impl Settings {
     pub fn view(&self) -> Element<'_, Message> {
         let header = row![
             button(text("← Home"))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::Back),
-            text("Settings").size(26),
+            text("Settings").size(theme::size::HEADING),
         ]
         .spacing(16)
         .align_y(Center);
@@ -339,7 +339,7 @@ impl Settings {
                 text(format!("{} <{}>", self.name, self.email)),
                 text(format!("Server: {}", self.server))
                     .size(13)
-                    .style(style::muted),
+                    .style(theme::muted),
             ]
             .spacing(4),
         );
@@ -398,7 +398,7 @@ impl Settings {
                 "Your keys and your recovery code stay the same; your other devices are signed out."
             )
             .size(13)
-            .style(style::muted),
+            .style(theme::muted),
             text_input("Current password", &self.current)
                 .id(CURRENT)
                 .secure(true)
@@ -456,7 +456,7 @@ impl Settings {
         };
         let mut c = column![].spacing(8);
         match (self.totp_enabled(), &self.enrolment) {
-            (None, _) => c = c.push(text("Loading…").style(style::muted)),
+            (None, _) => c = c.push(text("Loading…").style(theme::muted)),
             (Some(_), Some(e)) => {
                 c = c.push(text(
                     "Scan this with your authenticator app (or type the secret), then enter the \
@@ -468,7 +468,7 @@ impl Settings {
                 }
                 pair = pair.push(
                     column![
-                        text("Secret").size(13).style(style::muted),
+                        text("Secret").size(13).style(theme::muted),
                         text(e.secret.as_str()).font(iced::Font::MONOSPACE),
                     ]
                     .spacing(4),
@@ -481,7 +481,7 @@ impl Settings {
                             (idle && self.code_ok()).then_some(Message::ConfirmTotp)
                         ),
                         button(text("Cancel"))
-                            .style(button::secondary)
+                            .style(theme::button::secondary)
                             .on_press(Message::CancelTotp),
                     ]
                     .spacing(8)
@@ -496,7 +496,7 @@ impl Settings {
                     row![
                         code_input().on_submit(Message::DisableTotp),
                         button(text("Turn off"))
-                            .style(button::danger)
+                            .style(theme::button::danger)
                             .on_press_maybe(
                                 (idle && self.code_ok()).then_some(Message::DisableTotp)
                             ),
@@ -524,7 +524,7 @@ impl Settings {
     fn sessions_view(&self) -> Element<'_, Message> {
         let mut c = column![].spacing(6);
         let Some(loaded) = &self.loaded else {
-            return text("Loading…").style(style::muted).into();
+            return text("Loading…").style(theme::muted).into();
         };
         for s in &loaded.sessions {
             let when = format!(
@@ -539,7 +539,7 @@ impl Settings {
                     } else {
                         s.device.clone()
                     }),
-                    text(when).size(13).style(style::muted),
+                    text(when).size(13).style(theme::muted),
                 ]
                 .spacing(2),
                 space::horizontal(),
@@ -548,7 +548,7 @@ impl Settings {
             if !s.current {
                 line = line.push(
                     button(text("Sign out"))
-                        .style(button::secondary)
+                        .style(theme::button::secondary)
                         .on_press_maybe(self.busy.is_none().then(|| Message::Revoke(s.id.clone()))),
                 );
             }
@@ -585,7 +585,7 @@ impl Settings {
         c = c.push(row![
             space::horizontal(),
             button(text("Delete my account"))
-                .style(button::danger)
+                .style(theme::button::danger)
                 .on_press_maybe(ready.then_some(Message::DeleteAccount)),
         ]);
         c.into()
@@ -593,7 +593,7 @@ impl Settings {
 }
 
 fn section<'a>(title: &'a str, content: impl Into<Element<'a, Message>>) -> Element<'a, Message> {
-    style::card(column![text(title).size(18), rule::horizontal(1), content.into()].spacing(8))
+    theme::card(column![text(title).size(18), rule::horizontal(1), content.into()].spacing(8))
 }
 
 #[cfg(test)]

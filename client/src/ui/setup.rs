@@ -9,7 +9,7 @@ use iced::widget::{button, column, container, image, pick_list, progress_bar, ro
 use iced::{Center, Element, Fill};
 
 use super::home::MeetingCard;
-use super::style;
+use super::theme;
 
 /// What the pickers offer: the engine's catalogue of devices.
 pub use assent_engine::{Choice, Chosen, Devices};
@@ -229,13 +229,13 @@ impl Setup {
 
     pub fn view(&self) -> Element<'_, Message> {
         let header = column![
-            text(self.card.title.as_str()).size(24),
+            text(self.card.title.as_str()).size(theme::size::HEADING),
             text(format!(
                 "{} · Check how you look and sound before you join.",
                 self.card.code
             ))
             .size(13)
-            .style(style::muted),
+            .style(theme::muted),
         ]
         .spacing(2);
         column![
@@ -291,7 +291,7 @@ impl Setup {
         } else {
             pick_list(options, chosen.clone(), on).width(Fill).into()
         };
-        column![text(label).size(13).style(style::muted), list]
+        column![text(label).size(13).style(theme::muted), list]
             .spacing(4)
             .into()
     }
@@ -320,7 +320,7 @@ impl Setup {
                 .then_some(Message::ToggleCamera(!self.camera_on)),
         );
         let level = row![
-            text("Level").size(13).style(style::muted),
+            text("Level").size(13).style(theme::muted),
             progress_bar(0.0..=1.0, self.meter()).girth(8),
         ]
         .spacing(8)
@@ -375,13 +375,13 @@ impl Setup {
         row![
             button(text("Back"))
                 .padding([8, 16])
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::Back),
-            text(joining).size(13).style(style::muted),
+            text(joining).size(13).style(theme::muted),
             space::horizontal(),
             button(text("Join"))
                 .padding([8, 20])
-                .style(button::primary)
+                .style(theme::button::primary)
                 .on_press_maybe((!self.join_pending).then_some(Message::Join)),
         ]
         .spacing(12)
@@ -394,13 +394,13 @@ impl Setup {
 fn switch(label: &str, message: Option<Message>) -> Element<'_, Message> {
     button(text(label))
         .padding([6, 14])
-        .style(button::secondary)
+        .style(theme::button::secondary)
         .on_press_maybe(message)
         .into()
 }
 
 fn centered(what: &str) -> Element<'_, Message> {
-    container(text(what).size(18).style(style::muted))
+    container(text(what).size(18).style(theme::muted))
         .center(Fill)
         .into()
 }

@@ -31,8 +31,12 @@ pub enum Shortcut {
     Screen,
     /// Ctrl+Alt+H: raise / lower the hand.
     Hand,
-    /// Ctrl+Shift+P: the people panel (everyone's key and safety number) / the chat.
+    /// Ctrl+Shift+P: the people panel (everyone's key and safety number), open or closed.
     People,
+    /// Ctrl+Shift+C: the chat panel, open or closed.
+    Chat,
+    /// Ctrl+Shift+V: the speaker view or the grid.
+    Layout,
     /// Alt+A / Alt+D: agree to / decline the recording proposed.
     Agree,
     Decline,
@@ -57,6 +61,8 @@ pub fn shortcut(key: &keyboard::Key, modifiers: keyboard::Modifiers) -> Option<S
                 ("e", true, true, false) => Some(Shortcut::Screen),
                 ("h", true, false, true) => Some(Shortcut::Hand),
                 ("p", true, true, false) => Some(Shortcut::People),
+                ("c", true, true, false) => Some(Shortcut::Chat),
+                ("v", true, true, false) => Some(Shortcut::Layout),
                 ("r", true, false, false) => Some(Shortcut::Recordings),
                 (",", true, _, false) => Some(Shortcut::Settings),
                 ("n", true, false, false) => Some(Shortcut::NewMeeting),
@@ -116,6 +122,11 @@ pub fn message(s: Shortcut, screen: &Screen) -> Option<Message> {
         }
         (Shortcut::Leave, Screen::Room { .. }) => Message::Room(room::Message::Leave),
         // After the call: Escape goes home.
+        (Shortcut::Back, Screen::Room { room, .. })
+            if room.showing_people() || room.showing_chat() =>
+        {
+            Message::Room(room::Message::ClosePanel)
+        }
         (Shortcut::Back, Screen::Room { room, .. }) if room.ended().is_some() => {
             Message::Room(room::Message::Leave)
         }
@@ -125,6 +136,8 @@ pub fn message(s: Shortcut, screen: &Screen) -> Option<Message> {
         (Shortcut::Screen, Screen::Room { .. }) => Message::Room(room::Message::ToggleScreen),
         (Shortcut::Hand, Screen::Room { .. }) => Message::Room(room::Message::ToggleHand),
         (Shortcut::People, Screen::Room { .. }) => Message::Room(room::Message::TogglePeople),
+        (Shortcut::Chat, Screen::Room { .. }) => Message::Room(room::Message::ToggleChat),
+        (Shortcut::Layout, Screen::Room { .. }) => Message::Room(room::Message::ToggleLayout),
         (Shortcut::Agree, Screen::Room { .. }) => Message::Room(room::Message::Agree),
         (Shortcut::Decline, Screen::Room { .. }) => Message::Room(room::Message::Decline),
         (Shortcut::PlayPause, Screen::Viewer { .. }) => Message::Viewer(viewer::Message::PlayPause),

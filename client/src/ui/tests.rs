@@ -252,9 +252,9 @@ fn answers_move_the_screens_on() {
         assert!(ui.find("Hello, Ada").is_ok());
     }
     assert_eq!(app.title(), "Assent");
-    assert_eq!(app.theme(), Theme::Light);
+    assert_eq!(app.theme(), super::theme::light());
     let _ = app.update(Message::ToggleTheme);
-    assert_eq!(app.theme(), Theme::Dark);
+    assert_eq!(app.theme(), super::theme::dark());
 }
 
 /// Recordings opens over Home, shows what the engine loaded (and why the cloud part is

@@ -8,7 +8,7 @@ use iced::widget::{button, column, container, qr_code, row, text};
 use iced::{Element, Fill};
 
 use super::room::{KeyState, Message, Person};
-use super::style;
+use super::theme;
 
 /// A safety number in two lines of six groups, as people read it out.
 fn two_lines(number: &str) -> String {
@@ -21,7 +21,7 @@ fn two_lines(number: &str) -> String {
 /// buttons to mark it compared or to show it as a QR code.
 pub(super) fn key_view(peer: PeerId, p: &Person, qr: bool) -> Element<'_, Message> {
     let (state, style): (&str, fn(&iced::Theme) -> text::Style) = match p.key {
-        KeyState::Checking => ("Checking their key with the key directory…", style::muted),
+        KeyState::Checking => ("Checking their key with the key directory…", theme::muted),
         KeyState::Proven { compared: true } => {
             ("✓ Verified: safety number compared", text::success)
         }
@@ -36,7 +36,7 @@ pub(super) fn key_view(peer: PeerId, p: &Person, qr: bool) -> Element<'_, Messag
         c = c.push(text(two_lines(n)).font(iced::Font::MONOSPACE).size(12));
         let mut actions = row![
             button(text(if qr { "Hide QR code" } else { "QR code" }).size(12))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .padding([3, 8])
                 .on_press(Message::ToggleQr(peer)),
         ]
@@ -95,7 +95,7 @@ pub(super) fn recipients<'a>(
                 text(format!("· {state} · {}", r.fingerprint))
                     .size(13)
                     .style(if r.verified || r.you {
-                        style::muted
+                        theme::muted
                     } else {
                         text::warning
                     }),

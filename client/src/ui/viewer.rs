@@ -15,7 +15,7 @@ use iced::widget::{button, column, container, image, row, rule, scrollable, slid
 use iced::{Center, Element, Fill};
 use jiff::tz::TimeZone;
 
-use super::{style, time};
+use super::{theme, time};
 
 /// One consent signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -355,9 +355,9 @@ impl Viewer {
         let o = &self.opened;
         let header = row![
             button(text("← Recordings"))
-                .style(button::secondary)
+                .style(theme::button::secondary)
                 .on_press(Message::Back),
-            text(o.title.as_str()).size(26),
+            text(o.title.as_str()).size(theme::size::HEADING),
         ]
         .spacing(16)
         .align_y(Center);
@@ -380,11 +380,11 @@ impl Viewer {
     fn player(&self) -> Element<'_, Message> {
         let pb = &self.playback;
         let Some(p) = &pb.player else {
-            return style::card(match &pb.error {
+            return theme::card(match &pb.error {
                 Some(e) => {
                     text(format!("This recording cannot be played here: {e}")).style(text::danger)
                 }
-                None => text("Decrypting the recording…").style(style::muted),
+                None => text("Decrypting the recording…").style(theme::muted),
             });
         };
         let mut tiles = row![].spacing(8);
@@ -392,14 +392,14 @@ impl Viewer {
             tiles = tiles.push(
                 column![
                     image(handle.clone()).width(Fill),
-                    text(name.as_str()).size(13).style(style::muted),
+                    text(name.as_str()).size(13).style(theme::muted),
                 ]
                 .spacing(4)
                 .width(Fill),
             );
         }
         if pb.frames.is_empty() {
-            tiles = tiles.push(text("No picture yet.").style(style::muted));
+            tiles = tiles.push(text("No picture yet.").style(theme::muted));
         }
         // A recording of no length (a segment closed at once) still gets a seek bar that has
         // a range.
@@ -420,7 +420,7 @@ impl Viewer {
         if let Some(e) = p.error() {
             c = c.push(text(format!("Playback stopped: {e}")).style(text::danger));
         }
-        style::card(c)
+        theme::card(c)
     }
 
     fn verdict(&self) -> Element<'_, Message> {
@@ -459,9 +459,9 @@ impl Viewer {
             ));
         }
         for n in &o.notes {
-            c = c.push(text(n.as_str()).size(13).style(style::muted));
+            c = c.push(text(n.as_str()).size(13).style(theme::muted));
         }
-        style::card(c)
+        theme::card(c)
     }
 
     fn facts(&self) -> Element<'_, Message> {
@@ -476,9 +476,9 @@ impl Viewer {
             None => "never (incomplete)".into(),
         };
         let line = |k: &'static str, v: String| {
-            row![text(k).width(140).style(style::muted), text(v)].spacing(8)
+            row![text(k).width(140).style(theme::muted), text(v)].spacing(8)
         };
-        style::card(
+        theme::card(
             column![
                 line("Started", time::when(o.started_at, &self.tz)),
                 line("Ended", ended),
@@ -537,11 +537,11 @@ impl Viewer {
                         "✗ {m} did not sign: nothing was recorded under this epoch"
                     ))
                     .size(14)
-                    .style(style::muted),
+                    .style(theme::muted),
                 );
             }
         }
-        style::card(c)
+        theme::card(c)
     }
 
     fn chat(&self) -> Element<'_, Message> {
@@ -553,14 +553,14 @@ impl Viewer {
         match &self.opened.chat {
             Err(e) => c = c.push(text(format!("The chat cannot be read: {e}")).style(text::danger)),
             Ok(lines) if lines.is_empty() => {
-                c = c.push(text("No chat while recording.").style(style::muted))
+                c = c.push(text("No chat while recording.").style(theme::muted))
             }
             Ok(lines) => {
                 for l in lines {
                     let when = l.at.map(|t| time::when(t, &self.tz)).unwrap_or_default();
                     c = c.push(
                         row![
-                            text(when).size(13).width(150).style(style::muted),
+                            text(when).size(13).width(150).style(theme::muted),
                             text(format!("{}: {}", l.from, l.text)),
                         ]
                         .spacing(8),
@@ -568,7 +568,7 @@ impl Viewer {
                 }
             }
         }
-        style::card(c)
+        theme::card(c)
     }
 
     fn export(&self) -> Element<'_, Message> {
@@ -579,7 +579,7 @@ impl Viewer {
                 button(text("Export video…"))
                     .on_press_maybe((!self.busy).then_some(Message::Export(Track::Media))),
                 button(text("Export chat…"))
-                    .style(button::secondary)
+                    .style(theme::button::secondary)
                     .on_press_maybe((!self.busy).then_some(Message::Export(Track::Chat))),
             ]
             .spacing(8),
@@ -601,10 +601,10 @@ impl Viewer {
                     row![
                         space::horizontal(),
                         button(text("Cancel"))
-                            .style(button::secondary)
+                            .style(theme::button::secondary)
                             .on_press(Message::CancelExport),
                         button(text("Export decrypted"))
-                            .style(button::danger)
+                            .style(theme::button::danger)
                             .on_press(Message::ConfirmExport),
                     ]
                     .spacing(8),
@@ -613,12 +613,12 @@ impl Viewer {
             );
         }
         if self.busy {
-            c = c.push(text("Exporting…").style(style::muted));
+            c = c.push(text("Exporting…").style(theme::muted));
         }
         if let Some((n, error)) = &self.notice {
             c = c.push(text(n.as_str()).style(if *error { text::danger } else { text::success }));
         }
-        style::card(c)
+        theme::card(c)
     }
 }
 

@@ -132,6 +132,7 @@ impl App {
                     None => Task::none(),
                 };
             }
+            Some(room::Event::Copy(text)) => return iced::clipboard::write(text),
             Some(room::Event::SetMedia(state)) => Command::SetMedia(state),
             Some(room::Event::Chat(text)) => Command::Chat(text),
             Some(room::Event::Leave) => Command::Leave,

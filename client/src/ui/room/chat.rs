@@ -4,7 +4,7 @@ use iced::Element;
 use iced::Fill;
 use iced::widget::{column, scrollable, text, text_input};
 
-use super::super::style;
+use super::super::theme;
 use super::{CHAT, Event, Message, Room};
 
 impl Room {
@@ -13,7 +13,7 @@ impl Room {
         for (who, what) in &self.chat {
             lines = lines.push(
                 column![
-                    text(who.as_str()).size(12).style(style::muted),
+                    text(who.as_str()).size(12).style(theme::muted),
                     text(what.as_str())
                 ]
                 .spacing(1),
@@ -28,7 +28,7 @@ impl Room {
                 .padding(8),
         ]
         .spacing(8)
-        .width(280)
+        .width(Fill)
         .height(Fill)
         .into()
     }

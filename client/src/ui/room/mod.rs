@@ -1,5 +1,7 @@
-//! The meeting room: a tile per person with their video, who is connected, muted or has the
-//! camera off; microphone, camera and leave controls; the chat.
+//! The meeting room: the call's dark stage with a tile per person (their video or initials,
+//! who is muted, speaking, verified, how their connection is), laid out for the number of
+//! people or around the one speaking; the control bar; the chat and the people in a side
+//! panel; the consent dialog as a modal and the recording pill everyone sees.
 
 use std::collections::BTreeMap;
 
@@ -13,17 +15,19 @@ use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use assent_shared::consent::StatusKind;
 use assent_shared::signal::PeerId;
-use iced::widget::{Id, button, column, container, image, row, space, text};
-use iced::{Center, Element, Fill};
+use iced::widget::{Id, image};
 
-use super::style;
-
+mod bar;
 mod chat;
 mod consent;
+pub mod layout;
 mod people;
+mod stage;
 #[cfg(test)]
 mod tests;
 mod tiles;
+
+pub use layout::{Corner, Panel};
 
 pub use tiles::{Quality, quality};
 
@@ -37,8 +41,19 @@ pub enum Message {
     ToggleHand,
     /// Something to tell (an error from the engine), or nothing.
     Noted(Option<String>),
-    /// Show the participants (or the chat again).
+    /// Open the people panel (or close it).
     TogglePeople,
+    /// Open the chat panel (or close it).
+    ToggleChat,
+    ClosePanel,
+    /// The speaker view (the one speaking large) or the grid.
+    ToggleLayout,
+    /// Move our own small picture to the next corner.
+    MovePip,
+    /// Show (or hide) who agreed to the recording.
+    ToggleAgreed,
+    /// Copy the meeting's link to invite someone.
+    CopyInvite,
     /// Host actions.
     Lock(bool),
     EndForAll,
@@ -87,6 +102,8 @@ pub enum Event {
     Withdraw,
     /// Play this sound.
     Chime(assent_engine::Chime),
+    /// Put this text on the clipboard.
+    Copy(String),
 }
 
 /// What a host (or co-host) does to the meeting.
@@ -173,8 +190,24 @@ pub struct Room {
     meeting: Option<assent_shared::api::Meeting>,
     /// Made co-host during this call.
     cohosts: std::collections::BTreeSet<assent_shared::ids::UserId>,
-    /// The participant list is open (instead of the chat).
-    show_people: bool,
+    /// The side panel that is open, if one is.
+    panel: Option<Panel>,
+    /// Chat messages that came while the chat was closed.
+    unread: usize,
+    /// The one speaking large, the others in a strip (with three people or more).
+    speaker_view: bool,
+    /// Where our own small picture sits in a call of two.
+    pip: Corner,
+    /// Short notices (someone joined, left, asked to record), fading out.
+    toasts: Vec<(String, std::time::Instant)>,
+    /// The time at the last look (the display's pace): what fades and counts goes by it.
+    now: std::time::Instant,
+    /// When the recording last started, for its elapsed time.
+    recording_since: Option<std::time::Instant>,
+    /// Who agreed is shown under the recording pill.
+    show_agreed: bool,
+    /// The last one of the others who spoke (large in the speaker view while we speak).
+    last_speaker: Option<PeerId>,
     /// Keys that changed since the last meeting, not yet compared.
     key_changes: Vec<KeyChange>,
     recording: Option<Recording>,
@@ -206,7 +239,15 @@ impl Room {
             ask: None,
             meeting: None,
             cohosts: Default::default(),
-            show_people: false,
+            panel: None,
+            unread: 0,
+            speaker_view: false,
+            pip: Corner::BottomRight,
+            toasts: Vec::new(),
+            now: std::time::Instant::now(),
+            recording_since: None,
+            show_agreed: false,
+            last_speaker: None,
             key_changes: Vec::new(),
             recording: None,
             notice: None,
@@ -246,9 +287,28 @@ impl Room {
         self.ended.as_deref()
     }
 
-    /// Whether the side panel shows the people (their keys) rather than the chat.
+    /// Whether the side panel shows the people (their keys).
     pub fn showing_people(&self) -> bool {
-        self.show_people
+        self.panel == Some(Panel::People)
+    }
+
+    /// Whether the side panel shows the chat.
+    pub fn showing_chat(&self) -> bool {
+        self.panel == Some(Panel::Chat)
+    }
+
+    /// What the window looks like, in a few words: when it changes, the whole window is
+    /// redrawn (see `App::style`).
+    pub fn look(&self) -> String {
+        format!(
+            "{:?} {} {:?} {} {} {}",
+            self.panel,
+            self.speaker_view,
+            self.pip,
+            self.people.len(),
+            self.show_agreed,
+            self.key_changes.len()
+        )
     }
 
     /// How many people are connected with us (end to end verified).
@@ -293,9 +353,30 @@ impl Room {
                 Some(Event::SetMedia(self.local))
             }
             Message::TogglePeople => {
-                self.show_people = !self.show_people;
+                self.toggle_panel(Panel::People);
                 None
             }
+            Message::ToggleChat => {
+                self.toggle_panel(Panel::Chat);
+                None
+            }
+            Message::ClosePanel => {
+                self.panel = None;
+                None
+            }
+            Message::ToggleLayout => {
+                self.speaker_view = !self.speaker_view;
+                None
+            }
+            Message::MovePip => {
+                self.pip = self.pip.next();
+                None
+            }
+            Message::ToggleAgreed => {
+                self.show_agreed = !self.show_agreed && self.recording.is_some();
+                None
+            }
+            Message::CopyInvite => Some(Event::Copy(self.invite_link())),
             Message::Noted(note) => {
                 if note.is_some() {
                     self.notice = note;
@@ -313,6 +394,28 @@ impl Room {
             Message::Record | Message::Agree | Message::Decline | Message::Withdraw => {
                 self.on_recording(message)
             }
+        }
+    }
+
+    /// Open `panel`, or close it if it is the one open.
+    fn toggle_panel(&mut self, panel: Panel) {
+        self.panel = (self.panel != Some(panel)).then_some(panel);
+        if self.panel == Some(Panel::Chat) {
+            self.unread = 0;
+        }
+    }
+
+    /// The link that invites someone to this meeting.
+    pub fn invite_link(&self) -> String {
+        format!("assent://join/{}", self.code)
+    }
+
+    /// A short notice that fades.
+    fn toast(&mut self, text: String) {
+        self.toasts.push((text, self.now));
+        // A burst of arrivals keeps the last few.
+        if self.toasts.len() > 3 {
+            self.toasts.remove(0);
         }
     }
 
@@ -391,6 +494,9 @@ impl Room {
                     .map(|p| p.name.clone())
                     .unwrap_or_else(|| "Someone".into());
                 self.chat.push((name, text));
+                if self.panel != Some(Panel::Chat) {
+                    self.unread += 1;
+                }
             }
             E::CommandFailed { reason } => self.notice = Some(reason),
             E::Consent(c) => self.on_consent(c),
@@ -429,6 +535,9 @@ impl Room {
 
     /// The sound levels now: who speaks (a muted person, ourselves included, does not).
     pub fn on_levels(&mut self, levels: Vec<(Source, f32)>, now: std::time::Instant) {
+        self.now = now;
+        self.toasts
+            .retain(|(_, at)| now.saturating_duration_since(*at) < layout::TOAST_FOR);
         self.my_level = levels
             .iter()
             .find(|(s, _)| *s == Source::Local)
@@ -444,155 +553,9 @@ impl Room {
             })
             .collect();
         self.speaker.update(&heard, now);
-    }
-
-    pub fn view(&self) -> Element<'_, Message> {
-        let mut main = column![
-            self.header(),
-            self.equivocation.then(super::trust::equivocation_banner),
-            self.key_warnings(),
-            self.indicator(),
-            self.consent_dialog(),
-            self.stage()
-        ]
-        .spacing(12)
-        .width(Fill);
-        if let Some(n) = &self.notice {
-            main = main.push(text(n.as_str()).style(iced::widget::text::warning));
+        if let Some(Source::Peer(p)) = self.speaker.current() {
+            self.last_speaker = Some(p);
         }
-        if self.talking_while_muted() && self.ended.is_none() {
-            main = main.push(
-                text("You are muted: Ctrl+D or Unmute to be heard.")
-                    .style(iced::widget::text::warning),
-            );
-        }
-        if let Some(reason) = &self.ended {
-            main = main.push(text(format!("The call has ended: {reason}.")).style(style::muted));
-        }
-        main = main.push(self.controls());
-        row![main, self.side()]
-            .spacing(16)
-            .padding(16)
-            .height(Fill)
-            .into()
-    }
-
-    /// The meeting's title and code, and how many are here.
-    fn header(&self) -> Element<'_, Message> {
-        let people = self.connected();
-        row![
-            column![
-                text(self.title.as_str()).size(22),
-                text(format!(
-                    "{} · {}",
-                    self.code,
-                    match (self.joined, people) {
-                        (false, _) => "joining…".to_string(),
-                        (true, 0) => "waiting for others".to_string(),
-                        (true, 1) => "you and 1 other".to_string(),
-                        (true, n) => format!("you and {n} others"),
-                    }
-                ))
-                .size(13)
-                .style(style::muted),
-            ],
-            space::horizontal(),
-        ]
-        .align_y(Center)
-        .into()
-    }
-
-    /// The tiles: everyone else's, then ours.
-    fn stage(&self) -> Element<'_, Message> {
-        let speaking = self.speaking();
-        let mut tiles: Vec<Element<'_, Message>> = self
-            .people
-            .iter()
-            .map(|(id, p)| tiles::person_tile(p, speaking == Some(Source::Peer(*id))))
-            .collect();
-        if tiles.is_empty() {
-            tiles.push(
-                container(text("Nobody else is here yet.").style(style::muted))
-                    .center(Fill)
-                    .into(),
-            );
-        }
-        tiles.push(self.own_tile(speaking == Some(Source::Local)));
-        tiles::grid(tiles)
-    }
-
-    /// Microphone, camera, screen, hand, record; leave (or back, once the call has ended).
-    fn controls(&self) -> Element<'_, Message> {
-        let on = |b: bool, yes: &'static str, no: &'static str| if b { yes } else { no };
-        let ended = self.ended.is_some();
-        row![
-            button(text(on(self.local.audio, "Mute", "Unmute")))
-                .padding([8, 16])
-                .style(button::secondary)
-                .on_press_maybe((!ended).then_some(Message::ToggleMic)),
-            button(text(on(self.local.video, "Camera off", "Camera on")))
-                .padding([8, 16])
-                .style(button::secondary)
-                .on_press_maybe((!ended).then_some(Message::ToggleCamera)),
-            button(text(on(self.local.screen, "Stop sharing", "Share screen")))
-                .padding([8, 16])
-                .style(button::secondary)
-                .on_press_maybe((!ended).then_some(Message::ToggleScreen)),
-            button(text(on(self.local.hand, "Lower hand", "Raise hand")))
-                .padding([8, 16])
-                .style(button::secondary)
-                .on_press_maybe((!ended).then_some(Message::ToggleHand)),
-            button(text("Record"))
-                .padding([8, 16])
-                .style(button::secondary)
-                .on_press_maybe((!ended && self.recording.is_none()).then_some(Message::Record)),
-            space::horizontal(),
-            button(text(if ended { "Back" } else { "Leave" }))
-                .padding([8, 16])
-                .style(button::danger)
-                .on_press(Message::Leave),
-        ]
-        .spacing(8)
-        .align_y(Center)
-        .into()
-    }
-
-    /// Beside the call: the chat or the people, as two tabs.
-    fn side(&self) -> Element<'_, Message> {
-        // The side: chat or the people, as two tabs.
-        let tab = |label: String, on: bool| {
-            button(text(label).size(14))
-                .padding([4, 12])
-                .style(if on {
-                    button::primary
-                } else {
-                    button::secondary
-                })
-                .on_press(if on {
-                    Message::Noted(None)
-                } else {
-                    Message::TogglePeople
-                })
-        };
-        let tabs = row![
-            tab("Chat".into(), !self.show_people),
-            tab(
-                format!("People ({})", self.people.len() + 1),
-                self.show_people
-            ),
-        ]
-        .spacing(6);
-        column![
-            tabs,
-            if self.show_people {
-                self.people_panel()
-            } else {
-                self.chat_panel()
-            }
-        ]
-        .spacing(8)
-        .width(280)
-        .into()
     }
 }
 

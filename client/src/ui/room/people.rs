@@ -6,7 +6,7 @@ use assent_shared::call::MediaState;
 use iced::widget::{button, column, row, rule, scrollable, space, text};
 use iced::{Element, Fill};
 
-use super::super::style;
+use super::super::theme;
 use super::{Event, HostAction, KeyChange, KeyState, Message, Person, Room};
 
 impl Room {
@@ -68,8 +68,11 @@ impl Room {
                 name,
                 user,
                 email,
-                ..
+                arrived,
             } => {
+                if arrived {
+                    self.toast(format!("{name} joined"));
+                }
                 self.people.insert(
                     peer,
                     Person {
@@ -93,7 +96,12 @@ impl Room {
                 );
             }
             E::ParticipantLeft { peer, .. } => {
-                self.people.remove(&peer);
+                if let Some(p) = self.people.remove(&peer) {
+                    self.toast(format!("{} left", p.name));
+                }
+                if self.last_speaker == Some(peer) {
+                    self.last_speaker = None;
+                }
             }
             E::Connected { peer } => {
                 if let Some(p) = self.people.get_mut(&peer) {
@@ -146,7 +154,7 @@ impl Room {
                     row![
                         space::horizontal(),
                         button(text("It does not match: leave"))
-                            .style(button::danger)
+                            .style(theme::button::danger)
                             .padding([8, 16])
                             .on_press(Message::Leave),
                         button(text("It matches"))
@@ -158,7 +166,7 @@ impl Room {
                 .spacing(6),
             );
         }
-        Some(style::card(c))
+        Some(theme::card(c))
     }
 
     /// Who is here, with their role; for a host or co-host, the meeting's controls.
@@ -177,14 +185,14 @@ impl Room {
                 text(p.name.as_str()),
                 text(format!("{} · {}", p.email, self.role_of(&p.user)))
                     .size(12)
-                    .style(style::muted),
+                    .style(theme::muted),
                 super::super::trust::key_view(*peer, p, self.show_qr == Some(*peer)),
             ]
             .spacing(2);
             if host && self.role_of(&p.user) != "host" {
                 let mut actions = row![
                     button(text("Remove").size(13))
-                        .style(button::danger)
+                        .style(theme::button::danger)
                         .padding([4, 10])
                         .on_press(Message::Remove(p.user)),
                 ]
@@ -194,7 +202,7 @@ impl Room {
                 {
                     actions = actions.push(
                         button(text("Make co-host").size(13))
-                            .style(button::secondary)
+                            .style(theme::button::secondary)
                             .padding([4, 10])
                             .on_press(Message::MakeCohost(p.user)),
                     );
@@ -213,23 +221,23 @@ impl Room {
                     "Open: anyone with the code can join."
                 })
                 .size(13)
-                .style(style::muted),
+                .style(theme::muted),
             );
             c = c.push(
                 row![
                     button(text(if locked { "Unlock" } else { "Lock" }))
-                        .style(button::secondary)
+                        .style(theme::button::secondary)
                         .padding([6, 12])
                         .on_press(Message::Lock(!locked)),
                     button(text("End for everyone"))
-                        .style(button::danger)
+                        .style(theme::button::danger)
                         .padding([6, 12])
                         .on_press(Message::EndForAll),
                 ]
                 .spacing(6),
             );
         }
-        scrollable(c).width(280).height(Fill).into()
+        scrollable(c).width(Fill).height(Fill).into()
     }
 
     /// A host's action, or a key compared, verified or shown as a QR code.

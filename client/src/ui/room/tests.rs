@@ -1,11 +1,20 @@
 //! The room as people see it: who comes and goes, talks, hosts, records and is trusted.
 
+use super::tiles::Mark;
 use super::*;
 use assent_shared::ids::UserId;
-use iced_test::simulator;
+
+/// The room in a window of the app's first size.
+fn ui(room: &Room) -> iced_test::Simulator<'_, Message> {
+    iced_test::Simulator::with_size(
+        iced::Settings::default(),
+        iced::Size::new(1280.0, 720.0),
+        room.view(),
+    )
+}
 
 fn click(room: &mut Room, label: &str) -> Vec<Event> {
-    let mut ui = simulator(room.view());
+    let mut ui = ui(room);
     ui.click(label).expect("the control is on screen");
     let messages: Vec<Message> = ui.into_messages().collect();
     messages
@@ -15,7 +24,18 @@ fn click(room: &mut Room, label: &str) -> Vec<Event> {
 }
 
 fn shows(room: &Room, s: &str) -> bool {
-    simulator(room.view()).find(s).is_ok()
+    ui(room).find(s).is_ok()
+}
+
+/// The marks on the tile of the one called `name`.
+fn marks_of(room: &Room, name: &str) -> Vec<tiles::Mark> {
+    let p = room.people.values().find(|p| p.name == name);
+    tiles::marks(p.expect("someone of that name"))
+}
+
+/// The marks on our own tile.
+fn own_marks(room: &Room) -> Vec<tiles::Mark> {
+    room.own_view(false, false).marks
 }
 
 /// Joined with the microphone and camera on.
@@ -36,7 +56,12 @@ fn people_come_connect_talk_and_go() {
         me: PeerId(1),
         resumed: false,
     }));
-    assert!(shows(&room, "Nobody else is here yet."));
+    assert!(shows(&room, "Waiting for others to join"));
+    assert!(shows(&room, "assent://join/abc-defg-hij"));
+    assert_eq!(
+        click(&mut room, "Copy link"),
+        [Event::Copy("assent://join/abc-defg-hij".into())]
+    );
     room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
         email: "someone@example.org".into(),
         peer: bob,
@@ -44,7 +69,12 @@ fn people_come_connect_talk_and_go() {
         name: "Bob".into(),
         arrived: true,
     }));
-    assert!(shows(&room, "Bob · checking their key… · connecting…"));
+    assert!(shows(&room, "Bob") && shows(&room, "Connecting…"));
+    assert_eq!(
+        marks_of(&room, "Bob"),
+        [Mark::Key(KeyState::Checking), Mark::NotConnected(None)]
+    );
+    assert!(shows(&room, "Bob joined"), "a notice that fades");
     room.on_call_event(CallEvent::Call(CallMachineEvent::Connected { peer: bob }));
     assert!(shows(&room, "abc-defg-hij · you and 1 other"));
     room.on_call_event(CallEvent::Call(CallMachineEvent::RemoteMedia {
@@ -56,10 +86,11 @@ fn people_come_connect_talk_and_go() {
             hand: true,
         },
     }));
-    assert!(shows(
-        &room,
-        "Bob · muted · hand raised · checking their key…"
-    ));
+    assert_eq!(
+        marks_of(&room, "Bob"),
+        [Mark::Muted, Mark::Hand, Mark::Key(KeyState::Checking)]
+    );
+    assert!(!shows(&room, "Connecting…"));
     // Connection quality from the statistics: loss and delay, and pictures arriving.
     let stats = |loss: f64, rtt: f64, fps: f64| assent_engine::CallStats {
         at: 0,
@@ -84,15 +115,22 @@ fn people_come_connect_talk_and_go() {
             ..Default::default()
         }],
     };
+    let quality = |room: &Room| {
+        marks_of(room, "Bob").into_iter().find_map(|m| match m {
+            Mark::Quality(q) => Some(q),
+            _ => None,
+        })
+    };
     room.on_stats(&stats(0.0, 20.0, 30.0));
-    assert!(shows(&room, "● good connection"));
+    assert_eq!(quality(&room), Some(Quality::Good));
     room.on_stats(&stats(0.05, 20.0, 30.0));
-    assert!(shows(&room, "● fair connection"));
+    assert_eq!(quality(&room), Some(Quality::Fair));
     room.on_stats(&stats(0.0, 450.0, 30.0));
-    assert!(shows(&room, "● poor connection"), "a long round trip");
+    assert_eq!(quality(&room), Some(Quality::Poor), "a long round trip");
     room.on_stats(&stats(0.0, 20.0, 0.0));
-    assert!(
-        shows(&room, "● good connection"),
+    assert_eq!(
+        quality(&room),
+        Some(Quality::Good),
         "frame rates do not count"
     );
     room.on_call_event(CallEvent::Call(CallMachineEvent::Chat {
@@ -101,7 +139,12 @@ fn people_come_connect_talk_and_go() {
         text: "hello Ann".into(),
         sent_at: 0,
     }));
+    // The chat is closed: its button counts what came; opened, it shows it.
+    assert!(!shows(&room, "hello Ann"));
+    assert!(shows(&room, "1"), "one unread message on the chat button");
+    assert!(click(&mut room, "Chat").is_empty());
     assert!(shows(&room, "hello Ann"));
+    assert!(!shows(&room, "1"), "read");
     // Our own controls become engine commands.
     assert_eq!(
         click(&mut room, "Mute"),
@@ -127,7 +170,11 @@ fn people_come_connect_talk_and_go() {
         peer: bob,
         reason: assent_shared::signal::LeaveReason::Left,
     }));
-    assert!(shows(&room, "Nobody else is here yet."));
+    assert!(shows(&room, "Waiting for others to join"));
+    assert!(shows(&room, "Bob left"));
+    // The notices fade: gone five seconds later.
+    room.on_levels(vec![], room.now + std::time::Duration::from_secs(6));
+    assert!(!shows(&room, "Bob left"));
     assert_eq!(click(&mut room, "Leave"), [Event::Leave]);
     room.on_call_event(CallEvent::Closed {
         reason: "left the call".into(),
@@ -188,7 +235,8 @@ fn chimes_for_arrivals_departures_and_requests() {
 fn own_tile_and_who_is_speaking() {
     let muted = MediaState { audio: false, ..ON };
     let mut room = Room::new("Standup".into(), "abc-defg-hij".into(), muted);
-    assert!(shows(&room, "You · muted"));
+    assert!(shows(&room, "You"));
+    assert_eq!(own_marks(&room), [Mark::Muted]);
     let bob = PeerId(2);
     room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
         email: "someone@example.org".into(),
@@ -213,7 +261,6 @@ fn own_tile_and_who_is_speaking() {
         t0 + std::time::Duration::from_millis(100),
     );
     assert_eq!(room.speaking(), Some(Source::Peer(bob)));
-    assert!(shows(&room, "Bob · speaking · checking their key…"));
     assert!(!shows(
         &room,
         "You are muted: Ctrl+D or Unmute to be heard."
@@ -224,12 +271,13 @@ fn own_tile_and_who_is_speaking() {
         vec![(Source::Local, -20.0), (Source::Peer(bob), -80.0)],
         t0 + std::time::Duration::from_millis(200),
     );
-    assert!(shows(&room, "You · speaking"));
-    // Camera off, screen shared: the own tile says so.
+    assert_eq!(room.speaking(), Some(Source::Local));
+    assert!(own_marks(&room).is_empty());
+    // Camera off: our initials; screen shared: marked.
     room.update(Message::ToggleCamera);
-    assert!(shows(&room, "You · speaking · camera off"));
+    assert!(shows(&room, "Y"), "initials for the camera off");
     room.update(Message::ToggleScreen);
-    assert!(shows(&room, "You · speaking · sharing your screen"));
+    assert_eq!(own_marks(&room), [Mark::Sharing]);
 }
 
 #[test]
@@ -258,7 +306,8 @@ fn hosts_see_the_participants_and_their_controls() {
         role: Some(role),
     };
     room.on_meeting(meeting(MeetingRole::Participant));
-    assert!(click(&mut room, "People (2)").is_empty());
+    assert!(click(&mut room, "People").is_empty());
+    assert!(shows(&room, "In the call (2)"));
     assert!(shows(&room, "Bob"));
     assert!(
         !shows(&room, "Remove"),
@@ -287,7 +336,10 @@ fn hosts_see_the_participants_and_their_controls() {
         [Event::Host(HostAction::End)]
     );
     assert!(click(&mut room, "Chat").is_empty());
-    assert!(shows(&room, "People (2)"), "back to the chat");
+    assert!(shows(&room, "Messages"), "the chat instead");
+    assert!(!shows(&room, "In the call (2)"));
+    room.update(Message::ClosePanel);
+    assert!(!shows(&room, "Messages"), "closed");
 }
 
 fn consent(room: &mut Room, c: ConsentEvent) {
@@ -329,7 +381,7 @@ fn recording_needs_everyones_consent_and_shows_while_on() {
     );
     assert!(shows(&room, "Bob asks to record “Design review”"));
     assert!(shows(&room, "Already agreed: Bob."));
-    assert!(shows(&room, "waiting for: Ann"));
+    assert!(shows(&room, "Asking to record · waiting for Ann"));
     assert!(
         !shows(&room, "Withdraw consent"),
         "nothing to withdraw before agreeing"
@@ -353,8 +405,13 @@ fn recording_needs_everyones_consent_and_shows_while_on() {
         },
     );
     assert_eq!(room.recording_state(), Some(StatusKind::Recording));
-    assert!(shows(&room, "● Recording “Design review”"));
-    assert!(shows(&room, "agreed: Bob, Ann"));
+    assert!(shows(&room, "Recording 0:00"));
+    // The pill counts the time; a click shows who agreed.
+    room.on_levels(vec![], room.now + std::time::Duration::from_secs(75));
+    assert!(shows(&room, "Recording 1:15"));
+    assert!(click(&mut room, "Recording 1:15").is_empty());
+    assert!(shows(&room, "Agreed: Bob, Ann"));
+    assert!(shows(&room, "“Design review”"));
     assert_eq!(click(&mut room, "Withdraw consent"), [Event::Withdraw]);
     consent(
         &mut room,
@@ -438,7 +495,10 @@ fn keys_show_how_far_they_are_trusted_and_the_dialog_names_every_recipient() {
         name: "Bob".into(),
         arrived: true,
     }));
-    assert!(shows(&room, "Bob · checking their key… · connecting…"));
+    assert_eq!(
+        marks_of(&room, "Bob"),
+        [Mark::Key(KeyState::Checking), Mark::NotConnected(None)]
+    );
     // The recording dialog names everyone it is encrypted to, and who joined.
     consent(
         &mut room,
@@ -483,9 +543,16 @@ fn keys_show_how_far_they_are_trusted_and_the_dialog_names_every_recipient() {
         compared: false,
         safety_number: number.into(),
     }));
-    assert!(shows(&room, "Bob · not verified · connecting…"));
+    assert_eq!(
+        marks_of(&room, "Bob"),
+        [
+            Mark::Key(KeyState::Proven { compared: false }),
+            Mark::NotConnected(None)
+        ]
+    );
     assert!(shows(&room, "· not verified · 33333 44444"));
-    click(&mut room, "People (2)");
+    room.update(Message::Decline);
+    click(&mut room, "People");
     assert!(shows(&room, "bob@example.org · participant"));
     assert!(shows(
         &room,
@@ -503,7 +570,10 @@ fn keys_show_how_far_they_are_trusted_and_the_dialog_names_every_recipient() {
         safety_number: number.into(),
     }));
     assert!(shows(&room, "✓ Verified: safety number compared"));
-    assert!(shows(&room, "Bob · ✓ verified · connecting…"));
+    assert_eq!(
+        marks_of(&room, "Bob")[0],
+        Mark::Key(KeyState::Proven { compared: true })
+    );
     // The server caught lying: a banner nobody can miss.
     room.on_call_event(CallEvent::Call(CallMachineEvent::Equivocation {
         evidence: Box::new(equivocation()),
@@ -525,4 +595,142 @@ fn equivocation() -> assent_shared::transparency::Equivocation {
         a: SignedRoot::sign(&k, body(1)),
         b: SignedRoot::sign(&k, body(2)),
     }
+}
+
+/// A room with `names` in it, all connected.
+fn room_with(names: &[&str]) -> Room {
+    let mut room = Room::new("Standup".into(), "abc-defg-hij".into(), ON);
+    room.on_call_event(CallEvent::Call(CallMachineEvent::Joined {
+        call: assent_shared::CallId([1; 16]),
+        me: PeerId(1),
+        resumed: false,
+    }));
+    for (i, name) in names.iter().enumerate() {
+        let peer = PeerId(i as u64 + 2);
+        room.on_call_event(CallEvent::Call(CallMachineEvent::ParticipantJoined {
+            peer,
+            user: UserId::random(),
+            email: format!("{name}@example.org"),
+            name: (*name).into(),
+            arrived: false,
+        }));
+        room.on_call_event(CallEvent::Call(CallMachineEvent::Connected { peer }));
+    }
+    room
+}
+
+/// Where the text `s` is drawn in the room at 1280x720: its top left corner.
+fn at(room: &Room, s: &'static str) -> iced::Point {
+    let found = ui(room)
+        .find(s)
+        .unwrap_or_else(|_| panic!("{s} is not shown"));
+    found.bounds().position()
+}
+
+/// One to five people: alone with the invitation, two with our picture in a corner (it moves
+/// on a click), a grid for three and four, 3 + 2 for five; the speaker view puts the one
+/// speaking large over a strip; the side panel opens beside the stage and closes.
+#[test]
+fn layouts_for_one_to_five_people_the_speaker_view_and_the_panel() {
+    // Alone.
+    let room = room_with(&[]);
+    assert_eq!(room.layout(), layout::Layout::Alone);
+    assert!(shows(&room, "Waiting for others to join"));
+
+    // Two: Bob large, us small in the bottom right corner, then the bottom left.
+    let mut room = room_with(&["Bob"]);
+    assert!(matches!(room.layout(), layout::Layout::Pair { .. }));
+    assert!(!shows(&room, "Waiting for others to join"));
+    let (bob, you) = (at(&room, "Bob"), at(&room, "You"));
+    assert!(you.x > bob.x + 600.0, "we are in the right corner: {you:?}");
+    assert!(click(&mut room, "You").is_empty());
+    assert_eq!(room.pip, Corner::BottomLeft);
+    assert!(at(&room, "You").x < 400.0);
+    assert!(!shows(&room, "Speaker view"), "no speaker view for two");
+
+    // Three: two above, one under them, centred.
+    let room = room_with(&["Bob", "Carol"]);
+    let (bob, carol, you) = (at(&room, "Bob"), at(&room, "Carol"), at(&room, "You"));
+    assert_eq!(bob.y, carol.y);
+    assert!(carol.x > bob.x);
+    assert!(you.y > bob.y);
+    assert!(you.x > bob.x && you.x < carol.x, "the last row is centred");
+
+    // Four: two by two.
+    let room = room_with(&["Bob", "Carol", "Dan"]);
+    let (bob, carol, dan, you) = (
+        at(&room, "Bob"),
+        at(&room, "Carol"),
+        at(&room, "Dan"),
+        at(&room, "You"),
+    );
+    assert_eq!((bob.y, dan.y), (carol.y, you.y));
+    assert_eq!((bob.x, carol.x), (dan.x, you.x));
+    assert!(dan.y > bob.y);
+
+    // Five: three, then two centred.
+    let mut room = room_with(&["Bob", "Carol", "Dan", "Eve"]);
+    let row1 = [at(&room, "Bob"), at(&room, "Carol"), at(&room, "Dan")];
+    let row2 = [at(&room, "Eve"), at(&room, "You")];
+    assert!(row1.iter().all(|p| p.y == row1[0].y));
+    assert!(row2.iter().all(|p| p.y == row2[0].y && p.y > row1[0].y));
+    assert!(row2[0].x > row1[0].x && row2[1].x < row1[2].x);
+
+    // The speaker view: Dan speaks and is large, the others in the strip under him.
+    assert!(click(&mut room, "Speaker view").is_empty());
+    let dan = *room.people.keys().nth(2).unwrap();
+    room.on_levels(vec![(Source::Peer(dan), -20.0)], std::time::Instant::now());
+    assert_eq!(
+        room.layout(),
+        layout::Layout::Speaker {
+            large: 2,
+            strip: vec![0, 1, 3, 4]
+        }
+    );
+    let large = at(&room, "Dan");
+    let strip = [at(&room, "Bob"), at(&room, "Carol"), at(&room, "Eve")];
+    assert!(
+        strip.iter().all(|p| p.y == strip[0].y && p.y > large.y),
+        "{large:?} over {strip:?}"
+    );
+    assert!(shows(&room, "Grid view"));
+
+    // The panel opens beside the stage (the tiles move left) and closes.
+    let before = at(&room, "Dan");
+    assert!(click(&mut room, "People").is_empty());
+    assert!(shows(&room, "In the call (5)"));
+    assert!(at(&room, "Dan").x < before.x);
+    assert_eq!(room.update(Message::ClosePanel), None);
+    assert_eq!(at(&room, "Dan"), before);
+}
+
+/// The consent dialog is a modal: while it is up, the controls under it cannot be reached;
+/// answered, they can.
+#[test]
+fn the_consent_dialog_is_a_modal_over_the_stage() {
+    let mut room = room_with(&["Bob"]);
+    consent(
+        &mut room,
+        ConsentEvent::Asked {
+            recipients: vec![],
+            joined: vec![],
+            recording: assent_shared::ids::RecordingId::random(),
+            title: "Design review".into(),
+            proposer: "Bob".into(),
+            scope: Scope::LocalAndCloud,
+            retention_days: 30,
+            epoch: 1,
+        },
+    );
+    assert!(shows(&room, "Bob asks to record “Design review”"));
+    assert!(
+        click(&mut room, "Mute").is_empty(),
+        "the bar is under the dialog"
+    );
+    assert_eq!(click(&mut room, "Agree"), [Event::Agree]);
+    assert!(!shows(&room, "Bob asks to record “Design review”"));
+    assert!(matches!(
+        click(&mut room, "Mute").as_slice(),
+        [Event::SetMedia(MediaState { audio: false, .. })]
+    ));
 }

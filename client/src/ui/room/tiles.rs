@@ -1,9 +1,14 @@
-//! The call's tiles: one per person and our own, their picture or name, their state and
-//! connection quality, the one speaking outlined; laid out in a grid.
+//! The call's tiles: one per person and our own. A tile is their picture, cropped to fill it
+//! (a shared screen fitted whole), or their initials on a colour of their name; over it their
+//! name with marks (muted, hand raised, key verified or not), the connection's quality, and
+//! "connecting…" until they are connected. The one speaking is outlined.
 
-use iced::widget::{column, container, image, row, space, text};
-use iced::{Element, Fill, Length};
+use iced::widget::{
+    center, center_x, column, container, image, responsive, right, row, space, stack, text, tooltip,
+};
+use iced::{Bottom, Center, ContentFit, Element, Fill, Length};
 
+use super::super::theme::{self, Icon, icon, size, space as gap, stage, surface};
 use super::{KeyState, Message, Person, Room};
 
 /// A connection's health, from its statistics.
@@ -28,124 +33,365 @@ pub fn quality(s: &assent_engine::PeerStats) -> Quality {
     }
 }
 
-impl Room {
-    /// Our own tile: the picture we send (camera or screen), or "You" with the camera off.
-    pub(super) fn own_tile(&self, speaking: bool) -> Element<'_, Message> {
-        let sending = self.local.video || self.local.screen;
-        let picture = self.self_view.as_ref().filter(|_| sending).map(|(_, h)| h);
-        let mut status = vec!["You".to_string()];
-        if speaking {
-            status.push("speaking".into());
-        }
-        if !self.local.audio {
-            status.push("muted".into());
-        }
-        if self.local.screen {
-            status.push("sharing your screen".into());
-        } else if !self.local.video {
-            status.push("camera off".into());
-        }
-        if self.local.hand {
-            status.push("hand raised".into());
-        }
-        tile(
-            picture,
-            "You",
-            text(status.join(" · ")).size(13).into(),
-            speaking,
-        )
-    }
+/// A mark on someone's tile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    Muted,
+    Hand,
+    Sharing,
+    /// Their key: checking, proven (compared or not), changed.
+    Key(KeyState),
+    /// The connection, once connected and measured.
+    Quality(Quality),
+    /// Not connected (yet): why, when it failed.
+    NotConnected(Option<String>),
 }
 
-/// One person: their video when it comes, else their name; what state they are in.
-pub(super) fn person_tile(p: &Person, speaking: bool) -> Element<'_, Message> {
-    let picture = p.frame.as_ref().filter(|_| p.media.video).map(|(_, h)| h);
-    let mut status = vec![p.name.clone()];
-    if speaking {
-        status.push("speaking".into());
-    }
+/// The marks on someone's tile, in the order they are drawn.
+pub fn marks(p: &Person) -> Vec<Mark> {
+    let mut marks = Vec::new();
     if !p.media.audio {
-        status.push("muted".into());
-    }
-    if p.media.screen {
-        status.push("sharing the screen".into());
+        marks.push(Mark::Muted);
     }
     if p.media.hand {
-        status.push("hand raised".into());
+        marks.push(Mark::Hand);
     }
-    status.push(
-        match p.key {
-            KeyState::Checking => "checking their key…",
-            KeyState::Proven { compared: true } => "✓ verified",
-            KeyState::Proven { compared: false } => "not verified",
-            KeyState::Changed => "⚠ key changed",
-        }
-        .into(),
-    );
-    if !p.connected {
-        status.push(match &p.failed {
-            Some(why) => format!("not connected: {why}"),
-            None => "connecting…".into(),
-        });
+    if p.media.screen {
+        marks.push(Mark::Sharing);
     }
-    let line = match (p.connected, p.quality) {
-        (true, Some(q)) => row![
-            text(status.join(" · ")).size(13),
-            space::horizontal(),
-            text(match q {
-                Quality::Good => "● good connection",
-                Quality::Fair => "● fair connection",
-                Quality::Poor => "● poor connection",
-            })
-            .size(13)
-            .style(match q {
-                Quality::Good => text::success,
-                Quality::Fair => text::warning,
-                Quality::Poor => text::danger,
-            }),
-        ],
-        _ => row![text(status.join(" · ")).size(13)],
-    };
-    tile(picture, &p.name, line.into(), speaking)
+    marks.push(Mark::Key(p.key));
+    match (p.connected, p.quality) {
+        (true, Some(q)) => marks.push(Mark::Quality(q)),
+        (true, None) => {}
+        (false, _) => marks.push(Mark::NotConnected(p.failed.clone())),
+    }
+    marks
 }
 
-/// A tile: the picture (or the name, large, without one) over a status line; the one speaking
-/// is outlined in the theme's accent colour.
-fn tile<'a>(
-    picture: Option<&image::Handle>,
-    name: &'a str,
-    line: Element<'a, Message>,
-    speaking: bool,
-) -> Element<'a, Message> {
-    let picture: Element<'a, Message> = match picture {
-        Some(h) => image(h.clone()).width(Fill).height(Fill).into(),
-        None => container(text(name).size(28)).center(Fill).into(),
+/// What a mark says in its tooltip (and to a screen reader's user, in the people panel).
+fn says(mark: &Mark) -> String {
+    match mark {
+        Mark::Muted => "Muted".into(),
+        Mark::Hand => "Hand raised".into(),
+        Mark::Sharing => "Sharing the screen".into(),
+        Mark::Key(KeyState::Checking) => "Checking their key with the directory…".into(),
+        Mark::Key(KeyState::Proven { compared: true }) => {
+            "Verified: you compared safety numbers".into()
+        }
+        Mark::Key(KeyState::Proven { compared: false }) => {
+            "Not verified: compare safety numbers in People".into()
+        }
+        Mark::Key(KeyState::Changed) => "Their key changed: compare before going on".into(),
+        Mark::Quality(Quality::Good) => "Good connection".into(),
+        Mark::Quality(Quality::Fair) => "Fair connection".into(),
+        Mark::Quality(Quality::Poor) => "Poor connection".into(),
+        Mark::NotConnected(None) => "Connecting…".into(),
+        Mark::NotConnected(Some(why)) => format!("Not connected: {why}"),
+    }
+}
+
+/// A mark's icon and colour on the stage.
+fn drawn(mark: &Mark) -> Option<(Icon, iced::Color)> {
+    Some(match mark {
+        Mark::Muted => (Icon::MicOff, stage::RED),
+        Mark::Hand => (Icon::Hand, stage::AMBER),
+        Mark::Sharing => (Icon::Share, stage::ACCENT),
+        Mark::Key(KeyState::Checking) => (Icon::Unverified, stage::SOFT_TEXT),
+        Mark::Key(KeyState::Proven { compared: true }) => (Icon::Verified, stage::GREEN),
+        Mark::Key(KeyState::Proven { compared: false }) => (Icon::Unverified, stage::SOFT_TEXT),
+        Mark::Key(KeyState::Changed) => (Icon::KeyWarning, stage::RED),
+        Mark::Quality(Quality::Good) => (Icon::SignalGood, stage::GREEN),
+        Mark::Quality(Quality::Fair) => (Icon::SignalFair, stage::AMBER),
+        Mark::Quality(Quality::Poor) => (Icon::SignalPoor, stage::RED),
+        Mark::NotConnected(_) => return None,
+    })
+}
+
+/// A mark as an icon with its tooltip.
+fn mark_view<'a>(mark: &Mark) -> Option<Element<'a, Message>> {
+    let (i, color) = drawn(mark)?;
+    Some(with_tip(icon(i, 16.0, Some(color)).into(), says(mark)))
+}
+
+/// `content` with a tooltip above it.
+pub(super) fn with_tip<'a>(content: Element<'a, Message>, tip: String) -> Element<'a, Message> {
+    tooltip(
+        content,
+        container(text(tip).size(size::CAPTION))
+            .padding([gap::XS, gap::S])
+            .style(surface::tooltip),
+        tooltip::Position::Top,
+    )
+    .gap(gap::S)
+    .into()
+}
+
+/// What a tile shows of someone.
+pub(super) struct TileView<'a> {
+    pub picture: Option<&'a image::Handle>,
+    /// A shared screen: fitted whole rather than cropped.
+    pub screen: bool,
+    pub name: &'a str,
+    pub marks: Vec<Mark>,
+    pub speaking: bool,
+    /// Small (a strip, a corner): a smaller label and initials.
+    pub small: bool,
+}
+
+impl Room {
+    /// Our own tile: the picture we send (camera or screen), or our initials.
+    pub(super) fn own_view(&self, speaking: bool, small: bool) -> TileView<'_> {
+        let sending = self.local.video || self.local.screen;
+        let mut marks = Vec::new();
+        if !self.local.audio {
+            marks.push(Mark::Muted);
+        }
+        if self.local.hand {
+            marks.push(Mark::Hand);
+        }
+        if self.local.screen {
+            marks.push(Mark::Sharing);
+        }
+        TileView {
+            picture: self.self_view.as_ref().filter(|_| sending).map(|(_, h)| h),
+            screen: self.local.screen,
+            name: "You",
+            marks,
+            speaking,
+            small,
+        }
+    }
+}
+
+/// Someone's tile.
+pub(super) fn person_view(p: &Person, speaking: bool, small: bool) -> TileView<'_> {
+    TileView {
+        picture: p.frame.as_ref().filter(|_| p.media.video).map(|(_, h)| h),
+        screen: p.media.screen,
+        name: &p.name,
+        marks: marks(p),
+        speaking,
+        small,
+    }
+}
+
+/// A tile: the picture or the initials, the name and marks over it, "connecting…" until
+/// connected, the one speaking outlined.
+pub(super) fn tile<'a>(t: TileView<'a>) -> Element<'a, Message> {
+    let picture: Element<'a, Message> = match t.picture {
+        Some(h) => {
+            let picture = image(h.clone()).width(Fill).height(Fill);
+            match h {
+                // A camera: its middle at the tile's shape. iced crops by drawing the whole
+                // picture larger and clipping it, and the software renderer clips only at a
+                // layer's edges: a stack's upper layer, clipped to the tile, is one.
+                image::Handle::Rgba { width, height, .. } if !t.screen => stack![
+                    space::horizontal(),
+                    picture
+                        .crop(cover(*width, *height))
+                        .content_fit(ContentFit::Fill)
+                ]
+                .clip(true)
+                .width(Fill)
+                .height(Fill)
+                .into(),
+                // A screen, whole.
+                _ => picture.content_fit(ContentFit::Contain).into(),
+            }
+        }
+        None => center(initials(t.name, t.small)).into(),
     };
-    container(column![picture, line].spacing(4))
-        .padding(6)
+    let mut label = row![].spacing(gap::XS).align_y(Center);
+    for m in &t.marks {
+        if matches!(m, Mark::Muted | Mark::Hand | Mark::Sharing)
+            && let Some(v) = mark_view(m)
+        {
+            label = label.push(v);
+        }
+    }
+    label = label.push(
+        text(t.name)
+            .size(if t.small { size::CAPTION } else { size::BODY })
+            .style(theme::on_stage),
+    );
+    if let Some(v) = t
+        .marks
+        .iter()
+        .find(|m| matches!(m, Mark::Key(_)))
+        .and_then(mark_view)
+    {
+        label = label.push(v);
+    }
+    let label = container(label)
+        .padding([gap::XS, gap::S])
+        .style(surface::label);
+    let mut layers = stack![
+        picture,
+        container(label)
+            .width(Fill)
+            .height(Fill)
+            .align_y(Bottom)
+            .padding(gap::S),
+    ];
+    if let Some(v) = t
+        .marks
+        .iter()
+        .find(|m| matches!(m, Mark::Quality(_)))
+        .and_then(mark_view)
+    {
+        layers = layers.push(
+            right(container(v).padding(gap::XS).style(surface::label))
+                .height(Length::Shrink)
+                .padding(gap::S),
+        );
+    }
+    if let Some(m @ Mark::NotConnected(_)) =
+        t.marks.iter().find(|m| matches!(m, Mark::NotConnected(_)))
+    {
+        layers = layers.push(center(
+            container(text(says(m)).size(size::SMALL))
+                .padding([gap::XS, gap::S])
+                .style(surface::label),
+        ));
+    }
+    // The outline goes over the picture, which would hide a border under it.
+    layers = layers.push(
+        container(space::horizontal())
+            .width(Fill)
+            .height(Fill)
+            .style(surface::speaking_outline(t.speaking)),
+    );
+    container(layers)
         .width(Fill)
         .height(Fill)
-        .style(move |theme: &iced::Theme| {
-            let mut style = container::bordered_box(theme);
-            if speaking {
-                style.border.color = theme.palette().primary;
-                style.border.width = 3.0;
-            }
-            style
-        })
+        .clip(true)
+        .style(surface::tile(false))
         .into()
 }
 
-/// Tiles in rows of two (up to four people: a 2x2 grid).
-pub(super) fn grid(tiles: Vec<Element<'_, Message>>) -> Element<'_, Message> {
-    let mut rows = column![].spacing(8).height(Length::Fill);
-    let mut it = tiles.into_iter().peekable();
-    while it.peek().is_some() {
-        let mut r = row![].spacing(8).height(Length::Fill);
-        for t in it.by_ref().take(2) {
-            r = r.push(t);
+/// Someone's initials on a disc of their colour.
+fn initials<'a>(name: &str, small: bool) -> Element<'a, Message> {
+    let (disc, letters) = if small {
+        (48.0, size::TITLE)
+    } else {
+        (96.0, size::DISPLAY)
+    };
+    container(
+        text(theme::initials(name))
+            .size(letters)
+            .style(theme::on_stage),
+    )
+    .center(disc)
+    .style(surface::badge(theme::person_color(name)))
+    .into()
+}
+
+/// The shape of a tile: wide, as cameras and screens are.
+const ASPECT: f32 = 16.0 / 9.0;
+
+/// The middle of a `width`x`height` picture at [`ASPECT`]: what a tile shows of it.
+pub fn cover(width: u32, height: u32) -> iced::Rectangle<u32> {
+    let (w, h) = (width as f32, height as f32);
+    if w / h > ASPECT {
+        // Wider than a tile: the sides go.
+        let keep = ((h * ASPECT).round() as u32).clamp(1, width);
+        iced::Rectangle {
+            x: (width - keep) / 2,
+            y: 0,
+            width: keep,
+            height,
         }
-        rows = rows.push(r);
+    } else {
+        // Taller: the top and bottom go.
+        let keep = ((w / ASPECT).round() as u32).clamp(1, height);
+        iced::Rectangle {
+            x: 0,
+            y: (height - keep) / 2,
+            width,
+            height: keep,
+        }
     }
-    rows.into()
+}
+
+/// The height of the speaker view's strip.
+pub(super) const STRIP: f32 = 124.0;
+
+/// Tiles in rows (the layout's), each as large as the space allows at [`ASPECT`], centred;
+/// a shorter row is centred under the others.
+pub(super) fn grid<'a>(
+    rows: Vec<Vec<usize>>,
+    tile_of: impl Fn(usize) -> Element<'a, Message> + 'a,
+) -> Element<'a, Message> {
+    responsive(move |area| {
+        let g = gap::S;
+        let r = rows.len().max(1) as f32;
+        let c = rows.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32;
+        let w = ((area.width - g * (c - 1.0)) / c)
+            .min((area.height - g * (r - 1.0)) / r * ASPECT)
+            .max(1.0);
+        let mut lines = column![].spacing(g).align_x(Center);
+        for line in &rows {
+            let mut tiles = row![].spacing(g);
+            for t in line {
+                tiles = tiles.push(container(tile_of(*t)).width(w).height(w / ASPECT));
+            }
+            lines = lines.push(tiles);
+        }
+        center(lines).into()
+    })
+    .into()
+}
+
+/// Small tiles in a row, centred (the speaker view's strip).
+pub(super) fn strip(tiles: Vec<Element<'_, Message>>) -> Element<'_, Message> {
+    let mut r = row![].spacing(gap::S);
+    for t in tiles {
+        r = r.push(container(t).width(STRIP * ASPECT).height(STRIP));
+    }
+    center_x(r).height(STRIP).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 4:3 camera loses its top and bottom, a 21:9 one its sides; a 16:9 one nothing.
+    #[test]
+    fn a_picture_is_cropped_to_the_middle_at_the_tiles_shape() {
+        let r = |x, y, width, height| iced::Rectangle {
+            x,
+            y,
+            width,
+            height,
+        };
+        assert_eq!(cover(640, 480), r(0, 60, 640, 360));
+        assert_eq!(cover(1280, 720), r(0, 0, 1280, 720));
+        assert_eq!(cover(2560, 1080), r(320, 0, 1920, 1080));
+        assert_eq!(cover(1, 1), r(0, 0, 1, 1));
+    }
+
+    #[test]
+    fn every_mark_says_what_it_means() {
+        let all = [
+            Mark::Muted,
+            Mark::Hand,
+            Mark::Sharing,
+            Mark::Key(KeyState::Checking),
+            Mark::Key(KeyState::Proven { compared: true }),
+            Mark::Key(KeyState::Proven { compared: false }),
+            Mark::Key(KeyState::Changed),
+            Mark::Quality(Quality::Good),
+            Mark::Quality(Quality::Fair),
+            Mark::Quality(Quality::Poor),
+            Mark::NotConnected(Some("no route".into())),
+        ];
+        let said: std::collections::BTreeSet<String> = all.iter().map(says).collect();
+        assert_eq!(said.len(), all.len());
+        // A muted microphone and a changed key are red.
+        assert_eq!(drawn(&Mark::Muted).map(|d| d.1), Some(stage::RED));
+        assert_eq!(
+            drawn(&Mark::Key(KeyState::Changed)).map(|d| d.1),
+            Some(stage::RED)
+        );
+    }
 }
