@@ -1,11 +1,14 @@
-//! Home: who is signed in, a new meeting, join by code or `assent://` link.
+//! Home: who is signed in; the actions as large tiles (a new meeting, schedule, the personal
+//! room, recordings); join by code or `assent://` link; the meeting created or found with its
+//! link to copy; upcoming meetings and recent calls as lists with people's initials.
 
 use assent_shared::api::{CallHistory, Meeting};
 use iced::widget::{Id, button, column, container, row, scrollable, space, text, text_input};
-use iced::{Center, Element, Fill};
+use iced::{Center, Element, Fill, Length};
 use jiff::tz::TimeZone;
 
 use super::io::Overview;
+use super::theme::{Icon, icon, size, space as gap, surface};
 use super::{theme, time};
 
 pub const JOIN: Id = Id::new("home-join");
@@ -23,6 +26,8 @@ pub enum Message {
     /// Join the call of the meeting on show.
     Enter,
     SignOut,
+    /// Copy the link of the meeting on show.
+    CopyLink,
     // The answers to what the app asked for.
     /// A meeting created or found (or why not).
     Meeting(Result<MeetingCard, String>),
@@ -46,6 +51,8 @@ pub enum Event {
     SignOut,
     /// Signed out: back to the start.
     SignedOut,
+    /// Put this text on the clipboard.
+    Copy(String),
 }
 
 /// A meeting the server admitted us to, or just created.
@@ -166,6 +173,10 @@ impl Home {
             }
             Message::Enter => self.meeting.clone().map(Event::Enter),
             Message::SignOut => Some(Event::SignOut),
+            Message::CopyLink => self
+                .meeting
+                .as_ref()
+                .map(|m| Event::Copy(format!("assent://join/{}", m.code))),
             Message::Meeting(Ok(card)) => {
                 self.on_meeting(card);
                 None
@@ -195,55 +206,67 @@ impl Home {
     }
 
     pub fn view(&self) -> Element<'_, Message> {
-        let mut body = column![self.header()].spacing(16).width(680);
+        let mut left = column![self.actions(), self.join()].spacing(gap::XL);
+        if let Some(m) = &self.meeting {
+            left = left.push(meeting_card(m));
+        }
+        if let Some(e) = &self.error {
+            left = left.push(text(e.as_str()).style(iced::widget::text::danger));
+        }
+        if self.busy {
+            left = left.push(text("Working…").style(theme::muted));
+        }
+        let mut body = column![self.header()].spacing(gap::XL);
         if !self.alarms.is_empty() {
             body = body.push(super::trust::directory_alarms(&self.alarms));
         }
-        body = body.extend([
-            self.actions(),
-            text("Join a meeting").size(18).into(),
-            self.join(),
-        ]);
-        if let Some(m) = &self.meeting {
-            body = body.push(meeting_card(m));
-        }
-        if let Some(e) = &self.error {
-            body = body.push(text(e.as_str()).style(iced::widget::text::danger));
-        }
-        if self.busy {
-            body = body.push(text("Working…").style(theme::muted));
-        }
-        body = body.push(row![self.upcoming(), self.history()].spacing(24));
+        body = body.push(
+            row![
+                left.width(Length::FillPortion(5)),
+                column![self.upcoming(), self.history()]
+                    .spacing(gap::L)
+                    .width(Length::FillPortion(4)),
+            ]
+            .spacing(gap::XL),
+        );
         body = body.push(
             text(
                 "Ctrl+N new meeting · Ctrl+S schedule · Ctrl+R recordings · Ctrl+, settings · \
                  F2 light/dark",
             )
-            .size(12)
+            .size(size::CAPTION)
             .style(theme::muted),
         );
-        container(scrollable(container(body).center_x(Fill).padding(24)))
-            .center_y(Fill)
-            .into()
+        scrollable(
+            container(container(body).max_width(1120))
+                .center_x(Fill)
+                .padding(gap::XL),
+        )
+        .into()
     }
 
     /// Who is signed in; the settings and signing out.
     fn header(&self) -> Element<'_, Message> {
         row![
+            disc(&self.name, 44.0),
             column![
                 text(format!("Hello, {}", self.name)).size(theme::size::HEADING),
-                text(self.email.as_str()).size(14).style(theme::muted),
+                text(self.email.as_str())
+                    .size(size::BODY)
+                    .style(theme::muted),
             ]
             .spacing(2),
             space::horizontal(),
             button(text("Settings"))
-                .style(theme::button::secondary)
+                .padding([gap::S, gap::M])
+                .style(theme::button::quiet)
                 .on_press(Message::Settings),
             button(text("Sign out"))
-                .style(theme::button::secondary)
+                .padding([gap::S, gap::M])
+                .style(theme::button::quiet)
                 .on_press(Message::SignOut),
         ]
-        .spacing(8)
+        .spacing(gap::M)
         .align_y(Center)
         .into()
     }
@@ -251,49 +274,80 @@ impl Home {
     /// A meeting code or link, and Join.
     fn join(&self) -> Element<'_, Message> {
         let can_join = !self.busy && !assent_engine::join_code(&self.join).is_empty();
-        row![
-            text_input("Meeting code or assent:// link", &self.join)
-                .id(JOIN)
-                .on_input(Message::JoinInput)
-                .on_submit(Message::Join)
-                .padding(8),
-            button(text("Join"))
-                .padding([8, 16])
-                .on_press_maybe(can_join.then_some(Message::Join)),
+        column![
+            text("Join a meeting").size(size::TITLE),
+            row![
+                text_input("Meeting code or assent:// link", &self.join)
+                    .id(JOIN)
+                    .on_input(Message::JoinInput)
+                    .on_submit(Message::Join)
+                    .padding(gap::M),
+                button(text("Join"))
+                    .padding([gap::M, gap::XL])
+                    .style(theme::button::primary)
+                    .on_press_maybe(can_join.then_some(Message::Join)),
+            ]
+            .spacing(gap::S)
+            .align_y(Center),
         ]
-        .spacing(8)
-        .align_y(Center)
+        .spacing(gap::S)
         .into()
     }
 
-    /// New meeting, schedule, personal room, recordings.
+    /// New meeting, schedule, personal room, recordings: large tiles, two by two.
     fn actions(&self) -> Element<'_, Message> {
         let idle = |m: Message| (!self.busy).then_some(m);
-        row![
-            button(text("New meeting"))
-                .padding([10, 20])
-                .on_press_maybe(idle(Message::NewMeeting)),
-            button(text("Schedule…"))
-                .padding([10, 20])
-                .style(theme::button::secondary)
-                .on_press(Message::Schedule),
-            button(text("Personal room"))
-                .padding([10, 20])
-                .style(theme::button::secondary)
-                .on_press_maybe(idle(Message::PersonalRoom)),
-            button(text("Recordings"))
-                .padding([10, 20])
-                .style(theme::button::secondary)
-                .on_press(Message::Recordings),
+        let tile = |i: Icon, title: &'static str, hint: &'static str, main: bool, m| {
+            action_tile(i, title, hint, main, m)
+        };
+        column![
+            row![
+                tile(
+                    Icon::Video,
+                    "New meeting",
+                    "Start a call now (Ctrl+N)",
+                    true,
+                    idle(Message::NewMeeting)
+                ),
+                tile(
+                    Icon::Calendar,
+                    "Schedule…",
+                    "Plan one and invite people (Ctrl+S)",
+                    false,
+                    Some(Message::Schedule)
+                ),
+            ]
+            .spacing(gap::M),
+            row![
+                tile(
+                    Icon::Door,
+                    "Personal room",
+                    "Your own meeting, always open",
+                    false,
+                    idle(Message::PersonalRoom)
+                ),
+                tile(
+                    Icon::Film,
+                    "Recordings",
+                    "Consented, encrypted (Ctrl+R)",
+                    false,
+                    Some(Message::Recordings)
+                ),
+            ]
+            .spacing(gap::M),
         ]
-        .spacing(8)
+        .spacing(gap::M)
         .into()
     }
 
     fn upcoming(&self) -> Element<'_, Message> {
-        let mut list = column![text("Upcoming").size(18)].spacing(8).width(Fill);
+        let mut list = column![text("Upcoming").size(size::TITLE)].spacing(gap::S);
         if self.upcoming.is_empty() {
-            list = list.push(text("Nothing scheduled.").size(13).style(theme::muted));
+            list = list.push(
+                text("Nothing scheduled.")
+                    .size(size::SMALL)
+                    .style(theme::muted),
+            );
         }
         for m in &self.upcoming {
             let when = match (m.starts_at, m.duration_min) {
@@ -303,26 +357,34 @@ impl Home {
             };
             list = list.push(
                 button(
-                    column![
-                        text(m.title.as_str()),
-                        text(when).size(13).style(theme::muted),
+                    row![
+                        container(icon(Icon::Calendar, 18.0, None)).padding(gap::S),
+                        column![
+                            text(m.title.as_str()),
+                            text(when).size(size::SMALL).style(theme::muted),
+                        ]
+                        .spacing(2),
+                        space::horizontal(),
+                        text(format!("with {}", m.host_name))
+                            .size(size::SMALL)
+                            .style(theme::muted),
                     ]
-                    .spacing(2),
+                    .spacing(gap::S)
+                    .align_y(Center),
                 )
+                .padding(gap::S)
                 .width(Fill)
                 .style(button::subtle)
                 .on_press(Message::Show(m.code.clone())),
             );
         }
-        list.into()
+        theme::card(list)
     }
 
     fn history(&self) -> Element<'_, Message> {
-        let mut list = column![text("Recent calls").size(18)]
-            .spacing(8)
-            .width(Fill);
+        let mut list = column![text("Recent calls").size(size::TITLE)].spacing(gap::S);
         if self.history.is_empty() {
-            list = list.push(text("No calls yet.").size(13).style(theme::muted));
+            list = list.push(text("No calls yet.").size(size::SMALL).style(theme::muted));
         }
         for c in self.history.iter().take(10) {
             let length = match c.duration_ms {
@@ -334,22 +396,95 @@ impl Home {
                 .iter()
                 .map(|p| p.display_name.as_str())
                 .collect();
-            list = list.push(
-                column![
-                    text(c.title.as_str()),
-                    text(format!("{} · {length}", time::when(c.started_at, &self.tz)))
-                        .size(13)
+            // Up to three people's initials, then how many more.
+            let mut faces = row![].spacing(2).align_y(Center);
+            for name in people.iter().take(3) {
+                faces = faces.push(disc(name, 26.0));
+            }
+            if people.len() > 3 {
+                faces = faces.push(
+                    text(format!("+{}", people.len() - 3))
+                        .size(size::CAPTION)
                         .style(theme::muted),
-                    text(people.join(", ")).size(13).style(theme::muted),
+                );
+            }
+            list = list.push(
+                row![
+                    column![
+                        text(c.title.as_str()),
+                        text(format!("{} · {length}", time::when(c.started_at, &self.tz)))
+                            .size(size::SMALL)
+                            .style(theme::muted),
+                        text(people.join(", "))
+                            .size(size::SMALL)
+                            .style(theme::muted),
+                    ]
+                    .spacing(2)
+                    .width(Fill),
+                    faces,
                 ]
-                .spacing(2),
+                .spacing(gap::S)
+                .align_y(Center),
             );
         }
-        list.into()
+        theme::card(list)
     }
 }
 
-/// The meeting created or found: its title, code and link, and Join now.
+/// Someone's initials on a disc of their colour, `size` across.
+fn disc<'a>(name: &str, size: f32) -> Element<'a, Message> {
+    container(
+        text(theme::initials(name))
+            .size(size * 0.42)
+            .color(iced::Color::WHITE),
+    )
+    .center(size)
+    .style(surface::badge(theme::person_color(name)))
+    .into()
+}
+
+/// One of Home's actions: an icon, its name and a hint; the main one in the accent.
+fn action_tile<'a>(
+    i: Icon,
+    title: &'static str,
+    hint: &'static str,
+    main: bool,
+    on_press: Option<Message>,
+) -> Element<'a, Message> {
+    let accent = move |theme: &iced::Theme| {
+        if main {
+            theme.extended_palette().primary.base.text
+        } else {
+            theme.extended_palette().primary.base.color
+        }
+    };
+    let content = column![
+        iced::widget::svg(i.handle())
+            .width(28)
+            .height(28)
+            .style(move |theme: &iced::Theme, _| iced::widget::svg::Style {
+                color: Some(accent(theme)),
+            }),
+        space::vertical(),
+        text(title).size(size::TITLE),
+        text(hint).size(size::SMALL),
+    ]
+    .spacing(gap::XS);
+    button(content)
+        .padding(gap::L)
+        .width(Fill)
+        .height(128)
+        .style(if main {
+            theme::button::primary_tile
+        } else {
+            theme::button::tile
+        })
+        .on_press_maybe(on_press)
+        .into()
+}
+
+/// The meeting created or found: its title, code and link (copied in one click), and Join
+/// now.
 fn meeting_card(m: &MeetingCard) -> Element<'_, Message> {
     let heading = if m.created {
         "Your new meeting"
@@ -357,35 +492,45 @@ fn meeting_card(m: &MeetingCard) -> Element<'_, Message> {
         "Meeting found"
     };
     let link = format!("assent://join/{}", m.code);
-    container(
+    theme::card(
         column![
-            text(heading).size(14).style(theme::muted),
-            text(m.title.as_str()).size(20),
+            text(heading).size(size::SMALL).style(theme::muted),
+            text(m.title.as_str()).size(size::TITLE),
             row![
                 text("Code").width(60),
                 text(m.code.as_str()).font(iced::Font::MONOSPACE)
             ],
             row![
                 text("Link").width(60),
-                text(link).font(iced::Font::MONOSPACE)
-            ],
+                text(link).font(iced::Font::MONOSPACE),
+                space::horizontal(),
+                button(
+                    row![
+                        theme::icon::accent(Icon::Copy, 14.0),
+                        text("Copy link").size(size::SMALL)
+                    ]
+                    .spacing(gap::XS)
+                    .align_y(Center)
+                )
+                .padding([gap::XS, gap::S])
+                .style(theme::button::quiet)
+                .on_press(Message::CopyLink),
+            ]
+            .align_y(Center),
             row![
                 text("Share the code or the link.")
-                    .size(13)
+                    .size(size::SMALL)
                     .style(theme::muted),
                 space::horizontal(),
                 button(text("Join now"))
-                    .padding([8, 16])
+                    .padding([gap::S, gap::L])
+                    .style(theme::button::primary)
                     .on_press(Message::Enter),
             ]
             .align_y(Center),
         ]
-        .spacing(6),
+        .spacing(gap::S),
     )
-    .padding(12)
-    .width(Fill)
-    .style(container::bordered_box)
-    .into()
 }
 
 #[cfg(test)]
@@ -442,6 +587,11 @@ mod tests {
         };
         assert_eq!(click(&mut home, "Join"), [Event::Enter(card.clone())]);
         assert_eq!(click(&mut home, "Join now"), [Event::Enter(card)]);
+        // The link goes to the clipboard in one click.
+        assert_eq!(
+            click(&mut home, "Copy link"),
+            [Event::Copy("assent://join/abc-defg-hij".into())]
+        );
     }
 
     #[test]

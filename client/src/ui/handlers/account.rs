@@ -80,6 +80,7 @@ impl App {
             Some(E::Join(code)) => Task::perform(io::find_meeting(dir, code), M::Meeting),
             Some(E::PersonalRoom) => Task::perform(io::personal_room(dir), M::Meeting),
             Some(E::SignOut) => Task::perform(io::sign_out(dir), M::SignedOut),
+            Some(E::Copy(text)) => return iced::clipboard::write(text),
         };
         task.map(Message::Home)
     }

@@ -91,6 +91,35 @@ pub fn quiet(theme: &Theme, status: Status) -> Style {
     }
 }
 
+/// A large action tile (Home): a card that lifts when hovered.
+pub fn tile(theme: &Theme, status: Status) -> Style {
+    let palette = theme.extended_palette();
+    let background = match status {
+        Status::Hovered | Status::Pressed => palette.background.weak.color,
+        _ => palette.background.weakest.color,
+    };
+    Style {
+        background: Some(Background::Color(background)),
+        text_color: match status {
+            Status::Disabled => palette.background.strong.color,
+            _ => palette.background.base.text,
+        },
+        border: Border::default()
+            .rounded(radius::L)
+            .width(1.0)
+            .color(palette.background.weak.color),
+        shadow: Shadow::default(),
+        snap: true,
+    }
+}
+
+/// The main action tile: filled with the accent.
+pub fn primary_tile(theme: &Theme, status: Status) -> Style {
+    let mut style = iced::widget::button::primary(theme, status);
+    style.border = Border::default().rounded(radius::L);
+    style
+}
+
 /// One of a panel's tabs: the selected one filled with the accent.
 pub fn tab(selected: bool) -> impl Fn(&Theme, Status) -> Style {
     move |theme, status| {

@@ -32,6 +32,9 @@ pub enum Icon {
     Speaker,
     Link,
     Send,
+    Calendar,
+    Door,
+    Film,
 }
 
 macro_rules! icons {
@@ -70,6 +73,9 @@ icons! {
     Speaker => "square-user",
     Link => "link",
     Send => "send",
+    Calendar => "calendar",
+    Door => "door-open",
+    Film => "film",
 }
 
 static HANDLES: LazyLock<Vec<Handle>> = LazyLock::new(|| {
@@ -93,6 +99,16 @@ pub fn icon<'a>(icon: Icon, size: f32, color: Option<Color>) -> Svg<'a, Theme> {
         .height(size)
         .style(move |theme: &Theme, _status| svg::Style {
             color: Some(color.unwrap_or(theme.palette().text)),
+        })
+}
+
+/// `icon` at `size` px in the theme's accent (beside a quiet button's text).
+pub fn accent<'a>(icon: Icon, size: f32) -> Svg<'a, Theme> {
+    iced::widget::svg(icon.handle())
+        .width(size)
+        .height(size)
+        .style(|theme: &Theme, _status| svg::Style {
+            color: Some(theme.palette().primary),
         })
 }
 
