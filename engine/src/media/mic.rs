@@ -115,17 +115,23 @@ impl Endpoint for Capture {
         };
         let length = frames * 1_000_000_000 / u64::from(RATE);
         let now = clock.time().saturating_sub(base).nseconds();
-        let (pts, duration, discont) = stamper.stamp(now.saturating_sub(length), frames);
-        let mut buffer = gst::Buffer::from_mut_slice(vec![0u8; frames as usize * 4]);
-        if let Some(b) = buffer.get_mut() {
-            b.set_pts(gst::ClockTime::from_nseconds(pts));
-            b.set_duration(gst::ClockTime::from_nseconds(duration));
-            if discont {
-                b.set_flags(gst::BufferFlags::DISCONT);
-            }
-        }
-        let _ = src.push_buffer(buffer);
+        let stamp = stamper.stamp(now.saturating_sub(length), frames);
+        let _ = src.push_buffer(stamped(vec![0u8; frames as usize * 4], stamp));
     }
+}
+
+/// A buffer of `bytes` with its time, duration and whether it starts anew, as
+/// [`Stamper::stamp`] gives them.
+fn stamped(bytes: Vec<u8>, (pts, duration, discont): (u64, u64, bool)) -> gst::Buffer {
+    let mut buffer = gst::Buffer::from_mut_slice(bytes);
+    if let Some(b) = buffer.get_mut() {
+        b.set_pts(gst::ClockTime::from_nseconds(pts));
+        b.set_duration(gst::ClockTime::from_nseconds(duration));
+        if discont {
+            b.set_flags(gst::BufferFlags::DISCONT);
+        }
+    }
+    buffer
 }
 
 /// Interleaved samples in `format` (GStreamer's name) at `rate` with `channels`.
@@ -180,19 +186,11 @@ impl Capture {
                         .saturating_sub(base)
                         .nseconds()
                         .saturating_sub(behind.as_nanos() as u64);
-                    let (pts, duration, discont) = stamper.stamp(captured, frames);
+                    let stamp = stamper.stamp(captured, frames);
                     // In native order, as the caps say.
-                    let mut buffer =
-                        gst::Buffer::from_mut_slice(bytemuck::cast_slice::<T, u8>(data).to_vec());
-                    if let Some(b) = buffer.get_mut() {
-                        b.set_pts(gst::ClockTime::from_nseconds(pts));
-                        b.set_duration(gst::ClockTime::from_nseconds(duration));
-                        if discont {
-                            b.set_flags(gst::BufferFlags::DISCONT);
-                        }
-                    }
+                    let bytes = bytemuck::cast_slice::<T, u8>(data).to_vec();
                     // Flushing or stopped: the call is ending; nothing to do.
-                    let _ = src.push_buffer(buffer);
+                    let _ = src.push_buffer(stamped(bytes, stamp));
                 },
                 follow::on_error(health),
                 Some(follow::START_WAIT),

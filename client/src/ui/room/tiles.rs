@@ -47,18 +47,21 @@ pub enum Mark {
     NotConnected(Option<String>),
 }
 
+/// What someone's media state puts on their tile: muted, hand raised, sharing.
+fn media_marks(media: &assent_shared::call::MediaState) -> Vec<Mark> {
+    [
+        (!media.audio, Mark::Muted),
+        (media.hand, Mark::Hand),
+        (media.screen, Mark::Sharing),
+    ]
+    .into_iter()
+    .filter_map(|(on, mark)| on.then_some(mark))
+    .collect()
+}
+
 /// The marks on someone's tile, in the order they are drawn.
 pub fn marks(p: &Person) -> Vec<Mark> {
-    let mut marks = Vec::new();
-    if !p.media.audio {
-        marks.push(Mark::Muted);
-    }
-    if p.media.hand {
-        marks.push(Mark::Hand);
-    }
-    if p.media.screen {
-        marks.push(Mark::Sharing);
-    }
+    let mut marks = media_marks(&p.media);
     marks.push(Mark::Key(p.key));
     match (p.connected, p.quality) {
         (true, Some(q)) => marks.push(Mark::Quality(q)),
@@ -142,21 +145,11 @@ impl Room {
     /// Our own tile: the picture we send (camera or screen), or our initials.
     pub(super) fn own_view(&self, speaking: bool, small: bool) -> TileView<'_> {
         let sending = self.local.video || self.local.screen;
-        let mut marks = Vec::new();
-        if !self.local.audio {
-            marks.push(Mark::Muted);
-        }
-        if self.local.hand {
-            marks.push(Mark::Hand);
-        }
-        if self.local.screen {
-            marks.push(Mark::Sharing);
-        }
         TileView {
             picture: self.self_view.as_ref().filter(|_| sending).map(|(_, h)| h),
             screen: self.local.screen,
             name: "You",
-            marks,
+            marks: media_marks(&self.local),
             speaking,
             small,
         }
