@@ -8,7 +8,7 @@ use iced::{Center, Element, Fill, Length};
 use jiff::tz::TimeZone;
 
 use super::io::Overview;
-use super::theme::{Icon, icon, size, space as gap, surface};
+use super::theme::{Icon, icon, size, space as gap};
 use super::{theme, time};
 
 pub const JOIN: Id = Id::new("home-join");
@@ -248,7 +248,7 @@ impl Home {
     /// Who is signed in; the settings and signing out.
     fn header(&self) -> Element<'_, Message> {
         row![
-            disc(&self.name, 44.0),
+            theme::avatar(&self.name, 44.0),
             column![
                 text(format!("Hello, {}", self.name)).size(theme::size::HEADING),
                 text(self.email.as_str())
@@ -399,7 +399,7 @@ impl Home {
             // Up to three people's initials, then how many more.
             let mut faces = row![].spacing(2).align_y(Center);
             for name in people.iter().take(3) {
-                faces = faces.push(disc(name, 26.0));
+                faces = faces.push(theme::avatar(name, 26.0));
             }
             if people.len() > 3 {
                 faces = faces.push(
@@ -429,18 +429,6 @@ impl Home {
         }
         theme::card(list)
     }
-}
-
-/// Someone's initials on a disc of their colour, `size` across.
-fn disc<'a>(name: &str, size: f32) -> Element<'a, Message> {
-    container(
-        text(theme::initials(name))
-            .size(size * 0.42)
-            .color(iced::Color::WHITE),
-    )
-    .center(size)
-    .style(surface::badge(theme::person_color(name)))
-    .into()
 }
 
 /// One of Home's actions: an icon, its name and a hint; the main one in the accent.

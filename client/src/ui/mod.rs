@@ -141,7 +141,7 @@ impl App {
     }
 
     /// How the call is laid out, when one shows.
-    fn look(&self) -> Option<String> {
+    fn look(&self) -> Option<impl PartialEq + use<>> {
         match &self.screen {
             nav::Screen::Room { room, .. } => Some(room.look()),
             _ => None,

@@ -299,15 +299,14 @@ impl Room {
 
     /// What the window looks like, in a few words: when it changes, the whole window is
     /// redrawn (see `App::style`).
-    pub fn look(&self) -> String {
-        format!(
-            "{:?} {} {:?} {} {} {}",
+    pub fn look(&self) -> impl PartialEq + use<> {
+        (
             self.panel,
             self.speaker_view,
             self.pip,
             self.people.len(),
             self.show_agreed,
-            self.key_changes.len()
+            self.key_changes.len(),
         )
     }
 

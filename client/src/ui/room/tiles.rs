@@ -192,7 +192,7 @@ pub(super) fn tile<'a>(t: TileView<'a>) -> Element<'a, Message> {
                 _ => picture.content_fit(ContentFit::Contain).into(),
             }
         }
-        None => center(initials(t.name, t.small)).into(),
+        None => center(theme::avatar(t.name, if t.small { 48.0 } else { 96.0 })).into(),
     };
     let mut label = row![].spacing(gap::XS).align_y(Center);
     for m in &t.marks {
@@ -260,23 +260,6 @@ pub(super) fn tile<'a>(t: TileView<'a>) -> Element<'a, Message> {
         .clip(true)
         .style(surface::tile(false))
         .into()
-}
-
-/// Someone's initials on a disc of their colour.
-fn initials<'a>(name: &str, small: bool) -> Element<'a, Message> {
-    let (disc, letters) = if small {
-        (48.0, size::TITLE)
-    } else {
-        (96.0, size::DISPLAY)
-    };
-    container(
-        text(theme::initials(name))
-            .size(letters)
-            .style(theme::on_stage),
-    )
-    .center(disc)
-    .style(surface::badge(theme::person_color(name)))
-    .into()
 }
 
 /// The shape of a tile: wide, as cameras and screens are.

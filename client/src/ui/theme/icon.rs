@@ -87,8 +87,8 @@ static HANDLES: LazyLock<Vec<Handle>> = LazyLock::new(|| {
 impl Icon {
     /// The parsed picture, shared.
     pub fn handle(self) -> Handle {
-        let index = ALL.iter().position(|i| *i == self).unwrap_or(0);
-        HANDLES[index].clone()
+        // ALL lists the icons in the enum's order.
+        HANDLES[self as usize].clone()
     }
 }
 
@@ -131,5 +131,9 @@ mod tests {
             );
         }
         assert_eq!(Icon::Leave.handle(), Icon::Leave.handle());
+        // Handles are found by the enum's number.
+        for (i, icon) in ALL.iter().enumerate() {
+            assert_eq!(*icon as usize, i, "{icon:?}");
+        }
     }
 }

@@ -44,8 +44,6 @@ pub mod size {
     pub const TITLE: u32 = 18;
     /// A screen's heading.
     pub const HEADING: u32 = 26;
-    /// Initials on a tile, a large number.
-    pub const DISPLAY: u32 = 32;
 }
 
 /// The light theme: near-white surfaces, Assent's blue.
@@ -139,6 +137,19 @@ pub fn initials(name: &str) -> String {
         .filter_map(|w| w.chars().next())
         .flat_map(char::to_uppercase)
         .collect()
+}
+
+/// Someone's initials in white on a disc of their colour, `diameter` across (a tile with the
+/// camera off, a list of people).
+pub fn avatar<'a, M: 'a>(name: &str, diameter: f32) -> Element<'a, M> {
+    container(
+        text(initials(name))
+            .size(diameter * 0.4)
+            .color(Color::WHITE),
+    )
+    .center(diameter)
+    .style(surface::badge(person_color(name)))
+    .into()
 }
 
 /// Secondary text: hints, captions, progress (the text colour, softened; readable on both
