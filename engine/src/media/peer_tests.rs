@@ -23,8 +23,23 @@ fn start(opts: super::super::MediaOptions) -> Media {
     Media::start(opts, super::super::IceOptions::default(), tx).unwrap()
 }
 
-/// Nothing to send, the window as output: media that only plays what peers send.
+/// Nothing to send, the window as output: media that only plays what peers send, to no sound
+/// device (whatever this machine has or lacks, the speaker is the system's fallback sink that
+/// plays to nothing by the clock).
 fn receiving_only() -> super::super::MediaOptions {
+    gst::init().unwrap();
+    for sink in [
+        "pulsesink",
+        "alsasink",
+        "openalsink",
+        "jackaudiosink",
+        "osssink",
+        "oss4sink",
+    ] {
+        if let Some(f) = gst::ElementFactory::find(sink) {
+            f.set_rank(gst::Rank::NONE);
+        }
+    }
     super::super::MediaOptions {
         video: None,
         audio: None,
@@ -215,6 +230,84 @@ fn display_output_delivers_rgba_frames() {
     media.stop();
 }
 
+/// The first frame of `source` after `after` that `ok` accepts, among the next 300.
+fn frame_where(
+    frames: &super::super::frames::FrameSlots,
+    source: Source,
+    mut after: u64,
+    ok: impl Fn(&super::super::frames::Frame) -> bool,
+) -> super::super::frames::Frame {
+    for _ in 0..300 {
+        let f = frames
+            .wait_newer(source, after, Duration::from_secs(20))
+            .expect("frames keep coming");
+        if ok(&f) {
+            return f;
+        }
+        after = f.seq;
+    }
+    panic!("no such frame among 300");
+}
+
+/// Once the window says how large it shows a peer, the peer's pictures come cropped to that
+/// shape and scaled to that size (their size as sent still known); while the window does not
+/// show them they are still decoded but no longer converted for it; shown again, they come at
+/// the new size.
+#[test]
+fn a_peers_pictures_come_at_the_size_the_window_shows_them() {
+    use super::super::frames::View;
+    let media = start(receiving_only());
+    let peer = PeerId(43);
+    let source = Source::Peer(peer);
+    feed(
+        &media,
+        peer,
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! \
+         vp8enc deadline=1 ! rtpvp8pay pt=96 ! \
+         capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96\"",
+    );
+    let frames = media.frames();
+    let first = frame_where(&frames, source, 0, |_| true);
+    assert_eq!(
+        (first.width, first.height, first.natural),
+        (320, 240, (320, 240))
+    );
+    // A 16:9 tile: the top and bottom go, the rest is scaled down.
+    let tile = View::new(160, 90);
+    frames.show(&std::collections::BTreeMap::from([(source, tile)]));
+    let fitted = frame_where(&frames, source, first.seq, |f| f.width == 160);
+    assert_eq!((fitted.height, fitted.natural), (90, (320, 240)));
+    assert_eq!(fitted.rgba.len(), 160 * 90 * 4);
+    // Not shown: decoded, not converted.
+    frames.show(&std::collections::BTreeMap::new());
+    let decoded = media.shared.stats.counters(peer);
+    let count = || {
+        decoded
+            .video_frames
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let until = |n: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while count() < n {
+            assert!(std::time::Instant::now() < deadline, "decoding stopped");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // What was past the gate when it closed arrives; nothing after.
+    until(count() + 5);
+    let hidden = frames.latest(source).expect("a frame").seq;
+    until(count() + 30);
+    assert_eq!(frames.latest(source).expect("a frame").seq, hidden);
+    // Shown again, larger and in its own shape.
+    frames.show(&std::collections::BTreeMap::from([(
+        source,
+        View::new(400, 300),
+    )]));
+    let again = frame_where(&frames, source, hidden, |f| f.width == 400);
+    assert_eq!((again.width, again.height), (400, 300));
+    media.stop();
+}
+
 /// Every stream a client sends is announced with its SSRC, and retransmissions are grouped
 /// with the stream they repair: the receiver maps each stream to its m-line by the
 /// description, not by guessing from which arrives first.
@@ -287,13 +380,23 @@ fn peers_are_heard_through_the_speaker_mix() {
     }
     let levels = media.levels();
     for peer in [ann, bob] {
-        levels
-            .wait_until(
-                Source::Peer(peer),
-                |db| db >= super::super::level::SPEAKING_DB,
-                Duration::from_secs(20),
-            )
-            .expect("the peer is heard");
+        let heard = levels.wait_until(
+            Source::Peer(peer),
+            |db| db >= super::super::level::SPEAKING_DB,
+            Duration::from_secs(20),
+        );
+        let decoded = media
+            .shared
+            .stats
+            .counters(peer)
+            .audio_ms
+            .load(Ordering::Relaxed);
+        assert!(
+            heard.is_some(),
+            "{peer} is not heard: {decoded} ms decoded, levels {:?}, pipeline {:?}",
+            levels.snapshot(),
+            media.shared.pipeline.current_state()
+        );
     }
     let playback = media.shared.playback.as_ref().expect("a speaker");
     assert_eq!(playback.inputs(), 2);
