@@ -44,7 +44,7 @@ pub use media::codec::VideoCodec;
 pub use media::devices::{
     Choice, Chosen, Device, DeviceKind, Devices, DevicesError, list as list_devices,
 };
-pub use media::frames::{Frame, FrameSlots};
+pub use media::frames::{Frame, FrameSlots, View};
 pub use media::level;
 pub use media::preview::Preview;
 pub use media::source::{

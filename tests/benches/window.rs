@@ -5,7 +5,9 @@
 //! Run with `cargo xtask bench-window` (release binaries; results in
 //! `target/bench-results/window.json`). Options: `--seconds S`, the measurement (default 30);
 //! `--people N`, the window and N-1 headless clients (default 2, at most 4: four tiles);
-//! `--width W` of the headless clients' video (4:3; default 640).
+//! `--width W` of the headless clients' video (4:3; default 640). The report has the frame
+//! rate each of the window's tiles showed over the last second and the size it showed it at
+//! (the window writes them to `ASSENT_TILE_REPORT`).
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +32,11 @@ async fn main() {
     }
     let code = others[0].create_meeting("Bench");
     let display = Display::start(1280, 720);
-    let window = ann.open_window(&display.name);
+    let tiles_at = std::env::temp_dir().join(format!("assent-tiles-{}.json", std::process::id()));
+    let window = ann.open_window_env(
+        &display.name,
+        &[("ASSENT_TILE_REPORT", tiles_at.to_str().unwrap())],
+    );
     display.wait_for_window("Assent", WAIT);
     display.focus("Assent");
     // Getting ready: Enter joins with the test sources.
@@ -70,6 +76,11 @@ async fn main() {
         .map(|(p, c)| (cpu_seconds(*p) - c) / elapsed * 100.0)
         .collect();
     let mean_client = client_cpu.iter().sum::<f64>() / client_cpu.len() as f64;
+    let tiles: serde_json::Value = std::fs::read(&tiles_at)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let _ = std::fs::remove_file(&tiles_at);
     let mut fps = Vec::new();
     for c in &mut clients {
         fps.push(c.peer_stats("Ann").await.map(|s| s["fps"].clone()));
@@ -82,6 +93,7 @@ async fn main() {
         "window_cpu_percent_of_one_core": window_cpu,
         "headless_client_cpu_percent_of_one_core": client_cpu,
         "window_to_headless_ratio": window_cpu / mean_client,
+        "window_tiles_fps_and_size": tiles,
         "fps_each_client_receives_from_the_window": fps,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());

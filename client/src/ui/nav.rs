@@ -53,7 +53,7 @@ pub enum Screen {
     /// In a call (the link once it has started), over the home screen it returns to. The
     /// call runs as the room's subscription, for `request`, while this screen exists.
     Room {
-        room: Room,
+        room: Box<Room>,
         request: Box<io::CallRequest>,
         call: Option<io::CallLink>,
         home: Home,

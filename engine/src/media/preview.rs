@@ -141,7 +141,7 @@ fn video_pipeline(src: &dyn CaptureSource, frames: &FrameSlots) -> Result<gst::P
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
         .field("framerate", gst::Fraction::new(30, 1))
         .build();
-    let chain = frames.add_branch(pipeline.upcast_ref(), Source::Local, caps)?;
+    let chain = frames.add_branch(pipeline.upcast_ref(), Source::Local, caps, None)?;
     source.link(&chain[0])?;
     Ok(pipeline)
 }

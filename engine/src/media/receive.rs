@@ -161,14 +161,27 @@ fn output(
     counters: &Arc<stats::PeerCounters>,
 ) -> Result<Vec<gst::Element>> {
     Ok(match (video, shared.opts.output) {
-        (true, Output::Display) => vec![
+        // Stamped pictures (the latency benchmarks) are read whole, as they arrive.
+        (true, Output::Display) if shared.opts.stamp_frames => vec![
             make("videoconvert")?,
             shared.frames.shown_sink(
                 Source::Peer(peer),
                 shared.opts.lip_sync,
-                shared.opts.stamp_frames.then(|| shown(counters.clone())),
+                Some(shown(counters.clone())),
             ),
         ],
+        // Fitted to the tile the window shows it in.
+        (true, Output::Display) => shared.frames.fitted(
+            Source::Peer(peer),
+            gst::Caps::builder("video/x-raw")
+                .field("format", "RGBA")
+                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+                .build(),
+            None,
+            shared
+                .frames
+                .shown_sink(Source::Peer(peer), shared.opts.lip_sync, None),
+        )?,
         // Into the speaker's mixer (linked by the caller: with the window as output the call
         // always has one).
         (false, Output::Display) => vec![make("audioconvert")?, make("audioresample")?],

@@ -177,7 +177,8 @@ impl VideoSend {
     }
 
     /// Our own picture for the window, as it is sent (camera or screen; nothing while the
-    /// camera is off): small, at 15 frames a second, in RGBA.
+    /// camera is off): at 15 frames a second, in RGBA, small until the window says the size
+    /// of its tile.
     pub(crate) fn add_self_view(
         &self,
         pipeline: &gst::Pipeline,
@@ -185,14 +186,18 @@ impl VideoSend {
         o: &MediaOptions,
     ) -> Result<()> {
         // 320 wide, in the shape of what is sent (square pixels: the window ignores aspect).
-        let height = (320 * o.height / o.width.max(1)).max(2) as i32;
+        let height = (320 * o.height / o.width.max(1)).max(2);
         let caps = gst::Caps::builder("video/x-raw")
-            .field("width", 320i32)
-            .field("height", height)
+            .field("format", "RGBA")
             .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
             .field("framerate", gst::Fraction::new(15, 1))
             .build();
-        let chain = frames.add_branch(pipeline.upcast_ref(), Source::Local, caps)?;
+        let chain = frames.add_branch(
+            pipeline.upcast_ref(),
+            Source::Local,
+            caps,
+            Some((320, height)),
+        )?;
         let chain: Vec<&gst::Element> = chain.iter().collect();
         join_tee(&self.raw_tee, &chain)?;
         Ok(())

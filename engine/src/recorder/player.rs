@@ -578,6 +578,7 @@ fn store_frame(state: &State, key: &Mutex<String>, sample: &gst::Sample) {
                 height: h,
                 rgba: Arc::new(rgba),
                 seq,
+                natural: (w, h),
             },
         );
     }

@@ -30,7 +30,11 @@ impl App {
             return Task::none();
         };
         let card = &joining.card;
-        let room = room::Room::new(card.title.clone(), card.code.clone(), joining.initial);
+        let room = Box::new(room::Room::new(
+            card.title.clone(),
+            card.code.clone(),
+            joining.initial,
+        ));
         self.screen = Screen::Room {
             room,
             request: Box::new(io::CallRequest::new(self.profile.clone(), joining)),
@@ -165,7 +169,12 @@ impl App {
                 room,
                 call: Some(link),
                 ..
-            } => room.on_frames(&link.handle.media.frames(), &link.handle.media.levels()),
+            } => {
+                let media = &link.handle.media;
+                if room.on_frames(&media.frames(), &media.levels()) {
+                    report_tiles(room);
+                }
+            }
             Screen::Viewer { viewer, .. } => viewer.on_frame(),
             _ => {}
         }
@@ -184,5 +193,26 @@ impl App {
             Some(s) => Message::Room(room::Message::Stats(std::sync::Arc::new(s))),
             None => Message::Idle,
         })
+    }
+}
+
+/// With `ASSENT_TILE_REPORT` set (the window benchmark), the frame rate each tile showed over
+/// the last second and its size, written to that file as JSON once a second.
+fn report_tiles(room: &room::Room) {
+    let Some(path) = std::env::var_os("ASSENT_TILE_REPORT") else {
+        return;
+    };
+    let tiles: Vec<serde_json::Value> = room
+        .tile_rates()
+        .into_iter()
+        .map(|(name, fps, view)| {
+            serde_json::json!({"name": name, "fps": fps, "width": view.width, "height": view.height})
+        })
+        .collect();
+    let json = serde_json::Value::Array(tiles).to_string();
+    // Written aside and renamed, so that a reader never sees half of it.
+    let aside = std::path::PathBuf::from(&path).with_extension("part");
+    if std::fs::write(&aside, json).is_ok() {
+        let _ = std::fs::rename(&aside, &path);
     }
 }

@@ -15,13 +15,15 @@ use assent_shared::call::MediaState;
 use assent_shared::consent::Scope;
 use assent_shared::consent::StatusKind;
 use assent_shared::signal::PeerId;
-use iced::widget::{Id, image};
+use iced::widget::Id;
+use pictures::Picture;
 
 mod bar;
 mod chat;
 mod consent;
 pub mod layout;
 mod people;
+mod pictures;
 mod stage;
 #[cfg(test)]
 mod tests;
@@ -168,8 +170,8 @@ pub(super) struct Person {
     connected: bool,
     media: MediaState,
     failed: Option<String>,
-    /// The latest video frame shown, by sequence number.
-    frame: Option<(u64, image::Handle)>,
+    /// Their latest picture.
+    frame: Option<Picture>,
     /// How the connection with them is doing (from the latest statistics).
     quality: Option<Quality>,
 }
@@ -212,8 +214,10 @@ pub struct Room {
     key_changes: Vec<KeyChange>,
     recording: Option<Recording>,
     notice: Option<String>,
-    /// Our own picture as sent, by sequence number.
-    self_view: Option<(u64, image::Handle)>,
+    /// Our own picture as sent.
+    self_view: Option<Picture>,
+    /// The size each picture is laid out at, and the frame rate each tile shows.
+    shown: pictures::Shown,
     /// Who is speaking (us included).
     speaker: ActiveSpeaker,
     /// Our microphone's level (before muting, dBFS).
@@ -252,6 +256,7 @@ impl Room {
             recording: None,
             notice: None,
             self_view: None,
+            shown: Default::default(),
             speaker: ActiveSpeaker::default(),
             my_level: level::FLOOR_DB,
             show_qr: None,
@@ -516,20 +521,46 @@ impl Room {
     }
 
     /// Take the newest video frame of each person and ourselves, and who is speaking (called
-    /// at the display's pace).
-    pub fn on_frames(&mut self, frames: &FrameSlots, levels: &Levels) {
-        let newer = |slot: &mut Option<(u64, image::Handle)>, source: Source| {
+    /// at the display's pace); tell the engine the size each picture is laid out at. True when
+    /// the tiles' frame rates were just measured (once a second).
+    pub fn on_frames(&mut self, frames: &FrameSlots, levels: &Levels) -> bool {
+        let shown = &mut self.shown;
+        let mut newer = |slot: &mut Option<Picture>, source: Source| {
             if let Some(f) = frames.latest(source)
-                && slot.as_ref().is_none_or(|(seq, _)| *seq != f.seq)
+                && slot.as_ref().is_none_or(|p| p.seq != f.seq)
             {
-                *slot = Some((f.seq, super::video::picture(f.width, f.height, f.rgba)));
+                *slot = Some(Picture::of(f));
+                shown.count(source);
             }
         };
         for (peer, person) in self.people.iter_mut() {
             newer(&mut person.frame, Source::Peer(*peer));
         }
         newer(&mut self.self_view, Source::Local);
-        self.on_levels(levels.snapshot(), std::time::Instant::now());
+        self.shown.tell(frames);
+        let now = std::time::Instant::now();
+        let measured = self.shown.measure(now);
+        self.on_levels(levels.snapshot(), now);
+        measured
+    }
+
+    /// The pictures a second each tile showed over the last second, by name, with the size
+    /// it is shown at.
+    pub fn tile_rates(&self) -> Vec<(String, f32, assent_engine::View)> {
+        self.shown
+            .rates()
+            .into_iter()
+            .map(|(source, rate, view)| {
+                let name = match source {
+                    Source::Local => "You".to_string(),
+                    Source::Peer(p) => self
+                        .people
+                        .get(&p)
+                        .map_or_else(|| p.to_string(), |person| person.name.clone()),
+                };
+                (name, rate, view)
+            })
+            .collect()
     }
 
     /// The sound levels now: who speaks (a muted person, ourselves included, does not).

@@ -3,11 +3,11 @@
 
 use assent_engine::Source;
 use iced::widget::{button, center, column, container, opaque, row, stack, text};
-use iced::{Bottom, Center, Element, Fill, Top};
+use iced::{Bottom, Center, Element, Fill, Size, Top};
 
 use super::super::theme::{self, Icon, icon, size, space as gap, stage, surface};
 use super::layout::{self, Corner, Layout, Panel};
-use super::tiles::{self, TileView};
+use super::tiles;
 use super::{Message, Room};
 
 /// Our own picture's size in a call of two.
@@ -17,6 +17,8 @@ const PANEL: f32 = 340.0;
 
 impl Room {
     pub fn view(&self) -> Element<'_, Message> {
+        // What this view lays out is what the window shows (`pictures.rs`).
+        self.shown.relayout();
         let mut main = column![self.top_bar()].spacing(gap::M).height(Fill);
         if self.equivocation {
             main = main.push(super::super::trust::equivocation_banner());
@@ -49,13 +51,14 @@ impl Room {
         layers.into()
     }
 
-    /// The tile numbered `t`: the others in order, then us.
-    fn tile_view(&self, t: usize, small: bool) -> TileView<'_> {
+    /// The tile numbered `t` (the others in order, then us) at `size`.
+    fn tile(&self, t: usize, small: bool, size: Size) -> Element<'_, Message> {
         let speaking = self.speaking();
-        match self.people.iter().nth(t) {
-            Some((id, p)) => tiles::person_view(p, speaking == Some(Source::Peer(*id)), small),
+        let view = match self.people.iter().nth(t) {
+            Some((id, p)) => tiles::person_view(*id, p, speaking == Some(Source::Peer(*id)), small),
             None => self.own_view(speaking == Some(Source::Local), small),
-        }
+        };
+        tiles::tile(view, size, &self.shown)
     }
 
     /// The layout for who is here now.
@@ -75,14 +78,12 @@ impl Room {
     fn stage(&self) -> Element<'_, Message> {
         match self.layout() {
             Layout::Alone => stack![
-                tiles::grid(vec![vec![0]], move |t| tiles::tile(
-                    self.tile_view(t, false)
-                )),
+                tiles::grid(vec![vec![0]], move |t, size| self.tile(t, false, size)),
                 self.waiting(),
             ]
             .into(),
             Layout::Pair { corner } => {
-                let own = button(tiles::tile(self.tile_view(1, true)))
+                let own = button(self.tile(1, true, Size::new(PIP.0, PIP.1)))
                     .padding(0)
                     .width(PIP.0)
                     .height(PIP.1)
@@ -95,9 +96,7 @@ impl Room {
                     Corner::TopRight => (iced::Right, Top),
                 };
                 stack![
-                    tiles::grid(vec![vec![0]], move |t| tiles::tile(
-                        self.tile_view(t, false)
-                    )),
+                    tiles::grid(vec![vec![0]], move |t, size| self.tile(t, false, size)),
                     container(super::tiles::with_tip(
                         own.into(),
                         "You: click to move to another corner".into()
@@ -110,17 +109,13 @@ impl Room {
                 ]
                 .into()
             }
-            Layout::Grid { rows } => {
-                tiles::grid(rows, move |t| tiles::tile(self.tile_view(t, false)))
-            }
+            Layout::Grid { rows } => tiles::grid(rows, move |t, size| self.tile(t, false, size)),
             Layout::Speaker { large, strip } => column![
-                tiles::grid(vec![vec![large]], move |t| tiles::tile(
-                    self.tile_view(t, false)
-                )),
+                tiles::grid(vec![vec![large]], move |t, size| self.tile(t, false, size)),
                 tiles::strip(
                     strip
                         .into_iter()
-                        .map(|t| tiles::tile(self.tile_view(t, true)))
+                        .map(|t| self.tile(t, true, tiles::STRIP_TILE))
                         .collect()
                 ),
             ]

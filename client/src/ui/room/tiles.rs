@@ -6,10 +6,12 @@
 use iced::widget::{
     center, center_x, column, container, image, responsive, right, row, space, stack, text, tooltip,
 };
-use iced::{Bottom, Center, ContentFit, Element, Fill, Length};
+use iced::{Bottom, Center, ContentFit, Element, Fill, Length, Size};
 
 use super::super::theme::{self, Icon, icon, size, space as gap, stage, surface};
+use super::pictures::{self, Picture, Shown};
 use super::{KeyState, Message, Person, Room};
+use assent_engine::{Source, View};
 
 /// A connection's health, from its statistics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +133,11 @@ pub(super) fn with_tip<'a>(content: Element<'a, Message>, tip: String) -> Elemen
 
 /// What a tile shows of someone.
 pub(super) struct TileView<'a> {
-    pub picture: Option<&'a image::Handle>,
+    /// Whose tile it is.
+    pub source: Source,
+    /// Their camera or screen is on: a picture is shown once one comes.
+    pub video: bool,
+    pub picture: Option<&'a Picture>,
     /// A shared screen: fitted whole rather than cropped.
     pub screen: bool,
     pub name: &'a str,
@@ -146,7 +152,9 @@ impl Room {
     pub(super) fn own_view(&self, speaking: bool, small: bool) -> TileView<'_> {
         let sending = self.local.video || self.local.screen;
         TileView {
-            picture: self.self_view.as_ref().filter(|_| sending).map(|(_, h)| h),
+            source: Source::Local,
+            video: sending,
+            picture: self.self_view.as_ref().filter(|_| sending),
             screen: self.local.screen,
             name: "You",
             marks: media_marks(&self.local),
@@ -157,9 +165,16 @@ impl Room {
 }
 
 /// Someone's tile.
-pub(super) fn person_view(p: &Person, speaking: bool, small: bool) -> TileView<'_> {
+pub(super) fn person_view(
+    peer: assent_shared::signal::PeerId,
+    p: &Person,
+    speaking: bool,
+    small: bool,
+) -> TileView<'_> {
     TileView {
-        picture: p.frame.as_ref().filter(|_| p.media.video).map(|(_, h)| h),
+        source: Source::Peer(peer),
+        video: p.media.video,
+        picture: p.frame.as_ref().filter(|_| p.media.video),
         screen: p.media.screen,
         name: &p.name,
         marks: marks(p),
@@ -168,30 +183,16 @@ pub(super) fn person_view(p: &Person, speaking: bool, small: bool) -> TileView<'
     }
 }
 
-/// A tile: the picture or the initials, the name and marks over it, "connecting…" until
-/// connected, the one speaking outlined.
-pub(super) fn tile<'a>(t: TileView<'a>) -> Element<'a, Message> {
+/// A tile of `size`: the picture or the initials, the name and marks over it, "connecting…"
+/// until connected, the one speaking outlined. The picture's view is laid out in `shown`.
+pub(super) fn tile<'a>(t: TileView<'a>, size: Size, shown: &Shown) -> Element<'a, Message> {
+    if t.video {
+        // Laid out before the first picture comes too: the engine sends none it is not told of.
+        let natural = t.picture.map_or((0, 0), |p| p.natural);
+        shown.lay(t.source, pictures::view_for(size, natural, t.screen));
+    }
     let picture: Element<'a, Message> = match t.picture {
-        Some(h) => {
-            let picture = image(h.clone()).width(Fill).height(Fill);
-            match h {
-                // A camera: its middle at the tile's shape. iced crops by drawing the whole
-                // picture larger and clipping it, and the software renderer clips only at a
-                // layer's edges: a stack's upper layer, clipped to the tile, is one.
-                image::Handle::Rgba { width, height, .. } if !t.screen => stack![
-                    space::horizontal(),
-                    picture
-                        .crop(cover(*width, *height))
-                        .content_fit(ContentFit::Fill)
-                ]
-                .clip(true)
-                .width(Fill)
-                .height(Fill)
-                .into(),
-                // A screen, whole.
-                _ => picture.content_fit(ContentFit::Contain).into(),
-            }
-        }
+        Some(p) => picture(p, pictures::view_for(size, p.natural, t.screen), t.screen),
         None => center(theme::avatar(t.name, if t.small { 48.0 } else { 96.0 })).into(),
     };
     let mut label = row![].spacing(gap::XS).align_y(Center);
@@ -262,6 +263,38 @@ pub(super) fn tile<'a>(t: TileView<'a>) -> Element<'a, Message> {
         .into()
 }
 
+/// A picture in its tile. Once the engine gives it at its `view` (as it does from the frame
+/// after it is told), it is copied as it is, pixel for pixel; until then it is scaled here:
+/// a camera's middle at the tile's shape, a screen whole.
+fn picture<'a>(p: &Picture, view: View, screen: bool) -> Element<'a, Message> {
+    if p.size == (view.width, view.height) {
+        return center(
+            image(p.handle.clone())
+                .width(view.width as f32)
+                .height(view.height as f32)
+                .filter_method(image::FilterMethod::Nearest),
+        )
+        .into();
+    }
+    let picture = image(p.handle.clone()).width(Fill).height(Fill);
+    if screen {
+        return picture.content_fit(ContentFit::Contain).into();
+    }
+    // iced crops by drawing the whole picture larger and clipping it, and the software
+    // renderer clips only at a layer's edges: a stack's upper layer, clipped to the tile, is
+    // one.
+    stack![
+        space::horizontal(),
+        picture
+            .crop(cover(p.size.0, p.size.1))
+            .content_fit(ContentFit::Fill)
+    ]
+    .clip(true)
+    .width(Fill)
+    .height(Fill)
+    .into()
+}
+
 /// The shape of a tile: wide, as cameras and screens are.
 const ASPECT: f32 = 16.0 / 9.0;
 
@@ -296,20 +329,27 @@ pub(super) const STRIP: f32 = 124.0;
 /// a shorter row is centred under the others.
 pub(super) fn grid<'a>(
     rows: Vec<Vec<usize>>,
-    tile_of: impl Fn(usize) -> Element<'a, Message> + 'a,
+    tile_of: impl Fn(usize, Size) -> Element<'a, Message> + 'a,
 ) -> Element<'a, Message> {
     responsive(move |area| {
         let g = gap::S;
         let r = rows.len().max(1) as f32;
         let c = rows.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32;
+        // Whole pixels, so that a picture fitted to its tile is copied without scaling.
         let w = ((area.width - g * (c - 1.0)) / c)
             .min((area.height - g * (r - 1.0)) / r * ASPECT)
-            .max(1.0);
+            .max(2.0)
+            .floor();
+        let size = Size::new(w, (w / ASPECT).floor());
         let mut lines = column![].spacing(g).align_x(Center);
         for line in &rows {
             let mut tiles = row![].spacing(g);
             for t in line {
-                tiles = tiles.push(container(tile_of(*t)).width(w).height(w / ASPECT));
+                tiles = tiles.push(
+                    container(tile_of(*t, size))
+                        .width(size.width)
+                        .height(size.height),
+                );
             }
             lines = lines.push(tiles);
         }
@@ -318,11 +358,18 @@ pub(super) fn grid<'a>(
     .into()
 }
 
+/// A small tile's size in the speaker view's strip.
+pub(super) const STRIP_TILE: Size = Size::new(220.0, STRIP);
+
 /// Small tiles in a row, centred (the speaker view's strip).
 pub(super) fn strip(tiles: Vec<Element<'_, Message>>) -> Element<'_, Message> {
     let mut r = row![].spacing(gap::S);
     for t in tiles {
-        r = r.push(container(t).width(STRIP * ASPECT).height(STRIP));
+        r = r.push(
+            container(t)
+                .width(STRIP_TILE.width)
+                .height(STRIP_TILE.height),
+        );
     }
     center_x(r).height(STRIP).into()
 }
