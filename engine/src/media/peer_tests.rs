@@ -204,19 +204,17 @@ fn camera_off_lets_go_of_the_camera() {
     media.stop();
 }
 
+/// An RTP stream standing in for what webrtcbin hands out for a peer: VP8 at 320x240.
+const VP8_320X240: &str = "videotestsrc is-live=true ! \
+    video/x-raw,width=320,height=240,framerate=30/1 ! vp8enc deadline=1 ! rtpvp8pay pt=96 ! \
+    capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96\"";
+
 /// With the window as output, a peer's VP8 stream arrives as RGBA frames in the slots.
 #[test]
 fn display_output_delivers_rgba_frames() {
     let media = start(receiving_only());
     let peer = PeerId(42);
-    // An RTP stream standing in for what webrtcbin hands out for a peer.
-    feed(
-        &media,
-        peer,
-        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! \
-         vp8enc deadline=1 ! rtpvp8pay pt=96 ! \
-         capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96\"",
-    );
+    feed(&media, peer, VP8_320X240);
     let frames = media.frames();
     let first = frames
         .wait_newer(Source::Peer(peer), 0, Duration::from_secs(20))
@@ -259,13 +257,7 @@ fn a_peers_pictures_come_at_the_size_the_window_shows_them() {
     let media = start(receiving_only());
     let peer = PeerId(43);
     let source = Source::Peer(peer);
-    feed(
-        &media,
-        peer,
-        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! \
-         vp8enc deadline=1 ! rtpvp8pay pt=96 ! \
-         capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload=96\"",
-    );
+    feed(&media, peer, VP8_320X240);
     let frames = media.frames();
     let first = frame_where(&frames, source, 0, |_| true);
     assert_eq!(
