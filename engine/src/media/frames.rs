@@ -202,9 +202,9 @@ impl FrameSlots {
     }
 
     /// A branch from raw video to `source`'s slot, paced by `caps` (frame rate; its size, or
-    /// `default`, until the window says one): a one-buffer leaky queue (so the branch never holds up
-    /// what feeds it), rate, then [`Self::fitted`] into the sink. Added to `bin` and linked;
-    /// its first element is returned for linking to.
+    /// `default`, until the window says one): a one-buffer leaky queue (so the branch never
+    /// holds up what feeds it), rate, then [`Self::fitted`] into the sink. Added to `bin` and
+    /// linked; its first element is returned for linking to.
     pub(crate) fn add_branch(
         &self,
         bin: &gst::Bin,

@@ -257,7 +257,7 @@ fn a_peers_pictures_come_at_the_size_the_window_shows_them() {
     let media = start(receiving_only());
     let peer = PeerId(43);
     let source = Source::Peer(peer);
-    feed(&media, peer, VP8_320X240);
+    let branch = feed(&media, peer, VP8_320X240);
     let frames = media.frames();
     let first = frame_where(&frames, source, 0, |_| true);
     assert_eq!(
@@ -270,25 +270,36 @@ fn a_peers_pictures_come_at_the_size_the_window_shows_them() {
     let fitted = frame_where(&frames, source, first.seq, |f| f.width == 160);
     assert_eq!((fitted.height, fitted.natural), (90, (320, 240)));
     assert_eq!(fitted.rgba.len(), 160 * 90 * 4);
-    // Not shown: decoded, not converted.
-    frames.show(&std::collections::BTreeMap::new());
-    let decoded = media.shared.stats.counters(peer);
-    let count = || {
-        decoded
-            .video_frames
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
-    let until = |n: u64| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while count() < n {
-            assert!(std::time::Instant::now() < deadline, "decoding stopped");
-            std::thread::sleep(Duration::from_millis(10));
+    // Every frame the peer's decoder gives, told on a channel.
+    let (decoded_tx, decoded) = std::sync::mpsc::channel();
+    let decoder = branch
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e.factory().is_some_and(|f| f.name() == "vp8dec"))
+        .cloned()
+        .expect("the peer's decoder");
+    decoder
+        .static_pad("src")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let _ = decoded_tx.send(());
+            gst::PadProbeReturn::Ok
+        });
+    let decode = |n: usize| {
+        for _ in 0..n {
+            decoded
+                .recv_timeout(Duration::from_secs(20))
+                .expect("decoding goes on");
         }
     };
-    // What was past the gate when it closed arrives; nothing after.
-    until(count() + 5);
+    // Not shown: decoded, not converted. What was past the gate when it closed arrives;
+    // nothing after.
+    frames.show(&std::collections::BTreeMap::new());
+    while decoded.try_recv().is_ok() {}
+    decode(5);
     let hidden = frames.latest(source).expect("a frame").seq;
-    until(count() + 30);
+    decode(30);
     assert_eq!(frames.latest(source).expect("a frame").seq, hidden);
     // Shown again, larger and in its own shape.
     frames.show(&std::collections::BTreeMap::from([(

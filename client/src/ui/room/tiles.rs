@@ -186,13 +186,14 @@ pub(super) fn person_view(
 /// A tile of `size`: the picture or the initials, the name and marks over it, "connecting…"
 /// until connected, the one speaking outlined. The picture's view is laid out in `shown`.
 pub(super) fn tile<'a>(t: TileView<'a>, size: Size, shown: &Shown) -> Element<'a, Message> {
+    let natural = t.picture.map_or((0, 0), |p| p.natural);
+    let view = pictures::view_for(size, natural, t.screen);
     if t.video {
         // Laid out before the first picture comes too: the engine sends none it is not told of.
-        let natural = t.picture.map_or((0, 0), |p| p.natural);
-        shown.lay(t.source, pictures::view_for(size, natural, t.screen));
+        shown.lay(t.source, view);
     }
     let picture: Element<'a, Message> = match t.picture {
-        Some(p) => picture(p, pictures::view_for(size, p.natural, t.screen), t.screen),
+        Some(p) => picture(p, view, t.screen),
         None => center(theme::avatar(t.name, if t.small { 48.0 } else { 96.0 })).into(),
     };
     let mut label = row![].spacing(gap::XS).align_y(Center);
