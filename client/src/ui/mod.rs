@@ -161,8 +161,13 @@ impl App {
     /// and it leaves the anti-aliased edge pixels of an image or of text that went away (a
     /// one-pixel line of the last screen's picture, a faded word); a new background colour
     /// makes it redraw the whole window. A difference of 1/255 cannot be seen.
+    /// While a call shows, the background is the stage's (`surface::stage`).
     pub fn style(&self, theme: &Theme) -> iced::theme::Style {
         let mut style = iced::theme::Base::base(theme);
+        if matches!(self.screen, Screen::Room { .. }) {
+            style.background_color = theme::stage::BACKGROUND;
+            style.text_color = theme::stage::TEXT;
+        }
         if self.screen_changes % 2 == 1 {
             let b = &mut style.background_color.b;
             *b = if *b >= 1.0 / 255.0 {

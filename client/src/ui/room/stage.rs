@@ -30,7 +30,8 @@ impl Room {
             main = main.push(agreed);
         }
         main = main.push(
-            stack![self.stage(), self.notices()]
+            stack![self.stage()]
+                .push(self.notices())
                 .width(Fill)
                 .height(Fill),
         );
@@ -171,8 +172,9 @@ impl Room {
     }
 
     /// Notices at the bottom of the stage: the lasting one (a device gone, an error), talking
-    /// while muted, the call's end, and the short ones fading.
-    fn notices(&self) -> Element<'_, Message> {
+    /// while muted, the call's end, and the short ones fading. None while there are none: a
+    /// layer over the stage costs the software renderer with each new picture.
+    pub(super) fn notices(&self) -> Option<Element<'_, Message>> {
         // What to say, how visible, and whether it is a warning.
         let mut said: Vec<(String, f32, bool)> = Vec::new();
         for (s, at) in &self.toasts {
@@ -194,6 +196,9 @@ impl Room {
         if let Some(reason) = &self.ended {
             said.push((format!("The call has ended: {reason}."), 1.0, false));
         }
+        if said.is_empty() {
+            return None;
+        }
         let mut lines = column![].spacing(gap::XS).align_x(Center);
         for (s, alpha, warn) in said {
             let color = if warn { stage::AMBER } else { stage::TEXT };
@@ -208,13 +213,15 @@ impl Room {
                     .style(surface::notice(alpha)),
                 );
         }
-        container(lines)
-            .width(Fill)
-            .height(Fill)
-            .align_x(Center)
-            .align_y(Bottom)
-            .padding(gap::M)
-            .into()
+        Some(
+            container(lines)
+                .width(Fill)
+                .height(Fill)
+                .align_x(Center)
+                .align_y(Bottom)
+                .padding(gap::M)
+                .into(),
+        )
     }
 
     /// The side panel: its title, a close button, the chat or the people.

@@ -175,6 +175,10 @@ fn people_come_connect_talk_and_go() {
     // The notices fade: gone five seconds later.
     room.on_levels(vec![], room.now + std::time::Duration::from_secs(6));
     assert!(!shows(&room, "Bob left"));
+    assert!(
+        room.notices().is_none(),
+        "nothing said: no layer over the stage"
+    );
     assert_eq!(click(&mut room, "Leave"), [Event::Leave]);
     room.on_call_event(CallEvent::Closed {
         reason: "left the call".into(),

@@ -6,7 +6,7 @@
 use iced::widget::{
     center, center_x, column, container, image, responsive, right, row, space, stack, text, tooltip,
 };
-use iced::{Bottom, Center, ContentFit, Element, Fill, Length, Size};
+use iced::{Center, ContentFit, Element, Fill, Length, Size};
 
 use super::super::theme::{self, Icon, icon, size, space as gap, stage, surface};
 use super::pictures::{self, Picture, Shown};
@@ -192,6 +192,10 @@ pub(super) fn tile<'a>(t: TileView<'a>, size: Size, shown: &Shown) -> Element<'a
         // Laid out before the first picture comes too: the engine sends none it is not told of.
         shown.lay(t.source, view);
     }
+    // A camera's picture at its view fills the tile but for less than a pixel.
+    let covered = !t.screen
+        && t.picture
+            .is_some_and(|p| p.size == (view.width, view.height));
     let picture: Element<'a, Message> = match t.picture {
         Some(p) => picture(p, view, t.screen),
         None => center(theme::avatar(t.name, if t.small { 48.0 } else { 96.0 })).into(),
@@ -220,47 +224,39 @@ pub(super) fn tile<'a>(t: TileView<'a>, size: Size, shown: &Shown) -> Element<'a
     let label = container(label)
         .padding([gap::XS, gap::S])
         .style(surface::label);
-    let mut layers = stack![
-        picture,
-        container(label)
-            .width(Fill)
-            .height(Fill)
-            .align_y(Bottom)
-            .padding(gap::S),
-    ];
-    if let Some(v) = t
+    // Everything over the picture is one layer: the software renderer prepares a clipping
+    // mask of the whole window for each layer under each change, and a new picture is one.
+    let quality = t
         .marks
         .iter()
         .find(|m| matches!(m, Mark::Quality(_)))
         .and_then(mark_view)
-    {
-        layers = layers.push(
-            right(container(v).padding(gap::XS).style(surface::label))
-                .height(Length::Shrink)
-                .padding(gap::S),
-        );
-    }
-    if let Some(m @ Mark::NotConnected(_)) =
-        t.marks.iter().find(|m| matches!(m, Mark::NotConnected(_)))
-    {
-        layers = layers.push(center(
+        .map(|v| right(container(v).padding(gap::XS).style(surface::label)).height(Length::Shrink));
+    let not_connected = t
+        .marks
+        .iter()
+        .find(|m| matches!(m, Mark::NotConnected(_)))
+        .map(|m| {
             container(text(says(m)).size(size::SMALL))
                 .padding([gap::XS, gap::S])
-                .style(surface::label),
-        ));
-    }
-    // The outline goes over the picture, which would hide a border under it.
-    layers = layers.push(
-        container(space::horizontal())
-            .width(Fill)
-            .height(Fill)
-            .style(surface::speaking_outline(t.speaking)),
-    );
-    container(layers)
+                .style(surface::label)
+        });
+    let over = column![]
+        .push(quality)
+        .push(center(column![].push(not_connected)))
+        .push(label);
+    // The outline is drawn over the picture, which would hide a border under it.
+    let over = container(over)
         .width(Fill)
         .height(Fill)
-        .clip(true)
-        .style(surface::tile(false))
+        .padding(gap::S)
+        .style(surface::speaking_outline(t.speaking));
+    container(stack![picture, over])
+        .width(Fill)
+        .height(Fill)
+        // A picture at its view needs no clipping: another layer less.
+        .clip(!covered)
+        .style(surface::tile(covered))
         .into()
 }
 

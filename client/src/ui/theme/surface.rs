@@ -31,24 +31,24 @@ pub fn panel(theme: &Theme) -> Style {
     }
 }
 
-/// The call's stage: dark in both themes.
+/// The call's stage: dark in both themes. It has no background of its own: the window's is the
+/// stage's colour while the call shows (`App::style`). The software renderer redraws only what
+/// changed, but a quad behind it is filled whole, edge to edge, each time part of it is: a
+/// background under the whole window would be filled with each new picture.
 pub fn stage(_theme: &Theme) -> Style {
     Style {
-        background: Some(stage::BACKGROUND.into()),
         text_color: Some(stage::TEXT),
         ..Style::default()
     }
 }
 
-/// A tile on the stage; the one speaking is outlined in the accent.
-pub fn tile(speaking: bool) -> impl Fn(&Theme) -> Style {
+/// A tile on the stage: a rounded card, or nothing where a picture covers it whole (the card
+/// would be filled under each new picture for nothing).
+pub fn tile(covered: bool) -> impl Fn(&Theme) -> Style {
     move |_theme| Style {
-        background: Some(stage::TILE.into()),
+        background: (!covered).then(|| stage::TILE.into()),
         text_color: Some(stage::TEXT),
-        border: Border::default()
-            .rounded(radius::M)
-            .width(if speaking { 3.0 } else { 0.0 })
-            .color(stage::ACCENT),
+        border: Border::default().rounded(radius::M),
         ..Style::default()
     }
 }
