@@ -233,6 +233,16 @@ impl FrameSlots {
         let crop = make("aspectratiocrop")?;
         let caps = gst::ElementFactory::make("capsfilter").build()?;
         if let Some(pad) = gate.static_pad("sink") {
+            // A new size is negotiated within the branch (the crop and the scaler adapt to any
+            // input): the request to renegotiate stops here. Upstream it would reach the source
+            // (our camera, through the tee that feeds the peers too), whose renegotiation can
+            // cross a change of size here and fail: the camera stopped for everyone.
+            pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, |_, info| {
+                match info.event().map(|e| e.type_()) {
+                    Some(gst::EventType::Reconfigure) => gst::PadProbeReturn::Drop,
+                    _ => gst::PadProbeReturn::Ok,
+                }
+            });
             let slots = self.0.clone();
             pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
                 if let Some(gst::EventView::Caps(c)) = info.event().map(|e| e.view())

@@ -311,6 +311,66 @@ fn a_peers_pictures_come_at_the_size_the_window_shows_them() {
     media.stop();
 }
 
+/// The window may say a new size for its own picture at any moment (a resize, a new layout,
+/// several as a window settles, or hiding it): however often, the camera goes on for the
+/// peers (the self-view hangs off the camera's tee, and a failure there would stop the camera
+/// for everyone), and the self-view comes at the last size said.
+#[test]
+fn the_camera_goes_on_however_often_the_self_view_changes_size() {
+    use super::super::frames::View;
+    use std::collections::BTreeMap;
+    let media = start(
+        super::super::MediaOptions {
+            video: Some(Box::new(super::super::source::TestVideo::default())),
+            ..receiving_only()
+        }
+        .with_size(320, 240, 30),
+    );
+    let frames = media.frames();
+    // Every camera frame on its way to the encoders and the self-view, told on a channel.
+    let (tx, camera) = std::sync::mpsc::channel();
+    media
+        .pipeline()
+        .by_name("video-raw")
+        .and_then(|tee| tee.static_pad("sink"))
+        .expect("the camera's tee")
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            let _ = tx.send(());
+            gst::PadProbeReturn::Ok
+        });
+    let next = |changes: usize| {
+        camera
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("the camera stopped after {changes} changes of size"));
+    };
+    let sizes = [
+        View::new(240, 135),
+        View::new(998, 561),
+        View::new(97, 55),
+        View::new(320, 240),
+        View::new(2, 2),
+        View::new(1280, 96),
+    ];
+    // A new size (or none: hidden) with every frame, and twice between some.
+    for i in 0..120 {
+        let views = match i % 9 {
+            8 => BTreeMap::new(),
+            _ => BTreeMap::from([(Source::Local, sizes[i % sizes.len()])]),
+        };
+        frames.show(&views);
+        if i % 4 != 0 {
+            next(i + 1);
+        }
+    }
+    frames.show(&BTreeMap::from([(Source::Local, View::new(240, 135))]));
+    for _ in 0..30 {
+        next(121);
+    }
+    let last = frame_where(&frames, Source::Local, 0, |f| f.width == 240);
+    assert_eq!((last.width, last.height), (240, 135));
+    media.stop();
+}
+
 /// Every stream a client sends is announced with its SSRC, and retransmissions are grouped
 /// with the stream they repair: the receiver maps each stream to its m-line by the
 /// description, not by guessing from which arrives first.
