@@ -247,6 +247,16 @@ fn frame_where(
     panic!("no such frame among 300");
 }
 
+/// Every buffer that passes `pad`, told on a channel.
+fn buffers_through(pad: &gst::Pad) -> std::sync::mpsc::Receiver<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        let _ = tx.send(());
+        gst::PadProbeReturn::Ok
+    });
+    rx
+}
+
 /// Once the window says how large it shows a peer, the peer's pictures come cropped to that
 /// shape and scaled to that size (their size as sent still known); while the window does not
 /// show them they are still decoded but no longer converted for it; shown again, they come at
@@ -271,7 +281,6 @@ fn a_peers_pictures_come_at_the_size_the_window_shows_them() {
     assert_eq!((fitted.height, fitted.natural), (90, (320, 240)));
     assert_eq!(fitted.rgba.len(), 160 * 90 * 4);
     // Every frame the peer's decoder gives, told on a channel.
-    let (decoded_tx, decoded) = std::sync::mpsc::channel();
     let decoder = branch
         .lock()
         .unwrap()
@@ -279,13 +288,7 @@ fn a_peers_pictures_come_at_the_size_the_window_shows_them() {
         .find(|e| e.factory().is_some_and(|f| f.name() == "vp8dec"))
         .cloned()
         .expect("the peer's decoder");
-    decoder
-        .static_pad("src")
-        .unwrap()
-        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            let _ = decoded_tx.send(());
-            gst::PadProbeReturn::Ok
-        });
+    let decoded = buffers_through(&decoder.static_pad("src").unwrap());
     let decode = |n: usize| {
         for _ in 0..n {
             decoded
@@ -328,16 +331,13 @@ fn the_camera_goes_on_however_often_the_self_view_changes_size() {
     );
     let frames = media.frames();
     // Every camera frame on its way to the encoders and the self-view, told on a channel.
-    let (tx, camera) = std::sync::mpsc::channel();
-    media
-        .pipeline()
-        .by_name("video-raw")
-        .and_then(|tee| tee.static_pad("sink"))
-        .expect("the camera's tee")
-        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            let _ = tx.send(());
-            gst::PadProbeReturn::Ok
-        });
+    let camera = buffers_through(
+        &media
+            .pipeline()
+            .by_name("video-raw")
+            .and_then(|tee| tee.static_pad("sink"))
+            .expect("the camera's tee"),
+    );
     let next = |changes: usize| {
         camera
             .recv_timeout(Duration::from_secs(20))
@@ -518,14 +518,7 @@ fn a_branch_stuck_in_the_mixer_is_let_go_when_its_peer_goes() {
     playback.remove(ann);
     // What the branch sends from now on goes nowhere, quietly.
     let valve = receive.lock().unwrap().first().cloned().unwrap();
-    let (sent_tx, sent) = std::sync::mpsc::channel();
-    valve
-        .static_pad("src")
-        .unwrap()
-        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            let _ = sent_tx.send(());
-            gst::PadProbeReturn::Ok
-        });
+    let sent = buffers_through(&valve.static_pad("src").unwrap());
     for _ in 0..5 {
         sent.recv_timeout(Duration::from_secs(10))
             .expect("the branch goes on once let go");
